@@ -477,6 +477,40 @@ def threshold_curve(proba, *, dev_proba=None, dev_labels=None, thresholds=None, 
     return frame
 
 
+def operating_point(proba, threshold: float, *, class_thresholds=None, dev_proba=None, dev_labels=None, class_names=None) -> pd.DataFrame:
+    """Where the current thresholds sit on :func:`threshold_curve`: one row for ``all`` and one per class.
+
+    The ``all`` row applies the per-class thresholds together (as :func:`confidence_filter`
+    does); class ``c``'s row is the curve of class ``c`` at its effective threshold.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> P = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8], [0.35, 0.65]])
+    >>> op = operating_point(P, 0.6, class_thresholds=[0.0, 0.7], dev_proba=P, dev_labels=[0, 1, 1, 1])
+    >>> op[["class", "threshold", "n_kept", "dev_precision"]].to_numpy().tolist()
+    [['all', 0.6, 3, 0.6666666666666666], ['0', 0.6, 2, 0.5], ['1', 0.7, 1, 1.0]]
+    """
+    P = _check_proba(proba)
+    k = P.shape[1]
+    names = _class_names(class_names, k)
+    thresholds = effective_thresholds(threshold, class_thresholds, k, names)
+    rows = []
+    for c, name in enumerate(names):
+        curve = threshold_curve(P, dev_proba=dev_proba, dev_labels=dev_labels, thresholds=[thresholds[c]], class_names=names)
+        rows.append(curve[curve["class"] == name])
+    kept = confidence_filter(P, threshold, class_thresholds=thresholds).kept
+    overall = {"threshold": float(threshold), "class": "all", "n_kept": int(kept.sum()), "coverage": kept.mean() if len(P) else np.nan}
+    if dev_proba is not None:
+        D = _check_proba(dev_proba, "dev_proba")
+        y = _check_labels(dev_labels, k, "dev_labels")
+        dev_kept = confidence_filter(D, threshold, class_thresholds=thresholds).kept
+        overall["dev_n_kept"] = int(dev_kept.sum())
+        overall["dev_coverage"] = dev_kept.mean() if len(D) else np.nan
+        overall["dev_precision"] = (D.argmax(axis=1) == y)[dev_kept].mean() if dev_kept.any() else np.nan
+    return pd.concat([pd.DataFrame([overall]), *rows], ignore_index=True)
+
+
 def examples_near_threshold(confidence, kept, n: int = 5) -> tuple[np.ndarray, np.ndarray]:
     """Positions of the ``n`` least confident kept rows and the ``n`` most confident dropped rows.
 

@@ -1,0 +1,169 @@
+"""The threshold explorer, driven from Python: set controls, assert what changes."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.ui.explorer import ThresholdExplorer
+
+NAMES = ["ham", "spam"]
+
+
+@pytest.fixture
+def pool_data():
+    """120 distinct comments with spam probabilities spread evenly; rows 0-4 repeat row 5's text."""
+    rng = np.random.default_rng(0)
+    words = np.array("song love video channel check subscribe free money great best views watch nice cool".split())
+    texts = [" ".join(rng.choice(words, 8)) + f" number {i}" for i in range(120)]
+    texts[:5] = [texts[5].upper(), texts[5] + "  ", texts[5], texts[5], texts[5].title()]
+    texts[7] = "<script>alert('x')</script> buy now"
+    p_spam = np.linspace(0.02, 0.98, 120)
+    pool = pd.DataFrame({"example_id": [f"p{i:03d}" for i in range(120)], "text": texts})
+    P = np.column_stack([1 - p_spam, p_spam])
+    dev_p = np.linspace(0.05, 0.95, 40)
+    dev_P = np.column_stack([1 - dev_p, dev_p])
+    dev_y = (dev_p > 0.5).astype(int)
+    dev_y[[18, 21]] = 1 - dev_y[[18, 21]]  # two mistakes near the boundary
+    return pool, P, dev_P, dev_y
+
+
+@pytest.fixture
+def explorer(pool_data):
+    pool, P, dev_P, dev_y = pool_data
+    return ThresholdExplorer(pool, P, dev_proba=dev_P, dev_labels=dev_y, class_names=NAMES, threshold=0.6)
+
+
+def kept_by_threshold(P, t, spam_t=0.0):
+    conf, pred = P.max(1), P.argmax(1)
+    return int(((conf >= np.where(pred == 1, max(t, spam_t), t) - 1e-12)).sum())
+
+
+def test_moving_the_slider_changes_kept_count_and_every_figure(explorer, pool_data):
+    _, P, _, _ = pool_data
+    assert explorer.kept_count == kept_by_threshold(P, 0.6)
+    marker_before = explorer.curve_figure.data[-1].x
+    kept_bars_before = explorer.histogram_figure.data[0].y
+    funnel_before = explorer.funnel_figure.data[0].x
+    balance_before = explorer.balance_figure.layout.title.text
+
+    explorer.threshold.value = 0.85
+
+    assert explorer.kept_count == kept_by_threshold(P, 0.85) < kept_by_threshold(P, 0.6)
+    assert f"<b>{explorer.kept_count}</b>" in explorer.kept_label.value
+    assert explorer.curve_figure.data[-1].x[0] < marker_before[0]  # the "all" point moves left (less coverage)
+    assert explorer.histogram_figure.layout.shapes[0].x0 == pytest.approx(0.85)
+    assert sum(explorer.histogram_figure.data[0].y) == explorer.kept_count < sum(kept_bars_before)
+    assert explorer.funnel_figure.data[0].x[-1] == explorer.kept_count != funnel_before[-1]
+    assert explorer.balance_figure.layout.title.text != balance_before
+    assert sum(explorer.balance_figure.data[0].y) == pytest.approx(1.0)
+
+
+def test_dev_precision_of_the_current_point(explorer, pool_data):
+    _, _, dev_P, dev_y = pool_data
+    explorer.threshold.value = 0.7
+    kept = dev_P.max(1) >= 0.7
+    expected = (dev_P.argmax(1) == dev_y)[kept].mean()
+    assert explorer.curve_figure.data[-1].y[0] == pytest.approx(expected)
+    assert f"{expected:.1%}" in explorer.kept_label.value
+
+
+def test_class_threshold_only_tightens_its_class(explorer, pool_data):
+    _, P, _, _ = pool_data
+    explorer.class_thresholds["spam"].value = 0.9
+    assert explorer.kept_count == kept_by_threshold(P, 0.6, spam_t=0.9)
+    frame = explorer.curated().frame
+    assert frame.loc[frame["label"] == 1, "confidence"].min() >= 0.9
+    assert frame.loc[frame["label"] == 0, "confidence"].min() < 0.9
+    # a second, dashed threshold line for spam appears in the histogram
+    assert [s.x0 for s in explorer.histogram_figure.layout.shapes] == pytest.approx([0.6, 0.9])
+
+
+def test_toggles_add_funnel_steps(explorer):
+    explorer.set(threshold=0.55)
+    assert list(explorer.funnel_figure.data[0].y) == ["pool", "confidence"]
+
+    explorer.dedupe.value = True
+    assert list(explorer.funnel_figure.data[0].y) == ["pool", "dedupe", "confidence"]
+    dedupe = explorer.curated().funnel.steps[0]
+    assert dedupe.n_removed == 5  # rows 0-5 share one text, one of them stays
+    assert set(explorer.curated().frame["example_id"]).isdisjoint(dedupe.removed_ids["exact_duplicate"])
+
+    explorer.balance.value = "downsample"
+    frame = explorer.curated().frame
+    assert frame["label"].value_counts().tolist() == [len(frame) // 2] * 2  # dev target is 50/50
+    assert list(explorer.balance_figure.data[0].y) == pytest.approx([0.5, 0.5])
+
+    explorer.set(diversity_k=10)
+    assert explorer.kept_count == 10
+    assert list(explorer.funnel_figure.data[0].y) == ["pool", "dedupe", "confidence", "balance", "diversity"]
+
+    explorer.set(dedupe=False, balance=None, diversity_k=None)
+    assert list(explorer.funnel_figure.data[0].y) == ["pool", "confidence"]
+
+
+def test_weights_balance_shows_weighted_shares(explorer):
+    explorer.set(threshold=0.55, class_thresholds={"spam": 0.8}, balance="weights")
+    frame = explorer.curated().frame
+    assert (frame["label"] == 0).sum() > (frame["label"] == 1).sum()
+    totals = frame.groupby("label")["weight"].sum()
+    assert totals[1] / totals.sum() == pytest.approx(0.5)
+    assert explorer.balance_figure.data[0].name == "kept (weighted)"
+    assert list(explorer.balance_figure.data[0].y) == pytest.approx([0.5, 0.5])
+
+
+def test_set_refreshes_once_and_matches_setting_one_by_one(explorer, pool_data, monkeypatch):
+    pool, P, dev_P, dev_y = pool_data
+    calls = []
+    original = explorer.refresh
+    monkeypatch.setattr(explorer, "refresh", lambda: (calls.append(1), original())[1])
+    explorer.set(threshold=0.75, class_thresholds={"ham": 0.8}, dedupe=True)
+    assert len(calls) == 1
+    other = ThresholdExplorer(pool, P, dev_proba=dev_P, dev_labels=dev_y, class_names=NAMES)
+    other.threshold.value = 0.75
+    other.class_thresholds["ham"].value = 0.8
+    other.dedupe.value = True
+    assert explorer.curated().frame["example_id"].tolist() == other.curated().frame["example_id"].tolist()
+    assert explorer.settings == {"threshold": 0.75, "class_thresholds": {"ham": 0.8, "spam": 0.5}, "dedupe": True,
+                                 "balance": None, "diversity_k": None}
+
+
+def test_preview_shows_rows_either_side_of_the_threshold_escaped(explorer, pool_data):
+    pool, P, _, _ = pool_data
+    explorer.threshold.value = 0.9
+    conf = P.max(1)
+    kept = conf >= 0.9
+    just_kept = pool["text"][kept].iloc[np.argsort(conf[kept])[0]]
+    just_dropped = pool["text"][~kept].iloc[np.argsort(-conf[~kept])[0]]
+    assert just_kept in explorer.preview.value and just_dropped in explorer.preview.value
+    explorer.threshold.value = 0.5
+    explorer.class_thresholds["ham"].value = 0.96
+    assert "<script>" not in explorer.preview.value and "&lt;script&gt;" in explorer.preview.value
+
+
+def test_button_returns_and_saves_the_curated_set(pool_data, tmp_path):
+    pool, P, dev_P, dev_y = pool_data
+    explorer = ThresholdExplorer(pool, P, dev_proba=dev_P, dev_labels=dev_y, class_names=NAMES, save_dir=tmp_path / "explorer")
+    explorer.set(threshold=0.8, dedupe=True)
+    explorer.button.click()
+    curated = explorer.last_curated
+    assert len(curated.frame) == explorer.kept_count and f"{explorer.kept_count:,} rows" in explorer.status.value
+    saved = pd.read_csv(tmp_path / "explorer" / "curated.csv")
+    assert saved["example_id"].tolist() == curated.frame["example_id"].tolist()
+    record = json.loads((tmp_path / "explorer" / "filter_record.json").read_text())
+    assert record["settings"]["threshold"] == 0.8 and record["settings"]["dedupe"] is True
+    assert [s["step"] for s in record["funnel"]["steps"]] == ["dedupe", "confidence"]
+    assert record["funnel"]["n_kept"] == explorer.kept_count
+    assert not [p for p in (tmp_path / "explorer").iterdir() if p.name.endswith(".tmp")]
+
+
+def test_explorer_names_bad_input(pool_data):
+    pool, P, _, _ = pool_data
+    with pytest.raises(ValueError, match="no column 'body'"):
+        ThresholdExplorer(pool, P, text_column="body")
+    with pytest.raises(ValueError, match="proba has 119 rows"):
+        ThresholdExplorer(pool, P[:-1])
+    explorer = ThresholdExplorer(pool, P)
+    with pytest.raises(ValueError, match="balance must be"):
+        explorer.set(balance="smote")

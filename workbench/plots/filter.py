@@ -1,0 +1,161 @@
+"""Figures for the filter: pure builders from the statistics in :mod:`workbench.filter`.
+
+Every builder returns a new ``go.Figure`` whose traces keep the same number and order for
+any input, so the threshold explorer can copy fresh data into its ``FigureWidget`` in
+place. Nothing sends one point per row to the browser: histograms
+are binned with numpy and scatter plots are sampled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from workbench.plots import TEMPLATE
+
+KEPT_COLOR = "#2a9d8f"
+THRESHOLD_COLOR = "#e76f51"
+OTHER_COLOR = "#8d99ae"
+CLASS_COLORS = ["#264653", "#e9c46a", "#f4a261", "#2a9d8f", "#9b5de5", "#00bbf9"]
+
+
+def _class_color(i: int) -> str:
+    return CLASS_COLORS[i % len(CLASS_COLORS)]
+
+
+def threshold_curve_figure(curve: pd.DataFrame, current: pd.DataFrame | None = None, title: str = "Coverage vs dev precision") -> go.Figure:
+    """Coverage of the pool against dev precision, one line per class (and ``all``).
+
+    Parameters
+    ----------
+    curve : DataFrame
+        From :func:`workbench.filter.threshold_curve` with a dev set (``dev_precision``);
+        without one, coverage is drawn against the threshold.
+    current : DataFrame, optional
+        The same columns evaluated at the current thresholds (one row per class), drawn
+        as markers.
+    """
+    has_dev = "dev_precision" in curve.columns
+    x_col, y_col = ("coverage", "dev_precision") if has_dev else ("threshold", "coverage")
+    classes = list(pd.unique(curve["class"]))
+    fig = go.Figure()
+    for i, name in enumerate(classes):
+        part = curve[curve["class"] == name].sort_values("threshold")
+        fig.add_scatter(
+            x=part[x_col].to_numpy(), y=part[y_col].to_numpy(), customdata=part["threshold"].to_numpy(),
+            mode="lines", name=str(name), line=dict(width=3 if name == "all" else 1.5, color="#111" if name == "all" else _class_color(i - 1)),
+            hovertemplate=f"{name}: threshold %{{customdata:.2f}}<br>{x_col} %{{x:.1%}}<br>{y_col} %{{y:.1%}}<extra></extra>",
+        )
+    marks = current if current is not None else curve.iloc[0:0]
+    fig.add_scatter(
+        x=marks[x_col].to_numpy(), y=marks[y_col].to_numpy(), customdata=marks["threshold"].to_numpy(),
+        text=marks["class"].astype(str).to_numpy(), mode="markers", name="current",
+        marker=dict(size=13, color=THRESHOLD_COLOR, line=dict(color="white", width=2)),
+        hovertemplate="%{text} now: threshold %{customdata:.2f}<br>" + f"{x_col} %{{x:.1%}}<br>{y_col} %{{y:.1%}}<extra></extra>",
+    )
+    fig.update_layout(
+        title=title, template=TEMPLATE, margin=dict(l=50, r=10, t=50, b=40), legend=dict(orientation="h", y=-0.2),
+        xaxis=dict(title="pool coverage" if has_dev else "threshold", tickformat=".0%" if has_dev else ".2f"),
+        yaxis=dict(title="dev precision" if has_dev else "pool coverage", tickformat=".0%"),
+    )
+    return fig
+
+
+def class_balance_figure(balance: pd.DataFrame, title: str = "Class balance of the kept set") -> go.Figure:
+    """Bars of the kept set's class shares beside the target shares.
+
+    ``balance`` is :func:`workbench.filter.class_balance`; when it has ``weighted_share``
+    (balanced by weights) that is what the kept bars show.
+    """
+    names = [str(c) for c in balance.index]
+    share = balance["weighted_share"] if "weighted_share" in balance.columns else balance["share"]
+    label = "kept (weighted)" if "weighted_share" in balance.columns else "kept"
+    fig = go.Figure()
+    fig.add_bar(
+        x=names, y=share.to_numpy(float), name=label, marker_color=KEPT_COLOR,
+        text=[f"{c:,}" for c in balance["count"]], textposition="outside",
+        hovertemplate="%{x}: %{y:.1%} of the kept set (%{text} rows)<extra></extra>",
+    )
+    fig.add_bar(x=names, y=balance["target_share"].to_numpy(float), name="target", marker_color=OTHER_COLOR,
+                hovertemplate="%{x}: target %{y:.1%}<extra></extra>")
+    fig.update_layout(barmode="group", title=title, template=TEMPLATE, yaxis=dict(tickformat=".0%", range=[0, 1.1]),
+                      margin=dict(l=50, r=10, t=50, b=40), legend=dict(orientation="h", y=-0.2))
+    return fig
+
+
+def threshold_histogram(
+    confidence,
+    status,
+    thresholds: Mapping[str, float],
+    *,
+    bins: int = 20,
+    low: float = 0.5,
+    title: str = "Confidence of the pool",
+) -> go.Figure:
+    """Histogram of top-class confidence, stacked by what the filter did, with threshold lines.
+
+    Parameters
+    ----------
+    confidence : array of float
+        Top probability per row.
+    status : array of str
+        Per row: ``"kept"``, ``"below threshold"`` (removed by the confidence step) or
+        ``"removed by other steps"``.
+    thresholds : mapping of str to float
+        Lines to draw, e.g. ``{"global": 0.7, "spam": 0.8}``.
+    bins : int
+    low : float
+        Left end of the axis (``1/k``).
+    """
+    confidence = np.asarray(confidence, dtype=float)
+    status = np.asarray(status, dtype=object)
+    edges = np.linspace(low, 1.0, bins + 1)
+    centers, widths = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
+    fig = go.Figure()
+    for name, color in (("kept", KEPT_COLOR), ("below threshold", THRESHOLD_COLOR), ("removed by other steps", OTHER_COLOR)):
+        counts, _ = np.histogram(confidence[status == name], bins=edges)
+        fig.add_bar(x=centers, y=counts, width=widths, name=name, marker_color=color,
+                    hovertemplate=f"{name}: %{{y}} rows with confidence %{{x:.2f}}<extra></extra>")
+    for i, (name, value) in enumerate(thresholds.items()):
+        fig.add_vline(x=value, line_color="#111" if i == 0 else _class_color(i - 1), line_dash="solid" if i == 0 else "dash",
+                      annotation_text=f"{name} {value:.2f}", annotation_position="top left" if i == 0 else "top right")
+    fig.update_layout(barmode="stack", bargap=0.02, title=title, template=TEMPLATE, xaxis=dict(title="top probability", range=[low, 1.0]),
+                      yaxis=dict(title="rows"), margin=dict(l=50, r=10, t=50, b=40), legend=dict(orientation="h", y=-0.2))
+    return fig
+
+
+def funnel_figure(stages: pd.DataFrame, title: str = "Filter funnel") -> go.Figure:
+    """Rows remaining after each step (:meth:`workbench.filter.Funnel.to_frame`), with the
+    reasons rows were removed in the hover text."""
+    reasons = ["<br>".join(f"{r}: {n:,}" for r, n in removed.items()) or "raw pool" for removed in stages["removed"]]
+    fig = go.Figure(go.Funnel(
+        y=stages["stage"].tolist(), x=stages["n_rows"].to_numpy(int), customdata=reasons,
+        textinfo="value+percent initial", marker_color=KEPT_COLOR,
+        hovertemplate="%{y}: %{x:,} rows left<br>%{customdata}<extra></extra>",
+    ))
+    fig.update_layout(title=title, template=TEMPLATE, margin=dict(l=90, r=10, t=50, b=30))
+    return fig
+
+
+def diversity_scatter(X, selections: Mapping[str, Sequence[int]], *, max_points: int = 3000, seed: int = 0,
+                      title: str = "Which rows each selection picks") -> go.Figure:
+    """The first two feature dimensions of the pool (sampled), with each selection on top.
+
+    ``X`` are features such as :func:`workbench.filter.text_features` (whose first two
+    columns are the leading SVD components); ``selections`` maps a name to row positions.
+    """
+    X = np.asarray(X, dtype=float)
+    rng = np.random.default_rng(seed)
+    shown = rng.choice(len(X), size=min(max_points, len(X)), replace=False)
+    fig = go.Figure(go.Scattergl(x=X[shown, 0], y=X[shown, 1], mode="markers", name="pool",
+                                 marker=dict(size=4, color="#ccc"), hoverinfo="skip"))
+    for i, (name, rows) in enumerate(selections.items()):
+        rows = np.asarray(rows)
+        fig.add_scattergl(x=X[rows, 0], y=X[rows, 1], mode="markers", name=name,
+                          marker=dict(size=8, color=_class_color(i + 2), symbol=["circle", "x", "diamond"][i % 3]))
+    fig.update_layout(title=title, template=TEMPLATE, xaxis_title="component 1", yaxis_title="component 2")
+    return fig
+

@@ -1,0 +1,397 @@
+"""The threshold explorer: move the thresholds, watch coverage, precision and the funnel.
+
+A widget for a notebook or a Voila web app. Sliders set the global confidence threshold
+and per-class thresholds; toggles switch deduplication, rebalancing and diversity sampling
+on and off. Every change re-runs :func:`workbench.filter.curate` and updates four plotly
+``FigureWidget`` figures in place (coverage vs dev precision with the current point, the
+kept set's class balance against the target, the confidence histogram with the threshold
+lines, the funnel), the kept-row count and a preview of the rows either side of the
+threshold. A button (and :meth:`ThresholdExplorer.curated`) returns the curated DataFrame
+with its filter record.
+
+Everything the widget shows is computed before its figures are built, so the figures carry
+their final data when the page first renders them (Voila 0.5 can drop ``FigureWidget``
+edits made before the page exists).
+
+Example
+-------
+>>> explorer = ThresholdExplorer(ds.train, P_train, dev_proba=P_dev, dev_labels=y_dev,
+...                              class_names=ds.class_names)  # doctest: +SKIP
+>>> explorer  # displays the widget  # doctest: +SKIP
+>>> explorer.set(threshold=0.8, dedupe=True).kept_count  # doctest: +SKIP
+>>> curated = explorer.curated()  # curated.frame, curated.funnel.to_dict()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import ipywidgets as W
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from workbench.filter import (
+    CuratedSet,
+    DuplicateClusters,
+    _check_proba,
+    _class_names,
+    class_balance,
+    class_shares,
+    curate,
+    effective_thresholds,
+    examples_near_threshold,
+    find_duplicates,
+    operating_point,
+    text_features,
+    threshold_curve,
+)
+from workbench.plots.filter import class_balance_figure, funnel_figure, threshold_curve_figure, threshold_histogram
+
+BALANCE_OPTIONS = [("keep as is", None), ("down-sample to target", "downsample"), ("weight to target", "weights")]
+STATUS_KEPT, STATUS_BELOW, STATUS_OTHER = "kept", "below threshold", "removed by other steps"
+
+
+def refresh_figure(widget: go.FigureWidget, fresh: go.Figure) -> None:
+    """Copy a freshly built figure's traces, shapes, annotations and title into a live widget.
+
+    Traces are updated in place (one batched message to the browser), so the page keeps the
+    same plot and only its data moves.
+    """
+    with widget.batch_update():
+        if len(widget.data) != len(fresh.data):
+            widget.data = ()
+            widget.add_traces(list(fresh.data))
+        else:
+            for trace, new in zip(widget.data, fresh.data):
+                values = new.to_plotly_json()
+                values.pop("type", None)
+                values.pop("uid", None)
+                trace.update(values, overwrite=True)
+        widget.layout.shapes = fresh.layout.shapes
+        widget.layout.annotations = fresh.layout.annotations
+        widget.layout.title = fresh.layout.title
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write through ``write(tmp_path)`` to a temporary file beside ``path``, then rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+class ThresholdExplorer:
+    """Interactive confidence thresholds and filter toggles over a pool of synthetic labels.
+
+    Parameters
+    ----------
+    pool : DataFrame
+        The unlabeled rows with ``id_column`` and ``text_column``.
+    proba : array of shape (len(pool), k)
+        The generator's class probabilities for the pool.
+    dev_proba, dev_labels : optional
+        Probabilities and gold labels on a labeled set, for the precision curve.
+    class_names : sequence of str, optional
+    abstained : array of bool, optional
+        Pool rows no labeling function voted on (removed as ``no_lf_vote``).
+    target : sequence or mapping, optional
+        Target class shares; default the dev set's (``dev_labels``), else uniform.
+    text_column, id_column : str
+    threshold : float, optional
+        Starting global threshold (default 0.8, or ``1/k`` if that is higher).
+    diversity_k : int, optional
+        Starting size of the diversity sample (the slider's value; off until toggled).
+    save_dir : path, optional
+        Where the button writes ``curated.csv`` and ``filter_record.json`` (atomically).
+    seed : int
+
+    Attributes
+    ----------
+    threshold : FloatSlider
+    class_thresholds : dict of str to FloatSlider
+        A row predicted as class ``c`` must reach ``max(threshold, class_thresholds[c])``.
+    dedupe, diversity : Checkbox
+    balance : Dropdown
+    diversity_k : IntSlider
+    button : Button
+    kept_label, preview, status : HTML
+    curve_figure, balance_figure, histogram_figure, funnel_figure : FigureWidget
+    last_curated : CuratedSet or None
+        What the button produced last.
+    """
+
+    def __init__(
+        self,
+        pool: pd.DataFrame,
+        proba,
+        *,
+        dev_proba=None,
+        dev_labels=None,
+        class_names=None,
+        abstained=None,
+        target=None,
+        text_column: str = "text",
+        id_column: str = "example_id",
+        threshold: float | None = None,
+        diversity_k: int | None = None,
+        save_dir: str | os.PathLike | None = None,
+        seed: int = 0,
+    ):
+        for column in (text_column, id_column):
+            if column not in pool.columns:
+                raise ValueError(f"pool has no column {column!r}; columns are {list(pool.columns)}")
+        self.pool = pool.reset_index(drop=True)
+        self.proba = _check_proba(proba)
+        if len(self.proba) != len(pool):
+            raise ValueError(f"proba has {len(self.proba)} rows but the pool has {len(pool)}")
+        k = self.proba.shape[1]
+        self.class_names = _class_names(class_names, k)
+        self.dev_proba = None if dev_proba is None else _check_proba(dev_proba, "dev_proba")
+        self.dev_labels = None if dev_labels is None else np.asarray(dev_labels)
+        if target is None and dev_labels is not None:
+            target = class_shares(dev_labels, k)
+        self.target = target
+        self.abstained = None if abstained is None else np.asarray(abstained, dtype=bool)
+        self.text_column, self.id_column = text_column, id_column
+        self.save_dir = None if save_dir is None else Path(save_dir)
+        self.seed = seed
+        self.confidence = self.proba.max(axis=1)
+        self.predicted = self.proba.argmax(axis=1)
+        self.curve = threshold_curve(self.proba, dev_proba=self.dev_proba, dev_labels=self.dev_labels, class_names=self.class_names)
+        self._duplicates: DuplicateClusters | None = None
+        self._features: np.ndarray | None = None
+        self._holding = False
+        self.last_curated: CuratedSet | None = None
+
+        low = 1 / k
+        start = max(low, 0.8 if threshold is None else float(threshold))
+        slider = dict(min=round(low, 2), max=1.0, step=0.01, continuous_update=False, readout_format=".2f",
+                      style={"description_width": "9em"}, layout=W.Layout(width="26em"))
+        self.threshold = W.FloatSlider(value=start, description="Threshold (all)", **slider)
+        self.class_thresholds = {name: W.FloatSlider(value=round(low, 2), description=f"{name} at least", **slider) for name in self.class_names}
+        self.dedupe = W.Checkbox(value=False, description="Remove duplicates", indent=False)
+        self.balance = W.Dropdown(options=BALANCE_OPTIONS, value=None, description="Class balance", style={"description_width": "7em"})
+        self.diversity = W.Checkbox(value=False, description="Diversity sample of", indent=False, layout=W.Layout(width="11em"))
+        self.diversity_k = W.IntSlider(value=min(len(pool), diversity_k or 200), min=1, max=max(1, len(pool)), continuous_update=False,
+                                       layout=W.Layout(width="18em"))
+        self.button = W.Button(description="Use this curated set", button_style="success", icon="check")
+        self.kept_label = W.HTML(layout=W.Layout(margin="4px 0"))
+        self.kept_label.add_class("explorer-kept")
+        self.preview = W.HTML()
+        self.status = W.HTML()
+
+        state = self._compute()
+        figures = self._build_figures(state)
+        self.curve_figure, self.balance_figure, self.histogram_figure, self.funnel_figure = (go.FigureWidget(f) for f in figures)
+        self._show_text(state)
+
+        for control in (self.threshold, *self.class_thresholds.values(), self.dedupe, self.balance, self.diversity, self.diversity_k):
+            control.observe(self._on_change, names="value")
+        self.button.on_click(self._on_button)
+        self.widget = self._layout()
+
+    # --- Python API --------------------------------------------------------------------
+
+    def set(self, *, threshold: float | None = None, class_thresholds=None, dedupe: bool | None = None,
+            balance: str | None | bool = False, diversity_k: int | None | bool = False) -> ThresholdExplorer:
+        """Set several controls at once (one refresh); returns the explorer.
+
+        ``class_thresholds`` maps class names (or indices) to values. ``balance`` takes
+        ``None``, ``"downsample"`` or ``"weights"``; ``diversity_k`` an int to switch
+        diversity sampling on with that size, or ``None`` to switch it off. Arguments left
+        out keep their current value.
+        """
+        with self._hold():
+            if threshold is not None:
+                self.threshold.value = threshold
+            if class_thresholds is not None:
+                values = effective_thresholds(0.0, class_thresholds, len(self.class_names), self.class_names)
+                given = class_thresholds.keys() if isinstance(class_thresholds, dict) else range(len(self.class_names))
+                for key in given:
+                    index = key if isinstance(key, (int, np.integer)) else self.class_names.index(str(key))
+                    self.class_thresholds[self.class_names[index]].value = float(values[index])
+            if dedupe is not None:
+                self.dedupe.value = bool(dedupe)
+            if balance is not False:
+                if balance not in (None, "downsample", "weights"):
+                    raise ValueError(f"balance must be None, 'downsample' or 'weights', got {balance!r}")
+                self.balance.value = balance
+            if diversity_k is not False:
+                self.diversity.value = diversity_k is not None
+                if diversity_k is not None:
+                    self.diversity_k.value = int(diversity_k)
+        self.refresh()
+        return self
+
+    def curated(self) -> CuratedSet:
+        """The curated set (DataFrame and funnel) for the current settings."""
+        return self._curate()
+
+    @property
+    def kept_count(self) -> int:
+        return len(self._state["curated"].frame)
+
+    @property
+    def settings(self) -> dict:
+        """The current settings, as recorded in the funnel."""
+        return {
+            "threshold": self.threshold.value,
+            "class_thresholds": {name: s.value for name, s in self.class_thresholds.items()},
+            "dedupe": self.dedupe.value,
+            "balance": self.balance.value,
+            "diversity_k": self.diversity_k.value if self.diversity.value else None,
+        }
+
+    def refresh(self) -> None:
+        """Recompute everything and update the figures and text in place."""
+        state = self._compute()
+        for widget, fresh in zip(
+            (self.curve_figure, self.balance_figure, self.histogram_figure, self.funnel_figure), self._build_figures(state)
+        ):
+            refresh_figure(widget, fresh)
+        self._show_text(state)
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    # --- computing -----------------------------------------------------------------------
+
+    @contextmanager
+    def _hold(self):
+        self._holding = True
+        try:
+            yield
+        finally:
+            self._holding = False
+
+    def _on_change(self, _change) -> None:
+        if not self._holding:
+            self.refresh()
+
+    @property
+    def duplicates(self) -> DuplicateClusters:
+        """Duplicate clusters of the pool, found on first use."""
+        if self._duplicates is None:
+            self._duplicates = find_duplicates(self.pool[self.text_column], ids=self.pool[self.id_column])
+        return self._duplicates
+
+    @property
+    def features(self) -> np.ndarray:
+        """Diversity features of the pool, computed on first use."""
+        if self._features is None:
+            self._features = text_features(self.pool[self.text_column], seed=self.seed)
+        return self._features
+
+    def _class_threshold_values(self) -> list[float]:
+        return [self.class_thresholds[name].value for name in self.class_names]
+
+    def _curate(self) -> CuratedSet:
+        return curate(
+            self.pool, self.proba, threshold=self.threshold.value, class_thresholds=self._class_threshold_values(),
+            abstained=self.abstained, duplicates=self.duplicates if self.dedupe.value else None,
+            balance=self.balance.value, target=self.target,
+            diversity_k=self.diversity_k.value if self.diversity.value else None,
+            features=self.features if self.diversity.value else None,
+            class_names=self.class_names, id_column=self.id_column, seed=self.seed,
+        )
+
+    def _compute(self) -> dict:
+        curated = self._curate()
+        reasons = curated.funnel.reasons()
+        status = np.where(reasons["step"] == "", STATUS_KEPT, np.where(reasons["step"] == "confidence", STATUS_BELOW, STATUS_OTHER))
+        point = operating_point(self.proba, self.threshold.value, class_thresholds=self._class_threshold_values(),
+                                dev_proba=self.dev_proba, dev_labels=self.dev_labels, class_names=self.class_names)
+        self._state = {"curated": curated, "status": status, "point": point}
+        return self._state
+
+    def _build_figures(self, state: dict) -> list[go.Figure]:
+        curated: CuratedSet = state["curated"]
+        k = len(self.class_names)
+        balance = class_balance(curated.frame["label"].to_numpy(), k, target=self.target, class_names=self.class_names,
+                                weights=curated.frame["weight"].to_numpy() if self.balance.value == "weights" else None)
+        lines = {"threshold": self.threshold.value}
+        lines.update({name: s.value for name, s in self.class_thresholds.items() if s.value > self.threshold.value})
+        return [
+            threshold_curve_figure(self.curve, state["point"]),
+            class_balance_figure(balance, title=f"Class balance of the {len(curated.frame):,} kept rows"),
+            threshold_histogram(self.confidence, state["status"], lines, low=1 / k),
+            funnel_figure(curated.funnel.to_frame()),
+        ]
+
+    # --- text and layout -------------------------------------------------------------------
+
+    def _show_text(self, state: dict) -> None:
+        n_kept, n = len(state["curated"].frame), len(self.pool)
+        overall = state["point"].iloc[0]
+        precision = ""
+        if "dev_precision" in overall and not pd.isna(overall["dev_precision"]):
+            precision = f" &middot; dev precision at these thresholds <b>{overall['dev_precision']:.1%}</b> ({int(overall['dev_n_kept'])} dev rows)"
+        self.kept_label.value = f'<span class="kept-count">Kept <b>{n_kept:,}</b> of {n:,} rows ({n_kept / max(n, 1):.1%})</span>{precision}'
+        self.preview.value = self._preview_html(state)
+
+    def _preview_html(self, state: dict, n: int = 5) -> str:
+        # among the rows that reached the confidence step: the last kept and the first dropped
+        confidence_step = next(s for s in state["curated"].funnel.steps if s.name == "confidence")
+        position = pd.Series(np.arange(len(self.pool)), index=self.pool[self.id_column].to_numpy())
+        rows = position.loc[confidence_step.ids].to_numpy()
+        above, below = examples_near_threshold(self.confidence[rows], confidence_step.kept, n=n)
+
+        def table(positions, heading):
+            body = "".join(
+                "<tr><td>{}</td><td>{:.2f}</td><td>{}</td></tr>".format(
+                    html.escape(self.class_names[self.predicted[p]]), self.confidence[p],
+                    html.escape(str(self.pool[self.text_column].iat[p])[:140]),
+                )
+                for p in rows[positions]
+            ) or "<tr><td colspan=3><i>none</i></td></tr>"
+            return (f"<div style='flex:1;min-width:20em'><b>{heading}</b><table style='width:100%;font-size:12px'>"
+                    f"<tr><th>label</th><th>conf.</th><th style='text-align:left'>text</th></tr>{body}</table></div>")
+
+        return ("<div style='display:flex;gap:1.5em'>"
+                + table(above, "Kept, just above the threshold") + table(below, "Dropped, just below the threshold") + "</div>")
+
+    def _layout(self) -> W.Widget:
+        figure_box = W.Layout(width="50%", min_width="420px")
+        for fig in (self.curve_figure, self.balance_figure, self.histogram_figure, self.funnel_figure):
+            fig.layout.height = 340
+        grid = W.VBox([
+            W.HBox([W.Box([self.curve_figure], layout=figure_box), W.Box([self.histogram_figure], layout=figure_box)]),
+            W.HBox([W.Box([self.balance_figure], layout=figure_box), W.Box([self.funnel_figure], layout=figure_box)]),
+        ])
+        controls = W.VBox([
+            W.HTML("<b>Confidence thresholds</b>"), self.threshold, *self.class_thresholds.values(),
+            W.HTML("<b>Filter steps</b>"), self.dedupe, self.balance, W.HBox([self.diversity, self.diversity_k]),
+        ], layout=W.Layout(width="30em"))
+        actions = W.VBox([self.kept_label, self.button, self.status])
+        return W.VBox([W.HBox([controls, actions]), grid, self.preview])
+
+    def _on_button(self, _button) -> None:
+        self.last_curated = self.curated()
+        message = f"Curated set ready: {len(self.last_curated.frame):,} rows"
+        if self.save_dir is not None:
+            paths = save_curated(self.last_curated, self.save_dir, settings=self.settings)
+            message += " &middot; saved " + ", ".join(f"<code>{html.escape(str(p))}</code>" for p in paths.values())
+        self.status.value = message
+
+
+def save_curated(curated: CuratedSet, folder: str | os.PathLike, *, settings: dict | None = None) -> dict[str, Path]:
+    """Write ``curated.csv`` and ``filter_record.json`` (the funnel, plus the explorer's
+    settings) into ``folder``, each atomically (temporary file, then ``os.replace``)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    csv_path, record_path = folder / "curated.csv", folder / "filter_record.json"
+    record = {"settings": settings or {}, "funnel": curated.funnel.to_dict()}
+    _atomic_write(csv_path, lambda tmp: curated.frame.to_csv(tmp, index=False))
+    _atomic_write(record_path, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2, default=str)))
+    return {"curated": csv_path, "record": record_path}
