@@ -214,8 +214,9 @@ def test_rebalance_names_the_missing_class():
 
 
 def test_normalize_text_case_whitespace_urls_html():
-    out = normalize_text(["Hello  WORLD\ufeff<br />see http://a.b/c?d=1", "hello world see www.x.org", "hello world see buy.com/now"])
-    assert out.tolist() == ["hello world see <url>"] * 3
+    out = normalize_text(["Hello  WORLD\ufeff<br />see http://www.shop.com/c?ref=1", "hello world see shop.com/other",
+                          "hello world see https://shop.com", "hello world see www.x.org/a", "fb: https://www.facebook.com/p?x&amp;y"])
+    assert out.tolist() == ["hello world see <shop.com>"] * 3 + ["hello world see <x.org>", "fb: <facebook.com>"]
 
 
 def test_signatures_equal_datasketch_minhash_with_the_same_hash():
@@ -237,14 +238,15 @@ def test_signature_agreement_estimates_jaccard():
 
 
 def planted_corpus(rng, n_groups=60):
-    """Distinct random sentences, each with exact variants and one-character near clones."""
+    """Distinct random 20-word sentences, each with exact variants (case, spacing, the same
+    link with another referral code), a link variant and two one-character near clones."""
     words = np.array("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike "
                      "november oscar papa quebec romeo sierra tango uniform victor whiskey xray".split())
     texts, group, kind = [], [], []
     for g in range(n_groups):
-        base = " ".join(rng.choice(words, 12))
+        base = " ".join(rng.choice(words, 20))
         variants = [(base, "base"), (base.upper(), "exact"), ("  " + base.replace(" ", "   "), "exact"),
-                    (base + " http://spam.example/" + str(g), "base_url"), (base + " www.other.net", "exact_url")]
+                    (base + " http://spam.example/" + str(g), "base_url"), (base + " https://www.spam.example/?ref=" + str(g + 1), "exact_url")]
         for _ in range(2):
             pos = rng.integers(len(base))
             variants.append((base[:pos] + "z" + base[pos + 1:], "near"))
@@ -268,6 +270,9 @@ def test_find_duplicates_recovers_planted_clusters():
     assert (exact <= 4).all()  # base/upper/spaced, the two URL variants, up to two near clones
     frame = clusters.frame(texts)
     assert frame["cluster_size"].iloc[0] == 7 and set(frame.columns) >= {"cluster", "id", "text"}
+    summary = clusters.summary(texts)
+    assert len(summary) == 60 and (summary["size"] == 7).all()
+    assert (summary["distinct"] >= 2).all() and summary["examples"].map(len).max() == 3
 
 
 def test_find_duplicates_leaves_distinct_texts_alone():
@@ -405,6 +410,9 @@ def test_curate_runs_dedupe_threshold_balance_diversity_in_order():
     weighted = curate(pool, P, threshold=0.6, balance="weights", target=[0.25, 0.75], class_names=["ham", "spam"])
     w = weighted.frame.groupby("label")["weight"].sum()
     assert w[1] / w.sum() == pytest.approx(0.75)
+
+    with_errors = curate(pool, P, threshold=0.6, label_errors=True)
+    assert with_errors.funnel.to_frame()["stage"].tolist() == ["pool", "confidence", "label_errors"]
 
     X = text_features(pool["text"], n_components=4)
     small = curate(pool, P, threshold=0.6, diversity_k=2, features=X)

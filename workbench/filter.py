@@ -696,25 +696,33 @@ def rebalance(
 
 _INVISIBLE = r"[\u00ad\u200b-\u200f\u2060\ufeff]"
 _HTML_TAG = r"</?[a-z][^>]*>"
-_URL = r"(?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|net|org|io|ly|co|tv|me|info|biz|us|uk|de|ru|be)\b(?:/\S*)?"
+# A URL with a scheme or "www.", or a bare domain with a common top-level domain; group 1 or 2
+# is the host, which is all normalisation keeps (paths and query strings carry referral codes).
+_URL = (
+    r"(?:https?://(?:www\.)?|www\.)([^\s/?#]+)\S*"
+    r"|\b((?:[\w-]+\.)+(?:com|net|org|io|ly|co|tv|me|info|biz|us|uk|de|ru|be))\b(?:[/?#]\S*)?"
+)
 _SHINGLE_BASE = np.uint64(0x100000001B3)  # FNV-1a 64-bit prime, as a polynomial base
 _FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16))
 
 
 def normalize_text(texts) -> pd.Series:
     """Text as duplicate detection sees it: HTML entities decoded and tags (``<br />``) made
-    spaces, NFKC, no invisible characters, lower case, every URL replaced by ``<url>``, runs
-    of whitespace collapsed.
+    spaces, NFKC, no invisible characters, lower case, every URL reduced to its host in angle
+    brackets (``https://www.x.io/ref?id=7`` -> ``<x.io>``), runs of whitespace collapsed.
+
+    Keeping the host but not the path makes the same link with different referral codes a
+    duplicate, while comments linking to different sites stay apart.
 
     Examples
     --------
-    >>> normalize_text(["Check  https://x.io/a\\ufeff NOW<br />", "check &lt;url&gt; now"]).tolist()
-    ['check <url> now', 'check <url> now']
+    >>> normalize_text(["Check  https://x.io/a?ref=1\\ufeff NOW<br />", "check x.io/b &nbsp;now"]).tolist()
+    ['check <x.io> now', 'check <x.io> now']
     """
     s = pd.Series(list(texts) if not isinstance(texts, pd.Series) else texts.to_numpy(), dtype=object).astype(str)
     s = s.str.replace(_HTML_TAG, " ", regex=True, flags=re.IGNORECASE).map(html.unescape)
     s = s.str.normalize("NFKC").str.replace(_INVISIBLE, "", regex=True).str.lower()
-    s = s.str.replace(_URL, " <url> ", regex=True, flags=re.IGNORECASE)
+    s = s.str.replace(_URL, lambda m: f" <{m.group(1) or m.group(2)}> ", regex=True, flags=re.IGNORECASE)
     return s.str.replace(r"\s+", " ", regex=True).str.strip()
 
 
@@ -842,6 +850,17 @@ class DuplicateClusters:
         out = out[out["cluster_size"] > 1]
         return out.sort_values(["cluster_size", "cluster", "exact_group"], ascending=[False, True, True], kind="stable").reset_index(drop=True)
 
+    def summary(self, texts=None, examples: int = 3) -> pd.DataFrame:
+        """One row per cluster of two or more, largest first: ``cluster, size, distinct``
+        (distinct normalised texts) and up to ``examples`` distinct example texts."""
+        frame = self.frame(texts)
+        frame["normalized"] = self.normalized.to_numpy()[pd.Index(self.ids).get_indexer(frame["id"])]
+        firsts = frame.drop_duplicates(["cluster", "normalized"])
+        out = frame.groupby("cluster", sort=False).agg(size=("id", "size"))
+        out["distinct"] = firsts.groupby("cluster", sort=False).size()
+        out["examples"] = firsts.groupby("cluster", sort=False)["text"].agg(lambda t: list(t)[:examples])
+        return out.reset_index()
+
     def __repr__(self) -> str:
         return f"DuplicateClusters({len(self.ids)} rows, {self.n_clusters} clusters, {self.n_redundant} redundant rows)"
 
@@ -868,8 +887,8 @@ def find_duplicates(
     2. Near pass, on one text per group: MinHash signatures of character shingles
        (:func:`minhash_signatures`) go into datasketch's ``MinHashLSH`` tuned for
        ``threshold``; within each LSH bucket every member is compared with the bucket's
-       first member, and pairs whose estimated Jaccard similarity reaches ``threshold``
-       are linked. Clusters are the connected components of these links.
+       first three members, and pairs whose estimated Jaccard similarity reaches
+       ``threshold`` are linked. Clusters are the connected components of these links.
 
     The LSH bands are chosen by datasketch for ``threshold`` with ``lsh_weights``
     (false-positive weight, false-negative weight). The default favours recall: with 128
@@ -878,9 +897,9 @@ def find_duplicates(
     the extra candidates cost little because every candidate pair is checked on its
     signatures.
 
-    Comparing bucket members with one leader (not all pairs) keeps the work linear in the
-    number of rows when thousands of clones share a bucket; a clone missed by one leader is
-    usually linked through another band.
+    Comparing bucket members with a few leaders (not all pairs) keeps the work linear in the
+    number of rows when thousands of clones share a bucket; a clone that none of them
+    matches is usually linked through another band.
 
     Parameters
     ----------
@@ -924,16 +943,7 @@ def find_duplicates(
     with lsh.insertion_session() as session:
         for key, signature in enumerate(tqdm(signatures, desc="LSH index", unit="text", leave=False)):
             session.insert(key, LeanMinHash(seed=seed, hashvalues=signature, scheme="affine32"), check_duplication=False)
-    leaders, members = [], []
-    for table in lsh.hashtables:
-        for bucket in table.keys():
-            keys = table.get(bucket)
-            if len(keys) > 1:
-                keys = sorted(keys)
-                leaders.extend([keys[0]] * (len(keys) - 1))
-                members.extend(keys[1:])
-    leaders = np.asarray(leaders, dtype=np.int64)
-    members = np.asarray(members, dtype=np.int64)
+    leaders, members = _bucket_pairs(lsh, n_leaders=3)
     similar = np.zeros(len(leaders), dtype=bool)
     for lo in range(0, len(leaders), 65536):
         hi = lo + 65536
@@ -945,6 +955,28 @@ def find_duplicates(
     cluster = _first_position(component[exact_codes])
     params["lsh_bands"], params["lsh_rows"] = int(lsh.b), int(lsh.r)
     return DuplicateClusters(ids, cluster, exact_group, normalized, params)
+
+
+def _bucket_pairs(lsh, n_leaders: int) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs from an LSH index: each bucket member with the bucket's first
+    ``n_leaders`` members (by key)."""
+    keys, sizes = [], []
+    for table in lsh.hashtables:
+        for bucket in table.keys():
+            members = table.get(bucket)
+            if len(members) > 1:
+                keys.extend(sorted(members))
+                sizes.append(len(members))
+    keys = np.asarray(keys, dtype=np.int64)
+    sizes = np.asarray(sizes, dtype=np.int64)
+    starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
+    position = np.arange(len(keys)) - starts
+    leaders, members = [], []
+    for q in range(n_leaders):
+        later = position > q
+        leaders.append(keys[starts[later] + q])
+        members.append(keys[later])
+    return np.concatenate(leaders), np.concatenate(members)
 
 
 def drop_duplicates(clusters: DuplicateClusters, *, ids=None, priority=None) -> FilterStep:
@@ -1378,18 +1410,21 @@ def curate(
     class_thresholds=None,
     abstained=None,
     duplicates: DuplicateClusters | None = None,
+    label_errors: bool = False,
     balance: str | None = None,
     target=None,
     diversity_k: int | None = None,
     features=None,
     class_names=None,
     id_column: str = "example_id",
+    text_column: str = "text",
     seed: int = 0,
 ) -> CuratedSet:
     """Run the filter in its usual order and return the curated set with its funnel.
 
     Order: drop duplicates (``duplicates`` from :func:`find_duplicates` on ``pool``; the most
-    confident row represents each cluster) -> confidence threshold -> rebalance
+    confident row represents each cluster) -> confidence threshold -> likely label errors
+    (``label_errors=True``: :func:`find_label_errors` on the kept rows' texts) -> rebalance
     (``balance="downsample"`` or ``"weights"`` to ``target``) -> diversity sampling
     (``diversity_k`` rows by k-center greedy on ``features``, aligned with ``pool``).
 
@@ -1402,6 +1437,9 @@ def curate(
     threshold, class_thresholds, abstained :
         As in :func:`confidence_filter`.
     duplicates : DuplicateClusters, optional
+    label_errors : bool
+        Drop rows cleanlab flags as likely label errors (cross-validated text model on
+        ``text_column``; takes a few seconds).
     balance : {None, "downsample", "weights"}
     target : sequence or mapping, optional
         Target class shares for ``balance`` (default uniform).
@@ -1409,7 +1447,7 @@ def curate(
     features : array of shape (len(pool), d), optional
         Required with ``diversity_k`` (see :func:`text_features`).
     class_names : sequence of str, optional
-    id_column : str
+    id_column, text_column : str
     seed : int
 
     Returns
@@ -1452,6 +1490,11 @@ def curate(
         abstained=None if abstained is None else np.asarray(abstained, dtype=bool)[rows], class_names=names,
     )
     funnel = funnel.then(step)
+    if label_errors:
+        if text_column not in pool.columns:
+            raise ValueError(f"label_errors needs the text column {text_column!r}; columns are {list(pool.columns)}")
+        rows = current()
+        funnel = funnel.then(find_label_errors(pool[text_column].iloc[rows], P[rows].argmax(axis=1), ids=ids[rows], seed=seed))
     if balance is not None:
         rows = current()
         funnel = funnel.then(

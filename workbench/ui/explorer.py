@@ -82,8 +82,11 @@ def _atomic_write(path: Path, write) -> None:
     """Write through ``write(tmp_path)`` to a temporary file beside ``path``, then rename."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the file from other users
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
