@@ -45,8 +45,8 @@ def test_moving_the_slider_changes_kept_count_and_every_figure(explorer, pool_da
     assert explorer.kept_count == kept_by_threshold(P, 0.6)
     marker_before = explorer.curve_figure.data[-1].x
     kept_bars_before = explorer.histogram_figure.data[0].y
-    funnel_before = explorer.funnel_figure.data[0].x
-    balance_before = explorer.balance_figure.layout.title.text
+    funnel_before = explorer.kept_figure.data[2].x
+    counts_before = list(explorer.kept_figure.data[0].text)
 
     explorer.threshold.value = 0.85
 
@@ -55,9 +55,11 @@ def test_moving_the_slider_changes_kept_count_and_every_figure(explorer, pool_da
     assert explorer.curve_figure.data[-1].x[0] < marker_before[0]  # the "all" point moves left (less coverage)
     assert explorer.histogram_figure.layout.shapes[0].x0 == pytest.approx(0.85)
     assert sum(explorer.histogram_figure.data[0].y) == explorer.kept_count < sum(kept_bars_before)
-    assert explorer.funnel_figure.data[0].x[-1] == explorer.kept_count != funnel_before[-1]
-    assert explorer.balance_figure.layout.title.text != balance_before
-    assert sum(explorer.balance_figure.data[0].y) == pytest.approx(1.0)
+    assert explorer.kept_figure.data[2].x[-1] == explorer.kept_count != funnel_before[-1]
+    assert explorer.kept_figure.layout.title.text == f"The kept set: {explorer.kept_count:,} rows"
+    counts = [int(c.replace(",", "")) for c in explorer.kept_figure.data[0].text]  # rows per class on the bars
+    assert counts != counts_before and sum(counts) == explorer.kept_count
+    assert sum(explorer.kept_figure.data[0].y) == pytest.approx(1.0)
 
 
 def test_dev_precision_of_the_current_point(explorer, pool_data):
@@ -82,10 +84,10 @@ def test_class_threshold_only_tightens_its_class(explorer, pool_data):
 
 def test_toggles_add_funnel_steps(explorer):
     explorer.set(threshold=0.55)
-    assert list(explorer.funnel_figure.data[0].y) == ["pool", "confidence"]
+    assert list(explorer.kept_figure.data[2].y) == ["pool", "confidence"]
 
     explorer.dedupe.value = True
-    assert list(explorer.funnel_figure.data[0].y) == ["pool", "dedupe", "confidence"]
+    assert list(explorer.kept_figure.data[2].y) == ["pool", "dedupe", "confidence"]
     dedupe = explorer.curated().funnel.steps[0]
     assert dedupe.n_removed == 5  # rows 0-5 share one text, one of them stays
     assert set(explorer.curated().frame["example_id"]).isdisjoint(dedupe.removed_ids["exact_duplicate"])
@@ -93,14 +95,14 @@ def test_toggles_add_funnel_steps(explorer):
     explorer.balance.value = "downsample"
     frame = explorer.curated().frame
     assert frame["label"].value_counts().tolist() == [len(frame) // 2] * 2  # dev target is 50/50
-    assert list(explorer.balance_figure.data[0].y) == pytest.approx([0.5, 0.5])
+    assert list(explorer.kept_figure.data[0].y) == pytest.approx([0.5, 0.5])
 
     explorer.set(diversity_k=10)
     assert explorer.kept_count == 10
-    assert list(explorer.funnel_figure.data[0].y) == ["pool", "dedupe", "confidence", "balance", "diversity"]
+    assert list(explorer.kept_figure.data[2].y) == ["pool", "dedupe", "confidence", "balance", "diversity"]
 
     explorer.set(dedupe=False, balance=None, diversity_k=None)
-    assert list(explorer.funnel_figure.data[0].y) == ["pool", "confidence"]
+    assert list(explorer.kept_figure.data[2].y) == ["pool", "confidence"]
 
 
 def test_weights_balance_shows_weighted_shares(explorer):
@@ -109,8 +111,8 @@ def test_weights_balance_shows_weighted_shares(explorer):
     assert (frame["label"] == 0).sum() > (frame["label"] == 1).sum()
     totals = frame.groupby("label")["weight"].sum()
     assert totals[1] / totals.sum() == pytest.approx(0.5)
-    assert explorer.balance_figure.data[0].name == "kept (weighted)"
-    assert list(explorer.balance_figure.data[0].y) == pytest.approx([0.5, 0.5])
+    assert explorer.kept_figure.data[0].name == "kept (weighted)"
+    assert list(explorer.kept_figure.data[0].y) == pytest.approx([0.5, 0.5])
 
 
 def test_set_refreshes_once_and_matches_setting_one_by_one(explorer, pool_data, monkeypatch):

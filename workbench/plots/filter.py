@@ -26,45 +26,58 @@ def _class_color(i: int) -> str:
     return CLASS_COLORS[i % len(CLASS_COLORS)]
 
 
-def threshold_curve_figure(curve: pd.DataFrame, current: pd.DataFrame | None = None, title: str = "Coverage vs dev precision") -> go.Figure:
-    """Coverage of the pool against dev precision, one line per class (and ``all``).
+def threshold_curve_figure(curve: pd.DataFrame, current: pd.DataFrame | None = None, *, labeled_name: str = "dev",
+                           title: str | None = None, template=TEMPLATE) -> go.Figure:
+    """Coverage of the pool against precision on a labeled set, one line per class (and ``all``).
 
     Parameters
     ----------
     curve : DataFrame
-        From :func:`workbench.filter.threshold_curve` with a dev set (``dev_precision``);
-        without one, coverage is drawn against the threshold.
+        From :func:`workbench.filter.threshold_curve` with a labeled set
+        (``dev_precision``); without one, coverage is drawn against the threshold.
     current : DataFrame, optional
-        The same columns evaluated at the current thresholds (one row per class), drawn
-        as markers.
+        The same columns at the current thresholds (:func:`workbench.filter.operating_point`),
+        drawn as markers.
+    labeled_name : str
+        What to call the labeled set (``"dev"``, ``"valid"``).
+    title : str, optional
+    template : plotly template
+        Styling; an empty one (``{}``) builds several times faster when only the data is
+        needed (the explorer's in-place updates).
     """
     has_dev = "dev_precision" in curve.columns
     x_col, y_col = ("coverage", "dev_precision") if has_dev else ("threshold", "coverage")
+    x_title = "pool coverage" if has_dev else "threshold"
+    y_title = f"{labeled_name} precision" if has_dev else "pool coverage"
+    support = "dev_n_kept" if has_dev else "n_kept"
+    hover = (f"threshold %{{customdata[0]:.2f}}<br>{x_title} %{{x:.1%}}<br>{y_title} %{{y:.1%}}"
+             f" (%{{customdata[1]}} {labeled_name + ' ' if has_dev else ''}rows)<extra>%{{fullData.name}}</extra>")
     classes = list(pd.unique(curve["class"]))
-    fig = go.Figure()
+    fig = go.Figure(layout=dict(template=template))
     for i, name in enumerate(classes):
         part = curve[curve["class"] == name].sort_values("threshold")
         fig.add_scatter(
-            x=part[x_col].to_numpy(), y=part[y_col].to_numpy(), customdata=part["threshold"].to_numpy(),
+            x=part[x_col].to_numpy(), y=part[y_col].to_numpy(), customdata=part[["threshold", support]].to_numpy(),
             mode="lines", name=str(name), line=dict(width=3 if name == "all" else 1.5, color="#111" if name == "all" else _class_color(i - 1)),
-            hovertemplate=f"{name}: threshold %{{customdata:.2f}}<br>{x_col} %{{x:.1%}}<br>{y_col} %{{y:.1%}}<extra></extra>",
+            hovertemplate=hover,
         )
     marks = current if current is not None else curve.iloc[0:0]
     fig.add_scatter(
-        x=marks[x_col].to_numpy(), y=marks[y_col].to_numpy(), customdata=marks["threshold"].to_numpy(),
-        text=marks["class"].astype(str).to_numpy(), mode="markers", name="current",
+        x=marks[x_col].to_numpy(), y=marks[y_col].to_numpy(), customdata=marks[["threshold", support]].to_numpy(),
+        text=marks["class"].astype(str).to_numpy(), mode="markers+text", textposition="top center", name="current",
         marker=dict(size=13, color=THRESHOLD_COLOR, line=dict(color="white", width=2)),
-        hovertemplate="%{text} now: threshold %{customdata:.2f}<br>" + f"{x_col} %{{x:.1%}}<br>{y_col} %{{y:.1%}}<extra></extra>",
+        hovertemplate=hover.replace("%{fullData.name}", "%{text} now"),
     )
     fig.update_layout(
-        title=title, template=TEMPLATE, margin=dict(l=50, r=10, t=50, b=40), legend=dict(orientation="h", y=-0.2),
-        xaxis=dict(title="pool coverage" if has_dev else "threshold", tickformat=".0%" if has_dev else ".2f"),
-        yaxis=dict(title="dev precision" if has_dev else "pool coverage", tickformat=".0%"),
+        title=title or (f"Coverage vs {labeled_name} precision" if has_dev else "Coverage vs threshold"),
+        margin=dict(l=50, r=10, t=50, b=40), legend=dict(orientation="h", y=-0.2),
+        xaxis=dict(title=x_title, tickformat=".0%" if has_dev else ".2f"),
+        yaxis=dict(title=y_title, tickformat=".0%"),
     )
     return fig
 
 
-def class_balance_figure(balance: pd.DataFrame, title: str = "Class balance of the kept set") -> go.Figure:
+def class_balance_figure(balance: pd.DataFrame, title: str = "Class balance of the kept set", *, template=TEMPLATE) -> go.Figure:
     """Bars of the kept set's class shares beside the target shares.
 
     ``balance`` is :func:`workbench.filter.class_balance`; when it has ``weighted_share``
@@ -73,7 +86,7 @@ def class_balance_figure(balance: pd.DataFrame, title: str = "Class balance of t
     names = [str(c) for c in balance.index]
     share = balance["weighted_share"] if "weighted_share" in balance.columns else balance["share"]
     label = "kept (weighted)" if "weighted_share" in balance.columns else "kept"
-    fig = go.Figure()
+    fig = go.Figure(layout=dict(template=template))
     fig.add_bar(
         x=names, y=share.to_numpy(float), name=label, marker_color=KEPT_COLOR,
         text=[f"{c:,}" for c in balance["count"]], textposition="outside",
@@ -81,7 +94,7 @@ def class_balance_figure(balance: pd.DataFrame, title: str = "Class balance of t
     )
     fig.add_bar(x=names, y=balance["target_share"].to_numpy(float), name="target", marker_color=OTHER_COLOR,
                 hovertemplate="%{x}: target %{y:.1%}<extra></extra>")
-    fig.update_layout(barmode="group", title=title, template=TEMPLATE, yaxis=dict(tickformat=".0%", range=[0, 1.1]),
+    fig.update_layout(barmode="group", title=title, yaxis=dict(tickformat=".0%", range=[0, 1.1]),
                       margin=dict(l=50, r=10, t=50, b=40), legend=dict(orientation="h", y=-0.2))
     return fig
 
@@ -94,6 +107,7 @@ def threshold_histogram(
     bins: int = 20,
     low: float = 0.5,
     title: str = "Confidence of the pool",
+    template=TEMPLATE,
 ) -> go.Figure:
     """Histogram of top-class confidence, stacked by what the filter did, with threshold lines.
 
@@ -114,7 +128,7 @@ def threshold_histogram(
     status = np.asarray(status, dtype=object)
     edges = np.linspace(low, 1.0, bins + 1)
     centers, widths = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
-    fig = go.Figure()
+    fig = go.Figure(layout=dict(template=template))
     for name, color in (("kept", KEPT_COLOR), ("below threshold", THRESHOLD_COLOR), ("removed by other steps", OTHER_COLOR)):
         counts, _ = np.histogram(confidence[status == name], bins=edges)
         fig.add_bar(x=centers, y=counts, width=widths, name=name, marker_color=color,
@@ -122,21 +136,43 @@ def threshold_histogram(
     for i, (name, value) in enumerate(thresholds.items()):
         fig.add_vline(x=value, line_color="#111" if i == 0 else _class_color(i - 1), line_dash="solid" if i == 0 else "dash",
                       annotation_text=f"{name} {value:.2f}", annotation_position="top left" if i == 0 else "top right")
-    fig.update_layout(barmode="stack", bargap=0.02, title=title, template=TEMPLATE, xaxis=dict(title="top probability", range=[low, 1.0]),
+    fig.update_layout(barmode="stack", bargap=0.02, title=title, xaxis=dict(title="top probability", range=[low, 1.0]),
                       yaxis=dict(title="rows"), margin=dict(l=50, r=10, t=50, b=40), legend=dict(orientation="h", y=-0.2))
     return fig
 
 
-def funnel_figure(stages: pd.DataFrame, title: str = "Filter funnel") -> go.Figure:
+def funnel_figure(stages: pd.DataFrame, title: str = "Filter funnel", *, template=TEMPLATE) -> go.Figure:
     """Rows remaining after each step (:meth:`workbench.filter.Funnel.to_frame`), with the
     reasons rows were removed in the hover text."""
     reasons = ["<br>".join(f"{r}: {n:,}" for r, n in removed.items()) or "raw pool" for removed in stages["removed"]]
-    fig = go.Figure(go.Funnel(
+    fig = go.Figure(layout=dict(template=template))
+    fig.add_trace(go.Funnel(
         y=stages["stage"].tolist(), x=stages["n_rows"].to_numpy(int), customdata=reasons,
         textinfo="value+percent initial", marker_color=KEPT_COLOR,
         hovertemplate="%{y}: %{x:,} rows left<br>%{customdata}<extra></extra>",
     ))
-    fig.update_layout(title=title, template=TEMPLATE, margin=dict(l=90, r=10, t=50, b=30))
+    fig.update_layout(title=title, margin=dict(l=90, r=10, t=50, b=30))
+    return fig
+
+
+def kept_set_figure(balance: pd.DataFrame, stages: pd.DataFrame, *, title: str = "The kept set", template=TEMPLATE) -> go.Figure:
+    """The kept set's class balance against the target (left) beside the filter funnel (right).
+
+    One figure instead of :func:`class_balance_figure` and :func:`funnel_figure` side by
+    side, so an app needs one figure widget fewer (Voila 0.5 updates only the first three
+    plotly ``FigureWidget`` views on a page). Trace order: kept bars, target bars, funnel.
+    """
+    from plotly.subplots import make_subplots
+
+    left = class_balance_figure(balance, template={})
+    right = funnel_figure(stages, template={})
+    fig = make_subplots(rows=1, cols=2, column_widths=[0.4, 0.6], horizontal_spacing=0.14,
+                        subplot_titles=(left.layout.title.text, right.layout.title.text))
+    fig.add_traces(list(left.data), rows=1, cols=1)
+    fig.add_traces([trace.update(showlegend=False) for trace in right.data], rows=1, cols=2)
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.15], row=1, col=1)
+    fig.update_layout(title=title, template=template, barmode="group", margin=dict(l=50, r=10, t=70, b=40),
+                      legend=dict(orientation="h", y=-0.15))
     return fig
 
 

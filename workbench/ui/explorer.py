@@ -2,16 +2,18 @@
 
 A widget for a notebook or a Voila web app. Sliders set the global confidence threshold
 and per-class thresholds; toggles switch deduplication, rebalancing and diversity sampling
-on and off. Every change re-runs :func:`workbench.filter.curate` and updates four plotly
-``FigureWidget`` figures in place (coverage vs dev precision with the current point, the
-kept set's class balance against the target, the confidence histogram with the threshold
-lines, the funnel), the kept-row count and a preview of the rows either side of the
-threshold. A button (and :meth:`ThresholdExplorer.curated`) returns the curated DataFrame
+on and off. Every change re-runs :func:`workbench.filter.curate` and updates three plotly
+``FigureWidget`` figures in place (coverage vs labeled-set precision with the current point,
+the confidence histogram with the threshold lines, and the kept set: its class balance
+against the target beside the funnel of rows each step removed), the kept-row count and a
+preview of the rows either side of the threshold. A button (and :meth:`ThresholdExplorer.curated`) returns the curated DataFrame
 with its filter record.
 
 Everything the widget shows is computed before its figures are built, so the figures carry
 their final data when the page first renders them (Voila 0.5 can drop ``FigureWidget``
-edits made before the page exists).
+edits made before the page exists). Three figure widgets, not four: Voila 0.5.13 passes
+in-place updates to the first three plotly ``FigureWidget`` views of a page only (JupyterLab
+updates them all), so the class balance and the funnel share one figure.
 
 Example
 -------
@@ -51,9 +53,13 @@ from workbench.filter import (
     text_features,
     threshold_curve,
 )
-from workbench.plots.filter import class_balance_figure, funnel_figure, threshold_curve_figure, threshold_histogram
+from workbench.plots import TEMPLATE
+from workbench.plots.filter import kept_set_figure, threshold_curve_figure, threshold_histogram
 
-BALANCE_OPTIONS = [("keep as is", None), ("down-sample to target", "downsample"), ("weight to target", "weights")]
+# ipywidgets reads a Dropdown value of None as "nothing selected", so "as is" has a name.
+BALANCE_OPTIONS = [("keep as is", "as is"), ("down-sample to target", "downsample"), ("weight to target", "weights")]
+FIGURE_SIZE = dict(width=610, height=350)
+KEPT_FIGURE_SIZE = dict(width=1220, height=360)
 STATUS_KEPT, STATUS_BELOW, STATUS_OTHER = "kept", "below threshold", "removed by other steps"
 
 
@@ -117,6 +123,8 @@ class ThresholdExplorer:
         Starting size of the diversity sample (the slider's value; off until toggled).
     save_dir : path, optional
         Where the button writes ``curated.csv`` and ``filter_record.json`` (atomically).
+    labeled_name : str
+        What to call the labeled set in the figures (``"dev"``, ``"valid"``).
     seed : int
 
     Attributes
@@ -129,7 +137,7 @@ class ThresholdExplorer:
     diversity_k : IntSlider
     button : Button
     kept_label, preview, status : HTML
-    curve_figure, balance_figure, histogram_figure, funnel_figure : FigureWidget
+    curve_figure, histogram_figure, kept_figure : FigureWidget
     last_curated : CuratedSet or None
         What the button produced last.
     """
@@ -149,6 +157,7 @@ class ThresholdExplorer:
         threshold: float | None = None,
         diversity_k: int | None = None,
         save_dir: str | os.PathLike | None = None,
+        labeled_name: str = "dev",
         seed: int = 0,
     ):
         for column in (text_column, id_column):
@@ -168,6 +177,7 @@ class ThresholdExplorer:
         self.abstained = None if abstained is None else np.asarray(abstained, dtype=bool)
         self.text_column, self.id_column = text_column, id_column
         self.save_dir = None if save_dir is None else Path(save_dir)
+        self.labeled_name = labeled_name
         self.seed = seed
         self.confidence = self.proba.max(axis=1)
         self.predicted = self.proba.argmax(axis=1)
@@ -184,11 +194,11 @@ class ThresholdExplorer:
         self.threshold = W.FloatSlider(value=start, description="Threshold (all)", **slider)
         self.class_thresholds = {name: W.FloatSlider(value=round(low, 2), description=f"{name} at least", **slider) for name in self.class_names}
         self.dedupe = W.Checkbox(value=False, description="Remove duplicates", indent=False)
-        self.balance = W.Dropdown(options=BALANCE_OPTIONS, value=None, description="Class balance", style={"description_width": "7em"})
-        self.diversity = W.Checkbox(value=False, description="Diversity sample of", indent=False, layout=W.Layout(width="11em"))
+        self.balance = W.Dropdown(options=BALANCE_OPTIONS, value="as is", description="Class balance", style={"description_width": "7em"})
+        self.diversity = W.Checkbox(value=False, description="Diversity sample of", indent=False, layout=W.Layout(width="13em"))
         self.diversity_k = W.IntSlider(value=min(len(pool), diversity_k or 200), min=1, max=max(1, len(pool)), continuous_update=False,
                                        layout=W.Layout(width="18em"))
-        self.button = W.Button(description="Use this curated set", button_style="success", icon="check")
+        self.button = W.Button(description="Use this curated set", button_style="success", icon="check", layout=W.Layout(width="16em"))
         self.kept_label = W.HTML(layout=W.Layout(margin="4px 0"))
         self.kept_label.add_class("explorer-kept")
         self.preview = W.HTML()
@@ -196,7 +206,10 @@ class ThresholdExplorer:
 
         state = self._compute()
         figures = self._build_figures(state)
-        self.curve_figure, self.balance_figure, self.histogram_figure, self.funnel_figure = (go.FigureWidget(f) for f in figures)
+        # sized before wrapping: the page must get every figure complete on first render
+        self.curve_figure, self.histogram_figure, self.kept_figure = (
+            go.FigureWidget(f.update_layout(**size)) for f, size in zip(figures, (FIGURE_SIZE, FIGURE_SIZE, KEPT_FIGURE_SIZE))
+        )
         self._show_text(state)
 
         for control in (self.threshold, *self.class_thresholds.values(), self.dedupe, self.balance, self.diversity, self.diversity_k):
@@ -229,7 +242,7 @@ class ThresholdExplorer:
             if balance is not False:
                 if balance not in (None, "downsample", "weights"):
                     raise ValueError(f"balance must be None, 'downsample' or 'weights', got {balance!r}")
-                self.balance.value = balance
+                self.balance.value = "as is" if balance is None else balance
             if diversity_k is not False:
                 self.diversity.value = diversity_k is not None
                 if diversity_k is not None:
@@ -252,16 +265,15 @@ class ThresholdExplorer:
             "threshold": self.threshold.value,
             "class_thresholds": {name: s.value for name, s in self.class_thresholds.items()},
             "dedupe": self.dedupe.value,
-            "balance": self.balance.value,
+            "balance": self._balance_method(),
             "diversity_k": self.diversity_k.value if self.diversity.value else None,
         }
 
     def refresh(self) -> None:
         """Recompute everything and update the figures and text in place."""
         state = self._compute()
-        for widget, fresh in zip(
-            (self.curve_figure, self.balance_figure, self.histogram_figure, self.funnel_figure), self._build_figures(state)
-        ):
+        # only data, shapes and titles are copied over, so skip building the styling
+        for widget, fresh in zip((self.curve_figure, self.histogram_figure, self.kept_figure), self._build_figures(state, template={})):
             refresh_figure(widget, fresh)
         self._show_text(state)
 
@@ -299,11 +311,14 @@ class ThresholdExplorer:
     def _class_threshold_values(self) -> list[float]:
         return [self.class_thresholds[name].value for name in self.class_names]
 
+    def _balance_method(self) -> str | None:
+        return None if self.balance.value == "as is" else self.balance.value
+
     def _curate(self) -> CuratedSet:
         return curate(
             self.pool, self.proba, threshold=self.threshold.value, class_thresholds=self._class_threshold_values(),
             abstained=self.abstained, duplicates=self.duplicates if self.dedupe.value else None,
-            balance=self.balance.value, target=self.target,
+            balance=self._balance_method(), target=self.target,
             diversity_k=self.diversity_k.value if self.diversity.value else None,
             features=self.features if self.diversity.value else None,
             class_names=self.class_names, id_column=self.id_column, seed=self.seed,
@@ -318,7 +333,7 @@ class ThresholdExplorer:
         self._state = {"curated": curated, "status": status, "point": point}
         return self._state
 
-    def _build_figures(self, state: dict) -> list[go.Figure]:
+    def _build_figures(self, state: dict, template=TEMPLATE) -> list[go.Figure]:
         curated: CuratedSet = state["curated"]
         k = len(self.class_names)
         balance = class_balance(curated.frame["label"].to_numpy(), k, target=self.target, class_names=self.class_names,
@@ -326,10 +341,9 @@ class ThresholdExplorer:
         lines = {"threshold": self.threshold.value}
         lines.update({name: s.value for name, s in self.class_thresholds.items() if s.value > self.threshold.value})
         return [
-            threshold_curve_figure(self.curve, state["point"]),
-            class_balance_figure(balance, title=f"Class balance of the {len(curated.frame):,} kept rows"),
-            threshold_histogram(self.confidence, state["status"], lines, low=1 / k),
-            funnel_figure(curated.funnel.to_frame()),
+            threshold_curve_figure(self.curve, state["point"], labeled_name=self.labeled_name, template=template),
+            threshold_histogram(self.confidence, state["status"], lines, low=1 / k, template=template),
+            kept_set_figure(balance, curated.funnel.to_frame(), title=f"The kept set: {len(curated.frame):,} rows", template=template),
         ]
 
     # --- text and layout -------------------------------------------------------------------
@@ -339,7 +353,9 @@ class ThresholdExplorer:
         overall = state["point"].iloc[0]
         precision = ""
         if "dev_precision" in overall and not pd.isna(overall["dev_precision"]):
-            precision = f" &middot; dev precision at these thresholds <b>{overall['dev_precision']:.1%}</b> ({int(overall['dev_n_kept'])} dev rows)"
+            name = html.escape(self.labeled_name)
+            precision = (f" &middot; {name} precision at these thresholds <b>{overall['dev_precision']:.1%}</b>"
+                         f" ({int(overall['dev_n_kept'])} {name} rows)")
         self.kept_label.value = f'<span class="kept-count">Kept <b>{n_kept:,}</b> of {n:,} rows ({n_kept / max(n, 1):.1%})</span>{precision}'
         self.preview.value = self._preview_html(state)
 
@@ -365,13 +381,7 @@ class ThresholdExplorer:
                 + table(above, "Kept, just above the threshold") + table(below, "Dropped, just below the threshold") + "</div>")
 
     def _layout(self) -> W.Widget:
-        figure_box = W.Layout(width="50%", min_width="420px")
-        for fig in (self.curve_figure, self.balance_figure, self.histogram_figure, self.funnel_figure):
-            fig.layout.height = 340
-        grid = W.VBox([
-            W.HBox([W.Box([self.curve_figure], layout=figure_box), W.Box([self.histogram_figure], layout=figure_box)]),
-            W.HBox([W.Box([self.balance_figure], layout=figure_box), W.Box([self.funnel_figure], layout=figure_box)]),
-        ])
+        grid = W.Box([self.curve_figure, self.histogram_figure, self.kept_figure], layout=W.Layout(display="flex", flex_flow="row wrap"))
         controls = W.VBox([
             W.HTML("<b>Confidence thresholds</b>"), self.threshold, *self.class_thresholds.values(),
             W.HTML("<b>Filter steps</b>"), self.dedupe, self.balance, W.HBox([self.diversity, self.diversity_k]),
