@@ -29,6 +29,7 @@ from workbench.filter import (
     generator_disagreement,
     gray_zone,
     k_center_greedy,
+    lsh_buckets,
     minhash_signatures,
     normalize_text,
     out_of_sample_proba,
@@ -235,6 +236,21 @@ def test_signature_agreement_estimates_jaccard():
     jaccard = len(sa & sb) / len(sa | sb)
     sig = minhash_signatures([a, b], num_perm=512)
     assert (sig[0] == sig[1]).mean() == pytest.approx(jaccard, abs=0.08)
+
+
+def test_lsh_buckets_are_datasketch_minhashlsh_buckets():
+    from datasketch import LeanMinHash, MinHashLSH
+
+    rng = np.random.default_rng(0)
+    signatures = rng.integers(0, 4, size=(300, 24), dtype=np.uint32)  # few values: many shared bands
+    keys, sizes = lsh_buckets(signatures, bands=6, rows=4)
+    ours = sorted(tuple(bucket.tolist()) for bucket in np.split(keys, np.cumsum(sizes)[:-1]))
+    lsh = MinHashLSH(num_perm=24, params=(6, 4))
+    for key, signature in enumerate(signatures):
+        lsh.insert(key, LeanMinHash(seed=1, hashvalues=signature, scheme="affine32"))
+    theirs = sorted(tuple(sorted(table.get(b))) for table in lsh.hashtables for b in table.keys() if len(table.get(b)) > 1)
+    assert ours == theirs and len(ours) > 50
+    assert all(list(bucket) == sorted(bucket) for bucket in np.split(keys, np.cumsum(sizes)[:-1]))
 
 
 def planted_corpus(rng, n_groups=60):

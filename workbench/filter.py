@@ -695,7 +695,7 @@ def rebalance(
 # ----------------------------------------------------------------------------------------
 
 _INVISIBLE = r"[\u00ad\u200b-\u200f\u2060\ufeff]"
-_HTML_TAG = r"</?[a-z][^>]*>"
+_HTML_TAG = r"(?i)</?[a-z][^>]*>"
 # A URL with a scheme or "www.", or a bare domain with a common top-level domain; group 1 or 2
 # is the host, which is all normalisation keeps (paths and query strings carry referral codes).
 _URL = (
@@ -719,10 +719,14 @@ def normalize_text(texts) -> pd.Series:
     >>> normalize_text(["Check  https://x.io/a?ref=1\\ufeff NOW<br />", "check x.io/b &nbsp;now"]).tolist()
     ['check <x.io> now', 'check <x.io> now']
     """
-    s = pd.Series(list(texts) if not isinstance(texts, pd.Series) else texts.to_numpy(), dtype=object).astype(str)
-    s = s.str.replace(_HTML_TAG, " ", regex=True, flags=re.IGNORECASE).map(html.unescape)
+    # pandas' "str" dtype runs these regular expressions in pyarrow (RE2), not row by row
+    s = pd.Series(list(texts) if not isinstance(texts, pd.Series) else texts.to_numpy(), dtype=object).astype(str).astype("str")
+    s = s.str.replace(_HTML_TAG, " ", regex=True)
+    entities = s.str.contains("&", regex=False)
+    if entities.any():
+        s[entities] = s[entities].map(html.unescape)
     s = s.str.normalize("NFKC").str.replace(_INVISIBLE, "", regex=True).str.lower()
-    s = s.str.replace(_URL, lambda m: f" <{m.group(1) or m.group(2)}> ", regex=True, flags=re.IGNORECASE)
+    s = s.str.replace(_URL, r" <\1\2> ", regex=True)  # one of the two host groups is empty
     return s.str.replace(r"\s+", " ", regex=True).str.strip()
 
 
@@ -885,10 +889,10 @@ def find_duplicates(
 
     1. Exact pass: rows with the same normalised text form a group.
     2. Near pass, on one text per group: MinHash signatures of character shingles
-       (:func:`minhash_signatures`) go into datasketch's ``MinHashLSH`` tuned for
-       ``threshold``; within each LSH bucket every member is compared with the bucket's
-       first three members, and pairs whose estimated Jaccard similarity reaches
-       ``threshold`` are linked. Clusters are the connected components of these links.
+       (:func:`minhash_signatures`) are banded as in datasketch's ``MinHashLSH`` tuned for
+       ``threshold`` (:func:`lsh_buckets`); within each bucket every member is compared with
+       the bucket's first three members, and pairs whose estimated Jaccard similarity
+       reaches ``threshold`` are linked. Clusters are the connected components of these links.
 
     The LSH bands are chosen by datasketch for ``threshold`` with ``lsh_weights``
     (false-positive weight, false-negative weight). The default favours recall: with 128
@@ -936,14 +940,12 @@ def find_duplicates(
     if len(unique_texts) < 2:
         return DuplicateClusters(ids, exact_group.copy(), exact_group, normalized, params)
 
-    from datasketch import LeanMinHash, MinHashLSH
+    from datasketch import MinHashLSH
 
     signatures = minhash_signatures(list(unique_texts), shingle_size=shingle_size, num_perm=num_perm, seed=seed)
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=lsh_weights)
-    with lsh.insertion_session() as session:
-        for key, signature in enumerate(tqdm(signatures, desc="LSH index", unit="text", leave=False)):
-            session.insert(key, LeanMinHash(seed=seed, hashvalues=signature, scheme="affine32"), check_duplication=False)
-    leaders, members = _bucket_pairs(lsh, n_leaders=3)
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=lsh_weights)  # for its choice of bands
+    keys, sizes = lsh_buckets(signatures, lsh.b, lsh.r)
+    leaders, members = _bucket_pairs(keys, sizes, n_leaders=3)
     similar = np.zeros(len(leaders), dtype=bool)
     for lo in range(0, len(leaders), 65536):
         hi = lo + 65536
@@ -957,18 +959,34 @@ def find_duplicates(
     return DuplicateClusters(ids, cluster, exact_group, normalized, params)
 
 
-def _bucket_pairs(lsh, n_leaders: int) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate pairs from an LSH index: each bucket member with the bucket's first
-    ``n_leaders`` members (by key)."""
+def lsh_buckets(signatures: np.ndarray, bands: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """The buckets of a MinHash LSH index with ``bands`` bands of ``rows`` rows, in bulk.
+
+    Two signatures share a bucket when they agree on every value of a band, exactly as
+    in datasketch's ``MinHashLSH`` (whose buckets are keyed by the band's bytes); here each
+    band is grouped with one ``np.unique`` over its bytes instead of a dictionary insert
+    per row and band.
+
+    Returns
+    -------
+    keys, sizes : ndarray of int
+        The row positions of every bucket with two or more members, bucket after bucket
+        (ascending within a bucket), and each bucket's size.
+    """
     keys, sizes = [], []
-    for table in lsh.hashtables:
-        for bucket in table.keys():
-            members = table.get(bucket)
-            if len(members) > 1:
-                keys.extend(sorted(members))
-                sizes.append(len(members))
-    keys = np.asarray(keys, dtype=np.int64)
-    sizes = np.asarray(sizes, dtype=np.int64)
+    for band in range(bands):
+        block = np.ascontiguousarray(signatures[:, band * rows : (band + 1) * rows])
+        band_bytes = block.view(np.dtype((np.void, block.dtype.itemsize * rows))).ravel()
+        _, bucket, counts = np.unique(band_bytes, return_inverse=True, return_counts=True)
+        shared = counts[bucket] > 1
+        order = np.argsort(bucket[shared], kind="stable")  # stable: members stay in row order
+        keys.append(np.flatnonzero(shared)[order])
+        sizes.append(counts[counts > 1])
+    return np.concatenate(keys), np.concatenate(sizes)
+
+
+def _bucket_pairs(keys: np.ndarray, sizes: np.ndarray, n_leaders: int) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs: each bucket member with the bucket's first ``n_leaders`` members."""
     starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
     position = np.arange(len(keys)) - starts
     leaders, members = [], []
