@@ -1,6 +1,7 @@
 """The Dask engine returns the local engine's L and faults; the local fast path changes no vote."""
 
 import multiprocessing
+import re
 import warnings
 
 import dask.dataframe as dd
@@ -11,7 +12,7 @@ from distributed import Client, LocalCluster, default_client
 from snorkel.labeling import labeling_function
 
 from workbench.apply import LFApplier, LFApplyError, LFFaultWarning, apply_lfs, label_dtype
-from workbench.engines import DaskLFApplier, RemoteTraceback, apply_dask
+from workbench.engines import DaskLFApplier, RemoteTraceback, TextFastPath, apply_dask, nul_blind
 from workbench.lf import ABSTAIN, keyword_lf, regex_lf, vectorized_lf
 from workbench.lfs_youtube import YOUTUBE_LFS
 
@@ -225,23 +226,33 @@ def test_engine_arguments_are_checked(corpus, client):
         apply_dask(corpus.to_dict(), lfs, client=client)
 
 
-# --- the local engine's fast path for builder LFs (workbench.apply._TextRows) ---
+# --- the local engine's text fast path (TextFastPath) ---
 
 TRICKY = ["sub❤", "subé", "sub", "café sub", "K is kelvin", "k", "gift\xa0card", "gift card!", None, "cafe\u0301 sub",
           "I ❤ my song", "my❤song", "émy", "ſub", "SUB", "check ❤ out", "٣ views", "3 views", "x\u200bsub",
-          "naïve my", "💯💯 plz", "tab\x0bsub", "", "plain ascii my sub"]
+          "naïve my", "💯💯 plz", "tab\x0bsub", "", "plain ascii my sub", "a × b", "❤😊 twice", "gift\u3000card"]
 TRICKY_LFS = [
     keyword_lf("kw_sub_my", ["sub", "my"], 1), keyword_lf("kw_gift", ["gift card"], 1), keyword_lf("kw_k", ["k"], 0),
     keyword_lf("kw_s_part", ["s"], 0, whole_word=False), keyword_lf("kw_cafe", ["café"], 1),
     keyword_lf("kw_SUB", ["SUB"], 1, case_sensitive=True), keyword_lf("kw_body", ["sub"], 1, text_column="body"),
     regex_lf("re_sub", r"\bsub\b", 1), regex_lf("re_views", r"\d+\s*views", 0), regex_lf("re_non_ascii", r"[^\x00-\x7f]", 1),
     regex_lf("re_word_heart", r"\w+❤", 1), regex_lf("re_check_out", r"check.*out", 1), regex_lf("re_no_word", r"^\W*$", 0),
+    regex_lf("re_latin1", r"[\x80-\xff]", 1), regex_lf("re_not_printable", r"[^ -~]", 1), regex_lf("re_double", r"(.)\1", 1),
+    regex_lf("re_gift_space", r"gift\scard", 1), regex_lf("re_word_end", r"\w\b", 1, flags=0),
 ]
 
 
-def test_fast_path_votes_like_the_lfs_themselves():
+@pytest.fixture
+def fast_path_always(monkeypatch):
+    monkeypatch.setattr(TextFastPath, "MIN_ROWS", 0)
+
+
+@pytest.mark.filterwarnings("ignore:This pattern is interpreted as a regular expression")  # (.)\1 has a group
+def test_fast_path_votes_like_the_lfs_themselves(fast_path_always):
     """Row groups and NUL-for-emoji cleaning must not change a single vote, whatever the text."""
     df = pd.DataFrame({"text": TRICKY * 2, "body": TRICKY[::-1] * 2, "other": range(2 * len(TRICKY))})
+    path = TextFastPath(df["text"])
+    assert not path.direct and path.nul_safe.sum() > path.ascii.sum()  # emoji rows are cleaned, not sent to Python
     L = apply_lfs(df, TRICKY_LFS, cache=False)
     expected = np.column_stack([lf(df) for lf in TRICKY_LFS])  # each LF on the whole column at once
     np.testing.assert_array_equal(L, expected)
@@ -249,7 +260,28 @@ def test_fast_path_votes_like_the_lfs_themselves():
     assert L[TRICKY.index("ſub"), 0] == 1  # Python's re folds ſ to s under IGNORECASE
 
 
-def test_fast_path_on_youtube_comments(youtube):
+def test_no_non_word_non_ascii_character_folds_to_ascii():
+    """The cleaning argument: under IGNORECASE no non-ASCII non-word character matches anything ASCII."""
+    word, ascii_class = re.compile(r"\w"), re.compile(r"[\x00-\x7f]", re.IGNORECASE)
+    assert [c for c in map(chr, range(0x80, 0x110000))
+            if not 0xD800 <= ord(c) <= 0xDFFF and not word.match(c) and ascii_class.match(c)] == []
+
+
+def test_which_lfs_may_see_nul_for_emoji():
+    assert nul_blind(keyword_lf("kw", ["sub", "gift card", ".com"], 1))
+    assert not nul_blind(keyword_lf("kw", ["café"], 1))
+    assert nul_blind(regex_lf("re", r"\bcheck\b.*[^a-z]out\W", 1))
+    for pattern in (r"gift\scard", r"\S+", r"(.)\1", r"(?P<c>.)(?P=c)", r"[\x80-\xff]", r"\x00", r"\u00e9", r"❤"):
+        assert not nul_blind(regex_lf("re", pattern, 1)), pattern
+
+
+def test_fast_path_on_youtube_comments(youtube, fast_path_always):
     builders = [lf for lf in YOUTUBE_LFS if getattr(lf, "builder", None)]
     df = youtube.train
     np.testing.assert_array_equal(apply_lfs(df, builders, cache=False), np.column_stack([lf(df) for lf in builders]))
+
+
+def test_small_or_ascii_columns_run_the_lfs_as_they_are():
+    assert TextFastPath(pd.Series(["❤ sub"] * 10)).direct
+    assert TextFastPath(pd.Series(["plain sub"] * TextFastPath.MIN_ROWS)).direct
+    assert not TextFastPath(pd.Series(["❤ sub"] * TextFastPath.MIN_ROWS)).direct

@@ -11,11 +11,9 @@ LF changed runs only that LF.
 from __future__ import annotations
 
 import hashlib
-import re
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -126,53 +124,6 @@ class LabelCache:
 #: The process-wide cache ``apply_lfs`` uses unless given another (or ``cache=False``).
 DEFAULT_CACHE = LabelCache()
 
-#: Builders whose LFs vote row by row from one text column, so they may run on any subset of rows.
-TEXT_BUILDERS = ("keyword_lf", "regex_lf")
-_NON_ASCII_WORD = re.compile(r"[^\W\x00-\x7f]")  # a non-ASCII character Python's `re` counts as \w
-
-
-class _TextRows:
-    """One text column split so that pandas can match builder LFs with pyarrow's RE2 engine.
-
-    pandas hands a regex with ``\\b``, ``\\w`` or ``\\d`` to RE2 only when the whole column is
-    ASCII (RE2's classes are ASCII-only), so one emoji sends every row through Python's ``re``,
-    ~20x slower. Builder LFs vote row by row, so they run on the ASCII rows and the others apart.
-    Keyword LFs with ASCII keywords go further: in a row whose non-ASCII characters are all
-    non-word ones (emoji, symbols, curly quotes, no-break spaces), replacing each by a NUL changes
-    no keyword match and no word boundary, and makes the row ASCII too.
-    """
-
-    def __init__(self, text: pd.Series):
-        self.text = text.astype("string").fillna("")  # what the builders read (see workbench.lf)
-        self.ascii = self.text.str.isascii().to_numpy(dtype=bool)
-        others = np.flatnonzero(~self.ascii)
-        wordy = np.fromiter((_NON_ASCII_WORD.search(s) is not None for s in self.text.iloc[others]), bool, len(others))
-        self.keyword_safe = self.ascii.copy()
-        self.keyword_safe[others[~wordy]] = True
-
-    @staticmethod
-    def _groups(fast: np.ndarray, text: pd.Series) -> list[tuple[np.ndarray, pd.DataFrame]]:
-        return [(rows, text[rows].to_frame()) for rows in (fast, ~fast) if rows.any()]
-
-    @cached_property
-    def regex_groups(self) -> list[tuple[np.ndarray, pd.DataFrame]]:
-        return self._groups(self.ascii, self.text)
-
-    @cached_property
-    def keyword_groups(self) -> list[tuple[np.ndarray, pd.DataFrame]]:
-        cleaned = self.text.copy()
-        fix = self.keyword_safe & ~self.ascii
-        cleaned[fix] = cleaned[fix].str.replace(r"[^\x00-\x7f]", "\x00", regex=True)
-        return self._groups(self.keyword_safe, cleaned)
-
-    def run(self, lf) -> np.ndarray:
-        ascii_keywords = lf.builder == "keyword_lf" and all(k.isascii() and "\x00" not in k for k in lf.params["keywords"])
-        out = np.empty(len(self.text), dtype=np.int64)
-        for rows, frame in self.keyword_groups if ascii_keywords else self.regex_groups:
-            out[rows] = lf(frame)
-        return out
-
-
 def label_dtype(cardinality: int) -> np.dtype:
     """Smallest signed integer type holding ``-1..cardinality-1``."""
     for dtype in (np.int8, np.int16, np.int32):
@@ -238,7 +189,7 @@ class LFApplier:
         dkey = data_key or (data_fingerprint(df) if self.cache is not None else "")
         L = np.full((n, len(self.lfs)), ABSTAIN, dtype=label_dtype(self.cardinality))
         self.faults_, self.applied_ = {}, []
-        self._text_rows: dict[str, _TextRows] = {}
+        self._text_paths: dict[str, Any] = {}  # text column -> workbench.engines.TextFastPath
         rows: list[Row] | None = None
         for j, lf in enumerate(tqdm(self.lfs, desc="Applying LFs", disable=not show, leave=False)):
             key = (lf_fingerprint(lf), dkey)
@@ -289,14 +240,15 @@ class LFApplier:
         return f"row {i} (example_id={ident!r}, text={_short(text)!r})"
 
     def _call_vectorized(self, lf, df: pd.DataFrame) -> Any:
-        """``lf(df)``; builder LFs on text that is not all ASCII run on row groups (see ``_TextRows``)."""
-        column = lf.params.get("text_column") if lf.builder in TEXT_BUILDERS else None
+        """``lf(df)``; keyword/regex builder LFs go through ``workbench.engines.TextFastPath`` (same votes)."""
+        from workbench.engines import TextFastPath, text_column_of  # engines imports this module
+
+        column = text_column_of(lf)
         if column is None or column not in df.columns:  # a missing column: the LF raises its own message
             return lf(df)
-        if column not in self._text_rows:
-            self._text_rows[column] = _TextRows(df[column])
-        text_rows = self._text_rows[column]
-        return lf(df) if text_rows.ascii.all() else text_rows.run(lf)
+        if column not in self._text_paths:
+            self._text_paths[column] = TextFastPath(df[column])
+        return self._text_paths[column].run(lf)
 
     def _run_vectorized(self, lf, df: pd.DataFrame, fault: LFFault, tolerant: bool) -> np.ndarray:
         try:
