@@ -2,6 +2,7 @@
 
 import multiprocessing
 import re
+import threading
 import warnings
 
 import dask.dataframe as dd
@@ -224,6 +225,18 @@ def test_engine_arguments_are_checked(corpus, client):
         apply_dask(corpus, lfs, client=client, scheduler="tcp://127.0.0.1:1")
     with pytest.raises(TypeError, match="pandas or Dask DataFrame"):
         apply_dask(corpus.to_dict(), lfs, client=client)
+
+
+def test_unpicklable_lf_is_named(corpus, client):
+    lock = threading.Lock()
+
+    @labeling_function()
+    def holds_a_lock(x):
+        with lock:
+            return ABSTAIN
+
+    with pytest.raises(TypeError, match="LF 'holds_a_lock' cannot be sent to Dask workers"):
+        apply_dask(corpus, [keyword_lf("kw_song", ["song"], 0), holds_a_lock], client=client)
 
 
 # --- the local engine's text fast path (TextFastPath) ---

@@ -316,24 +316,38 @@ class DaskLFApplier(LFApplier):
         if not isinstance(data, (pd.DataFrame, dd.DataFrame)):
             raise TypeError(f"apply expects a pandas or Dask DataFrame, got {type(data).__name__}")
         show = progress if progress is not None else (isinstance(data, dd.DataFrame) or len(data) >= PROGRESS_MIN_ROWS)
+        self._check_picklable()
         template = _PartitionApplier(self.lfs, self.cardinality, cache=False,
                                      id_column=self.id_column, text_column=self.text_column)
         with _client_session(self.client, self.scheduler, self.n_workers) as client:
-            remote_template = client.scatter(template, broadcast=True)
+            # Fresh keys (hash=False): a content-hashed key can still be being released from the last call.
+            remote_template = client.scatter(template, broadcast=True, hash=False)
             if isinstance(data, pd.DataFrame):
                 threads = sum(client.nthreads().values())
                 n_parts = self.npartitions or max(2 * threads, math.ceil(len(data) / PARTITION_ROWS))
                 bounds = np.linspace(0, len(data), min(n_parts, max(len(data), 1)) + 1).astype(int)
-                parts = client.scatter([data.iloc[a:b] for a, b in zip(bounds[:-1], bounds[1:])])
+                parts = client.scatter([data.iloc[a:b] for a, b in zip(bounds[:-1], bounds[1:])], hash=False)
                 futures = client.map(_apply_partition, parts, template=remote_template,
                                      fault_tolerant=fault_tolerant, pure=False)
             else:
                 task = dask.delayed(_apply_partition, pure=False)
                 futures = client.compute([task(part, remote_template, fault_tolerant) for part in data.to_delayed()])
-            for _ in tqdm(as_completed(futures, loop=client.loop), total=len(futures), desc="Applying LFs (Dask)", disable=not show, leave=False):
+            done = as_completed(futures, loop=client.loop)
+            for _ in tqdm(done, total=len(futures), desc="Applying LFs (Dask)", disable=not show, leave=False):
                 pass
             results: list[_PartitionResult] = client.gather(futures)
         return self._combine(results)
+
+    def _check_picklable(self) -> None:
+        """Workers get the LFs pickled: say which LF cannot be, rather than a serialization traceback."""
+        import cloudpickle
+
+        for name, lf in zip(self.names, self.lfs):
+            try:
+                cloudpickle.dumps(lf)
+            except Exception as exc:
+                raise TypeError(f"LF {name!r} cannot be sent to Dask workers ({type(exc).__name__}: {exc}); "
+                                "an LF must be picklable (load models and open files inside it, not around it)") from exc
 
     def _combine(self, results: list[_PartitionResult]) -> np.ndarray:
         offsets = np.concatenate([[0], np.cumsum([r.n_rows for r in results])]).astype(int)
