@@ -124,6 +124,7 @@ class LabelCache:
 #: The process-wide cache ``apply_lfs`` uses unless given another (or ``cache=False``).
 DEFAULT_CACHE = LabelCache()
 
+
 def label_dtype(cardinality: int) -> np.dtype:
     """Smallest signed integer type holding ``-1..cardinality-1``."""
     for dtype in (np.int8, np.int16, np.int32):
