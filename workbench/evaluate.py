@@ -602,13 +602,13 @@ def metrics_over_time(
 
     dated = periods.dropna()
     if fill_gaps and len(dated):
-        full = [str(p) for p in pd.period_range(dated.min(), dated.max(), freq=freq)]
+        spans = list(pd.period_range(dated.min(), dated.max(), freq=freq))
     else:
-        full = [str(p) for p in sorted(dated.unique())]
-    order = full + ([NO_DATE] if NO_DATE in counts.index else [])
+        spans = sorted(dated.unique())
+    order = [str(p) for p in spans] + ([NO_DATE] if NO_DATE in counts.index else [])
     out = by_period.reindex(order)
     out.insert(0, "n", counts.reindex(order).fillna(0).astype(int).to_numpy())
-    out.insert(0, "start", [pd.Period(p, freq=freq).start_time if p != NO_DATE else pd.NaT for p in order])
+    out.insert(0, "start", [p.start_time for p in spans] + [pd.NaT] * (len(order) - len(spans)))
     return out.rename_axis("period").reset_index()
 
 
@@ -1041,13 +1041,14 @@ def compare_models(
     """
     if not models:
         raise ValueError("no models to compare")
+    masks = slice_masks(data, slices) if slices is not None else None  # once, shared by every model
     rows = {}
     for name, model in models.items():
         try:
             row = evaluate(model, data, positive_label=positive_label, fp_cost=fp_cost, fn_cost=fn_cost,
                            label_column=label_column, text_column=text_column).summary()
-            if slices is not None:
-                rep = slice_report(model, data, slices, margin=margin, min_size=min_size,
+            if masks is not None:
+                rep = slice_report(model, data, masks, margin=margin, min_size=min_size,
                                    positive_label=positive_label, label_column=label_column,
                                    text_column=text_column)
                 parts = rep[rep["slice"] != "all"]
@@ -1055,7 +1056,8 @@ def compare_models(
                 row["flagged_slices"] = int(parts["flagged"].sum())
                 row["worst_slice"] = big["slice"].iloc[0] if len(big) else None
                 row["worst_error_gap"] = float(big["error_gap"].iloc[0]) if len(big) else np.nan
-                row.update({f"{slice_metric}[{s}]": v for s, v in zip(rep["slice"], rep[slice_metric]) if s != "all"})
+                by_slice = parts.set_index("slice")[slice_metric]
+                row.update({f"{slice_metric}[{name}]": by_slice[name] for name in masks})
         except (ValueError, TypeError) as exc:
             raise type(exc)(f"model {name!r}: {exc}") from exc
         rows[name] = row

@@ -23,6 +23,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from workbench.plots import TEMPLATE
+
 STATUS_COLORS = {"flagged": "#d62728", "ok": "#1f77b4", "too small": "#c7c7c7", "empty": "#eeeeee"}
 
 
@@ -56,7 +58,7 @@ def metrics_over_time_figure(time_table: pd.DataFrame, metrics: Sequence[str] = 
     fig.update_xaxes(type="category", title_text="period")
     fig.update_yaxes(title_text="metric", range=[0, 1.05], secondary_y=False)
     fig.update_yaxes(title_text="rows", showgrid=False, secondary_y=True)
-    fig.update_layout(title="Metrics over time (bars: rows per period)", hovermode="x unified",
+    fig.update_layout(title="Metrics over time (bars: rows per period)", hovermode="x unified", template=TEMPLATE,
                       legend=dict(orientation="h", y=-0.25))
     return fig
 
@@ -87,11 +89,12 @@ def slice_gap_figure(slice_table: pd.DataFrame, margin: float | None = None) -> 
             hovertemplate="%{y}: error %{customdata[1]:.3f} (gap %{x:+.3f}), n=%{customdata[0]}<extra></extra>",
         ))
     if margin is not None:
-        fig.add_vline(x=margin, line_dash="dash", line_color="#d62728", annotation_text=f"margin {margin:+.2f}")
+        fig.add_vline(x=margin, line_dash="dash", line_color="#d62728", annotation_text=f"margin {margin:+.2f}",
+                      annotation_position="top right")
     fig.add_vline(x=0, line_color="black", line_width=1)
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=list(parts["slice"]))
     fig.update_layout(title=f"Error rate of each slice minus the whole set's ({base:.3f})",
-                      xaxis_title="error-rate gap (positive = worse than the whole)", barmode="overlay",
+                      xaxis_title="error-rate gap (positive = worse than the whole)", barmode="overlay", template=TEMPLATE,
                       height=max(300, 28 * len(parts) + 150))
     return fig
 
@@ -106,7 +109,7 @@ def model_comparison_figure(comparison: pd.DataFrame, metric: str = "accuracy") 
     for model, row in comparison.iterrows():
         fig.add_trace(go.Bar(x=labels, y=row[columns].astype(float), name=str(model),
                              hovertemplate=f"{model}<br>%{{x}}: {metric} %{{y:.3f}}<extra></extra>"))
-    fig.update_layout(barmode="group", title=f"{metric} of each model, whole set and slices",
+    fig.update_layout(barmode="group", title=f"{metric} of each model, whole set and slices", template=TEMPLATE,
                       yaxis=dict(title=metric, range=[0, 1.05]), xaxis=dict(title="slice", type="category"))
     return fig
 
@@ -114,5 +117,5 @@ def model_comparison_figure(comparison: pd.DataFrame, metric: str = "accuracy") 
 def confusion_figure(confusion: pd.DataFrame, title: str = "Confusion matrix") -> go.Figure:
     """Heatmap of :attr:`EvaluationReport.confusion <workbench.evaluate.EvaluationReport>` with counts in the cells."""
     fig = px.imshow(confusion, text_auto=True, color_continuous_scale="Blues", aspect="auto")
-    fig.update_layout(title=title, coloraxis_showscale=False)
+    fig.update_layout(title=title, coloraxis_showscale=False, template=TEMPLATE, height=360)
     return fig
