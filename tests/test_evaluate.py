@@ -279,6 +279,9 @@ def test_training_set_with_a_test_row_is_refused_naming_the_row(protected, copy)
         report.enforce()
     assert err.value.report is report
     assert report.remove_leaked(train)["example_id"].tolist() == ["tr-1", "tr-3"]
+    # Rows are removed by position, so a repeated index label cannot take an innocent row along.
+    same_index = train.set_index(pd.Index([7, 7, 8]))
+    assert check_leakage(same_index, protected).remove_leaked(same_index)["example_id"].tolist() == ["tr-1", "tr-3"]
 
 
 def test_near_duplicates_are_caught_and_named(protected):
@@ -344,7 +347,7 @@ def test_figures_show_the_tables(sliced):
     rep = slice_report(preds, df, ["source"], margin=0.1, min_size=20)
     fig = slice_gap_figure(rep)
     flagged = next(t for t in fig.data if t.name == "flagged")
-    assert list(flagged.y) == ["source=forum"] and flagged.x[0] == pytest.approx(20 / 50 - 31 / 200)
+    assert list(flagged.y) == ["source=forum (n=50)"] and flagged.x[0] == pytest.approx(20 / 50 - 31 / 200)
     assert any(shape.x0 == 0.1 for shape in fig.layout.shapes)
 
     dated = df.assign(DATE=["2020-01-05"] * 100 + ["2020-03-05"] * 100)

@@ -56,8 +56,10 @@ from sklearn.metrics import (
     precision_score,
     recall_score,
 )
+from tqdm.auto import tqdm
 
 from workbench import ABSTAIN
+from workbench.apply import PROGRESS_MIN_ROWS
 from workbench.data import ID_COLUMN, LABEL_COLUMN, PROTECTED_SPLITS, TEXT_COLUMN, Dataset
 
 NO_DATE = "no date"
@@ -821,7 +823,8 @@ class LeakageReport:
     """Protected rows found in a training set (see :func:`check_leakage`).
 
     ``matches`` has one row per (training row, protected row) pair: ``train_row``
-    (the training DataFrame's index label), ``train_id``, ``train_text``,
+    (the training DataFrame's index label), ``train_position`` (its position),
+    ``train_id``, ``train_text``,
     ``protected_split``, ``protected_id``, ``protected_text``, ``kind``
     (``"exact"`` or ``"near"``) and ``similarity`` (estimated Jaccard of character
     shingles, 1.0 for exact matches).
@@ -844,8 +847,12 @@ class LeakageReport:
         return list(dict.fromkeys(self.matches["train_id"]))
 
     def remove_leaked(self, train: pd.DataFrame) -> pd.DataFrame:
-        """``train`` without the leaked rows (matched by index label)."""
-        return train.drop(index=self.matches["train_row"].unique())
+        """``train`` (the frame that was checked) without the leaked rows."""
+        if len(train) != self.n_train:
+            raise ValueError(f"this report checked {self.n_train} training rows; got a frame of {len(train)}")
+        keep = np.ones(len(train), dtype=bool)
+        keep[self.matches["train_position"].to_numpy()] = False
+        return train[keep]
 
     def enforce(self) -> "LeakageReport":
         """Return self if no protected row leaked, else raise :class:`LeakageError` naming the rows."""
@@ -880,7 +887,8 @@ def _shingles(text: str) -> set[bytes]:
     return {text[i : i + _SHINGLE].encode("utf-8") for i in range(len(text) - _SHINGLE + 1)}
 
 
-def _near_duplicate_pairs(train_texts: list[str], protected_texts: list[str], threshold: float, num_perm: int):
+def _near_duplicate_pairs(train_texts: list[str], protected_texts: list[str], threshold: float, num_perm: int,
+                          progress: bool):
     """(train position, protected position, Jaccard) pairs with shingle Jaccard >= threshold.
 
     MinHash LSH (datasketch) proposes candidates; the exact Jaccard of the shingle
@@ -895,7 +903,8 @@ def _near_duplicate_pairs(train_texts: list[str], protected_texts: list[str], th
         for j, m in enumerate(MinHash.generator(prot_sets, num_perm=num_perm, seed=1)):
             if prot_sets[j] != {b""}:
                 session.insert(j, m)
-    for i, m in enumerate(MinHash.generator(train_sets, num_perm=num_perm, seed=1)):
+    hashes = MinHash.generator(train_sets, num_perm=num_perm, seed=1)
+    for i, m in enumerate(tqdm(hashes, total=len(train_sets), desc="near-duplicate check", disable=not progress)):
         if train_sets[i] == {b""}:
             continue
         for j in lsh.query(m):
@@ -913,6 +922,7 @@ def check_leakage(
     num_perm: int = 128,
     text_column: str = TEXT_COLUMN,
     id_column: str = ID_COLUMN,
+    progress: bool | None = None,
 ) -> LeakageReport:
     """Find protected rows (dev, valid, test, canary) in a training set.
 
@@ -929,6 +939,9 @@ def check_leakage(
     protected : dict of split name to DataFrame, or a Dataset
         The sacred rows. A :class:`~workbench.data.Dataset` contributes its
         ``PROTECTED_SPLITS`` (dev, valid, test, canary).
+    progress : bool or None
+        Show a progress bar for the near-duplicate pass; ``None`` shows one from
+        50,000 training rows.
 
     Returns
     -------
@@ -975,12 +988,14 @@ def check_leakage(
     if near_duplicates:
         seen = set(zip(exact["i"], exact["j"]))
         pairs += [(i, j, "near", s) for i, j, s in
-                  _near_duplicate_pairs(tr["norm"].tolist(), prot["norm"].tolist(), threshold, num_perm)
+                  _near_duplicate_pairs(tr["norm"].tolist(), prot["norm"].tolist(), threshold, num_perm,
+                                        progress if progress is not None else len(tr) >= PROGRESS_MIN_ROWS)
                   if (i, j) not in seen]
     pairs.sort(key=lambda p: (p[0], p[1]))
     t, p = tr.iloc[[q[0] for q in pairs]], prot.iloc[[q[1] for q in pairs]]
     matches = pd.DataFrame({
         "train_row": t["row"].to_numpy(),
+        "train_position": np.array([q[0] for q in pairs], dtype=np.int64),
         "train_id": t["id"].to_numpy(),
         "train_text": t["text"].to_numpy(),
         "protected_split": p["split"].to_numpy(),

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
@@ -66,9 +65,10 @@ def metrics_over_time_figure(time_table: pd.DataFrame, metrics: Sequence[str] = 
 def slice_gap_figure(slice_table: pd.DataFrame, margin: float | None = None) -> go.Figure:
     """Each slice's error-rate gap to the whole set, coloured by status, from :func:`~workbench.evaluate.slice_report`.
 
-    Error bars are the slice's Wilson interval shifted by the whole set's error
-    rate, so a wide bar says "too few rows to tell". The dashed line is the margin
-    above which a big-enough slice is flagged.
+    Slices are labelled with their size. Error bars are the slice's Wilson
+    interval shifted by the whole set's error rate, so a wide bar says "too few
+    rows to tell". The dashed line is the margin above which a big-enough slice
+    is flagged.
     """
     _require(slice_table, ["slice", "n", "error_rate", "error_gap", "error_low", "error_high", "status"],
              "slice_gap_figure")
@@ -77,22 +77,22 @@ def slice_gap_figure(slice_table: pd.DataFrame, margin: float | None = None) -> 
     parts = slice_table[(slice_table["slice"] != "all") & (slice_table["n"] > 0)].iloc[::-1]
     margin = slice_table.attrs.get("margin") if margin is None else margin
 
+    labels = parts["slice"] + " (n=" + parts["n"].astype(str) + ")"
     fig = go.Figure()
     for status, rows in parts.groupby("status", sort=False):
         fig.add_trace(go.Bar(
-            y=rows["slice"], x=rows["error_gap"], orientation="h", name=status,
+            y=labels[rows.index], x=rows["error_gap"], orientation="h", name=status,
             marker_color=STATUS_COLORS.get(status, "#7f7f7f"),
             error_x=dict(type="data", symmetric=False, array=rows["error_high"] - base - rows["error_gap"],
                          arrayminus=rows["error_gap"] - (rows["error_low"] - base), thickness=1),
-            text=[f"n={n}" for n in rows["n"]], textposition="outside",
-            customdata=np.c_[rows["n"], rows["error_rate"]],
-            hovertemplate="%{y}: error %{customdata[1]:.3f} (gap %{x:+.3f}), n=%{customdata[0]}<extra></extra>",
+            customdata=rows["error_rate"],
+            hovertemplate="%{y}: error rate %{customdata:.3f} (gap %{x:+.3f})<extra></extra>",
         ))
     if margin is not None:
         fig.add_vline(x=margin, line_dash="dash", line_color="#d62728", annotation_text=f"margin {margin:+.2f}",
                       annotation_position="top right")
     fig.add_vline(x=0, line_color="black", line_width=1)
-    fig.update_yaxes(type="category", categoryorder="array", categoryarray=list(parts["slice"]))
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=list(labels))
     fig.update_layout(title=f"Error rate of each slice minus the whole set's ({base:.3f})",
                       xaxis_title="error-rate gap (positive = worse than the whole)", barmode="overlay", template=TEMPLATE,
                       height=max(300, 28 * len(parts) + 150))
