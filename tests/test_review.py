@@ -350,3 +350,21 @@ def test_reviewer_agreement_needs_examples_in_common(store):
         reviewer_agreement(store, "ana", "bo")
     with pytest.raises(ValueError, match="reviewer 'cy' has no labels"):
         reviewer_agreement(store, "ana", "cy")
+
+
+# -- the round history chart -----------------------------------------------------------
+
+
+def test_round_history_chart():
+    from workbench.plots.review import round_history_chart
+
+    history = pd.DataFrame({"round": [0, 1, 2], "n_seed_labels": [0, 10, 20],
+                            "dev_accuracy": [0.8, 0.85, 0.9], "test_accuracy": [0.7, 0.75, 0.72], "dev_macro_f1": [0.1] * 3})
+    fig = round_history_chart(history)
+    bars = [t for t in fig.data if t.type == "bar"]
+    lines = {t.name: list(t.y) for t in fig.data if t.type == "scatter"}
+    assert list(bars[0].y) == [0, 10, 20]
+    assert lines == {"dev accuracy": [0.8, 0.85, 0.9], "test accuracy": [0.7, 0.75, 0.72]}
+    assert [t.name for t in round_history_chart(history, metrics=["dev_macro_f1"]).data if t.type == "scatter"] == ["dev macro f1"]
+    with pytest.raises(ValueError, match=r"metrics \['valid_accuracy'\] are not in the history"):
+        round_history_chart(history, metrics=["valid_accuracy"])

@@ -471,14 +471,25 @@ class ReviewQueue:
             lf_votes=votes,
         )
 
-    def decide(self, label: int | str) -> int:
-        """Record a decision on the current example and move on; return the decision id.
+    def decide(self, label: int | str, *, example_id: str | None = None) -> int:
+        """Record a decision and move on; return the decision id.
 
-        ``label`` is a class id, a class name, ``"skip"`` or ``"unsure"``.
+        ``label`` is a class id, a class name, ``"skip"`` or ``"unsure"``. The
+        decision is on the current example, or on ``example_id`` when given (a widget
+        passes the example it shows, in case another notebook decided the current
+        one meanwhile).
         """
-        item = self.current
-        if item is None:
-            raise RuntimeError("nothing to decide: the session is complete or the queue is empty")
+        if self.done >= self.size:
+            raise RuntimeError("nothing to decide: the session is complete")
+        if example_id is None:
+            item = self.current
+            if item is None:
+                raise RuntimeError("nothing to decide: the queue is empty")
+        else:
+            positions = np.flatnonzero(self.ids == str(example_id))
+            if not positions.size:
+                raise ValueError(f"example {example_id!r} is not in the review pool")
+            item = self._item(int(positions[0]))
         if isinstance(label, str) and label not in (SKIP, UNSURE):
             if label not in self.class_names:
                 raise ValueError(f"unknown class {label!r}; classes are {self.class_names}, or use 'skip'/'unsure'")
@@ -487,7 +498,8 @@ class ReviewQueue:
             item.example_id, label, reviewer=self.reviewer, proba=item.proba,
             lf_votes=item.lf_votes, session=self.session, round=self.round,
         )
-        self._queue.popleft()
+        if item.position in self._queue:
+            self._queue.remove(item.position)
         self._history.append(item.position)
         return decision_id
 
