@@ -265,12 +265,14 @@ class ReviewWidget(widgets.VBox):
 
     def _show_neighbours(self, item: ReviewItem) -> None:
         near = self.queue.neighbours(item, k=self.n_neighbours)
+        near = near[near["similarity"] > 0]
         if near.empty:
-            self.neighbours.value = "<i>no labeled examples yet</i>"
+            self.neighbours.value = "<i>no labeled example shares a word with this one</i>"
             return
         rows = "".join(
             f"<tr><td><b>{html.escape(r.label)}</b></td><td>{r.similarity:.2f}</td><td>{html.escape(r.source)}</td>"
             f"<td>{html.escape(r.text if len(r.text) <= 140 else r.text[:140] + ' …')}</td></tr>"
             for r in near.itertuples()
         )
-        self.neighbours.value = f"<table><tr><th>label</th><th>similarity</th><th>from</th><th>text</th></tr>{rows}</table>"
+        head = "".join(f"<th style='text-align:left;padding-right:1em'>{h}</th>" for h in ("label", "similarity", "from", "text"))
+        self.neighbours.value = f"<table><tr>{head}</tr>{rows}</table>"
