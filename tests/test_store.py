@@ -21,11 +21,11 @@ def store(tmp_path):
 
 
 def _child(tmp_path, body: str, *args: str) -> subprocess.Popen:
-    """Start a Python process that opens the store at ``tmp_path/project.sqlite`` and runs ``body``."""
+    """Start a Python process that runs ``body`` with ``path``, the store file ``tmp_path/project.sqlite``."""
     script = tmp_path / f"child_{len(list(tmp_path.glob('child_*.py')))}.py"
     script.write_text(
         "import sys\nfrom workbench.store import ProjectStore\n"
-        f"store = ProjectStore({str(tmp_path / 'project.sqlite')!r})\n" + textwrap.dedent(body)
+        f"path = {str(tmp_path / 'project.sqlite')!r}\n" + textwrap.dedent(body)
     )
     return subprocess.Popen(
         [sys.executable, str(script), *args],
@@ -240,6 +240,7 @@ def test_decisions_survive_a_process_killed_between_writes(store, tmp_path):
     child = _child(
         tmp_path,
         """
+        store = ProjectStore(path)
         for i in range(1000):
             store.record_decision(f"ex{i}", i % 2, reviewer="crash", proba=[0.5, 0.5])
             print(i, flush=True)
@@ -264,6 +265,7 @@ def test_decisions_survive_a_process_killed_mid_stream(store, tmp_path):
     child = _child(
         tmp_path,
         """
+        store = ProjectStore(path)
         for i in range(100000):
             store.record_decision(f"ex{i}", i % 2, reviewer="crash")
             print(i, flush=True)
@@ -281,10 +283,11 @@ def test_decisions_survive_a_process_killed_mid_stream(store, tmp_path):
         assert ids == [f"ex{i}" for i in range(len(ids))]
 
 
-def test_two_writer_processes_lose_nothing(store, tmp_path):
+def test_two_writer_processes_create_and_fill_one_store_losing_nothing(tmp_path):
     body = """
     reviewer = sys.argv[1]
-    sys.stdin.readline()  # start together
+    sys.stdin.readline()  # start together: both create the store, then both write
+    store = ProjectStore(path, class_names=["ham", "spam"])
     for i in range(150):
         store.record_decision(f"ex{i}", i % 2, reviewer=reviewer)
         if i == 75:
@@ -298,6 +301,8 @@ def test_two_writer_processes_lose_nothing(store, tmp_path):
     for w in writers:
         assert w.stdout.readline().strip() == "done"
         assert w.wait() == 0
+    store = ProjectStore(tmp_path / "project.sqlite")
+    assert store.class_names == ["ham", "spam"]
     decisions = store.decisions()
     assert len(decisions) == 2 * 149
     assert len(store.decisions(include_undone=True)) == 300
@@ -305,3 +310,4 @@ def test_two_writer_processes_lose_nothing(store, tmp_path):
         expected = {f"ex{i}" for i in range(150)} - {"ex75"}
         assert store.decided_ids(reviewer=f"writer{k}") == expected
     assert store.integrity_check() == "ok"
+    store.close()
