@@ -117,6 +117,17 @@ def test_diversity_mix_avoids_near_clones():
     assert sorted(full.tolist()) == list(range(8))
 
 
+def test_review_order_mixes_for_diversity_when_asked():
+    features = sp.csr_matrix(np.array([[1, 0, 0]] * 6 + [[0, 1, 0], [0, 0, 1]], dtype=float))
+    d = np.array([0.005, 0.01, 0.015, 0.02, 0.025, 0.03, 0.05, 0.075])
+    P = np.column_stack([0.5 + d, 0.5 - d])
+    assert review_order(P, limit=3).tolist() == [0, 1, 2]
+    assert review_order(P, features=features, diversity=0.5, limit=3).tolist() == [0, 6, 7]
+    assert review_order(P, features=features, diversity=0.5).tolist()[:4] == [0, 6, 7, 1]
+    with pytest.raises(ValueError, match="diversity > 0 needs features"):
+        review_order(P, diversity=0.5)
+
+
 # -- the queue ------------------------------------------------------------------------
 
 

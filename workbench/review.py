@@ -36,12 +36,14 @@ from sklearn.preprocessing import normalize
 
 from workbench import ABSTAIN
 from workbench.data import ID_COLUMN, LABEL_COLUMN, PROTECTED_SPLITS, TEXT_COLUMN, Dataset
-from workbench.learner import text_features
+from workbench.learner import text_features, train_end_model
 from workbench.store import LABEL, SKIP, UNSURE, ProjectStore
 
 UNCERTAINTY_METHODS = ("margin", "entropy", "least_confident")
 STRATEGIES = (*UNCERTAINTY_METHODS, "disagreement", "gray_zone")
 LABEL_SOURCES = ("label_model", "human_review")
+#: How many leading picks the diversity mix chooses when no limit is given (cost grows with it).
+DIVERSE_PICKS = 200
 
 
 class ProtectedExampleError(ValueError):
@@ -218,7 +220,8 @@ def review_order(
         Row features (e.g. TF-IDF), needed when ``diversity > 0``.
     diversity : float in [0, 1]
         0 ranks by score alone; larger values trade score for novelty (see
-        :func:`diverse_order`) over the first ``limit`` picks.
+        :func:`diverse_order`) over the first ``limit`` picks (``DIVERSE_PICKS``
+        without a limit); the rest follow by score.
     limit : int, optional
         Return at most this many rows.
     exclude : bool array of shape (n,), optional
@@ -255,7 +258,8 @@ def review_order(
     if diversity > 0:
         if features is None:
             raise ValueError("diversity > 0 needs features (e.g. TF-IDF rows) to measure how alike examples are")
-        order = rows[diverse_order(score[rows], features[rows], limit or len(rows), diversity=diversity)]
+        picks = limit if limit is not None else DIVERSE_PICKS
+        order = rows[diverse_order(score[rows], features[rows], picks, diversity=diversity)]
     else:
         order = rows[np.argsort(-score[rows], kind="stable")]
     return order[:limit] if limit is not None else order
@@ -820,9 +824,7 @@ class ReviewLoop:
             if missing:
                 raise ValueError(f"evaluation set {name!r} lacks columns {missing}")
         self.eval_sets = dict(eval_sets)
-        if learner is None:
-            from workbench.learner import train_end_model as learner
-        self.learner = learner
+        self.learner = learner if learner is not None else train_end_model
         self.covered, self.seed_weight, self.conflicts = covered, seed_weight, conflicts
 
     def run_round(self) -> RoundResult:
