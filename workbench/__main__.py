@@ -10,7 +10,7 @@ import argparse
 import sys
 import traceback
 
-from workbench.config import ConfigError
+from workbench.config import ConfigError, load_config
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,9 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":
+            config = load_config(args.config)  # before the heavy imports: a bad config fails fast
             from workbench.pipeline import run_pipeline
 
-            run_pipeline(args.config, out=args.out, overwrite=args.overwrite, progress=not args.quiet)
+            run_pipeline(config, out=args.out, overwrite=args.overwrite, progress=not args.quiet)
             return 0
         from workbench.lineage import reproduce
 

@@ -208,11 +208,18 @@ def load_config(path: str | os.PathLike) -> PipelineConfig:
 # --------------------------------------------------------------------------- validation helpers
 
 
+def _suggest(value: Any, options) -> str:
+    """`` (did you mean 'x'?)`` for the closest option (case-insensitive first), or nothing."""
+    options = [str(o) for o in options]
+    same_case = [o for o in options if o.lower() == str(value).lower()]
+    close = same_case or difflib.get_close_matches(str(value), options, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def _check_keys(mapping: dict, allowed, key: str) -> None:
     for k in mapping:
         if k not in allowed:
-            close = difflib.get_close_matches(str(k), list(allowed), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = _suggest(k, allowed)
             raise ConfigError(f"{key}.{k}" if key else str(k), f"unknown key{hint}; known keys are {sorted(allowed)}")
 
 
@@ -243,8 +250,7 @@ def _positive(value: float, key: str, allow_zero: bool = False) -> float:
 
 def _choice(value: Any, choices, key: str) -> str:
     if value not in choices:
-        close = difflib.get_close_matches(str(value), list(choices), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = _suggest(value, choices)
         raise ConfigError(key, f"unknown value {value!r}{hint}; choose one of {list(choices)}")
     return value
 
@@ -327,8 +333,7 @@ def _parse_data(raw: Any, base_dir: Path) -> DataConfig:
             if not isinstance(col, str):
                 raise ConfigError(f"{key}.{k}", f"must be a column name, got {col!r}")
             if col not in columns:
-                close = difflib.get_close_matches(col, columns, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                hint = _suggest(col, columns)
                 raise ConfigError(f"{key}.{k}", f"{col!r} is not a column of {path.name}{hint}; columns are {columns}")
         tables[split] = TableSpec(path=path, **cols)
     return DataConfig(tables=tables, class_names=class_names)

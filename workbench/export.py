@@ -36,12 +36,13 @@ from workbench.data import ID_COLUMN, TEXT_COLUMN
 WRITERS: dict[str, Callable[[pd.DataFrame, Path], None]] = {
     "parquet": lambda df, path: df.to_parquet(path, index=False),
     "csv": lambda df, path: df.to_csv(path, index=False),
-    "jsonl": lambda df, path: df.to_json(path, orient="records", lines=True, force_ascii=False),
+    # pandas writes 10 significant digits unless told otherwise; 15 is its maximum (Parquet is exact).
+    "jsonl": lambda df, path: df.to_json(path, orient="records", lines=True, force_ascii=False, double_precision=15),
 }
 READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     "parquet": pd.read_parquet,
     "csv": pd.read_csv,
-    "jsonl": lambda path: pd.read_json(path, lines=True, dtype=False),
+    "jsonl": lambda path: pd.read_json(path, lines=True, dtype=False, precise_float=True),
 }
 FORMATS = tuple(WRITERS)
 SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl"}

@@ -23,6 +23,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from workbench import lineage
@@ -141,9 +142,9 @@ def load_data(config: PipelineConfig) -> tuple[Dataset, list[dict]]:
         records.append({"split": split, "path": str(spec.path), "sha256": lineage.file_sha256(spec.path),
                         "bytes": spec.path.stat().st_size})
         if split == "train" and spec.label_column is not None:
-            # Gold labels of the pool are only for measuring synthetic-label quality, never trained on.
+            # Gold labels of the pool only measure synthetic-label quality: never trained on, never exported.
             hidden["train"] = df.set_index("example_id")["label"].rename("gold")
-            df = df.drop(columns=["label"])
+            df = df.drop(columns=list(dict.fromkeys(["label", spec.label_column])))
         elif split != "train":
             missing = int((df["label"] < 0).sum())
             if missing:
@@ -283,13 +284,15 @@ def run_pipeline(
             raise FileExistsError(f"{', '.join(existing)} already exist(s); pass --overwrite "
                                   "(or set output.overwrite: true) to replace")
 
-    bar = tqdm(total=len(STAGES), desc=f"workbench {config.name}", unit="stage", disable=not progress)
     stage = iter(STAGES)
 
     def advance() -> None:
         bar.set_postfix_str(next(stage))
 
-    try:
+    # The fits here run on sparse text features and a handful of LF columns: BLAS thread pools
+    # add nothing but spinning threads, which cost 10x and more on a busy machine.
+    with threadpool_limits(limits=1), tqdm(total=len(STAGES), desc=f"workbench {config.name}", unit="stage",
+                                            disable=not progress) as bar:
         advance()  # load data
         ds, files = load_data(config)
         module, lfs, attribute = load_lf_module(config.lfs)
@@ -392,8 +395,6 @@ def run_pipeline(
             tmp_report.write_text(render_report(manifest, export_path, manifest_path, config.output.report),
                                   encoding="utf-8")
         bar.update()
-    finally:
-        bar.close()
 
     result = PipelineResult(config, export_path, manifest_path, report_path, manifest, export_df, label_model, end_model)
     if echo is not None:
@@ -462,8 +463,10 @@ def _evaluate(ds: Dataset, L: dict, label_model, end_model, export_df: pd.DataFr
     gold = ds.hidden_labels.get("train")
     if gold is not None:
         truth = gold.reindex(export_df["example_id"]).to_numpy()
+        known = truth >= 0  # a user's pool may have gold for some rows only (-1 elsewhere)
         evaluation["synthetic_label_accuracy"] = {
-            "accuracy": float((truth == export_df["label"].to_numpy()).mean()), "n": int(len(truth)),
+            "accuracy": float((truth[known] == export_df["label"].to_numpy()[known]).mean()) if known.any() else None,
+            "n": int(known.sum()),
             "note": "agreement of the exported labels with the pool's hidden gold labels (never trained on)"}
     return evaluation
 
@@ -489,7 +492,7 @@ def render_summary(manifest: dict, export_path: Path, manifest_path: Path, repor
     ]
     if ev.get("canary"):
         lines.append(f"canary ({ev['canary']['end_model']['n']} rows): end model accuracy {_fmt(ev['canary']['end_model']['accuracy'])}")
-    if ev.get("synthetic_label_accuracy"):
+    if (ev.get("synthetic_label_accuracy") or {}).get("accuracy") is not None:
         lines.append(f"exported labels agree with hidden gold on {_fmt(ev['synthetic_label_accuracy']['accuracy'])} of rows")
     lines += [
         f"export:   {export_path} (sha256 {manifest['export']['sha256'][:12]})",
@@ -538,7 +541,7 @@ def render_report(manifest: dict, export_path: Path, manifest_path: Path, fmt: s
                 + ("not run." if ev.get("canary_gate") is None else
                    ("passed." if ev["canary_gate"].get("passed") else "FAILED."))]
         out.append("")
-    if ev.get("synthetic_label_accuracy"):
+    if (ev.get("synthetic_label_accuracy") or {}).get("accuracy") is not None:
         out += [f"Exported labels agree with the pool's hidden gold labels on "
                 f"{_fmt(ev['synthetic_label_accuracy']['accuracy'])} of {ev['synthetic_label_accuracy']['n']} rows.", ""]
     leak = manifest["leakage"]
