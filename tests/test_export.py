@@ -197,7 +197,7 @@ def test_leakage_is_refused_naming_split_and_rows():
         "canary": pd.DataFrame({"example_id": ["k1"], "text": ["check my   channel"]}),
     }
     assert leak_mask(train, protected).tolist() == [True, False, False, True]  # empty texts never leak
-    with pytest.raises(LeakageError, match=r"2 row\(s\) .* \(test: 1, canary: 1\); first: 't1' = test 'x9'"):
+    with pytest.raises(LeakageError, match=r"2 row\(s\) .* \(rows matching each split: test 1, canary 1\); first: 't1' = test 'x9'"):
         refuse_leakage(train, protected)
     record = refuse_leakage(train.iloc[[1, 2]], protected)
     assert record["clean"] and record["n_train"] == 2 and record["n_leaked_train_rows"] == 0

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from workbench.config import ConfigError, parse_config
+from workbench.config import ConfigError, LFModuleSpec, parse_config
 from workbench.export import LeakageError, read_table
 from workbench.lineage import file_sha256
 from workbench.pipeline import PipelineError, load_lf_module, run_pipeline
@@ -99,7 +99,7 @@ def test_end_model_learns_from_the_exported_rows_and_the_dev_set(tiny):
 
 def test_export_is_refused_when_a_protected_row_would_leak(tiny):
     cfg = tiny_config(tiny, filter=["uncovered"])
-    with pytest.raises(LeakageError, match=r"1 row\(s\) have the same text as protected rows \(test: 1\); first: 'p5' = test 't1'"):
+    with pytest.raises(LeakageError, match=r"1 row\(s\) have the same text as protected rows \(rows matching each split: test 1\); first: 'p5' = test 't1'"):
         run_pipeline(cfg, progress=False, echo=None)
     assert not (tiny / "out").exists() or not any((tiny / "out").iterdir())
 
@@ -139,6 +139,9 @@ def test_load_lf_module_finds_the_list_and_names_problems(tmp_path):
         with pytest.raises(ConfigError, match=re.escape(message)) as info:
             load_lf_module(str(tmp_path / name))
         assert info.value.key == "lfs"
+    with pytest.raises(ConfigError, match="has no 'MY_LFS'") as info:
+        load_lf_module(LFModuleSpec(str(tmp_path / "none.py"), "MY_LFS"))
+    assert info.value.key == "lfs.attribute"
 
 
 def test_an_edited_lf_file_is_reloaded(tmp_path):

@@ -154,7 +154,8 @@ class PipelineConfig:
         if self.data.class_names is not None:
             data["class_names"] = list(self.data.class_names)
         lfs = {"module": self.lfs.module} if not self.lfs.attribute else asdict(self.lfs)
-        out = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self.output).items() if v is not None}
+        out = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self.output).items()
+               if v is not None and not (k == "name" and v == self.name)}  # renaming the config renames its files
         return {
             "name": self.name,
             "data": data,

@@ -327,7 +327,7 @@ def refuse_leakage(
     >>> refuse_leakage(train, {"test": test})
     Traceback (most recent call last):
     ...
-    workbench.export.LeakageError: refusing to export: 1 row(s) have the same text as protected rows (test: 1); first: 't1' = test 'x9'. Drop them first (the 'protected_duplicates' filter step does).
+    workbench.export.LeakageError: refusing to export: 1 row(s) have the same text as protected rows (rows matching each split: test 1); first: 't1' = test 'x9'. Drop them first (the 'protected_duplicates' filter step does).
     """
     hashes = _train_hashes(df, text_column)
     train_ids = df[id_column].astype(str).tolist() if id_column in df.columns else [str(i) for i in df.index]
@@ -340,7 +340,7 @@ def refuse_leakage(
         first = "; ".join(f"{tid!r} = {split} {pid!r}" for tid, split, pid in matches[:3])
         raise LeakageError(
             f"refusing to export: {leaked} row(s) have the same text as protected rows "
-            f"({', '.join(f'{s}: {c}' for s, c in by_split.items())}); first: {first}. "
+            f"(rows matching each split: {', '.join(f'{s} {c}' for s, c in by_split.items())}); first: {first}. "
             "Drop them first (the 'protected_duplicates' filter step does)."
         )
     return {

@@ -373,8 +373,7 @@ def compare_manifests(recorded: dict, rerun: dict) -> tuple[list[StepCheck], lis
         if new is not None and old.get("sha256") == new.get("sha256"):
             checks.append(StepCheck(step, True))
             continue
-        details = _lf_differences(recorded["lfs"], rerun["lfs"]) if step == "lfs" else []
-        details += _differences(old, new or {})
+        details = (_lf_differences(recorded["lfs"], rerun["lfs"]) if step == "lfs" else []) or _differences(old, new or {})
         checks.append(StepCheck(step, False, details or ["content hash differs"]))
     notes = []
     if recorded.get("lf_module", {}).get("sha256") != rerun.get("lf_module", {}).get("sha256"):

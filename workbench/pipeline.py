@@ -98,7 +98,9 @@ def load_lf_module(spec: LFModuleSpec | str) -> tuple[types.ModuleType, list, st
             found = f"several lists ({sorted(candidates)})" if candidates else "no LFS list"
             raise ConfigError("lfs", f"{spec.module} has {found}; define LFS = [...] or set lfs.attribute")
         attribute = candidates[0]
-    lfs = getattr(module, attribute, None)
+    if not hasattr(module, attribute):
+        raise ConfigError("lfs.attribute", f"{spec.module} has no {attribute!r}")
+    lfs = getattr(module, attribute)
     if not isinstance(lfs, (list, tuple)) or not lfs:
         raise ConfigError("lfs.attribute" if spec.attribute else "lfs",
                           f"{spec.module}.{attribute} must be a non-empty list of LFs, got {type(lfs).__name__}")
@@ -291,8 +293,8 @@ def run_pipeline(
 
     # The fits here run on sparse text features and a handful of LF columns: BLAS thread pools
     # add nothing but spinning threads, which cost 10x and more on a busy machine.
-    with threadpool_limits(limits=1), tqdm(total=len(STAGES), desc=f"workbench {config.name}", unit="stage",
-                                            disable=not progress) as bar:
+    hide = {} if progress else {"disable": True}  # when shown, $TQDM_DISABLE still applies
+    with threadpool_limits(limits=1), tqdm(total=len(STAGES), desc=f"workbench {config.name}", unit="stage", **hide) as bar:
         advance()  # load data
         ds, files = load_data(config)
         module, lfs, attribute = load_lf_module(config.lfs)
@@ -340,8 +342,8 @@ def run_pipeline(
             funnel_steps.append(_funnel_step(f.step, f.params, ids[rows], keep, reason))
             rows = rows[keep]
         funnel = {"n_pool": int(len(pool)), "n_kept": int(len(rows)), "steps": funnel_steps}
-        steps["filter"] = lineage.step_record(
-            lineage.json_sha256(funnel), kept=[[s["step"], s["n_in"], s["n_kept"]] for s in funnel_steps])
+        steps["filter"] = lineage.step_record(lineage.json_sha256(funnel), steps={
+            f"{i}:{s['step']}": {"n_in": s["n_in"], "n_kept": s["n_kept"]} for i, s in enumerate(funnel_steps)})
         if not len(rows):
             raise PipelineError(f"the filters removed all {len(pool)} pool rows; funnel: "
                                 + ", ".join(f"{s['step']} kept {s['n_kept']}" for s in funnel_steps))
