@@ -43,7 +43,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from workbench.data import PROTECTED_SPLITS, load_table
+from workbench.data import load_table
 
 LABEL_MODEL_KINDS = ("auto", "majority", "snorkel")
 FILTER_STEPS = {"uncovered": (), "confidence": ("threshold",), "protected_duplicates": ()}

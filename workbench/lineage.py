@@ -37,7 +37,6 @@ import hashlib
 import json
 import os
 import platform
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -49,7 +48,6 @@ import numpy as np
 import pandas as pd
 
 from workbench.apply import data_fingerprint
-from workbench.export import atomic_files
 from workbench.lf import VectorizedLF, lf_fingerprint, lf_name, lf_source
 
 MANIFEST_VERSION = 1
@@ -212,14 +210,6 @@ def build_manifest(
 def dump_manifest(manifest: dict) -> str:
     """The manifest as indented JSON text (non-ASCII kept readable)."""
     return json.dumps(manifest, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-
-
-def write_manifest(manifest: dict, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
-    """Write a manifest atomically (temp file + ``os.replace``); refuse to overwrite unless asked."""
-    path = Path(path)
-    with atomic_files([path], overwrite=overwrite) as (temp,):
-        temp.write_text(dump_manifest(manifest), encoding="utf-8")
-    return path
 
 
 def load_manifest(path: str | os.PathLike) -> dict:
