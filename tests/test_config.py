@@ -59,6 +59,7 @@ def test_bundled_config_loads_with_its_settings():
     assert [f.step for f in cfg.filters] == ["uncovered", "confidence", "protected_duplicates"]
     assert cfg.filters[1].params == {"threshold": 0.7}
     assert cfg.output.format == "parquet" and cfg.output.dir is None
+    assert cfg.end_model.mix_seed and (cfg.canary.metric, cfg.canary.minimum) == ("f1", 0.8)
 
 
 def test_yaml_and_toml_give_the_same_config(tables):
@@ -129,7 +130,12 @@ def test_errors_from_a_file_name_the_file_and_the_key(tables):
     ({"label_model": "bayes"}, "label_model.kind", "unknown value 'bayes'; choose one of ['auto', 'majority', 'snorkel']"),
     ({"label_model": {"kind": "snorkel", "n_epochs": 0}}, "label_model.n_epochs", "must be > 0"),
     ({"label_model": {"seed": True}}, "label_model.seed", "must be int, got bool"),
-    ({"end_model": {"dev_weight": -1}}, "end_model.dev_weight", "must be > 0"),
+    ({"end_model": {"seed_weight": -1}}, "end_model.seed_weight", "must be > 0"),
+    ({"end_model": {"mix_dev": True}}, "end_model.mix_dev", "unknown key"),
+    ({"canary": {"minimum": 0.5}}, "canary", "there is no canary split to gate on"),
+    ({"data.canary": "dev.parquet", "canary": {"minimum": 1.5}}, "canary.minimum", "1.5 is outside 0..1"),
+    ({"data.canary": "dev.parquet", "canary": {"metric": "auc"}}, "canary.metric", "unknown value 'auc'"),
+    ({"data.canary": "dev.parquet", "canary": {"override": " "}}, "canary.override", "non-empty reason"),
     ({"output": {"format": "xlsx"}}, "output.format", "unknown value 'xlsx'"),
     ({"output": {"name": "../escape"}}, "output.name", "not a plain file name"),
     ({"fitler": []}, "fitler", "unknown key (did you mean 'filter'?)"),
@@ -147,4 +153,5 @@ def test_defaults_fill_in_what_is_left_out(tables):
     cfg = parse_config(raw, base_dir=tables, default_name="fallback")
     assert [f.step for f in cfg.filters] == ["uncovered", "protected_duplicates"]
     assert cfg.label_model.kind == "auto" and cfg.label_model.seed == 123
-    assert cfg.end_model.mix_dev and cfg.output.name == "mine" and not cfg.output.overwrite
+    assert cfg.end_model.mix_seed and cfg.output.name == "mine" and not cfg.output.overwrite
+    assert (cfg.canary.metric, cfg.canary.minimum, cfg.canary.override) == ("f1", 0.8, None)

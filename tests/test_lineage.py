@@ -75,12 +75,12 @@ def test_round_trip_hashes_match_the_manifest(tmp_path, fmt):
     assert verify_export(res.manifest_path)["export"]["sha256"] == manifest["export"]["sha256"]
 
 
-def test_manifest_records_inputs_lfs_funnel_and_environment(result):
+def test_manifest_records_inputs_lfs_funnel_and_environment(result, youtube):
     m = result.manifest
     bundled = sorted((data_dir() / "youtube_spam").glob("*.csv"))
     assert {f["path"]: f["sha256"] for f in m["inputs"]["files"]} == {
         f"bundled:youtube_spam/{p.name}": file_sha256(p) for p in bundled}
-    assert m["inputs"]["splits"]["train"]["rows"] == 1246 and m["inputs"]["splits"]["test"]["rows"] == 370
+    assert {s: r["rows"] for s, r in m["inputs"]["splits"].items()} == {s: len(df) for s, df in youtube.splits.items()}
 
     assert [lf["name"] for lf in m["lfs"]] == ["kw_check", "kw_song", "re_link", "short_comment", "shouting"]
     by_name = {lf["name"]: lf for lf in m["lfs"]}
@@ -93,7 +93,7 @@ def test_manifest_records_inputs_lfs_funnel_and_environment(result):
 
     funnel = m["funnel"]
     assert [s["step"] for s in funnel["steps"]] == ["uncovered", "confidence", "protected_duplicates"]
-    assert funnel["steps"][0]["n_in"] == funnel["n_pool"] == 1246
+    assert funnel["steps"][0]["n_in"] == funnel["n_pool"] == len(youtube.train)
     for before, after in zip(funnel["steps"], funnel["steps"][1:]):
         assert after["n_in"] == before["n_kept"]
     for step in funnel["steps"]:
@@ -103,13 +103,16 @@ def test_manifest_records_inputs_lfs_funnel_and_environment(result):
     assert funnel["n_kept"] == funnel["steps"][-1]["n_kept"] == m["export"]["rows"] == len(result.export)
     # The removed ids really are gone and the kept ones exported.
     gone = {i for s in funnel["steps"] for r in s["removed"].values() for i in r["ids"]}
-    assert gone.isdisjoint(result.export["example_id"]) and len(gone) + len(result.export) == 1246
+    assert gone.isdisjoint(result.export["example_id"]) and len(gone) + len(result.export) == len(youtube.train)
 
     assert m["review"] == {"decisions": 0, "store": None}
     assert m["leakage"]["clean"] and m["leakage"]["n_train"] == len(result.export)
     ev = m["evaluation"]
     assert ev["test"]["end_model"]["n"] == 370 and 0.5 < ev["test"]["end_model"]["accuracy"] <= 1
-    assert ev["canary"]["end_model"]["n"] == 100 and ev["canary_gate"] is None
+    assert ev["canary"]["end_model"]["n"] == 100
+    gate = ev["canary_gate"]
+    assert (gate["metric"], gate["minimum"], gate["n"], gate["passed"], gate["override"]) == ("f1", 0.8, 100, True, None)
+    assert ev["end_model_training"] == {"synthetic_rows": len(result.export), "seed_rows": len(youtube.seed)}
     assert m["environment"]["packages"]["numpy"] == np.__version__
     assert datetime.fromisoformat(m["created_at"]).tzinfo is not None
     json.dumps(m, allow_nan=False)  # strict JSON: no NaN anywhere

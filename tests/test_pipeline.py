@@ -36,6 +36,8 @@ def tiny(tmp_path):
     }).to_csv(tmp_path / "pool.csv", index=False)
     pd.DataFrame({"id": ["d1", "d2", "d3", "d4"], "body": ["subscribe now", "good song", "check it", "so great"],
                   "y": [1, 0, 1, 0]}).to_parquet(tmp_path / "dev.parquet")
+    # The seed split may be trained on: a pool row with a seed row's text is no leak.
+    pd.DataFrame({"id": ["s1", "s2"], "body": ["visit my page", "GREAT  song"], "y": [1, 0]}).to_csv(tmp_path / "seed.csv", index=False)
     pd.DataFrame({"id": ["t1", "t2", "t3", "t4"], "body": ["nice song", "check out my channel", "buy cheap stuff", "lovely tune"],
                   "y": [0, 1, 1, 0]}).to_json(tmp_path / "test.jsonl", orient="records", lines=True)
     (tmp_path / "tiny_lfs.py").write_text(LF_MODULE)
@@ -46,7 +48,8 @@ def tiny_config(folder, **changes):
     raw = {
         "name": "tiny",
         "data": {"text_column": "body", "label_column": "y", "id_column": "id", "class_names": ["ham", "spam"],
-                 "train": {"path": "pool.csv", "label_column": "gold"}, "dev": "dev.parquet", "test": "test.jsonl"},
+                 "train": {"path": "pool.csv", "label_column": "gold"}, "seed": "seed.csv", "dev": "dev.parquet",
+                 "test": "test.jsonl"},
         "lfs": "tiny_lfs.py",
         "filter": ["uncovered", {"step": "confidence", "threshold": 0.7}, "protected_duplicates"],
         "output": {"dir": "out", "format": "csv", "report": "txt"},
@@ -78,8 +81,10 @@ def test_known_answers_on_a_tiny_user_dataset(tiny):
     test = m["evaluation"]["test"]["label_model"]
     assert (test["accuracy"], test["coverage"], test["accuracy_covered"]) == (0.5, 0.5, 1.0)  # t3, t4 get no vote
     assert m["evaluation"]["synthetic_label_accuracy"]["accuracy"] == pytest.approx(2 / 3)  # p6 is really ham
-    assert m["evaluation"]["canary"] is None
-    assert {f["split"] for f in m["inputs"]["files"]} == {"train", "dev", "test"}
+    assert m["evaluation"]["canary"] is None and m["evaluation"]["canary_gate"] is None
+    assert m["evaluation"]["end_model_training"] == {"synthetic_rows": 3, "seed_rows": 2}
+    assert m["leakage"]["protected_sizes"] == {"dev": 4, "test": 4}  # seed is not protected
+    assert {f["split"] for f in m["inputs"]["files"]} == {"train", "seed", "dev", "test"}
     assert m["inputs"]["files"][0]["sha256"] == file_sha256(tiny / "pool.csv")
 
     report = res.report_path.read_text()
@@ -88,12 +93,39 @@ def test_known_answers_on_a_tiny_user_dataset(tiny):
     assert "tiny: 6 pool rows -> 3 exported (uncovered -1, confidence -1, protected_duplicates -1)" in res.summary()
 
 
-def test_end_model_learns_from_the_exported_rows_and_the_dev_set(tiny):
+def test_end_model_learns_from_the_exported_rows_and_the_seed_set_never_dev(tiny):
     mixed = run_pipeline(tiny_config(tiny), progress=False, echo=None)
-    alone = run_pipeline(tiny_config(tiny, end_model={"mix_dev": False}, output={"dir": "out2"}), progress=False, echo=None)
+    alone = run_pipeline(tiny_config(tiny, end_model={"mix_seed": False}, output={"dir": "out2"}), progress=False, echo=None)
     vocab = lambda r: set(r.end_model.named_steps["features"].vocabulary_)  # noqa: E731
-    assert "subscribe now" in vocab(mixed) and "subscribe now" not in vocab(alone)
+    assert "visit my" in vocab(mixed) and "visit" not in vocab(alone)
     assert {"check", "my", "channel", "great", "song"} <= vocab(alone)
+    assert not {"subscribe now", "good song", "so great"} & vocab(mixed)  # dev texts never reach training
+    assert alone.manifest["evaluation"]["end_model_training"]["seed_rows"] == 0
+
+
+def with_canary(folder, **canary):
+    pd.DataFrame({"id": ["k1", "k2", "k3", "k4"], "body": ["check my videos", "great tune", "free stuff here", "fun"],
+                  "y": [1, 0, 1, 0]}).to_csv(folder / "canary.csv", index=False)
+    cfg = tiny_config(folder)
+    data = {**cfg.to_dict()["data"], "canary": {"path": "canary.csv", "text_column": "body", "label_column": "y", "id_column": "id"}}
+    return tiny_config(folder, data=data, canary=canary)
+
+
+def test_the_canary_gate_refuses_a_weak_end_model(tiny):
+    from workbench.evaluate import CanaryGateError
+
+    with pytest.raises(CanaryGateError, match=r"canary gate failed: accuracy = .* < minimum 0\.9900 on 4 canary rows"):
+        run_pipeline(with_canary(tiny, metric="accuracy", minimum=0.99), progress=False, echo=None)
+    assert not (tiny / "out").exists() or not any((tiny / "out").iterdir())
+
+
+def test_a_failed_gate_exports_only_with_a_recorded_override(tiny):
+    res = run_pipeline(with_canary(tiny, metric="accuracy", minimum=0.99, override="tiny demo set"), progress=False, echo=None)
+    gate = res.manifest["evaluation"]["canary_gate"]
+    assert not gate["passed"] and gate["allowed"] and gate["override"]["reason"] == "tiny demo set"
+    assert gate["n"] == 4 and gate["value"] < 0.99
+    assert "FAILED, exported under override (tiny demo set)" in res.summary()
+    assert res.manifest["leakage"]["protected_sizes"] == {"dev": 4, "test": 4, "canary": 4}
 
 
 def test_export_is_refused_when_a_protected_row_would_leak(tiny):

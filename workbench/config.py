@@ -10,7 +10,8 @@ A config describes one headless run (``python -m workbench run CONFIG``)::
       # train:  {path: pool.csv}       # the unlabeled pool (required)
       # dev:    {path: dev.csv, label_column: y}    # hand-labeled (required)
       # test:   {path: test.csv, label_column: y}   # clean test set (required)
-      # valid / canary: optional, protected like dev and test
+      # seed:   {path: seed.csv, label_column: y}   # optional: hand labels the end model MAY train on
+      # valid / canary: optional, protected like dev and test (never trained on)
       # class_names: [ham, spam]       # default: "0", "1", ... from the labels
     lfs: workbench.lfs_youtube         # a module path or a .py file exposing LFS (or one *_LFS list)
     # lfs: {module: my_lfs.py, attribute: MY_LFS}
@@ -19,7 +20,9 @@ A config describes one headless run (``python -m workbench run CONFIG``)::
       - uncovered                      # rows no LF voted on
       - {step: confidence, threshold: 0.7}
       - protected_duplicates           # rows whose text equals a dev/valid/test/canary row
-    end_model: {mix_dev: true, dev_weight: 1.0, synthetic_weight: 1.0, C: 10.0}
+    end_model: {mix_seed: true, seed_weight: 1.0, synthetic_weight: 1.0, C: 10.0}
+    canary: {metric: f1, minimum: 0.8}     # the gate before export (when there is a canary split);
+                                           # override: "why" exports despite a failed gate, recorded
     output: {dir: out, format: parquet, overwrite: false, report: md}
 
 Relative paths are relative to the config file's folder. ``output.dir`` defaults to the
@@ -50,8 +53,8 @@ FILTER_STEPS = {"uncovered": (), "confidence": ("threshold",), "protected_duplic
 EXPORT_FORMATS = ("parquet", "csv", "jsonl")
 REPORT_FORMATS = ("md", "txt")
 BUNDLED = ("youtube_spam",)
-SPLITS = ("train", "dev", "test", "valid", "canary")
-LABELED_SPLITS = ("dev", "test", "valid", "canary")
+SPLITS = ("train", "seed", "dev", "test", "valid", "canary")
+LABELED_SPLITS = ("seed", "dev", "test", "valid", "canary")
 
 
 class ConfigError(ValueError):
@@ -116,10 +119,21 @@ class FilterStepConfig:
 
 @dataclass(frozen=True)
 class EndModelConfig:
-    mix_dev: bool = True
-    dev_weight: float = 1.0
+    """``mix_seed``: add the hand-labeled ``seed`` split (if there is one) to the synthetic rows."""
+
+    mix_seed: bool = True
+    seed_weight: float = 1.0
     synthetic_weight: float = 1.0
     C: float = 10.0
+
+
+@dataclass(frozen=True)
+class CanaryConfig:
+    """The canary gate (:func:`workbench.evaluate.canary_gate`) run on the end model before export."""
+
+    metric: str = "f1"
+    minimum: float = 0.8
+    override: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,6 +155,7 @@ class PipelineConfig:
     label_model: LabelModelConfig = LabelModelConfig()
     filters: tuple[FilterStepConfig, ...] = ()
     end_model: EndModelConfig = EndModelConfig()
+    canary: CanaryConfig = CanaryConfig()
     output: OutputConfig | None = None
     source: Path | None = None
 
@@ -156,7 +171,7 @@ class PipelineConfig:
         lfs = {"module": self.lfs.module} if not self.lfs.attribute else asdict(self.lfs)
         out = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self.output).items()
                if v is not None and not (k == "name" and v == self.name)}  # renaming the config renames its files
-        return {
+        out_dict = {
             "name": self.name,
             "data": data,
             "lfs": lfs,
@@ -165,6 +180,9 @@ class PipelineConfig:
             "end_model": asdict(self.end_model),
             "output": out,
         }
+        if self.data.bundled or "canary" in self.data.tables:
+            out_dict["canary"] = {k: v for k, v in asdict(self.canary).items() if v is not None}
+        return out_dict
 
 
 # --------------------------------------------------------------------------- reading
@@ -417,15 +435,35 @@ def _parse_filters(raw: Any) -> tuple[FilterStepConfig, ...]:
 
 def _parse_end_model(raw: Any) -> EndModelConfig:
     raw = _mapping(raw, "end_model")
-    _check_keys(raw, {"mix_dev", "dev_weight", "synthetic_weight", "C"}, "end_model")
+    _check_keys(raw, {"mix_seed", "seed_weight", "synthetic_weight", "C"}, "end_model")
     d = EndModelConfig()
     return EndModelConfig(
-        mix_dev=_typed(raw, "mix_dev", bool, d.mix_dev, "end_model"),
-        dev_weight=_positive(_typed(raw, "dev_weight", (int, float), d.dev_weight, "end_model"), "end_model.dev_weight"),
+        mix_seed=_typed(raw, "mix_seed", bool, d.mix_seed, "end_model"),
+        seed_weight=_positive(_typed(raw, "seed_weight", (int, float), d.seed_weight, "end_model"), "end_model.seed_weight"),
         synthetic_weight=_positive(_typed(raw, "synthetic_weight", (int, float), d.synthetic_weight, "end_model"),
                                    "end_model.synthetic_weight"),
         C=_positive(_typed(raw, "C", (int, float), d.C, "end_model"), "end_model.C"),
     )
+
+
+def _parse_canary(raw: Any, data: DataConfig) -> CanaryConfig:
+    raw = _mapping(raw, "canary")
+    _check_keys(raw, {"metric", "minimum", "override"}, "canary")
+    if raw and not data.bundled and "canary" not in data.tables:
+        raise ConfigError("canary", "there is no canary split to gate on; add data.canary or remove this section")
+    d = CanaryConfig()
+    minimum = _typed(raw, "minimum", (int, float), d.minimum, "canary")
+    if not 0 <= minimum <= 1:
+        raise ConfigError("canary.minimum", f"{minimum!r} is outside 0..1")
+    override = _typed(raw, "override", str, None, "canary")
+    if override is not None and not override.strip():
+        raise ConfigError("canary.override", "must say why the gate may be overridden (a non-empty reason)")
+    metric = raw.get("metric", d.metric)
+    if metric != d.metric:
+        from workbench.evaluate import GATE_METRICS  # imported only when needed: it pulls in scikit-learn
+
+        _choice(metric, GATE_METRICS, "canary.metric")
+    return CanaryConfig(metric=metric, minimum=minimum, override=override)
 
 
 def _parse_output(raw: Any, base_dir: Path, name: str) -> OutputConfig:
@@ -443,7 +481,7 @@ def _parse_output(raw: Any, base_dir: Path, name: str) -> OutputConfig:
     )
 
 
-TOP_LEVEL = {"name", "data", "lfs", "label_model", "filter", "end_model", "output"}
+TOP_LEVEL = {"name", "data", "lfs", "label_model", "filter", "end_model", "canary", "output"}
 
 
 def parse_config(raw: dict, *, base_dir: str | os.PathLike = ".", source: str | os.PathLike | None = None,
@@ -458,13 +496,15 @@ def parse_config(raw: dict, *, base_dir: str | os.PathLike = ".", source: str | 
     name = _typed(raw, "name", str, default_name, "")
     if not re.fullmatch(r"[\w.-]+", name) or name.startswith("."):
         raise ConfigError("name", f"{name!r} is not a plain name (letters, digits, _ . -); it names the output files")
+    data = _parse_data(raw.get("data"), base_dir)
     return PipelineConfig(
         name=name,
-        data=_parse_data(raw.get("data"), base_dir),
+        data=data,
         lfs=_parse_lfs(raw.get("lfs"), base_dir),
         label_model=_parse_label_model(raw.get("label_model")),
         filters=_parse_filters(raw.get("filter")),
         end_model=_parse_end_model(raw.get("end_model")),
+        canary=_parse_canary(raw.get("canary"), data),
         output=_parse_output(raw.get("output"), base_dir, name),
         source=Path(source) if source else None,
     )

@@ -4,9 +4,10 @@
 imports an LF module, applies it, fits the label model (``majority``, ``snorkel``, or
 ``auto``: whatever :func:`workbench.labelmodel.health_check` chooses on the dev set),
 filters the proposals step by step (the funnel), trains the end model on the soft labels
-mixed with the dev set, evaluates both models on the clean test set, and writes the
-curated set, its lineage manifest and a short report, all atomically. ``python -m
-workbench run CONFIG`` calls it.
+mixed with the hand-labeled ``seed`` split (never dev, valid, test or canary), evaluates
+both models on the clean test set, gates the export on the canary set
+(:func:`workbench.evaluate.canary_gate`), and writes the curated set, its lineage
+manifest and a short report, all atomically. ``python -m workbench run CONFIG`` calls it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from workbench import lineage
 from workbench.apply import apply_lfs
 from workbench.config import ConfigError, LFModuleSpec, PipelineConfig, load_config
 from workbench.data import PROTECTED_SPLITS, Dataset, load_youtube_spam
+from workbench.evaluate import canary_gate
 from workbench.export import (
     WRITERS, atomic_files, build_export_frame, export_format, leak_mask, refuse_leakage,
 )
@@ -268,6 +270,8 @@ def run_pipeline(
         The outputs exist and ``overwrite`` is off.
     workbench.export.LeakageError
         The curated set still holds protected rows (add the ``protected_duplicates`` step).
+    workbench.evaluate.CanaryGateError
+        The end model failed the canary gate and the config gives no ``canary.override``.
     PipelineError
         The filters removed every row, or a model cannot be fitted.
 
@@ -358,16 +362,29 @@ def run_pipeline(
 
         advance()  # end model
         texts, targets, weights = list(export_df["text"]), P[rows], export_df["sample_weight"].to_numpy()
-        if config.end_model.mix_dev:
-            texts += list(ds["dev"]["text"])
-            targets = np.vstack([targets, one_hot(ds.gold("dev"), k)])
-            weights = np.concatenate([weights, np.full(len(ds["dev"]), config.end_model.dev_weight)])
+        seed = ds["seed"] if config.end_model.mix_seed and "seed" in ds.splits else None
+        if seed is not None:
+            texts += list(seed["text"])
+            targets = np.vstack([targets, one_hot(ds.gold("seed"), k)])
+            weights = np.concatenate([weights, np.full(len(seed), config.end_model.seed_weight)])
         end_model = train_end_model(texts, targets, sample_weight=weights, C=config.end_model.C)
         bar.update()
 
         advance()  # evaluate
         evaluation = _evaluate(ds, L, label_model, end_model, export_df, k)
-        steps["evaluation"] = lineage.step_record(lineage.json_sha256(_rounded(evaluation)), **_rounded(evaluation, 6))
+        evaluation["end_model_training"] = {"synthetic_rows": int(len(export_df)),
+                                            "seed_rows": 0 if seed is None else int(len(seed))}
+        verdict = None
+        if "canary" in ds.splits:
+            c = config.canary
+            verdict = canary_gate(end_model, ds["canary"], c.metric, c.minimum, override=c.override)
+            evaluation["canary_gate"] = verdict.to_dict()
+        # The gate's verdict counts, not the moment it was checked.
+        judged = {k: v for k, v in evaluation.items() if k != "canary_gate"}
+        judged["canary_gate"] = None if verdict is None else {"passed": verdict.passed, "value": verdict.value}
+        steps["evaluation"] = lineage.step_record(lineage.json_sha256(_rounded(judged)), **_rounded(judged, 6))
+        if verdict is not None:
+            verdict.enforce()  # a failed gate without an override refuses the export
         bar.update()
 
         advance()  # export
@@ -480,6 +497,14 @@ def _fmt(x: Any) -> str:
     return f"{x:.3f}" if isinstance(x, float) else str(x)
 
 
+def _gate_text(gate: dict) -> str:
+    text = (f"{gate['metric']} {_fmt(gate['value'])} {'>=' if gate['passed'] else '<'} {_fmt(gate['minimum'])} "
+            f"on {gate['n']} canary rows: {'passed' if gate['passed'] else 'FAILED'}")
+    if gate.get("override"):
+        text += f", exported under override ({gate['override']['reason']})"
+    return text
+
+
 def render_summary(manifest: dict, export_path: Path, manifest_path: Path, report_path: Path) -> str:
     """A few lines: the funnel, the label model, the test metrics, where the files are."""
     funnel, ev, lm = manifest["funnel"], manifest["evaluation"], manifest["label_model"]
@@ -492,8 +517,8 @@ def render_summary(manifest: dict, export_path: Path, manifest_path: Path, repor
         f"(coverage {_fmt(test['label_model']['coverage'])}), end model accuracy {_fmt(test['end_model']['accuracy'])}, "
         f"F1 {_fmt(test['end_model']['f1_macro'])}",
     ]
-    if ev.get("canary"):
-        lines.append(f"canary ({ev['canary']['end_model']['n']} rows): end model accuracy {_fmt(ev['canary']['end_model']['accuracy'])}")
+    if ev.get("canary_gate"):
+        lines.append(f"canary gate: {_gate_text(ev['canary_gate'])}")
     if (ev.get("synthetic_label_accuracy") or {}).get("accuracy") is not None:
         lines.append(f"exported labels agree with hidden gold on {_fmt(ev['synthetic_label_accuracy']['accuracy'])} of rows")
     lines += [
@@ -537,12 +562,12 @@ def render_report(manifest: dict, export_path: Path, manifest_path: Path, fmt: s
          test["label_model"]["n"]],
         ["end model", test["end_model"]["accuracy"], test["end_model"]["f1_macro"], 1.0, test["end_model"]["n"]],
     ])
-    if ev.get("canary"):
-        out += [f"Canary set: end model accuracy {_fmt(ev['canary']['end_model']['accuracy'])} on "
-                f"{ev['canary']['end_model']['n']} rows. Canary gate: "
-                + ("not run." if ev.get("canary_gate") is None else
-                   ("passed." if ev["canary_gate"].get("passed") else "FAILED."))]
-        out.append("")
+    if ev.get("canary_gate"):
+        out += [f"Canary gate: {_gate_text(ev['canary_gate'])}. End model accuracy on the canary set: "
+                f"{_fmt(ev['canary']['end_model']['accuracy'])}.", ""]
+    training = ev["end_model_training"]
+    out += [f"The end model trained on {training['synthetic_rows']} synthetic rows"
+            + (f" and {training['seed_rows']} hand-labeled seed rows." if training["seed_rows"] else "."), ""]
     if (ev.get("synthetic_label_accuracy") or {}).get("accuracy") is not None:
         out += [f"Exported labels agree with the pool's hidden gold labels on "
                 f"{_fmt(ev['synthetic_label_accuracy']['accuracy'])} of {ev['synthetic_label_accuracy']['n']} rows.", ""]
