@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import secrets
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from workbench import evaluate
 from workbench.data import ID_COLUMN, TEXT_COLUMN
 
 #: Writers by format: ``writer(df, path)`` writes ``df`` to the (temporary) ``path``.
@@ -52,8 +52,15 @@ PROBA_PREFIX = "proba_"
 VOTE_PREFIX = "vote_"
 
 
-class LeakageError(ValueError):
-    """The set to export contains rows of a protected split (dev, valid, test, canary)."""
+class LeakageError(evaluate.LeakageError, ValueError):
+    """The set to export contains rows of a protected split (dev, valid, test, canary).
+
+    A subclass of :class:`workbench.evaluate.LeakageError`, so one ``except`` catches both.
+    """
+
+    def __init__(self, message: str):
+        self.report = None
+        Exception.__init__(self, message)
 
 
 def export_format(path: str | os.PathLike, format: str | None = None) -> str:
@@ -234,14 +241,13 @@ def build_export_frame(
     return out
 
 
-_SPACES = re.compile(r"\s+")
 
 
 def normalized_text_hashes(texts: Any) -> np.ndarray:
-    """SHA-256 (hex) of each text lowercased with whitespace collapsed and trimmed.
+    """SHA-256 (hex) of each text as the leakage check normalises it (:func:`workbench.evaluate.normalize_text`).
 
-    Two rows leak into each other when these hashes are equal: same text up to case
-    and spacing. Missing text hashes as the empty string.
+    Two rows leak into each other when these hashes are equal: same text up to case,
+    spacing and invisible marks. Missing text hashes as the empty string.
 
     Examples
     --------
@@ -249,9 +255,7 @@ def normalized_text_hashes(texts: Any) -> np.ndarray:
     >>> a == b, a == c
     (True, False)
     """
-    series = pd.Series(list(texts), dtype="string").fillna("")
-    normal = series.str.lower().str.replace(_SPACES, " ", regex=True).str.strip()
-    return np.array([hashlib.sha256(t.encode("utf-8")).hexdigest() for t in normal], dtype=object)
+    return evaluate.content_hash(texts)
 
 
 def _protected_hashes(protected: Mapping[str, pd.DataFrame], text_column: str, id_column: str) -> dict[str, dict[str, str]]:
@@ -299,8 +303,8 @@ def refuse_leakage(
 ) -> dict:
     """Refuse a set in which a protected row (dev, valid, test, canary) reappears; else record the check.
 
-    Texts are compared by :func:`normalized_text_hashes` (exact match after lowercasing
-    and collapsing whitespace). Empty texts are ignored: they carry nothing to leak.
+    Texts are compared by :func:`normalized_text_hashes` (exact match after the leakage
+    check's normalisation: NFKC, invisible marks removed, lowercased, whitespace collapsed). Empty texts are ignored: they carry nothing to leak.
 
     Parameters
     ----------
