@@ -122,7 +122,7 @@ def load_youtube_spam(
 
     Every source column (COMMENT_ID, AUTHOR, DATE, CONTENT, CLASS) is kept (CLASS
     only where labels are visible), plus ``example_id`` (``"v{video}-{row:03d}"``,
-    stable), ``video``, ``text`` (CONTENT) and ``label`` (CLASS). Classes are
+    stable), ``video``, ``text`` (CONTENT without its stray U+FEFF marks) and ``label`` (CLASS). Classes are
     ``0 = "ham"`` and ``1 = "spam"``.
 
     Examples
@@ -142,7 +142,8 @@ def load_youtube_spam(
         df["video"] = video
         frames.append(df)
     data = pd.concat(frames, ignore_index=True)
-    data[TEXT_COLUMN] = data["CONTENT"].astype(str)
+    # CONTENT ends in a stray byte-order mark (U+FEFF) in many rows; ``text`` drops it.
+    data[TEXT_COLUMN] = data["CONTENT"].astype(str).str.replace("\ufeff", "", regex=False).str.strip()
     data[LABEL_COLUMN] = data["CLASS"].astype(np.int64)
 
     test = data[data["video"] == 5]

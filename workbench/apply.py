@@ -1,0 +1,334 @@
+"""Apply labeling functions to a DataFrame and get the label matrix ``L``.
+
+``L`` has one row per example and one column per LF, holds ``ABSTAIN`` (-1) or a label
+``0..k-1``, and is stored as ``int8`` (the smallest type that holds the labels; pass
+``L.astype(int)`` where a library wants wider integers). Vectorized LFs run on whole
+columns; row-wise (Snorkel) LFs run row by row on light-weight row objects. Each LF's
+column is cached by (LF fingerprint, data fingerprint), so re-applying a set in which one
+LF changed runs only that LF.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from workbench.lf import ABSTAIN, check_unique_names, is_vectorized, lf_fingerprint
+
+#: Row count from which ``progress=None`` shows a progress bar.
+PROGRESS_MIN_ROWS = 50_000
+
+
+class LFApplyError(RuntimeError):
+    """An LF raised, or returned something that is not a label; the message names LF and row."""
+
+
+class LFFaultWarning(UserWarning):
+    """Fault-tolerant application recorded LF faults: those votes are missing, not abstentions."""
+
+
+class Row(dict):
+    """A row that reads like a ``pd.Series`` (``x.text`` or ``x["text"]``) at a fraction of its cost."""
+
+    __slots__ = ()
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        self[key] = value
+
+    def __reduce__(self):
+        return (Row, (dict(self),))
+
+
+@dataclass
+class LFFault:
+    """What went wrong with one LF under fault-tolerant application."""
+
+    lf: str
+    count: int = 0
+    first_rows: list[dict] = field(default_factory=list)
+
+    def add(self, position: int, example_id: Any, text: Any, error: str, keep: int = 5) -> None:
+        self.count += 1
+        if len(self.first_rows) < keep:
+            self.first_rows.append({"row": position, "example_id": example_id, "text": _short(text), "error": error})
+
+
+def _short(text: Any, width: int = 80) -> str:
+    s = "" if text is None else str(text)
+    return s if len(s) <= width else s[: width - 1] + "…"
+
+
+def data_fingerprint(df: pd.DataFrame) -> str:
+    """SHA-256 of a DataFrame's values, index, column names and dtypes."""
+    h = hashlib.sha256()
+    h.update(repr([(str(c), str(t)) for c, t in df.dtypes.items()]).encode())
+    try:
+        hashed = pd.util.hash_pandas_object(df, index=True)
+    except TypeError:  # unhashable cells (lists, dicts): fall back to their text form
+        hashed = pd.util.hash_pandas_object(df.astype(str), index=True)
+    h.update(hashed.to_numpy().tobytes())
+    return h.hexdigest()
+
+
+class LabelCache:
+    """LRU cache of LF columns keyed by (LF fingerprint, data fingerprint), bounded in bytes."""
+
+    def __init__(self, max_bytes: int = 512 * 2**20):
+        self.max_bytes = max_bytes
+        self._store: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._bytes = 0
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple[str, str]) -> np.ndarray | None:
+        column = self._store.get(key)
+        if column is None:
+            self.misses += 1
+            return None
+        self._store.move_to_end(key)
+        self.hits += 1
+        return column
+
+    def put(self, key: tuple[str, str], column: np.ndarray) -> None:
+        if key in self._store:
+            return
+        column = column.copy()
+        column.flags.writeable = False
+        self._store[key] = column
+        self._bytes += column.nbytes
+        while self._bytes > self.max_bytes and len(self._store) > 1:
+            _, old = self._store.popitem(last=False)
+            self._bytes -= old.nbytes
+
+    def clear(self) -> None:
+        self._store.clear()
+        self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+
+#: The process-wide cache ``apply_lfs`` uses unless given another (or ``cache=False``).
+DEFAULT_CACHE = LabelCache()
+
+
+def label_dtype(cardinality: int) -> np.dtype:
+    """Smallest signed integer type holding ``-1..cardinality-1``."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if cardinality - 1 <= np.iinfo(dtype).max:
+            return np.dtype(dtype)
+    return np.dtype(np.int64)
+
+
+class LFApplier:
+    """Apply a list of LFs to DataFrames, with caching and clear fault reports.
+
+    Parameters
+    ----------
+    lfs : sequence of LFs
+        Vectorized LFs (builders, ``@vectorized_lf``) and/or Snorkel ``LabelingFunction`` s.
+        Names must be unique.
+    cardinality : int, default 2
+        Number of classes ``k``; every vote must lie in ``-1..k-1``.
+    cache : LabelCache, False or None
+        ``None`` uses the process-wide cache, ``False`` none.
+    id_column, text_column : str
+        Columns quoted in error messages to name the offending row.
+
+    Attributes
+    ----------
+    faults_ : dict of str to LFFault
+        After a fault-tolerant ``apply``: the LFs that raised or returned bad values.
+    applied_ : list of str
+        Names of the LFs actually run (not served from the cache) by the last ``apply``.
+
+    Examples
+    --------
+    >>> from workbench.lf import keyword_lf
+    >>> applier = LFApplier([keyword_lf("kw_sub", ["subscribe"], 1)])
+    >>> applier.apply(pd.DataFrame({"text": ["subscribe!", "hi"]})).tolist()
+    [[1], [-1]]
+    """
+
+    def __init__(self, lfs: Sequence[Any], cardinality: int = 2, cache: LabelCache | bool | None = None,
+                 id_column: str = "example_id", text_column: str = "text"):
+        self.lfs = list(lfs)
+        self.names = check_unique_names(self.lfs)
+        if not isinstance(cardinality, (int, np.integer)) or cardinality < 2:
+            raise ValueError(f"cardinality must be an int >= 2, got {cardinality!r}")
+        self.cardinality = int(cardinality)
+        self.cache = DEFAULT_CACHE if cache is None or cache is True else (cache or None)
+        self.id_column = id_column
+        self.text_column = text_column
+        self.faults_: dict[str, LFFault] = {}
+        self.applied_: list[str] = []
+
+    def apply(self, df: pd.DataFrame, *, fault_tolerant: bool = False, progress: bool | None = None,
+              data_key: str | None = None) -> np.ndarray:
+        """Return ``L`` (``len(df)`` x ``len(lfs)``) for ``df``.
+
+        ``data_key`` may pass a precomputed :func:`data_fingerprint` of ``df`` (the studio
+        does, to skip re-hashing an unchanged table).
+        """
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"apply expects a pandas DataFrame, got {type(df).__name__}")
+        n = len(df)
+        show = progress if progress is not None else n >= PROGRESS_MIN_ROWS
+        dkey = data_key or (data_fingerprint(df) if self.cache is not None else "")
+        L = np.full((n, len(self.lfs)), ABSTAIN, dtype=label_dtype(self.cardinality))
+        self.faults_, self.applied_ = {}, []
+        rows: list[Row] | None = None
+        for j, lf in enumerate(tqdm(self.lfs, desc="Applying LFs", disable=not show, leave=False)):
+            key = (lf_fingerprint(lf), dkey)
+            cached = self.cache.get(key) if self.cache is not None else None
+            if cached is not None:
+                L[:, j] = cached
+                continue
+            fault = LFFault(self.names[j])
+            if is_vectorized(lf):
+                column = self._run_vectorized(lf, df, fault, fault_tolerant)
+            else:
+                if rows is None:
+                    rows = [Row(r) for r in df.to_dict("records")]
+                column = self._run_rowwise(lf, df, rows, fault, fault_tolerant, show)
+            L[:, j] = column
+            self.applied_.append(self.names[j])
+            if fault.count:
+                self.faults_[fault.lf] = fault
+            elif self.cache is not None:  # never cache a column with faults: a fix must re-run it
+                self.cache.put(key, L[:, j])
+        if self.faults_:
+            warnings.warn(self.fault_report(), LFFaultWarning, stacklevel=2)
+        return L
+
+    def fault_report(self) -> str:
+        """Plain-text summary of ``faults_``."""
+        lines = []
+        for f in self.faults_.values():
+            first = f.first_rows[0]
+            lines.append(
+                f"LF {f.lf!r} failed on {f.count} row(s); those votes are missing, not abstentions. "
+                f"First: row {first['row']} (example_id={first['example_id']!r}, text={first['text']!r}): {first['error']}"
+            )
+        return "\n".join(lines)
+
+    def faults_frame(self) -> pd.DataFrame:
+        """One row per recorded fault (LF, count, row, example id, text, error)."""
+        records = [{"lf": f.lf, "count": f.count, **r} for f in self.faults_.values() for r in f.first_rows]
+        return pd.DataFrame(records, columns=["lf", "count", "row", "example_id", "text", "error"])
+
+    def _row_ident(self, df: pd.DataFrame, i: int) -> tuple[Any, Any]:
+        ident = df[self.id_column].iloc[i] if self.id_column in df.columns else df.index[i]
+        text = df[self.text_column].iloc[i] if self.text_column in df.columns else None
+        return ident, text
+
+    def _describe_row(self, df: pd.DataFrame, i: int) -> str:
+        ident, text = self._row_ident(df, i)
+        return f"row {i} (example_id={ident!r}, text={_short(text)!r})"
+
+    def _run_vectorized(self, lf, df: pd.DataFrame, fault: LFFault, tolerant: bool) -> np.ndarray:
+        try:
+            out = lf(df)
+        except Exception as exc:
+            if not tolerant:
+                raise LFApplyError(f"LF {lf.name!r} raised {type(exc).__name__}: {exc} (vectorized, on the whole table)") from exc
+            for i in range(min(len(df), 5)):
+                fault.add(i, *self._row_ident(df, i), f"{type(exc).__name__}: {exc}")
+            fault.count = len(df)
+            return np.full(len(df), ABSTAIN)
+        return self._validate_column(lf.name, out, df, fault, tolerant)
+
+    def _validate_column(self, name: str, out: Any, df: pd.DataFrame, fault: LFFault, tolerant: bool) -> np.ndarray:
+        arr = np.asarray(out)
+        if arr.shape != (len(df),):
+            raise LFApplyError(f"LF {name!r} returned shape {arr.shape}; a vectorized LF must return one label per row ({len(df)},)")
+        if arr.dtype.kind == "b" or arr.dtype.kind not in "iuf":
+            raise LFApplyError(
+                f"LF {name!r} returned values of type {arr.dtype}; labels must be integers in "
+                f"{ABSTAIN}..{self.cardinality - 1} (ABSTAIN={ABSTAIN}), e.g. np.where(mask, label, ABSTAIN)"
+            )
+        if arr.dtype.kind == "f":
+            not_int = ~np.isfinite(arr) | (arr != np.round(arr))
+            if not_int.any():
+                i = int(np.flatnonzero(not_int)[0])
+                raise LFApplyError(f"LF {name!r} returned {arr[i]!r} on {self._describe_row(df, i)}; labels must be integers")
+        arr = arr.astype(np.int64)
+        bad = (arr < ABSTAIN) | (arr >= self.cardinality)
+        if bad.any():
+            idx = np.flatnonzero(bad)
+            msg = (f"LF {name!r} returned label {int(arr[idx[0]])} on {self._describe_row(df, int(idx[0]))}, "
+                   f"outside {ABSTAIN}..{self.cardinality - 1} ({len(idx)} such rows)")
+            if not tolerant:
+                raise LFApplyError(msg)
+            for i in idx:
+                fault.add(int(i), *self._row_ident(df, int(i)), f"label {int(arr[i])} out of range")
+            arr = np.where(bad, ABSTAIN, arr)
+        return arr
+
+    def _run_rowwise(self, lf, df: pd.DataFrame, rows: list[Row], fault: LFFault, tolerant: bool, show: bool) -> np.ndarray:
+        out = np.full(len(rows), ABSTAIN, dtype=np.int64)
+        k = self.cardinality
+        for i, row in enumerate(tqdm(rows, desc=lf.name, disable=not show, leave=False)):
+            try:
+                value = lf(row)
+            except Exception as exc:
+                if not tolerant:
+                    raise LFApplyError(f"LF {lf.name!r} raised {type(exc).__name__}: {exc} on {self._describe_row(df, i)}") from exc
+                fault.add(i, *self._row_ident(df, i), f"{type(exc).__name__}: {exc}")
+                continue
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not ABSTAIN <= value < k:
+                hint = " (did you forget `return ABSTAIN`?)" if value is None else ""
+                msg = (f"LF {lf.name!r} returned {value!r} on {self._describe_row(df, i)}; "
+                       f"expected an int in {ABSTAIN}..{k - 1}{hint}")
+                if not tolerant:
+                    raise LFApplyError(msg)
+                fault.add(i, *self._row_ident(df, i), f"returned {value!r}")
+                continue
+            out[i] = value
+        return out
+
+
+def apply_lfs(df: pd.DataFrame, lfs: Iterable[Any], *, cardinality: int = 2, fault_tolerant: bool = False,
+              cache: LabelCache | bool | None = None, progress: bool | None = None) -> np.ndarray:
+    """Apply ``lfs`` to ``df`` and return the label matrix ``L`` (int8, ABSTAIN = -1).
+
+    Parameters
+    ----------
+    df : DataFrame
+    lfs : iterable of LFs
+        Builder/vectorized LFs and Snorkel ``@labeling_function`` LFs, with unique names.
+    cardinality : int, default 2
+        Number of classes; votes outside ``-1..cardinality-1`` are an error naming LF and row.
+    fault_tolerant : bool, default False
+        If False, the first LF that raises stops everything with an :class:`LFApplyError`
+        naming the LF, the row (id and text) and the original exception. If True, failing
+        rows get ABSTAIN in ``L`` and an :class:`LFFaultWarning` reports every failed LF
+        (use :class:`LFApplier` and its ``faults_`` to inspect them).
+    cache : LabelCache, False or None
+        Cache of LF columns; ``None`` means the process-wide one.
+    progress : bool or None
+        Show a progress bar; ``None`` shows one from 50,000 rows.
+
+    Examples
+    --------
+    >>> from workbench.lf import keyword_lf, regex_lf
+    >>> df = pd.DataFrame({"text": ["check out my channel", "love this song"]})
+    >>> apply_lfs(df, [keyword_lf("kw_my", ["my"], 1), regex_lf("re_song", r"song", 0)]).tolist()
+    [[1, -1], [-1, 0]]
+    """
+    return LFApplier(list(lfs), cardinality=cardinality, cache=cache).apply(
+        df, fault_tolerant=fault_tolerant, progress=progress
+    )
