@@ -3,6 +3,7 @@ import pytest
 from scipy.special import softmax
 from sklearn.linear_model import LogisticRegression
 
+from workbench.plots.learning import model_comparison, reliability_diagram
 from workbench.calibration import (
     TemperatureScaling,
     apply_temperature,
@@ -138,3 +139,28 @@ def test_bad_inputs_name_the_problem():
         reliability_table([0], [[1.0, 0.0]], strategy="equal")
     with pytest.raises(ValueError, match="fitted on 2 classes"):
         TemperatureScaling().fit([[0.9, 0.1], [0.2, 0.8]], [0, 1]).transform([[0.2, 0.3, 0.5]])
+
+
+def test_reliability_diagram_is_binned_and_names_the_ece(rng):
+    logits, P, y = calibrated_sample(rng, n=5000)
+    sharp = softmax(4 * logits, axis=1)
+    fig = reliability_diagram(y, {"calibrated": P, "sharp": sharp}, n_bins=8, strategy="quantile")
+    lines = [t for t in fig.data if t.type == "scatter"]
+    assert lines[0].name == "perfectly calibrated"
+    assert lines[1].name == f"calibrated (ECE {expected_calibration_error(y, P, 8, 'quantile'):.3f})"
+    table = reliability_table(y, sharp, n_bins=8, strategy="quantile")
+    np.testing.assert_allclose(lines[2].y, table["accuracy"])
+    counts = [t for t in fig.data if t.type == "bar"]
+    assert all(len(t.y) <= 8 for t in counts) and sum(counts[0].y) == 5000  # binned, not per row
+    assert "equal-mass" in fig.layout.title.text
+
+
+def test_model_comparison_bars(rng):
+    _, P, y = calibrated_sample(rng, n=500)
+    report = calibration_report(y, {"a": P, "b": P})
+    fig = model_comparison(report, metrics=("accuracy", "brier"))
+    assert [t.name for t in fig.data] == ["a", "b"]
+    assert list(fig.data[0].x) == ["accuracy", "brier"]
+    assert fig.data[0].y[0] == pytest.approx(report.loc["a", "accuracy"])
+    with pytest.raises(ValueError, match=r"no column\(s\) \['auc'\]"):
+        model_comparison(report, metrics=("auc",))

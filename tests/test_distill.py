@@ -55,6 +55,8 @@ def test_temperature_reaches_the_students_loss():
         student = Distiller(LogisticRegression(C=1e6, max_iter=5000), temperature=T).fit(X, posterior(X))
         np.testing.assert_allclose(student.student_.coef_[0], W / T, atol=0.03)
         np.testing.assert_allclose(student.targets_, soft_targets(posterior(X), T))
+        # At prediction time the student is back at temperature 1: it reproduces the teacher.
+        np.testing.assert_allclose(student.predict_proba(X), posterior(X), atol=0.02)
     hard = Distiller(LogisticRegression(C=1e6, max_iter=5000), targets="hard").fit(X, posterior(X))
     assert np.linalg.norm(hard.student_.coef_) > 5 * np.linalg.norm(W)  # separable arg-max labels: weights blow up
 

@@ -16,6 +16,7 @@ from workbench.learner import (
     text_features,
     train_end_model,
 )
+from workbench.plots.learning import student_teacher_rounds, training_curve
 
 
 def linear_task(rng, n, d=5):
@@ -176,3 +177,21 @@ def test_curation_and_input_errors(task):
         from sklearn.neighbors import KNeighborsClassifier
 
         fit_weighted(KNeighborsClassifier(), X_dev, y_dev, np.ones(len(y_dev)))
+
+
+def test_loop_and_training_figures(task):
+    X_pool, y_pool, X_dev, y_dev, X_test, y_test = task
+    rng = np.random.default_rng(4)
+    teacher = {"pool": noisy_teacher(rng, y_pool, 0.3), "dev": noisy_teacher(rng, y_dev, 0.3),
+               "test": noisy_teacher(rng, y_test, 0.3)}
+    result = student_teacher_loop(X_pool, teacher, X_dev, y_dev, X_test, y_test, max_rounds=2, progress_bar=False,
+                                  trainer=EndModelTrainer("passthrough", max_epochs=6, progress_bar=False))
+    fig = student_teacher_rounds(result.history)
+    stars = next(t for t in fig.data if t.name == "student wins → relabels")
+    assert len(stars.x) == result.history["student_beats_teacher"].sum() >= 1
+    teacher_test = next(t for t in fig.data if t.name == "teacher · test")
+    np.testing.assert_allclose(teacher_test.y, result.history["teacher_test_accuracy"])
+    student = result.students[0]
+    curve = training_curve(student.history_)
+    assert curve.layout.shapes[0].x0 == student.best_epoch_
+    assert [t.name for t in curve.data][:2] == ["train loss (soft labels)", "dev log loss"]

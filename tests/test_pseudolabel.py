@@ -5,6 +5,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.semi_supervised import SelfTrainingClassifier
 
+from workbench.plots.learning import pseudo_label_rounds
 from workbench.pseudolabel import PseudoLabeler
 
 
@@ -133,3 +134,20 @@ def test_input_errors_name_the_problem(moons):
         from sklearn.neighbors import KNeighborsClassifier
 
         PseudoLabeler(KNeighborsClassifier(3), threshold=0.5, progress_bar=False).fit(X, y)
+
+
+def test_rounds_figure_shows_pool_growth_and_scores(moons):
+    model = run(moons, threshold=0.9, balance="prior")
+    h = model.history_
+    fig = pseudo_label_rounds(h, class_names=["moon A", "moon B"])
+    names = [t.name for t in fig.data]
+    assert names[:3] == ["seeds", "pseudo-labeled moon A", "pseudo-labeled moon B"]
+    assert {"dev accuracy", "test accuracy", "pseudo-label accuracy (audit)"} <= set(names)
+    bars = {t.name: np.asarray(t.y) for t in fig.data if t.type == "bar"}
+    np.testing.assert_array_equal(bars["seeds"] + bars["pseudo-labeled moon A"] + bars["pseudo-labeled moon B"], h["n_labeled"])
+    dev = next(t for t in fig.data if t.name == "dev accuracy")
+    np.testing.assert_allclose(dev.y, h["dev_accuracy"])
+    # Rolled-back rounds are faded.
+    faded = np.asarray(fig.data[1].marker.opacity) < 1
+    np.testing.assert_array_equal(faded, ~h["kept"].to_numpy())
+    assert "threshold 0.90" in fig.layout.title.text

@@ -9,7 +9,8 @@ Soft targets really reach the student's loss: each row is expanded into one row 
 class weighted by the (temperature-softened) teacher probability, so a scikit-learn
 classifier's weighted log loss *is* the cross-entropy against the soft targets.
 A temperature ``T > 1`` softens them (``softmax(log p / T)``), passing on more of the
-teacher's "dark knowledge" about which wrong class is less wrong.
+teacher's "dark knowledge" about which wrong class is less wrong; the student then
+predicts at temperature 1 again (its logits multiplied back by ``T``).
 :func:`compare_targets` puts soft and hard (arg-max) targets side by side on a clean set.
 """
 
@@ -137,9 +138,17 @@ class Distiller(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X) -> np.ndarray:
-        """The student's probabilities, one column per teacher class (zeros for classes it never saw)."""
+        """The student's probabilities at temperature 1, one column per teacher class.
+
+        A student trained on targets softened by ``T`` learns the teacher's logits
+        divided by ``T``; its logits are multiplied back by ``T`` here, as in Hinton
+        et al. (2015), where the student is trained at ``T`` and predicts at 1.
+        Classes the student never saw get probability 0.
+        """
         check_is_fitted(self, "student_")
         raw = self.student_.predict_proba(X)
+        if self.targets == "soft" and self.temperature != 1.0:
+            raw = apply_temperature(raw, 1.0 / self.temperature)
         out = np.zeros((raw.shape[0], len(self.classes_)))
         out[:, np.asarray(self.student_.classes_, dtype=int)] = raw
         return out
