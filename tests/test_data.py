@@ -14,11 +14,11 @@ SOURCE_COLUMNS = ["COMMENT_ID", "AUTHOR", "DATE", "CONTENT"]
 
 def test_youtube_splits_are_named_sized_and_disjoint(youtube):
     sizes = {k: len(v) for k, v in youtube.splits.items()}
-    assert sizes == {"train": 1246, "dev": 120, "valid": 120, "test": 370, "canary": 100}
+    assert sizes == {"train": 1186, "seed": 60, "dev": 120, "valid": 120, "test": 370, "canary": 100}
     ids = [set(df.example_id) for df in youtube.splits.values()]
     assert sum(map(len, ids)) == len(set().union(*ids)) == 1956
     assert set(youtube.test.video) == {5} and 5 not in set(youtube.train.video)
-    assert set(PROTECTED_SPLITS) <= set(youtube.splits)
+    assert set(PROTECTED_SPLITS) <= set(youtube.splits) and "seed" not in PROTECTED_SPLITS
 
 
 def test_youtube_columns_and_hidden_train_labels(youtube):
@@ -26,10 +26,10 @@ def test_youtube_columns_and_hidden_train_labels(youtube):
         assert set(SOURCE_COLUMNS + ["example_id", "video", "text"]) <= set(df.columns), name
         assert df.example_id.is_unique
     assert "label" not in youtube.train.columns and "CLASS" not in youtube.train.columns
-    for name in ("dev", "valid", "test", "canary"):
+    for name in ("seed", "dev", "valid", "test", "canary"):
         assert (youtube[name].label == youtube[name].CLASS).all()
     gold = youtube.gold("train")
-    assert len(gold) == 1246 and set(np.unique(gold)) == {0, 1}
+    assert len(gold) == 1186 and set(np.unique(gold)) == {0, 1}
     assert not youtube.train.text.str.contains("\ufeff").any()
     assert youtube.class_names == ["ham", "spam"] and youtube.cardinality == 2
 
@@ -38,7 +38,7 @@ def test_youtube_split_is_deterministic_and_stratified(youtube):
     again = load_youtube_spam()
     for name in youtube.splits:
         pd.testing.assert_frame_equal(youtube[name], again[name])
-    pool_spam = (youtube.gold("train").sum() + youtube.dev.label.sum()) / (1246 + 120)
+    pool_spam = (youtube.gold("train").sum() + youtube.dev.label.sum()) / (1186 + 120)
     assert abs(youtube.dev.label.mean() - pool_spam) < 0.03
 
 

@@ -6,7 +6,7 @@ cells = [
 md("""# 00 · Quickstart: the whole synthetic-labels loop once
 
 We will train a YouTube comment spam classifier **without using a single training label written by a human**.
-Humans labeled only a small *dev* set (to write and check rules) and a clean *test* set (to tell the truth at the end).
+Humans labeled only a small *dev* set (to write and check rules), a tiny *seed* set (60 comments we may train on) and a clean *test* set (to tell the truth at the end).
 
 The loop: **write labeling functions → combine their votes with a label model → keep the confident labels → train an end model → evaluate on clean data → export with lineage.**"""),
 code("""import numpy as np
@@ -17,7 +17,7 @@ from snorkel.labeling import labeling_function
 
 ds = load_youtube_spam()
 ds"""),
-md("""`train` is the unlabeled pool (its labels are hidden away and used only to measure label quality), `dev` is for us, `test` is for the verdict.
+md("""`train` is the unlabeled pool (its labels are hidden away and used only to measure label quality), `dev` is for writing LFs, `seed` may be trained on, `test` and `canary` are for the verdict and are never trained on.
 Labels: 0 = ham (a real comment), 1 = spam."""),
 code("""ds.dev[["text", "label"]].sample(6, random_state=1)"""),
 md("""## 1. Write labeling functions
@@ -77,23 +77,27 @@ report.scores"""),
 code("""generator = label_model if report.chosen == "label_model" else MajorityVote().fit(L_train)
 probs = generator.predict_proba(L_train)
 type(generator).__name__"""),
-md("""## 4. Keep the confident labels
+md("""## 4. Keep the confident labels, drop anything that leaks
 
 Rows no LF covers carry no information, and rows where the votes are split are coin flips. We keep rows with a vote and a top probability of at least 0.7.
-(Notebook 02 explores this threshold interactively.)"""),
-code("""threshold = 0.7
-keep = (L_train != ABSTAIN).any(axis=1) & (probs.max(axis=1) >= threshold)
+(Notebook 02 explores this threshold interactively.)
+The pool also repeats some comments of the protected sets word for word ("Nice song"): training on them would flatter the test score, so they go too (notebook 06 explains the check)."""),
+code("""from workbench.evaluate import check_leakage
+
+leaks = check_leakage(ds.train, protected=ds)
+threshold = 0.7
+keep = (L_train != ABSTAIN).any(axis=1) & (probs.max(axis=1) >= threshold) & ~ds.train.example_id.isin(leaks.leaked_ids).to_numpy()
 hidden = ds.gold("train")  # peeking is allowed only to measure label quality, never to train
 print(f"kept {keep.sum()} of {len(keep)} rows; accuracy of the kept synthetic labels: {(probs[keep].argmax(1) == hidden[keep]).mean():.3f}")
 plots.confidence_histogram(probs[(L_train != ABSTAIN).any(axis=1)], threshold=threshold).show()"""),
 md("""## 5. Train the end model on the probabilistic labels
 
 The end model (TF-IDF + logistic regression) learns from the **soft** labels: each row counts for each class in proportion to its probability.
-The small hand-labeled dev set is mixed in. It generalises beyond the LFs: it also labels comments no LF fires on."""),
+The small hand-labeled seed set is mixed in (never the dev or test set). The end model generalises beyond the LFs: it also labels comments no LF fires on."""),
 code("""from workbench.learner import train_end_model, one_hot
 
-texts = pd.concat([ds.train.text[keep], ds.dev.text])
-targets = np.vstack([probs[keep], one_hot(ds.dev.label, 2)])
+texts = pd.concat([ds.train.text[keep], ds.seed.text])
+targets = np.vstack([probs[keep], one_hot(ds.seed.label, 2)])
 end_model = train_end_model(texts, targets)"""),
 md("""## 6. Tell the truth on the clean test set"""),
 code("""y_test = ds.test.label.to_numpy()
