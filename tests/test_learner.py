@@ -76,6 +76,8 @@ def test_early_stopping_keeps_the_best_dev_epoch_and_checkpoints_every_epoch(tas
     best = trainer.best_epoch_
     assert h.loc[h["best"], "epoch"].item() == best
     assert h["dev_accuracy"].max() == h.loc[best - 1, "dev_accuracy"]
+    ties = h[(h["dev_accuracy"] == h["dev_accuracy"].max()) & (h["epoch"] <= best)]
+    assert h.loc[best - 1, "dev_log_loss"] == ties["dev_log_loss"].min()  # log loss breaks accuracy ties
     # Stopped `patience` epochs after the best (or at the epoch limit).
     assert len(h) == min(best + 3, 40)
     assert len(trainer.checkpoints_) == len(h)
@@ -118,6 +120,16 @@ def test_soft_labels_reach_the_end_model(task):
     hard.fit(X_pool, one_hot(y_pool, 2), X_dev=X_dev, y_dev=y_dev)
     soft.fit(X_pool, one_hot(y_pool, 2) * 0.6 + 0.2, X_dev=X_dev, y_dev=y_dev)
     assert soft.predict_proba(X_dev).max(axis=1).mean() < hard.predict_proba(X_dev).max(axis=1).mean() - 0.1
+    # targets="hard" trains on the arg-max of the same soft labels: the hard model again.
+    argmax = EndModelTrainer("passthrough", targets="hard", alpha=1e-5, max_epochs=10, patience=10, progress_bar=False)
+    argmax.fit(X_pool, one_hot(y_pool, 2) * 0.6 + 0.2, X_dev=X_dev, y_dev=y_dev)
+    np.testing.assert_allclose(argmax.predict_proba(X_dev), hard.predict_proba(X_dev))
+    # Label smoothing of hard targets tempers the confidence they teach.
+    smoothed = EndModelTrainer("passthrough", targets="hard", label_smoothing=0.2, alpha=1e-5, max_epochs=10,
+                               patience=10, progress_bar=False).fit(X_pool, one_hot(y_pool, 2), X_dev=X_dev, y_dev=y_dev)
+    assert smoothed.predict_proba(X_dev).max(axis=1).mean() < hard.predict_proba(X_dev).max(axis=1).mean() - 0.05
+    with pytest.raises(ValueError, match="targets must be 'soft' or 'hard'"):
+        EndModelTrainer("passthrough", targets="argmax").fit(X_pool, one_hot(y_pool, 2), X_dev=X_dev, y_dev=y_dev)
 
 
 def test_trainer_on_texts_mixes_a_supervised_set():

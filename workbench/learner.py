@@ -36,6 +36,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 from tqdm.auto import tqdm
 
+from workbench.calibration import smooth_labels
+
 
 def text_features(**overrides: Any) -> TfidfVectorizer:
     """TF-IDF features that work well on short user comments (word 1-2 grams, sublinear tf)."""
@@ -209,7 +211,7 @@ class EndModelTrainer(ClassifierMixin, BaseEstimator):
     labels, each row expanded into one row per class weighted by its probability,
     with a constant step size and averaged weights (ASGD: steady progress per epoch, little noise).
     After every epoch the model is scored on the clean dev set and checkpointed; the
-    epoch with the best dev score is kept.
+    epoch with the best dev score is kept (ties broken by the dev log loss).
 
     Parameters
     ----------
@@ -217,12 +219,21 @@ class EndModelTrainer(ClassifierMixin, BaseEstimator):
         ``None``: :func:`text_features`; ``"passthrough"``: ``X`` is already numeric.
     supervised_weight : float
         Weight of each hand-labeled row relative to a synthetic row of weight 1.
+    targets : {"soft", "hard"}
+        Train on the synthetic probabilities as they are, or on their arg-max. Soft
+        labels pass on the generator's uncertainty *and* its miscalibration; let a
+        clean set decide.
+    label_smoothing : float in [0, 1)
+        Mix every training target with the uniform distribution
+        (:func:`workbench.calibration.smooth_labels`); counters over-confidence
+        learned from hard targets.
     alpha : float
         L2 regularisation of the logistic model.
     eta0 : float
         SGD step size.
     max_epochs, patience, min_delta : early stopping
-        Stop after ``patience`` epochs without a dev-score gain above ``min_delta``.
+        Stop after ``patience`` epochs without a dev-score gain above ``min_delta`` (or,
+        at an equal score, a lower dev log loss).
     scoring : str
         scikit-learn scorer for the dev set (``"accuracy"``, ``"f1"``, ``"neg_log_loss"``...).
     checkpoint_dir : path, optional
@@ -255,6 +266,8 @@ class EndModelTrainer(ClassifierMixin, BaseEstimator):
         features=None,
         *,
         supervised_weight: float = 1.0,
+        targets: str = "soft",
+        label_smoothing: float = 0.0,
         alpha: float = 1e-4,
         eta0: float = 0.5,
         max_epochs: int = 30,
@@ -267,6 +280,8 @@ class EndModelTrainer(ClassifierMixin, BaseEstimator):
     ):
         self.features = features
         self.supervised_weight = supervised_weight
+        self.targets = targets
+        self.label_smoothing = label_smoothing
         self.alpha = alpha
         self.eta0 = eta0
         self.max_epochs = max_epochs
@@ -298,9 +313,13 @@ class EndModelTrainer(ClassifierMixin, BaseEstimator):
                 f"need supervised_weight >= 0, max_epochs >= 1, patience >= 1; got "
                 f"{self.supervised_weight}, {self.max_epochs}, {self.patience}"
             )
+        if self.targets not in ("soft", "hard"):
+            raise ValueError(f"targets must be 'soft' or 'hard'; got {self.targets!r}")
         n = _n_rows(X_synthetic)
         P = _check_probs(P_synthetic, n)
         k = P.shape[1]
+        if self.targets == "hard":
+            P = one_hot(P.argmax(axis=1), k)
         w = np.ones(n) if synthetic_weight is None else np.asarray(synthetic_weight, dtype=float).reshape(-1)
         if w.shape != (n,) or (w < 0).any():
             raise ValueError(f"synthetic_weight must be {n} non-negative numbers; got shape {w.shape}")
@@ -314,6 +333,8 @@ class EndModelTrainer(ClassifierMixin, BaseEstimator):
             X = _concat_rows(X_synthetic, X_supervised)
             P = np.vstack([P, one_hot(y_sup, k)])
             w = np.r_[w, np.full(len(y_sup), float(self.supervised_weight))]
+        if self.label_smoothing:
+            P = smooth_labels(P, self.label_smoothing)
         y_dev = np.asarray(y_dev).reshape(-1)
         if len(y_dev) != _n_rows(X_dev):
             raise ValueError(f"y_dev has {len(y_dev)} labels for {_n_rows(X_dev)} rows of X_dev")
@@ -335,7 +356,7 @@ class EndModelTrainer(ClassifierMixin, BaseEstimator):
             out.mkdir(parents=True, exist_ok=True)
 
         history, checkpoints = [], []
-        best_score, best_epoch, stale = -np.inf, 0, 0
+        best_score, best_log_loss, best_epoch, stale = -np.inf, np.inf, 0, 0
         epochs = tqdm(range(1, int(self.max_epochs) + 1), desc="end model", disable=not self.progress_bar)
         for epoch in epochs:
             order = rng.permutation(len(y_rep))
@@ -346,15 +367,17 @@ class EndModelTrainer(ClassifierMixin, BaseEstimator):
                 _atomic_pickle(model, out / f"epoch_{epoch:03d}.pkl")
             dev_proba = model.predict_proba(X_dev)
             score = float(scorer(model, X_dev, y_dev))
+            dev_log_loss = float(log_loss(y_dev, np.clip(dev_proba, 1e-12, 1), labels=self.classes_))
             history.append({
                 "epoch": epoch,
                 "train_loss": float(log_loss(y_rep, clf.predict_proba(X_rep), sample_weight=w_rep, labels=self.classes_)),
                 f"dev_{self.scoring}": score,
-                "dev_log_loss": float(log_loss(y_dev, np.clip(dev_proba, 1e-12, 1), labels=self.classes_)),
+                "dev_log_loss": dev_log_loss,
             })
             epochs.set_postfix({f"dev_{self.scoring}": round(score, 4)})
-            if score > best_score + self.min_delta:
-                best_score, best_epoch, stale = score, epoch, 0
+            # A small dev set ties often on accuracy; the dev log loss breaks ties.
+            if score > best_score + self.min_delta or (score == best_score and dev_log_loss < best_log_loss):
+                best_score, best_log_loss, best_epoch, stale = score, dev_log_loss, epoch, 0
             else:
                 stale += 1
                 if stale >= self.patience:
