@@ -3,7 +3,6 @@ import pytest
 from scipy.special import softmax
 from sklearn.linear_model import LogisticRegression
 
-from workbench.plots.learning import model_comparison, reliability_diagram
 from workbench.calibration import (
     TemperatureScaling,
     apply_temperature,
@@ -14,6 +13,7 @@ from workbench.calibration import (
     reliability_table,
     smooth_labels,
 )
+from workbench.plots.learning import model_comparison, reliability_diagram
 
 
 def calibrated_sample(rng, n=20000, k=3, scale=2.0):
