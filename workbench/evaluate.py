@@ -60,6 +60,7 @@ from tqdm.auto import tqdm
 
 from workbench import ABSTAIN
 from workbench.apply import PROGRESS_MIN_ROWS
+from workbench.calibration import expected_calibration_error
 from workbench.data import ID_COLUMN, LABEL_COLUMN, PROTECTED_SPLITS, TEXT_COLUMN, Dataset
 
 NO_DATE = "no date"
@@ -212,18 +213,6 @@ GATE_METRICS: dict[str, Callable[[int, int], Callable]] = {
     "f1": lambda k, pos: _metric_functions(k, pos)["f1"],
     "f1_macro": lambda k, pos: partial(f1_score, average="macro", labels=list(range(k)), zero_division=np.nan),
 }
-
-
-def _ece(y: np.ndarray, proba: np.ndarray, n_bins: int) -> float:
-    """Expected calibration error of the top-class confidence, equal-width bins."""
-    confidence = proba.max(axis=1)
-    correct = proba.argmax(axis=1) == y
-    bins = np.minimum((confidence * n_bins).astype(int), n_bins - 1)
-    ece = 0.0
-    for b in np.unique(bins):
-        in_bin = bins == b
-        ece += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
-    return float(ece)
 
 
 @dataclass(frozen=True)
@@ -389,7 +378,7 @@ def evaluate(
         recall=float(metrics["recall"]),
         f1=float(metrics["f1"]),
         average=_average(k) if k > 2 else f"binary (positive = {names[positive_label]})",
-        ece=_ece(y, proba, n_bins) if proba is not None else None,
+        ece=expected_calibration_error(y, proba, n_bins=n_bins) if proba is not None else None,
         cost=error_cost(y, preds, fp_cost=fp_cost, fn_cost=fn_cost, positive_label=positive_label),
         per_class=per_class,
         confusion=confusion,
@@ -747,7 +736,7 @@ def canary_gate(
     value = float(score_fn(y, preds))
     summary = {name: float(f(y, preds)) for name, f in _metric_functions(k, positive_label).items()}
     if proba is not None:
-        summary["ece"] = _ece(y, proba, 10)
+        summary["ece"] = expected_calibration_error(y, proba)
     verdict = CanaryVerdict(
         metric=metric_name,
         value=value,
