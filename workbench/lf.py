@@ -22,6 +22,7 @@ import json
 import marshal
 import re
 import types
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -146,7 +147,12 @@ def _check_label(label: Any, name: str) -> int:
     return int(label)
 
 
-def _votes(mask: pd.Series | np.ndarray, label: int) -> np.ndarray:
+def _match_votes(df: pd.DataFrame, text_column: str, lf_name: str, compiled: re.Pattern, label: int) -> np.ndarray:
+    """``label`` where ``compiled`` matches the text, else ABSTAIN."""
+    with warnings.catch_warnings():
+        # A user's pattern may hold capture groups; we only ask whether it matches, so pandas' hint is noise.
+        warnings.filterwarnings("ignore", "This pattern is interpreted as a regular expression, and has match groups")
+        mask = _text(df, text_column, lf_name).str.contains(compiled, regex=True)
     return np.where(np.asarray(mask, dtype=bool), label, ABSTAIN).astype(np.int8)
 
 
@@ -181,7 +187,7 @@ def keyword_lf(
     compiled = re.compile(pattern, 0 if case_sensitive else re.IGNORECASE)
 
     def apply(df: pd.DataFrame) -> np.ndarray:
-        return _votes(_text(df, text_column, name).str.contains(compiled, regex=True), label)
+        return _match_votes(df, text_column, name, compiled, label)
 
     params = {"name": name, "keywords": keywords, "label": label, "text_column": text_column,
               "case_sensitive": case_sensitive, "whole_word": whole_word}
@@ -211,7 +217,7 @@ def regex_lf(
         raise ValueError(f"LF {name!r}: invalid regular expression {pattern!r}: {exc}") from exc
 
     def apply(df: pd.DataFrame) -> np.ndarray:
-        return _votes(_text(df, text_column, name).str.contains(compiled, regex=True), label)
+        return _match_votes(df, text_column, name, compiled, label)
 
     params = {"name": name, "pattern": pattern, "label": label, "text_column": text_column, "flags": int(flags)}
     return VectorizedLF(name, apply, params=params, builder="regex_lf", labels=(label,))
