@@ -51,7 +51,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from snorkel.labeling import LabelingFunction
 
-from workbench.analysis import conflict_matrix, conflict_rate, examples, lf_summary, overlap_matrix, total_coverage
+from workbench.analysis import conflict_matrix, examples, lf_summary, overlap_matrix, total_coverage
 from workbench.apply import DEFAULT_CACHE, LabelCache, LFApplier, LFFault, LFFaultWarning, Row, data_fingerprint
 from workbench.labelmodel import MajorityVote, SnorkelLabelModel, probs_to_preds
 from workbench.lf import ABSTAIN, VectorizedLF, is_vectorized, lf_fingerprint, lf_name, lf_source
@@ -288,6 +288,13 @@ class Snapshot:
     errors: list[LFError]
     applied: list[str]
     timings: dict
+    wide_: dict = field(default_factory=dict, repr=False)
+
+    def wide(self, split: str) -> np.ndarray:
+        """``L_train`` (``split="train"``) or ``L_dev`` as int64, computed once."""
+        if split not in self.wide_:
+            self.wide_[split] = _wide(self.L_train if split == "train" else self.L_dev)
+        return self.wide_[split]
 
     @property
     def label_model_current(self) -> bool:
@@ -674,10 +681,10 @@ class _ModuleWriter:
             self.imports[var] = f"from {module} import {attr}" + (f" as {var}" if attr != var else "")
             return
         if isinstance(lf, PredicateLF):
-            func, wrap = lf.predicate, f"predicate_lf({name!r}, {{f}}, label={lf.label})"
+            func, wrap = lf.predicate, lambda f: f"predicate_lf({name!r}, {f}, label={lf.label})"
             self.add_import("predicate_lf", "from workbench.studio import predicate_lf", predicate_lf, why)
         elif isinstance(lf, VectorizedLF):
-            func, wrap = lf.func, f"vectorized_lf(name={name!r}, labels={list(lf.labels)!r})({{f}})"
+            func, wrap = lf.func, lambda f: f"vectorized_lf(name={name!r}, labels={list(lf.labels)!r})({f})"
             self.add_import("vectorized_lf", "from workbench.lf import vectorized_lf", importlib.import_module("workbench.lf").vectorized_lf, why)
         elif isinstance(lf, LabelingFunction):
             if lf._pre:
@@ -689,7 +696,7 @@ class _ModuleWriter:
                 if code is None:
                     raise LFSaveError(f"{why}: its resources are not plain data, so they cannot be saved")
                 resources = f", resources={code}"
-            wrap = f"labeling_function(name={name!r}{resources})({{f}})"
+            wrap = lambda f: f"labeling_function(name={name!r}{resources})({f})"  # noqa: E731
             from snorkel.labeling import labeling_function
 
             self.add_import("labeling_function", "from snorkel.labeling import labeling_function", labeling_function, why)
@@ -701,12 +708,12 @@ class _ModuleWriter:
         if func.__name__ != var:
             self.bind(func.__name__, func, why)
         self.bind(var, lf, why)
-        self.blocks.append(body + f"{var} = {wrap.format(f=func.__name__)}")
+        self.blocks.append(body + f"{var} = {wrap(func.__name__)}")
 
     def render(self, header: str, active: Sequence[Any]) -> str:
         header = header.strip().replace("\\", "\\\\").replace('"""', "'''")
         parts = [f'"""{header}\n"""\n']
-        parts.append("\n".join(sorted(set(self.imports.values()))))
+        parts.append("\n".join(sorted(set(self.imports.values()), key=lambda stmt: (stmt.startswith("from"), stmt))))
         if self.constants:
             parts.append("\n".join(self.constants.values()))
         parts.extend(self.helpers.values())
@@ -1017,7 +1024,8 @@ class StudioState:
             key = tuple((n, self._entries[n].fingerprint) for n in active)
             L_train = self._matrix(active, "train")
             L_dev = self._matrix(active, "dev")
-            summary = self._summary(active, L_train, L_dev)
+            wide_train = _wide(L_train)
+            summary = self._summary(active, wide_train, L_train)
             overlap, conflict = overlap_matrix(L_train, active), conflict_matrix(L_train, active)
             t_stats = time.perf_counter()
             majority = None
@@ -1031,9 +1039,10 @@ class StudioState:
                 generation=self._generation, key=key, names=active, L_train=L_train, L_dev=L_dev, Y_dev=self.Y_dev,
                 summary=summary, overlap=overlap, conflict=conflict,
                 total_coverage=total_coverage(L_train) if active else 0.0,
-                conflict_rate=conflict_rate(_wide(L_train)) if active else 0.0,
+                conflict_rate=_conflict_rate(L_train) if active else 0.0,
                 majority=majority, label_model=None, label_model_status="", errors=self.errors(),
                 applied=applied, timings={"apply": t_apply - t0, "stats": t_stats - t_apply, "majority": t_model - t_stats},
+                wide_={"train": wide_train},
             )
             self.snapshot = snap
             self._record_version_stats(snap)
@@ -1049,7 +1058,7 @@ class StudioState:
             return np.zeros((n, 0), dtype=np.int8)
         return np.column_stack([self._entries[name].columns[split][1] for name in names]).astype(np.int8, copy=False)
 
-    def _summary(self, active: list[str], L_train: np.ndarray, L_dev: np.ndarray) -> pd.DataFrame:
+    def _summary(self, active: list[str], wide_train: np.ndarray, L_train: np.ndarray) -> pd.DataFrame:
         cols = ["Status", "Kind", "Version", "j", "Polarity", "Coverage", "Overlaps", "Conflicts",
                 "Dev Coverage", "Dev Correct", "Dev Incorrect", "Dev Acc.", "Learned Acc."]
         out = pd.DataFrame(index=pd.Index(self.names, name="LF"), columns=cols, dtype=object)
@@ -1057,7 +1066,7 @@ class StudioState:
         out["Kind"] = [e.kind for e in self._entries.values()]
         out["Version"] = [(self.history.latest(n).version if self.history.latest(n) else 0) for n in self.names]
         if active:
-            train = lf_summary(_wide(L_train), active)
+            train = lf_summary(wide_train, active)
             out.loc[active, ["j", "Polarity", "Coverage", "Overlaps", "Conflicts"]] = train[["j", "Polarity", "Coverage", "Overlaps", "Conflicts"]].to_numpy(object)
         voted_any = (L_train != ABSTAIN) if active else np.zeros((len(L_train), 0), dtype=bool)
         others_voted = voted_any.any(axis=1)
@@ -1219,7 +1228,7 @@ class StudioState:
         for name in (lf, other):
             if name is not None and name not in snap.names:
                 raise KeyError(f"LF {name!r} is not switched on (or failing); active LFs are {snap.names}")
-        L = _wide(snap.L_train if split == "train" else snap.L_dev)
+        L = snap.wide(split)
         Y = self.Y_dev if split == "dev" else None
         shown = snap.shown
         probs = None if shown is None else (shown.probs_train if split == "train" else shown.probs_dev)
@@ -1269,11 +1278,11 @@ class StudioState:
         path = Path(path)
         code = self.to_code()
         if verify:
-            self._verify_code(code, path)
+            self._verify_code(code, path, verify_rows)
         _write_atomic(path, code)
         return path
 
-    def _verify_code(self, code: str, path: Path) -> None:
+    def _verify_code(self, code: str, path: Path, verify_rows: int) -> None:
         snap = self.snapshot
         module = types.ModuleType(path.stem)
         module.__file__ = str(path)
@@ -1298,6 +1307,15 @@ class StudioState:
             if differ:
                 raise LFSaveError(f"the saved code of {differ} labels the {split} split differently from the studio; "
                                   "not written")
+
+
+def _conflict_rate(L: np.ndarray) -> float:
+    """Share of rows on which two LFs vote different labels, on ``L``'s own narrow dtype
+    (``workbench.analysis.conflict_rate`` needs int64, see :func:`_wide`)."""
+    voted = L != ABSTAIN
+    highest = L.max(axis=1)
+    lowest = np.where(voted, L, np.iinfo(L.dtype).max).min(axis=1)
+    return float(((highest != ABSTAIN) & (lowest != highest)).mean()) if len(L) else 0.0
 
 
 def _wide(L: np.ndarray) -> np.ndarray:
