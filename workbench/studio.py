@@ -28,6 +28,7 @@ from __future__ import annotations
 import ast
 import dis
 import importlib
+import importlib.util
 import inspect
 import keyword
 import os
@@ -58,7 +59,7 @@ from workbench.lf import ABSTAIN, VectorizedLF, is_vectorized, lf_fingerprint, l
 
 __all__ = [
     "LABEL_MODELS", "LFError", "LFHistory", "LFSaveError", "LFVersion", "LabelModelRefitter", "ModelOutput",
-    "PredicateLF", "Snapshot", "StudioState", "lf_kind", "lfs_to_code", "predicate_lf",
+    "PredicateLF", "Snapshot", "StudioState", "lf_kind", "lfs_to_code", "load_lfs", "predicate_lf",
 ]
 
 LABEL_MODELS = ("snorkel", "majority")
@@ -755,6 +756,25 @@ def lfs_to_code(lfs: Sequence[Any], active: Sequence[Any] | None = None, header:
     for lf in lfs:
         writer.add_lf(lf)
     return writer.render(header, lfs if active is None else list(active))
+
+
+def load_lfs(path: str | os.PathLike) -> types.ModuleType:
+    """Import a module written by :meth:`StudioState.save_lfs` from its path.
+
+    Examples
+    --------
+    >>> saved = load_lfs(out_dir() / "labeling_functions.py")  # doctest: +SKIP
+    >>> L = apply_lfs(df, saved.LFS)  # doctest: +SKIP
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no saved labeling functions here (write them with studio.save_lfs)")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    if not hasattr(module, "LFS"):
+        raise ValueError(f"{path} defines no LFS list; was it written by save_lfs?")
+    return module
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -55,6 +55,7 @@ CSS = """
 .wb-studio .wb-err { color: #c62828; }
 .wb-studio table.wb-rows { border-collapse: collapse; font-size: 12px; width: 100%; }
 .wb-studio table.wb-rows td, .wb-studio table.wb-rows th { border-bottom: 1px solid #eee; padding: 3px 6px; text-align: left; vertical-align: top; }
+.wb-studio table.wb-rows td.wb-nowrap { white-space: nowrap; }
 .wb-studio .wb-vote { display: inline-block; border-radius: 3px; padding: 0 4px; margin: 1px; font-size: 11px; }
 .wb-studio .wb-errors { background: #fdecea; border-left: 4px solid #c62828; padding: 4px 8px; font-size: 12px; }
 .wb-studio h4 { margin: 12px 0 4px 0; }
@@ -122,7 +123,8 @@ class _TableRow:
         self.name = name
         self.checkbox = W.Checkbox(value=True, indent=False, layout=W.Layout(width="24px"), description_tooltip=f"use {name}")
         self.cells = [W.HTML(layout=W.Layout(min_width="0")) for _ in TABLE_COLUMNS]
-        self.remove = W.Button(description="✕", tooltip=f"remove {name}", layout=W.Layout(width="28px", height="22px"))
+        self.remove = W.Button(description="✕", tooltip=f"remove {name}",
+                               layout=W.Layout(width="30px", height="22px", padding="0"))
         self.checkbox.observe(lambda change: studio._on_checkbox(name, change["new"]), names="value")
         self.remove.on_click(lambda _: studio._guard(lambda: studio.remove(name)))
 
@@ -201,14 +203,13 @@ class Studio:
 
     # -- public API -----------------------------------------------------------------------
 
-    def add(self, *lfs: Any, enabled: bool | None = None) -> Any:
-        """Add (or replace, by name) LFs and refresh; returns the LF (or the list of them)."""
+    def add(self, *lfs: Any, enabled: bool | None = None) -> None:
+        """Add LFs (an LF with an existing name replaces it) and refresh the dashboard."""
         if not lfs:
             raise TypeError("add() needs at least one LF")
         for lf in lfs:
             self.state.add(lf, enabled=enabled)
         self.refresh()
-        return lfs[0] if len(lfs) == 1 else list(lfs)
 
     def lf(self, label: Any = None, *, name: str | None = None, resources: dict | None = None) -> Callable:
         """Decorator registering a row-wise LF.
@@ -228,7 +229,8 @@ class Studio:
                 lf = labeling_function(name=lf_label, resources=resources)(func)
             else:
                 lf = predicate_lf(lf_label, func, label)
-            return self.add(lf)
+            self.add(lf)
+            return lf
 
         return register
 
@@ -298,7 +300,7 @@ class Studio:
 
         # No-code form
         self.form_kind = W.ToggleButtons(options=[("keywords", "keywords"), ("regex", "regex")], value="keywords",
-                                         style={"button_width": "80px"})
+                                         style={"button_width": "90px"})
         self.form_pattern = W.Text(placeholder="free, win, gift card", layout=W.Layout(width="260px"))
         self.form_label = W.Dropdown(options=[(n, i) for i, n in enumerate(self.class_names)], value=0,
                                      layout=W.Layout(width="110px"))
@@ -311,7 +313,7 @@ class Studio:
                        self.form_name, self.form_add], layout=W.Layout(flex_flow="row wrap", align_items="center"))
 
         # Summary table
-        self.table = W.GridBox(layout=W.Layout(grid_template_columns=f"28px repeat({len(TABLE_COLUMNS)}, auto) 32px",
+        self.table = W.GridBox(layout=W.Layout(grid_template_columns=f"28px repeat({len(TABLE_COLUMNS)}, auto) 36px",
                                                 align_items="center", overflow="auto"))
         self.header_buttons = {}
         self._corners = (W.HTML(), W.HTML())
@@ -446,8 +448,14 @@ class Studio:
             self.pair_pager.page = 0
             self._render_pair()
 
-    def _on_browse_change(self, _change) -> None:
+    def _on_browse_change(self, change) -> None:
         if not self._quiet:
+            if change["owner"] is self.browse_kind and change["new"] == "wrong":
+                self._quiet = True  # "wrong" is a dev-set question: show the dev split
+                try:
+                    self.browse_split.value = "dev"
+                finally:
+                    self._quiet = False
             self.browse_pager.page = 0
             self._render_browser()
 
@@ -582,7 +590,10 @@ class Studio:
         with self._lock:
             mv, lm = snap.majority, snap.label_model
             current = snap.label_model_current
-            lm_name = "Snorkel LabelModel" + ("" if current else " (stale)")
+            if self.state.label_model == "majority":
+                lm_name = "label model: off"
+            else:
+                lm_name = "Snorkel LabelModel" + ("" if current else " (stale)" if lm is not None else " (fitting)")
             status = snap.label_model_status
             if mv is None:
                 self.lm_status.value = "<span class='wb-cell'>Add labeling functions to see the label model.</span>"
@@ -639,9 +650,9 @@ class Studio:
                 f"{_esc(c[5:])}→{_esc(self.class_names[int(r[c])])}</span>"
                 for c in vote_cols if int(r[c]) != ABSTAIN) or "<i>none</i>"
             gold = f"<td>{_esc(self.class_names[int(r['gold'])])}</td>" if has_gold else ""
-            probs = ("<td>" + " · ".join(f"{_esc(self.class_names[int(c[2:])])} {float(r[c]):.2f}" for c in prob_cols)
+            probs = ("<td class='wb-nowrap'>" + "<br>".join(f"{_esc(self.class_names[int(c[2:])])} {float(r[c]):.2f}" for c in prob_cols)
                      + "</td>") if prob_cols else ""
-            body.append(f"<tr><td>{_esc(r.get('example_id', ''))}</td><td>{_esc(r.get('text', ''), 300)}</td>"
+            body.append(f"<tr><td class='wb-nowrap'>{_esc(r.get('example_id', ''))}</td><td>{_esc(r.get('text', ''), 300)}</td>"
                         f"<td>{votes}</td>{gold}{probs}</tr>")
         return f"<table class='wb-rows'>{head}{''.join(body)}</table>"
 
