@@ -52,8 +52,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from snorkel.labeling import LabelingFunction
 
-from workbench.analysis import conflict_matrix, examples, lf_summary, overlap_matrix, total_coverage
-from workbench.apply import DEFAULT_CACHE, LabelCache, LFApplier, LFFault, LFFaultWarning, Row, data_fingerprint
+from workbench.analysis import conflict_matrix, examples, lf_summary, overlap_matrix
+from workbench.apply import (DEFAULT_CACHE, PROGRESS_MIN_ROWS, LabelCache, LFApplier, LFFault, LFFaultWarning, Row,
+                             data_fingerprint)
 from workbench.labelmodel import MajorityVote, SnorkelLabelModel, probs_to_preds
 from workbench.lf import ABSTAIN, VectorizedLF, is_vectorized, lf_fingerprint, lf_name, lf_source
 
@@ -314,11 +315,15 @@ def _hist(P: np.ndarray, covered: np.ndarray, bins: int) -> tuple[np.ndarray, np
 
 
 def model_output(name: str, model: Any, L_train: np.ndarray, L_dev: np.ndarray, Y_dev: np.ndarray | None,
-                 cardinality: int, bins: int = 20, seed: int = 0) -> ModelOutput:
-    """Probabilities, confidence histogram, class balance and dev scores of a fitted label model."""
+                 cardinality: int, bins: int = 20, seed: int = 0, covered: np.ndarray | None = None) -> ModelOutput:
+    """Probabilities, confidence histogram, class balance and dev scores of a fitted label model.
+
+    ``covered`` (rows of ``L_train`` some LF votes on) may be passed when already computed.
+    """
     P_train = np.asarray(model.predict_proba(L_train), dtype=float)
     P_dev = np.asarray(model.predict_proba(L_dev), dtype=float) if len(L_dev) else np.zeros((0, cardinality))
-    covered = (L_train != ABSTAIN).any(axis=1)
+    if covered is None:
+        covered = (L_train != ABSTAIN).any(axis=1)
     counts, edges = _hist(P_train, covered, bins)
     preds = probs_to_preds(P_train[covered], "random", seed=seed)
     balance = np.bincount(preds, minlength=cardinality) / max(len(preds), 1)
@@ -436,8 +441,8 @@ class _Split:
         # Built once from column lists: ``DataFrame.to_dict("records")`` costs ~2 s per 100,000 rows
         # under pandas 3, and the applier would rebuild it for every row-wise LF it runs.
         if self.rows is None:
-            cols = [str(c) for c in self.df.columns]
-            values = [self.df[c].tolist() for c in self.df.columns]
+            cols = list(self.df.columns)
+            values = [self.df[c].tolist() for c in cols]
             self.rows = [Row(zip(cols, vals)) for vals in zip(*values)]
         return self.rows
 
@@ -849,6 +854,8 @@ class StudioState:
         cache by default, so a re-opened studio does not re-apply unchanged LFs.
     bins : int
         Bins of the confidence histograms.
+    progress : bool or None
+        Progress bar while a row-wise LF runs; None shows one from 50,000 rows.
 
     Examples
     --------
@@ -865,7 +872,8 @@ class StudioState:
     def __init__(self, dataset: Any, *, train_split: str = "train", dev_split: str | None = "dev",
                  label_model: str = "snorkel", label_model_settings: dict | None = None, background: bool = True,
                  debounce: float = 0.5, cache: LabelCache | None = None, bins: int = 20,
-                 id_column: str = "example_id", text_column: str = "text", fit_cache_size: int = 8):
+                 id_column: str = "example_id", text_column: str = "text", fit_cache_size: int = 8,
+                 progress: bool | None = None):
         if label_model not in LABEL_MODELS:
             raise ValueError(f"label_model must be one of {LABEL_MODELS}, got {label_model!r}")
         train, dev, self.Y_dev, self.class_names = _check_dataset(dataset, train_split, dev_split)
@@ -880,6 +888,7 @@ class StudioState:
         self.label_model_settings = {"n_epochs": 500, "seed": 123, **(label_model_settings or {})}
         self.background = background
         self.bins = bins
+        self.progress = progress
         self.cache = cache if cache is not None else DEFAULT_CACHE
         self.history = LFHistory()
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
@@ -975,12 +984,15 @@ class StudioState:
                         positions = np.flatnonzero(candidates)
                         column = np.full(n, ABSTAIN, dtype=np.int8)
                         if len(positions):
-                            sub = df.iloc[positions]
+                            # the builder reads only its text column; the id column names rows in faults
+                            keep = [c for c in dict.fromkeys((self.id_column, entry.lf.params["text_column"])) if c in df.columns]
+                            sub = df[keep].iloc[positions]
                             column[positions] = applier.apply(sub, fault_tolerant=True, data_key="-", progress=False)[:, 0]
                             if entry.name in applier.faults_:
                                 fault = _fault_from(applier.faults_[entry.name], positions)
                 else:
-                    column = applier._run_rowwise(entry.lf, df, split.row_objects(), fault, True, n >= 50_000)
+                    show = self.progress if self.progress is not None else n >= PROGRESS_MIN_ROWS
+                    column = applier._run_rowwise(entry.lf, df, split.row_objects(), fault, True, show)
         except Exception as exc:  # LFApplyError (bad shape or dtype), or a crash outside the LF call
             error = LFError(entry.name, split.name, n, n, [{"row": None, "example_id": None, "text": None,
                                                              "error": f"{type(exc).__name__}: {exc}"}])
@@ -1044,21 +1056,23 @@ class StudioState:
             key = tuple((n, self._entries[n].fingerprint) for n in active)
             L_train = self._matrix(active, "train")
             L_dev = self._matrix(active, "dev")
+            covered = (L_train != ABSTAIN).any(axis=1)  # shared by several statistics below
             wide_train = _wide(L_train)
-            summary = self._summary(active, wide_train, L_train)
+            summary = self._summary(active, wide_train, L_train, covered)
             overlap, conflict = overlap_matrix(L_train, active), conflict_matrix(L_train, active)
             t_stats = time.perf_counter()
             majority = None
             if active:
                 mv = MajorityVote(cardinality=self.cardinality).fit(L_train)
-                majority = model_output("majority vote", mv, L_train, L_dev, self.Y_dev, self.cardinality, self.bins)
+                majority = model_output("majority vote", mv, L_train, L_dev, self.Y_dev, self.cardinality, self.bins,
+                                        covered=covered)
                 majority.key = key
             t_model = time.perf_counter()
             self._generation += 1
             snap = Snapshot(
                 generation=self._generation, key=key, names=active, L_train=L_train, L_dev=L_dev, Y_dev=self.Y_dev,
                 summary=summary, overlap=overlap, conflict=conflict,
-                total_coverage=total_coverage(L_train) if active else 0.0,
+                total_coverage=float(covered.mean()) if active and len(covered) else 0.0,
                 conflict_rate=_conflict_rate(L_train) if active else 0.0,
                 majority=majority, label_model=None, label_model_status="", errors=self.errors(),
                 applied=applied, timings={"apply": t_apply - t0, "stats": t_stats - t_apply, "majority": t_model - t_stats},
@@ -1078,7 +1092,7 @@ class StudioState:
             return np.zeros((n, 0), dtype=np.int8)
         return np.column_stack([self._entries[name].columns[split][1] for name in names]).astype(np.int8, copy=False)
 
-    def _summary(self, active: list[str], wide_train: np.ndarray, L_train: np.ndarray) -> pd.DataFrame:
+    def _summary(self, active: list[str], wide_train: np.ndarray, L_train: np.ndarray, covered: np.ndarray) -> pd.DataFrame:
         cols = ["Status", "Kind", "Version", "j", "Polarity", "Coverage", "Overlaps", "Conflicts",
                 "Dev Coverage", "Dev Correct", "Dev Incorrect", "Dev Acc.", "Learned Acc."]
         out = pd.DataFrame(index=pd.Index(self.names, name="LF"), columns=cols, dtype=object)
@@ -1088,8 +1102,6 @@ class StudioState:
         if active:
             train = lf_summary(wide_train, active)
             out.loc[active, ["j", "Polarity", "Coverage", "Overlaps", "Conflicts"]] = train[["j", "Polarity", "Coverage", "Overlaps", "Conflicts"]].to_numpy(object)
-        voted_any = (L_train != ABSTAIN) if active else np.zeros((len(L_train), 0), dtype=bool)
-        others_voted = voted_any.any(axis=1)
         for name, entry in self._entries.items():
             if name in active or entry.errors or "train" not in entry.columns:
                 continue
@@ -1098,7 +1110,7 @@ class StudioState:
             disagree = ((L_train != ABSTAIN) & (L_train != col[:, None])).any(axis=1) if active else np.zeros(len(col), bool)
             out.at[name, "Polarity"] = sorted(int(v) for v in np.unique(col[fires]))
             out.at[name, "Coverage"] = fires.mean() if len(col) else 0.0
-            out.at[name, "Overlaps"] = (fires & others_voted).mean() if len(col) else 0.0
+            out.at[name, "Overlaps"] = (fires & covered).mean() if len(col) else 0.0
             out.at[name, "Conflicts"] = (fires & disagree).mean() if len(col) else 0.0
         if "dev" in self.splits:
             for name, entry in self._entries.items():
@@ -1182,6 +1194,12 @@ class StudioState:
         return None
 
     def _fit_snorkel(self, key: tuple, L_train: np.ndarray, L_dev: np.ndarray) -> ModelOutput:
+        if threading.current_thread() is not threading.main_thread():
+            import torch
+
+            # Per thread (OpenMP and MKL settings are thread-local): the fit's matrices are tiny
+            # (LFs x classes), and a second torch thread would only take the core the dashboard needs.
+            torch.set_num_threads(1)
         t0 = time.perf_counter()
         model = SnorkelLabelModel(cardinality=self.cardinality, **self.label_model_settings).fit(L_train)
         out = model_output("Snorkel LabelModel", model, L_train, L_dev, self.Y_dev, self.cardinality, self.bins)

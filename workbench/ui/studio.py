@@ -154,6 +154,8 @@ class Studio:
         list it reads was edited in another cell).
     display : bool
         Show the dashboard at once when running in IPython.
+    cache, progress
+        Passed to :class:`~workbench.studio.StudioState`.
 
     Attributes
     ----------
@@ -175,10 +177,10 @@ class Studio:
     def __init__(self, dataset: Any, lfs: Sequence[Any] = (), *, train_split: str = "train", dev_split: str | None = "dev",
                  label_model: str = "snorkel", label_model_settings: dict | None = None, background: bool = True,
                  debounce: float = 0.5, page_size: int = 10, auto_refresh: bool = True, display: bool = True,
-                 cache=None):
+                 cache=None, progress: bool | None = None):
         self.state = StudioState(dataset, train_split=train_split, dev_split=dev_split, label_model=label_model,
                                  label_model_settings=label_model_settings, background=background, debounce=debounce,
-                                 cache=cache)
+                                 cache=cache, progress=progress)
         self.class_names = self.state.class_names
         self._lock = threading.RLock()
         self._quiet = False
@@ -186,6 +188,7 @@ class Studio:
         self.sort_by: str | None = None  # None: the order LFs were added
         self.descending = False
         self.last_refresh_seconds = float("nan")
+        self.page_size = page_size
         self._build()
         self.state.on_label_model(self._on_label_model)
         for lf in lfs:
@@ -335,7 +338,7 @@ class Studio:
                                          style={"button_width": "80px"})
         for w in (self.pair_a, self.pair_b, self.pair_kind):
             w.observe(self._on_pair_change, names="value")
-        self.pair_pager = _Pager(self._render_pair, 10)
+        self.pair_pager = _Pager(self._render_pair, self.page_size)
         self.pair_rows = W.HTML()
 
         # Label model panel
@@ -352,7 +355,7 @@ class Studio:
                                             style={"button_width": "60px"})
         for w in (self.browse_lf, self.browse_kind, self.browse_split):
             w.observe(self._on_browse_change, names="value")
-        self.browse_pager = _Pager(self._render_browser, 10)
+        self.browse_pager = _Pager(self._render_browser, self.page_size)
         self.browse_rows = W.HTML()
 
         # History
