@@ -44,7 +44,7 @@ from snorkel.labeling.model import LabelModel  # noqa: E402
 
 from workbench.apply import LabelCache  # noqa: E402
 from workbench.data import Dataset, load_youtube_spam  # noqa: E402
-from workbench.lf import ABSTAIN, VectorizedLF, keyword_lf, regex_lf  # noqa: E402
+from workbench.lf import ABSTAIN, keyword_lf, regex_lf  # noqa: E402
 from workbench.lfs_youtube import HAM, SPAM, YOUTUBE_LFS  # noqa: E402
 from workbench.studio import predicate_lf  # noqa: E402
 from workbench.ui.studio import Studio  # noqa: E402

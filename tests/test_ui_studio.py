@@ -219,6 +219,7 @@ def test_label_model_panel_says_which_model_and_whether_current(youtube):
         assert "up to date" in studio.lm_status.value and "Snorkel LabelModel" in studio.lm_status.value
         lm = studio.snapshot.label_model
         np.testing.assert_array_equal(studio.confidence_fig.data[1].y, lm.hist_counts)
+        assert len(studio.confidence_fig.data[1].y) == 20 < len(youtube.train)  # binned, never a point per row
         assert studio.confidence_fig.data[1].opacity == pytest.approx(0.6)
         np.testing.assert_allclose(studio.balance_fig.data[2].y, lm.balance)
         dev_share = np.bincount(youtube.gold("dev"), minlength=2) / len(youtube.dev)

@@ -487,10 +487,10 @@ def _keyword_candidates(lf: VectorizedLF, split: _Split) -> np.ndarray | None:
     return np.asarray(hits.fill_null(False), dtype=bool) | non_ascii
 
 
-def _fault_from(fault: LFFault, positions: np.ndarray | None = None) -> LFFault:
-    if positions is not None:
-        for row in fault.first_rows:
-            row["row"] = int(positions[row["row"]])
+def _fault_from(fault: LFFault, positions: np.ndarray) -> LFFault:
+    """A fault recorded on a subset of rows, with its row numbers mapped back to the full table."""
+    for row in fault.first_rows:
+        row["row"] = int(positions[row["row"]])
     return fault
 
 
@@ -507,20 +507,18 @@ _LITERAL_TYPES = (str, bytes, int, float, bool, type(None), list, tuple, dict, s
 
 
 def _literal_code(value: Any) -> str | None:
-    """Python source that evaluates to ``value`` for plain data, else None."""
-    if isinstance(value, bool) or value is None or (isinstance(value, _LITERAL_TYPES) and type(value) in _LITERAL_TYPES):
-        if isinstance(value, (set, frozenset)) and not value:
-            code = f"{type(value).__name__}()"
-        elif isinstance(value, frozenset):
-            code = f"frozenset({set(value)!r})"
-        else:
-            code = repr(value)
-        try:
-            rebuilt = ast.literal_eval(code) if not code.startswith(("frozenset", "set()")) else eval(code, {})
-        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-            return None
-        return code if rebuilt == value and type(rebuilt) is type(value) else None
-    return None
+    """Python source that evaluates to ``value`` for plain data (literals, containers, sets), else None."""
+    if type(value) in (set, frozenset):
+        items = [_literal_code(v) for v in value]
+        return None if None in items else f"{type(value).__name__}([{', '.join(sorted(items))}])"
+    if type(value) not in _LITERAL_TYPES:
+        return None
+    code = repr(value)
+    try:
+        rebuilt = ast.literal_eval(code)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None  # e.g. nan
+    return code if rebuilt == value and type(rebuilt) is type(value) else None
 
 
 def _importable_name(value: Any) -> tuple[str, str] | None:

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from workbench.lf import ABSTAIN, keyword_lf, lf_name, regex_lf
+from workbench.lf import ABSTAIN, keyword_lf, regex_lf
 from workbench.plots.studio import (balance_figure, confidence_figure, lf_matrix_figure, update_balance,
                                     update_confidence, update_lf_matrix)
 from workbench.studio import LFHistory, Snapshot, StudioState, predicate_lf
