@@ -170,7 +170,9 @@ class LFApplier:
         if not isinstance(cardinality, (int, np.integer)) or cardinality < 2:
             raise ValueError(f"cardinality must be an int >= 2, got {cardinality!r}")
         self.cardinality = int(cardinality)
-        self.cache = DEFAULT_CACHE if cache is None or cache is True else (cache or None)
+        if cache is None or cache is True:
+            cache = DEFAULT_CACHE
+        self.cache = cache if isinstance(cache, LabelCache) else None
         self.id_column = id_column
         self.text_column = text_column
         self.faults_: dict[str, LFFault] = {}
