@@ -227,10 +227,12 @@ def test_history_records_are_plain_data(state):
     state.add(keyword_lf("kw_song", ["song"], HAM))
     state.refresh()
     state.add(keyword_lf("kw_my", ["my channel"], SPAM))
+    state.add(keyword_lf("kw_voice", ["voice"], HAM))  # no dev votes: its dev accuracy is missing, not NaN
     state.refresh()
     records = state.history.to_records()
-    assert [(r["name"], r["version"]) for r in records] == [("kw_my", 1), ("kw_my", 2), ("kw_song", 1)]
-    json.dumps(records)  # storable as is
+    assert [(r["name"], r["version"]) for r in records] == [("kw_my", 1), ("kw_my", 2), ("kw_song", 1), ("kw_voice", 1)]
+    json.dumps(records, allow_nan=False)  # strict JSON: storable as is
+    assert records[3]["stats"]["dev_accuracy"] is None and records[3]["stats"]["dev_votes"] == 0
     v1, v2 = records[0], records[1]
     assert "keywords=['my']" in v1["source"] and "['my channel']" in v2["source"]
     assert v1["stats"]["dev_accuracy"] == pytest.approx(0.5) and v2["stats"]["dev_accuracy"] == pytest.approx(1.0)

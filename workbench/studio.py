@@ -52,7 +52,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from snorkel.labeling import LabelingFunction
 
-from workbench.analysis import conflict_matrix, examples, lf_summary, overlap_matrix
+from workbench.analysis import conflict_matrix, conflict_rate, examples, lf_summary, overlap_matrix
 from workbench.apply import (DEFAULT_CACHE, PROGRESS_MIN_ROWS, LabelCache, LFApplier, LFFault, LFFaultWarning, Row,
                              data_fingerprint)
 from workbench.labelmodel import MajorityVote, SnorkelLabelModel, probs_to_preds
@@ -290,13 +290,6 @@ class Snapshot:
     errors: list[LFError]
     applied: list[str]
     timings: dict
-    wide_: dict = field(default_factory=dict, repr=False)
-
-    def wide(self, split: str) -> np.ndarray:
-        """``L_train`` (``split="train"``) or ``L_dev`` as int64, computed once."""
-        if split not in self.wide_:
-            self.wide_[split] = _wide(self.L_train if split == "train" else self.L_dev)
-        return self.wide_[split]
 
     @property
     def label_model_current(self) -> bool:
@@ -1055,8 +1048,7 @@ class StudioState:
             L_train = self._matrix(active, "train")
             L_dev = self._matrix(active, "dev")
             covered = (L_train != ABSTAIN).any(axis=1)  # shared by several statistics below
-            wide_train = _wide(L_train)
-            summary = self._summary(active, wide_train, L_train, covered)
+            summary = self._summary(active, L_train, covered)
             overlap, conflict = overlap_matrix(L_train, active), conflict_matrix(L_train, active)
             t_stats = time.perf_counter()
             majority = None
@@ -1071,10 +1063,9 @@ class StudioState:
                 generation=self._generation, key=key, names=active, L_train=L_train, L_dev=L_dev, Y_dev=self.Y_dev,
                 summary=summary, overlap=overlap, conflict=conflict,
                 total_coverage=float(covered.mean()) if active and len(covered) else 0.0,
-                conflict_rate=_conflict_rate(L_train) if active else 0.0,
+                conflict_rate=conflict_rate(L_train) if active else 0.0,
                 majority=majority, label_model=None, label_model_status="", errors=self.errors(),
                 applied=applied, timings={"apply": t_apply - t0, "stats": t_stats - t_apply, "majority": t_model - t_stats},
-                wide_={"train": wide_train},
             )
             self.snapshot = snap
             self._record_version_stats(snap)
@@ -1090,7 +1081,7 @@ class StudioState:
             return np.zeros((n, 0), dtype=np.int8)
         return np.column_stack([self._entries[name].columns[split][1] for name in names]).astype(np.int8, copy=False)
 
-    def _summary(self, active: list[str], wide_train: np.ndarray, L_train: np.ndarray, covered: np.ndarray) -> pd.DataFrame:
+    def _summary(self, active: list[str], L_train: np.ndarray, covered: np.ndarray) -> pd.DataFrame:
         cols = ["Status", "Kind", "Version", "j", "Polarity", "Coverage", "Overlaps", "Conflicts",
                 "Dev Coverage", "Dev Correct", "Dev Incorrect", "Dev Acc.", "Learned Acc."]
         out = pd.DataFrame(index=pd.Index(self.names, name="LF"), columns=cols, dtype=object)
@@ -1098,7 +1089,7 @@ class StudioState:
         out["Kind"] = [e.kind for e in self._entries.values()]
         out["Version"] = [(self.history.latest(n).version if self.history.latest(n) else 0) for n in self.names]
         if active:
-            train = lf_summary(wide_train, active)
+            train = lf_summary(L_train, active)
             out.loc[active, ["j", "Polarity", "Coverage", "Overlaps", "Conflicts"]] = train[["j", "Polarity", "Coverage", "Overlaps", "Conflicts"]].to_numpy(object)
         for name, entry in self._entries.items():
             if name in active or entry.errors or "train" not in entry.columns:
@@ -1264,7 +1255,7 @@ class StudioState:
         for name in (lf, other):
             if name is not None and name not in snap.names:
                 raise KeyError(f"LF {name!r} is not switched on (or failing); active LFs are {snap.names}")
-        L = snap.wide(split)
+        L = snap.L_train if split == "train" else snap.L_dev
         Y = self.Y_dev if split == "dev" else None
         shown = snap.shown
         probs = None if shown is None else (shown.probs_train if split == "train" else shown.probs_dev)
@@ -1345,21 +1336,6 @@ class StudioState:
                                   "not written")
 
 
-def _conflict_rate(L: np.ndarray) -> float:
-    """Share of rows on which two LFs vote different labels, on ``L``'s own narrow dtype
-    (``workbench.analysis.conflict_rate`` needs int64, see :func:`_wide`)."""
-    voted = L != ABSTAIN
-    highest = L.max(axis=1)
-    lowest = np.where(voted, L, np.iinfo(L.dtype).max).min(axis=1)
-    return float(((highest != ABSTAIN) & (lowest != highest)).mean()) if len(L) else 0.0
-
-
-def _wide(L: np.ndarray) -> np.ndarray:
-    """``L`` as int64 for ``workbench.analysis``: its conflict helper uses an int64 sentinel that
-    wraps around in int8 matrices and reports every partly-covered row as a conflict."""
-    return L.astype(np.int64)
-
-
 def _show_fit(snap: Snapshot, fit: ModelOutput | Exception) -> None:
     if isinstance(fit, Exception):
         snap.label_model_status = f"failed: {type(fit).__name__}: {fit}"
@@ -1370,12 +1346,13 @@ def _show_fit(snap: Snapshot, fit: ModelOutput | Exception) -> None:
 
 
 def _plain(value: Any) -> Any:
+    """A statistic as plain JSON data: Python numbers, None for missing (never NaN)."""
     if value is None or value is pd.NA:
         return None
     if isinstance(value, (np.integer,)):
         return int(value)
     if isinstance(value, (np.floating, float)):
-        return float(value)
+        return None if np.isnan(value) else float(value)
     return value
 
 

@@ -708,8 +708,7 @@ class Studio:
         for v in versions:
             s = v.stats or {}
             acc = s.get("dev_accuracy")
-            delta = ("–" if previous is None or acc is None or previous is None or pd.isna(acc) or pd.isna(previous)
-                     else f"{acc - previous:+.1%}")
+            delta = "–" if acc is None or previous is None else f"{acc - previous:+.1%}"
             previous = acc if acc is not None else previous
             error = f"<span class='wb-err'>{_esc(s['error'])}</span>" if "error" in s else ""
             rows.append(
