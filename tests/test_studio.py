@@ -160,6 +160,18 @@ def test_edit_of_a_global_an_lf_reads_is_picked_up(state):
     assert len(state.history.versions("says_word")) == 2
 
 
+def test_edit_of_a_global_read_inside_a_comprehension_is_picked_up(state):
+    source = ("SPAMMY = ['free']\n"
+              "def spammy(x):\n    return len([w for w in x.text.split() if w in SPAMMY]) > 0\n")
+    ns = cell(source, {})
+    state.add(predicate_lf("spammy", ns["spammy"], SPAM))
+    assert state.refresh().summary.loc["spammy", "Coverage"] == pytest.approx(2 / 8)
+    cell("SPAMMY = ['free', 'channel']\n", ns)
+    assert state.needs_refresh()
+    snap = state.refresh()
+    assert snap.applied == ["spammy"] and snap.summary.loc["spammy", "Coverage"] == pytest.approx(4 / 8)
+
+
 def test_failing_lf_is_reported_and_isolated(state):
     ns = cell("def picky(x):\n    if 'free' in x.text:\n        raise ValueError('no free stuff')\n    return False\n", {})
     state.add(keyword_lf("kw_my", ["my"], SPAM))

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import dis
+import hashlib
 import importlib
 import importlib.util
 import inspect
@@ -60,7 +61,7 @@ from workbench.lf import ABSTAIN, VectorizedLF, is_vectorized, lf_fingerprint, l
 
 __all__ = [
     "LABEL_MODELS", "LFError", "LFHistory", "LFSaveError", "LFVersion", "LabelModelRefitter", "ModelOutput",
-    "PredicateLF", "Snapshot", "StudioState", "lf_kind", "lfs_to_code", "load_lfs", "predicate_lf",
+    "PredicateLF", "Snapshot", "StudioState", "lf_kind", "lfs_to_code", "load_lfs", "predicate_lf", "studio_fingerprint",
 ]
 
 LABEL_MODELS = ("snorkel", "majority")
@@ -554,6 +555,44 @@ def _global_loads(code: types.CodeType) -> set[str]:
     return names
 
 
+def _lf_function(lf: Any) -> Callable | None:
+    """The Python function holding an LF's logic (None for builder LFs, whose parameters are their identity)."""
+    if isinstance(lf, VectorizedLF):
+        return None if lf.builder else lf.func
+    return getattr(lf, "predicate", None) or getattr(lf, "_f", None)
+
+
+def _nested_state(func: Callable, parts: list[str], seen: set[int]) -> None:
+    """Reprs of the plain data ``func`` (and the helper functions it calls) reads from globals,
+    nested code (comprehensions, generators, lambdas) included."""
+    code = getattr(func, "__code__", None)
+    if code is None or id(func) in seen:
+        return
+    seen.add(id(func))
+    for name in sorted(_global_loads(code)):
+        value = getattr(func, "__globals__", {}).get(name)
+        if isinstance(value, types.FunctionType):
+            _nested_state(value, parts, seen)
+        elif isinstance(value, re.Pattern) or _literal_code(value) is not None:
+            parts.append(f"{name}={value!r}")
+
+
+def studio_fingerprint(lf: Any) -> str:
+    """:func:`workbench.lf.lf_fingerprint` plus the global data read in the LF's nested code.
+
+    ``lf_fingerprint`` hashes the globals named in a function's own bytecode only; a list read
+    inside a comprehension (``[w for w in words if w in SPAM_WORDS]``) lives in a nested code
+    object, so editing it would leave stale cached votes. This adds those values.
+    """
+    base = lf_fingerprint(lf)
+    func = _lf_function(lf)
+    if func is None:
+        return base
+    parts: list[str] = []
+    _nested_state(func, parts, set())
+    return base if not parts else hashlib.sha256("\0".join([base, *parts]).encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
 def _function_def(func: Callable, why: str) -> tuple[str, bool]:
     """(dedented source of ``func`` without its decorators, whether it had any)."""
     try:
@@ -920,7 +959,7 @@ class StudioState:
         """
         name = lf_name(lf)
         kind = lf_kind(lf)
-        fingerprint = lf_fingerprint(lf)
+        fingerprint = studio_fingerprint(lf)
         with self._lock:
             old = self._entries.get(name)
             if old is not None:
@@ -999,7 +1038,7 @@ class StudioState:
         applied = []
         for entry in self._entries.values():
             try:
-                entry.fingerprint = lf_fingerprint(entry.lf)  # catches edits to globals the LF reads
+                entry.fingerprint = studio_fingerprint(entry.lf)  # catches edits to globals the LF reads
             except Exception as exc:
                 entry.errors = [LFError(entry.name, "train", 0, 0, [{"row": None, "example_id": None, "text": None,
                                                                       "error": f"fingerprint failed: {exc}"}])]
@@ -1022,7 +1061,7 @@ class StudioState:
         """True if an LF's fingerprint changed since the last refresh (e.g. a global it reads)."""
         for entry in self._entries.values():
             try:
-                if entry.columns.get("train", (None,))[0] != lf_fingerprint(entry.lf):
+                if entry.columns.get("train", (None,))[0] != studio_fingerprint(entry.lf):
                     return True
             except Exception:
                 return True
