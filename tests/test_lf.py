@@ -87,3 +87,13 @@ def test_to_code_rebuilds_the_same_lf(df):
 def test_duplicate_names_refused():
     with pytest.raises(ValueError, match=r"duplicate LF names: \['a'\]"):
         check_unique_names([keyword_lf("a", ["x"], 1), regex_lf("a", "y", 0)])
+
+
+def test_fingerprint_tracks_globals_read_inside_comprehensions():
+    namespace = {"np": np, "ABSTAIN": ABSTAIN, "vectorized_lf": vectorized_lf, "WORDS": ["a"]}
+    code = ("@vectorized_lf()\ndef lf(df):\n"
+            "    return np.array([1 if any(w in t for w in WORDS) else ABSTAIN for t in df.text])\n")
+    exec(code, namespace)
+    first = lf_fingerprint(namespace["lf"])
+    namespace["WORDS"] = ["a", "b"]
+    assert lf_fingerprint(namespace["lf"]) != first

@@ -19,7 +19,6 @@ replaced unless asked.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 from contextlib import contextmanager

@@ -16,6 +16,7 @@ changed and re-apply only that one.
 
 from __future__ import annotations
 
+import dis
 import hashlib
 import inspect
 import json
@@ -43,6 +44,15 @@ def _function_source(func: Callable) -> str:
         return marshal.dumps(func.__code__).hex()
 
 
+def global_names(code: types.CodeType) -> set[str]:
+    """Names a code object, and the code nested in it (comprehensions, generators, lambdas), reads as globals."""
+    names = {ins.argval for ins in dis.get_instructions(code) if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= global_names(const)
+    return names
+
+
 def _referenced_state(func: Callable, _seen: set | None = None) -> list[str]:
     """Reprs of the data and helper functions an LF's code reads from globals and closures.
 
@@ -55,7 +65,7 @@ def _referenced_state(func: Callable, _seen: set | None = None) -> list[str]:
         return []
     state = []
     values = {}
-    for name in code.co_names:
+    for name in global_names(code):
         if name in getattr(func, "__globals__", {}):
             values[name] = func.__globals__[name]
     for name, cell in zip(code.co_freevars, func.__closure__ or ()):

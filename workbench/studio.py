@@ -26,8 +26,6 @@ LF set, so switching an LF off and on again shows the earlier fit at once.
 from __future__ import annotations
 
 import ast
-import dis
-import hashlib
 import importlib
 import importlib.util
 import inspect
@@ -57,11 +55,11 @@ from workbench.analysis import conflict_matrix, conflict_rate, examples, lf_summ
 from workbench.apply import (DEFAULT_CACHE, PROGRESS_MIN_ROWS, LabelCache, LFApplier, LFFault, LFFaultWarning, Row,
                              data_fingerprint)
 from workbench.labelmodel import MajorityVote, SnorkelLabelModel, probs_to_preds
-from workbench.lf import ABSTAIN, VectorizedLF, is_vectorized, lf_fingerprint, lf_name, lf_source
+from workbench.lf import ABSTAIN, VectorizedLF, global_names, is_vectorized, lf_fingerprint, lf_name, lf_source
 
 __all__ = [
     "LABEL_MODELS", "LFError", "LFHistory", "LFSaveError", "LFVersion", "LabelModelRefitter", "ModelOutput",
-    "PredicateLF", "Snapshot", "StudioState", "lf_kind", "lfs_to_code", "load_lfs", "predicate_lf", "studio_fingerprint",
+    "PredicateLF", "Snapshot", "StudioState", "lf_kind", "lfs_to_code", "load_lfs", "predicate_lf",
 ]
 
 LABEL_MODELS = ("snorkel", "majority")
@@ -546,53 +544,6 @@ def _importable_lf(lf: Any) -> tuple[str, str] | None:
     return None
 
 
-def _global_loads(code: types.CodeType) -> set[str]:
-    """Names a code object (and the code nested in it) reads as globals."""
-    names = {ins.argval for ins in dis.get_instructions(code) if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            names |= _global_loads(const)
-    return names
-
-
-def _lf_function(lf: Any) -> Callable | None:
-    """The Python function holding an LF's logic (None for builder LFs, whose parameters are their identity)."""
-    if isinstance(lf, VectorizedLF):
-        return None if lf.builder else lf.func
-    return getattr(lf, "predicate", None) or getattr(lf, "_f", None)
-
-
-def _nested_state(func: Callable, parts: list[str], seen: set[int]) -> None:
-    """Reprs of the plain data ``func`` (and the helper functions it calls) reads from globals,
-    nested code (comprehensions, generators, lambdas) included."""
-    code = getattr(func, "__code__", None)
-    if code is None or id(func) in seen:
-        return
-    seen.add(id(func))
-    for name in sorted(_global_loads(code)):
-        value = getattr(func, "__globals__", {}).get(name)
-        if isinstance(value, types.FunctionType):
-            _nested_state(value, parts, seen)
-        elif isinstance(value, re.Pattern) or _literal_code(value) is not None:
-            parts.append(f"{name}={value!r}")
-
-
-def studio_fingerprint(lf: Any) -> str:
-    """:func:`workbench.lf.lf_fingerprint` plus the global data read in the LF's nested code.
-
-    ``lf_fingerprint`` hashes the globals named in a function's own bytecode only; a list read
-    inside a comprehension (``[w for w in words if w in SPAM_WORDS]``) lives in a nested code
-    object, so editing it would leave stale cached votes. This adds those values.
-    """
-    base = lf_fingerprint(lf)
-    func = _lf_function(lf)
-    if func is None:
-        return base
-    parts: list[str] = []
-    _nested_state(func, parts, set())
-    return base if not parts else hashlib.sha256("\0".join([base, *parts]).encode("utf-8", "surrogatepass")).hexdigest()[:16]
-
-
 def _function_def(func: Callable, why: str) -> tuple[str, bool]:
     """(dedented source of ``func`` without its decorators, whether it had any)."""
     try:
@@ -697,7 +648,7 @@ class _ModuleWriter:
         if decorated and not allow_decorators:
             raise LFSaveError(f"{why}: helper {func.__name__!r} is decorated; save_lfs copies plain functions only")
         # A name that is neither a global nor a builtin fails the same way in the saved module.
-        for gname in sorted(_global_loads(func.__code__)):
+        for gname in sorted(global_names(func.__code__)):
             if gname in func.__globals__:
                 self.add_global(gname, func.__globals__[gname], why)
         return source
@@ -959,7 +910,7 @@ class StudioState:
         """
         name = lf_name(lf)
         kind = lf_kind(lf)
-        fingerprint = studio_fingerprint(lf)
+        fingerprint = lf_fingerprint(lf)
         with self._lock:
             old = self._entries.get(name)
             if old is not None:
@@ -1038,7 +989,7 @@ class StudioState:
         applied = []
         for entry in self._entries.values():
             try:
-                entry.fingerprint = studio_fingerprint(entry.lf)  # catches edits to globals the LF reads
+                entry.fingerprint = lf_fingerprint(entry.lf)  # catches edits to globals the LF reads
             except Exception as exc:
                 entry.errors = [LFError(entry.name, "train", 0, 0, [{"row": None, "example_id": None, "text": None,
                                                                       "error": f"fingerprint failed: {exc}"}])]
@@ -1061,7 +1012,7 @@ class StudioState:
         """True if an LF's fingerprint changed since the last refresh (e.g. a global it reads)."""
         for entry in self._entries.values():
             try:
-                if entry.columns.get("train", (None,))[0] != studio_fingerprint(entry.lf):
+                if entry.columns.get("train", (None,))[0] != lf_fingerprint(entry.lf):
                     return True
             except Exception:
                 return True

@@ -121,7 +121,7 @@ class _TableRow:
 
     def __init__(self, studio: "Studio", name: str):
         self.name = name
-        self.checkbox = W.Checkbox(value=True, indent=False, layout=W.Layout(width="24px"), description_tooltip=f"use {name}")
+        self.checkbox = W.Checkbox(value=True, indent=False, layout=W.Layout(width="24px"), tooltip=f"use {name}")
         self.cells = [W.HTML(layout=W.Layout(min_width="0")) for _ in TABLE_COLUMNS]
         self.remove = W.Button(description="✕", tooltip=f"remove {name}",
                                layout=W.Layout(width="30px", height="22px", padding="0"))
