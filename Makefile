@@ -19,7 +19,7 @@ install: $(STAMP)
 
 ## Run the quickstart pipeline headless on the bundled data; writes out/.
 demo: $(STAMP)
-	$(BIN)/python -m workbench demo --out out
+	$(BIN)/python -m workbench run configs/youtube_spam.yaml
 
 ## Open JupyterLab on the notebooks.
 lab: $(STAMP)

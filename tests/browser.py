@@ -146,19 +146,32 @@ def chromium_page(width: int = 1400, height: int = 1000):
             browser.close()
 
 
-def run_all_cells(page, timeout_ms: int = 240_000) -> None:
-    """In an open JupyterLab notebook: Run > Run All Cells, then wait until the kernel is idle."""
+def run_all_cells(page, timeout_ms: int = 600_000) -> None:
+    """In an open JupyterLab notebook: Run > Run All Cells, then wait until every code cell ran.
+
+    Fails at once, with the traceback, if a cell raises; on a time-out a screenshot of the
+    page is saved as ``test-artifacts/run_all_cells_timeout.png``.
+    """
     page.wait_for_selector(".jp-Notebook", timeout=120_000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached", timeout=120_000)
     page.click(".jp-Notebook")
     page.keyboard.press("Escape")
     page.locator("div.lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
-    page.wait_for_function(
-        "() => { const c = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];"
-        " return c.length > 0 && c.every(p => /\\[\\d+\\]/.test(p.textContent)); }",
-        timeout=timeout_ms,
-    )
+    try:
+        page.wait_for_function(
+            "() => { const c = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];"
+            " const errored = document.querySelector('.jp-RenderedText[data-mime-type=\"application/vnd.jupyter.error\"]');"
+            " return errored !== null || (c.length > 0 && c.every(p => /\\[\\d+\\]/.test(p.textContent))); }",
+            timeout=timeout_ms,
+        )
+    except Exception:
+        screenshot(page, "run_all_cells_timeout")
+        raise
+    error = page.locator('.jp-RenderedText[data-mime-type="application/vnd.jupyter.error"]')
+    if error.count():
+        screenshot(page, "run_all_cells_error")
+        raise AssertionError(f"a notebook cell raised in the browser:\n{error.first.inner_text()[-3000:]}")
 
 
 def screenshot(page, name: str) -> Path:

@@ -49,7 +49,7 @@ def _others_vote(voted: np.ndarray) -> np.ndarray:
 
 def _disagreeing_others(L: np.ndarray, voted: np.ndarray) -> np.ndarray:
     """(n, m) bool: LF j voted and some other LF voted a different label."""
-    big = np.iinfo(np.int64).max
+    big = np.iinfo(L.dtype).max  # a Python int wider than L's dtype would overflow under NumPy 2 promotion
     hi = np.where(voted, L, -1).max(axis=1, keepdims=True)
     lo = np.where(voted, L, big).min(axis=1, keepdims=True)
     return voted & ((hi != L) | (lo != L)) & (hi >= 0)

@@ -170,7 +170,9 @@ class LFApplier:
         if not isinstance(cardinality, (int, np.integer)) or cardinality < 2:
             raise ValueError(f"cardinality must be an int >= 2, got {cardinality!r}")
         self.cardinality = int(cardinality)
-        self.cache = DEFAULT_CACHE if cache is None or cache is True else (cache or None)
+        if cache is None or cache is True:
+            cache = DEFAULT_CACHE
+        self.cache = cache if isinstance(cache, LabelCache) else None
         self.id_column = id_column
         self.text_column = text_column
         self.faults_: dict[str, LFFault] = {}
@@ -190,6 +192,7 @@ class LFApplier:
         dkey = data_key or (data_fingerprint(df) if self.cache is not None else "")
         L = np.full((n, len(self.lfs)), ABSTAIN, dtype=label_dtype(self.cardinality))
         self.faults_, self.applied_ = {}, []
+        self._text_paths: dict[str, Any] = {}  # text column -> workbench.engines.TextFastPath
         rows: list[Row] | None = None
         for j, lf in enumerate(tqdm(self.lfs, desc="Applying LFs", disable=not show, leave=False)):
             key = (lf_fingerprint(lf), dkey)
@@ -239,9 +242,20 @@ class LFApplier:
         ident, text = self._row_ident(df, i)
         return f"row {i} (example_id={ident!r}, text={_short(text)!r})"
 
+    def _call_vectorized(self, lf, df: pd.DataFrame) -> Any:
+        """``lf(df)``; keyword/regex builder LFs go through ``workbench.engines.TextFastPath`` (same votes)."""
+        from workbench.engines import TextFastPath, text_column_of  # engines imports this module
+
+        column = text_column_of(lf)
+        if column is None or column not in df.columns:  # a missing column: the LF raises its own message
+            return lf(df)
+        if column not in self._text_paths:
+            self._text_paths[column] = TextFastPath(df[column])
+        return self._text_paths[column].run(lf)
+
     def _run_vectorized(self, lf, df: pd.DataFrame, fault: LFFault, tolerant: bool) -> np.ndarray:
         try:
-            out = lf(df)
+            out = self._call_vectorized(lf, df)
         except Exception as exc:
             if not tolerant:
                 raise LFApplyError(f"LF {lf.name!r} raised {type(exc).__name__}: {exc} (vectorized, on the whole table)") from exc
@@ -302,12 +316,14 @@ class LFApplier:
 
 
 def apply_lfs(df: pd.DataFrame, lfs: Iterable[Any], *, cardinality: int = 2, fault_tolerant: bool = False,
-              cache: LabelCache | bool | None = None, progress: bool | None = None) -> np.ndarray:
+              cache: LabelCache | bool | None = None, progress: bool | None = None, engine: str = "local",
+              client: Any = None, scheduler: Any = None) -> np.ndarray:
     """Apply ``lfs`` to ``df`` and return the label matrix ``L`` (int8, ABSTAIN = -1).
 
     Parameters
     ----------
     df : DataFrame
+        A pandas DataFrame; with ``engine="dask"`` also a Dask DataFrame.
     lfs : iterable of LFs
         Builder/vectorized LFs and Snorkel ``@labeling_function`` LFs, with unique names.
     cardinality : int, default 2
@@ -318,9 +334,15 @@ def apply_lfs(df: pd.DataFrame, lfs: Iterable[Any], *, cardinality: int = 2, fau
         rows get ABSTAIN in ``L`` and an :class:`LFFaultWarning` reports every failed LF
         (use :class:`LFApplier` and its ``faults_`` to inspect them).
     cache : LabelCache, False or None
-        Cache of LF columns; ``None`` means the process-wide one.
+        Cache of LF columns; ``None`` means the process-wide one. The Dask engine has none.
     progress : bool or None
         Show a progress bar; ``None`` shows one from 50,000 rows.
+    engine : {"local", "dask"}, default "local"
+        ``"dask"`` applies the LFs partition by partition on a Dask cluster and returns the
+        same ``L`` (see :mod:`workbench.engines`).
+    client, scheduler : Dask engine only
+        A ``distributed.Client``, or a scheduler address; by default a temporary 2-worker
+        ``LocalCluster``.
 
     Examples
     --------
@@ -329,6 +351,17 @@ def apply_lfs(df: pd.DataFrame, lfs: Iterable[Any], *, cardinality: int = 2, fau
     >>> apply_lfs(df, [keyword_lf("kw_my", ["my"], 1), regex_lf("re_song", r"song", 0)]).tolist()
     [[1, -1], [-1, 0]]
     """
+    if engine == "dask":
+        if cache not in (None, False):
+            raise ValueError("the Dask engine does not cache LF columns; leave cache= unset with engine='dask'")
+        from workbench.engines import apply_dask  # imports dask only when asked for
+
+        return apply_dask(df, lfs, cardinality=cardinality, fault_tolerant=fault_tolerant, client=client,
+                          scheduler=scheduler, progress=progress)
+    if engine != "local":
+        raise ValueError(f"engine must be 'local' or 'dask', got {engine!r}")
+    if client is not None or scheduler is not None:
+        raise ValueError("client= and scheduler= are for engine='dask'")
     return LFApplier(list(lfs), cardinality=cardinality, cache=cache).apply(
         df, fault_tolerant=fault_tolerant, progress=progress
     )

@@ -22,7 +22,7 @@ ID_COLUMN = "example_id"
 TEXT_COLUMN = "text"
 LABEL_COLUMN = "label"
 
-#: Splits that must never reach anything trained on (see ``workbench.evaluate``).
+#: Splits that must never reach anything trained on (see ``workbench.evaluate``); ``seed`` may.
 PROTECTED_SPLITS = ("dev", "valid", "test", "canary")
 
 YOUTUBE_FILES = {
@@ -104,6 +104,7 @@ def load_youtube_spam(
     dev_size: int = 120,
     valid_size: int = 120,
     canary_size: int = 100,
+    seed_size: int = 60,
 ) -> Dataset:
     """Load the YouTube Spam Collection (Alberto et al., CC BY 4.0) as deterministic splits.
 
@@ -113,10 +114,12 @@ def load_youtube_spam(
     by class and shuffled by a SHA-256 of ``COMMENT_ID`` (so the split is the same on
     every machine and library version), we take:
 
+    - ``seed`` (60): a small hand-labeled set that MAY be trained on (the supervised rows
+      mixed into the end model's training set, the seeds of pseudo-labeling);
     - ``dev`` (120): the small hand-labeled set for writing and checking LFs;
     - ``valid`` (120): for tuning models and thresholds;
     - ``canary`` (100): never trained or tuned on, only a final gate before export;
-    - ``train`` (the remaining 1,246): the unlabeled pool. Its gold labels are not
+    - ``train`` (the remaining 1,186): the unlabeled pool. Its gold labels are not
       a column; they sit in ``dataset.hidden_labels["train"]`` for measuring
       synthetic-label quality only.
 
@@ -129,7 +132,7 @@ def load_youtube_spam(
     --------
     >>> ds = load_youtube_spam()
     >>> ds.train.shape[0], ds.test.shape[0]
-    (1246, 370)
+    (1186, 370)
     """
     folder = Path(folder) if folder is not None else data_dir() / "youtube_spam"
     frames = []
@@ -148,23 +151,22 @@ def load_youtube_spam(
 
     test = data[data["video"] == 5]
     pool = data[data["video"] != 5]
-    parts: dict[str, list[pd.DataFrame]] = {"dev": [], "valid": [], "canary": [], "train": []}
+    parts: dict[str, list[pd.DataFrame]] = {"dev": [], "valid": [], "canary": [], "seed": [], "train": []}
     for _, cls in pool.groupby(LABEL_COLUMN):
         cls = cls.iloc[_stable_rank(cls["COMMENT_ID"])]
         share = len(cls) / len(pool)
-        n_dev, n_valid, n_canary = (round(n * share) for n in (dev_size, valid_size, canary_size))
-        bounds = np.cumsum([0, n_dev, n_valid, n_canary])
-        parts["dev"].append(cls.iloc[bounds[0] : bounds[1]])
-        parts["valid"].append(cls.iloc[bounds[1] : bounds[2]])
-        parts["canary"].append(cls.iloc[bounds[2] : bounds[3]])
-        parts["train"].append(cls.iloc[bounds[3] :])
+        sizes = [round(n * share) for n in (dev_size, valid_size, canary_size, seed_size)]
+        bounds = np.cumsum([0, *sizes])
+        for name, lo, hi in zip(("dev", "valid", "canary", "seed"), bounds[:-1], bounds[1:]):
+            parts[name].append(cls.iloc[lo:hi])
+        parts["train"].append(cls.iloc[bounds[-1] :])
 
     splits = {k: pd.concat(v).sort_values(ID_COLUMN).reset_index(drop=True) for k, v in parts.items()}
     train = splits["train"]
     hidden = {"train": train.set_index(ID_COLUMN)[LABEL_COLUMN].rename("gold")}
     splits["train"] = train.drop(columns=["CLASS", LABEL_COLUMN])
     splits["test"] = test.reset_index(drop=True)
-    order = ["train", "dev", "valid", "test", "canary"]
+    order = ["train", "seed", "dev", "valid", "test", "canary"]
     return Dataset(
         name="youtube_spam",
         splits={k: splits[k] for k in order},

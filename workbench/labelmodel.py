@@ -254,8 +254,9 @@ def health_check(L_train: np.ndarray, L_dev: np.ndarray, Y_dev, lfs=None, label_
       beats majority vote's accuracy by more than ``margin``.
     - Flags LFs whose learned accuracy is below chance (``1/k``: probably inverted), or differs
       from their dev accuracy by more than ``accuracy_gap`` (with at least ``min_dev_votes``
-      dev votes), and broad LFs (coverage above ``broad_coverage``) that dominate the vote,
-      i.e. the label model agrees with them on at least 95% of the rows they vote on.
+      dev votes), and broad LFs (coverage above ``broad_coverage``) that dominate the vote:
+      they vote alone on at least half of their rows, or the label model follows them on at
+      least 95% of their rows.
 
     Examples
     --------
@@ -291,12 +292,15 @@ def health_check(L_train: np.ndarray, L_dev: np.ndarray, Y_dev, lfs=None, label_
     fires = L_train != ABSTAIN
     with np.errstate(invalid="ignore", divide="ignore"):
         agreement = ((L_train == lm_pred[:, None]) & fires).sum(axis=0) / fires.sum(axis=0)
+    only_voter = fires & (fires.sum(axis=1, keepdims=True) == 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sole_share = only_voter.sum(axis=0) / fires.sum(axis=0)
     chance = 1 / cardinality
     table = pd.DataFrame({"coverage": coverage, "dev_votes": dev_votes, "dev_accuracy": dev_acc,
-                          "learned_accuracy": learned, "agreement_with_model": agreement}, index=names)
+                          "learned_accuracy": learned, "agreement_with_model": agreement, "sole_vote_share": sole_share}, index=names)
     table["inverted"] = table.learned_accuracy < chance
     table["accuracy_mismatch"] = (table.dev_votes >= min_dev_votes) & ((table.learned_accuracy - table.dev_accuracy).abs() > accuracy_gap)
-    table["dominant"] = (table.coverage > broad_coverage) & (table.agreement_with_model >= 0.95)
+    table["dominant"] = (table.coverage > broad_coverage) & ((table.agreement_with_model >= 0.95) | (table.sole_vote_share >= 0.5))
     for name, row in table.iterrows():
         if row.inverted:
             messages.append(f"LF {name!r}: learned accuracy {row.learned_accuracy:.2f} is below chance ({chance:.2f}); is its label inverted?")
@@ -304,8 +308,8 @@ def health_check(L_train: np.ndarray, L_dev: np.ndarray, Y_dev, lfs=None, label_
             messages.append(f"LF {name!r}: learned accuracy {row.learned_accuracy:.2f} is far from its dev accuracy "
                             f"{row.dev_accuracy:.2f} ({int(row.dev_votes)} dev votes).")
         if row.dominant:
-            messages.append(f"LF {name!r} covers {row.coverage:.0%} of the pool and the model follows it on "
-                            f"{row.agreement_with_model:.0%} of its votes: it dominates the vote.")
+            messages.append(f"LF {name!r} covers {row.coverage:.0%} of the pool, votes alone on {row.sole_vote_share:.0%} "
+                            f"of its rows and the model follows it on {row.agreement_with_model:.0%}: it dominates the vote.")
     if len(messages) == 1:
         messages.append("No LF looks inverted, mis-estimated or dominant.")
     return HealthReport(scores=scores, lfs=table, chosen=chosen, messages=messages)

@@ -16,12 +16,14 @@ changed and re-apply only that one.
 
 from __future__ import annotations
 
+import dis
 import hashlib
 import inspect
 import json
 import marshal
 import re
 import types
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -42,6 +44,15 @@ def _function_source(func: Callable) -> str:
         return marshal.dumps(func.__code__).hex()
 
 
+def global_names(code: types.CodeType) -> set[str]:
+    """Names a code object, and the code nested in it (comprehensions, generators, lambdas), reads as globals."""
+    names = {ins.argval for ins in dis.get_instructions(code) if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= global_names(const)
+    return names
+
+
 def _referenced_state(func: Callable, _seen: set | None = None) -> list[str]:
     """Reprs of the data and helper functions an LF's code reads from globals and closures.
 
@@ -54,7 +65,7 @@ def _referenced_state(func: Callable, _seen: set | None = None) -> list[str]:
         return []
     state = []
     values = {}
-    for name in code.co_names:
+    for name in global_names(code):
         if name in getattr(func, "__globals__", {}):
             values[name] = func.__globals__[name]
     for name, cell in zip(code.co_freevars, func.__closure__ or ()):
@@ -146,7 +157,12 @@ def _check_label(label: Any, name: str) -> int:
     return int(label)
 
 
-def _votes(mask: pd.Series | np.ndarray, label: int) -> np.ndarray:
+def _match_votes(df: pd.DataFrame, text_column: str, lf_name: str, compiled: re.Pattern, label: int) -> np.ndarray:
+    """``label`` where ``compiled`` matches the text, else ABSTAIN."""
+    with warnings.catch_warnings():
+        # A user's pattern may hold capture groups; we only ask whether it matches, so pandas' hint is noise.
+        warnings.filterwarnings("ignore", "This pattern is interpreted as a regular expression, and has match groups")
+        mask = _text(df, text_column, lf_name).str.contains(compiled, regex=True)
     return np.where(np.asarray(mask, dtype=bool), label, ABSTAIN).astype(np.int8)
 
 
@@ -181,7 +197,7 @@ def keyword_lf(
     compiled = re.compile(pattern, 0 if case_sensitive else re.IGNORECASE)
 
     def apply(df: pd.DataFrame) -> np.ndarray:
-        return _votes(_text(df, text_column, name).str.contains(compiled, regex=True), label)
+        return _match_votes(df, text_column, name, compiled, label)
 
     params = {"name": name, "keywords": keywords, "label": label, "text_column": text_column,
               "case_sensitive": case_sensitive, "whole_word": whole_word}
@@ -211,7 +227,7 @@ def regex_lf(
         raise ValueError(f"LF {name!r}: invalid regular expression {pattern!r}: {exc}") from exc
 
     def apply(df: pd.DataFrame) -> np.ndarray:
-        return _votes(_text(df, text_column, name).str.contains(compiled, regex=True), label)
+        return _match_votes(df, text_column, name, compiled, label)
 
     params = {"name": name, "pattern": pattern, "label": label, "text_column": text_column, "flags": int(flags)}
     return VectorizedLF(name, apply, params=params, builder="regex_lf", labels=(label,))

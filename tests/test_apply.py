@@ -1,0 +1,167 @@
+import warnings
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from snorkel.labeling import PandasLFApplier, labeling_function
+from snorkel.preprocess import preprocessor
+
+from workbench.apply import LabelCache, LFApplier, LFApplyError, LFFaultWarning, Row, apply_lfs, data_fingerprint, label_dtype
+from workbench.lf import ABSTAIN, keyword_lf, regex_lf, vectorized_lf
+
+
+@pytest.fixture
+def df():
+    return pd.DataFrame({"example_id": ["a", "b", "c", "d"],
+                         "text": ["check out my channel", "love this song", "I like it", None]})
+
+
+@preprocessor(memoize=True)
+def lowered(x):
+    x.lower = x.text.lower() if isinstance(x.text, str) else ""  # pandas 3: missing text is NaN
+    return x
+
+
+@labeling_function(pre=[lowered])
+def lf_love(x):
+    return 0 if "love" in x.lower else ABSTAIN
+
+
+@labeling_function()
+def lf_short(x):
+    return 0 if isinstance(x.text, str) and len(x.text.split()) <= 3 else ABSTAIN
+
+
+def test_mixed_lfs_match_snorkel(df):
+    lfs = [keyword_lf("kw_my", ["my"], 1), regex_lf("re_song", "song", 0), lf_love, lf_short]
+    L = apply_lfs(df, lfs, cache=False)
+    assert L.dtype == np.int8 and L.shape == (4, 4)
+    assert L.tolist() == [[1, -1, -1, -1], [-1, 0, 0, 0], [-1, -1, -1, 0], [-1, -1, -1, -1]]
+    snorkel_L = PandasLFApplier([lf_love, lf_short]).apply(df, progress_bar=False)
+    np.testing.assert_array_equal(L[:, 2:], snorkel_L)
+
+
+def test_cache_reapplies_only_changed_lf(df):
+    calls = SimpleNamespace(runs=0)
+
+    @vectorized_lf(name="counted")
+    def counted(d):
+        calls.runs += 1
+        return np.full(len(d), ABSTAIN)
+
+    cache = LabelCache()
+    kw = keyword_lf("kw", ["my"], 1)
+    first = LFApplier([kw, counted], cache=cache)
+    first.apply(df)
+    assert first.applied_ == ["kw", "counted"]
+    second = LFApplier([keyword_lf("kw", ["love"], 0), counted], cache=cache)
+    L = second.apply(df)
+    assert second.applied_ == ["kw"] and calls.runs == 1
+    assert L[:, 0].tolist() == [-1, 0, -1, -1]
+    # a changed table is a cache miss
+    third = LFApplier([counted], cache=cache)
+    third.apply(df.iloc[:2])
+    assert third.applied_ == ["counted"]
+
+
+def test_data_fingerprint_sees_value_changes(df):
+    changed = df.copy()
+    changed.loc[1, "text"] = "other"
+    assert data_fingerprint(df) == data_fingerprint(df.copy())
+    assert data_fingerprint(df) != data_fingerprint(changed)
+
+
+def test_error_names_lf_row_and_original_exception(df):
+    @labeling_function()
+    def broken(x):
+        return 1 if x.text.startswith("I") else ABSTAIN  # None has no startswith
+
+    with pytest.raises(LFApplyError, match=r"LF 'broken' raised AttributeError.*row 3 \(example_id='d'") as info:
+        apply_lfs(df, [broken], cache=False)
+    assert isinstance(info.value.__cause__, AttributeError)
+
+
+def test_out_of_range_and_wrong_type_values_are_named(df):
+    with pytest.raises(LFApplyError, match=r"LF 'kw' returned label 2 on row 0 \(example_id='a'.*outside -1..1"):
+        apply_lfs(df, [keyword_lf("kw", ["my"], 2)], cache=False)
+
+    @labeling_function()
+    def forgot_return(x):
+        if "song" in (x.text or ""):
+            return 0
+
+    with pytest.raises(LFApplyError, match=r"'forgot_return' returned None on row 0.*forget `return ABSTAIN`"):
+        apply_lfs(df, [forgot_return], cache=False)
+
+    @labeling_function()
+    def returns_text(x):
+        return "spam"
+
+    with pytest.raises(LFApplyError, match="returned 'spam'"):
+        apply_lfs(df, [returns_text], cache=False)
+
+    @vectorized_lf()
+    def returns_bool(d):
+        return d.text.notna().to_numpy()
+
+    with pytest.raises(LFApplyError, match="'returns_bool' returned values of type bool"):
+        apply_lfs(df, [returns_bool], cache=False)
+
+
+def test_multiclass_labels_accepted_up_to_cardinality(df):
+    L = apply_lfs(df, [keyword_lf("kw", ["my"], 4)], cardinality=5, cache=False)
+    assert L[:, 0].tolist() == [4, -1, -1, -1]
+    assert label_dtype(5) == np.int8 and label_dtype(300) == np.int16
+
+
+def test_fault_tolerant_mode_reports_instead_of_pretending_to_abstain(df):
+    @labeling_function()
+    def broken(x):
+        return 1 if x.text.startswith("c") else ABSTAIN
+
+    applier = LFApplier([keyword_lf("kw", ["my"], 1), broken], cache=False)
+    with pytest.warns(LFFaultWarning, match=r"'broken' failed on 1 row.*not abstentions"):
+        L = applier.apply(df, fault_tolerant=True)
+    assert L[:, 1].tolist() == [1, -1, -1, -1]
+    fault = applier.faults_["broken"]
+    assert fault.count == 1 and fault.first_rows[0]["example_id"] == "d"
+    assert "AttributeError" in applier.faults_frame().loc[0, "error"]
+    assert "kw" not in applier.faults_
+
+
+def test_faulty_columns_are_not_cached(df):
+    state = {"fail": True}
+
+    @labeling_function()
+    def flaky(x):
+        if state["fail"]:
+            raise RuntimeError("boom")
+        return ABSTAIN
+
+    cache = LabelCache()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LFFaultWarning)
+        LFApplier([flaky], cache=cache).apply(df, fault_tolerant=True)
+    assert len(cache) == 0
+
+
+def test_duplicate_names_refused(df):
+    with pytest.raises(ValueError, match="duplicate LF names"):
+        apply_lfs(df, [keyword_lf("x", ["a"], 1), keyword_lf("x", ["b"], 1)])
+
+
+def test_row_behaves_like_a_series_for_lfs():
+    row = Row({"text": "hi"})
+    assert row.text == row["text"] == "hi"
+    row.extra = 1
+    assert row["extra"] == 1
+    with pytest.raises(AttributeError):
+        row.missing
+
+
+def test_cache_is_bounded_in_bytes():
+    cache = LabelCache(max_bytes=100)
+    for i in range(5):
+        cache.put((str(i), "d"), np.zeros(60, dtype=np.int8))
+    assert len(cache) == 1 and cache.get(("4", "d")) is not None and cache.get(("0", "d")) is None

@@ -1,0 +1,126 @@
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.data import PROTECTED_SPLITS, load_table, load_wrench, load_youtube_spam
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SOURCE_COLUMNS = ["COMMENT_ID", "AUTHOR", "DATE", "CONTENT"]
+
+
+def test_youtube_splits_are_named_sized_and_disjoint(youtube):
+    sizes = {k: len(v) for k, v in youtube.splits.items()}
+    assert sizes == {"train": 1186, "seed": 60, "dev": 120, "valid": 120, "test": 370, "canary": 100}
+    ids = [set(df.example_id) for df in youtube.splits.values()]
+    assert sum(map(len, ids)) == len(set().union(*ids)) == 1956
+    assert set(youtube.test.video) == {5} and 5 not in set(youtube.train.video)
+    assert set(PROTECTED_SPLITS) <= set(youtube.splits) and "seed" not in PROTECTED_SPLITS
+
+
+def test_youtube_columns_and_hidden_train_labels(youtube):
+    for name, df in youtube.splits.items():
+        assert set(SOURCE_COLUMNS + ["example_id", "video", "text"]) <= set(df.columns), name
+        assert df.example_id.is_unique
+    assert "label" not in youtube.train.columns and "CLASS" not in youtube.train.columns
+    for name in ("seed", "dev", "valid", "test", "canary"):
+        assert (youtube[name].label == youtube[name].CLASS).all()
+    gold = youtube.gold("train")
+    assert len(gold) == 1186 and set(np.unique(gold)) == {0, 1}
+    assert not youtube.train.text.str.contains("\ufeff").any()
+    assert youtube.class_names == ["ham", "spam"] and youtube.cardinality == 2
+
+
+def test_youtube_split_is_deterministic_and_stratified(youtube):
+    again = load_youtube_spam()
+    for name in youtube.splits:
+        pd.testing.assert_frame_equal(youtube[name], again[name])
+    pool_spam = (youtube.gold("train").sum() + youtube.dev.label.sum()) / (1186 + 120)
+    assert abs(youtube.dev.label.mean() - pool_spam) < 0.03
+
+
+def test_youtube_missing_file_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="Youtube01-Psy.csv"):
+        load_youtube_spam(tmp_path)
+
+
+def test_load_table_formats(tmp_path):
+    df = pd.DataFrame({"id": [10, 11, 12], "body": ["a", None, "c"], "y": [0, 1, None]})
+    paths = {"csv": tmp_path / "t.csv", "tsv": tmp_path / "t.tsv", "parquet": tmp_path / "t.parquet", "jsonl": tmp_path / "t.jsonl"}
+    df.to_csv(paths["csv"], index=False)
+    df.to_csv(paths["tsv"], sep="\t", index=False)
+    df.to_parquet(paths["parquet"])
+    df.to_json(paths["jsonl"], orient="records", lines=True)
+    for fmt, path in paths.items():
+        out = load_table(path, text_column="body", label_column="y", id_column="id")
+        assert out.example_id.tolist() == ["10", "11", "12"], fmt
+        assert out.text.tolist() == ["a", "", "c"], fmt
+        assert out.label.tolist() == [0, 1, -1], fmt
+        assert "body" in out.columns
+
+
+def test_load_table_errors_name_file_and_column(tmp_path):
+    path = tmp_path / "t.csv"
+    pd.DataFrame({"id": [1, 1], "body": ["a", "b"]}).to_csv(path, index=False)
+    with pytest.raises(ValueError, match=r"t.csv: text_column='content' is not a column"):
+        load_table(path, text_column="content")
+    with pytest.raises(ValueError, match=r"t.csv: id column 'id' has duplicate ids: \['1'\]"):
+        load_table(path, text_column="body", id_column="id")
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(ValueError, match="empty.csv: the file is empty"):
+        load_table(empty, text_column="body")
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("body\n")
+    with pytest.raises(ValueError, match="header.csv: the file has no rows"):
+        load_table(header_only, text_column="body")
+    numbers = tmp_path / "numbers.jsonl"
+    numbers.write_text('{"body": "ok"}\n{"body": 5}\n')
+    with pytest.raises(ValueError, match=r"numbers.jsonl: column 'body' must hold text, but row 1 holds 5"):
+        load_table(numbers, text_column="body")
+    with pytest.raises(FileNotFoundError, match="nope.csv"):
+        load_table(tmp_path / "nope.csv", text_column="body")
+    with pytest.raises(ValueError, match="unknown format '.xlsx'"):
+        (tmp_path / "t.xlsx").write_text("x")
+        load_table(tmp_path / "t.xlsx", text_column="body")
+
+
+def test_load_wrench_fixture():
+    ds = load_wrench(FIXTURES / "wrench_tiny")
+    assert ds.class_names == ["ham", "spam"]
+    assert ds.label_matrices["train"].shape == (4, 3) and ds.label_matrices["train"].dtype == np.int8
+    assert ds.label_matrices["train"][0].tolist() == [1, -1, 1]
+    assert "label" not in ds.train.columns and ds.gold("train").tolist() == [1, 0, 1, 0]
+    assert ds.dev.label.tolist() == [1, 0] and list(ds.test.author) == ["a0", "a1"]
+    assert ds.lf_names == ["lf_0", "lf_1", "lf_2"]
+
+
+def test_load_wrench_works_with_analysis_and_label_models():
+    from workbench.analysis import lf_summary
+    from workbench.labelmodel import MajorityVote
+
+    ds = load_wrench(FIXTURES / "wrench_tiny")
+    summary = lf_summary(ds.label_matrices["train"], ds.lf_names, ds.gold("train"))
+    assert summary.loc["lf_0", "Emp. Acc."] == 1.0
+    mv = MajorityVote(cardinality=ds.cardinality).fit(ds.label_matrices["train"])
+    assert mv.score(ds.label_matrices["test"], ds.test.label)["accuracy"] == 1.0
+
+
+def test_load_wrench_bad_input(tmp_path):
+    folder = tmp_path / "w"
+    shutil.copytree(FIXTURES / "wrench_tiny", folder)
+    data = json.loads((folder / "test.json").read_text())
+    data["0"]["weak_labels"] = [1, 5, 1]
+    (folder / "test.json").write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="weak label 5 outside -1..1"):
+        load_wrench(folder)
+    del data["0"]["weak_labels"]
+    (folder / "test.json").write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="test.json: example '0' has no 'weak_labels'"):
+        load_wrench(folder)
+    (folder / "valid.json").unlink()
+    with pytest.raises(FileNotFoundError, match="valid.json"):
+        load_wrench(folder)

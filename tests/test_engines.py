@@ -1,0 +1,300 @@
+"""The Dask engine returns the local engine's L and faults; the local fast path changes no vote."""
+
+import multiprocessing
+import re
+import threading
+import warnings
+
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+import pytest
+from distributed import Client, LocalCluster, default_client
+from snorkel.labeling import labeling_function
+
+from workbench.apply import LFApplier, LFApplyError, LFFaultWarning, apply_lfs, label_dtype
+from workbench.engines import DaskLFApplier, RemoteTraceback, TextFastPath, apply_dask, nul_blind
+from workbench.lf import ABSTAIN, keyword_lf, regex_lf, vectorized_lf
+from workbench.lfs_youtube import YOUTUBE_LFS
+
+N_PARTS = 4
+
+
+@pytest.fixture(scope="module")
+def client():
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0") as cluster, \
+            Client(cluster, set_as_default=False) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    """200 rows whose text says which row it is, so a fault's row is known in advance."""
+    n = 200
+    return pd.DataFrame({"example_id": [f"id{i}" for i in range(n)],
+                         "text": [f"comment {i} " + ("check out my channel" if i % 3 == 0 else "great song") for i in range(n)],
+                         "n": np.arange(n)})
+
+
+def local_and_dask(df, lfs, client, *, cardinality=2, fault_tolerant=False):
+    """(L or error message or warning text) from both engines, for comparison."""
+    results = []
+    for applier in (LFApplier(lfs, cardinality, cache=False),
+                    DaskLFApplier(lfs, cardinality, client=client, npartitions=N_PARTS)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                L = applier.apply(df, fault_tolerant=fault_tolerant)
+            except LFApplyError as exc:
+                results.append(("error", str(exc), exc))
+                continue
+        faults = [str(w.message) for w in caught if issubclass(w.category, LFFaultWarning)]
+        results.append(("L", L, faults, applier.faults_frame()))
+    return results
+
+
+def test_same_L_as_local_on_youtube(youtube, client):
+    local, dask_ = local_and_dask(youtube.train, YOUTUBE_LFS, client)
+    assert local[0] == dask_[0] == "L"
+    assert dask_[1].dtype == np.int8 and dask_[1].shape == (len(youtube.train), len(YOUTUBE_LFS))
+    np.testing.assert_array_equal(dask_[1], local[1])
+    assert (local[1] != ABSTAIN).any()
+
+
+def test_dask_dataframe_input_keeps_its_partitions_and_row_order(youtube, client):
+    ddf = dd.from_pandas(youtube.train, npartitions=3)
+    L = apply_lfs(ddf, YOUTUBE_LFS, engine="dask", client=client)
+    np.testing.assert_array_equal(L, apply_lfs(youtube.train, YOUTUBE_LFS, cache=False))
+
+
+@pytest.mark.parametrize("cardinality", [2, 3, 200])
+def test_every_label_dtype(corpus, client, cardinality):
+    @vectorized_lf(name="mod_k")
+    def mod_k(df):
+        return np.where(df["n"] % 5 == 0, ABSTAIN, df["n"] % cardinality)
+
+    @labeling_function(name="row_mod_k")
+    def row_mod_k(x):
+        return (x.n * 7) % cardinality if x.n % 4 else ABSTAIN
+
+    local, dask_ = local_and_dask(corpus, [mod_k, row_mod_k], client, cardinality=cardinality)
+    assert dask_[1].dtype == label_dtype(cardinality) == local[1].dtype
+    np.testing.assert_array_equal(dask_[1], local[1])
+    assert dask_[1].max() == min(cardinality, len(corpus)) - 1  # labels up to k-1 survive (199 needs int16)
+
+
+def rowwise_raises_late():
+    @labeling_function()
+    def raises_late(x):
+        if x.n >= 150:
+            raise ValueError(f"cannot read row {x.n}")
+        return ABSTAIN
+    return [raises_late], "row 150 (example_id='id150'"
+
+
+def rowwise_returns_none():
+    @labeling_function()
+    def forgets_abstain(x):
+        if x.n == 120:
+            return None
+        return 1
+    return [forgets_abstain], "returned None on row 120 (example_id='id120'"
+
+
+def vectorized_raises():
+    @vectorized_lf()
+    def broken(df):
+        return df["no_such_column"]
+    return [broken], "LF 'broken' raised KeyError"
+
+
+def out_of_range_in_several_partitions():
+    @vectorized_lf()
+    def too_big(df):
+        return np.where(df["n"] % 40 == 39, 5, ABSTAIN)
+    return [too_big], "returned label 5 on row 39 (example_id='id39'"  # and "(5 such rows)" over the table
+
+
+def float_labels_late():
+    @vectorized_lf()
+    def halves(df):
+        return np.where(df["n"] == 170, 0.5, 1.0)
+    return [halves], "on row 170 (example_id='id170'"
+
+
+def first_failing_lf_wins():
+    """LF order decides, as in the local engine: the later LF fails earlier in the table."""
+    @labeling_function()
+    def fails_late(x):
+        if x.n == 190:
+            raise RuntimeError("late")
+        return ABSTAIN
+
+    @labeling_function()
+    def fails_early(x):
+        if x.n == 3:
+            raise RuntimeError("early")
+        return ABSTAIN
+    return [fails_late, fails_early], "LF 'fails_late' raised RuntimeError: late on row 190"
+
+
+def raise_beats_out_of_range():
+    """An LF raising in a later partition outranks its out-of-range labels in an earlier one."""
+    @vectorized_lf()
+    def mixed(df):
+        if (df["n"] >= 150).any():
+            raise ValueError("bad partition")
+        return np.where(df["n"] == 10, 9, ABSTAIN)
+    return [mixed], "LF 'mixed' raised ValueError: bad partition"
+
+
+FAULTS = [rowwise_raises_late, rowwise_returns_none, vectorized_raises, out_of_range_in_several_partitions,
+          float_labels_late, first_failing_lf_wins, raise_beats_out_of_range]
+
+
+@pytest.mark.parametrize("make", FAULTS, ids=[f.__name__ for f in FAULTS])
+def test_strict_fault_messages_are_the_local_ones(corpus, client, make):
+    lfs, expected = make()
+    local, dask_ = local_and_dask(corpus, lfs, client)
+    assert local[0] == dask_[0] == "error"
+    assert expected in local[1]
+    assert dask_[1] == local[1]
+
+
+def test_out_of_range_count_is_over_the_whole_table(corpus, client):
+    lfs, _ = out_of_range_in_several_partitions()
+    _, dask_ = local_and_dask(corpus, lfs, client)
+    assert dask_[1].endswith("(5 such rows)")
+
+
+def test_worker_traceback_is_chained(corpus, client):
+    lfs, _ = rowwise_raises_late()
+    _, dask_ = local_and_dask(corpus, lfs, client)
+    cause = dask_[2].__cause__
+    assert isinstance(cause, RemoteTraceback)
+    assert "in raises_late" in str(cause) and "ValueError: cannot read row 150" in str(cause)
+
+
+def test_fault_tolerant_mode_reports_global_rows(corpus, client):
+    lfs = [*rowwise_raises_late()[0], *out_of_range_in_several_partitions()[0], *vectorized_raises()[0]]
+    local, dask_ = local_and_dask(corpus, lfs, client, fault_tolerant=True)
+    assert local[0] == dask_[0] == "L"
+    np.testing.assert_array_equal(dask_[1], local[1])
+    assert dask_[2] == local[2] and len(dask_[2]) == 1
+    pd.testing.assert_frame_equal(dask_[3], local[3])
+    frame = dask_[3].set_index("lf")
+    assert frame.loc["raises_late", "row"].tolist() == [150, 151, 152, 153, 154]
+    assert frame.loc["raises_late", "count"].iloc[0] == 50
+    assert frame.loc["too_big", "row"].tolist() == [39, 79, 119, 159, 199]
+    assert frame.loc["broken", "row"].tolist() == [0, 1, 2, 3, 4]
+    assert frame.loc["broken", "count"].iloc[0] == len(corpus)
+
+
+def test_temporary_local_cluster_is_shut_down(corpus):
+    lfs = [keyword_lf("kw_check", ["check"], 1), *rowwise_returns_none()[0]]
+    before = {p.pid for p in multiprocessing.active_children()}  # the module's cluster may be running
+    with pytest.warns(LFFaultWarning, match="forgets_abstain"):
+        L = apply_dask(corpus, lfs, fault_tolerant=True)
+    with pytest.warns(LFFaultWarning):
+        np.testing.assert_array_equal(L, apply_lfs(corpus, lfs, cache=False, fault_tolerant=True))
+    assert {p.pid for p in multiprocessing.active_children()} <= before
+    with pytest.raises(ValueError, match="No clients found"):
+        default_client()
+
+
+def test_scheduler_address(corpus, client):
+    lfs = [keyword_lf("kw_song", ["song"], 0)]
+    L = apply_lfs(corpus, lfs, engine="dask", scheduler=client.scheduler.address)
+    np.testing.assert_array_equal(L, apply_lfs(corpus, lfs, cache=False))
+
+
+def test_empty_table(corpus, client):
+    L = apply_dask(corpus.iloc[:0], YOUTUBE_LFS[:2], client=client)
+    assert L.shape == (0, 2) and L.dtype == np.int8
+
+
+def test_engine_arguments_are_checked(corpus, client):
+    lfs = [keyword_lf("kw_song", ["song"], 0)]
+    with pytest.raises(ValueError, match="engine must be"):
+        apply_lfs(corpus, lfs, engine="spark")
+    with pytest.raises(ValueError, match="for engine='dask'"):
+        apply_lfs(corpus, lfs, client=client)
+    with pytest.raises(ValueError, match="does not cache"):
+        apply_lfs(corpus, lfs, engine="dask", client=client, cache=True)
+    with pytest.raises(ValueError, match="either client= or scheduler="):
+        apply_dask(corpus, lfs, client=client, scheduler="tcp://127.0.0.1:1")
+    with pytest.raises(TypeError, match="pandas or Dask DataFrame"):
+        apply_dask(corpus.to_dict(), lfs, client=client)
+
+
+def test_unpicklable_lf_is_named(corpus, client):
+    lock = threading.Lock()
+
+    @labeling_function()
+    def holds_a_lock(x):
+        with lock:
+            return ABSTAIN
+
+    with pytest.raises(TypeError, match="LF 'holds_a_lock' cannot be sent to Dask workers"):
+        apply_dask(corpus, [keyword_lf("kw_song", ["song"], 0), holds_a_lock], client=client)
+
+
+# --- the local engine's text fast path (TextFastPath) ---
+
+TRICKY = ["sub❤", "subé", "sub", "café sub", "K is kelvin", "k", "gift\xa0card", "gift card!", None, "cafe\u0301 sub",
+          "I ❤ my song", "my❤song", "émy", "ſub", "SUB", "check ❤ out", "٣ views", "3 views", "x\u200bsub",
+          "naïve my", "💯💯 plz", "tab\x0bsub", "", "plain ascii my sub", "a × b", "❤😊 twice", "gift\u3000card"]
+TRICKY_LFS = [
+    keyword_lf("kw_sub_my", ["sub", "my"], 1), keyword_lf("kw_gift", ["gift card"], 1), keyword_lf("kw_k", ["k"], 0),
+    keyword_lf("kw_s_part", ["s"], 0, whole_word=False), keyword_lf("kw_cafe", ["café"], 1),
+    keyword_lf("kw_SUB", ["SUB"], 1, case_sensitive=True), keyword_lf("kw_body", ["sub"], 1, text_column="body"),
+    regex_lf("re_sub", r"\bsub\b", 1), regex_lf("re_views", r"\d+\s*views", 0), regex_lf("re_non_ascii", r"[^\x00-\x7f]", 1),
+    regex_lf("re_word_heart", r"\w+❤", 1), regex_lf("re_check_out", r"check.*out", 1), regex_lf("re_no_word", r"^\W*$", 0),
+    regex_lf("re_latin1", r"[\x80-\xff]", 1), regex_lf("re_not_printable", r"[^ -~]", 1), regex_lf("re_double", r"(.)\1", 1),
+    regex_lf("re_gift_space", r"gift\scard", 1), regex_lf("re_word_end", r"\w\b", 1, flags=0),
+]
+
+
+@pytest.fixture
+def fast_path_always(monkeypatch):
+    monkeypatch.setattr(TextFastPath, "MIN_ROWS", 0)
+
+
+@pytest.mark.filterwarnings("ignore:This pattern is interpreted as a regular expression")  # (.)\1 has a group
+def test_fast_path_votes_like_the_lfs_themselves(fast_path_always):
+    """Row groups and NUL-for-emoji cleaning must not change a single vote, whatever the text."""
+    df = pd.DataFrame({"text": TRICKY * 2, "body": TRICKY[::-1] * 2, "other": range(2 * len(TRICKY))})
+    path = TextFastPath(df["text"])
+    assert not path.direct and path.nul_safe.sum() > path.ascii.sum()  # emoji rows are cleaned, not sent to Python
+    L = apply_lfs(df, TRICKY_LFS, cache=False)
+    expected = np.column_stack([lf(df) for lf in TRICKY_LFS])  # each LF on the whole column at once
+    np.testing.assert_array_equal(L, expected)
+    assert L[TRICKY.index("sub❤"), 0] == 1 and L[TRICKY.index("subé"), 0] == ABSTAIN  # emoji is a boundary, é is not
+    assert L[TRICKY.index("ſub"), 0] == 1  # Python's re folds ſ to s under IGNORECASE
+
+
+def test_no_non_word_non_ascii_character_folds_to_ascii():
+    """The cleaning argument: under IGNORECASE no non-ASCII non-word character matches anything ASCII."""
+    word, ascii_class = re.compile(r"\w"), re.compile(r"[\x00-\x7f]", re.IGNORECASE)
+    assert [c for c in map(chr, range(0x80, 0x110000))
+            if not 0xD800 <= ord(c) <= 0xDFFF and not word.match(c) and ascii_class.match(c)] == []
+
+
+def test_which_lfs_may_see_nul_for_emoji():
+    assert nul_blind(keyword_lf("kw", ["sub", "gift card", ".com"], 1))
+    assert not nul_blind(keyword_lf("kw", ["café"], 1))
+    assert nul_blind(regex_lf("re", r"\bcheck\b.*[^a-z]out\W", 1))
+    for pattern in (r"gift\scard", r"\S+", r"(.)\1", r"(?P<c>.)(?P=c)", r"[\x80-\xff]", r"\x00", r"\u00e9", r"❤"):
+        assert not nul_blind(regex_lf("re", pattern, 1)), pattern
+
+
+def test_fast_path_on_youtube_comments(youtube, fast_path_always):
+    builders = [lf for lf in YOUTUBE_LFS if getattr(lf, "builder", None)]
+    df = youtube.train
+    np.testing.assert_array_equal(apply_lfs(df, builders, cache=False), np.column_stack([lf(df) for lf in builders]))
+
+
+def test_small_or_ascii_columns_run_the_lfs_as_they_are():
+    assert TextFastPath(pd.Series(["❤ sub"] * 10)).direct
+    assert TextFastPath(pd.Series(["plain sub"] * TextFastPath.MIN_ROWS)).direct
+    assert not TextFastPath(pd.Series(["❤ sub"] * TextFastPath.MIN_ROWS)).direct

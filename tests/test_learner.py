@@ -1,0 +1,209 @@
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+
+from workbench.learner import (
+    EndModelTrainer,
+    confidence_filter,
+    expand_soft_labels,
+    fit_soft,
+    fit_weighted,
+    one_hot,
+    student_teacher_loop,
+    text_features,
+    train_end_model,
+)
+from workbench.plots.learning import student_teacher_rounds, training_curve
+
+
+def linear_task(rng, n, d=5):
+    X = rng.normal(size=(n, d))
+    return X, (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
+
+
+def noisy_teacher(rng, y, flip):
+    """Probabilities whose arg-max is the gold label except on a random ``flip`` share of rows."""
+    wrong = rng.random(len(y)) < flip
+    labels = np.where(wrong, 1 - y, y)
+    return one_hot(labels, 2) * 0.6 + 0.2
+
+
+def test_foundation_functions_still_work():
+    X_rep, y, w = expand_soft_labels(np.eye(2), np.array([[0.9, 0.1], [0.0, 1.0]]))
+    assert y.tolist() == [0, 1, 1] and w.round(2).tolist() == [0.9, 0.1, 1.0]
+    texts = ["free money", "nice song", "win cash", "love it"] * 3
+    model = train_end_model(texts, one_hot([1, 0, 1, 0] * 3, 2))
+    assert model.predict(["free cash"]).tolist() == [1]
+    assert isinstance(text_features().fit(texts).transform(texts).shape, tuple)
+
+
+def test_expand_soft_labels_takes_positions_not_pandas_labels():
+    import pandas as pd
+
+    texts = pd.Series(["a", "b"], index=[10, 20])
+    X_rep, y, _ = expand_soft_labels(texts, [[1.0, 0.0], [0.0, 1.0]])
+    assert list(X_rep) == ["a", "b"] and y.tolist() == [0, 1]
+
+
+def test_fit_weighted_routes_to_the_pipeline_and_fit_soft_matches_targets():
+    X = np.array([[-1.0], [1.0]])
+    pipe = make_pipeline(LogisticRegression(C=1e6))
+    fit_weighted(pipe, np.r_[X, X], [0, 1, 1, 0], [0.9, 0.9, 0.1, 0.1])
+    assert pipe.predict_proba(X)[:, 0].round(2).tolist() == [0.9, 0.1]
+    model = fit_soft(LogisticRegression(C=1e6), X, [[0.7, 0.3], [0.3, 0.7]])
+    assert model.predict_proba(X)[:, 0].round(2).tolist() == [0.7, 0.3]
+
+
+@pytest.fixture(scope="module")
+def task():
+    rng = np.random.default_rng(0)
+    X_pool, y_pool = linear_task(rng, 800)
+    X_dev, y_dev = linear_task(rng, 200)
+    X_test, y_test = linear_task(rng, 1000)
+    return X_pool, y_pool, X_dev, y_dev, X_test, y_test
+
+
+def test_early_stopping_keeps_the_best_dev_epoch_and_checkpoints_every_epoch(task, tmp_path):
+    X_pool, y_pool, X_dev, y_dev, _, _ = task
+    P = noisy_teacher(np.random.default_rng(1), y_pool, flip=0.25)
+    trainer = EndModelTrainer(
+        "passthrough", eta0=1.0, max_epochs=40, patience=3, checkpoint_dir=tmp_path, progress_bar=False
+    ).fit(X_pool, P, X_dev=X_dev, y_dev=y_dev)
+    h = trainer.history_
+    best = trainer.best_epoch_
+    assert h.loc[h["best"], "epoch"].item() == best
+    assert h["dev_accuracy"].max() == h.loc[best - 1, "dev_accuracy"]
+    ties = h[(h["dev_accuracy"] == h["dev_accuracy"].max()) & (h["epoch"] <= best)]
+    assert h.loc[best - 1, "dev_log_loss"] == ties["dev_log_loss"].min()  # log loss breaks accuracy ties
+    # Stopped `patience` epochs after the best (or at the epoch limit).
+    assert len(h) == min(best + 3, 40)
+    assert len(trainer.checkpoints_) == len(h)
+    files = sorted(tmp_path.glob("epoch_*.pkl"))
+    assert [f.name for f in files] == [f"epoch_{e:03d}.pkl" for e in h["epoch"]]
+    assert not list(tmp_path.glob(".*tmp"))
+    # Each checkpoint is that epoch's model: it reproduces the history's dev score.
+    for epoch in (1, len(h)):
+        with open(tmp_path / f"epoch_{epoch:03d}.pkl", "rb") as fh:
+            restored = pickle.load(fh)
+        assert restored.score(X_dev, y_dev) == pytest.approx(h.loc[epoch - 1, "dev_accuracy"])
+    np.testing.assert_allclose(trainer.predict_proba(X_dev), trainer.checkpoints_[best - 1].predict_proba(X_dev))
+    assert trainer.score(X_dev, y_dev) == pytest.approx(h["dev_accuracy"].max())
+
+
+def test_supervised_weight_lets_few_clean_rows_correct_systematic_synthetic_errors(task):
+    X_pool, y_pool, X_dev, y_dev, X_test, y_test = task
+    # Synthetic labels that are wrong wherever x1 > 0.8 (a systematic blind spot).
+    blind = X_pool[:, 1] > 0.8
+    P = one_hot(np.where(blind, 1 - y_pool, y_pool), 2)
+    rng = np.random.default_rng(2)
+    X_sup, y_sup = linear_task(rng, 40)
+    X_sup[:, 1] = np.abs(X_sup[:, 1]) + 0.8  # the clean rows sit in the blind spot
+    y_sup = (X_sup[:, 0] + 0.5 * X_sup[:, 1] > 0).astype(int)
+    region = X_test[:, 1] > 0.8
+
+    def accuracy_in_region(weight):
+        t = EndModelTrainer("passthrough", supervised_weight=weight, max_epochs=15, progress_bar=False)
+        t.fit(X_pool, P, X_sup, y_sup, X_dev=X_dev, y_dev=y_dev)
+        return (t.predict(X_test[region]) == y_test[region]).mean()
+
+    heavy, ignored = accuracy_in_region(20.0), accuracy_in_region(0.0)
+    assert heavy > 0.95 and heavy > ignored + 0.1
+
+
+def test_soft_labels_reach_the_end_model(task):
+    X_pool, y_pool, X_dev, y_dev, _, _ = task
+    hard = EndModelTrainer("passthrough", alpha=1e-5, max_epochs=10, patience=10, progress_bar=False)
+    soft = EndModelTrainer("passthrough", alpha=1e-5, max_epochs=10, patience=10, progress_bar=False)
+    hard.fit(X_pool, one_hot(y_pool, 2), X_dev=X_dev, y_dev=y_dev)
+    soft.fit(X_pool, one_hot(y_pool, 2) * 0.6 + 0.2, X_dev=X_dev, y_dev=y_dev)
+    assert soft.predict_proba(X_dev).max(axis=1).mean() < hard.predict_proba(X_dev).max(axis=1).mean() - 0.1
+    # targets="hard" trains on the arg-max of the same soft labels: the hard model again.
+    argmax = EndModelTrainer("passthrough", targets="hard", alpha=1e-5, max_epochs=10, patience=10, progress_bar=False)
+    argmax.fit(X_pool, one_hot(y_pool, 2) * 0.6 + 0.2, X_dev=X_dev, y_dev=y_dev)
+    np.testing.assert_allclose(argmax.predict_proba(X_dev), hard.predict_proba(X_dev))
+    # Label smoothing of hard targets tempers the confidence they teach.
+    smoothed = EndModelTrainer("passthrough", targets="hard", label_smoothing=0.2, alpha=1e-5, max_epochs=10,
+                               patience=10, progress_bar=False).fit(X_pool, one_hot(y_pool, 2), X_dev=X_dev, y_dev=y_dev)
+    assert smoothed.predict_proba(X_dev).max(axis=1).mean() < hard.predict_proba(X_dev).max(axis=1).mean() - 0.05
+    with pytest.raises(ValueError, match="targets must be 'soft' or 'hard'"):
+        EndModelTrainer("passthrough", targets="argmax").fit(X_pool, one_hot(y_pool, 2), X_dev=X_dev, y_dev=y_dev)
+
+
+def test_trainer_on_texts_mixes_a_supervised_set():
+    texts = ["free money now", "win a free prize", "check my channel", "love this song", "great video", "nice voice"]
+    P = one_hot([1, 1, 1, 0, 0, 0], 2)
+    trainer = EndModelTrainer(max_epochs=5, progress_bar=False).fit(
+        texts * 4, np.tile(P, (4, 1)), ["subscribe to my channel"], [1], X_dev=texts, y_dev=[1, 1, 1, 0, 0, 0]
+    )
+    assert "subscribe" in trainer.model_[0].vocabulary_  # features fitted on the supervised rows too
+    assert trainer.predict(["free prize money", "love the voice"]).tolist() == [1, 0]
+
+
+def test_student_teacher_loop_replaces_a_noisy_teacher_and_stops_at_a_perfect_one(task):
+    X_pool, y_pool, X_dev, y_dev, X_test, y_test = task
+    rng = np.random.default_rng(3)
+    teacher = {"pool": noisy_teacher(rng, y_pool, 0.3), "dev": noisy_teacher(rng, y_dev, 0.3),
+               "test": noisy_teacher(rng, y_test, 0.3)}
+    trainer = EndModelTrainer("passthrough", max_epochs=10, progress_bar=False)
+    result = student_teacher_loop(X_pool, teacher, X_dev, y_dev, X_test, y_test, trainer=trainer,
+                                  max_rounds=2, progress_bar=False)
+    h = result.history
+    # A linear student averages out random label noise: it beats its 70%-accurate teacher ...
+    assert h.loc[0, "teacher_dev_accuracy"] == pytest.approx(0.7, abs=0.07)
+    assert h.loc[0, "student_beats_teacher"] and h.loc[0, "student_test_accuracy"] > 0.9
+    # ... and becomes the teacher of round 2.
+    assert h.loc[1, "teacher"] == "student 1"
+    assert h.loc[1, "teacher_dev_accuracy"] == pytest.approx(h.loc[0, "student_dev_accuracy"])
+    assert len(result.students) == 2
+
+    perfect = {"pool": one_hot(y_pool, 2), "dev": one_hot(y_dev, 2), "test": one_hot(y_test, 2)}
+    stop = student_teacher_loop(X_pool, perfect, X_dev, y_dev, X_test, y_test, trainer=trainer, max_rounds=3,
+                                progress_bar=False)
+    assert len(stop.history) == 1 and not stop.history.loc[0, "student_beats_teacher"]
+    np.testing.assert_array_equal(stop.final_proba["test"], perfect["test"])
+
+
+def test_curation_and_input_errors(task):
+    X_pool, y_pool, X_dev, y_dev, X_test, y_test = task
+    P = np.c_[np.full(len(y_pool), 0.5), np.full(len(y_pool), 0.5)]
+    P[:100] = one_hot(y_pool[:100], 2)
+    assert confidence_filter(0.6)(P).sum() == 100
+    teacher = {"pool": P, "dev": one_hot(y_dev, 2), "test": one_hot(y_test, 2)}
+    result = student_teacher_loop(X_pool, teacher, X_dev, y_dev, X_test, y_test, curate=confidence_filter(0.6),
+                                  trainer=EndModelTrainer("passthrough", max_epochs=3, progress_bar=False),
+                                  max_rounds=1, progress_bar=False)
+    assert result.history.loc[0, "n_curated"] == 100
+    with pytest.raises(ValueError, match="teacher_proba needs a 'test' array"):
+        student_teacher_loop(X_pool, {"pool": P, "dev": P[:200]}, X_dev, y_dev, X_test, y_test)
+    with pytest.raises(ValueError, match="non-empty boolean mask"):
+        student_teacher_loop(X_pool, teacher, X_dev, y_dev, X_test, y_test, curate=lambda P: np.zeros(len(P), bool),
+                             progress_bar=False, max_rounds=1)
+    with pytest.raises(ValueError, match="y_supervised has 2 labels for 3 rows"):
+        EndModelTrainer("passthrough").fit(X_pool, P, X_dev[:3], [0, 1], X_dev=X_dev, y_dev=y_dev)
+    with pytest.raises(ValueError, match="P must be an"):
+        EndModelTrainer("passthrough").fit(X_pool, P[:5], X_dev=X_dev, y_dev=y_dev)
+    with pytest.raises(TypeError, match="takes no sample_weight"):
+        from sklearn.neighbors import KNeighborsClassifier
+
+        fit_weighted(KNeighborsClassifier(), X_dev, y_dev, np.ones(len(y_dev)))
+
+
+def test_loop_and_training_figures(task):
+    X_pool, y_pool, X_dev, y_dev, X_test, y_test = task
+    rng = np.random.default_rng(4)
+    teacher = {"pool": noisy_teacher(rng, y_pool, 0.3), "dev": noisy_teacher(rng, y_dev, 0.3),
+               "test": noisy_teacher(rng, y_test, 0.3)}
+    result = student_teacher_loop(X_pool, teacher, X_dev, y_dev, X_test, y_test, max_rounds=2, progress_bar=False,
+                                  trainer=EndModelTrainer("passthrough", max_epochs=6, progress_bar=False))
+    fig = student_teacher_rounds(result.history)
+    stars = next(t for t in fig.data if t.name == "student wins → relabels")
+    assert len(stars.x) == result.history["student_beats_teacher"].sum() >= 1
+    teacher_test = next(t for t in fig.data if t.name == "teacher · test")
+    np.testing.assert_allclose(teacher_test.y, result.history["teacher_test_accuracy"])
+    student = result.students[0]
+    curve = training_curve(student.history_)
+    assert curve.layout.shapes[0].x0 == student.best_epoch_
+    assert [t.name for t in curve.data][:2] == ["train loss (soft labels)", "dev log loss"]

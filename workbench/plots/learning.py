@@ -1,0 +1,147 @@
+"""Figures for the learning notebooks: pseudo-labeling rounds, reliability, student vs teacher.
+
+Pure builders from the tables that :mod:`workbench.pseudolabel`, :mod:`workbench.distill`,
+:mod:`workbench.learner` and :mod:`workbench.calibration` return; nothing per row goes
+to the browser (reliability diagrams are binned first).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from workbench.calibration import expected_calibration_error, reliability_table
+from workbench.plots import TEMPLATE
+
+
+def _score_columns(history: pd.DataFrame, exclude: Sequence[str] = ()) -> list[str]:
+    skip = {"pseudo_label_accuracy", "mean_confidence_added", "train_loss", *exclude}
+    return [c for c in history.columns if c.endswith(("_accuracy", "_f1", "_f1_macro", "_roc_auc")) and c not in skip]
+
+
+def pseudo_label_rounds(history: pd.DataFrame, class_names: Sequence[str] | None = None,
+                        title: str = "Pseudo-labeling rounds") -> go.Figure:
+    """Labeled pool size per round (stacked by class) and clean-set scores (right axis).
+
+    ``history`` is :attr:`workbench.pseudolabel.PseudoLabeler.history_`. Rounds that
+    early stopping rolled back are drawn faded; the pseudo-labels' audit accuracy,
+    when present, is a dotted line.
+    """
+    rounds = history["round"].to_numpy()
+    class_cols = [c for c in history.columns if c.startswith("added_")]
+    seeds = int(history["n_labeled"].iloc[0])
+    kept = history["kept"].to_numpy() if "kept" in history else np.ones(len(history), bool)
+    opacity = np.where(kept, 1.0, 0.35)
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_bar(x=rounds, y=np.full(len(rounds), seeds), name="seeds", marker=dict(color="#7f7f7f", opacity=opacity))
+    for j, col in enumerate(class_cols):
+        label = col.removeprefix("added_")
+        name = class_names[int(label)] if class_names is not None and label.isdigit() else label
+        fig.add_bar(x=rounds, y=history[col].cumsum(), name=f"pseudo-labeled {name}",
+                    marker=dict(opacity=opacity), hovertemplate="round %{x}: %{y} rows<extra>" + name + "</extra>")
+    for col in _score_columns(history):
+        fig.add_scatter(x=rounds, y=history[col], name=col.replace("_", " "), mode="lines+markers", secondary_y=True)
+    if "pseudo_label_accuracy" in history:
+        fig.add_scatter(x=rounds, y=history["pseudo_label_accuracy"], name="pseudo-label accuracy (audit)",
+                        mode="lines+markers", line=dict(dash="dot"), secondary_y=True)
+    threshold = history["threshold"].iloc[0] if "threshold" in history else np.nan
+    subtitle = f" (threshold {threshold:.2f})" if np.isfinite(threshold) else ""
+    fig.update_layout(title=title + subtitle, barmode="stack", template=TEMPLATE,
+                      legend=dict(orientation="h", y=-0.2), xaxis=dict(title="round", dtick=1))
+    fig.update_yaxes(title_text="labeled rows", secondary_y=False)
+    fig.update_yaxes(title_text="score", range=[0, 1.02], tickformat=".0%", secondary_y=True)
+    return fig
+
+
+def reliability_diagram(y_true, probas: dict, n_bins: int = 10, strategy: str = "uniform",
+                        title: str = "Reliability diagram") -> go.Figure:
+    """Accuracy against confidence per bin for each probability array, with the diagonal.
+
+    ``probas`` maps a name to ``(n, k)`` probabilities of the same clean rows; the
+    legend carries each one's ECE. A lower panel shows how many rows fall in each bin.
+    """
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.05)
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
+                    line=dict(dash="dash", color="gray"), row=1, col=1)
+    for name, P in probas.items():
+        table = reliability_table(y_true, P, n_bins=n_bins, strategy=strategy)
+        ece = expected_calibration_error(y_true, P, n_bins=n_bins, strategy=strategy)
+        fig.add_scatter(
+            x=table["confidence"], y=table["accuracy"], mode="lines+markers", name=f"{name} (ECE {ece:.3f})",
+            legendgroup=name, customdata=table[["count", "lower", "upper"]].to_numpy(),
+            hovertemplate="confidence %{x:.2f} → accuracy %{y:.2f}<br>%{customdata[0]} rows in "
+                          "[%{customdata[1]:.2f}, %{customdata[2]:.2f}]<extra>" + name + "</extra>",
+            row=1, col=1,
+        )
+        fig.add_bar(x=table["confidence"], y=table["count"], name=name, legendgroup=name, showlegend=False,
+                    opacity=0.6, width=0.8 / n_bins, row=2, col=1)
+    fig.update_layout(title=f"{title} ({'equal-width' if strategy == 'uniform' else 'equal-mass'} bins)",
+                      template=TEMPLATE, barmode="group", legend=dict(orientation="h", y=-0.15))
+    fig.update_yaxes(title_text="accuracy", range=[0, 1.02], row=1, col=1)
+    fig.update_yaxes(title_text="rows", row=2, col=1)
+    fig.update_xaxes(title_text="confidence (top-label probability)", range=[0, 1.02], row=2, col=1)
+    return fig
+
+
+def model_comparison(report: pd.DataFrame, metrics: Sequence[str] = ("accuracy", "ece_uniform", "brier"),
+                     title: str = "Student vs teacher") -> go.Figure:
+    """Grouped bars of a few metrics per model (rows of a calibration or distillation report).
+
+    ``report`` is indexed by model name, e.g. :func:`workbench.distill.compare_targets`
+    or :func:`workbench.calibration.calibration_report`.
+    """
+    missing = [m for m in metrics if m not in report.columns]
+    if missing:
+        raise ValueError(f"report has no column(s) {missing}; columns are {list(report.columns)}")
+    fig = go.Figure()
+    for name, row in report.iterrows():
+        fig.add_bar(name=str(name), x=list(metrics), y=[row[m] for m in metrics],
+                    text=[f"{row[m]:.3f}" for m in metrics], textposition="outside")
+    fig.update_layout(title=title, barmode="group", template=TEMPLATE, yaxis_title="value (accuracy: higher is better; "
+                      "ECE, Brier, log loss: lower)", legend=dict(orientation="h", y=1.12))
+    return fig
+
+
+def student_teacher_rounds(history: pd.DataFrame, title: str = "Student vs teacher per round") -> go.Figure:
+    """Teacher and student accuracy on the clean dev and test sets, round by round.
+
+    ``history`` is :attr:`workbench.learner.StudentTeacherResult.history`; rounds where the
+    student beat the teacher on dev (and so relabeled the pool) are marked with a star.
+    """
+    rounds = history["round"].to_numpy()
+    fig = go.Figure()
+    styles = {"teacher": dict(dash="dash"), "student": dict(dash="solid")}
+    for who in ("teacher", "student"):
+        for split, color in (("dev", "#1f77b4"), ("test", "#d62728")):
+            fig.add_scatter(x=rounds, y=history[f"{who}_{split}_accuracy"], name=f"{who} · {split}",
+                            mode="lines+markers", line=dict(color=color, **styles[who]))
+    won = history["student_beats_teacher"].to_numpy(bool)
+    fig.add_scatter(x=rounds[won], y=history["student_dev_accuracy"][won], mode="markers", name="student wins → relabels",
+                    marker=dict(symbol="star", size=14, color="gold", line=dict(color="black", width=1)))
+    fig.update_layout(title=title, template=TEMPLATE, xaxis=dict(title="round", dtick=1),
+                      yaxis=dict(title="accuracy", tickformat=".0%"), legend=dict(orientation="h", y=-0.2))
+    return fig
+
+
+def training_curve(history: pd.DataFrame, title: str = "End model training") -> go.Figure:
+    """Training loss and clean dev scores per epoch, with the kept (best) epoch marked.
+
+    ``history`` is :attr:`workbench.learner.EndModelTrainer.history_`.
+    """
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    epochs = history["epoch"].to_numpy()
+    fig.add_scatter(x=epochs, y=history["train_loss"], name="train loss (soft labels)", mode="lines+markers")
+    fig.add_scatter(x=epochs, y=history["dev_log_loss"], name="dev log loss", mode="lines+markers")
+    for col in [c for c in history.columns if c.startswith("dev_") and c != "dev_log_loss"]:
+        fig.add_scatter(x=epochs, y=history[col], name=col.replace("_", " "), mode="lines+markers", secondary_y=True)
+    best = int(history.loc[history["best"], "epoch"].iloc[0])
+    fig.add_vline(x=best, line_dash="dot", line_color="green", annotation_text=f"kept: epoch {best}")
+    fig.update_layout(title=title, template=TEMPLATE, xaxis=dict(title="epoch", dtick=1),
+                      legend=dict(orientation="h", y=-0.2))
+    fig.update_yaxes(title_text="log loss", secondary_y=False)
+    fig.update_yaxes(title_text="dev score", secondary_y=True)
+    return fig

@@ -1,0 +1,722 @@
+"""LF Studio: a live dashboard for writing labeling functions in a notebook.
+
+    studio = Studio(dataset)            # shows the dashboard
+
+    @studio.lf(label=SPAM)              # row-wise: return True where the LF should vote SPAM
+    def mentions_channel(x):
+        return "channel" in x.text.lower()
+
+    studio.add(keyword_lf("kw_free", ["free", "win"], SPAM))
+
+Every add, replace (same name again), switch on/off and removal updates the dashboard in place:
+the sortable summary table, the overlap and conflict heatmaps (click a cell to list its rows),
+the label-model panel and the example browser. The logic lives in :mod:`workbench.studio`;
+this module only builds widgets and calls it.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+from typing import Any, Callable, Sequence
+
+import ipywidgets as W
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from workbench.lf import ABSTAIN, keyword_lf, regex_lf
+from workbench.plots.studio import (balance_figure, confidence_figure, lf_matrix_figure, update_balance,
+                                    update_confidence, update_lf_matrix)
+from workbench.studio import LFHistory, Snapshot, StudioState, predicate_lf
+
+__all__ = ["Studio"]
+
+#: (header, summary column or None, how to format a value); the first and last columns are widgets.
+TABLE_COLUMNS = [
+    ("LF", "LF", None),
+    ("kind", "Kind", None),
+    ("ver.", "Version", None),
+    ("polarity", "Polarity", None),
+    ("coverage", "Coverage", "pct"),
+    ("overlaps", "Overlaps", "pct"),
+    ("conflicts", "Conflicts", "pct"),
+    ("dev cov.", "Dev Coverage", "pct"),
+    ("dev acc.", "Dev Acc.", "pct"),
+    ("dev ✓/✗", "Dev Correct", None),
+    ("learned acc.", "Learned Acc.", "pct"),
+]
+BROWSE_KINDS = [("fires", "fires"), ("wrong on dev", "wrong"), ("conflicts", "conflict"), ("no LF fires", "abstain")]
+CSS = """
+<style>
+.wb-studio .wb-cell { font-size: 12px; padding: 1px 6px; white-space: nowrap; }
+.wb-studio .wb-off { color: #999; }
+.wb-studio .wb-err { color: #c62828; }
+.wb-studio table.wb-rows { border-collapse: collapse; font-size: 12px; width: 100%; }
+.wb-studio table.wb-rows td, .wb-studio table.wb-rows th { border-bottom: 1px solid #eee; padding: 3px 6px; text-align: left; vertical-align: top; }
+.wb-studio table.wb-rows td.wb-nowrap { white-space: nowrap; }
+.wb-studio .wb-vote { display: inline-block; border-radius: 3px; padding: 0 4px; margin: 1px; font-size: 11px; }
+.wb-studio .wb-errors { background: #fdecea; border-left: 4px solid #c62828; padding: 4px 8px; font-size: 12px; }
+.wb-studio h4 { margin: 12px 0 4px 0; }
+</style>
+"""
+VOTE_COLORS = ["#e3f2fd", "#fde0dc", "#e8f5e9", "#fff3e0", "#ede7f6", "#e0f7fa"]
+
+
+def _pct(value: Any) -> str:
+    return "–" if value is None or pd.isna(value) else f"{float(value):.1%}"
+
+
+def _esc(value: Any, width: int | None = None) -> str:
+    text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
+    if width is not None and len(text) > width:
+        text = text[: width - 1] + "…"
+    return html.escape(text)
+
+
+class _Pager:
+    """Previous / next buttons around "rows a-b of n"."""
+
+    def __init__(self, on_change: Callable[[], None], page_size: int):
+        self.page, self.page_size, self.total = 0, page_size, 0
+        self.prev = W.Button(description="◀", layout=W.Layout(width="36px"), tooltip="previous page")
+        self.next = W.Button(description="▶", layout=W.Layout(width="36px"), tooltip="next page")
+        self.label = W.HTML()
+        self.prev.on_click(lambda _: self.go(self.page - 1))
+        self.next.on_click(lambda _: self.go(self.page + 1))
+        self._on_change = on_change
+        self.widget = W.HBox([self.prev, self.label, self.next], layout=W.Layout(align_items="center"))
+
+    @property
+    def n_pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+    def go(self, page: int) -> None:
+        self.page = min(max(page, 0), self.n_pages - 1)
+        self._on_change()
+
+    def set_total(self, total: int) -> None:
+        self.total = total
+        self.page = min(self.page, self.n_pages - 1)
+        start = self.page * self.page_size
+        self.label.value = (f"<span class='wb-cell'>rows {start + 1:,}–{min(start + self.page_size, total):,} of {total:,}</span>"
+                            if total else "<span class='wb-cell'>no rows</span>")
+        self.prev.disabled = self.page == 0
+        self.next.disabled = self.page >= self.n_pages - 1
+
+
+def _fetch_page(pager: _Pager, fetch: Callable[[int], tuple[int, pd.DataFrame]]) -> tuple[int, pd.DataFrame]:
+    """Fetch the pager's page; if the rows shrank below it, clamp and fetch the last page."""
+    page = pager.page
+    total, rows = fetch(page)
+    pager.set_total(total)
+    if pager.page != page:
+        total, rows = fetch(pager.page)
+    return total, rows
+
+
+class _TableRow:
+    """The widgets of one LF's row in the summary table (kept across refreshes)."""
+
+    def __init__(self, studio: "Studio", name: str):
+        self.name = name
+        self.checkbox = W.Checkbox(value=True, indent=False, layout=W.Layout(width="24px"), tooltip=f"use {name}")
+        self.cells = [W.HTML(layout=W.Layout(min_width="0")) for _ in TABLE_COLUMNS]
+        self.remove = W.Button(description="✕", tooltip=f"remove {name}",
+                               layout=W.Layout(width="30px", height="22px", padding="0"))
+        self.checkbox.observe(lambda change: studio._on_checkbox(name, change["new"]), names="value")
+        self.remove.on_click(lambda _: studio._guard(lambda: studio.remove(name)))
+
+    @property
+    def widgets(self) -> list[W.Widget]:
+        return [self.checkbox, *self.cells, self.remove]
+
+
+class Studio:
+    """Live LF-writing dashboard over a :class:`~workbench.data.Dataset`.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Pool (``train_split``) and hand-labeled ``dev_split``.
+    lfs : sequence of LFs, optional
+        LFs to start with.
+    label_model : {"snorkel", "majority"}
+        Show Snorkel's LabelModel (refitted in the background once edits pause) beside the live
+        majority vote, or majority vote only.
+    background : bool
+        False fits the Snorkel model inside each refresh (slower, simpler to script).
+    page_size : int
+        Rows per page in the example browser and the pair list.
+    auto_refresh : bool
+        In IPython, re-check the LFs after every cell and refresh if one changed (e.g. a keyword
+        list it reads was edited in another cell).
+    display : bool
+        Show the dashboard at once when running in IPython.
+    cache, progress
+        Passed to :class:`~workbench.studio.StudioState`.
+
+    Attributes
+    ----------
+    state : StudioState
+        The pure state (registry, snapshot, history).
+    widget : ipywidgets.VBox
+        The dashboard.
+
+    Examples
+    --------
+    >>> studio = Studio(load_youtube_spam())  # doctest: +SKIP
+    >>> @studio.lf(label=1)  # doctest: +SKIP
+    ... def mentions_channel(x):
+    ...     return "channel" in x.text.lower()
+    >>> studio.add(keyword_lf("kw_free", ["free"], 1))  # doctest: +SKIP
+    >>> studio.save_lfs(out_dir() / "labeling_functions.py")  # doctest: +SKIP
+    """
+
+    def __init__(self, dataset: Any, lfs: Sequence[Any] = (), *, train_split: str = "train", dev_split: str | None = "dev",
+                 label_model: str = "snorkel", label_model_settings: dict | None = None, background: bool = True,
+                 debounce: float = 0.5, page_size: int = 10, auto_refresh: bool = True, display: bool = True,
+                 cache=None, progress: bool | None = None):
+        self.state = StudioState(dataset, train_split=train_split, dev_split=dev_split, label_model=label_model,
+                                 label_model_settings=label_model_settings, background=background, debounce=debounce,
+                                 cache=cache, progress=progress)
+        self.class_names = self.state.class_names
+        self._lock = threading.RLock()
+        self._quiet = False
+        self._rows: dict[str, _TableRow] = {}
+        self.sort_by: str | None = None  # None: the order LFs were added
+        self.descending = False
+        self.last_refresh_seconds = float("nan")
+        self.page_size = page_size
+        self._build()
+        self.state.on_label_model(self._on_label_model)
+        for lf in lfs:
+            self.state.add(lf)
+        self.refresh()
+        self._hook = None
+        if auto_refresh:
+            self._watch()
+        if display:
+            from IPython import get_ipython
+            from IPython.display import display as show
+
+            if get_ipython() is not None:
+                show(self.widget)
+
+    # -- public API -----------------------------------------------------------------------
+
+    def add(self, *lfs: Any, enabled: bool | None = None) -> None:
+        """Add LFs (an LF with an existing name replaces it) and refresh the dashboard."""
+        if not lfs:
+            raise TypeError("add() needs at least one LF")
+        for lf in lfs:
+            self.state.add(lf, enabled=enabled)
+        self.refresh()
+
+    def lf(self, label: Any = None, *, name: str | None = None, resources: dict | None = None) -> Callable:
+        """Decorator registering a row-wise LF.
+
+        With ``label=k`` the function returns True where the LF should vote ``k`` (False or
+        None: abstain). Without ``label`` it returns the label itself or ``ABSTAIN``, as in
+        Snorkel. Re-running the cell replaces the LF of the same name.
+        """
+        if callable(label) and name is None:  # used bare: @studio.lf
+            return self.lf()(label)
+
+        def register(func: Callable) -> Any:
+            lf_label = name or func.__name__
+            if label is None:
+                from snorkel.labeling import labeling_function
+
+                lf = labeling_function(name=lf_label, resources=resources)(func)
+            else:
+                lf = predicate_lf(lf_label, func, label)
+            self.add(lf)
+            return lf
+
+        return register
+
+    def remove(self, name: str) -> None:
+        self.state.remove(name)
+        self.refresh()
+
+    def enable(self, name: str) -> None:
+        self.state.enable(name)
+        self.refresh()
+
+    def disable(self, name: str) -> None:
+        self.state.disable(name)
+        self.refresh()
+
+    def refresh(self) -> Snapshot:
+        """Re-apply changed LFs and update every panel in place; returns the snapshot."""
+        with self._lock:
+            t0 = time.perf_counter()
+            snap = self.state.refresh()
+            self._render(snap)
+            self.last_refresh_seconds = time.perf_counter() - t0
+            self._render_status(snap)
+            return snap
+
+    def save_lfs(self, path) -> Any:
+        """Write the LFs as an importable module (see :meth:`StudioState.save_lfs`)."""
+        return self.state.save_lfs(path)
+
+    def wait_label_model(self, timeout: float | None = 120) -> bool:
+        """Block until the background label-model fit for the current LFs has landed."""
+        return self.state.wait_label_model(timeout)
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self.state.snapshot
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        return self.state.snapshot.summary
+
+    @property
+    def history(self) -> LFHistory:
+        return self.state.history
+
+    @property
+    def lfs(self) -> list[Any]:
+        return self.state.lfs
+
+    def close(self) -> None:
+        """Stop the background worker, the post-cell hook and the widgets."""
+        if self._hook is not None:
+            self._hook[0].events.unregister("post_run_cell", self._hook[1])
+            self._hook = None
+        self.state.close()
+        self.widget.close()
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    # -- building -------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.status = W.HTML()
+        self.errors = W.HTML()
+        self.message = W.HTML()
+
+        # No-code form
+        self.form_kind = W.ToggleButtons(options=[("keywords", "keywords"), ("regex", "regex")], value="keywords",
+                                         style={"button_width": "90px"})
+        self.form_pattern = W.Text(placeholder="free, win, gift card", layout=W.Layout(width="260px"))
+        self.form_label = W.Dropdown(options=[(n, i) for i, n in enumerate(self.class_names)], value=0,
+                                     layout=W.Layout(width="110px"))
+        self.form_name = W.Text(placeholder="name (optional)", layout=W.Layout(width="170px"))
+        self.form_add = W.Button(description="Add LF", button_style="primary", icon="plus")
+        self.form_message = W.HTML()
+        self.form_kind.observe(self._on_form_kind, names="value")
+        self.form_add.on_click(lambda _: self._guard(self._add_from_form, self.form_message))
+        form = W.HBox([self.form_kind, self.form_pattern, W.HTML("<span class='wb-cell'>votes</span>"), self.form_label,
+                       self.form_name, self.form_add], layout=W.Layout(flex_flow="row wrap", align_items="center"))
+
+        # Summary table
+        self.table = W.GridBox(layout=W.Layout(grid_template_columns=f"28px repeat({len(TABLE_COLUMNS)}, auto) 36px",
+                                                align_items="center", overflow="auto"))
+        self.header_buttons = {}
+        self._corners = (W.HTML(), W.HTML())
+        for header, column, _ in TABLE_COLUMNS:
+            button = W.Button(description=header, tooltip=f"sort by {header}", layout=W.Layout(width="auto", height="26px"))
+            button.on_click(lambda _, c=column: self.sort_table(c))
+            self.header_buttons[column] = button
+
+        # Heatmaps and pair list
+        empty = pd.DataFrame()
+        self.overlap_fig = go.FigureWidget(lf_matrix_figure(empty, "Overlaps: both LFs vote", "Blues"))
+        self.conflict_fig = go.FigureWidget(lf_matrix_figure(empty, "Conflicts: both vote, different labels", "Reds"))
+        self.overlap_fig.layout.width = self.conflict_fig.layout.width = 560
+        self.overlap_fig.data[0].on_click(lambda trace, points, state: self._on_matrix_click("overlap", points))
+        self.conflict_fig.data[0].on_click(lambda trace, points, state: self._on_matrix_click("conflict", points))
+        self.pair_a = W.Dropdown(description="LF", layout=W.Layout(width="230px"), style={"description_width": "24px"})
+        self.pair_b = W.Dropdown(description="and", layout=W.Layout(width="230px"), style={"description_width": "30px"})
+        self.pair_kind = W.ToggleButtons(options=[("overlap", "overlap"), ("conflict", "conflict")], value="conflict",
+                                         style={"button_width": "80px"})
+        for w in (self.pair_a, self.pair_b, self.pair_kind):
+            w.observe(self._on_pair_change, names="value")
+        self.pair_pager = _Pager(self._render_pair, self.page_size)
+        self.pair_rows = W.HTML()
+
+        # Label model panel
+        self.lm_status = W.HTML()
+        self.lm_metrics = W.HTML()
+        self.confidence_fig = go.FigureWidget(confidence_figure())
+        self.balance_fig = go.FigureWidget(balance_figure(self.class_names))
+        self.confidence_fig.layout.width = self.balance_fig.layout.width = 560
+
+        # Example browser
+        self.browse_lf = W.Dropdown(description="LF", layout=W.Layout(width="260px"), style={"description_width": "24px"})
+        self.browse_kind = W.ToggleButtons(options=BROWSE_KINDS, value="fires", style={"button_width": "100px"})
+        self.browse_split = W.ToggleButtons(options=[("pool", "train"), ("dev", "dev")], value="train",
+                                            style={"button_width": "60px"})
+        for w in (self.browse_lf, self.browse_kind, self.browse_split):
+            w.observe(self._on_browse_change, names="value")
+        self.browse_pager = _Pager(self._render_browser, self.page_size)
+        self.browse_rows = W.HTML()
+
+        # History
+        self.history_lf = W.Dropdown(description="LF", layout=W.Layout(width="260px"), style={"description_width": "24px"})
+        self.history_lf.observe(lambda _: self._quiet or self._render_history(), names="value")
+        self.history_html = W.HTML()
+
+        def section(title: str) -> W.HTML:
+            return W.HTML(f"<h4>{title}</h4>")
+
+        self.widget = W.VBox([
+            W.HTML(CSS + "<h3 style='margin:4px 0'>LF Studio</h3>"), self.status, self.errors, self.message,
+            section("Add a keyword or regex LF (no code)"), W.VBox([form, self.form_message]),
+            section("Labeling functions (click a header to sort; untick to switch an LF off)"), self.table,
+            section("Overlaps and conflicts on the pool (click a cell to list its rows)"),
+            W.HBox([self.overlap_fig, self.conflict_fig], layout=W.Layout(flex_flow="row wrap")),
+            W.HBox([self.pair_a, self.pair_b, self.pair_kind, self.pair_pager.widget], layout=W.Layout(flex_flow="row wrap")),
+            self.pair_rows,
+            section("Label model"), self.lm_status, self.lm_metrics,
+            W.HBox([self.confidence_fig, self.balance_fig], layout=W.Layout(flex_flow="row wrap")),
+            section("Examples"),
+            W.HBox([self.browse_lf, self.browse_kind, self.browse_split, self.browse_pager.widget],
+                   layout=W.Layout(flex_flow="row wrap")),
+            self.browse_rows,
+            section("Version history"), self.history_lf, self.history_html,
+        ])
+        self.widget.add_class("wb-studio")
+        self._on_form_kind({"new": "keywords"})
+
+    # -- callbacks ------------------------------------------------------------------------
+
+    def _guard(self, action: Callable[[], Any], target: W.HTML | None = None) -> None:
+        """Run a widget callback; show its error in the dashboard instead of losing it in a log."""
+        target = target if target is not None else self.message
+        target.value = ""
+        try:
+            action()
+        except Exception as exc:  # a dashboard callback must never die silently
+            target.value = f"<div class='wb-errors'>{_esc(type(exc).__name__)}: {_esc(exc)}</div>"
+
+    def _on_checkbox(self, name: str, value: bool) -> None:
+        if not self._quiet:
+            self._guard(lambda: self.enable(name) if value else self.disable(name))
+
+    def _on_form_kind(self, change: dict) -> None:
+        self.form_pattern.placeholder = "free, win, gift card" if change["new"] == "keywords" else r"check\s+(out|my)"
+
+    def _add_from_form(self) -> None:
+        text = self.form_pattern.value.strip()
+        label = int(self.form_label.value)
+        name = self.form_name.value.strip()
+        if self.form_kind.value == "keywords":
+            keywords = [k.strip() for k in text.split(",") if k.strip()]
+            if not keywords:
+                raise ValueError("type at least one keyword (separate several with commas)")
+            name = name or "kw_" + "_".join(k.lower().replace(" ", "_") for k in keywords[:2])
+            lf = keyword_lf(name, keywords, label)
+        else:
+            if not text:
+                raise ValueError("type a regular expression")
+            name = name or "re_" + "".join(c if c.isalnum() else "_" for c in text.lower())[:24].strip("_")
+            lf = regex_lf(name, text, label)
+        replaced = name in self.state.names
+        self.add(lf)
+        self.form_pattern.value = self.form_name.value = ""
+        self.form_message.value = f"<span class='wb-cell'>{'Replaced' if replaced else 'Added'} <b>{_esc(name)}</b>.</span>"
+
+    def sort_table(self, column: str) -> None:
+        """Sort the summary table by ``column`` (a summary column or "LF"); again reverses it."""
+        if column == self.sort_by:
+            self.descending = not self.descending
+        else:
+            self.sort_by, self.descending = column, column not in ("LF", "Kind", "Polarity")
+        self._render_table(self.state.snapshot)
+
+    def _on_matrix_click(self, kind: str, points) -> None:
+        if not points.xs:
+            return
+        self.show_pair(str(points.ys[0]), str(points.xs[0]), kind)
+
+    def show_pair(self, a: str, b: str, kind: str = "conflict") -> None:
+        """List the pool rows where LFs ``a`` and ``b`` overlap or conflict (what a heatmap click does)."""
+        self._quiet = True
+        try:
+            self.pair_a.value, self.pair_b.value, self.pair_kind.value = a, b, kind
+        finally:
+            self._quiet = False
+        self.pair_pager.page = 0
+        self._render_pair()
+
+    def _on_pair_change(self, _change) -> None:
+        if not self._quiet:
+            self.pair_pager.page = 0
+            self._render_pair()
+
+    def _on_browse_change(self, change) -> None:
+        if not self._quiet:
+            if change["owner"] is self.browse_kind and change["new"] == "wrong":
+                self._quiet = True  # "wrong" is a dev-set question: show the dev split
+                try:
+                    self.browse_split.value = "dev"
+                finally:
+                    self._quiet = False
+            self.browse_pager.page = 0
+            self._render_browser()
+
+    def _on_label_model(self, snap: Snapshot) -> None:
+        with self._lock:
+            if snap is self.state.snapshot:
+                self._render_label_model(snap)
+                self._render_table(snap)
+                self._render_browser()
+                self._render_pair()
+
+    def _watch(self) -> None:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        if shell is None:
+            return
+
+        def after_cell(_result) -> None:
+            if self.state.needs_refresh():
+                self._guard(self.refresh)
+
+        shell.events.register("post_run_cell", after_cell)
+        self._hook = (shell, after_cell)
+
+    # -- rendering ------------------------------------------------------------------------
+
+    def _render(self, snap: Snapshot) -> None:
+        self._render_errors(snap)
+        self._render_table(snap)
+        self._render_options(snap)
+        update_lf_matrix(self.overlap_fig, snap.overlap)
+        update_lf_matrix(self.conflict_fig, snap.conflict)
+        self._render_label_model(snap)
+        self._render_pair()
+        self._render_browser()
+        self._render_history()
+
+    def _render_status(self, snap: Snapshot) -> None:
+        summary = snap.summary
+        counts = summary["Status"].value_counts()
+        applied = f" · re-applied: {', '.join(snap.applied)}" if snap.applied else ""
+        self.status.value = (
+            f"<span class='wb-cell'><b>{len(summary)}</b> LFs ({counts.get('on', 0)} on, {counts.get('off', 0)} off, "
+            f"{counts.get('error', 0)} failing) · pool {len(snap.L_train):,} rows, coverage <b>{_pct(snap.total_coverage)}</b>, "
+            f"conflict rate {_pct(snap.conflict_rate)} · refreshed in {self.last_refresh_seconds * 1000:.0f} ms{_esc(applied)}</span>")
+
+    def _render_errors(self, snap: Snapshot) -> None:
+        if not snap.errors:
+            self.errors.value = ""
+            return
+        items = "".join(f"<li>{_esc(err.message())}</li>" for err in snap.errors)
+        self.errors.value = f"<div class='wb-errors'><b>LF errors</b><ul style='margin:2px 0'>{items}</ul></div>"
+
+    def _sorted_names(self, summary: pd.DataFrame) -> list[str]:
+        if self.sort_by is None:
+            return list(summary.index)
+        if self.sort_by == "LF":
+            keys = pd.Series(summary.index, index=summary.index)
+        elif self.sort_by == "Polarity":
+            keys = summary["Polarity"].map(lambda p: str(p) if isinstance(p, list) else "")
+        else:
+            keys = summary[self.sort_by]
+        return list(keys.sort_values(ascending=not self.descending, na_position="last", kind="stable").index)
+
+    def _render_table(self, snap: Snapshot) -> None:
+        summary = snap.summary
+        for name in list(self._rows):
+            if name not in summary.index:
+                for w in self._rows.pop(name).widgets:
+                    w.close()
+        children: list[W.Widget] = [self._corners[0]]
+        for header, column, _ in TABLE_COLUMNS:
+            button = self.header_buttons[column]
+            arrow = (" ▼" if self.descending else " ▲") if column == self.sort_by else ""
+            button.description = header + arrow
+            children.append(button)
+        children.append(self._corners[1])
+        self._quiet = True
+        try:
+            for name in self._sorted_names(summary):
+                row = self._rows.get(name) or self._rows.setdefault(name, _TableRow(self, name))
+                stats = summary.loc[name]
+                row.checkbox.value = self.state.enabled(name)
+                css = {"error": "wb-err", "off": "wb-off"}.get(stats["Status"], "")
+                for cell, (_, column, fmt) in zip(row.cells, TABLE_COLUMNS):
+                    cell.value = f"<div class='wb-cell {css}'>{self._cell(name, stats, column, fmt)}</div>"
+                children.extend(row.widgets)
+        finally:
+            self._quiet = False
+        if list(self.table.children) != children:
+            self.table.children = children
+
+    def _cell(self, name: str, stats: pd.Series, column: str, fmt: str | None) -> str:
+        if column == "LF":
+            flag = {"error": " ⚠ failing", "off": " (off)"}.get(stats["Status"], "")
+            return f"<b>{_esc(name)}</b>{flag}"
+        if column == "Polarity":
+            polarity = stats["Polarity"]
+            return _esc(", ".join(self.class_names[p] for p in polarity)) if isinstance(polarity, list) else "–"
+        if column == "Version":
+            return f"v{int(stats['Version'])}"
+        if column == "Dev Correct":
+            if pd.isna(stats["Dev Correct"]):
+                return "–"
+            return f"{int(stats['Dev Correct'])}/{int(stats['Dev Incorrect'])}"
+        if fmt == "pct":
+            return _pct(stats[column])
+        return _esc(stats[column])
+
+    def _render_options(self, snap: Snapshot) -> None:
+        names = snap.names
+        self._quiet = True
+        try:
+            for dropdown in (self.pair_a, self.pair_b, self.browse_lf):
+                current = dropdown.value
+                if list(dropdown.options) != names:
+                    dropdown.options = names
+                dropdown.value = current if current in names else (names[0] if names else None)
+            if self.pair_b.value == self.pair_a.value and len(names) > 1:
+                self.pair_b.value = names[1]
+            history_names = self.state.history.names
+            current = self.history_lf.value
+            if list(self.history_lf.options) != history_names:
+                self.history_lf.options = history_names
+            last = snap.applied[-1] if snap.applied else current
+            self.history_lf.value = last if last in history_names else (history_names[0] if history_names else None)
+        finally:
+            self._quiet = False
+
+    def _render_label_model(self, snap: Snapshot) -> None:
+        with self._lock:
+            mv, lm = snap.majority, snap.label_model
+            current = snap.label_model_current
+            if self.state.label_model == "majority":
+                lm_name = "label model: off"
+            else:
+                lm_name = "Snorkel LabelModel" + ("" if current else " (stale)" if lm is not None else " (fitting)")
+            status = snap.label_model_status
+            if mv is None:
+                self.lm_status.value = "<span class='wb-cell'>Add labeling functions to see the label model.</span>"
+            elif self.state.label_model == "majority":
+                self.lm_status.value = "<span class='wb-cell'>Showing <b>majority vote</b> (live).</span>"
+            elif current:
+                s = lm.settings
+                self.lm_status.value = (f"<span class='wb-cell'>Showing <b>Snorkel LabelModel</b>: <b>up to date</b> with these LFs "
+                                        f"({s.get('n_epochs')} epochs on {s.get('n_rows', 0):,} pool rows, fit in {lm.fit_seconds:.1f} s). "
+                                        "Majority vote is drawn beside it.</span>")
+            elif status == "refitting":
+                self.lm_status.value = ("<span class='wb-cell'>Showing <b>majority vote</b> (live). The Snorkel LabelModel is "
+                                        "<b>refitting</b> for the current LFs in the background"
+                                        + (" (faded bars: its previous fit, for other LFs)" if lm is not None else "") + ".</span>")
+            else:
+                self.lm_status.value = (f"<span class='wb-cell'>Showing <b>majority vote</b> (live). Snorkel LabelModel: "
+                                        f"{_esc(status)}.</span>")
+            self.lm_metrics.value = self._metrics_table(snap)
+            dev_balance = None
+            if snap.Y_dev is not None and len(snap.Y_dev):
+                dev_balance = np.bincount(snap.Y_dev, minlength=len(self.class_names)) / len(snap.Y_dev)
+            update_confidence(self.confidence_fig, None if mv is None else (mv.hist_counts, mv.hist_edges),
+                              None if lm is None else (lm.hist_counts, lm.hist_edges), lm_name, current)
+            update_balance(self.balance_fig, dev_balance, None if mv is None else mv.balance,
+                           None if lm is None else lm.balance, lm_name, current)
+
+    def _metrics_table(self, snap: Snapshot) -> str:
+        rows = []
+        models = [("Majority vote", snap.majority, "live")]
+        if self.state.label_model == "snorkel":
+            lm_state = "up to date" if snap.label_model_current else snap.label_model_status
+            models.append(("Snorkel LabelModel", snap.label_model if snap.label_model_current else None, lm_state))
+        for title, out, state in models:
+            scores = out.dev_scores if out is not None and out.dev_scores else {}
+            rows.append(f"<tr><td><b>{title}</b></td><td>{_pct(scores.get('accuracy'))}</td>"
+                        f"<td>{_pct(scores.get('f1_macro'))}</td><td>{_pct(scores.get('coverage'))}</td><td>{_esc(state)}</td></tr>")
+        return ("<table class='wb-rows' style='width:auto'><tr><th></th><th>dev accuracy</th><th>dev macro-F1</th>"
+                "<th>dev coverage</th><th>status</th></tr>" + "".join(rows) + "</table>"
+                f"<div class='wb-cell'>Dev scores on the dev rows at least one LF covers (ties broken at random, the same for both). "
+                f"Pool: total coverage <b>{_pct(snap.total_coverage)}</b>, conflict rate {_pct(snap.conflict_rate)}.</div>")
+
+    def _rows_html(self, rows: pd.DataFrame, model_name: str) -> str:
+        if rows.empty:
+            return "<div class='wb-cell'>No rows.</div>"
+        vote_cols = [c for c in rows.columns if c.startswith("vote:")]
+        prob_cols = [c for c in rows.columns if c.startswith("p_")]
+        has_gold = "gold" in rows.columns
+        head = ("<tr><th>id</th><th>text</th><th>LF votes</th>" + ("<th>gold</th>" if has_gold else "")
+                + (f"<th>P ({_esc(model_name)})</th>" if prob_cols else "") + "</tr>")
+        body = []
+        for _, r in rows.iterrows():
+            votes = " ".join(
+                f"<span class='wb-vote' style='background:{VOTE_COLORS[int(r[c]) % len(VOTE_COLORS)]}'>"
+                f"{_esc(c[5:])}→{_esc(self.class_names[int(r[c])])}</span>"
+                for c in vote_cols if int(r[c]) != ABSTAIN) or "<i>none</i>"
+            gold = f"<td>{_esc(self.class_names[int(r['gold'])])}</td>" if has_gold else ""
+            probs = ("<td class='wb-nowrap'>" + "<br>".join(f"{_esc(self.class_names[int(c[2:])])} {float(r[c]):.2f}" for c in prob_cols)
+                     + "</td>") if prob_cols else ""
+            body.append(f"<tr><td class='wb-nowrap'>{_esc(r.get('example_id', ''))}</td><td>{_esc(r.get('text', ''), 300)}</td>"
+                        f"<td>{votes}</td>{gold}{probs}</tr>")
+        return f"<table class='wb-rows'>{head}{''.join(body)}</table>"
+
+    def _model_name(self, snap: Snapshot) -> str:
+        return "Snorkel LabelModel" if snap.label_model_current else "majority vote"
+
+    def _render_pair(self) -> None:
+        snap = self.state.snapshot
+        a, b = self.pair_a.value, self.pair_b.value
+        if a is None or b is None:
+            self.pair_rows.value = "<div class='wb-cell'>Choose two LFs, or click a heatmap cell.</div>"
+            self.pair_pager.set_total(0)
+            return
+        kind = self.pair_kind.value
+        total, rows = _fetch_page(self.pair_pager, lambda page: self.state.browse(
+            kind, lf=a, other=b, split="train", page=page, page_size=self.pair_pager.page_size))
+        what = "both vote" if kind == "overlap" else "both vote and disagree"
+        self.pair_rows.value = (f"<div class='wb-cell'><b>{total:,}</b> pool rows where <b>{_esc(a)}</b> and <b>{_esc(b)}</b> "
+                                f"{what}.</div>" + self._rows_html(rows, self._model_name(snap)))
+
+    def _render_browser(self) -> None:
+        snap = self.state.snapshot
+        kind, split, lf = self.browse_kind.value, self.browse_split.value, self.browse_lf.value
+        if kind == "wrong":
+            split = "dev"
+        if lf is None and kind in ("fires", "wrong"):
+            self.browse_rows.value = "<div class='wb-cell'>No LF is switched on.</div>"
+            self.browse_pager.set_total(0)
+            return
+        try:
+            total, rows = _fetch_page(self.browse_pager, lambda page: self.state.browse(
+                kind, lf=lf if kind != "abstain" else None, split=split, page=page, page_size=self.browse_pager.page_size))
+        except (KeyError, ValueError) as exc:
+            self.browse_rows.value = f"<div class='wb-cell'>{_esc(exc)}</div>"
+            self.browse_pager.set_total(0)
+            return
+        where = {"train": "pool", "dev": "dev"}[split]
+        what = {"fires": f"where {_esc(lf)} votes", "wrong": f"where {_esc(lf)} disagrees with the gold label",
+                "conflict": f"where {_esc(lf)} conflicts with another LF", "abstain": "where no LF votes"}[kind]
+        self.browse_rows.value = (f"<div class='wb-cell'><b>{total:,}</b> {where} rows {what}.</div>"
+                                  + self._rows_html(rows, self._model_name(snap)))
+
+    def _render_history(self) -> None:
+        name = self.history_lf.value
+        if name is None:
+            self.history_html.value = ""
+            return
+        versions = self.state.history.versions(name)
+        rows, previous = [], None
+        for v in versions:
+            s = v.stats or {}
+            acc = s.get("dev_accuracy")
+            delta = "–" if acc is None or previous is None else f"{acc - previous:+.1%}"
+            previous = acc if acc is not None else previous
+            error = f"<span class='wb-err'>{_esc(s['error'])}</span>" if "error" in s else ""
+            rows.append(
+                f"<tr><td>v{v.version}</td><td>{_esc(v.created_at)}</td><td>{_esc(v.kind)}</td><td>{_pct(s.get('coverage'))}</td>"
+                f"<td>{_pct(s.get('dev_coverage'))}</td><td>{_pct(acc)}</td><td>{delta}</td>"
+                f"<td>{_pct(s.get('set_majority_dev_accuracy'))}</td>"
+                f"<td>{error}<details><summary>source</summary><pre style='font-size:11px'>{_esc(v.source)}</pre></details></td></tr>")
+        self.history_html.value = (
+            "<table class='wb-rows'><tr><th>version</th><th>saved (UTC)</th><th>kind</th><th>pool coverage</th><th>dev coverage</th>"
+            "<th>dev accuracy</th><th>Δ dev acc.</th><th>majority vote dev acc. (all LFs)</th><th></th></tr>"
+            + "".join(reversed(rows)) + "</table>")
