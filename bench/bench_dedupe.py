@@ -13,19 +13,21 @@ Run from the repository root::
 
     python bench/bench_dedupe.py            # 100,000 rows, baseline on 20,000
     python bench/bench_dedupe.py --rows 20000 --baseline-rows 5000
+    python -m bench dedupe                  # with the other benchmarks' runner ($BENCH_ROWS if set)
 
-Results go to ``bench/results/bench_dedupe.json`` (written atomically).
+Results go to ``bench/results/dedupe.json`` (and ``history.jsonl``), written by
+:func:`bench.write_results`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
-import tempfile
-import time
+import sys
 from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the `bench` package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import datasketch
 import numpy as np
@@ -36,20 +38,19 @@ from scipy.sparse.csgraph import connected_components
 from sklearn.metrics import adjusted_rand_score
 from tqdm.auto import tqdm
 
-from workbench.data import load_youtube_spam
+from bench import comment_pool, ratio, resample_index, stopwatch, write_results
 from workbench.filter import find_duplicates, normalize_text, shingles
 
-RESULTS = Path(__file__).resolve().parent / "results"
+DEFAULT_ROWS = 100_000
 LETTERS = np.array(list("abcdefghijklmnopqrstuvwxyz "))
 
 
 def make_rows(n: int, seed: int) -> tuple[list[str], np.ndarray]:
     """``n`` comments resampled from the bundled data with 0-3 small random edits each;
     also returns each row's source comment index."""
-    ds = load_youtube_spam()
-    comments = pd.concat([split["text"] for split in ds.splits.values()], ignore_index=True).tolist()
-    rng = np.random.default_rng(seed)
-    source = rng.integers(len(comments), size=n)
+    comments = comment_pool()["text"].tolist()
+    source = resample_index(len(comments), n, seed)
+    rng = np.random.default_rng(seed + 1)
     n_edits = rng.choice(4, size=n, p=[0.25, 0.35, 0.25, 0.15])
     rows = []
     for src, k in zip(source, n_edits):
@@ -100,74 +101,57 @@ def clone_recall(cluster: np.ndarray, source: np.ndarray) -> float:
     return float((frame["cluster"].to_numpy() == modal.reindex(frame["source"]).to_numpy()).mean())
 
 
-def write_json(path: Path, record: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(record, fh, indent=2)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--rows", type=int, default=int(os.environ.get("BENCH_ROWS", DEFAULT_ROWS)))
     parser.add_argument("--baseline-rows", type=int, default=20_000)
     parser.add_argument("--threshold", type=float, default=0.7)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=RESULTS / "bench_dedupe.json")
-    args = parser.parse_args()
+    args = parser.parse_args(sys.argv[1:] if __name__ == "__main__" else [])
 
     rows, source = make_rows(args.rows, args.seed)
     print(f"{len(rows):,} rows resampled from the bundled comments with small random edits")
 
-    start = time.perf_counter()
-    clusters = find_duplicates(rows, threshold=args.threshold)
-    seconds = time.perf_counter() - start
-    rate = len(rows) / seconds
-    print(f"workbench find_duplicates: {seconds:.2f} s, {rate:,.0f} rows/s; {clusters}")
+    with stopwatch() as ours:
+        clusters = find_duplicates(rows, threshold=args.threshold)
+    rate = len(rows) / ours["seconds"]
+    print(f"workbench find_duplicates: {ours['seconds']:.2f} s, {rate:,.0f} rows/s; {clusters}")
 
     # the baseline and ours again on the same subsample, so the ratio compares like with like
-    sub = slice(0, min(args.baseline_rows, len(rows)))
+    n_sub = min(args.baseline_rows, len(rows))
     params = clusters.params
-    start = time.perf_counter()
-    baseline = datasketch_baseline(rows[sub], args.threshold, params["num_perm"], params["shingle_size"], tuple(params["lsh_weights"]))
-    base_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    ours_on_sub = find_duplicates(rows[sub], threshold=args.threshold).cluster
-    sub_seconds = time.perf_counter() - start
-    n_sub = len(baseline)
+    with stopwatch() as theirs:
+        baseline = datasketch_baseline(rows[:n_sub], args.threshold, params["num_perm"], params["shingle_size"], tuple(params["lsh_weights"]))
+    with stopwatch() as ours_sub:
+        ours_on_sub = find_duplicates(rows[:n_sub], threshold=args.threshold).cluster
+    speedup = ratio(theirs["seconds"], ours_sub["seconds"])
     agreement = adjusted_rand_score(baseline, ours_on_sub)
-    print(f"on the first {n_sub:,} rows: datasketch baseline {base_seconds:.2f} s ({n_sub / base_seconds:,.0f} rows/s), "
-          f"workbench {sub_seconds:.2f} s ({n_sub / sub_seconds:,.0f} rows/s): {base_seconds / sub_seconds:.1f}x faster")
+    recall_sub = {"baseline": clone_recall(baseline, source[:n_sub]), "workbench": clone_recall(ours_on_sub, source[:n_sub])}
+    print(f"on the first {n_sub:,} rows: datasketch baseline {theirs['seconds']:.2f} s ({n_sub / theirs['seconds']:,.0f} rows/s), "
+          f"workbench {ours_sub['seconds']:.2f} s ({n_sub / ours_sub['seconds']:,.0f} rows/s): {speedup:.1f}x faster")
     print(f"clusters agree with the baseline's (adjusted Rand index) {agreement:.3f}; rows grouped with their source: "
-          f"baseline {clone_recall(baseline, source[sub]):.1%}, workbench {clone_recall(ours_on_sub, source[sub]):.1%}")
+          f"baseline {recall_sub['baseline']:.1%}, workbench {recall_sub['workbench']:.1%}")
 
     recall = clone_recall(clusters.cluster, source)
     print(f"rows grouped with their source's main cluster: {recall:.1%}; clusters of 2+: {clusters.n_clusters:,}; "
           f"rows dedupe would remove: {clusters.n_redundant:,}")
 
-    record = {
-        "benchmark": "bench_dedupe",
-        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
-                    "numpy": np.__version__, "datasketch": datasketch.__version__},
+    write_results("dedupe", {
         "rows": len(rows),
+        "datasketch": datasketch.__version__,
         "params": params,
-        "workbench": {"seconds": seconds, "rows_per_second": rate, "n_clusters": clusters.n_clusters,
+        "workbench": {"seconds": ours["seconds"], "rows_per_second": rate, "n_clusters": clusters.n_clusters,
                       "n_redundant": clusters.n_redundant, "clone_recall": recall},
         "subsample": {
             "rows": n_sub,
-            "baseline": {"method": "datasketch MinHash.bulk (SHA-1) + MinHashLSH query per row", "seconds": base_seconds,
-                         "rows_per_second": n_sub / base_seconds, "clone_recall": clone_recall(baseline, source[sub])},
-            "workbench": {"seconds": sub_seconds, "rows_per_second": n_sub / sub_seconds,
-                          "clone_recall": clone_recall(ours_on_sub, source[sub])},
-            "speedup": base_seconds / sub_seconds,
+            "baseline": {"method": "datasketch MinHash.bulk (SHA-1) + MinHashLSH query per row", "seconds": theirs["seconds"],
+                         "rows_per_second": n_sub / theirs["seconds"], "clone_recall": recall_sub["baseline"]},
+            "workbench": {"seconds": ours_sub["seconds"], "rows_per_second": n_sub / ours_sub["seconds"],
+                          "clone_recall": recall_sub["workbench"]},
+            "speedup": speedup,
             "adjusted_rand_vs_baseline": agreement,
         },
-    }
-    write_json(args.out, record)
-    print(f"results: {args.out}")
+    })
 
 
 if __name__ == "__main__":
