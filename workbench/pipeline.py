@@ -13,6 +13,7 @@ manifest and a short report, all atomically. ``python -m workbench run CONFIG`` 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 import sys
 import types
@@ -59,9 +60,9 @@ def load_lf_module(spec: LFModuleSpec | str) -> tuple[types.ModuleType, list, st
 
     ``spec`` is a dotted module path (``workbench.lfs_youtube``) or a ``.py`` file. The
     LF list is ``spec.attribute`` if given, else ``LFS``, else the module's only list
-    named ``*_LFS`` (like ``YOUTUBE_LFS``). A file is compiled from its current text on
-    every call (never from a stale bytecode cache), and an already imported module is
-    reloaded, so an edited LF is always the one that runs.
+    named ``*_LFS`` (like ``YOUTUBE_LFS``). The module's source file is compiled from its
+    current text on every call into a private module (never from a stale bytecode cache,
+    never replacing an imported module's objects), so an edited LF is always the one that runs.
 
     Raises
     ------
@@ -74,23 +75,26 @@ def load_lf_module(spec: LFModuleSpec | str) -> tuple[types.ModuleType, list, st
         path = Path(spec.module)
         if not path.is_file():
             raise ConfigError("lfs", f"unknown LF module: no such file {path}")
-        name = f"_workbench_lfs_{lineage.json_sha256(str(path.resolve()))[:12]}"
-        module = types.ModuleType(name)
-        module.__file__ = str(path.resolve())
-        sys.modules[name] = module  # decorators such as dataclasses look their module up here
-        try:
-            exec(compile(path.read_text(encoding="utf-8"), str(path.resolve()), "exec"), module.__dict__)
-        except Exception as exc:
-            sys.modules.pop(name, None)
-            raise ConfigError("lfs", f"importing {path} raised {type(exc).__name__}: {exc}") from exc
     else:
         try:
-            loaded = spec.module in sys.modules
-            module = importlib.import_module(spec.module)
-            if loaded:
-                module = importlib.reload(module)
-        except Exception as exc:
-            raise ConfigError("lfs", f"importing {spec.module!r} raised {type(exc).__name__}: {exc}") from exc
+            found = importlib.util.find_spec(spec.module)
+        except (ImportError, ValueError) as exc:
+            raise ConfigError("lfs", f"unknown LF module {spec.module!r}: {exc}") from exc
+        if found is None or not found.origin or not found.origin.endswith(".py"):
+            raise ConfigError("lfs", f"unknown LF module {spec.module!r}: no Python source file found for it")
+        path = Path(found.origin)
+    # A private, fresh copy: reloading the real module in place would swap the LF objects
+    # under everyone else holding them (the studio, a notebook), and a stale bytecode cache
+    # could hide an edit.
+    name = f"_workbench_lfs_{lineage.json_sha256(str(path.resolve()))[:12]}"
+    module = types.ModuleType(name)
+    module.__file__ = str(path.resolve())
+    sys.modules[name] = module  # decorators such as dataclasses look their module up here
+    try:
+        exec(compile(path.read_text(encoding="utf-8"), str(path.resolve()), "exec"), module.__dict__)
+    except Exception as exc:
+        sys.modules.pop(name, None)
+        raise ConfigError("lfs", f"importing {spec.module} raised {type(exc).__name__}: {exc}") from exc
 
     attribute = spec.attribute
     if attribute is None:
