@@ -36,5 +36,9 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
+## Serve the threshold explorer as a web app on http://127.0.0.1:8866 (Voila, loopback only).
+explorer: $(STAMP)
+	$(BIN)/voila apps/explorer.ipynb --no-browser --Voila.ip=127.0.0.1 --port=8866
+
 clean:
 	rm -rf $(VENV) out .pytest_cache
