@@ -56,8 +56,8 @@ def test_bundled_config_loads_with_its_settings():
     assert cfg.name == "youtube_spam" and cfg.data.bundled == "youtube_spam"
     assert cfg.lfs.module == "workbench.lfs_youtube" and not cfg.lfs.is_file
     assert cfg.label_model.kind == "auto"
-    assert [f.step for f in cfg.filters] == ["uncovered", "confidence", "protected_duplicates"]
-    assert cfg.filters[1].params == {"threshold": 0.7}
+    assert [f.step for f in cfg.filters] == ["uncovered", "confidence", "protected_duplicates", "near_duplicates"]
+    assert cfg.filters[1].params == {"threshold": 0.7} and cfg.filters[3].params == {"threshold": 0.7}
     assert cfg.output.format == "parquet" and cfg.output.dir is None
     assert cfg.end_model.mix_seed and (cfg.canary.metric, cfg.canary.minimum) == ("f1", 0.8)
 

@@ -64,7 +64,7 @@ def test_known_answers_on_a_tiny_user_dataset(tiny):
     assert [(s["step"], s["n_in"], s["n_kept"]) for s in m["funnel"]["steps"]] == [
         ("uncovered", 6, 5), ("confidence", 5, 4), ("protected_duplicates", 4, 3)]
     removed = [{r: v["ids"] for r, v in s["removed"].items()} for s in m["funnel"]["steps"]]
-    assert removed == [{"no LF voted": ["p3"]}, {"label probability below 0.7": ["p4"]},
+    assert removed == [{"no LF voted": ["p3"]}, {"below_threshold": ["p4"]},
                        {"same text as a protected (dev/valid/test/canary) row": ["p5"]}]
 
     out = read_table(res.export_path)
@@ -91,6 +91,17 @@ def test_known_answers_on_a_tiny_user_dataset(tiny):
     assert res.report_path.name == "tiny.report.txt" and "Funnel" in report and "p5" not in report
     assert "protected_duplicates" in report and "0.500" in report
     assert "tiny: 6 pool rows -> 3 exported (uncovered -1, confidence -1, protected_duplicates -1)" in res.summary()
+
+
+def test_near_duplicates_step_keeps_the_most_confident_row_of_a_cluster(tiny):
+    pool = pd.read_csv(tiny / "pool.csv")
+    clone = pool[pool.id == "p6"].assign(id="p7", body="subscribe to my channel!!")  # a near copy of p6
+    pd.concat([pool, clone]).to_csv(tiny / "pool.csv", index=False)
+    config = tiny_config(tiny, filter=["uncovered", {"step": "near_duplicates", "threshold": 0.6}, "protected_duplicates"])
+    step = run_pipeline(config, progress=False, echo=None).manifest["funnel"]["steps"][1]
+    assert (step["step"], step["n_in"], step["n_kept"]) == ("near_duplicates", 6, 5)
+    assert step["params"]["threshold"] == 0.6
+    assert [ids for r in step["removed"].values() for ids in r["ids"]] == ["p7"]
 
 
 def test_end_model_learns_from_the_exported_rows_and_the_seed_set_never_dev(tiny):

@@ -20,6 +20,7 @@ A config describes one headless run (``python -m workbench run CONFIG``)::
       - uncovered                      # rows no LF voted on
       - {step: confidence, threshold: 0.7}
       - protected_duplicates           # rows whose text equals a dev/valid/test/canary row
+      - {step: near_duplicates, threshold: 0.7}   # keep the most confident row of each cluster of clones
     end_model: {mix_seed: true, seed_weight: 1.0, synthetic_weight: 1.0, C: 10.0}
     canary: {metric: f1, minimum: 0.8}     # the gate before export (when there is a canary split);
                                            # override: "why" exports despite a failed gate, recorded
@@ -49,7 +50,7 @@ import yaml
 from workbench.data import load_table
 
 LABEL_MODEL_KINDS = ("auto", "majority", "snorkel")
-FILTER_STEPS = {"uncovered": (), "confidence": ("threshold",), "protected_duplicates": ()}
+FILTER_STEPS = {"uncovered": (), "confidence": ("threshold",), "protected_duplicates": (), "near_duplicates": ("threshold",)}
 EXPORT_FORMATS = ("parquet", "csv", "jsonl")
 REPORT_FORMATS = ("md", "txt")
 BUNDLED = ("youtube_spam",)
@@ -424,10 +425,10 @@ def _parse_filters(raw: Any) -> tuple[FilterStepConfig, ...]:
         for p in FILTER_STEPS[name]:
             if p not in params:
                 raise ConfigError(f"{key}.{p}", f"missing: the {name} step needs a {p}")
-        if name == "confidence":
+        if name in ("confidence", "near_duplicates"):
             t = _typed(params, "threshold", (int, float), None, key)
             if not 0 <= t <= 1:
-                raise ConfigError(f"{key}.threshold", f"{t!r} is outside 0..1 (a probability)")
+                raise ConfigError(f"{key}.threshold", f"{t!r} is outside 0..1")
             params = {"threshold": t}
         steps.append(FilterStepConfig(name, params))
     return tuple(steps)

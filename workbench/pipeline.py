@@ -12,6 +12,7 @@ manifest and a short report, all atomically. ``python -m workbench run CONFIG`` 
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import importlib.util
 import os
@@ -28,6 +29,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+from workbench import filter as wfilter
 from workbench import lineage
 from workbench.apply import apply_lfs
 from workbench.config import ConfigError, LFModuleSpec, PipelineConfig, load_config
@@ -170,28 +172,21 @@ def load_data(config: PipelineConfig) -> tuple[Dataset, list[dict]]:
 # --------------------------------------------------------------------------- filter steps
 
 
-def _funnel_step(name: str, params: dict, ids: np.ndarray, keep: np.ndarray, reason: str) -> dict:
-    """A funnel record, shaped like ``workbench.filter.FilterStep.to_dict()``."""
-    removed = ids[~keep]
-    return {
-        "step": name,
-        "params": params,
-        "n_in": int(len(ids)),
-        "n_kept": int(keep.sum()),
-        "removed": {reason: {"count": int(len(removed)), "ids": [str(i) for i in removed]}} if len(removed) else {},
-    }
-
-
-def _filter_keep(step: str, params: dict, rows: np.ndarray, ctx: dict) -> tuple[np.ndarray, str]:
-    """Which of ``rows`` (positions in the pool) a filter step keeps, and the reason for the others."""
+def _filter_step(step: str, params: dict, rows: np.ndarray, ctx: dict) -> wfilter.FilterStep:
+    """Run one configured filter step on ``rows`` (positions in the pool still kept)."""
+    ids = ctx["ids"][rows]
     if step == "uncovered":
-        return (ctx["L"][rows] != ABSTAIN).any(axis=1), "no LF voted"
+        covered = (ctx["L"][rows] != ABSTAIN).any(axis=1)
+        return wfilter.exclude(ids, ids[~covered], "no LF voted", name="uncovered")
     if step == "confidence":
-        t = params["threshold"]
-        return ctx["P"][rows].max(axis=1) >= t, f"label probability below {t}"
+        return wfilter.confidence_filter(ctx["P"][rows], params["threshold"], ids=ids)
     if step == "protected_duplicates":
-        pool = ctx["pool"].iloc[rows]
-        return ~leak_mask(pool, ctx["protected"]), "same text as a protected (dev/valid/test/canary) row"
+        leaked = leak_mask(ctx["pool"].iloc[rows], ctx["protected"])
+        return wfilter.exclude(ids, ids[leaked], "same text as a protected (dev/valid/test/canary) row",
+                               name="protected_duplicates")
+    if step == "near_duplicates":
+        clusters = wfilter.find_duplicates(ctx["pool"]["text"].iloc[rows].to_numpy(), ids=ids, threshold=params["threshold"])
+        return wfilter.drop_duplicates(clusters, ids=ids, priority=ctx["P"][rows].max(axis=1))
     raise ValueError(f"unknown filter step {step!r}")
 
 
@@ -343,13 +338,14 @@ def run_pipeline(
         advance()  # filter
         ids = pool["example_id"].astype(str).to_numpy()
         rows = np.arange(len(pool))
-        ctx = {"L": L["train"], "P": P, "pool": pool, "protected": protected}
-        funnel_steps = []
+        ctx = {"L": L["train"], "P": P, "pool": pool, "protected": protected, "ids": ids}
+        chain = wfilter.Funnel(ids)
         for f in config.filters:
-            keep, reason = _filter_keep(f.step, f.params, rows, ctx)
-            funnel_steps.append(_funnel_step(f.step, f.params, ids[rows], keep, reason))
-            rows = rows[keep]
-        funnel = {"n_pool": int(len(pool)), "n_kept": int(len(rows)), "steps": funnel_steps}
+            step = dataclasses.replace(_filter_step(f.step, f.params, rows, ctx), name=f.step)
+            chain = chain.then(step)
+            rows = rows[step.kept]
+        funnel = chain.to_dict()
+        funnel_steps = funnel["steps"]
         steps["filter"] = lineage.step_record(lineage.json_sha256(funnel), steps={
             f"{i}:{s['step']}": {"n_in": s["n_in"], "n_kept": s["n_kept"]} for i, s in enumerate(funnel_steps)})
         if not len(rows):
