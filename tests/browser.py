@@ -154,10 +154,21 @@ def run_all_cells(page, timeout_ms: int = 600_000) -> None:
     """
     page.wait_for_selector(".jp-Notebook", timeout=120_000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached", timeout=120_000)
-    page.click(".jp-Notebook")
-    page.keyboard.press("Escape")
-    page.locator("div.lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
+    started = ("() => [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]"
+               ".some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))")
+    for attempt in range(3):
+        # A Run All clicked while JupyterLab is still wiring the kernel up can be dropped: check it started.
+        page.click(".jp-Notebook")
+        page.keyboard.press("Escape")
+        page.locator("div.lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator("li.lm-Menu-item[data-command='runmenu:run-all']").click()
+        try:
+            page.wait_for_function(started, timeout=30_000)
+            break
+        except Exception:
+            if attempt == 2:
+                screenshot(page, "run_all_cells_not_started")
+                raise
     try:
         page.wait_for_function(
             "() => { const c = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];"
