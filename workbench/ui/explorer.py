@@ -26,6 +26,7 @@ Example
 
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import os
@@ -61,24 +62,31 @@ BALANCE_OPTIONS = [("keep as is", "as is"), ("down-sample to target", "downsampl
 FIGURE_SIZE = dict(width=610, height=350)
 KEPT_FIGURE_SIZE = dict(width=1220, height=360)
 STATUS_KEPT, STATUS_BELOW, STATUS_OTHER = "kept", "below threshold", "removed by other steps"
+#: Control changes closer together than this are drawn once. plotly's FigureWidget front end
+#: drops updates that arrive while it still applies the previous ones (five quick slider key
+#: presses under Voila left one figure stale about half the time; one change never did).
+DEBOUNCE_SECONDS = 0.3
 
 
 def refresh_figure(widget: go.FigureWidget, fresh: go.Figure) -> None:
     """Copy a freshly built figure's traces, shapes, annotations and title into a live widget.
 
-    Traces are updated in place (one batched message to the browser), so the page keeps the
-    same plot and only its data moves.
+    Traces are updated in place, one ``batch_update`` per trace: plotly 7 sends ``undefined``
+    for a trace's unchanged keys when one batch touches several traces, and plotly.js then
+    resets them (updates seen lost under Voila). The page keeps the same plot; only data moves.
     """
-    with widget.batch_update():
-        if len(widget.data) != len(fresh.data):
+    if len(widget.data) != len(fresh.data):
+        with widget.batch_update():
             widget.data = ()
             widget.add_traces(list(fresh.data))
-        else:
-            for trace, new in zip(widget.data, fresh.data):
-                values = new.to_plotly_json()
-                values.pop("type", None)
-                values.pop("uid", None)
+    else:
+        for trace, new in zip(widget.data, fresh.data):
+            values = new.to_plotly_json()
+            values.pop("type", None)
+            values.pop("uid", None)
+            with widget.batch_update():
                 trace.update(values, overwrite=True)
+    with widget.batch_update():
         widget.layout.shapes = fresh.layout.shapes
         widget.layout.annotations = fresh.layout.annotations
         widget.layout.title = fresh.layout.title
@@ -212,6 +220,7 @@ class ThresholdExplorer:
         )
         self._show_text(state)
 
+        self._pending: asyncio.TimerHandle | None = None
         for control in (self.threshold, *self.class_thresholds.values(), self.dedupe, self.balance, self.diversity, self.diversity_k):
             control.observe(self._on_change, names="value")
         self.button.on_click(self._on_button)
@@ -256,6 +265,7 @@ class ThresholdExplorer:
 
     @property
     def kept_count(self) -> int:
+        self._flush()
         return len(self._state["curated"].frame)
 
     @property
@@ -271,6 +281,9 @@ class ThresholdExplorer:
 
     def refresh(self) -> None:
         """Recompute everything and update the figures and text in place."""
+        if self._pending is not None:  # this refresh covers the scheduled one
+            self._pending.cancel()
+            self._pending = None
         state = self._compute()
         # only data, shapes and titles are copied over, so skip building the styling
         for widget, fresh in zip((self.curve_figure, self.histogram_figure, self.kept_figure), self._build_figures(state, template={})):
@@ -291,7 +304,22 @@ class ThresholdExplorer:
             self._holding = False
 
     def _on_change(self, _change) -> None:
-        if not self._holding:
+        if self._holding:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop (plain Python, tests): draw now
+            self.refresh()
+            return
+        if self._pending is not None:
+            self._pending.cancel()
+        self._pending = loop.call_later(DEBOUNCE_SECONDS, self._flush)
+
+    def _flush(self) -> None:
+        """Run a refresh that a control change scheduled, if one is waiting."""
+        if self._pending is not None:
+            self._pending.cancel()
+            self._pending = None
             self.refresh()
 
     @property
