@@ -7,7 +7,8 @@ import pytest
 from snorkel.labeling import PandasLFApplier, labeling_function
 from snorkel.preprocess import preprocessor
 
-from workbench.apply import LabelCache, LFApplier, LFApplyError, LFFaultWarning, Row, apply_lfs, data_fingerprint, label_dtype
+from workbench.apply import (LabelCache, LFApplier, LFApplyError, LFFaultWarning, Row, apply_lfs, data_fingerprint, label_dtype,
+                             row_objects)
 from workbench.lf import ABSTAIN, keyword_lf, regex_lf, vectorized_lf
 
 
@@ -165,3 +166,9 @@ def test_cache_is_bounded_in_bytes():
     for i in range(5):
         cache.put((str(i), "d"), np.zeros(60, dtype=np.int8))
     assert len(cache) == 1 and cache.get(("4", "d")) is not None and cache.get(("0", "d")) is None
+
+
+def test_row_objects_hold_every_column_and_one_row_per_example(df):
+    rows = row_objects(df)
+    assert [dict(r) for r in rows[:3]] == df.iloc[:3].to_dict("records")
+    assert len(row_objects(pd.DataFrame(index=range(3)))) == 3  # no columns: still one row each

@@ -52,6 +52,18 @@ class Row(dict):
         return (Row, (dict(self),))
 
 
+def row_objects(df: pd.DataFrame) -> list[Row]:
+    """One :class:`Row` per row of ``df``, for row-wise LFs.
+
+    Built from column lists: ``DataFrame.to_dict("records")`` is about three times slower
+    under pandas 3, which row-wise LFs on large tables pay in full.
+    """
+    columns = list(df.columns)
+    if not columns:
+        return [Row() for _ in range(len(df))]
+    return [Row(zip(columns, values)) for values in zip(*(df[c].tolist() for c in columns))]
+
+
 @dataclass
 class LFFault:
     """What went wrong with one LF under fault-tolerant application."""
@@ -205,7 +217,7 @@ class LFApplier:
                 column = self._run_vectorized(lf, df, fault, fault_tolerant)
             else:
                 if rows is None:
-                    rows = [Row(r) for r in df.to_dict("records")]
+                    rows = row_objects(df)
                 column = self._run_rowwise(lf, df, rows, fault, fault_tolerant, show)
             L[:, j] = column
             self.applied_.append(self.names[j])
