@@ -318,9 +318,7 @@ class ThresholdExplorer:
     def _flush(self) -> None:
         """Run a refresh that a control change scheduled, if one is waiting."""
         if self._pending is not None:
-            self._pending.cancel()
-            self._pending = None
-            self.refresh()
+            self.refresh()  # cancels the scheduled one
 
     @property
     def duplicates(self) -> DuplicateClusters:
