@@ -1,7 +1,7 @@
 """The Dask engine returns the local engine's L and faults; the local fast path changes no vote."""
 
 import multiprocessing
-import re
+import random
 import threading
 import warnings
 
@@ -13,9 +13,10 @@ from distributed import Client, LocalCluster, default_client
 from snorkel.labeling import labeling_function
 
 from workbench.apply import LFApplier, LFApplyError, LFFaultWarning, apply_lfs, label_dtype
-from workbench.engines import DaskLFApplier, RemoteTraceback, TextFastPath, apply_dask, nul_blind
+from workbench.engines import DaskLFApplier, RemoteTraceback, TextFastPath, apply_dask
 from workbench.lf import ABSTAIN, keyword_lf, regex_lf, vectorized_lf
 from workbench.lfs_youtube import YOUTUBE_LFS
+from test_regex import ASCII_CHARS, OTHER_CHARS, compiled_patterns, random_texts
 
 N_PARTS = 4
 
@@ -243,15 +244,18 @@ def test_unpicklable_lf_is_named(corpus, client):
 
 TRICKY = ["sub❤", "subé", "sub", "café sub", "K is kelvin", "k", "gift\xa0card", "gift card!", None, "cafe\u0301 sub",
           "I ❤ my song", "my❤song", "émy", "ſub", "SUB", "check ❤ out", "٣ views", "3 views", "x\u200bsub",
-          "naïve my", "💯💯 plz", "tab\x0bsub", "", "plain ascii my sub", "a × b", "❤😊 twice", "gift\u3000card"]
+          "naïve my", "💯💯 plz", "tab\x0bsub", "", "plain ascii my sub", "a × b", "❤😊 twice", "gift\u3000card",
+          "İstanbul my", "ıt is sub", "\u212a k", "\u212a", "sub_my", "sub_é my", "日本 sub", "sub日本", "_sub", "my\x00sub"]
 TRICKY_LFS = [
     keyword_lf("kw_sub_my", ["sub", "my"], 1), keyword_lf("kw_gift", ["gift card"], 1), keyword_lf("kw_k", ["k"], 0),
     keyword_lf("kw_s_part", ["s"], 0, whole_word=False), keyword_lf("kw_cafe", ["café"], 1),
     keyword_lf("kw_SUB", ["SUB"], 1, case_sensitive=True), keyword_lf("kw_body", ["sub"], 1, text_column="body"),
+    keyword_lf("kw_underscore", ["sub_my"], 1), keyword_lf("kw_i", ["i", "it"], 0), keyword_lf("kw_big_label", ["sub"], 2),
     regex_lf("re_sub", r"\bsub\b", 1), regex_lf("re_views", r"\d+\s*views", 0), regex_lf("re_non_ascii", r"[^\x00-\x7f]", 1),
     regex_lf("re_word_heart", r"\w+❤", 1), regex_lf("re_check_out", r"check.*out", 1), regex_lf("re_no_word", r"^\W*$", 0),
     regex_lf("re_latin1", r"[\x80-\xff]", 1), regex_lf("re_not_printable", r"[^ -~]", 1), regex_lf("re_double", r"(.)\1", 1),
     regex_lf("re_gift_space", r"gift\scard", 1), regex_lf("re_word_end", r"\w\b", 1, flags=0),
+    regex_lf("re_underscore", r"_", 1), regex_lf("re_word_run", r"\w{3}", 1),
 ]
 
 
@@ -261,31 +265,40 @@ def fast_path_always(monkeypatch):
 
 
 @pytest.mark.filterwarnings("ignore:This pattern is interpreted as a regular expression")  # (.)\1 has a group
-def test_fast_path_votes_like_the_lfs_themselves(fast_path_always):
-    """Row groups and NUL-for-emoji cleaning must not change a single vote, whatever the text."""
+@pytest.mark.parametrize("n_jobs", [1, 3])
+def test_fast_path_votes_like_the_lfs_themselves(fast_path_always, n_jobs):
+    """Rewriting non-ASCII characters and running LFs on threads must not change a single vote, whatever the text."""
     df = pd.DataFrame({"text": TRICKY * 2, "body": TRICKY[::-1] * 2, "other": range(2 * len(TRICKY))})
     path = TextFastPath(df["text"])
-    assert not path.direct and path.nul_safe.sum() > path.ascii.sum()  # emoji rows are cleaned, not sent to Python
-    L = apply_lfs(df, TRICKY_LFS, cache=False)
+    slow = {route: len(rows) for route, rows in path.slow_rows.items()}
+    assert not path.direct and 0 < slow["confusable"] < slow["word"] < slow["non_ascii"]  # most non-ASCII rows run on RE2
+    assert path.clean_text.str.isascii().all()
+    L = apply_lfs(df, TRICKY_LFS, cardinality=3, cache=False, n_jobs=n_jobs)
     expected = np.column_stack([lf(df) for lf in TRICKY_LFS])  # each LF on the whole column at once
     np.testing.assert_array_equal(L, expected)
     assert L[TRICKY.index("sub❤"), 0] == 1 and L[TRICKY.index("subé"), 0] == ABSTAIN  # emoji is a boundary, é is not
     assert L[TRICKY.index("ſub"), 0] == 1  # Python's re folds ſ to s under IGNORECASE
+    assert L[TRICKY.index("sub_my"), 7] == 1 and L[TRICKY.index("sub_é my"), 7] == ABSTAIN
 
 
-def test_no_non_word_non_ascii_character_folds_to_ascii():
-    """The cleaning argument: under IGNORECASE no non-ASCII non-word character matches anything ASCII."""
-    word, ascii_class = re.compile(r"\w"), re.compile(r"[\x00-\x7f]", re.IGNORECASE)
-    assert [c for c in map(chr, range(0x80, 0x110000))
-            if not 0xD800 <= ord(c) <= 0xDFFF and not word.match(c) and ascii_class.match(c)] == []
+def test_which_rows_each_lf_reads_as_they_are(fast_path_always):
+    path = TextFastPath(pd.Series(TRICKY))
+    assert path.route(keyword_lf("kw", ["sub", "gift card", ".com"], 1))[1] == "confusable"  # İ ı ſ K under IGNORECASE
+    assert path.route(keyword_lf("kw", ["sub"], 1, case_sensitive=True))[1] == "none"
+    assert path.route(keyword_lf("kw", ["sub_my"], 1))[1] == "word"  # `_` is what word characters become
+    assert path.route(keyword_lf("kw", ["café"], 1))[1] == "non_ascii"
+    assert path.route(regex_lf("re", r"\b(?:19|20)\d\d\b", 1))[1] == "word"  # \d tells ٣ from `_`
+    assert path.route(regex_lf("re", r"(?<=a)b", 1)) == (None, "all")  # no RE2 form: Python on every row
 
 
-def test_which_lfs_may_see_nul_for_emoji():
-    assert nul_blind(keyword_lf("kw", ["sub", "gift card", ".com"], 1))
-    assert not nul_blind(keyword_lf("kw", ["café"], 1))
-    assert nul_blind(regex_lf("re", r"\bcheck\b.*[^a-z]out\W", 1))
-    for pattern in (r"gift\scard", r"\S+", r"(.)\1", r"(?P<c>.)(?P=c)", r"[\x80-\xff]", r"\x00", r"\u00e9", r"❤"):
-        assert not nul_blind(regex_lf("re", pattern, 1)), pattern
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore:This pattern is interpreted as a regular expression")
+def test_random_regex_lfs_vote_like_themselves(fast_path_always):
+    rng = random.Random(3)
+    texts = random_texts(rng, ASCII_CHARS + OTHER_CHARS, n=300)
+    df = pd.DataFrame({"text": texts})
+    lfs = [regex_lf(f"re_{i}", compiled.pattern, 1, flags=compiled.flags)
+           for i, (_, compiled) in enumerate(compiled_patterns(seed=4, n=400))]
+    np.testing.assert_array_equal(apply_lfs(df, lfs, cache=False), np.column_stack([lf(df) for lf in lfs]))
 
 
 def test_fast_path_on_youtube_comments(youtube, fast_path_always):
@@ -294,7 +307,12 @@ def test_fast_path_on_youtube_comments(youtube, fast_path_always):
     np.testing.assert_array_equal(apply_lfs(df, builders, cache=False), np.column_stack([lf(df) for lf in builders]))
 
 
-def test_small_or_ascii_columns_run_the_lfs_as_they_are():
+def test_small_columns_run_the_lfs_as_they_are():
     assert TextFastPath(pd.Series(["❤ sub"] * 10)).direct
-    assert TextFastPath(pd.Series(["plain sub"] * TextFastPath.MIN_ROWS)).direct
-    assert not TextFastPath(pd.Series(["❤ sub"] * TextFastPath.MIN_ROWS)).direct
+    path = TextFastPath(pd.Series(["plain sub"] * TextFastPath.MIN_ROWS))
+    assert not path.direct and all(len(rows) == 0 for rows in path.slow_rows.values())
+
+
+def test_n_jobs_is_checked():
+    with pytest.raises(ValueError, match="n_jobs must be None or an int >= 1"):
+        apply_lfs(pd.DataFrame({"text": ["a"]}), [keyword_lf("kw", ["a"], 1)], n_jobs=0)

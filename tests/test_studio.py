@@ -16,7 +16,7 @@ from workbench.apply import LabelCache, apply_lfs
 from workbench.data import Dataset
 from workbench.lf import ABSTAIN, keyword_lf, regex_lf, vectorized_lf
 from workbench.lfs_youtube import YOUTUBE_LFS
-from workbench.studio import (LabelModelRefitter, LFHistory, LFSaveError, StudioState, _keyword_candidates, _Split,
+from workbench.studio import (LabelModelRefitter, LFHistory, LFSaveError, StudioState,
                               lf_kind, lfs_to_code, predicate_lf)
 
 HAM, SPAM = 0, 1
@@ -212,26 +212,21 @@ def test_predicate_lf_votes_and_checks():
         predicate_lf("bad", lambda x: True, "spam")
 
 
-def test_keyword_prefilter_gives_the_same_votes_as_the_lf(youtube):
+def test_builder_lfs_on_the_split_text_path_vote_as_themselves(youtube):
+    """The studio runs keyword/regex LFs on each split's rewritten text column (workbench.engines.TextFastPath)."""
     tricky = ["ſubscribe now", "SUBSCRIBE", "my KITTEN", "İstanbul my", "my\u00a0channel", "emoji 🎵 song", None, "",
               "Straße free", "k\u212aelvin", "sub-scribe", "C.O.M", "check www.site.com"]
     df = pd.concat([youtube.train[["example_id", "text"]],
                     pd.DataFrame({"example_id": [f"x{i}" for i in range(len(tricky))], "text": tricky})], ignore_index=True)
-    split = _Split("train", df, "key")
     lfs = [lf for lf in YOUTUBE_LFS if getattr(lf, "builder", None) == "keyword_lf"] + [
         keyword_lf("kw_case", ["SUB", "My"], SPAM, case_sensitive=True), keyword_lf("kw_kitten", ["kitten", "s"], HAM),
-        keyword_lf("kw_punct", ["c.o.m", "sub-scribe"], SPAM, whole_word=False)]
-    for lf in lfs:
-        candidates = _keyword_candidates(lf, split)
-        assert candidates is not None
-        votes = np.asarray(lf(df))
-        assert not (votes[~candidates] != ABSTAIN).any(), lf.name  # no vote is ever filtered out
+        keyword_lf("kw_punct", ["c.o.m", "sub-scribe"], SPAM, whole_word=False), regex_lf("re_space", r"my\schannel", SPAM)]
     state = StudioState(Dataset("t", {"train": df}, ["ham", "spam"]), dev_split=None, label_model="majority",
                         cache=LabelCache())
     for lf in lfs:
         state.add(lf)
     snap = state.refresh()
-    np.testing.assert_array_equal(snap.L_train, apply_lfs(df, lfs, cache=False))
+    np.testing.assert_array_equal(snap.L_train, np.column_stack([lf(df) for lf in lfs]))
 
 
 def test_history_records_are_plain_data(state):

@@ -13,8 +13,10 @@ from __future__ import annotations
 import hashlib
 import warnings
 from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -159,6 +161,10 @@ class LFApplier:
         ``None`` uses the process-wide cache, ``False`` none.
     id_column, text_column : str
         Columns quoted in error messages to name the offending row.
+    n_jobs : int or None
+        Threads that run keyword/regex builder LFs side by side (their matching runs in
+        pyarrow, outside the GIL). ``None`` uses pyarrow's CPU count (``pyarrow.cpu_count()``,
+        set with ``pyarrow.set_cpu_count``); other LFs always run one after the other.
 
     Attributes
     ----------
@@ -176,7 +182,7 @@ class LFApplier:
     """
 
     def __init__(self, lfs: Sequence[Any], cardinality: int = 2, cache: LabelCache | bool | None = None,
-                 id_column: str = "example_id", text_column: str = "text"):
+                 id_column: str = "example_id", text_column: str = "text", n_jobs: int | None = None):
         self.lfs = list(lfs)
         self.names = check_unique_names(self.lfs)
         if not isinstance(cardinality, (int, np.integer)) or cardinality < 2:
@@ -187,8 +193,13 @@ class LFApplier:
         self.cache = cache if isinstance(cache, LabelCache) else None
         self.id_column = id_column
         self.text_column = text_column
+        if n_jobs is not None and (not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1):
+            raise ValueError(f"n_jobs must be None or an int >= 1, got {n_jobs!r}")
+        self.n_jobs = n_jobs
         self.faults_: dict[str, LFFault] = {}
         self.applied_: list[str] = []
+        self._text_paths: dict[str, Any] = {}  # text column -> workbench.engines.TextFastPath
+        self._pending: dict[str, Future] = {}  # LF name -> its votes, being computed on a thread
 
     def apply(self, df: pd.DataFrame, *, fault_tolerant: bool = False, progress: bool | None = None,
               data_key: str | None = None) -> np.ndarray:
@@ -204,27 +215,28 @@ class LFApplier:
         dkey = data_key or (data_fingerprint(df) if self.cache is not None else "")
         L = np.full((n, len(self.lfs)), ABSTAIN, dtype=label_dtype(self.cardinality))
         self.faults_, self.applied_ = {}, []
-        self._text_paths: dict[str, Any] = {}  # text column -> workbench.engines.TextFastPath
+        self._text_paths = {}
+        keys = [(lf_fingerprint(lf), dkey) for lf in self.lfs]
+        cached = [self.cache.get(key) if self.cache is not None else None for key in keys]
         rows: list[Row] | None = None
-        for j, lf in enumerate(tqdm(self.lfs, desc="Applying LFs", disable=not show, leave=False)):
-            key = (lf_fingerprint(lf), dkey)
-            cached = self.cache.get(key) if self.cache is not None else None
-            if cached is not None:
-                L[:, j] = cached
-                continue
-            fault = LFFault(self.names[j])
-            if is_vectorized(lf):
-                column = self._run_vectorized(lf, df, fault, fault_tolerant)
-            else:
-                if rows is None:
-                    rows = row_objects(df)
-                column = self._run_rowwise(lf, df, rows, fault, fault_tolerant, show)
-            L[:, j] = column
-            self.applied_.append(self.names[j])
-            if fault.count:
-                self.faults_[fault.lf] = fault
-            elif self.cache is not None:  # never cache a column with faults: a fix must re-run it
-                self.cache.put(key, L[:, j])
+        with self._text_lfs_on_threads(df, [lf for lf, c in zip(self.lfs, cached) if c is None]):
+            for j, lf in enumerate(tqdm(self.lfs, desc="Applying LFs", disable=not show, leave=False)):
+                if cached[j] is not None:
+                    L[:, j] = cached[j]
+                    continue
+                fault = LFFault(self.names[j])
+                if is_vectorized(lf):
+                    column = self._run_vectorized(lf, df, fault, fault_tolerant)
+                else:
+                    if rows is None:
+                        rows = row_objects(df)
+                    column = self._run_rowwise(lf, df, rows, fault, fault_tolerant, show)
+                L[:, j] = column
+                self.applied_.append(self.names[j])
+                if fault.count:
+                    self.faults_[fault.lf] = fault
+                elif self.cache is not None:  # never cache a column with faults: a fix must re-run it
+                    self.cache.put(keys[j], L[:, j])
         if self.faults_:
             warnings.warn(self.fault_report(), LFFaultWarning, stacklevel=2)
         return L
@@ -254,16 +266,44 @@ class LFApplier:
         ident, text = self._row_ident(df, i)
         return f"row {i} (example_id={ident!r}, text={_short(text)!r})"
 
-    def _call_vectorized(self, lf, df: pd.DataFrame) -> Any:
-        """``lf(df)``; keyword/regex builder LFs go through ``workbench.engines.TextFastPath`` (same votes)."""
+    def _text_path(self, lf, df: pd.DataFrame) -> Any:
+        """The ``TextFastPath`` of the column a keyword/regex builder LF reads; None for other LFs."""
         from workbench.engines import TextFastPath, text_column_of  # engines imports this module
 
         column = text_column_of(lf)
         if column is None or column not in df.columns:  # a missing column: the LF raises its own message
-            return lf(df)
+            return None
         if column not in self._text_paths:
             self._text_paths[column] = TextFastPath(df[column])
-        return self._text_paths[column].run(lf)
+        return self._text_paths[column]
+
+    @contextmanager
+    def _text_lfs_on_threads(self, df: pd.DataFrame, lfs: list) -> Iterator[None]:
+        """Start the keyword/regex builder LFs among ``lfs`` on a thread pool; the loop collects them in order."""
+        import pyarrow as pa
+
+        paths = [(lf, self._text_path(lf, df)) for lf in lfs if is_vectorized(lf)]
+        paths = [(lf, path) for lf, path in paths if path is not None]
+        workers = min(self.n_jobs or pa.cpu_count(), len(paths))
+        if workers < 2:
+            yield
+            return
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="workbench-lf") as pool:
+            self._pending = {lf.name: pool.submit(path.run, lf) for lf, path in paths}
+            try:
+                yield
+            finally:
+                for future in self._pending.values():  # an LF raised in strict mode: skip the rest
+                    future.cancel()
+                self._pending = {}
+
+    def _call_vectorized(self, lf, df: pd.DataFrame) -> Any:
+        """``lf(df)``; keyword/regex builder LFs go through ``workbench.engines.TextFastPath`` (same votes)."""
+        pending = self._pending.pop(lf.name, None)
+        if pending is not None:
+            return pending.result()
+        path = self._text_path(lf, df)
+        return lf(df) if path is None else path.run(lf)
 
     def _run_vectorized(self, lf, df: pd.DataFrame, fault: LFFault, tolerant: bool) -> np.ndarray:
         try:
@@ -329,7 +369,7 @@ class LFApplier:
 
 def apply_lfs(df: pd.DataFrame, lfs: Iterable[Any], *, cardinality: int = 2, fault_tolerant: bool = False,
               cache: LabelCache | bool | None = None, progress: bool | None = None, engine: str = "local",
-              client: Any = None, scheduler: Any = None) -> np.ndarray:
+              client: Any = None, scheduler: Any = None, n_jobs: int | None = None) -> np.ndarray:
     """Apply ``lfs`` to ``df`` and return the label matrix ``L`` (int8, ABSTAIN = -1).
 
     Parameters
@@ -355,6 +395,9 @@ def apply_lfs(df: pd.DataFrame, lfs: Iterable[Any], *, cardinality: int = 2, fau
     client, scheduler : Dask engine only
         A ``distributed.Client``, or a scheduler address; by default a temporary 2-worker
         ``LocalCluster``.
+    n_jobs : int or None, local engine only
+        Threads for keyword/regex builder LFs (see :class:`LFApplier`); ``None`` uses
+        pyarrow's CPU count.
 
     Examples
     --------
@@ -366,6 +409,8 @@ def apply_lfs(df: pd.DataFrame, lfs: Iterable[Any], *, cardinality: int = 2, fau
     if engine == "dask":
         if cache not in (None, False):
             raise ValueError("the Dask engine does not cache LF columns; leave cache= unset with engine='dask'")
+        if n_jobs is not None:
+            raise ValueError("n_jobs= is for engine='local'; the Dask engine runs one thread per worker process")
         from workbench.engines import apply_dask  # imports dask only when asked for
 
         return apply_dask(df, lfs, cardinality=cardinality, fault_tolerant=fault_tolerant, client=client,
@@ -374,6 +419,6 @@ def apply_lfs(df: pd.DataFrame, lfs: Iterable[Any], *, cardinality: int = 2, fau
         raise ValueError(f"engine must be 'local' or 'dask', got {engine!r}")
     if client is not None or scheduler is not None:
         raise ValueError("client= and scheduler= are for engine='dask'")
-    return LFApplier(list(lfs), cardinality=cardinality, cache=cache).apply(
+    return LFApplier(list(lfs), cardinality=cardinality, cache=cache, n_jobs=n_jobs).apply(
         df, fault_tolerant=fault_tolerant, progress=progress
     )

@@ -1,11 +1,10 @@
 """Engines that run LFs fast: the local engine's text fast path, and the Dask engine.
 
 **Text fast path.** ``apply_lfs`` hands every ``keyword_lf``/``regex_lf`` LF to
-:class:`TextFastPath`, which gets the votes the LF itself would give, faster. pandas runs a regex
-with pyarrow's RE2 engine (20-40x faster than Python's ``re``) only when it can prove RE2 agrees:
-never for ``\\s``, lookarounds or backreferences, and for ``\\b``, ``\\w`` or ``\\d`` only when the
-*whole* column is ASCII, so a single emoji in a million comments sends every row through Python.
-Builder LFs vote row by row, so the fast path runs them on groups of rows pandas can give to RE2.
+:class:`TextFastPath`, which gets the votes the LF itself would give, faster: it makes the text
+column ASCII once, so that pyarrow's RE2 engine (20-40x faster than Python's ``re``) can run the
+LFs on nearly every row, and the applier runs these LFs on several threads at once (RE2 releases
+the GIL).
 
 **Dask engine.** :func:`apply_dask` (``apply_lfs(..., engine="dask")``) applies LFs partition by
 partition on a Dask cluster, for corpora that outgrow one machine's memory or LF sets dominated by
@@ -25,18 +24,20 @@ imported only when the Dask engine is used.
 from __future__ import annotations
 
 import math
-import re
 import traceback
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
+from workbench.lf import ABSTAIN, builder_regex, vote_dtype
+from workbench.regex import RE2Form, re2_form, rewrite_non_ascii
 from workbench.apply import PROGRESS_MIN_ROWS, LFApplier, LFApplyError, LFFault, LFFaultWarning, label_dtype
 
 if TYPE_CHECKING:
@@ -45,10 +46,6 @@ if TYPE_CHECKING:
 
 #: Builders whose LFs vote row by row from one text column, so they may run on any subset of rows.
 TEXT_BUILDERS = ("keyword_lf", "regex_lf")
-_NON_ASCII_WORD = re.compile(r"[^\W\x00-\x7f]")  # a non-ASCII character Python's `re` counts as \w
-# Pattern pieces that could tell a NUL from another non-word character: \s and \S (a no-break
-# space is whitespace, NUL is not), escapes that spell NUL or non-ASCII, backreferences.
-_NUL_AWARE = re.compile(r"\\[sS0-9uUN]|\\x(?:00|[89a-fA-F])|\(\?P=")
 
 
 def text_column_of(lf: Any) -> str | None:
@@ -56,25 +53,24 @@ def text_column_of(lf: Any) -> str | None:
     return lf.params.get("text_column") if getattr(lf, "builder", None) in TEXT_BUILDERS else None
 
 
-def nul_blind(lf: Any) -> bool:
-    """Whether a builder LF votes the same on a row if its non-word non-ASCII characters become NULs."""
-    if lf.builder == "keyword_lf":  # keywords are escaped literals
-        texts = lf.params["keywords"]
-    else:
-        texts = [lf.params["pattern"]] if not _NUL_AWARE.search(lf.params["pattern"]) else None
-    return texts is not None and all(t.isascii() and "\x00" not in t for t in texts)
-
-
 class TextFastPath:
-    """One text column, split so that pandas can match builder LFs on most rows with RE2.
+    """One text column made ASCII once, so that builder LFs run on pyarrow's RE2 and vote as they would.
 
-    In a row whose non-ASCII characters are all non-word ones (emoji, symbols, curly quotes,
-    no-break spaces), replacing each by a NUL makes the row ASCII and, for an ASCII pattern that
-    names no NUL, whitespace class or backreference (:func:`nul_blind`), changes no match: those
-    characters and NUL are alike to ``\\b``, ``\\w``, ``\\d``, ``.`` and ASCII classes, negated or not,
-    and none of them case-folds to an ASCII character. Such LFs run on those rows cleaned, and on
-    the rest as they are; other builder LFs run on the ASCII rows and on the rest apart. Below
-    ``MIN_ROWS`` rows, or when the column is all ASCII, LFs run as they are.
+    A builder LF on its own runs RE2 on the ASCII rows only (:func:`workbench.regex.search`);
+    in comments, 5-10% of rows hold an emoji or an accent and would all go through Python's
+    ``re``. Here those rows are rewritten once, character by character
+    (:func:`workbench.regex.rewrite_non_ascii`), and each LF's regex, in its RE2 form
+    (:func:`workbench.regex.re2_form`), runs on the whole ASCII column. Only the rows its
+    pattern could tell from their rewrite run again as they are, with the LF itself:
+
+    - ``placeholder_blind`` patterns (e.g. every ASCII ``keyword_lf``): none, or under
+      IGNORECASE the rows holding İ, ı, ſ or K;
+    - ``nul_blind`` patterns: the rows holding a non-ASCII word character;
+    - other patterns: every non-ASCII row; patterns with no RE2 form (lookarounds,
+      backreferences) run as they are on every row.
+
+    Below ``MIN_ROWS`` rows LFs run as they are, unless ``rewrite=True`` (worth it when the
+    path is kept for many LFs, as the studio does).
 
     Examples
     --------
@@ -86,45 +82,47 @@ class TextFastPath:
 
     MIN_ROWS = 20_000
 
-    def __init__(self, text: pd.Series):
+    def __init__(self, text: pd.Series, rewrite: bool | None = None):
         self.text = text.astype("string").fillna("")  # what the builders read (see workbench.lf)
-        self.direct = len(self.text) < self.MIN_ROWS or bool(self.text.str.isascii().all())
+        self.direct = len(self.text) < self.MIN_ROWS if rewrite is None else not rewrite
+        if self.direct:
+            return
+        arr = pa.chunked_array(pa.array(self.text.array))
+        is_ascii = np.asarray(pc.string_is_ascii(arr), dtype=bool)
+        others = np.flatnonzero(~is_ascii)
+        cleaned, has_word, has_confusable = rewrite_non_ascii(arr.take(others))
+        clean = pc.replace_with_mask(arr, pa.array(~is_ascii), cleaned.cast(arr.type)) if len(others) else arr
+        self.clean = clean.combine_chunks() if isinstance(clean, pa.ChunkedArray) else clean
+        self.clean_text = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([self.clean])), index=self.text.index)
+        # Rows that a pattern may tell from their rewrite (see the class docstring).
+        self.slow_rows = {"confusable": others[has_confusable], "word": others[has_word], "non_ascii": others,
+                          "none": others[:0]}
 
-    @cached_property
-    def ascii(self) -> np.ndarray:
-        return self.text.str.isascii().to_numpy(dtype=bool)
-
-    @cached_property
-    def nul_safe(self) -> np.ndarray:
-        """Rows that are ASCII or whose non-ASCII characters are all non-word ones."""
-        others = np.flatnonzero(~self.ascii)
-        wordy = np.fromiter((_NON_ASCII_WORD.search(s) is not None for s in self.text.iloc[others]), bool, len(others))
-        safe = self.ascii.copy()
-        safe[others[~wordy]] = True
-        return safe
-
-    @staticmethod
-    def _groups(fast: np.ndarray, text: pd.Series) -> list[tuple[np.ndarray, pd.DataFrame]]:
-        return [(rows, text[rows].to_frame()) for rows in (fast, ~fast) if rows.any()]
-
-    @cached_property
-    def ascii_groups(self) -> list[tuple[np.ndarray, pd.DataFrame]]:
-        return self._groups(self.ascii, self.text)
-
-    @cached_property
-    def nul_groups(self) -> list[tuple[np.ndarray, pd.DataFrame]]:
-        cleaned = self.text.copy()
-        fix = self.nul_safe & ~self.ascii
-        cleaned[fix] = cleaned[fix].str.replace(r"[^\x00-\x7f]", "\x00", regex=True)
-        return self._groups(self.nul_safe, cleaned)
+    def route(self, lf: Any) -> tuple[RE2Form | None, str]:
+        """The LF's RE2 form (None: it has none) and which ``slow_rows`` it must read as they are."""
+        form = re2_form(builder_regex(lf))
+        if form is None:
+            return None, "all"
+        if form.placeholder_blind:
+            return form, "confusable" if form.ignorecase else "none"
+        return form, "word" if form.nul_blind else "non_ascii"
 
     def run(self, lf: Any) -> np.ndarray:
         """``lf``'s votes on the column (``lf`` must be a builder LF reading this column)."""
-        if self.direct:
-            return np.asarray(lf(self.text.to_frame()))
-        out = np.empty(len(self.text), dtype=np.int64)
-        for rows, frame in self.nul_groups if nul_blind(lf) else self.ascii_groups:
-            out[rows] = lf(frame)
+        name = lf.params["text_column"]
+        form, slow = (None, "all") if self.direct else self.route(lf)
+        if form is not None:
+            try:
+                hits = np.asarray(pc.match_substring_regex(self.clean, form.pattern), dtype=bool)
+            except pa.ArrowInvalid:  # beyond RE2's limits (program size)
+                slow = "all"
+        if slow == "all":
+            return np.asarray(lf(self.text.to_frame(name)))
+        label = lf.params["label"]
+        out = np.where(hits, label, ABSTAIN).astype(vote_dtype(label))
+        rows = self.slow_rows[slow]
+        if len(rows):
+            out[rows] = lf(self.text.iloc[rows].to_frame(name))
         return out
 
 
@@ -214,7 +212,7 @@ class _PartitionApplier(LFApplier):
 
 def _apply_partition(partition: pd.DataFrame, template: _PartitionApplier, fault_tolerant: bool) -> _PartitionResult:
     """Task run on a worker; a fresh applier per task, as a worker may run several at once in threads."""
-    applier = _PartitionApplier(template.lfs, template.cardinality, cache=False,
+    applier = _PartitionApplier(template.lfs, template.cardinality, cache=False, n_jobs=1,  # workers run side by side
                                 id_column=template.id_column, text_column=template.text_column)
     return applier.apply_partition(partition, fault_tolerant)
 

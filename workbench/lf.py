@@ -23,13 +23,14 @@ import json
 import marshal
 import re
 import types
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 import numpy as np
 import pandas as pd
 from snorkel.labeling import LabelingFunction
+
+from workbench.regex import search
 
 ABSTAIN = -1
 
@@ -157,13 +158,30 @@ def _check_label(label: Any, name: str) -> int:
     return int(label)
 
 
+def vote_dtype(label: int) -> np.dtype:
+    """Smallest integer type holding ``ABSTAIN`` and ``label``."""
+    return np.dtype(np.int8 if label <= np.iinfo(np.int8).max else np.int64)
+
+
 def _match_votes(df: pd.DataFrame, text_column: str, lf_name: str, compiled: re.Pattern, label: int) -> np.ndarray:
-    """``label`` where ``compiled`` matches the text, else ABSTAIN."""
-    with warnings.catch_warnings():
-        # A user's pattern may hold capture groups; we only ask whether it matches, so pandas' hint is noise.
-        warnings.filterwarnings("ignore", "This pattern is interpreted as a regular expression, and has match groups")
-        mask = _text(df, text_column, lf_name).str.contains(compiled, regex=True)
-    return np.where(np.asarray(mask, dtype=bool), label, ABSTAIN).astype(np.int8)
+    """``label`` where ``compiled`` matches the text (Python's ``re.search``, run by RE2 where it agrees), else ABSTAIN."""
+    return np.where(search(_text(df, text_column, lf_name), compiled), label, ABSTAIN).astype(vote_dtype(label))
+
+
+def _keyword_regex(keywords: list[str], case_sensitive: bool, whole_word: bool) -> re.Pattern:
+    alternatives = "|".join(re.escape(k) for k in sorted(keywords, key=len, reverse=True))
+    pattern = rf"\b(?:{alternatives})\b" if whole_word else f"(?:{alternatives})"
+    return re.compile(pattern, 0 if case_sensitive else re.IGNORECASE)
+
+
+def builder_regex(lf: VectorizedLF) -> re.Pattern:
+    """The compiled regex a ``keyword_lf`` or ``regex_lf`` searches its text column with."""
+    p = lf.params
+    if lf.builder == "keyword_lf":
+        return _keyword_regex(p["keywords"], p["case_sensitive"], p["whole_word"])
+    if lf.builder == "regex_lf":
+        return re.compile(p["pattern"], p["flags"])
+    raise TypeError(f"LF {lf.name!r} is not a keyword_lf or regex_lf")
 
 
 def keyword_lf(
@@ -192,9 +210,7 @@ def keyword_lf(
     keywords = [str(k) for k in keywords]
     if not keywords or any(not k for k in keywords):
         raise ValueError(f"LF {name!r}: keywords must be a non-empty list of non-empty strings, got {keywords!r}")
-    alternatives = "|".join(re.escape(k) for k in sorted(keywords, key=len, reverse=True))
-    pattern = rf"\b(?:{alternatives})\b" if whole_word else f"(?:{alternatives})"
-    compiled = re.compile(pattern, 0 if case_sensitive else re.IGNORECASE)
+    compiled = _keyword_regex(keywords, case_sensitive, whole_word)
 
     def apply(df: pd.DataFrame) -> np.ndarray:
         return _match_votes(df, text_column, name, compiled, label)

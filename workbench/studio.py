@@ -32,7 +32,6 @@ import inspect
 import keyword
 import os
 import re
-import string
 import tempfile
 import textwrap
 import threading
@@ -47,13 +46,12 @@ from typing import Any, Callable, Hashable, Sequence
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 from snorkel.labeling import LabelingFunction
 
 from workbench.analysis import conflict_matrix, conflict_rate, examples, lf_summary, overlap_matrix
 from workbench.apply import (DEFAULT_CACHE, PROGRESS_MIN_ROWS, LabelCache, LFApplier, LFFault, LFFaultWarning, Row,
                              data_fingerprint, row_objects)
+from workbench.engines import TextFastPath, text_column_of
 from workbench.labelmodel import MajorityVote, SnorkelLabelModel, probs_to_preds
 from workbench.lf import ABSTAIN, VectorizedLF, global_names, is_vectorized, lf_fingerprint, lf_name, lf_source
 
@@ -427,7 +425,7 @@ class _Split:
     df: pd.DataFrame
     key: str
     rows: list[Row] | None = None
-    texts: dict = field(default_factory=dict)
+    text_paths: dict = field(default_factory=dict)
 
     def row_objects(self) -> list[Row]:
         # Built once per split: the applier would rebuild them for every row-wise LF it runs.
@@ -435,52 +433,13 @@ class _Split:
             self.rows = row_objects(self.df)
         return self.rows
 
-    def text_index(self, column: str) -> tuple[pa.Array, np.ndarray] | None:
-        """(pyarrow text array, non-ASCII mask) of ``column``, or None if it is not text."""
-        if column not in self.texts:
-            index = None
-            if column in self.df.columns and pd.api.types.is_string_dtype(self.df[column].dtype):
-                try:
-                    arr = pa.array(self.df[column].astype("string").fillna(""), type=pa.large_string())
-                    non_ascii = np.asarray(pc.invert(pc.string_is_ascii(arr)), dtype=bool)
-                    index = (arr, non_ascii)
-                except (pa.ArrowException, TypeError, ValueError):
-                    index = None
-            self.texts[column] = index
-        return self.texts[column]
-
-
-def _re2_literal(text: str) -> str:
-    return "".join("\\" + c if c in string.punctuation else c for c in text)
-
-
-def _keyword_candidates(lf: VectorizedLF, split: _Split) -> np.ndarray | None:
-    """Rows on which a ``keyword_lf`` can possibly fire, found by pyarrow in one pass; None if unsure.
-
-    A keyword can only match where it occurs as a literal substring; for ASCII keywords on ASCII
-    text, Python's case-insensitive matching is ASCII case folding, which pyarrow's
-    ``ignore_case`` does too. Rows with any non-ASCII character are always candidates, so
-    Unicode case rules (``ſ``, ``K``) never drop a match. The LF itself then runs on the
-    candidates only: it decides every vote.
-    """
-    params = lf.params
-    keywords = params.get("keywords") or []
-    if lf.builder != "keyword_lf" or not keywords or not all(k.isascii() and k for k in keywords):
-        return None
-    index = split.text_index(params.get("text_column", "text"))
-    if index is None:
-        return None
-    arr, non_ascii = index
-    pattern = "|".join(_re2_literal(k) for k in keywords)
-    hits = pc.match_substring_regex(arr, pattern, ignore_case=not params.get("case_sensitive", False))
-    return np.asarray(hits.fill_null(False), dtype=bool) | non_ascii
-
-
-def _fault_from(fault: LFFault, positions: np.ndarray) -> LFFault:
-    """A fault recorded on a subset of rows, with its row numbers mapped back to the full table."""
-    for row in fault.first_rows:
-        row["row"] = int(positions[row["row"]])
-    return fault
+    def text_path(self, column: str) -> TextFastPath | None:
+        """The split's ``column`` made ASCII once, on which keyword/regex LFs run (None if there is no such column)."""
+        if column not in self.df.columns:
+            return None
+        if column not in self.text_paths:
+            self.text_paths[column] = TextFastPath(self.df[column], rewrite=True)
+        return self.text_paths[column]
 
 
 # ----------------------------------------------------------------------------------------
@@ -953,21 +912,13 @@ class StudioState:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", LFFaultWarning)  # faults are shown in the dashboard instead
-                if is_vectorized(entry.lf):
-                    candidates = _keyword_candidates(entry.lf, split)
-                    if candidates is None:
-                        column = applier.apply(df, fault_tolerant=True, data_key=split.key, progress=False)[:, 0]
-                        fault = applier.faults_.get(entry.name, fault)
-                    else:
-                        positions = np.flatnonzero(candidates)
-                        column = np.full(n, ABSTAIN, dtype=np.int8)
-                        if len(positions):
-                            # the builder reads only its text column; the id column names rows in faults
-                            keep = [c for c in dict.fromkeys((self.id_column, entry.lf.params["text_column"])) if c in df.columns]
-                            sub = df[keep].iloc[positions]
-                            column[positions] = applier.apply(sub, fault_tolerant=True, data_key="-", progress=False)[:, 0]
-                            if entry.name in applier.faults_:
-                                fault = _fault_from(applier.faults_[entry.name], positions)
+                text_column = text_column_of(entry.lf)
+                path = split.text_path(text_column) if text_column is not None else None
+                if path is not None:
+                    column = path.run(entry.lf)  # a builder LF: cannot fault once its column exists
+                elif is_vectorized(entry.lf):
+                    column = applier.apply(df, fault_tolerant=True, data_key=split.key, progress=False)[:, 0]
+                    fault = applier.faults_.get(entry.name, fault)
                 else:
                     show = self.progress if self.progress is not None else n >= PROGRESS_MIN_ROWS
                     column = applier._run_rowwise(entry.lf, df, split.row_objects(), fault, True, show)
