@@ -291,6 +291,9 @@ class LFApplier:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="workbench-lf") as pool:
             self._pending = {lf.name: pool.submit(path.run, lf) for lf, path in paths}
             try:
+                for path in {id(path): path for _, path in paths}.values():
+                    if not path.direct:
+                        path.prepare()  # while the threads match the ASCII rows
                 yield
             finally:
                 for future in self._pending.values():  # an LF raised in strict mode: skip the rest

@@ -24,6 +24,7 @@ imported only when the Dask engine is used.
 from __future__ import annotations
 
 import math
+import threading
 import traceback
 import warnings
 from contextlib import contextmanager
@@ -60,8 +61,8 @@ class TextFastPath:
     in comments, 5-10% of rows hold an emoji or an accent and would all go through Python's
     ``re``. Here those rows are rewritten once, character by character
     (:func:`workbench.regex.rewrite_non_ascii`), and each LF's regex, in its RE2 form
-    (:func:`workbench.regex.re2_form`), runs on the whole ASCII column. Only the rows its
-    pattern could tell from their rewrite run again as they are, with the LF itself:
+    (:func:`workbench.regex.re2_form`), runs on the ASCII rows and the rewritten ones. Only the
+    rows its pattern could tell from their rewrite run again as they are, with the LF itself:
 
     - ``placeholder_blind`` patterns (e.g. every ASCII ``keyword_lf``): none, or under
       IGNORECASE the rows holding İ, ı, ſ or K;
@@ -87,16 +88,25 @@ class TextFastPath:
         self.direct = len(self.text) < self.MIN_ROWS if rewrite is None else not rewrite
         if self.direct:
             return
-        arr = pa.chunked_array(pa.array(self.text.array))
-        is_ascii = np.asarray(pc.string_is_ascii(arr), dtype=bool)
-        others = np.flatnonzero(~is_ascii)
-        cleaned, has_word, has_confusable = rewrite_non_ascii(arr.take(others))
-        clean = pc.replace_with_mask(arr, pa.array(~is_ascii), cleaned.cast(arr.type)) if len(others) else arr
-        self.clean = clean.combine_chunks() if isinstance(clean, pa.ChunkedArray) else clean
-        self.clean_text = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([self.clean])), index=self.text.index)
-        # Rows that a pattern may tell from their rewrite (see the class docstring).
-        self.slow_rows = {"confusable": others[has_confusable], "word": others[has_word], "non_ascii": others,
-                          "none": others[:0]}
+        self.arr = pa.chunked_array(pa.array(self.text.array))
+        self.non_ascii = np.flatnonzero(~np.asarray(pc.string_is_ascii(self.arr), dtype=bool))
+        self._lock = threading.Lock()
+        self._rewritten: pa.Array | None = None
+
+    def prepare(self) -> None:
+        """Rewrite the non-ASCII rows, if not done yet (thread-safe; ``run`` calls it when it needs them).
+
+        The applier calls it while its threads already match the LFs on the original column.
+        """
+        with self._lock:
+            if self._rewritten is not None:
+                return
+            others = self.non_ascii
+            rewritten, has_word, has_confusable = rewrite_non_ascii(self.arr.take(others))
+            # Rows that a pattern may tell from their rewrite (see the class docstring).
+            self.slow_rows = {"confusable": others[has_confusable], "word": others[has_word], "non_ascii": others,
+                              "none": others[:0]}
+            self._rewritten = rewritten
 
     def route(self, lf: Any) -> tuple[RE2Form | None, str]:
         """The LF's RE2 form (None: it has none) and which ``slow_rows`` it must read as they are."""
@@ -112,15 +122,18 @@ class TextFastPath:
         name = lf.params["text_column"]
         form, slow = (None, "all") if self.direct else self.route(lf)
         if form is not None:
-            try:
-                hits = np.asarray(pc.match_substring_regex(self.clean, form.pattern), dtype=bool)
+            try:  # every row as it is; the non-ASCII ones are overwritten below
+                hits = np.asarray(pc.match_substring_regex(self.arr, form.pattern), dtype=bool)
+                if len(self.non_ascii):
+                    self.prepare()
+                    hits[self.non_ascii] = np.asarray(pc.match_substring_regex(self._rewritten, form.pattern), dtype=bool)
             except pa.ArrowInvalid:  # beyond RE2's limits (program size)
                 slow = "all"
         if slow == "all":
             return np.asarray(lf(self.text.to_frame(name)))
         label = lf.params["label"]
         out = np.where(hits, label, ABSTAIN).astype(vote_dtype(label))
-        rows = self.slow_rows[slow]
+        rows = self.slow_rows[slow] if len(self.non_ascii) else self.non_ascii
         if len(rows):
             out[rows] = lf(self.text.iloc[rows].to_frame(name))
         return out

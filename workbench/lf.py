@@ -230,6 +230,9 @@ def regex_lf(
 ) -> VectorizedLF:
     """Vote ``label`` when the regular expression ``pattern`` matches anywhere in the text.
 
+    Matches are Python's (``re.search`` with ``flags``); pyarrow's RE2 finds them where it
+    provably agrees (see :mod:`workbench.regex`), which is most rows of most patterns.
+
     Examples
     --------
     >>> lf = regex_lf("re_check_out", r"check.*out", label=1)

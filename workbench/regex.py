@@ -91,7 +91,7 @@ class RE2Form:
     --------
     >>> form = re2_form(re.compile(r"\\bsub(?:scribe)?\\b", re.IGNORECASE))
     >>> form.pattern, form.placeholder_blind
-    ('(?i)\\\\bsub(?:(?:scribe)){0,1}\\\\b', True)
+    ('(?i)\\\\bsub(?:scribe){0,1}\\\\b', True)
     """
 
     pattern: str
