@@ -172,3 +172,17 @@ def test_row_objects_hold_every_column_and_one_row_per_example(df):
     rows = row_objects(df)
     assert [dict(r) for r in rows[:3]] == df.iloc[:3].to_dict("records")
     assert len(row_objects(pd.DataFrame(index=range(3)))) == 3  # no columns: still one row each
+
+
+def test_prebuilt_row_objects_are_used_and_checked():
+    @labeling_function()
+    def lf_marked(x):
+        return 1 if x.get("marked") else ABSTAIN
+
+    df = pd.DataFrame({"text": ["a", "b"]})
+    rows = row_objects(df)
+    rows[1]["marked"] = True  # what the caller built is what the LF sees
+    applier = LFApplier([lf_marked], cache=False)
+    assert applier.apply(df, rows=rows)[:, 0].tolist() == [ABSTAIN, 1]
+    with pytest.raises(ValueError, match="rows has 1 row objects for a table of 2 rows"):
+        applier.apply(df, rows=rows[:1])

@@ -202,11 +202,12 @@ class LFApplier:
         self._pending: dict[str, Future] = {}  # LF name -> its votes, being computed on a thread
 
     def apply(self, df: pd.DataFrame, *, fault_tolerant: bool = False, progress: bool | None = None,
-              data_key: str | None = None) -> np.ndarray:
+              data_key: str | None = None, rows: list[Row] | None = None) -> np.ndarray:
         """Return ``L`` (``len(df)`` x ``len(lfs)``) for ``df``.
 
-        ``data_key`` may pass a precomputed :func:`data_fingerprint` of ``df`` (the studio
-        does, to skip re-hashing an unchanged table).
+        ``data_key`` may pass a precomputed :func:`data_fingerprint` of ``df``, and ``rows``
+        its :func:`row_objects`, when the caller keeps them for an unchanged table (the
+        studio does, to skip re-hashing it and rebuilding rows for every row-wise LF).
         """
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"apply expects a pandas DataFrame, got {type(df).__name__}")
@@ -218,7 +219,8 @@ class LFApplier:
         self._text_paths = {}
         keys = [(lf_fingerprint(lf), dkey) for lf in self.lfs]
         cached = [self.cache.get(key) if self.cache is not None else None for key in keys]
-        rows: list[Row] | None = None
+        if rows is not None and len(rows) != n:
+            raise ValueError(f"rows has {len(rows)} row objects for a table of {n} rows")
         with self._text_lfs_on_threads(df, [lf for lf, c in zip(self.lfs, cached) if c is None]):
             for j, lf in enumerate(tqdm(self.lfs, desc="Applying LFs", disable=not show, leave=False)):
                 if cached[j] is not None:

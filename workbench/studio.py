@@ -916,12 +916,11 @@ class StudioState:
                 path = split.text_path(text_column) if text_column is not None else None
                 if path is not None:
                     column = path.run(entry.lf)  # a builder LF: cannot fault once its column exists
-                elif is_vectorized(entry.lf):
-                    column = applier.apply(df, fault_tolerant=True, data_key=split.key, progress=False)[:, 0]
-                    fault = applier.faults_.get(entry.name, fault)
                 else:
-                    show = self.progress if self.progress is not None else n >= PROGRESS_MIN_ROWS
-                    column = applier._run_rowwise(entry.lf, df, split.row_objects(), fault, True, show)
+                    rows = None if is_vectorized(entry.lf) else split.row_objects()
+                    show = rows is not None and (self.progress if self.progress is not None else n >= PROGRESS_MIN_ROWS)
+                    column = applier.apply(df, fault_tolerant=True, data_key=split.key, progress=show, rows=rows)[:, 0]
+                    fault = applier.faults_.get(entry.name, fault)
         except Exception as exc:  # LFApplyError (bad shape or dtype), or a crash outside the LF call
             error = LFError(entry.name, split.name, n, n, [{"row": None, "example_id": None, "text": None,
                                                              "error": f"{type(exc).__name__}: {exc}"}])
