@@ -363,3 +363,19 @@ def test_figures_show_the_tables(sliced):
 
     conf = confusion_figure(evaluate(preds, df).confusion)
     assert np.asarray(conf.data[0].z).sum() == 200
+
+
+def test_near_duplicate_matches_agree_with_brute_force(youtube):
+    """Every (train, protected) pair the check reports has shingle Jaccard >= threshold, and
+    (LSH recall being probabilistic) it finds nearly all the pairs an all-pairs scan finds."""
+    from workbench.evaluate import _shingles, normalize_text
+
+    protected = pd.concat([youtube[s] for s in ("dev", "valid", "test", "canary")], ignore_index=True)
+    report = check_leakage(youtube.train, {"protected": protected}, threshold=0.7)
+    found = set(zip(report.matches["train_id"], report.matches["protected_id"]))
+    shingle_sets = [{i: _shingles(normalize_text(t)) for i, t in zip(df["example_id"], df["text"])}
+                    for df in (youtube.train, protected)]
+    truth = {(i, j) for i, a in shingle_sets[0].items() for j, b in shingle_sets[1].items()
+             if a != {b""} and b != {b""} and len(a & b) / len(a | b) >= 0.7}
+    assert found <= truth and len(truth) > 100
+    assert len(found) >= 0.95 * len(truth)

@@ -26,8 +26,11 @@ from workbench.filter import (
     exclude,
     find_duplicates,
     find_label_errors,
+    disagreement_score,
     generator_disagreement,
     gray_zone,
+    in_gray_zone,
+    margin,
     k_center_greedy,
     lsh_buckets,
     minhash_signatures,
@@ -365,6 +368,25 @@ def test_gray_zone_orders_by_margin_and_skips_abstains():
     assert queue["predicted"].tolist() == ["ham", "spam"]
     np.testing.assert_allclose(queue["margin"], [0.1, 0.16])
     np.testing.assert_allclose(queue["confidence"], [0.55, 0.58])
+
+
+def test_margin_and_gray_zone_mask():
+    P = np.array([[0.9, 0.1], [0.5, 0.5], [0.3, 0.7], [0.55, 0.45]])
+    np.testing.assert_allclose(margin(P), [0.8, 0.0, 0.4, 0.1])
+    assert in_gray_zone(P, width=0.1).tolist() == [False, True, False, True]
+    assert margin([[0.4, 0.35, 0.25]]) == pytest.approx([0.05])  # the two top classes, not top vs rest
+    with pytest.raises(ValueError, match="gray-zone width"):
+        in_gray_zone(P, width=-0.1)
+
+
+def test_disagreement_score_hard_and_soft():
+    label_model = np.array([0, 1, 1, 0, -1])
+    pseudo = np.array([0, 0, 1, -1, 1])
+    np.testing.assert_allclose(disagreement_score({"lm": label_model, "pl": pseudo}), [0, 1, 0, 0, 0])
+    soft = disagreement_score([np.array([[0.9, 0.1], [0.9, 0.1]]), np.array([[0.9, 0.1], [0.1, 0.9]])])
+    assert soft[0] == pytest.approx(0) and soft[1] > 0.3
+    with pytest.raises(ValueError, match="at least two generators"):
+        disagreement_score([label_model])
 
 
 def test_generator_disagreement_puts_confident_conflicts_first():

@@ -10,8 +10,6 @@ from workbench.review import (
     ReviewQueue,
     build_training_set,
     diverse_order,
-    generator_disagreement,
-    gray_zone,
     harvest,
     protected_ids,
     review_order,
@@ -74,21 +72,13 @@ def test_exclude_and_limit():
     "P, message",
     [
         (np.array([0.5, 0.5]), "shape"),
-        (np.array([[0.5, 0.6]]), "summing to 1; rows \\[0\\]"),
+        (np.array([[0.5, 0.6]]), "summing to 1; row 0"),
         (np.array([[np.nan, 1.0]]), "non-finite"),
     ],
 )
 def test_bad_probabilities_are_named(P, message):
     with pytest.raises(ValueError, match=message):
         review_order(P)
-
-
-def test_generator_disagreement_hard_and_soft():
-    label_model = np.array([0, 1, 1, 0, -1])
-    pseudo = np.array([0, 0, 1, -1, 1])
-    np.testing.assert_allclose(generator_disagreement({"lm": label_model, "pl": pseudo}), [0, 1, 0, 0, 0])
-    soft = generator_disagreement([np.array([[0.9, 0.1], [0.9, 0.1]]), np.array([[0.9, 0.1], [0.1, 0.9]])])
-    assert soft[0] == pytest.approx(0) and soft[1] > 0.3
 
 
 def test_disagreement_strategy_ranks_contested_rows_first():
@@ -98,11 +88,11 @@ def test_disagreement_strategy_ranks_contested_rows_first():
     assert order.tolist() == [0, 3, 1, 2, 4]
 
 
-def test_gray_zone():
-    assert gray_zone(P5, band=(0.5, 0.75)).tolist() == [False, True, True, True, False]
-    assert review_order(P5, strategy="gray_zone", band=(0.5, 0.75)).tolist() == [1, 3, 2]
-    with pytest.raises(ValueError, match="band"):
-        review_order(P5, strategy="gray_zone")
+def test_gray_zone_strategy_keeps_small_margins_least_certain_first():
+    assert review_order(P5, strategy="gray_zone", width=0.5).tolist() == [1, 3, 2]  # margins 0, 0.1, 0.4
+    assert review_order(P5, strategy="gray_zone").tolist() == [1, 3]  # the default width, 0.2
+    with pytest.raises(ValueError, match="gray-zone width"):
+        review_order(P5, strategy="gray_zone", width=1.5)
 
 
 def test_diversity_mix_avoids_near_clones():

@@ -56,7 +56,6 @@ from sklearn.metrics import (
     precision_score,
     recall_score,
 )
-from tqdm.auto import tqdm
 
 from workbench import ABSTAIN
 from workbench.apply import PROGRESS_MIN_ROWS
@@ -880,26 +879,44 @@ def _near_duplicate_pairs(train_texts: list[str], protected_texts: list[str], th
                           progress: bool):
     """(train position, protected position, Jaccard) pairs with shingle Jaccard >= threshold.
 
-    MinHash LSH (datasketch) proposes candidates; the exact Jaccard of the shingle
-    sets confirms them, so the LSH's false positives never reach the report.
+    MinHash LSH proposes candidates: :func:`workbench.filter.minhash_signatures` and
+    :func:`workbench.filter.lsh_buckets` with the bands datasketch's ``MinHashLSH`` picks for
+    ``threshold``, over the distinct non-empty texts of each side; the exact Jaccard of the
+    shingle sets confirms them, so the LSH's false positives never reach the report.
     """
-    from datasketch import MinHash, MinHashLSH
+    from datasketch import MinHashLSH
 
-    train_sets = [_shingles(t) for t in train_texts]
-    prot_sets = [_shingles(t) for t in protected_texts]
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-    with lsh.insertion_session() as session:
-        for j, m in enumerate(MinHash.generator(prot_sets, num_perm=num_perm, seed=1)):
-            if prot_sets[j] != {b""}:
-                session.insert(j, m)
-    hashes = MinHash.generator(train_sets, num_perm=num_perm, seed=1)
-    for i, m in enumerate(tqdm(hashes, total=len(train_sets), desc="near-duplicate check", disable=not progress)):
-        if train_sets[i] == {b""}:
+    from workbench.filter import lsh_buckets, minhash_signatures
+
+    train_codes, train_unique = pd.factorize(pd.Series(train_texts, dtype=object))
+    prot_codes, prot_unique = pd.factorize(pd.Series(protected_texts, dtype=object))
+    texts = [*prot_unique, *train_unique]
+    if not len(prot_unique) or not len(train_unique):
+        return
+    signatures = minhash_signatures(texts, shingle_size=_SHINGLE, num_perm=num_perm, progress=progress)
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)  # for its choice of bands
+    keys, sizes = lsh_buckets(signatures, lsh.b, lsh.r)
+    members = pd.DataFrame({"bucket": np.repeat(np.arange(len(sizes)), sizes), "text": keys})
+    is_prot = members["text"] < len(prot_unique)
+    candidates = members[is_prot].merge(members[~is_prot], on="bucket", suffixes=("_p", "_t"))
+    candidates = candidates[["text_p", "text_t"]].drop_duplicates()
+    shingle_sets: dict[int, set[bytes]] = {}
+    confirmed = []
+    for j, t in zip(candidates["text_p"].to_numpy(), candidates["text_t"].to_numpy()):
+        if texts[j] == "" or texts[t] == "":
             continue
-        for j in lsh.query(m):
-            jac = len(train_sets[i] & prot_sets[j]) / len(train_sets[i] | prot_sets[j])
-            if jac >= threshold:
-                yield i, j, jac
+        a = shingle_sets.setdefault(j, _shingles(texts[j]))
+        b = shingle_sets.setdefault(t, _shingles(texts[t]))
+        jac = len(a & b) / len(a | b)
+        if jac >= threshold:
+            confirmed.append((t - len(prot_unique), j, jac))
+    if not confirmed:
+        return
+    found = pd.DataFrame(confirmed, columns=["train_text", "prot_text", "jaccard"])
+    train_rows = pd.DataFrame({"i": np.arange(len(train_codes)), "train_text": train_codes})
+    prot_rows = pd.DataFrame({"j": np.arange(len(prot_codes)), "prot_text": prot_codes})
+    rows = found.merge(train_rows, on="train_text").merge(prot_rows, on="prot_text")
+    yield from zip(rows["i"].tolist(), rows["j"].tolist(), rows["jaccard"].tolist())
 
 
 def check_leakage(

@@ -21,8 +21,10 @@ Steps
 - :func:`diversity_sample` picks ``k`` rows that cover the feature space (k-center greedy on
   TF-IDF + SVD features, :func:`text_features`); :func:`diversity_score` says how diverse a
   set is, so it can be compared with taking the ``k`` most confident rows.
-- :func:`gray_zone` lists rows near the decision boundary for human audit;
-  :func:`generator_disagreement` lists rows where two generators disagree.
+- :func:`gray_zone` lists rows near the decision boundary (:func:`margin`,
+  :func:`in_gray_zone`) for human audit; :func:`generator_disagreement` lists rows where
+  two generators disagree, :func:`disagreement_score` scores how much any number of them do
+  (the review queue ranks by both, :mod:`workbench.review`).
 - :func:`find_label_errors` flags likely label errors with cleanlab's confident learning on
   out-of-sample probabilities (:func:`out_of_sample_proba`).
 - :func:`curate` runs the usual sequence (dedupe, threshold, label errors, balance,
@@ -51,7 +53,10 @@ import numpy as np
 import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+from scipy.stats import entropy
 from tqdm.auto import tqdm
+
+from workbench.lf import ABSTAIN
 
 #: Reasons a step records for the rows it removes.
 NO_LF_VOTE = "no_lf_vote"
@@ -255,7 +260,8 @@ class Funnel:
 # ----------------------------------------------------------------------------------------
 
 
-def _check_proba(proba, name: str = "proba") -> np.ndarray:
+def check_proba(proba, name: str = "proba") -> np.ndarray:
+    """``proba`` as a float array of shape (n, k >= 2) whose rows are probabilities; a clear error otherwise."""
     P = np.asarray(proba, dtype=float)
     if P.ndim != 2 or P.shape[1] < 2:
         raise ValueError(f"{name} must have shape (n_rows, n_classes >= 2), got {P.shape}")
@@ -383,7 +389,7 @@ def confidence_filter(proba, threshold: float = 0.5, *, class_thresholds=None, i
     >>> confidence_filter(P, 0.6, class_thresholds=[0.0, 0.75]).kept.tolist()
     [True, False, True]
     """
-    P = _check_proba(proba)
+    P = check_proba(proba)
     ids = _check_ids(ids, len(P))
     thresholds = effective_thresholds(threshold, class_thresholds, P.shape[1], class_names)
     predicted = P.argmax(axis=1)
@@ -435,7 +441,7 @@ def threshold_curve(proba, *, dev_proba=None, dev_labels=None, thresholds=None, 
     >>> c[c["class"] == "all"][["threshold", "coverage", "dev_precision"]].to_numpy().round(3).tolist()
     [[0.5, 1.0, 0.667], [0.7, 0.667, 1.0]]
     """
-    P = _check_proba(proba)
+    P = check_proba(proba)
     k = P.shape[1]
     names = _class_names(class_names, k)
     grid = np.linspace(1 / k, 1, 51) if thresholds is None else np.asarray(thresholds, dtype=float)
@@ -467,7 +473,7 @@ def threshold_curve(proba, *, dev_proba=None, dev_labels=None, thresholds=None, 
     if dev_proba is not None or dev_labels is not None:
         if dev_proba is None or dev_labels is None:
             raise ValueError("pass both dev_proba and dev_labels, or neither")
-        D = _check_proba(dev_proba, "dev_proba")
+        D = check_proba(dev_proba, "dev_proba")
         y = _check_labels(dev_labels, k, "dev_labels")
         if D.shape[1] != k or len(y) != len(D):
             raise ValueError(f"dev_proba {D.shape} and dev_labels ({len(y)},) do not match proba's {k} classes")
@@ -493,7 +499,7 @@ def operating_point(proba, threshold: float, *, class_thresholds=None, dev_proba
     >>> op[["class", "threshold", "n_kept", "dev_precision"]].to_numpy().tolist()
     [['all', 0.6, 3, 0.6666666666666666], ['0', 0.6, 2, 0.5], ['1', 0.7, 1, 1.0]]
     """
-    P = _check_proba(proba)
+    P = check_proba(proba)
     k = P.shape[1]
     names = _class_names(class_names, k)
     thresholds = effective_thresholds(threshold, class_thresholds, k, names)
@@ -504,7 +510,7 @@ def operating_point(proba, threshold: float, *, class_thresholds=None, dev_proba
     kept = confidence_filter(P, threshold, class_thresholds=thresholds).kept
     overall = {"threshold": float(threshold), "class": "all", "n_kept": int(kept.sum()), "coverage": kept.mean() if len(P) else np.nan}
     if dev_proba is not None:
-        D = _check_proba(dev_proba, "dev_proba")
+        D = check_proba(dev_proba, "dev_proba")
         y = _check_labels(dev_labels, k, "dev_labels")
         dev_kept = confidence_filter(D, threshold, class_thresholds=thresholds).kept
         overall["dev_n_kept"] = int(dev_kept.sum())
@@ -751,7 +757,8 @@ def shingles(text: str, size: int = 5) -> list[str]:
     return [text[i : i + size] for i in range(len(text) - size + 1)]
 
 
-def minhash_signatures(texts: Sequence[str], *, shingle_size: int = 5, num_perm: int = 128, seed: int = 1, chunk_rows: int = 256) -> np.ndarray:
+def minhash_signatures(texts: Sequence[str], *, shingle_size: int = 5, num_perm: int = 128, seed: int = 1, chunk_rows: int = 256,
+                       progress: bool = True) -> np.ndarray:
     """MinHash signatures of character shingles, computed in bulk with numpy.
 
     Uses datasketch's ``affine32`` scheme (its permutations for ``num_perm`` and ``seed``,
@@ -789,7 +796,7 @@ def minhash_signatures(texts: Sequence[str], *, shingle_size: int = 5, num_perm:
 
     signatures = np.empty((n, num_perm), dtype=np.uint32)
     buffer = np.empty((0, num_perm), dtype=np.uint32)
-    for first in tqdm(range(0, n, chunk_rows), desc="MinHash signatures", unit="chunk", leave=False):
+    for first in tqdm(range(0, n, chunk_rows), desc="MinHash signatures", unit="chunk", leave=False, disable=not progress):
         last = min(first + chunk_rows, n)
         lo = shingle_start[first]
         hi = shingle_start[last] if last < n else len(hv)
@@ -1216,6 +1223,33 @@ def diversity_score(X, selected=None, *, reference=None) -> dict[str, float]:
 # ----------------------------------------------------------------------------------------
 
 
+def margin(proba) -> np.ndarray:
+    """Gap between each row's two most probable classes, in [0, 1] (0 on the decision boundary).
+
+    Examples
+    --------
+    >>> margin([[0.5, 0.5], [0.9, 0.1]])
+    array([0. , 0.8])
+    """
+    top_two = -np.sort(-check_proba(proba), axis=1)[:, :2]
+    return top_two[:, 0] - top_two[:, 1]
+
+
+def in_gray_zone(proba, width: float = 0.2) -> np.ndarray:
+    """Mask of the rows in the gray zone: margin (see :func:`margin`) at most ``width``.
+
+    For two classes, ``width=0.2`` is a top probability in [0.5, 0.6].
+
+    Examples
+    --------
+    >>> in_gray_zone([[0.55, 0.45], [0.95, 0.05]], width=0.2).tolist()
+    [True, False]
+    """
+    if not 0.0 <= width <= 1.0:
+        raise ValueError(f"the gray-zone width is a margin between the two top classes, in [0, 1]; got {width}")
+    return margin(proba) <= width + 1e-12
+
+
 def gray_zone(proba, *, width: float = 0.2, ids=None, abstained=None, class_names=None) -> pd.DataFrame:
     """Rows near the decision boundary, most uncertain first, for human audit.
 
@@ -1244,18 +1278,67 @@ def gray_zone(proba, *, width: float = 0.2, ids=None, abstained=None, class_name
     >>> gray_zone(np.array([[0.9, 0.1], [0.52, 0.48], [0.45, 0.55]]), width=0.15)["id"].tolist()
     [1, 2]
     """
-    P = _check_proba(proba)
+    P = check_proba(proba)
     ids = _check_ids(ids, len(P))
     names = _class_names(class_names, P.shape[1])
-    top_two = -np.sort(-P, axis=1)[:, :2]
-    margin = top_two[:, 0] - top_two[:, 1]
-    in_zone = margin <= width + 1e-12
+    gaps = margin(P)
+    in_zone = in_gray_zone(P, width)
     if abstained is not None:
         in_zone &= ~np.asarray(abstained, dtype=bool)
     frame = pd.DataFrame(
-        {"id": ids, "predicted": np.asarray(names, dtype=object)[P.argmax(axis=1)], "confidence": top_two[:, 0], "margin": margin}
+        {"id": ids, "predicted": np.asarray(names, dtype=object)[P.argmax(axis=1)], "confidence": P.max(axis=1), "margin": gaps}
     )[in_zone]
     return frame.sort_values(["margin", "id"], kind="stable").reset_index(drop=True)
+
+
+def disagreement_score(predictions: Mapping[str, np.ndarray] | Sequence[np.ndarray], cardinality: int | None = None) -> np.ndarray:
+    """How much several generators (label model, pseudo-labeler, teacher...) disagree, per row, in [0, 1].
+
+    Each generator gives either probabilities of shape (n, k) or hard labels of shape
+    (n,) with ``ABSTAIN = -1``. The score is the generalised Jensen-Shannon
+    divergence of the generators that voted on the row (entropy of their mean
+    distribution minus their mean entropy), divided by ``log k``: 0 when they agree,
+    vote entropy for hard labels, 0 when fewer than two voted.
+
+    Examples
+    --------
+    >>> disagreement_score({"lm": np.array([0, 1, 1]), "pl": np.array([0, 0, -1])}).round(2)
+    array([0., 1., 0.])
+    """
+    items = list(predictions.items()) if isinstance(predictions, Mapping) else list(enumerate(predictions))
+    if len(items) < 2:
+        raise ValueError(f"generator disagreement needs at least two generators, got {len(items)}")
+    arrays = [(name, np.asarray(a)) for name, a in items]
+    n = len(arrays[0][1])
+    if cardinality is None:
+        dims = [a.shape[1] for _, a in arrays if a.ndim == 2]
+        labels = [a.max(initial=0) + 1 for _, a in arrays if a.ndim == 1]
+        cardinality = max(dims + labels + [2])
+    dists, voted = [], []
+    for name, a in arrays:
+        if len(a) != n:
+            raise ValueError(f"generator {name!r} has {len(a)} rows, the first has {n}")
+        if a.ndim == 2:
+            dists.append(check_proba(a, f"generator {name!r}"))
+            voted.append(np.ones(n, dtype=bool))
+        elif a.ndim == 1:
+            a = a.astype(int)
+            if a.min(initial=0) < ABSTAIN or a.max(initial=0) >= cardinality:
+                raise ValueError(f"generator {name!r} has labels outside -1..{cardinality - 1}")
+            onehot = np.zeros((n, cardinality))
+            onehot[a >= 0, a[a >= 0]] = 1.0
+            dists.append(onehot)
+            voted.append(a >= 0)
+        else:
+            raise ValueError(f"generator {name!r} must be labels (n,) or probabilities (n, k), got shape {a.shape}")
+    D = np.stack(dists)  # (g, n, k)
+    W = np.stack(voted).astype(float)  # (g, n)
+    n_voters = W.sum(axis=0)
+    mean = np.einsum("gn,gnk->nk", W, D) / np.maximum(n_voters, 1)[:, None]
+    mean_entropy = (W * entropy(D, axis=2)).sum(axis=0) / np.maximum(n_voters, 1)
+    score = (entropy(mean, axis=1) - mean_entropy) / np.log(cardinality)
+    score[n_voters < 2] = 0.0
+    return np.clip(score, 0.0, 1.0)
 
 
 def generator_disagreement(proba_a, proba_b, *, ids=None, names=("a", "b"), class_names=None) -> pd.DataFrame:
@@ -1277,7 +1360,7 @@ def generator_disagreement(proba_a, proba_b, *, ids=None, names=("a", "b"), clas
     >>> generator_disagreement(A, B, names=("lm", "pl"))["id"].tolist()
     [2, 1]
     """
-    A, B = _check_proba(proba_a, "proba_a"), _check_proba(proba_b, "proba_b")
+    A, B = check_proba(proba_a, "proba_a"), check_proba(proba_b, "proba_b")
     if A.shape != B.shape:
         raise ValueError(f"the two generators' probabilities differ in shape: {A.shape} vs {B.shape}")
     ids = _check_ids(ids, len(A))
@@ -1381,7 +1464,7 @@ def find_label_errors(X, labels, *, ids=None, pred_probs=None, cv: int = 5, seed
 
     y = _check_labels(labels)
     ids = _check_ids(ids, len(y))
-    P = out_of_sample_proba(X, y, cv=cv, seed=seed) if pred_probs is None else _check_proba(pred_probs, "pred_probs")
+    P = out_of_sample_proba(X, y, cv=cv, seed=seed) if pred_probs is None else check_proba(pred_probs, "pred_probs")
     if len(P) != len(y):
         raise ValueError(f"pred_probs has {len(P)} rows but labels has {len(y)}")
     ranked = find_label_issues(y, P, filter_by=filter_by, return_indices_ranked_by="self_confidence", n_jobs=1)
@@ -1484,7 +1567,7 @@ def curate(
     """
     if id_column not in pool.columns:
         raise ValueError(f"pool has no id column {id_column!r}; columns are {list(pool.columns)}")
-    P = _check_proba(proba)
+    P = check_proba(proba)
     if len(P) != len(pool):
         raise ValueError(f"proba has {len(P)} rows but the pool has {len(pool)}")
     k = P.shape[1]

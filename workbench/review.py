@@ -2,10 +2,10 @@
 
 The pieces, from pure to stateful:
 
-- :func:`uncertainty`, :func:`generator_disagreement`, :func:`gray_zone` and
-  :func:`review_order` rank examples for review (least certain first, where the
-  generators disagree, inside a confidence band, optionally mixed for diversity so a
-  reviewer is not shown twenty near-clones in a row).
+- :func:`uncertainty` and :func:`review_order` rank examples for review (least certain
+  first, where the generators disagree, or in the gray zone, with the scores of
+  :mod:`workbench.filter`), optionally mixed for diversity so a reviewer is not shown
+  twenty near-clones in a row.
 - :class:`ReviewQueue` walks that order one example at a time and commits every
   decision to a :class:`~workbench.store.ProjectStore` the moment it is made; it never
   shows an example already decided unless asked to revisit, and undoes the last one.
@@ -36,6 +36,7 @@ from sklearn.preprocessing import normalize
 
 from workbench import ABSTAIN
 from workbench.data import ID_COLUMN, LABEL_COLUMN, PROTECTED_SPLITS, TEXT_COLUMN, Dataset
+from workbench.filter import check_proba, disagreement_score, in_gray_zone, margin
 from workbench.learner import text_features, train_end_model
 from workbench.store import LABEL, SKIP, UNSURE, ProjectStore
 
@@ -51,19 +52,6 @@ class ProtectedExampleError(ValueError):
 
 
 # -- ranking ------------------------------------------------------------------------
-
-
-def _check_proba(P, what: str = "P") -> np.ndarray:
-    P = np.asarray(P, dtype=float)
-    if P.ndim != 2 or P.shape[1] < 2:
-        raise ValueError(f"{what} must be an (n_examples, n_classes>=2) probability array, got shape {P.shape}")
-    if not np.isfinite(P).all():
-        rows = np.flatnonzero(~np.isfinite(P).all(axis=1))
-        raise ValueError(f"{what} has non-finite probabilities in rows {rows[:5].tolist()}")
-    bad = np.flatnonzero((P < -1e-9).any(axis=1) | (np.abs(P.sum(axis=1) - 1) > 1e-6))
-    if bad.size:
-        raise ValueError(f"{what} rows must be probabilities summing to 1; rows {bad[:5].tolist()} do not (first: {P[bad[0]].tolist()})")
-    return P
 
 
 def uncertainty(P, method: str = "margin") -> np.ndarray:
@@ -83,81 +71,14 @@ def uncertainty(P, method: str = "margin") -> np.ndarray:
     >>> uncertainty([[0.5, 0.5], [0.9, 0.1]])
     array([1. , 0.2])
     """
-    P = _check_proba(P)
+    P = check_proba(P)
     if method == "margin":
-        top2 = np.sort(P, axis=1)[:, -2:]
-        return 1.0 - (top2[:, 1] - top2[:, 0])
+        return 1.0 - margin(P)
     if method == "entropy":
         return entropy(P, axis=1) / np.log(P.shape[1])
     if method == "least_confident":
         return 1.0 - P.max(axis=1)
     raise ValueError(f"unknown uncertainty method {method!r}; use one of {UNCERTAINTY_METHODS}")
-
-
-def generator_disagreement(predictions: Mapping[str, np.ndarray] | Sequence[np.ndarray], cardinality: int | None = None) -> np.ndarray:
-    """How much several generators (label model, pseudo-labeler, teacher...) disagree, per row, in [0, 1].
-
-    Each generator gives either probabilities of shape (n, k) or hard labels of shape
-    (n,) with ``ABSTAIN = -1``. The score is the generalised Jensen-Shannon
-    divergence of the generators that voted on the row (entropy of their mean
-    distribution minus their mean entropy), divided by ``log k``: 0 when they agree,
-    vote entropy for hard labels, 0 when fewer than two voted.
-
-    Examples
-    --------
-    >>> generator_disagreement({"lm": np.array([0, 1, 1]), "pl": np.array([0, 0, -1])}).round(2)
-    array([0., 1., 0.])
-    """
-    items = list(predictions.items()) if isinstance(predictions, Mapping) else list(enumerate(predictions))
-    if len(items) < 2:
-        raise ValueError(f"generator disagreement needs at least two generators, got {len(items)}")
-    arrays = [(name, np.asarray(a)) for name, a in items]
-    n = len(arrays[0][1])
-    if cardinality is None:
-        dims = [a.shape[1] for _, a in arrays if a.ndim == 2]
-        labels = [a.max(initial=0) + 1 for _, a in arrays if a.ndim == 1]
-        cardinality = max(dims + labels + [2])
-    dists, voted = [], []
-    for name, a in arrays:
-        if len(a) != n:
-            raise ValueError(f"generator {name!r} has {len(a)} rows, the first has {n}")
-        if a.ndim == 2:
-            dists.append(_check_proba(a, f"generator {name!r}"))
-            voted.append(np.ones(n, dtype=bool))
-        elif a.ndim == 1:
-            a = a.astype(int)
-            if a.min(initial=0) < ABSTAIN or a.max(initial=0) >= cardinality:
-                raise ValueError(f"generator {name!r} has labels outside -1..{cardinality - 1}")
-            onehot = np.zeros((n, cardinality))
-            onehot[a >= 0, a[a >= 0]] = 1.0
-            dists.append(onehot)
-            voted.append(a >= 0)
-        else:
-            raise ValueError(f"generator {name!r} must be labels (n,) or probabilities (n, k), got shape {a.shape}")
-    D = np.stack(dists)  # (g, n, k)
-    W = np.stack(voted).astype(float)  # (g, n)
-    n_voters = W.sum(axis=0)
-    mean = np.einsum("gn,gnk->nk", W, D) / np.maximum(n_voters, 1)[:, None]
-    mean_entropy = (W * entropy(D, axis=2)).sum(axis=0) / np.maximum(n_voters, 1)
-    score = (entropy(mean, axis=1) - mean_entropy) / np.log(cardinality)
-    score[n_voters < 2] = 0.0
-    return np.clip(score, 0.0, 1.0)
-
-
-def gray_zone(P, band: tuple[float, float]) -> np.ndarray:
-    """Boolean mask of rows whose confidence (top probability) lies in ``[low, high)``.
-
-    Examples
-    --------
-    >>> gray_zone([[0.55, 0.45], [0.95, 0.05]], band=(0.5, 0.7))
-    array([ True, False])
-    """
-    P = _check_proba(P)
-    low, high = band
-    if not 0.0 <= low < high <= 1.0:
-        raise ValueError(f"gray-zone band must satisfy 0 <= low < high <= 1, got {band}")
-    confidence = P.max(axis=1)
-    return (confidence >= low) & (confidence < high)
 
 
 def diverse_order(scores: np.ndarray, features, k: int, *, diversity: float = 0.5, n_candidates: int | None = None) -> np.ndarray:
@@ -196,7 +117,7 @@ def review_order(
     *,
     strategy: str = "margin",
     predictions: Mapping[str, np.ndarray] | None = None,
-    band: tuple[float, float] | None = None,
+    width: float = 0.2,
     features=None,
     diversity: float = 0.0,
     limit: int | None = None,
@@ -210,12 +131,13 @@ def review_order(
         The current generator's probabilities.
     strategy : {"margin", "entropy", "least_confident", "disagreement", "gray_zone"}
         Uncertainty of ``P`` (most uncertain first); disagreement among
-        ``predictions`` (ties broken by margin uncertainty); or only rows whose
-        confidence is inside ``band``, least certain first.
+        ``predictions`` (:func:`workbench.filter.disagreement_score`, ties broken by
+        margin uncertainty); or only the gray zone (:func:`workbench.filter.in_gray_zone`),
+        least certain first.
     predictions : mapping of str to array, optional
         Other generators' labels or probabilities, for ``"disagreement"``.
-    band : (low, high), optional
-        The confidence band for ``"gray_zone"``.
+    width : float, default 0.2
+        The gray zone's largest margin between the two top classes, for ``"gray_zone"``.
     features : array or sparse matrix of shape (n, d), optional
         Row features (e.g. TF-IDF), needed when ``diversity > 0``.
     diversity : float in [0, 1]
@@ -232,20 +154,18 @@ def review_order(
     >>> review_order([[0.9, 0.1], [0.5, 0.5], [0.3, 0.7]])
     array([1, 2, 0])
     """
-    P = _check_proba(P)
+    P = check_proba(P)
     n = len(P)
-    margin = uncertainty(P, "margin")
+    least_margin = uncertainty(P, "margin")
     if strategy in UNCERTAINTY_METHODS:
         score = uncertainty(P, strategy)
     elif strategy == "disagreement":
         if not predictions:
             raise ValueError("strategy='disagreement' needs predictions={name: labels or probabilities} of other generators")
         # The current generator counts as one of the voters; margin breaks ties.
-        score = generator_disagreement({"current": P, **predictions}, cardinality=P.shape[1]) + 1e-6 * margin
+        score = disagreement_score({"current": P, **predictions}, cardinality=P.shape[1]) + 1e-6 * least_margin
     elif strategy == "gray_zone":
-        if band is None:
-            raise ValueError("strategy='gray_zone' needs band=(low, high) of confidence")
-        score = np.where(gray_zone(P, band), margin, -np.inf)
+        score = np.where(in_gray_zone(P, width), least_margin, -np.inf)
     else:
         raise ValueError(f"unknown review strategy {strategy!r}; use one of {STRATEGIES}")
     keep = np.isfinite(score)
@@ -375,7 +295,7 @@ class ReviewQueue:
         labeled: pd.DataFrame | None = None,
         strategy: str = "margin",
         predictions: Mapping[str, np.ndarray] | None = None,
-        band: tuple[float, float] | None = None,
+        width: float = 0.2,
         diversity: float = 0.0,
         size: int = 20,
         revisit: bool = False,
@@ -392,7 +312,7 @@ class ReviewQueue:
             raise ValueError(f"the review pool has duplicate example ids: {dup}")
         self.protected = protected_ids(protected)
         _refuse_protected(self.ids, self.protected, "rows of the review pool")
-        self.P = _check_proba(P)
+        self.P = check_proba(P)
         if len(self.P) != len(self.pool):
             raise ValueError(f"P has {len(self.P)} rows but the pool has {len(self.pool)}")
         self.class_names = list(class_names or store.class_names or [str(c) for c in range(self.P.shape[1])])
@@ -419,7 +339,7 @@ class ReviewQueue:
 
         hidden = np.isin(self.ids, list(self._hidden_ids()))
         order = review_order(
-            self.P, strategy=strategy, predictions=predictions, band=band,
+            self.P, strategy=strategy, predictions=predictions, width=width,
             features=self.features, diversity=diversity, exclude=hidden,
         )
         self._scores = uncertainty(self.P, "margin")
@@ -710,7 +630,7 @@ def build_training_set(
     seed_weight : float
         Sample weight of a human label relative to a generated one.
     """
-    P = _check_proba(P)
+    P = check_proba(P)
     if len(P) != len(pool):
         raise ValueError(f"P has {len(P)} rows but the pool has {len(pool)}")
     ids = pool[ID_COLUMN].astype(str).to_numpy()
@@ -816,7 +736,7 @@ class ReviewLoop:
         seed_weight: float = 1.0,
         conflicts: str = "drop",
     ):
-        self.store, self.pool, self.P = store, pool.reset_index(drop=True), _check_proba(P)
+        self.store, self.pool, self.P = store, pool.reset_index(drop=True), check_proba(P)
         self.protected = protected_ids(protected)
         _refuse_protected(self.pool[ID_COLUMN].astype(str), self.protected, "rows of the pool")
         for name, df in eval_sets.items():

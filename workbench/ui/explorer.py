@@ -42,7 +42,7 @@ import plotly.graph_objects as go
 from workbench.filter import (
     CuratedSet,
     DuplicateClusters,
-    _check_proba,
+    check_proba,
     _class_names,
     class_balance,
     class_shares,
@@ -172,12 +172,12 @@ class ThresholdExplorer:
             if column not in pool.columns:
                 raise ValueError(f"pool has no column {column!r}; columns are {list(pool.columns)}")
         self.pool = pool.reset_index(drop=True)
-        self.proba = _check_proba(proba)
+        self.proba = check_proba(proba)
         if len(self.proba) != len(pool):
             raise ValueError(f"proba has {len(self.proba)} rows but the pool has {len(pool)}")
         k = self.proba.shape[1]
         self.class_names = _class_names(class_names, k)
-        self.dev_proba = None if dev_proba is None else _check_proba(dev_proba, "dev_proba")
+        self.dev_proba = None if dev_proba is None else check_proba(dev_proba, "dev_proba")
         self.dev_labels = None if dev_labels is None else np.asarray(dev_labels)
         if target is None and dev_labels is not None:
             target = class_shares(dev_labels, k)
