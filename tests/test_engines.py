@@ -78,10 +78,12 @@ def test_every_label_dtype(corpus, client, cardinality):
     def row_mod_k(x):
         return (x.n * 7) % cardinality if x.n % 4 else ABSTAIN
 
-    local, dask_ = local_and_dask(corpus, [mod_k, row_mod_k], client, cardinality=cardinality)
+    top = keyword_lf("kw_top", ["channel"], cardinality - 1)  # a builder LF voting the largest label
+    local, dask_ = local_and_dask(corpus, [mod_k, row_mod_k, top], client, cardinality=cardinality)
     assert dask_[1].dtype == label_dtype(cardinality) == local[1].dtype
     np.testing.assert_array_equal(dask_[1], local[1])
     assert dask_[1].max() == min(cardinality, len(corpus)) - 1  # labels up to k-1 survive (199 needs int16)
+    assert set(local[1][:, 2]) == {ABSTAIN, cardinality - 1}
 
 
 def rowwise_raises_late():
