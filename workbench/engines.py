@@ -37,9 +37,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
+from workbench.apply import PROGRESS_MIN_ROWS, LFApplier, LFApplyError, LFFault, LFFaultWarning, label_dtype
 from workbench.lf import ABSTAIN, builder_regex, vote_dtype
 from workbench.regex import RE2Form, re2_form, rewrite_non_ascii
-from workbench.apply import PROGRESS_MIN_ROWS, LFApplier, LFApplyError, LFFault, LFFaultWarning, label_dtype
 
 if TYPE_CHECKING:
     import dask.dataframe as dd
@@ -92,6 +92,7 @@ class TextFastPath:
         self.non_ascii = np.flatnonzero(~np.asarray(pc.string_is_ascii(self.arr), dtype=bool))
         self._lock = threading.Lock()
         self._rewritten: pa.Array | None = None
+        self.slow_rows: dict[str, np.ndarray] = {}  # filled by prepare()
 
     def prepare(self) -> None:
         """Rewrite the non-ASCII rows, if not done yet (thread-safe; ``run`` calls it when it needs them).

@@ -42,8 +42,8 @@ import plotly.graph_objects as go
 from workbench.filter import (
     CuratedSet,
     DuplicateClusters,
-    check_proba,
     _class_names,
+    check_proba,
     class_balance,
     class_shares,
     curate,
