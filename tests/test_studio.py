@@ -458,3 +458,15 @@ def test_works_without_dev_labels():
 def test_regex_lf_error_message_survives(state):
     with pytest.raises(ValueError, match=re.escape("invalid regular expression")):
         regex_lf("bad", "(", SPAM)
+
+
+def test_many_classes_keep_their_labels():
+    """Past 127 classes the studio's label matrix widens as the applier's does (int16), never wraps."""
+    classes = [f"c{i}" for i in range(200)]
+    df = pd.DataFrame({"example_id": ["a", "b", "c"], "text": ["topic one", "topic two", "none"]})
+    state = StudioState(Dataset("t", {"train": df}, classes), dev_split=None, label_model="majority", cache=LabelCache())
+    state.add(keyword_lf("kw_one", ["one"], 150))
+    state.add(keyword_lf("kw_two", ["two"], 199))
+    snap = state.refresh()
+    assert snap.L_train.dtype == np.int16
+    assert snap.L_train.tolist() == [[150, ABSTAIN], [ABSTAIN, 199], [ABSTAIN, ABSTAIN]]

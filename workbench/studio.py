@@ -50,7 +50,7 @@ from snorkel.labeling import LabelingFunction
 
 from workbench.analysis import conflict_matrix, conflict_rate, examples, lf_summary, overlap_matrix
 from workbench.apply import (DEFAULT_CACHE, PROGRESS_MIN_ROWS, LabelCache, LFApplier, LFFault, LFFaultWarning, Row,
-                             data_fingerprint, row_objects)
+                             data_fingerprint, label_dtype, row_objects)
 from workbench.engines import TextFastPath, text_column_of
 from workbench.labelmodel import MajorityVote, SnorkelLabelModel, probs_to_preds
 from workbench.lf import ABSTAIN, VectorizedLF, global_names, is_vectorized, lf_fingerprint, lf_name, lf_source
@@ -924,8 +924,8 @@ class StudioState:
         except Exception as exc:  # LFApplyError (bad shape or dtype), or a crash outside the LF call
             error = LFError(entry.name, split.name, n, n, [{"row": None, "example_id": None, "text": None,
                                                              "error": f"{type(exc).__name__}: {exc}"}])
-            return np.full(n, ABSTAIN, dtype=np.int8), error, True
-        column = np.asarray(column, dtype=np.int8)
+            return np.full(n, ABSTAIN, dtype=label_dtype(self.cardinality)), error, True
+        column = np.asarray(column, dtype=label_dtype(self.cardinality))
         if fault.count:
             return column, LFError(entry.name, split.name, fault.count, n, list(fault.first_rows)), True
         if self.cache is not None:
@@ -1012,11 +1012,11 @@ class StudioState:
 
     def _matrix(self, names: Sequence[str], split: str) -> np.ndarray:
         if split not in self.splits:
-            return np.zeros((0, len(names)), dtype=np.int8)
+            return np.zeros((0, len(names)), dtype=label_dtype(self.cardinality))
         n = len(self.splits[split].df)
         if not names:
-            return np.zeros((n, 0), dtype=np.int8)
-        return np.column_stack([self._entries[name].columns[split][1] for name in names]).astype(np.int8, copy=False)
+            return np.zeros((n, 0), dtype=label_dtype(self.cardinality))
+        return np.column_stack([self._entries[name].columns[split][1] for name in names]).astype(label_dtype(self.cardinality), copy=False)
 
     def _summary(self, active: list[str], L_train: np.ndarray, covered: np.ndarray) -> pd.DataFrame:
         cols = ["Status", "Kind", "Version", "j", "Polarity", "Coverage", "Overlaps", "Conflicts",
