@@ -3,7 +3,7 @@
 A widget for a notebook or a Voila web app. Sliders set the global confidence threshold
 and per-class thresholds; toggles switch deduplication, rebalancing and diversity sampling
 on and off. Every change re-runs :func:`workbench.filter.curate` and updates three plotly
-``FigureWidget`` figures in place (coverage vs labeled-set precision with the current point,
+``FigureWidget`` figures (coverage vs labeled-set precision with the current point,
 the confidence histogram with the threshold lines, and the kept set: its class balance
 against the target beside the funnel of rows each step removed), the kept-row count and a
 preview of the rows either side of the threshold. A button (and :meth:`ThresholdExplorer.curated`) returns the curated DataFrame
@@ -11,9 +11,11 @@ with its filter record.
 
 Everything the widget shows is computed before its figures are built, so the figures carry
 their final data when the page first renders them (Voila 0.5 can drop ``FigureWidget``
-edits made before the page exists). Three figure widgets, not four: Voila 0.5.13 passes
-in-place updates to the first three plotly ``FigureWidget`` views of a page only (JupyterLab
-updates them all), so the class balance and the funnel share one figure.
+edits made before the page exists). The curve and the histogram are updated in place; the
+kept set (its class balance beside the funnel) is a new ``FigureWidget`` on every refresh,
+in a box of its own: under Voila 0.5.13 the third ``FigureWidget`` view of a page stayed
+frozen in about one page load in four (it never received the kernel's edits, resent or not),
+while a figure widget created after the page loaded always updates.
 
 Example
 -------
@@ -145,7 +147,10 @@ class ThresholdExplorer:
     diversity_k : IntSlider
     button : Button
     kept_label, preview, status : HTML
-    curve_figure, histogram_figure, kept_figure : FigureWidget
+    curve_figure, histogram_figure : FigureWidget
+        Updated in place.
+    kept_figure : FigureWidget
+        The kept set as last drawn (a new widget on every refresh).
     last_curated : CuratedSet or None
         What the button produced last.
     """
@@ -213,11 +218,10 @@ class ThresholdExplorer:
         self.status = W.HTML()
 
         state = self._compute()
-        figures = self._build_figures(state)
         # sized before wrapping: the page must get every figure complete on first render
-        self.curve_figure, self.histogram_figure, self.kept_figure = (
-            go.FigureWidget(f.update_layout(**size)) for f, size in zip(figures, (FIGURE_SIZE, FIGURE_SIZE, KEPT_FIGURE_SIZE))
-        )
+        self.curve_figure, self.histogram_figure = (go.FigureWidget(f.update_layout(**FIGURE_SIZE))
+                                                    for f in self._data_figures(state))
+        self.kept_figure = go.FigureWidget(self._kept_set_figure(state))
         self._show_text(state)
 
         self._pending: asyncio.TimerHandle | None = None
@@ -286,8 +290,9 @@ class ThresholdExplorer:
             self._pending = None
         state = self._compute()
         # only data, shapes and titles are copied over, so skip building the styling
-        for widget, fresh in zip((self.curve_figure, self.histogram_figure, self.kept_figure), self._build_figures(state, template={})):
+        for widget, fresh in zip((self.curve_figure, self.histogram_figure), self._data_figures(state, template={})):
             refresh_figure(widget, fresh)
+        self._show_kept(state)
         self._show_text(state)
 
     def _repr_mimebundle_(self, **kwargs):
@@ -359,18 +364,27 @@ class ThresholdExplorer:
         self._state = {"curated": curated, "status": status, "point": point}
         return self._state
 
-    def _build_figures(self, state: dict, template=TEMPLATE) -> list[go.Figure]:
-        curated: CuratedSet = state["curated"]
-        k = len(self.class_names)
-        balance = class_balance(curated.frame["label"].to_numpy(), k, target=self.target, class_names=self.class_names,
-                                weights=curated.frame["weight"].to_numpy() if self.balance.value == "weights" else None)
+    def _data_figures(self, state: dict, template=TEMPLATE) -> list[go.Figure]:
         lines = {"threshold": self.threshold.value}
         lines.update({name: s.value for name, s in self.class_thresholds.items() if s.value > self.threshold.value})
         return [
             threshold_curve_figure(self.curve, state["point"], labeled_name=self.labeled_name, template=template),
-            threshold_histogram(self.confidence, state["status"], lines, low=1 / k, template=template),
-            kept_set_figure(balance, curated.funnel.to_frame(), title=f"The kept set: {len(curated.frame):,} rows", template=template),
+            threshold_histogram(self.confidence, state["status"], lines, low=1 / len(self.class_names), template=template),
         ]
+
+    def _kept_set_figure(self, state: dict) -> go.Figure:
+        curated: CuratedSet = state["curated"]
+        balance = class_balance(curated.frame["label"].to_numpy(), len(self.class_names), target=self.target,
+                                class_names=self.class_names,
+                                weights=curated.frame["weight"].to_numpy() if self.balance.value == "weights" else None)
+        return kept_set_figure(balance, curated.funnel.to_frame(), title=f"The kept set: {len(curated.frame):,} rows",
+                               template=TEMPLATE).update_layout(**KEPT_FIGURE_SIZE)
+
+    def _show_kept(self, state: dict) -> None:
+        """Show the kept set (class balance and funnel) as a new figure widget in place of the old one."""
+        old, self.kept_figure = self.kept_figure, go.FigureWidget(self._kept_set_figure(state))
+        self._kept_box.children = (self.kept_figure,)
+        old.close()
 
     # --- text and layout -------------------------------------------------------------------
 
@@ -407,7 +421,8 @@ class ThresholdExplorer:
                 + table(above, "Kept, just above the threshold") + table(below, "Dropped, just below the threshold") + "</div>")
 
     def _layout(self) -> W.Widget:
-        grid = W.Box([self.curve_figure, self.histogram_figure, self.kept_figure], layout=W.Layout(display="flex", flex_flow="row wrap"))
+        self._kept_box = W.Box([self.kept_figure])  # its own box: replacing the figure leaves the others' views alone
+        grid = W.Box([self.curve_figure, self.histogram_figure, self._kept_box], layout=W.Layout(display="flex", flex_flow="row wrap"))
         controls = W.VBox([
             W.HTML("<b>Confidence thresholds</b>"), self.threshold, *self.class_thresholds.values(),
             W.HTML("<b>Filter steps</b>"), self.dedupe, self.balance, W.HBox([self.diversity, self.diversity_k]),
