@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from workbench.lf import ABSTAIN, check_unique_names, is_vectorized, lf_fingerprint
+from workbench.lf import ABSTAIN, check_unique_names, is_vectorized, label_dtype, lf_fingerprint
 
 #: Row count from which ``progress=None`` shows a progress bar.
 PROGRESS_MIN_ROWS = 50_000
@@ -137,14 +137,6 @@ class LabelCache:
 
 #: The process-wide cache ``apply_lfs`` uses unless given another (or ``cache=False``).
 DEFAULT_CACHE = LabelCache()
-
-
-def label_dtype(cardinality: int) -> np.dtype:
-    """Smallest signed integer type holding ``-1..cardinality-1``."""
-    for dtype in (np.int8, np.int16, np.int32):
-        if cardinality - 1 <= np.iinfo(dtype).max:
-            return np.dtype(dtype)
-    return np.dtype(np.int64)
 
 
 class LFApplier:

@@ -38,7 +38,7 @@ import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
 from workbench.apply import PROGRESS_MIN_ROWS, LFApplier, LFApplyError, LFFault, LFFaultWarning, label_dtype
-from workbench.lf import ABSTAIN, builder_regex, vote_dtype
+from workbench.lf import ABSTAIN, builder_regex
 from workbench.regex import RE2Form, re2_form, rewrite_non_ascii
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ class TextFastPath:
         if slow == "all":
             return np.asarray(lf(self.text.to_frame(name)))
         label = lf.params["label"]
-        out = np.where(hits, label, ABSTAIN).astype(vote_dtype(label))
+        out = np.where(hits, label, ABSTAIN).astype(label_dtype(label + 1))
         rows = self.slow_rows[slow] if len(self.non_ascii) else self.non_ascii
         if len(rows):
             out[rows] = lf(self.text.iloc[rows].to_frame(name))

@@ -158,14 +158,17 @@ def _check_label(label: Any, name: str) -> int:
     return int(label)
 
 
-def vote_dtype(label: int) -> np.dtype:
-    """Smallest integer type holding ``ABSTAIN`` and ``label``."""
-    return np.dtype(np.int8 if label <= np.iinfo(np.int8).max else np.int64)
+def label_dtype(cardinality: int) -> np.dtype:
+    """Smallest signed integer type holding ``-1..cardinality-1`` (``L`` and every LF's votes use it)."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if cardinality - 1 <= np.iinfo(dtype).max:
+            return np.dtype(dtype)
+    return np.dtype(np.int64)
 
 
 def _match_votes(df: pd.DataFrame, text_column: str, lf_name: str, compiled: re.Pattern, label: int) -> np.ndarray:
     """``label`` where ``compiled`` matches the text (Python's ``re.search``, run by RE2 where it agrees), else ABSTAIN."""
-    return np.where(search(_text(df, text_column, lf_name), compiled), label, ABSTAIN).astype(vote_dtype(label))
+    return np.where(search(_text(df, text_column, lf_name), compiled), label, ABSTAIN).astype(label_dtype(label + 1))
 
 
 def _keyword_regex(keywords: list[str], case_sensitive: bool, whole_word: bool) -> re.Pattern:

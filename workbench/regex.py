@@ -27,6 +27,7 @@ LFs on a column rewritten that way):
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from re import _constants as C  # the parser's node names (what `re` itself compiles from)
@@ -186,6 +187,7 @@ class _Writer:
         raise _Unsupported(str(op))  # lookarounds, backreferences, atomic groups, possessive repeats
 
 
+@functools.lru_cache(maxsize=1024)  # every LF call and every studio refresh asks again
 def re2_form(compiled: re.Pattern) -> RE2Form | None:
     """The RE2 form of a compiled ``str`` pattern, or ``None`` if it has none (see the module docstring)."""
     if not isinstance(compiled.pattern, str):
