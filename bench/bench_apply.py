@@ -25,9 +25,17 @@ import pyarrow as pa
 from snorkel.labeling import LabelingFunction, PandasLFApplier
 
 from bench import bench_rows, comments_corpus, ratio, stopwatch, write_results
-from workbench.apply import apply_lfs, data_fingerprint
-from workbench.lf import ABSTAIN, keyword_lf, regex_lf, vectorized_lf
-from workbench.lfs_youtube import shouting  # mostly-capitals comments with '!': a typical row-wise LF
+from workbench.data.youtube_lfs import (
+    shouting,  # mostly-capitals comments with '!': a typical row-wise LF
+)
+from workbench.labeling import (
+    ABSTAIN,
+    apply_lfs,
+    data_fingerprint,
+    keyword_lf,
+    regex_lf,
+    vectorized_lf,
+)
 
 HAM, SPAM = 0, 1
 TARGET = 50.0
@@ -117,7 +125,7 @@ def measure_group(df: pd.DataFrame, sub: pd.DataFrame, lfs: list, repeats: int) 
 
 
 def _import_on_worker() -> None:
-    import workbench.engines  # noqa: F401  (pandas, pyarrow, snorkel come with it)
+    import workbench.labeling  # noqa: F401  (pandas, pyarrow, snorkel come with it)
 
 
 def measure_dask(df: pd.DataFrame, lfs: list, L_full: np.ndarray) -> dict:

@@ -2,7 +2,7 @@
 
 Rows are resampled from the bundled YouTube comments (all 1,956) with small random edits
 (a few inserted, deleted or replaced characters, case flips, doubled spaces), so every
-comment has dozens of near clones. We time :func:`workbench.filter.find_duplicates` on all
+comment has dozens of near clones. We time :func:`workbench.curate.find_duplicates` on all
 rows and, as the baseline measured in the same run, the plain datasketch pipeline
 (``MinHash.bulk`` with its default SHA-1 hashing of each shingle, ``MinHashLSH`` insert and
 a query per row, candidates checked with ``MinHash.jaccard``) on a subsample, then print
@@ -39,7 +39,7 @@ from sklearn.metrics import adjusted_rand_score
 from tqdm.auto import tqdm
 
 from bench import comment_pool, ratio, resample_index, stopwatch, write_results
-from workbench.filter import find_duplicates, normalize_text, shingles
+from workbench.curate import find_duplicates, normalize_text, shingles
 
 DEFAULT_ROWS = 100_000
 LETTERS = np.array(list("abcdefghijklmnopqrstuvwxyz "))

@@ -16,10 +16,17 @@ import os
 import numpy as np
 from snorkel.labeling.model import MajorityLabelVoter
 
-from bench import bench_rows, comment_pool, ratio, resample_index, stopwatch, write_results
+from bench import (
+    bench_rows,
+    comment_pool,
+    ratio,
+    resample_index,
+    stopwatch,
+    write_results,
+)
 from bench.bench_apply import bench_lfs
-from workbench.apply import apply_lfs
-from workbench.labelmodel import MajorityVote, SnorkelLabelModel
+from workbench.generate import MajorityVote, SnorkelLabelModel
+from workbench.labeling import apply_lfs
 
 LF_COUNTS = (5, 10, 20)
 

@@ -36,7 +36,7 @@ MB = 2**20
 
 def keyword_lfs(n: int = N_LFS) -> list:
     """Keyword LFs on the ``n`` most frequent words, each voting the class its word is most common in."""
-    from workbench.lf import keyword_lf
+    from workbench.labeling import keyword_lf
 
     pool = comment_pool()
     words = [set(re.findall(r"[a-z]{3,}", t.lower())) for t in pool["text"]]
@@ -89,7 +89,7 @@ def measure(case: str, n_rows: int, votes_path: str) -> dict:
     from snorkel.labeling import PandasLFApplier
 
     from bench.bench_apply import snorkel_twin
-    from workbench.apply import apply_lfs
+    from workbench.labeling import apply_lfs
 
     df = comments_corpus(n_rows)
     lfs = keyword_lfs()

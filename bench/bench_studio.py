@@ -42,11 +42,15 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 from snorkel.labeling import LabelingFunction, LFAnalysis, PandasLFApplier  # noqa: E402
 from snorkel.labeling.model import LabelModel  # noqa: E402
 
-from workbench.apply import LabelCache  # noqa: E402
 from workbench.data import Dataset, load_youtube_spam  # noqa: E402
-from workbench.lf import ABSTAIN, keyword_lf, regex_lf  # noqa: E402
-from workbench.lfs_youtube import HAM, SPAM, YOUTUBE_LFS  # noqa: E402
-from workbench.studio import predicate_lf  # noqa: E402
+from workbench.data.youtube_lfs import HAM, SPAM, YOUTUBE_LFS  # noqa: E402
+from workbench.labeling import (  # noqa: E402
+    ABSTAIN,
+    LabelCache,  # noqa: E402
+    keyword_lf,
+    predicate_lf,  # noqa: E402
+    regex_lf,
+)
 from workbench.ui.studio import Studio  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"

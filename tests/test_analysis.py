@@ -3,8 +3,14 @@ import pandas as pd
 import pytest
 from snorkel.labeling import LFAnalysis
 
-from workbench.analysis import (conflict_matrix, conflict_rate, examples, lf_summary, overlap_matrix,
-                                total_coverage)
+from workbench.labeling import (
+    conflict_matrix,
+    conflict_rate,
+    examples,
+    lf_summary,
+    overlap_matrix,
+    total_coverage,
+)
 
 
 @pytest.mark.parametrize("k", [2, 3, 6])

@@ -7,9 +7,21 @@ import pytest
 from snorkel.labeling import PandasLFApplier, labeling_function
 from snorkel.preprocess import preprocessor
 
-from workbench.apply import (LabelCache, LFApplier, LFApplyError, LFFaultWarning, Row, apply_lfs, data_fingerprint, label_dtype,
-                             row_objects)
-from workbench.lf import ABSTAIN, keyword_lf, regex_lf, vectorized_lf
+from workbench.labeling import (
+    ABSTAIN,
+    LabelCache,
+    LFApplier,
+    LFApplyError,
+    LFFaultWarning,
+    Row,
+    apply_lfs,
+    data_fingerprint,
+    keyword_lf,
+    label_dtype,
+    regex_lf,
+    row_objects,
+    vectorized_lf,
+)
 
 
 @pytest.fixture

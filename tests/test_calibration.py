@@ -3,7 +3,7 @@ import pytest
 from scipy.special import softmax
 from sklearn.linear_model import LogisticRegression
 
-from workbench.calibration import (
+from workbench.learn import (
     TemperatureScaling,
     apply_temperature,
     brier_score,

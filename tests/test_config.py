@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from workbench.config import ConfigError, load_config, parse_config
+from workbench.pipeline import ConfigError, load_config, parse_config
 
 REPO = Path(__file__).resolve().parent.parent
 BUNDLED = REPO / "configs" / "youtube_spam.yaml"
@@ -54,7 +54,7 @@ def error_of(raw, base) -> ConfigError:
 def test_bundled_config_loads_with_its_settings():
     cfg = load_config(BUNDLED)
     assert cfg.name == "youtube_spam" and cfg.data.bundled == "youtube_spam"
-    assert cfg.lfs.module == "workbench.lfs_youtube" and not cfg.lfs.is_file
+    assert cfg.lfs.module == "workbench.data.youtube_lfs" and not cfg.lfs.is_file
     assert cfg.label_model.kind == "auto"
     assert [f.step for f in cfg.filters] == ["uncovered", "confidence", "protected_duplicates", "near_duplicates"]
     assert cfg.filters[1].params == {"threshold": 0.7} and cfg.filters[3].params == {"threshold": 0.7}

@@ -99,8 +99,8 @@ def test_load_wrench_fixture():
 
 
 def test_load_wrench_works_with_analysis_and_label_models():
-    from workbench.analysis import lf_summary
-    from workbench.labelmodel import MajorityVote
+    from workbench.generate import MajorityVote
+    from workbench.labeling import lf_summary
 
     ds = load_wrench(FIXTURES / "wrench_tiny")
     summary = lf_summary(ds.label_matrices["train"], ds.lf_names, ds.gold("train"))

@@ -3,7 +3,13 @@ import pytest
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
-from workbench.distill import Distiller, compare_targets, make_student, make_teacher, soft_targets
+from workbench.generate import (
+    Distiller,
+    compare_targets,
+    make_student,
+    make_teacher,
+    soft_targets,
+)
 
 D = 20
 W = np.r_[1.5, 1.5, np.zeros(D - 2)]  # the teacher's (Bayes-optimal) weights

@@ -11,12 +11,24 @@ import pandas as pd
 import pytest
 from distributed import Client, LocalCluster, default_client
 from snorkel.labeling import labeling_function
-
-from workbench.apply import LFApplier, LFApplyError, LFFaultWarning, apply_lfs, label_dtype
-from workbench.engines import DaskLFApplier, RemoteTraceback, TextFastPath, apply_dask
-from workbench.lf import ABSTAIN, keyword_lf, regex_lf, vectorized_lf
-from workbench.lfs_youtube import YOUTUBE_LFS
 from test_regex import ASCII_CHARS, OTHER_CHARS, compiled_patterns, random_texts
+
+from workbench.data.youtube_lfs import YOUTUBE_LFS
+from workbench.labeling import (
+    ABSTAIN,
+    DaskLFApplier,
+    LFApplier,
+    LFApplyError,
+    LFFaultWarning,
+    RemoteTraceback,
+    TextFastPath,
+    apply_dask,
+    apply_lfs,
+    keyword_lf,
+    label_dtype,
+    regex_lf,
+    vectorized_lf,
+)
 
 N_PARTS = 4
 

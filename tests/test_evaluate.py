@@ -26,7 +26,6 @@ from workbench.plots.evaluation import (
     slice_gap_figure,
 )
 
-
 # --------------------------------------------------------------------------- report
 
 
@@ -162,7 +161,7 @@ def test_slice_masks_sources_and_errors():
 
 
 def test_bundled_youtube_slices(youtube):
-    from workbench.slices_youtube import YOUTUBE_SLICES
+    from workbench.data.youtube_slices import YOUTUBE_SLICES
 
     df = youtube.valid
     masks = slice_masks(df, YOUTUBE_SLICES)
@@ -368,7 +367,8 @@ def test_figures_show_the_tables(sliced):
 def test_near_duplicate_matches_agree_with_brute_force(youtube):
     """Every (train, protected) pair the check reports has shingle Jaccard >= threshold, and
     (LSH recall being probabilistic) it finds nearly all the pairs an all-pairs scan finds."""
-    from workbench.evaluate import _shingles, normalize_text
+    from workbench.evaluate import normalize_text
+    from workbench.evaluate._evaluate import _shingles
 
     protected = pd.concat([youtube[s] for s in ("dev", "valid", "test", "canary")], ignore_index=True)
     report = check_leakage(youtube.train, {"protected": protected}, threshold=0.7)

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from browser import chromium_page, requires_chromium, screenshot, voila
 
 APP = Path(__file__).resolve().parent.parent / "apps" / "explorer.ipynb"

@@ -10,11 +10,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench import export
 from workbench.export import (
-    LeakageError, atomic_files, build_export_frame, export_format, leak_mask, normalized_text_hashes, read_table,
-    refuse_leakage, write_table,
+    LeakageError,
+    atomic_files,
+    build_export_frame,
+    export_format,
+    leak_mask,
+    normalized_text_hashes,
+    read_table,
+    refuse_leakage,
+    write_table,
 )
+from workbench.export import _table as export
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -105,7 +112,7 @@ def test_atomic_files_refuses_existing_destinations_before_running(tmp_path):
 SLOW_EXPORT = """
 import sys, time
 import pandas as pd
-from workbench import export
+from workbench.export import _table as export
 
 def slow_writer(df, temp):
     with open(temp, "wb") as fh:

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from datasketch import MinHash
 
-from workbench.filter import (
+from workbench.curate import (
     BELOW_THRESHOLD,
     EXACT_DUPLICATE,
     NEAR_DUPLICATE,
@@ -18,6 +18,7 @@ from workbench.filter import (
     class_shares,
     confidence_filter,
     curate,
+    disagreement_score,
     diversity_sample,
     diversity_score,
     drop_duplicates,
@@ -26,13 +27,12 @@ from workbench.filter import (
     exclude,
     find_duplicates,
     find_label_errors,
-    disagreement_score,
     generator_disagreement,
     gray_zone,
     in_gray_zone,
-    margin,
     k_center_greedy,
     lsh_buckets,
+    margin,
     minhash_signatures,
     normalize_text,
     out_of_sample_proba,

@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from workbench.labelmodel import MajorityVote, SnorkelLabelModel, fit_label_model, health_check, probs_to_preds
+from workbench.generate import (
+    MajorityVote,
+    SnorkelLabelModel,
+    fit_label_model,
+    health_check,
+    probs_to_preds,
+)
 
 
 def synthetic_L(n=3000, k=2, accuracies=(0.9, 0.85, 0.8, 0.75, 0.7), coverage=0.6, seed=0, invert=None):

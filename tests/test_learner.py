@@ -5,7 +5,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
-from workbench.learner import (
+from workbench.learn import (
     EndModelTrainer,
     confidence_filter,
     expand_soft_labels,

@@ -5,8 +5,16 @@ import pandas as pd
 import pytest
 from snorkel.labeling import labeling_function
 
-from workbench.lf import (ABSTAIN, VectorizedLF, check_unique_names, keyword_lf, lf_fingerprint, lf_source,
-                          regex_lf, vectorized_lf)
+from workbench.labeling import (
+    ABSTAIN,
+    VectorizedLF,
+    check_unique_names,
+    keyword_lf,
+    lf_fingerprint,
+    lf_source,
+    regex_lf,
+    vectorized_lf,
+)
 
 
 @pytest.fixture

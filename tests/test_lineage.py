@@ -6,19 +6,23 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from workbench.config import parse_config
-from workbench.export import read_table
-from workbench.lineage import (
-    LineageError, file_sha256, frame_sha256, load_manifest, manifest_path_for, reproduce, verify_export,
+from workbench import data_dir
+from workbench.export import (
+    LineageError,
+    file_sha256,
+    frame_sha256,
+    load_manifest,
+    manifest_path_for,
+    read_table,
+    verify_export,
 )
-from workbench.paths import data_dir
-from workbench.pipeline import run_pipeline
+from workbench.pipeline import parse_config, reproduce, run_pipeline
 
 LF_MODULE = '''"""Spam LFs for the lineage tests."""
 import numpy as np
 from snorkel.labeling import labeling_function
 
-from workbench.lf import ABSTAIN, keyword_lf, regex_lf, vectorized_lf
+from workbench.labeling import ABSTAIN, keyword_lf, regex_lf, vectorized_lf
 
 HAM, SPAM = 0, 1
 kw_check = keyword_lf("kw_check", ["check", "subscribe", "channel"], SPAM)

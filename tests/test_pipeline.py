@@ -1,8 +1,8 @@
 """The headless pipeline: known answers on a tiny user dataset, the CLI end to end, bad configs."""
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,14 +11,19 @@ import pandas as pd
 import pytest
 import yaml
 
-from workbench.config import ConfigError, LFModuleSpec, parse_config
-from workbench.export import LeakageError, read_table
-from workbench.lineage import file_sha256
-from workbench.pipeline import PipelineError, load_lf_module, run_pipeline
+from workbench.export import LeakageError, file_sha256, read_table
+from workbench.pipeline import (
+    ConfigError,
+    LFModuleSpec,
+    PipelineError,
+    load_lf_module,
+    parse_config,
+    run_pipeline,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
-LF_MODULE = '''from workbench.lf import keyword_lf
+LF_MODULE = '''from workbench.labeling import keyword_lf
 
 kw_spam = keyword_lf("kw_spam", ["check", "subscribe"], 1)
 kw_ham = keyword_lf("kw_ham", ["song", "great"], 0)
@@ -158,22 +163,22 @@ def test_existing_outputs_are_refused_before_any_work(tiny, monkeypatch):
     cfg = tiny_config(tiny)
     first = run_pipeline(cfg, progress=False, echo=None)
     before = first.export_path.read_bytes()
-    monkeypatch.setattr("workbench.pipeline.load_data", lambda c: pytest.fail("work started"))
+    monkeypatch.setattr("workbench.pipeline._run.load_data", lambda c: pytest.fail("work started"))
     with pytest.raises(FileExistsError, match=r"tiny\.csv.* already exist"):
         run_pipeline(cfg, progress=False, echo=None)
     assert first.export_path.read_bytes() == before
 
 
 def test_load_lf_module_finds_the_list_and_names_problems(tmp_path):
-    _, lfs, attribute = load_lf_module("workbench.lfs_youtube")
+    _, lfs, attribute = load_lf_module("workbench.data.youtube_lfs")
     assert attribute == "YOUTUBE_LFS" and len(lfs) == 11
     cases = {
-        "two.py": ("from workbench.lfs_youtube import YOUTUBE_LFS\nA_LFS = YOUTUBE_LFS\nB_LFS = []\n", "several lists"),
+        "two.py": ("from workbench.data.youtube_lfs import YOUTUBE_LFS\nA_LFS = YOUTUBE_LFS\nB_LFS = []\n", "several lists"),
         "none.py": ("X = 1\n", "no LFS list"),
         "broken.py": ("def oops(:\n", "raised SyntaxError"),
         "raising.py": ("raise RuntimeError('no network')\n", "raised RuntimeError: no network"),
         "notlf.py": ("LFS = ['kw_x']\n", "is not a labeling function"),
-        "dupes.py": ("from workbench.lf import keyword_lf\nLFS = [keyword_lf('a', ['x'], 1), keyword_lf('a', ['y'], 0)]\n",
+        "dupes.py": ("from workbench.labeling._lf import keyword_lf\nLFS = [keyword_lf('a', ['x'], 1), keyword_lf('a', ['y'], 0)]\n",
                      "duplicate LF names: ['a']"),
     }
     for name, (source, message) in cases.items():
@@ -233,7 +238,7 @@ def test_cli_runs_the_bundled_pipeline_end_to_end_and_reproduces_it(tmp_path):
 
 
 def test_cli_refuses_to_overwrite_an_export(tmp_path):
-    (tmp_path / "c.yaml").write_text(yaml.safe_dump({"data": {"bundled": "youtube_spam"}, "lfs": "workbench.lfs_youtube",
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({"data": {"bundled": "youtube_spam"}, "lfs": "workbench.data.youtube_lfs",
                                                      "output": {"dir": "out"}}))
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "c.parquet").write_bytes(b"precious")
@@ -255,7 +260,7 @@ def test_cli_refuses_to_overwrite_an_export(tmp_path):
 ])
 def test_cli_bad_configs_fail_with_the_named_key(tmp_path, change, key):
     pd.DataFrame({"body": ["a", "b"], "y": [0, 1]}).to_csv(tmp_path / "dev.csv", index=False)
-    raw = {"data": {"bundled": "youtube_spam"}, "lfs": "workbench.lfs_youtube", **change}
+    raw = {"data": {"bundled": "youtube_spam"}, "lfs": "workbench.data.youtube_lfs", **change}
     config = tmp_path / "bad.yaml"
     config.write_text(yaml.safe_dump(raw))
     res = cli("run", str(config), "--quiet")

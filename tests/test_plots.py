@@ -1,8 +1,14 @@
 import numpy as np
 import pandas as pd
 
-from workbench.analysis import conflict_matrix, lf_summary
-from workbench.plots import class_balance_bars, confidence_histogram, lf_accuracy_scatter, lf_summary_bars, matrix_heatmap
+from workbench.labeling import conflict_matrix, lf_summary
+from workbench.plots import (
+    class_balance_bars,
+    confidence_histogram,
+    lf_accuracy_scatter,
+    lf_summary_bars,
+    matrix_heatmap,
+)
 
 
 def test_summary_bars_carry_coverage_and_accuracy():

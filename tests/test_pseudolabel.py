@@ -5,8 +5,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.semi_supervised import SelfTrainingClassifier
 
+from workbench.generate import PseudoLabeler
 from workbench.plots.learning import pseudo_label_rounds
-from workbench.pseudolabel import PseudoLabeler
 
 
 @pytest.fixture(scope="module")

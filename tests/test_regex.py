@@ -15,7 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from workbench.regex import _ASCII_LETTER_IGNORECASE, re2_form, rewrite_non_ascii, search
+from workbench.labeling import re2_form, rewrite_non_ascii, search
+from workbench.labeling._regex import _ASCII_LETTER_IGNORECASE
 
 ATOMS = ["a", "b", "A", "_", "\\x00", "é", "\u212a", "\u0130", "\u0131", "k", "i", ".", "\\w", "\\W", "\\d", "\\D", "\\s", "\\S", "[a-c]", "[^a-c]",
          "[\\w-]", "[^\\W_]", "[_x]", "[\\x00-\\x1f]", "[ -~]", "[^\\d\\s]", "\\b", "\\B", "^", "$", "\\A", "\\Z",

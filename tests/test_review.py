@@ -3,8 +3,9 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from workbench.learner import train_end_model
+from workbench.learn import train_end_model
 from workbench.review import (
+    ProjectStore,
     ProtectedExampleError,
     ReviewLoop,
     ReviewQueue,
@@ -16,7 +17,6 @@ from workbench.review import (
     reviewer_agreement,
     uncertainty,
 )
-from workbench.store import ProjectStore
 
 # Constructed probabilities with a known order of certainty (binary).
 P5 = np.array([[0.9, 0.1], [0.5, 0.5], [0.3, 0.7], [0.55, 0.45], [0.99, 0.01]])

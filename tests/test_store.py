@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbench import store as store_module
-from workbench.store import NewerSchemaError, NotAStoreError, ProjectStore, StoreError
+from workbench.review import NewerSchemaError, NotAStoreError, ProjectStore, StoreError
+from workbench.review import _store as store_module
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -24,7 +24,7 @@ def _child(tmp_path, body: str, *args: str) -> subprocess.Popen:
     """Start a Python process that runs ``body`` with ``path``, the store file ``tmp_path/project.sqlite``."""
     script = tmp_path / f"child_{len(list(tmp_path.glob('child_*.py')))}.py"
     script.write_text(
-        "import sys\nfrom workbench.store import ProjectStore\n"
+        "import sys\nfrom workbench.review._store import ProjectStore\n"
         f"path = {str(tmp_path / 'project.sqlite')!r}\n" + textwrap.dedent(body)
     )
     return subprocess.Popen(

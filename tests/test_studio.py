@@ -12,12 +12,23 @@ import pandas as pd
 import pytest
 from snorkel.labeling import LFAnalysis, labeling_function
 
-from workbench.apply import LabelCache, apply_lfs
 from workbench.data import Dataset
-from workbench.lf import ABSTAIN, keyword_lf, regex_lf, vectorized_lf
-from workbench.lfs_youtube import YOUTUBE_LFS
-from workbench.studio import (LabelModelRefitter, LFHistory, LFSaveError, StudioState,
-                              lf_kind, lfs_to_code, predicate_lf)
+from workbench.data.youtube_lfs import YOUTUBE_LFS
+from workbench.labeling import (
+    ABSTAIN,
+    LabelCache,
+    LabelModelRefitter,
+    LFHistory,
+    LFSaveError,
+    StudioState,
+    apply_lfs,
+    keyword_lf,
+    lf_kind,
+    lfs_to_code,
+    predicate_lf,
+    regex_lf,
+    vectorized_lf,
+)
 
 HAM, SPAM = 0, 1
 TRAIN = ["check out my channel", "love this song", "subscribe to my channel please", "great song",
@@ -213,7 +224,7 @@ def test_predicate_lf_votes_and_checks():
 
 
 def test_builder_lfs_on_the_split_text_path_vote_as_themselves(youtube):
-    """The studio runs keyword/regex LFs on each split's rewritten text column (workbench.engines.TextFastPath)."""
+    """The studio runs keyword/regex LFs on each split's rewritten text column (workbench.labeling.TextFastPath)."""
     tricky = ["ſubscribe now", "SUBSCRIBE", "my KITTEN", "İstanbul my", "my\u00a0channel", "emoji 🎵 song", None, "",
               "Straße free", "k\u212aelvin", "sub-scribe", "C.O.M", "check www.site.com"]
     df = pd.concat([youtube.train[["example_id", "text"]],
@@ -263,7 +274,7 @@ NOTEBOOK_CELL = '''
 import re
 import numpy as np
 from snorkel.labeling import labeling_function
-from workbench.lf import ABSTAIN
+from workbench.labeling import ABSTAIN
 
 HAM, SPAM = 0, 1
 PROMO_WORDS = ["free", "win", "gift"]
@@ -294,14 +305,14 @@ def test_save_lfs_writes_a_module_that_rebuilds_L(state, tmp_path):
     state.add(predicate_lf("promo", ns["promo"], SPAM))
     state.add(ns["link_or_short"])
     state.add(vectorized_lf(name="song_talk", labels=[HAM])(ns["song_talk"]))
-    state.add(YOUTUBE_LFS[-1])  # `shouting`, importable from workbench.lfs_youtube
+    state.add(YOUTUBE_LFS[-1])  # `shouting`, importable from workbench.data.youtube_lfs
     state.add(keyword_lf("kw_off", ["voice"], HAM), enabled=False)
     snap = state.refresh()
     path = state.save_lfs(tmp_path / "labeling_functions.py")
     assert [p.name for p in tmp_path.iterdir()] == ["labeling_functions.py"]  # no temp files left
     code = path.read_text()
     assert "@" not in code.split('"""')[2]  # decorators were rewritten, not copied
-    assert "from workbench.lfs_youtube import shouting" in code
+    assert "from workbench.data.youtube_lfs import shouting" in code
     spec = importlib.util.spec_from_file_location("labeling_functions", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

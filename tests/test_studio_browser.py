@@ -5,7 +5,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from browser import chromium_page, jupyter_lab, requires_chromium, run_all_cells, screenshot
+from browser import (
+    chromium_page,
+    jupyter_lab,
+    requires_chromium,
+    run_all_cells,
+    screenshot,
+)
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "01_labeling_functions.ipynb"
 TABLE_TEXT = "() => (document.querySelector('.wb-studio .widget-gridbox') || {innerText: ''}).innerText"

@@ -4,9 +4,14 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from tests.browser import chromium_page, jupyter_lab, requires_chromium, run_all_cells, screenshot
-from workbench.review import ReviewQueue
-from workbench.store import ProjectStore
+from tests.browser import (
+    chromium_page,
+    jupyter_lab,
+    requires_chromium,
+    run_all_cells,
+    screenshot,
+)
+from workbench.review import ProjectStore, ReviewQueue
 from workbench.ui.review import ReviewWidget
 
 LONG = "Check out my channel! " * 40  # 880 characters
@@ -135,7 +140,7 @@ def test_keys_pressed_in_jupyterlab_reach_the_store(tmp_path):
     code = f"""
 import numpy as np, pandas as pd
 from workbench.review import ReviewQueue
-from workbench.store import ProjectStore
+from workbench.review import ProjectStore
 from workbench.ui.review import ReviewWidget
 store = ProjectStore({str(tmp_path / "review.sqlite")!r}, class_names=["ham", "spam"])
 queue = ReviewQueue(pd.read_csv("pool.csv"), np.load("P.npy"), store=store, reviewer="keys", protected=None, size=3)

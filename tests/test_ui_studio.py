@@ -5,10 +5,8 @@ import re
 import numpy as np
 import pytest
 
-from workbench.apply import LabelCache
-from workbench.lf import keyword_lf, regex_lf
-from workbench.lfs_youtube import HAM, SPAM, YOUTUBE_LFS
-from workbench.studio import predicate_lf
+from workbench.data.youtube_lfs import HAM, SPAM, YOUTUBE_LFS
+from workbench.labeling import LabelCache, keyword_lf, predicate_lf, regex_lf
 from workbench.ui.studio import TABLE_COLUMNS, Studio
 
 WIDTH = len(TABLE_COLUMNS) + 2  # checkbox, cells, remove button

@@ -1,10 +1,46 @@
-"""Synthetic Labels Workbench: generate, filter, learn from and export labels no human wrote."""
+"""Synthetic Labels Workbench: generate, filter, learn from and export labels no human wrote.
 
-from workbench.data import Dataset, load_table, load_wrench, load_youtube_spam
+The front door holds what a notebook needs; each stage has its own subpackage
+(``data``, ``labeling``, ``generate``, ``curate``, ``learn``, ``evaluate``, ``review``,
+``export``, ``pipeline``) whose ``__init__`` is its API. ``workbench.curate`` and
+``workbench.evaluate`` here are the functions; import their subpackages' other names with
+``from workbench.curate import ...`` / ``from workbench.evaluate import ...``.
+"""
 
-ABSTAIN = -1
+from workbench._internal.paths import data_dir, out_dir
+from workbench._internal.validation import ABSTAIN
+from workbench.curate._filter import curate
+from workbench.data._dataset import Dataset, load_table, load_wrench, load_youtube_spam
+from workbench.evaluate._evaluate import check_leakage, evaluate
+from workbench.generate._labelmodel import MajorityVote, SnorkelLabelModel, health_check
+from workbench.labeling._analysis import lf_summary
+from workbench.labeling._engines import apply_lfs
+from workbench.labeling._lf import keyword_lf, regex_lf, vectorized_lf
+from workbench.pipeline._run import run_pipeline
 
-__all__ = ["ABSTAIN", "Dataset", "Studio", "load_table", "load_wrench", "load_youtube_spam"]
+__all__ = [
+    "ABSTAIN",
+    "Dataset",
+    "MajorityVote",
+    "SnorkelLabelModel",
+    "Studio",
+    "apply_lfs",
+    "check_leakage",
+    "curate",
+    "data_dir",
+    "evaluate",
+    "health_check",
+    "keyword_lf",
+    "lf_summary",
+    "load_table",
+    "load_wrench",
+    "load_youtube_spam",
+    "out_dir",
+    "regex_lf",
+    "run_pipeline",
+    "vectorized_lf",
+]
+__version__ = "0.1.0"
 
 
 def __getattr__(name: str):
@@ -14,4 +50,3 @@ def __getattr__(name: str):
 
         return Studio
     raise AttributeError(f"module 'workbench' has no attribute {name!r}")
-__version__ = "0.1.0"

@@ -10,7 +10,7 @@ import argparse
 import sys
 import traceback
 
-from workbench.config import ConfigError, load_config
+from workbench.pipeline import ConfigError, load_config
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
 
             run_pipeline(config, out=args.out, overwrite=args.overwrite, progress=not args.quiet)
             return 0
-        from workbench.lineage import reproduce
+        from workbench.pipeline import reproduce
 
         report = reproduce(args.manifest, lf_module=args.lfs, progress=not args.quiet)
         print(report)

@@ -71,7 +71,7 @@ def class_balance_bars(predicted: Sequence[float], reference: Sequence[float] | 
 def lf_accuracy_scatter(report_lfs: pd.DataFrame, title: str = "Learned vs dev accuracy") -> go.Figure:
     """Each LF's learned accuracy (label model) against its dev accuracy, sized by coverage.
 
-    ``report_lfs`` is :attr:`workbench.labelmodel.HealthReport.lfs`.
+    ``report_lfs`` is :attr:`workbench.generate.HealthReport.lfs`.
     """
     df = report_lfs
     fig = go.Figure(go.Scatter(

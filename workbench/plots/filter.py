@@ -1,4 +1,4 @@
-"""Figures for the filter: pure builders from the statistics in :mod:`workbench.filter`.
+"""Figures for the filter: pure builders from the statistics in :mod:`workbench.curate`.
 
 Every builder returns a new ``go.Figure`` whose traces keep the same number and order for
 any input, so the threshold explorer can copy fresh data into its ``FigureWidget`` in
@@ -33,10 +33,10 @@ def threshold_curve_figure(curve: pd.DataFrame, current: pd.DataFrame | None = N
     Parameters
     ----------
     curve : DataFrame
-        From :func:`workbench.filter.threshold_curve` with a labeled set
+        From :func:`workbench.curate.threshold_curve` with a labeled set
         (``dev_precision``); without one, coverage is drawn against the threshold.
     current : DataFrame, optional
-        The same columns at the current thresholds (:func:`workbench.filter.operating_point`),
+        The same columns at the current thresholds (:func:`workbench.curate.operating_point`),
         drawn as markers.
     labeled_name : str
         What to call the labeled set (``"dev"``, ``"valid"``).
@@ -80,7 +80,7 @@ def threshold_curve_figure(curve: pd.DataFrame, current: pd.DataFrame | None = N
 def class_balance_figure(balance: pd.DataFrame, title: str = "Class balance of the kept set", *, template=TEMPLATE) -> go.Figure:
     """Bars of the kept set's class shares beside the target shares.
 
-    ``balance`` is :func:`workbench.filter.class_balance`; when it has ``weighted_share``
+    ``balance`` is :func:`workbench.curate.class_balance`; when it has ``weighted_share``
     (balanced by weights) that is what the kept bars show.
     """
     names = [str(c) for c in balance.index]
@@ -142,7 +142,7 @@ def threshold_histogram(
 
 
 def funnel_figure(stages: pd.DataFrame, title: str = "Filter funnel", *, template=TEMPLATE) -> go.Figure:
-    """Rows remaining after each step (:meth:`workbench.filter.Funnel.to_frame`), with the
+    """Rows remaining after each step (:meth:`workbench.curate.Funnel.to_frame`), with the
     reasons rows were removed in the hover text."""
     reasons = ["<br>".join(f"{r}: {n:,}" for r, n in removed.items()) or "raw pool" for removed in stages["removed"]]
     fig = go.Figure(layout=dict(template=template))
@@ -180,7 +180,7 @@ def diversity_scatter(X, selections: Mapping[str, Sequence[int]], *, max_points:
                       title: str = "Which rows each selection picks") -> go.Figure:
     """The first two feature dimensions of the pool (sampled), with each selection on top.
 
-    ``X`` are features such as :func:`workbench.filter.text_features` (whose first two
+    ``X`` are features such as :func:`workbench.curate.text_features` (whose first two
     columns are the leading SVD components); ``selections`` maps a name to row positions.
     """
     X = np.asarray(X, dtype=float)

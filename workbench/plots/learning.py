@@ -1,7 +1,7 @@
 """Figures for the learning notebooks: pseudo-labeling rounds, reliability, student vs teacher.
 
-Pure builders from the tables that :mod:`workbench.pseudolabel`, :mod:`workbench.distill`,
-:mod:`workbench.learner` and :mod:`workbench.calibration` return; nothing per row goes
+Pure builders from the tables that :mod:`workbench.generate`, :mod:`workbench.generate`,
+:mod:`workbench.learn` and :mod:`workbench.learn` return; nothing per row goes
 to the browser (reliability diagrams are binned first).
 """
 
@@ -14,7 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from workbench.calibration import expected_calibration_error, reliability_table
+from workbench.learn._calibration import expected_calibration_error, reliability_table
 from workbench.plots import TEMPLATE
 
 
@@ -27,7 +27,7 @@ def pseudo_label_rounds(history: pd.DataFrame, class_names: Sequence[str] | None
                         title: str = "Pseudo-labeling rounds") -> go.Figure:
     """Labeled pool size per round (stacked by class) and clean-set scores (right axis).
 
-    ``history`` is :attr:`workbench.pseudolabel.PseudoLabeler.history_`. Rounds that
+    ``history`` is :attr:`workbench.generate.PseudoLabeler.history_`. Rounds that
     early stopping rolled back are drawn faded; the pseudo-labels' audit accuracy,
     when present, is a dotted line.
     """
@@ -91,8 +91,8 @@ def model_comparison(report: pd.DataFrame, metrics: Sequence[str] = ("accuracy",
                      title: str = "Student vs teacher") -> go.Figure:
     """Grouped bars of a few metrics per model (rows of a calibration or distillation report).
 
-    ``report`` is indexed by model name, e.g. :func:`workbench.distill.compare_targets`
-    or :func:`workbench.calibration.calibration_report`.
+    ``report`` is indexed by model name, e.g. :func:`workbench.generate.compare_targets`
+    or :func:`workbench.learn.calibration_report`.
     """
     missing = [m for m in metrics if m not in report.columns]
     if missing:
@@ -109,7 +109,7 @@ def model_comparison(report: pd.DataFrame, metrics: Sequence[str] = ("accuracy",
 def student_teacher_rounds(history: pd.DataFrame, title: str = "Student vs teacher per round") -> go.Figure:
     """Teacher and student accuracy on the clean dev and test sets, round by round.
 
-    ``history`` is :attr:`workbench.learner.StudentTeacherResult.history`; rounds where the
+    ``history`` is :attr:`workbench.learn.StudentTeacherResult.history`; rounds where the
     student beat the teacher on dev (and so relabeled the pool) are marked with a star.
     """
     rounds = history["round"].to_numpy()
@@ -130,7 +130,7 @@ def student_teacher_rounds(history: pd.DataFrame, title: str = "Student vs teach
 def training_curve(history: pd.DataFrame, title: str = "End model training") -> go.Figure:
     """Training loss and clean dev scores per epoch, with the kept (best) epoch marked.
 
-    ``history`` is :attr:`workbench.learner.EndModelTrainer.history_`.
+    ``history`` is :attr:`workbench.learn.EndModelTrainer.history_`.
     """
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     epochs = history["epoch"].to_numpy()

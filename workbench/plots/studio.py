@@ -1,4 +1,4 @@
-"""Figures of the LF Studio: built once, then updated in place from a :class:`workbench.studio.Snapshot`.
+"""Figures of the LF Studio: built once, then updated in place from a :class:`workbench.labeling.Snapshot`.
 
 Builders return ``go.Figure`` objects (wrap them in ``go.FigureWidget`` for the dashboard);
 ``update_*`` functions change a figure's data in place, one ``batch_update`` per trace, so a

@@ -2,7 +2,7 @@
 
 A widget for a notebook or a Voila web app. Sliders set the global confidence threshold
 and per-class thresholds; toggles switch deduplication, rebalancing and diversity sampling
-on and off. Every change re-runs :func:`workbench.filter.curate` and updates three plotly
+on and off. Every change re-runs :func:`workbench.curate.curate` and updates three plotly
 ``FigureWidget`` figures (coverage vs labeled-set precision with the current point,
 the confidence histogram with the threshold lines, and the kept set: its class balance
 against the target beside the funnel of rows each step removed), the kept-row count and a
@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from workbench.filter import (
+from workbench.curate._filter import (
     CuratedSet,
     DuplicateClusters,
     _class_names,
@@ -57,7 +57,11 @@ from workbench.filter import (
     threshold_curve,
 )
 from workbench.plots import TEMPLATE
-from workbench.plots.filter import kept_set_figure, threshold_curve_figure, threshold_histogram
+from workbench.plots.filter import (
+    kept_set_figure,
+    threshold_curve_figure,
+    threshold_histogram,
+)
 
 # ipywidgets reads a Dropdown value of None as "nothing selected", so "as is" has a name.
 BALANCE_OPTIONS = [("keep as is", "as is"), ("down-sample to target", "downsample"), ("weight to target", "weights")]

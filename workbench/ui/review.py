@@ -13,8 +13,8 @@ import anywidget
 import ipywidgets as widgets
 import traitlets
 
-from workbench.review import ReviewItem, ReviewQueue
-from workbench.store import SKIP, UNSURE
+from workbench.review._review import ReviewItem, ReviewQueue
+from workbench.review._store import SKIP, UNSURE
 
 UNDO, FOLD = "undo", "fold"
 

@@ -10,7 +10,7 @@
 
 Every add, replace (same name again), switch on/off and removal updates the dashboard in place:
 the sortable summary table, the overlap and conflict heatmaps (click a cell to list its rows),
-the label-model panel and the example browser. The logic lives in :mod:`workbench.studio`;
+the label-model panel and the example browser. The logic lives in :mod:`workbench.labeling`;
 this module only builds widgets and calls it.
 """
 
@@ -26,10 +26,16 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from workbench.lf import ABSTAIN, keyword_lf, regex_lf
-from workbench.plots.studio import (balance_figure, confidence_figure, lf_matrix_figure, update_balance,
-                                    update_confidence, update_lf_matrix)
-from workbench.studio import LFHistory, Snapshot, StudioState, predicate_lf
+from workbench.labeling._lf import ABSTAIN, keyword_lf, regex_lf
+from workbench.labeling._studio import LFHistory, Snapshot, StudioState, predicate_lf
+from workbench.plots.studio import (
+    balance_figure,
+    confidence_figure,
+    lf_matrix_figure,
+    update_balance,
+    update_confidence,
+    update_lf_matrix,
+)
 
 __all__ = ["Studio"]
 
@@ -155,7 +161,7 @@ class Studio:
     display : bool
         Show the dashboard at once when running in IPython.
     cache, progress
-        Passed to :class:`~workbench.studio.StudioState`.
+        Passed to :class:`~workbench.labeling.StudioState`.
 
     Attributes
     ----------

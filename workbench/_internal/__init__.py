@@ -1,0 +1,1 @@
+"""Shared helpers with exactly one home each; not API."""

@@ -1,0 +1,355 @@
+"""Export a curated training set: the table, written atomically, after a leakage check.
+
+The exported table has one row per synthetic example:
+
+- ``example_id``, ``text`` and every other column of the user's pool;
+- ``label`` (the synthetic label ``0..k-1``), ``label_name`` (its class name) and
+  ``label_proba`` (its probability);
+- ``proba_<class>``: the full probability vector, one column per class;
+- ``label_source``: the generator that made the label (``label_model:majority``,
+  ``label_model:snorkel``, ``pseudo_labeler``, ``teacher``, ``human_review`` ...);
+- ``sample_weight``: the weight the end model gives the row;
+- ``vote_<lf>``: each labeling function's vote (``ABSTAIN`` = -1).
+
+Every file is written to a temporary file in the destination folder and moved into
+place with ``os.replace``, so a crash or a kill mid-write leaves the previous export
+untouched and never a half-written file under the final name. Existing files are not
+replaced unless asked.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from workbench.data._dataset import ID_COLUMN, TEXT_COLUMN
+from workbench.evaluate import _evaluate as evaluate
+
+#: Writers by format: ``writer(df, path)`` writes ``df`` to the (temporary) ``path``.
+WRITERS: dict[str, Callable[[pd.DataFrame, Path], None]] = {
+    "parquet": lambda df, path: df.to_parquet(path, index=False),
+    "csv": lambda df, path: df.to_csv(path, index=False),
+    # pandas writes 10 significant digits unless told otherwise; 15 is its maximum (Parquet is exact).
+    "jsonl": lambda df, path: df.to_json(path, orient="records", lines=True, force_ascii=False, double_precision=15),
+}
+READERS: dict[str, Callable[[Path], pd.DataFrame]] = {
+    "parquet": pd.read_parquet,
+    "csv": pd.read_csv,
+    "jsonl": lambda path: pd.read_json(path, lines=True, dtype=False, precise_float=True),
+}
+FORMATS = tuple(WRITERS)
+SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl"}
+
+LABEL_COLUMNS = ("label", "label_name", "label_proba", "label_source", "sample_weight")
+PROBA_PREFIX = "proba_"
+VOTE_PREFIX = "vote_"
+
+
+class LeakageError(evaluate.LeakageError, ValueError):
+    """The set to export contains rows of a protected split (dev, valid, test, canary).
+
+    A subclass of :class:`workbench.evaluate.LeakageError`, so one ``except`` catches both.
+    """
+
+    def __init__(self, message: str):
+        self.report = None
+        Exception.__init__(self, message)
+
+
+def export_format(path: str | os.PathLike, format: str | None = None) -> str:
+    """The export format: ``format`` if given, else from the file suffix.
+
+    Examples
+    --------
+    >>> export_format("out/train.parquet"), export_format("out/train.txt", "csv")
+    ('parquet', 'csv')
+    """
+    if format is not None:
+        if format not in WRITERS:
+            raise ValueError(f"unknown export format {format!r}; use one of {list(FORMATS)}")
+        return format
+    suffix = Path(path).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise ValueError(f"{path}: cannot tell the export format from suffix {suffix!r}; "
+                         f"use one of {sorted(SUFFIXES)} or pass format= one of {list(FORMATS)}")
+    return SUFFIXES[suffix]
+
+
+@contextmanager
+def atomic_files(paths: Sequence[str | os.PathLike], *, overwrite: bool = False) -> Iterator[list[Path]]:
+    """Stage several files and move them into place together when the block succeeds.
+
+    Yields one temporary path per destination, each in its destination's folder (so
+    ``os.replace`` is an atomic rename on the same file system). When the block
+    exits normally every temporary file replaces its destination, in order; when it
+    raises, the temporaries are deleted and no destination changes. A process killed
+    inside the block leaves the destinations as they were (and at most a hidden
+    ``.<name>.*.tmp`` file beside them).
+
+    Raises
+    ------
+    FileExistsError
+        If a destination exists and ``overwrite`` is False (checked before the block
+        runs, and again just before the files are moved into place).
+
+    Examples
+    --------
+    >>> with atomic_files(["out/a.csv", "out/a.csv.manifest.json"]) as (tmp_data, tmp_manifest):  # doctest: +SKIP
+    ...     df.to_csv(tmp_data)
+    ...     tmp_manifest.write_text("{}")
+    """
+    finals = [Path(p) for p in paths]
+    if len(set(finals)) != len(finals):
+        raise ValueError(f"the same destination appears twice in {[str(p) for p in finals]}")
+
+    def refuse_existing() -> None:
+        if not overwrite:
+            existing = [str(p) for p in finals if p.exists()]
+            if existing:
+                raise FileExistsError(f"{', '.join(existing)} already exist{'s' if len(existing) == 1 else ''}; "
+                                      "pass overwrite=True to replace")
+
+    refuse_existing()
+    for final in finals:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    # Named, not created: each writer creates its file with the usual permissions.
+    temps = [final.with_name(f".{final.name}.{secrets.token_hex(6)}.tmp") for final in finals]
+    try:
+        yield list(temps)
+        refuse_existing()
+        for temp, final in zip(temps, finals):
+            if not temp.exists():
+                raise RuntimeError(f"nothing was written for {final}")
+            with open(temp, "rb+") as fh:  # the bytes must be on disk before the rename makes them visible
+                os.fsync(fh.fileno())
+        for temp, final in zip(temps, finals):
+            os.replace(temp, final)
+    finally:
+        for temp in temps:
+            temp.unlink(missing_ok=True)
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike, *, format: str | None = None,
+                overwrite: bool = False) -> Path:
+    """Write ``df`` to ``path`` atomically as Parquet, CSV or JSONL (format from the suffix).
+
+    Raises ``FileExistsError`` if ``path`` exists and ``overwrite`` is False; the
+    existing file is then left as it was.
+
+    Examples
+    --------
+    >>> write_table(curated, out_dir() / "train.parquet")  # doctest: +SKIP
+    """
+    path = Path(path)
+    fmt = export_format(path, format)
+    with atomic_files([path], overwrite=overwrite) as (temp,):
+        WRITERS[fmt](df, temp)
+    return path
+
+
+def read_table(path: str | os.PathLike, *, format: str | None = None) -> pd.DataFrame:
+    """Read an export back (format from the suffix)."""
+    return READERS[export_format(path, format)](Path(path))
+
+
+def build_export_frame(
+    pool: pd.DataFrame,
+    probs: Any,
+    *,
+    class_names: Sequence[str],
+    source: str | Sequence[str],
+    L: Any = None,
+    lf_names: Sequence[str] | None = None,
+    sample_weight: Any = None,
+    labels: Any = None,
+) -> pd.DataFrame:
+    """Assemble the export table: the pool's columns, the synthetic labels and the LF votes.
+
+    Parameters
+    ----------
+    pool : DataFrame
+        The curated rows, with ``example_id`` and ``text`` (kept first) and any other columns.
+    probs : ndarray (n, k)
+        Probability of each class per row.
+    class_names : sequence of str
+        ``class_names[c]`` names class ``c``; gives the ``proba_<class>`` columns.
+    source : str or sequence of str
+        Generator of each row's label (one string for all rows, or one per row).
+    L : ndarray (n, m), optional
+        The LF votes, exported as ``vote_<lf>`` columns (needs ``lf_names``).
+    sample_weight : array-like (n,), optional
+        Defaults to 1.0.
+    labels : array-like (n,), optional
+        The synthetic labels; default the argmax of ``probs`` (first class on ties).
+
+    Examples
+    --------
+    >>> pool = pd.DataFrame({"example_id": ["a", "b"], "text": ["buy now", "nice"]})
+    >>> out = build_export_frame(pool, np.array([[0.1, 0.9], [0.8, 0.2]]), class_names=["ham", "spam"],
+    ...                          source="label_model:majority")
+    >>> out[["label", "label_name", "label_proba"]].values.tolist()
+    [[1, 'spam', 0.9], [0, 'ham', 0.8]]
+    """
+    for col in (ID_COLUMN, TEXT_COLUMN):
+        if col not in pool.columns:
+            raise ValueError(f"the pool has no {col!r} column; columns are {list(pool.columns)}")
+    n, k = len(pool), len(class_names)
+    probs = np.asarray(probs, dtype=float)
+    if probs.shape != (n, k):
+        raise ValueError(f"probs has shape {probs.shape}; expected ({n}, {k}): one row per pool row, one column per class")
+    labels = probs.argmax(axis=1) if labels is None else np.asarray(labels).reshape(-1)
+    if labels.shape != (n,) or (labels.size and (labels.min() < 0 or labels.max() >= k)):
+        raise ValueError(f"labels must be {n} class ids in 0..{k - 1}")
+    names = [] if L is None else list(lf_names or [])
+    if L is not None:
+        L = np.asarray(L)
+        if L.shape != (n, len(names)):
+            raise ValueError(f"L has shape {L.shape}; expected ({n}, {len(names)}) for LFs {names}")
+    added = [*LABEL_COLUMNS, *(PROBA_PREFIX + str(c) for c in class_names), *(VOTE_PREFIX + m for m in names)]
+    clash = [c for c in added if c in pool.columns]
+    if clash:
+        raise ValueError(f"the pool already has column(s) {clash}, which the export adds; rename them first")
+    if len(set(added)) != len(added):
+        raise ValueError(f"class names {list(class_names)} give duplicate column names")
+
+    weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float).reshape(-1)
+    if weight.shape != (n,) or (weight < 0).any():
+        raise ValueError(f"sample_weight must be {n} non-negative numbers")
+    if isinstance(source, str):
+        source = [source] * n
+    if len(source) != n:
+        raise ValueError(f"source has {len(source)} entries for {n} rows")
+
+    rest = [c for c in pool.columns if c not in (ID_COLUMN, TEXT_COLUMN)]
+    out = pool[[ID_COLUMN, TEXT_COLUMN, *rest]].reset_index(drop=True).copy()
+    out["label"] = labels.astype(np.int64)
+    out["label_name"] = np.asarray(class_names, dtype=object)[labels].astype(str)
+    out["label_proba"] = probs[np.arange(n), labels]
+    for c, name in enumerate(class_names):
+        out[PROBA_PREFIX + str(name)] = probs[:, c]
+    out["label_source"] = list(source)
+    out["sample_weight"] = weight
+    for j, name in enumerate(names):
+        out[VOTE_PREFIX + name] = L[:, j].astype(np.int8)
+    return out
+
+
+
+
+def normalized_text_hashes(texts: Any) -> np.ndarray:
+    """SHA-256 (hex) of each text as the leakage check normalises it (:func:`workbench.evaluate.normalize_text`).
+
+    Two rows leak into each other when these hashes are equal: same text up to case,
+    spacing and invisible marks. Missing text hashes as the empty string.
+
+    Examples
+    --------
+    >>> a, b, c = normalized_text_hashes(["Check  OUT my channel ", "check out\\tmy channel", "hi"])
+    >>> a == b, a == c
+    (True, False)
+    """
+    return evaluate.content_hash(texts)
+
+
+def _protected_hashes(protected: Mapping[str, pd.DataFrame], text_column: str, id_column: str) -> dict[str, dict[str, str]]:
+    """Split -> {normalised-text hash: id of its first row}, empty texts left out."""
+    empty = normalized_text_hashes([""])[0]
+    out = {}
+    for split, frame in protected.items():
+        if text_column not in frame.columns:
+            raise ValueError(f"protected split {split!r} has no text column {text_column!r}; columns are {list(frame.columns)}")
+        ids = frame[id_column].astype(str).tolist() if id_column in frame.columns else [str(i) for i in frame.index]
+        first: dict[str, str] = {}
+        for h, pid in zip(normalized_text_hashes(frame[text_column]), ids):
+            if h != empty:
+                first.setdefault(h, pid)
+        out[split] = first
+    return out
+
+
+def _train_hashes(df: pd.DataFrame, text_column: str) -> np.ndarray:
+    if text_column not in df.columns:
+        raise ValueError(f"the set has no text column {text_column!r}; columns are {list(df.columns)}")
+    return normalized_text_hashes(df[text_column])
+
+
+def leak_mask(df: pd.DataFrame, protected: Mapping[str, pd.DataFrame], *, text_column: str = TEXT_COLUMN,
+              id_column: str = ID_COLUMN) -> np.ndarray:
+    """Boolean mask of the rows of ``df`` whose normalised text equals a protected row's.
+
+    Examples
+    --------
+    >>> pool = pd.DataFrame({"text": ["Nice  SONG", "buy now"]})
+    >>> leak_mask(pool, {"test": pd.DataFrame({"text": ["nice song"]})}).tolist()
+    [True, False]
+    """
+    sacred = set().union(*_protected_hashes(protected, text_column, id_column).values())
+    return np.isin(_train_hashes(df, text_column), list(sacred))
+
+
+def refuse_leakage(
+    df: pd.DataFrame,
+    protected: Mapping[str, pd.DataFrame],
+    *,
+    text_column: str = TEXT_COLUMN,
+    id_column: str = ID_COLUMN,
+) -> dict:
+    """Refuse a set in which a protected row (dev, valid, test, canary) reappears; else record the check.
+
+    Texts are compared by :func:`normalized_text_hashes` (exact match after the leakage
+    check's normalisation: NFKC, invisible marks removed, lowercased, whitespace collapsed). Empty texts are ignored: they carry nothing to leak.
+
+    Parameters
+    ----------
+    df : DataFrame
+        The set about to be exported or trained on.
+    protected : dict of split name to DataFrame
+        The splits that must not reach training.
+
+    Returns
+    -------
+    dict
+        JSON-safe record for the lineage manifest: ``clean`` (True), ``n_train``,
+        ``protected_sizes``, ``method`` and ``n_leaked_train_rows`` (0).
+
+    Raises
+    ------
+    LeakageError
+        Naming how many rows leak from which split, and the first of them.
+
+    Examples
+    --------
+    >>> train = pd.DataFrame({"example_id": ["t1", "t2"], "text": ["Nice  SONG", "buy now"]})
+    >>> test = pd.DataFrame({"example_id": ["x9"], "text": ["nice song"]})
+    >>> refuse_leakage(train, {"test": test})
+    Traceback (most recent call last):
+    ...
+    workbench.export._table.LeakageError: refusing to export: 1 row(s) have the same text as protected rows (rows matching each split: test 1); first: 't1' = test 'x9'. Drop them first (the 'protected_duplicates' filter step does).
+    """
+    hashes = _train_hashes(df, text_column)
+    train_ids = df[id_column].astype(str).tolist() if id_column in df.columns else [str(i) for i in df.index]
+    matches = [(tid, split, first[h])
+               for split, first in _protected_hashes(protected, text_column, id_column).items()
+               for tid, h in zip(train_ids, hashes) if h in first]
+    if matches:
+        leaked = len({i for i, _, _ in matches})
+        by_split = pd.Series([s for _, s, _ in matches]).value_counts(sort=False).to_dict()
+        first = "; ".join(f"{tid!r} = {split} {pid!r}" for tid, split, pid in matches[:3])
+        raise LeakageError(
+            f"refusing to export: {leaked} row(s) have the same text as protected rows "
+            f"(rows matching each split: {', '.join(f'{s} {c}' for s, c in by_split.items())}); first: {first}. "
+            "Drop them first (the 'protected_duplicates' filter step does)."
+        )
+    return {
+        "clean": True,
+        "n_train": int(len(df)),
+        "protected_sizes": {s: int(len(f)) for s, f in protected.items()},
+        "method": {"exact": "sha256 of text lowercased, whitespace collapsed and trimmed", "near": None},
+        "n_leaked_train_rows": 0,
+    }

@@ -1,0 +1,364 @@
+"""Apply labeling functions to a DataFrame and get the label matrix ``L``.
+
+``L`` has one row per example and one column per LF, holds ``ABSTAIN`` (-1) or a label
+``0..k-1``, and is stored as ``int8`` (the smallest type that holds the labels; pass
+``L.astype(int)`` where a library wants wider integers). Vectorized LFs run on whole
+columns; row-wise (Snorkel) LFs run row by row on light-weight row objects. Each LF's
+column is cached by (LF fingerprint, data fingerprint), so re-applying a set in which one
+LF changed runs only that LF.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from workbench._internal.progress import PROGRESS_MIN_ROWS
+from workbench._internal.validation import ABSTAIN, label_dtype
+from workbench.labeling._fastpath import TextFastPath, text_column_of
+from workbench.labeling._lf import check_unique_names, is_vectorized, lf_fingerprint
+
+#: Row count from which ``progress=None`` shows a progress bar.
+
+
+class LFApplyError(RuntimeError):
+    """An LF raised, or returned something that is not a label; the message names LF and row."""
+
+
+class LFFaultWarning(UserWarning):
+    """Fault-tolerant application recorded LF faults: those votes are missing, not abstentions."""
+
+
+class Row(dict):
+    """A row that reads like a ``pd.Series`` (``x.text`` or ``x["text"]``) at a fraction of its cost."""
+
+    __slots__ = ()
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        self[key] = value
+
+    def __reduce__(self):
+        return (Row, (dict(self),))
+
+
+def row_objects(df: pd.DataFrame) -> list[Row]:
+    """One :class:`Row` per row of ``df``, for row-wise LFs.
+
+    Built from column lists: ``DataFrame.to_dict("records")`` is about three times slower
+    under pandas 3, which row-wise LFs on large tables pay in full.
+    """
+    columns = list(df.columns)
+    if not columns:
+        return [Row() for _ in range(len(df))]
+    return [Row(zip(columns, values)) for values in zip(*(df[c].tolist() for c in columns))]
+
+
+@dataclass
+class LFFault:
+    """What went wrong with one LF under fault-tolerant application."""
+
+    lf: str
+    count: int = 0
+    first_rows: list[dict] = field(default_factory=list)
+
+    def add(self, position: int, example_id: Any, text: Any, error: str, keep: int = 5) -> None:
+        self.count += 1
+        if len(self.first_rows) < keep:
+            self.first_rows.append({"row": position, "example_id": example_id, "text": _short(text), "error": error})
+
+
+def _short(text: Any, width: int = 80) -> str:
+    s = "" if text is None else str(text)
+    return s if len(s) <= width else s[: width - 1] + "…"
+
+
+def data_fingerprint(df: pd.DataFrame) -> str:
+    """SHA-256 of a DataFrame's values, index, column names and dtypes."""
+    h = hashlib.sha256()
+    h.update(repr([(str(c), str(t)) for c, t in df.dtypes.items()]).encode())
+    try:
+        hashed = pd.util.hash_pandas_object(df, index=True)
+    except TypeError:  # unhashable cells (lists, dicts): fall back to their text form
+        hashed = pd.util.hash_pandas_object(df.astype(str), index=True)
+    h.update(hashed.to_numpy().tobytes())
+    return h.hexdigest()
+
+
+class LabelCache:
+    """LRU cache of LF columns keyed by (LF fingerprint, data fingerprint), bounded in bytes."""
+
+    def __init__(self, max_bytes: int = 512 * 2**20):
+        self.max_bytes = max_bytes
+        self._store: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._bytes = 0
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple[str, str]) -> np.ndarray | None:
+        column = self._store.get(key)
+        if column is None:
+            self.misses += 1
+            return None
+        self._store.move_to_end(key)
+        self.hits += 1
+        return column
+
+    def put(self, key: tuple[str, str], column: np.ndarray) -> None:
+        if key in self._store:
+            return
+        column = column.copy()
+        column.flags.writeable = False
+        self._store[key] = column
+        self._bytes += column.nbytes
+        while self._bytes > self.max_bytes and len(self._store) > 1:
+            _, old = self._store.popitem(last=False)
+            self._bytes -= old.nbytes
+
+    def clear(self) -> None:
+        self._store.clear()
+        self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+
+#: The process-wide cache ``apply_lfs`` uses unless given another (or ``cache=False``).
+DEFAULT_CACHE = LabelCache()
+
+
+class LFApplier:
+    """Apply a list of LFs to DataFrames, with caching and clear fault reports.
+
+    Parameters
+    ----------
+    lfs : sequence of LFs
+        Vectorized LFs (builders, ``@vectorized_lf``) and/or Snorkel ``LabelingFunction`` s.
+        Names must be unique.
+    cardinality : int, default 2
+        Number of classes ``k``; every vote must lie in ``-1..k-1``.
+    cache : LabelCache, False or None
+        ``None`` uses the process-wide cache, ``False`` none.
+    id_column, text_column : str
+        Columns quoted in error messages to name the offending row.
+    n_jobs : int or None
+        Threads that run keyword/regex builder LFs side by side (their matching runs in
+        pyarrow, outside the GIL). ``None`` uses pyarrow's CPU count (``pyarrow.cpu_count()``,
+        set with ``pyarrow.set_cpu_count``); other LFs always run one after the other.
+
+    Attributes
+    ----------
+    faults_ : dict of str to LFFault
+        After a fault-tolerant ``apply``: the LFs that raised or returned bad values.
+    applied_ : list of str
+        Names of the LFs actually run (not served from the cache) by the last ``apply``.
+
+    Examples
+    --------
+    >>> from workbench.labeling._lf import keyword_lf
+    >>> applier = LFApplier([keyword_lf("kw_sub", ["subscribe"], 1)])
+    >>> applier.apply(pd.DataFrame({"text": ["subscribe!", "hi"]})).tolist()
+    [[1], [-1]]
+    """
+
+    def __init__(self, lfs: Sequence[Any], cardinality: int = 2, cache: LabelCache | bool | None = None,
+                 id_column: str = "example_id", text_column: str = "text", n_jobs: int | None = None):
+        self.lfs = list(lfs)
+        self.names = check_unique_names(self.lfs)
+        if not isinstance(cardinality, (int, np.integer)) or cardinality < 2:
+            raise ValueError(f"cardinality must be an int >= 2, got {cardinality!r}")
+        self.cardinality = int(cardinality)
+        if cache is None or cache is True:
+            cache = DEFAULT_CACHE
+        self.cache = cache if isinstance(cache, LabelCache) else None
+        self.id_column = id_column
+        self.text_column = text_column
+        if n_jobs is not None and (not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1):
+            raise ValueError(f"n_jobs must be None or an int >= 1, got {n_jobs!r}")
+        self.n_jobs = n_jobs
+        self.faults_: dict[str, LFFault] = {}
+        self.applied_: list[str] = []
+        self._text_paths: dict[str, Any] = {}  # text column -> workbench.labeling.TextFastPath
+        self._pending: dict[str, Future] = {}  # LF name -> its votes, being computed on a thread
+
+    def apply(self, df: pd.DataFrame, *, fault_tolerant: bool = False, progress: bool | None = None,
+              data_key: str | None = None, rows: list[Row] | None = None) -> np.ndarray:
+        """Return ``L`` (``len(df)`` x ``len(lfs)``) for ``df``.
+
+        ``data_key`` may pass a precomputed :func:`data_fingerprint` of ``df``, and ``rows``
+        its :func:`row_objects`, when the caller keeps them for an unchanged table (the
+        studio does, to skip re-hashing it and rebuilding rows for every row-wise LF).
+        """
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"apply expects a pandas DataFrame, got {type(df).__name__}")
+        n = len(df)
+        show = progress if progress is not None else n >= PROGRESS_MIN_ROWS
+        dkey = data_key or (data_fingerprint(df) if self.cache is not None else "")
+        L = np.full((n, len(self.lfs)), ABSTAIN, dtype=label_dtype(self.cardinality))
+        self.faults_, self.applied_ = {}, []
+        self._text_paths = {}
+        keys = [(lf_fingerprint(lf), dkey) for lf in self.lfs]
+        cached = [self.cache.get(key) if self.cache is not None else None for key in keys]
+        if rows is not None and len(rows) != n:
+            raise ValueError(f"rows has {len(rows)} row objects for a table of {n} rows")
+        with self._text_lfs_on_threads(df, [lf for lf, c in zip(self.lfs, cached) if c is None]):
+            for j, lf in enumerate(tqdm(self.lfs, desc="Applying LFs", disable=not show, leave=False)):
+                if cached[j] is not None:
+                    L[:, j] = cached[j]
+                    continue
+                fault = LFFault(self.names[j])
+                if is_vectorized(lf):
+                    column = self._run_vectorized(lf, df, fault, fault_tolerant)
+                else:
+                    if rows is None:
+                        rows = row_objects(df)
+                    column = self._run_rowwise(lf, df, rows, fault, fault_tolerant, show)
+                L[:, j] = column
+                self.applied_.append(self.names[j])
+                if fault.count:
+                    self.faults_[fault.lf] = fault
+                elif self.cache is not None:  # never cache a column with faults: a fix must re-run it
+                    self.cache.put(keys[j], L[:, j])
+        if self.faults_:
+            warnings.warn(self.fault_report(), LFFaultWarning, stacklevel=2)
+        return L
+
+    def fault_report(self) -> str:
+        """Plain-text summary of ``faults_``."""
+        lines = []
+        for f in self.faults_.values():
+            first = f.first_rows[0]
+            lines.append(
+                f"LF {f.lf!r} failed on {f.count} row(s); those votes are missing, not abstentions. "
+                f"First: row {first['row']} (example_id={first['example_id']!r}, text={first['text']!r}): {first['error']}"
+            )
+        return "\n".join(lines)
+
+    def faults_frame(self) -> pd.DataFrame:
+        """One row per recorded fault (LF, count, row, example id, text, error)."""
+        records = [{"lf": f.lf, "count": f.count, **r} for f in self.faults_.values() for r in f.first_rows]
+        return pd.DataFrame(records, columns=["lf", "count", "row", "example_id", "text", "error"])
+
+    def _row_ident(self, df: pd.DataFrame, i: int) -> tuple[Any, Any]:
+        ident = df[self.id_column].iloc[i] if self.id_column in df.columns else df.index[i]
+        text = df[self.text_column].iloc[i] if self.text_column in df.columns else None
+        return ident, text
+
+    def _describe_row(self, df: pd.DataFrame, i: int) -> str:
+        ident, text = self._row_ident(df, i)
+        return f"row {i} (example_id={ident!r}, text={_short(text)!r})"
+
+    def _text_path(self, lf, df: pd.DataFrame) -> Any:
+        """The ``TextFastPath`` of the column a keyword/regex builder LF reads; None for other LFs."""
+        column = text_column_of(lf)
+        if column is None or column not in df.columns:  # a missing column: the LF raises its own message
+            return None
+        if column not in self._text_paths:
+            self._text_paths[column] = TextFastPath(df[column])
+        return self._text_paths[column]
+
+    @contextmanager
+    def _text_lfs_on_threads(self, df: pd.DataFrame, lfs: list) -> Iterator[None]:
+        """Start the keyword/regex builder LFs among ``lfs`` on a thread pool; the loop collects them in order."""
+        import pyarrow as pa
+
+        paths = [(lf, self._text_path(lf, df)) for lf in lfs if is_vectorized(lf)]
+        paths = [(lf, path) for lf, path in paths if path is not None]
+        workers = min(self.n_jobs or pa.cpu_count(), len(paths))
+        if workers < 2:
+            yield
+            return
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="workbench-lf") as pool:
+            self._pending = {lf.name: pool.submit(path.run, lf) for lf, path in paths}
+            try:
+                for path in {id(path): path for _, path in paths}.values():
+                    if not path.direct:
+                        path.prepare()  # while the threads match the ASCII rows
+                yield
+            finally:
+                for future in self._pending.values():  # an LF raised in strict mode: skip the rest
+                    future.cancel()
+                self._pending = {}
+
+    def _call_vectorized(self, lf, df: pd.DataFrame) -> Any:
+        """``lf(df)``; keyword/regex builder LFs go through ``workbench.labeling.TextFastPath`` (same votes)."""
+        pending = self._pending.pop(lf.name, None)
+        if pending is not None:
+            return pending.result()
+        path = self._text_path(lf, df)
+        return lf(df) if path is None else path.run(lf)
+
+    def _run_vectorized(self, lf, df: pd.DataFrame, fault: LFFault, tolerant: bool) -> np.ndarray:
+        try:
+            out = self._call_vectorized(lf, df)
+        except Exception as exc:
+            if not tolerant:
+                raise LFApplyError(f"LF {lf.name!r} raised {type(exc).__name__}: {exc} (vectorized, on the whole table)") from exc
+            for i in range(min(len(df), 5)):
+                fault.add(i, *self._row_ident(df, i), f"{type(exc).__name__}: {exc}")
+            fault.count = len(df)
+            return np.full(len(df), ABSTAIN)
+        return self._validate_column(lf.name, out, df, fault, tolerant)
+
+    def _validate_column(self, name: str, out: Any, df: pd.DataFrame, fault: LFFault, tolerant: bool) -> np.ndarray:
+        arr = np.asarray(out)
+        if arr.shape != (len(df),):
+            raise LFApplyError(f"LF {name!r} returned shape {arr.shape}; a vectorized LF must return one label per row ({len(df)},)")
+        if arr.dtype.kind == "b" or arr.dtype.kind not in "iuf":
+            raise LFApplyError(
+                f"LF {name!r} returned values of type {arr.dtype}; labels must be integers in "
+                f"{ABSTAIN}..{self.cardinality - 1} (ABSTAIN={ABSTAIN}), e.g. np.where(mask, label, ABSTAIN)"
+            )
+        if arr.dtype.kind == "f":
+            not_int = ~np.isfinite(arr) | (arr != np.round(arr))
+            if not_int.any():
+                i = int(np.flatnonzero(not_int)[0])
+                raise LFApplyError(f"LF {name!r} returned {arr[i]!r} on {self._describe_row(df, i)}; labels must be integers")
+        arr = arr.astype(np.int64)
+        bad = (arr < ABSTAIN) | (arr >= self.cardinality)
+        if bad.any():
+            idx = np.flatnonzero(bad)
+            msg = (f"LF {name!r} returned label {int(arr[idx[0]])} on {self._describe_row(df, int(idx[0]))}, "
+                   f"outside {ABSTAIN}..{self.cardinality - 1} ({len(idx)} such rows)")
+            if not tolerant:
+                raise LFApplyError(msg)
+            for i in idx:
+                fault.add(int(i), *self._row_ident(df, int(i)), f"label {int(arr[i])} out of range")
+            arr = np.where(bad, ABSTAIN, arr)
+        return arr
+
+    def _run_rowwise(self, lf, df: pd.DataFrame, rows: list[Row], fault: LFFault, tolerant: bool, show: bool) -> np.ndarray:
+        out = np.full(len(rows), ABSTAIN, dtype=np.int64)
+        k = self.cardinality
+        for i, row in enumerate(tqdm(rows, desc=lf.name, disable=not show, leave=False)):
+            try:
+                value = lf(row)
+            except Exception as exc:
+                if not tolerant:
+                    raise LFApplyError(f"LF {lf.name!r} raised {type(exc).__name__}: {exc} on {self._describe_row(df, i)}") from exc
+                fault.add(i, *self._row_ident(df, i), f"{type(exc).__name__}: {exc}")
+                continue
+            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not ABSTAIN <= value < k:
+                hint = " (did you forget `return ABSTAIN`?)" if value is None else ""
+                msg = (f"LF {lf.name!r} returned {value!r} on {self._describe_row(df, i)}; "
+                       f"expected an int in {ABSTAIN}..{k - 1}{hint}")
+                if not tolerant:
+                    raise LFApplyError(msg)
+                fault.add(i, *self._row_ident(df, i), f"returned {value!r}")
+                continue
+            out[i] = value
+        return out

@@ -1,0 +1,303 @@
+"""Labeling functions: Snorkel's conventions, vectorized builders, and stable fingerprints.
+
+A labeling function (LF) votes a label ``0..k-1`` for an example, or ``ABSTAIN`` (-1).
+Two kinds run side by side:
+
+- **vectorized** LFs (:class:`VectorizedLF`) take the whole DataFrame and return one label
+  per row. The builders :func:`keyword_lf` and :func:`regex_lf` and the decorator
+  :func:`vectorized_lf` make them; they are fast on millions of rows.
+- **row-wise** LFs are Snorkel's: anything made with ``@snorkel.labeling.labeling_function``
+  (or a :class:`snorkel.labeling.LabelingFunction`) works unchanged.
+
+Every LF has a *fingerprint*: a hash of its source code and parameters (and of the plain
+data it reads from globals, such as a keyword list), so the applier can tell when an LF
+changed and re-apply only that one.
+"""
+
+from __future__ import annotations
+
+import dis
+import hashlib
+import inspect
+import json
+import marshal
+import re
+import types
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+import numpy as np
+import pandas as pd
+from snorkel.labeling import LabelingFunction
+
+from workbench._internal.validation import ABSTAIN, label_dtype, lf_name
+from workbench.labeling._regex import search
+
+_DATA_TYPES = (str, bytes, int, float, bool, type(None), list, tuple, dict, set, frozenset, re.Pattern)
+
+
+def _function_source(func: Callable) -> str:
+    try:
+        return inspect.getsource(func)
+    except (OSError, TypeError):
+        # Defined where no source is kept (exec, some REPLs): the bytecode is the next best identity.
+        return marshal.dumps(func.__code__).hex()
+
+
+def global_names(code: types.CodeType) -> set[str]:
+    """Names a code object, and the code nested in it (comprehensions, generators, lambdas), reads as globals."""
+    names = {ins.argval for ins in dis.get_instructions(code) if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME")}
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= global_names(const)
+    return names
+
+
+def _referenced_state(func: Callable, _seen: set | None = None) -> list[str]:
+    """Reprs of the data and helper functions an LF's code reads from globals and closures.
+
+    Editing ``SPAM_WORDS = [...]`` in another cell must change the fingerprint of an LF that
+    reads it, or the cache would hand back stale votes.
+    """
+    seen = _seen if _seen is not None else {id(func)}
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return []
+    state = []
+    values = {}
+    for name in global_names(code):
+        if name in getattr(func, "__globals__", {}):
+            values[name] = func.__globals__[name]
+    for name, cell in zip(code.co_freevars, func.__closure__ or ()):
+        try:
+            values[name] = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+    for name, value in sorted(values.items()):
+        if isinstance(value, _DATA_TYPES):
+            state.append(f"{name}={value!r}")
+        elif isinstance(value, types.FunctionType) and id(value) not in seen:
+            seen.add(id(value))
+            state.append(f"{name}:{_function_source(value)}")
+            state.extend(_referenced_state(value, seen))
+    return state
+
+
+def _digest(*parts: str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\0")
+    return h.hexdigest()[:16]
+
+
+@dataclass(eq=False)
+class VectorizedLF:
+    """An LF that labels a whole DataFrame at once.
+
+    Parameters
+    ----------
+    name : str
+        Unique name; it becomes the LF's column in ``L`` and its row in the summary.
+    func : callable
+        ``func(df) -> array-like`` of length ``len(df)`` holding ``ABSTAIN`` or a label.
+    params : dict, optional
+        The builder's parameters (for fingerprints, lineage and :meth:`to_code`).
+    builder : str, optional
+        Name of the builder function that made it (``"keyword_lf"``, ``"regex_lf"``).
+    labels : tuple of int
+        The labels it can vote, when known.
+    """
+
+    name: str
+    func: Callable[[pd.DataFrame], Any]
+    params: dict = field(default_factory=dict)
+    builder: str | None = None
+    labels: tuple[int, ...] = ()
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"an LF name must be a non-empty string, got {self.name!r}")
+
+    def __call__(self, df: pd.DataFrame) -> Any:
+        return self.func(df)
+
+    @property
+    def source(self) -> str:
+        """Source code that recreates this LF."""
+        return self.to_code() if self.builder else _function_source(self.func)
+
+    @property
+    def fingerprint(self) -> str:
+        if self.builder:
+            return _digest(self.builder, json.dumps(self.params, sort_keys=True, default=repr))
+        return _digest("vectorized", self.name, self.source, *_referenced_state(self.func))
+
+    def to_code(self) -> str:
+        """A Python expression that rebuilds a builder-made LF (used when saving LF modules)."""
+        if not self.builder:
+            return self.source
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{self.builder}({args})"
+
+    def __repr__(self) -> str:
+        return f"VectorizedLF({self.to_code() if self.builder else self.name!r})"
+
+
+def _text(df: pd.DataFrame, column: str, lf_name: str) -> pd.Series:
+    if column not in df.columns:
+        raise KeyError(f"LF {lf_name!r} reads column {column!r}, which the data does not have; columns are {list(df.columns)}")
+    # pandas 3 turns None into NaN in string columns: treat missing text as empty, never crash.
+    return df[column].astype("string").fillna("")
+
+
+def _check_label(label: Any, name: str) -> int:
+    if isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer)) or label < 0:
+        raise ValueError(f"LF {name!r}: label must be an int class id >= 0, got {label!r}")
+    return int(label)
+
+
+
+
+def _match_votes(df: pd.DataFrame, text_column: str, lf_name: str, compiled: re.Pattern, label: int) -> np.ndarray:
+    """``label`` where ``compiled`` matches the text (Python's ``re.search``, run by RE2 where it agrees), else ABSTAIN."""
+    return np.where(search(_text(df, text_column, lf_name), compiled), label, ABSTAIN).astype(label_dtype(label + 1))
+
+
+def _keyword_regex(keywords: list[str], case_sensitive: bool, whole_word: bool) -> re.Pattern:
+    alternatives = "|".join(re.escape(k) for k in sorted(keywords, key=len, reverse=True))
+    pattern = rf"\b(?:{alternatives})\b" if whole_word else f"(?:{alternatives})"
+    return re.compile(pattern, 0 if case_sensitive else re.IGNORECASE)
+
+
+def builder_regex(lf: VectorizedLF) -> re.Pattern:
+    """The compiled regex a ``keyword_lf`` or ``regex_lf`` searches its text column with."""
+    p = lf.params
+    if lf.builder == "keyword_lf":
+        return _keyword_regex(p["keywords"], p["case_sensitive"], p["whole_word"])
+    if lf.builder == "regex_lf":
+        return re.compile(p["pattern"], p["flags"])
+    raise TypeError(f"LF {lf.name!r} is not a keyword_lf or regex_lf")
+
+
+def keyword_lf(
+    name: str,
+    keywords: Iterable[str],
+    label: int,
+    *,
+    text_column: str = "text",
+    case_sensitive: bool = False,
+    whole_word: bool = True,
+) -> VectorizedLF:
+    """Vote ``label`` when the text contains any of ``keywords``, else abstain.
+
+    Keywords are matched literally; with ``whole_word`` (default) a keyword must stand at
+    word boundaries, so ``"my"`` does not fire on ``"mystery"``.
+
+    Examples
+    --------
+    >>> lf = keyword_lf("kw_subscribe", ["subscribe", "sub to"], label=1)
+    >>> lf(pd.DataFrame({"text": ["Please SUBSCRIBE", "nice song", None]})).tolist()
+    [1, -1, -1]
+    """
+    label = _check_label(label, name)
+    if isinstance(keywords, str):
+        keywords = [keywords]
+    keywords = [str(k) for k in keywords]
+    if not keywords or any(not k for k in keywords):
+        raise ValueError(f"LF {name!r}: keywords must be a non-empty list of non-empty strings, got {keywords!r}")
+    compiled = _keyword_regex(keywords, case_sensitive, whole_word)
+
+    def apply(df: pd.DataFrame) -> np.ndarray:
+        return _match_votes(df, text_column, name, compiled, label)
+
+    params = {"name": name, "keywords": keywords, "label": label, "text_column": text_column,
+              "case_sensitive": case_sensitive, "whole_word": whole_word}
+    return VectorizedLF(name, apply, params=params, builder="keyword_lf", labels=(label,))
+
+
+def regex_lf(
+    name: str,
+    pattern: str,
+    label: int,
+    *,
+    text_column: str = "text",
+    flags: int = re.IGNORECASE,
+) -> VectorizedLF:
+    """Vote ``label`` when the regular expression ``pattern`` matches anywhere in the text.
+
+    Matches are Python's (``re.search`` with ``flags``); pyarrow's RE2 finds them where it
+    provably agrees (see :mod:`workbench.labeling`), which is most rows of most patterns.
+
+    Examples
+    --------
+    >>> lf = regex_lf("re_check_out", r"check.*out", label=1)
+    >>> lf(pd.DataFrame({"text": ["Check my video out!", "great"]})).tolist()
+    [1, -1]
+    """
+    label = _check_label(label, name)
+    try:
+        compiled = re.compile(pattern, flags)
+    except re.error as exc:
+        raise ValueError(f"LF {name!r}: invalid regular expression {pattern!r}: {exc}") from exc
+
+    def apply(df: pd.DataFrame) -> np.ndarray:
+        return _match_votes(df, text_column, name, compiled, label)
+
+    params = {"name": name, "pattern": pattern, "label": label, "text_column": text_column, "flags": int(flags)}
+    return VectorizedLF(name, apply, params=params, builder="regex_lf", labels=(label,))
+
+
+def vectorized_lf(name: str | None = None, labels: Iterable[int] = ()) -> Callable[[Callable], VectorizedLF]:
+    """Decorator: turn ``f(df) -> labels`` into a :class:`VectorizedLF` named after ``f``.
+
+    Examples
+    --------
+    >>> @vectorized_lf()
+    ... def short_comment(df):
+    ...     return np.where(df.text.str.split().str.len() < 5, 0, ABSTAIN)
+    >>> short_comment.name
+    'short_comment'
+    """
+
+    def wrap(func: Callable) -> VectorizedLF:
+        return VectorizedLF(name or func.__name__, func, labels=tuple(labels))
+
+    return wrap
+
+
+def is_vectorized(lf: Any) -> bool:
+    return isinstance(lf, VectorizedLF)
+
+
+def lf_source(lf: Any) -> str:
+    """Source code of any supported LF (vectorized or Snorkel's row-wise)."""
+    if isinstance(lf, VectorizedLF):
+        return lf.source
+    if isinstance(lf, LabelingFunction):
+        return _function_source(lf._f)
+    raise TypeError(f"{lf!r} is not a labeling function")
+
+
+def lf_fingerprint(lf: Any) -> str:
+    """Hash of an LF's code, parameters, resources and the global data it reads."""
+    if isinstance(lf, VectorizedLF):
+        return lf.fingerprint
+    if isinstance(lf, LabelingFunction):
+        parts = [lf.name, _function_source(lf._f), *_referenced_state(lf._f), repr(sorted((lf._resources or {}).items()))]
+        for pre in lf._pre:
+            parts.append(repr(pre))
+            inner = getattr(pre, "_f", None) or getattr(pre, "run", None)
+            if inner is not None:
+                parts.append(_function_source(inner))
+        return _digest(*parts)
+    raise TypeError(f"{lf!r} is not a labeling function (expected a builder LF or a Snorkel LabelingFunction)")
+
+
+def check_unique_names(lfs: Iterable[Any]) -> list[str]:
+    """Names of ``lfs`` in order; refuses duplicates, naming them."""
+    names = [lf_name(lf) for lf in lfs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"duplicate LF names: {dupes}; every LF needs its own name")
+    return names

@@ -1,0 +1,517 @@
+"""The learner: end models trained on synthetic (probabilistic) labels, and the student-teacher loop.
+
+Most scikit-learn classifiers take hard labels only. :func:`expand_soft_labels` turns each
+row with a probability vector into one row per class weighted by that class's probability,
+so the classifier's (weighted) log loss is exactly the cross-entropy against the soft
+targets, and the uncertainty of synthetic labels really reaches the model
+(:func:`fit_soft` does it for any estimator or pipeline taking sample weights).
+
+- :func:`train_end_model`: one-shot TF-IDF + logistic regression on soft labels.
+- :class:`EndModelTrainer`: curated synthetic labels mixed with the small supervised set
+  (``supervised_weight``), trained epoch by epoch with early stopping on the clean dev set
+  and a checkpoint of every epoch (in memory, and on disk if asked).
+- :func:`student_teacher_loop`: student vs teacher side by side on clean data; while the
+  student beats the teacher on dev, it becomes the teacher, relabels the pool, and a new
+  student is trained (a round limit and a history table).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.metrics import get_scorer, log_loss
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted, has_fit_parameter
+from tqdm.auto import tqdm
+
+from workbench.learn._calibration import smooth_labels
+
+
+def text_features(**overrides: Any) -> TfidfVectorizer:
+    """TF-IDF features that work well on short user comments (word 1-2 grams, sublinear tf)."""
+    settings = {"ngram_range": (1, 2), "min_df": 1, "sublinear_tf": True, "lowercase": True}
+    settings.update(overrides)
+    return TfidfVectorizer(**settings)
+
+
+def _check_probs(P: Any, n: int) -> np.ndarray:
+    P = np.asarray(P, dtype=float)
+    if P.ndim != 2 or P.shape[0] != n:
+        raise ValueError(f"P must be an (n, k) array of class probabilities with n={n}, got shape {P.shape}")
+    if (P < 0).any() or not np.allclose(P.sum(axis=1), 1, atol=1e-4):
+        raise ValueError("every row of P must be non-negative and sum to 1")
+    return P
+
+
+def expand_soft_labels(X: Any, P: Any, sample_weight: Any = None, min_weight: float = 1e-6):
+    """Expand rows with soft labels into weighted hard-label rows.
+
+    Parameters
+    ----------
+    X : array-like or sparse matrix (n, d), or a list of n texts
+    P : ndarray (n, k)
+        Class probabilities per row.
+    sample_weight : array-like (n,), optional
+        Per-row weights, multiplied into the expanded weights.
+    min_weight : float
+        Expanded rows with smaller weight are dropped (they carry no signal).
+
+    Returns
+    -------
+    X_rep, y_rep, w_rep
+        ``X`` rows repeated once per class, the class of each repetition, and its weight
+        ``P[i, c] * sample_weight[i]``.
+
+    Examples
+    --------
+    >>> X_rep, y, w = expand_soft_labels(np.eye(2), np.array([[0.9, 0.1], [0.0, 1.0]]))
+    >>> y.tolist(), w.round(2).tolist()
+    ([0, 1, 1], [0.9, 0.1, 1.0])
+    """
+    n = X.shape[0] if hasattr(X, "shape") else len(X)
+    P = _check_probs(P, n)
+    base = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float).reshape(-1)
+    if base.shape[0] != n:
+        raise ValueError(f"sample_weight has {base.shape[0]} values for {n} rows")
+    k = P.shape[1]
+    rows = np.repeat(np.arange(n), k)
+    y = np.tile(np.arange(k), n)
+    w = (P * base[:, None]).reshape(-1)
+    keep = w > min_weight
+    rows, y, w = rows[keep], y[keep], w[keep]
+    return take_rows(X, rows), y, w
+
+
+def train_end_model(texts: Any, P: Any, sample_weight: Any = None, C: float = 10.0, features: Any = None,
+                    max_iter: int = 2000) -> Pipeline:
+    """Fit TF-IDF + logistic regression on texts with soft labels ``P`` (n, k).
+
+    Hard labels work too: pass one-hot rows. Mix in a hand-labeled set by concatenating its
+    texts and one-hot labels, with a larger ``sample_weight`` if it should count more.
+
+    Examples
+    --------
+    >>> model = train_end_model(train.text, probs)  # doctest: +SKIP
+    >>> model.predict_proba(test.text)  # doctest: +SKIP
+    """
+    texts = list(np.asarray(texts, dtype=object))
+    vectorizer = features if features is not None else text_features()
+    X = vectorizer.fit_transform(texts)
+    X_rep, y, w = expand_soft_labels(X, P, sample_weight)
+    clf = LogisticRegression(C=C, max_iter=max_iter)
+    clf.fit(X_rep, y, sample_weight=w)
+    return Pipeline([("features", vectorizer), ("model", clf)])
+
+
+def one_hot(y: Any, cardinality: int) -> np.ndarray:
+    """Hard labels as probability rows."""
+    y = np.asarray(y, dtype=int).reshape(-1)
+    if y.size and (y.min() < 0 or y.max() >= cardinality):
+        raise ValueError(f"labels must lie in 0..{cardinality - 1}, got {y.min()}..{y.max()}")
+    return np.eye(cardinality)[y]
+
+
+def take_rows(X, idx):
+    """Rows ``idx`` of an array, sparse matrix, DataFrame/Series or list of texts."""
+    if hasattr(X, "iloc"):
+        return X.iloc[idx]
+    if isinstance(X, (list, tuple)):
+        return [X[i] for i in idx]
+    return X[idx]
+
+
+def fit_weighted(estimator, X, y, sample_weight=None):
+    """``estimator.fit(X, y, sample_weight=...)``, routed to a Pipeline's last step.
+
+    Raises
+    ------
+    TypeError
+        Naming the estimator when it (or the pipeline's last step) takes no sample weights.
+    """
+    if sample_weight is None:
+        return estimator.fit(X, y)
+    final = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+    if not has_fit_parameter(final, "sample_weight"):
+        raise TypeError(
+            f"{type(final).__name__}.fit takes no sample_weight, which soft labels and confidence "
+            "weights need; use e.g. LogisticRegression, SGDClassifier or MultinomialNB"
+        )
+    if isinstance(estimator, Pipeline):
+        return estimator.fit(X, y, **{f"{estimator.steps[-1][0]}__sample_weight": sample_weight})
+    return estimator.fit(X, y, sample_weight=sample_weight)
+
+
+def fit_soft(estimator, X, P, sample_weight=None):
+    """Fit ``estimator`` on soft labels ``P`` (n, k): cross-entropy against them, through sample weights.
+
+    Each row is expanded into one row per class weighted by its probability
+    (:func:`expand_soft_labels`). For a Pipeline the transformers are fitted once on
+    the distinct rows (so TF-IDF statistics are not skewed by the repetition) and
+    only the last step sees the expanded rows.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> X = np.array([[-1.0], [1.0]])
+    >>> model = fit_soft(LogisticRegression(C=1e6), X, [[0.8, 0.2], [0.2, 0.8]])
+    >>> model.predict_proba(X).round(2)
+    array([[0.8, 0.2],
+           [0.2, 0.8]])
+    """
+    if isinstance(estimator, Pipeline) and len(estimator.steps) > 1:
+        Xt = estimator[:-1].fit_transform(X)
+        X_rep, y_rep, w_rep = expand_soft_labels(Xt, P, sample_weight)
+        fit_weighted(estimator.steps[-1][1], X_rep, y_rep, w_rep)
+        return estimator
+    X_rep, y_rep, w_rep = expand_soft_labels(X, P, sample_weight)
+    return fit_weighted(estimator, X_rep, y_rep, w_rep)
+
+
+def _n_rows(X) -> int:
+    return X.shape[0] if hasattr(X, "shape") else len(X)
+
+
+def _concat_rows(a, b):
+    """Rows of ``a`` then ``b`` (arrays, sparse matrices, or sequences of texts)."""
+    if sp.issparse(a) or sp.issparse(b):
+        return sp.vstack([a, b], format="csr")
+    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.ndim == 2:
+        return np.concatenate([a, b])
+    return list(a) + list(b)
+
+
+def _atomic_pickle(obj, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(obj, fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class EndModelTrainer(ClassifierMixin, BaseEstimator):
+    """An end model on synthetic labels plus a weighted supervised set, early-stopped on clean dev data.
+
+    Features (TF-IDF by default) are fitted once on the training texts; a logistic
+    model (``SGDClassifier(loss="log_loss")``) then learns epoch by epoch on the soft
+    labels, each row expanded into one row per class weighted by its probability,
+    with a constant step size and averaged weights (ASGD: steady progress per epoch, little noise).
+    After every epoch the model is scored on the clean dev set and checkpointed; the
+    epoch with the best dev score is kept (ties broken by the dev log loss).
+
+    Parameters
+    ----------
+    features : transformer, "passthrough" or None
+        ``None``: :func:`text_features`; ``"passthrough"``: ``X`` is already numeric.
+    supervised_weight : float
+        Weight of each hand-labeled row relative to a synthetic row of weight 1.
+    targets : {"soft", "hard"}
+        Train on the synthetic probabilities as they are, or on their arg-max. Soft
+        labels pass on the generator's uncertainty *and* its miscalibration; let a
+        clean set decide.
+    label_smoothing : float in [0, 1)
+        Mix every training target with the uniform distribution
+        (:func:`workbench.learn.smooth_labels`); counters over-confidence
+        learned from hard targets.
+    alpha : float
+        L2 regularisation of the logistic model.
+    eta0 : float
+        SGD step size.
+    max_epochs, patience, min_delta : early stopping
+        Stop after ``patience`` epochs without a dev-score gain above ``min_delta`` (or,
+        at an equal score, a lower dev log loss).
+    scoring : str
+        scikit-learn scorer for the dev set (``"accuracy"``, ``"f1"``, ``"neg_log_loss"``...).
+    checkpoint_dir : path, optional
+        Also write every epoch's model there (``epoch_NNN.pkl``, written atomically).
+    random_state : int
+        Seeds the row order of each epoch and the model.
+    progress_bar : bool
+
+    Attributes
+    ----------
+    model_ : Pipeline
+        Features and the best epoch's classifier.
+    history_ : DataFrame
+        ``epoch``, ``train_loss`` (weighted cross-entropy against the soft labels),
+        ``dev_<scoring>``, ``dev_log_loss``, ``best``.
+    checkpoints_ : list of Pipeline
+        The model after each epoch (the fitted features are shared).
+    best_epoch_ : int
+    classes_ : ndarray
+
+    Examples
+    --------
+    >>> trainer = EndModelTrainer(supervised_weight=3.0, progress_bar=False)  # doctest: +SKIP
+    >>> trainer.fit(pool.text[keep], P[keep], dev.text, dev.label, X_dev=valid.text, y_dev=valid.label)  # doctest: +SKIP
+    >>> trainer.history_.tail(3)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        features=None,
+        *,
+        supervised_weight: float = 1.0,
+        targets: str = "soft",
+        label_smoothing: float = 0.0,
+        alpha: float = 1e-4,
+        eta0: float = 0.5,
+        max_epochs: int = 30,
+        patience: int = 5,
+        min_delta: float = 0.0,
+        scoring: str = "accuracy",
+        checkpoint_dir: str | os.PathLike | None = None,
+        random_state: int = 0,
+        progress_bar: bool = True,
+    ):
+        self.features = features
+        self.supervised_weight = supervised_weight
+        self.targets = targets
+        self.label_smoothing = label_smoothing
+        self.alpha = alpha
+        self.eta0 = eta0
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.min_delta = min_delta
+        self.scoring = scoring
+        self.checkpoint_dir = checkpoint_dir
+        self.random_state = random_state
+        self.progress_bar = progress_bar
+
+    def fit(self, X_synthetic, P_synthetic, X_supervised=None, y_supervised=None, *, X_dev, y_dev,
+            synthetic_weight=None) -> "EndModelTrainer":
+        """Train on ``(X_synthetic, P_synthetic)`` plus ``(X_supervised, y_supervised)``; stop on dev.
+
+        Parameters
+        ----------
+        X_synthetic : texts or features, n rows
+            Rows with synthetic labels (already curated).
+        P_synthetic : array of shape (n, k)
+            Their soft labels (one-hot rows for hard labels).
+        X_supervised, y_supervised : optional
+            The small hand-labeled set, weighted by ``supervised_weight``.
+        X_dev, y_dev : clean labeled set for early stopping (never trained on).
+        synthetic_weight : array of shape (n,), optional
+            Per-row weights of the synthetic rows (e.g. a curation score).
+        """
+        if self.supervised_weight < 0 or int(self.max_epochs) < 1 or int(self.patience) < 1:
+            raise ValueError(
+                f"need supervised_weight >= 0, max_epochs >= 1, patience >= 1; got "
+                f"{self.supervised_weight}, {self.max_epochs}, {self.patience}"
+            )
+        if self.targets not in ("soft", "hard"):
+            raise ValueError(f"targets must be 'soft' or 'hard'; got {self.targets!r}")
+        n = _n_rows(X_synthetic)
+        P = _check_probs(P_synthetic, n)
+        k = P.shape[1]
+        if self.targets == "hard":
+            P = one_hot(P.argmax(axis=1), k)
+        w = np.ones(n) if synthetic_weight is None else np.asarray(synthetic_weight, dtype=float).reshape(-1)
+        if w.shape != (n,) or (w < 0).any():
+            raise ValueError(f"synthetic_weight must be {n} non-negative numbers; got shape {w.shape}")
+        X = X_synthetic
+        if (X_supervised is None) != (y_supervised is None):
+            raise ValueError("pass both X_supervised and y_supervised, or neither")
+        if X_supervised is not None:
+            y_sup = np.asarray(y_supervised).reshape(-1)
+            if len(y_sup) != _n_rows(X_supervised):
+                raise ValueError(f"y_supervised has {len(y_sup)} labels for {_n_rows(X_supervised)} rows of X_supervised")
+            X = _concat_rows(X_synthetic, X_supervised)
+            P = np.vstack([P, one_hot(y_sup, k)])
+            w = np.r_[w, np.full(len(y_sup), float(self.supervised_weight))]
+        if self.label_smoothing:
+            P = smooth_labels(P, self.label_smoothing)
+        y_dev = np.asarray(y_dev).reshape(-1)
+        if len(y_dev) != _n_rows(X_dev):
+            raise ValueError(f"y_dev has {len(y_dev)} labels for {_n_rows(X_dev)} rows of X_dev")
+
+        features = text_features() if self.features is None else self.features
+        features = "passthrough" if features == "passthrough" else clone(features)
+        Xt = X if features == "passthrough" else features.fit_transform(X)
+        X_rep, y_rep, w_rep = expand_soft_labels(Xt, P, w)
+        self.classes_ = np.arange(k)
+        clf = SGDClassifier(
+            loss="log_loss", alpha=self.alpha, learning_rate="constant", eta0=self.eta0, average=True,
+            random_state=self.random_state,
+        )
+        scorer = get_scorer(self.scoring)
+        rng = np.random.default_rng(self.random_state)
+        out = None
+        if self.checkpoint_dir is not None:
+            out = Path(self.checkpoint_dir)
+            out.mkdir(parents=True, exist_ok=True)
+
+        history, checkpoints = [], []
+        best_score, best_log_loss, best_epoch, stale = -np.inf, np.inf, 0, 0
+        epochs = tqdm(range(1, int(self.max_epochs) + 1), desc="end model", disable=not self.progress_bar)
+        for epoch in epochs:
+            order = rng.permutation(len(y_rep))
+            clf.partial_fit(take_rows(X_rep, order), y_rep[order], classes=self.classes_, sample_weight=w_rep[order])
+            model = Pipeline([("features", features), ("model", copy.deepcopy(clf))])
+            checkpoints.append(model)
+            if out is not None:
+                _atomic_pickle(model, out / f"epoch_{epoch:03d}.pkl")
+            dev_proba = model.predict_proba(X_dev)
+            score = float(scorer(model, X_dev, y_dev))
+            dev_log_loss = float(log_loss(y_dev, np.clip(dev_proba, 1e-12, 1), labels=self.classes_))
+            history.append({
+                "epoch": epoch,
+                "train_loss": float(log_loss(y_rep, clf.predict_proba(X_rep), sample_weight=w_rep, labels=self.classes_)),
+                f"dev_{self.scoring}": score,
+                "dev_log_loss": dev_log_loss,
+            })
+            epochs.set_postfix({f"dev_{self.scoring}": round(score, 4)})
+            # A small dev set ties often on accuracy; the dev log loss breaks ties.
+            if score > best_score + self.min_delta or (score == best_score and dev_log_loss < best_log_loss):
+                best_score, best_log_loss, best_epoch, stale = score, dev_log_loss, epoch, 0
+            else:
+                stale += 1
+                if stale >= self.patience:
+                    break
+        epochs.close()
+
+        self.checkpoints_ = checkpoints
+        self.best_epoch_ = best_epoch
+        self.model_ = checkpoints[best_epoch - 1]
+        self.history_ = pd.DataFrame(history)
+        self.history_["best"] = self.history_["epoch"] == best_epoch
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        return self.model_.predict_proba(X)
+
+    def predict(self, X) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        return self.model_.predict(X)
+
+
+def confidence_filter(threshold: float) -> Callable[[np.ndarray], np.ndarray]:
+    """A curation rule: keep rows whose top synthetic probability is at least ``threshold``.
+
+    Rows no LF covered get the label model's class prior, so a threshold above the
+    largest prior also drops them.
+    """
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be in [0, 1]; got {threshold}")
+    return lambda P: np.asarray(P).max(axis=1) >= threshold
+
+
+@dataclass
+class StudentTeacherResult:
+    """What :func:`student_teacher_loop` returns.
+
+    Attributes
+    ----------
+    history : DataFrame
+        One row per round: ``round``, ``teacher``, ``n_curated``, the teacher's and the
+        student's dev and test accuracy, ``student_beats_teacher`` (on dev) and
+        ``best_epoch`` of the student's training.
+    students : list of EndModelTrainer
+        The student of each round.
+    final_proba : dict of str to ndarray
+        Probabilities of the final teacher (the last student that won, else the
+        original teacher) on ``pool``, ``dev`` and ``test``.
+    """
+
+    history: pd.DataFrame
+    students: list = field(default_factory=list)
+    final_proba: dict = field(default_factory=dict)
+
+
+def student_teacher_loop(
+    X_pool,
+    teacher_proba: dict,
+    X_dev,
+    y_dev,
+    X_test,
+    y_test,
+    *,
+    X_supervised=None,
+    y_supervised=None,
+    trainer: EndModelTrainer | None = None,
+    curate: Callable[[np.ndarray], np.ndarray] | None = None,
+    max_rounds: int = 3,
+    min_gain: float = 0.0,
+    progress_bar: bool = True,
+) -> StudentTeacherResult:
+    """Train a student on the teacher's curated labels; while it beats the teacher, let it relabel.
+
+    Round ``r``: curate the teacher's pool probabilities, train a student
+    (``trainer``, early-stopped on dev) on them plus the supervised set, and score
+    teacher and student side by side on the clean dev and test sets. If the student's
+    dev accuracy beats the teacher's by more than ``min_gain``, it becomes the teacher
+    (its probabilities relabel the pool) and the next round starts; otherwise the loop
+    ends. The decision is taken on dev, never on test: test stays an unbiased report.
+
+    Parameters
+    ----------
+    X_pool : the unlabeled pool (texts or features)
+    teacher_proba : dict with ``"pool"``, ``"dev"`` and ``"test"`` arrays of shape (n, k)
+        The first teacher's probabilities (e.g. the label model's on each split's ``L``).
+    X_dev, y_dev, X_test, y_test : clean labeled sets
+    X_supervised, y_supervised : the small hand-labeled set mixed into every student
+    trainer : EndModelTrainer, default ``EndModelTrainer()``
+    curate : callable ``P -> bool mask``, default :func:`confidence_filter` (0.0, keep all)
+    max_rounds : int
+
+    Examples
+    --------
+    >>> result = student_teacher_loop(pool.text, {"pool": P, "dev": P_dev, "test": P_test},
+    ...                               valid.text, valid.label, test.text, test.label)  # doctest: +SKIP
+    >>> result.history  # doctest: +SKIP
+    """
+    for split in ("pool", "dev", "test"):
+        if split not in teacher_proba:
+            raise ValueError(f"teacher_proba needs a {split!r} array; got keys {sorted(teacher_proba)}")
+    lengths = {"pool": _n_rows(X_pool), "dev": _n_rows(X_dev), "test": _n_rows(X_test)}
+    current = {}
+    for split, n in lengths.items():
+        current[split] = _check_probs(teacher_proba[split], n)
+    y_dev, y_test = np.asarray(y_dev).reshape(-1), np.asarray(y_test).reshape(-1)
+    trainer = trainer if trainer is not None else EndModelTrainer(progress_bar=False)
+    curate = curate if curate is not None else confidence_filter(0.0)
+
+    rows, students = [], []
+    teacher_name = "teacher"
+    for round_ in tqdm(range(1, int(max_rounds) + 1), desc="student-teacher", disable=not progress_bar):
+        keep = np.asarray(curate(current["pool"]), dtype=bool)
+        if keep.shape != (lengths["pool"],) or not keep.any():
+            raise ValueError(f"round {round_}: curate must return a non-empty boolean mask over the {lengths['pool']} pool rows")
+        student = clone(trainer).fit(
+            take_rows(X_pool, np.flatnonzero(keep)), current["pool"][keep], X_supervised, y_supervised,
+            X_dev=X_dev, y_dev=y_dev,
+        )
+        students.append(student)
+        student_dev, student_test = student.predict_proba(X_dev), student.predict_proba(X_test)
+        row = {
+            "round": round_,
+            "teacher": teacher_name,
+            "n_curated": int(keep.sum()),
+            "teacher_dev_accuracy": float((current["dev"].argmax(axis=1) == y_dev).mean()),
+            "student_dev_accuracy": float((student_dev.argmax(axis=1) == y_dev).mean()),
+            "teacher_test_accuracy": float((current["test"].argmax(axis=1) == y_test).mean()),
+            "student_test_accuracy": float((student_test.argmax(axis=1) == y_test).mean()),
+            "best_epoch": student.best_epoch_,
+        }
+        row["student_beats_teacher"] = row["student_dev_accuracy"] > row["teacher_dev_accuracy"] + min_gain
+        rows.append(row)
+        if not row["student_beats_teacher"]:
+            break
+        current = {"pool": student.predict_proba(X_pool), "dev": student_dev, "test": student_test}
+        teacher_name = f"student {round_}"
+    return StudentTeacherResult(history=pd.DataFrame(rows), students=students, final_proba=current)

@@ -1,0 +1,513 @@
+"""Pipeline configuration: load a YAML or TOML file and validate it, naming the offending key.
+
+A config describes one headless run (``python -m workbench run CONFIG``)::
+
+    name: youtube_spam                 # names the output files (default: the config file's stem)
+    data:
+      bundled: youtube_spam            # the bundled data, or your own tables:
+      # text_column: body              # defaults for every table below (text_column: text)
+      # id_column: id
+      # train:  {path: pool.csv}       # the unlabeled pool (required)
+      # dev:    {path: dev.csv, label_column: y}    # hand-labeled (required)
+      # test:   {path: test.csv, label_column: y}   # clean test set (required)
+      # seed:   {path: seed.csv, label_column: y}   # optional: hand labels the end model MAY train on
+      # valid / canary: optional, protected like dev and test (never trained on)
+      # class_names: [ham, spam]       # default: "0", "1", ... from the labels
+    lfs: workbench.data.youtube_lfs         # a module path or a .py file exposing LFS (or one *_LFS list)
+    # lfs: {module: my_lfs.py, attribute: MY_LFS}
+    label_model: {kind: auto, seed: 123}    # auto | majority | snorkel; n_epochs, lr, l2
+    filter:                            # run in order; each step's removals are recorded
+      - uncovered                      # rows no LF voted on
+      - {step: confidence, threshold: 0.7}
+      - protected_duplicates           # rows whose text equals a dev/valid/test/canary row
+      - {step: near_duplicates, threshold: 0.7}   # keep the most confident row of each cluster of clones
+    end_model: {mix_seed: true, seed_weight: 1.0, synthetic_weight: 1.0, C: 10.0}
+    canary: {metric: f1, minimum: 0.8}     # the gate before export (when there is a canary split);
+                                           # override: "why" exports despite a failed gate, recorded
+    output: {dir: out, format: parquet, overwrite: false, report: md}
+
+Relative paths are relative to the config file's folder. ``output.dir`` defaults to the
+workbench output folder (``$WORKBENCH_OUT`` or ``out/``). Every problem raises
+:class:`ConfigError`, whose message starts with the key, e.g.
+``data.train.text_column: 'body' is not a column of pool.csv; columns are [...]``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import json
+import os
+import re
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from workbench.data._dataset import load_table
+
+LABEL_MODEL_KINDS = ("auto", "majority", "snorkel")
+FILTER_STEPS = {"uncovered": (), "confidence": ("threshold",), "protected_duplicates": (), "near_duplicates": ("threshold",)}
+EXPORT_FORMATS = ("parquet", "csv", "jsonl")
+REPORT_FORMATS = ("md", "txt")
+BUNDLED = ("youtube_spam",)
+SPLITS = ("train", "seed", "dev", "test", "valid", "canary")
+LABELED_SPLITS = ("seed", "dev", "test", "valid", "canary")
+
+
+class ConfigError(ValueError):
+    """A config problem: ``key`` is the dotted key at fault (``""`` for the file as a whole),
+    ``source`` the config file, when known."""
+
+    def __init__(self, key: str, message: str, source: str | os.PathLike | None = None):
+        super().__init__(key, message)
+        self.key, self.message, self.source = key, message, source
+
+    def __str__(self) -> str:
+        where = f"{self.source}: " if self.source else ""
+        return f"{where}{self.key}: {self.message}" if self.key else f"{where}{self.message}"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One user table: where it is and which columns hold the id, the text and the label."""
+
+    path: Path
+    text_column: str
+    label_column: str | None = None
+    id_column: str | None = None
+
+    def load(self) -> pd.DataFrame:
+        return load_table(self.path, self.text_column, self.label_column, self.id_column)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    bundled: str | None = None
+    tables: dict[str, TableSpec] = field(default_factory=dict)
+    class_names: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class LFModuleSpec:
+    """A labeling-function module: a dotted module path or a ``.py`` file, and its LF list."""
+
+    module: str
+    attribute: str | None = None
+
+    @property
+    def is_file(self) -> bool:
+        return self.module.endswith(".py") or os.sep in self.module or "/" in self.module
+
+
+@dataclass(frozen=True)
+class LabelModelConfig:
+    kind: str = "auto"
+    seed: int = 123
+    n_epochs: int = 500
+    lr: float = 0.01
+    l2: float = 0.0
+
+
+@dataclass(frozen=True)
+class FilterStepConfig:
+    step: str
+    params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EndModelConfig:
+    """``mix_seed``: add the hand-labeled ``seed`` split (if there is one) to the synthetic rows."""
+
+    mix_seed: bool = True
+    seed_weight: float = 1.0
+    synthetic_weight: float = 1.0
+    C: float = 10.0
+
+
+@dataclass(frozen=True)
+class CanaryConfig:
+    """The canary gate (:func:`workbench.evaluate.canary_gate`) run on the end model before export."""
+
+    metric: str = "f1"
+    minimum: float = 0.8
+    override: str | None = None
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    name: str
+    dir: Path | None = None
+    format: str = "parquet"
+    overwrite: bool = False
+    report: str = "md"
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """A validated pipeline config (see the module docstring for the file format)."""
+
+    name: str
+    data: DataConfig
+    lfs: LFModuleSpec
+    label_model: LabelModelConfig = LabelModelConfig()
+    filters: tuple[FilterStepConfig, ...] = ()
+    end_model: EndModelConfig = EndModelConfig()
+    canary: CanaryConfig = CanaryConfig()
+    output: OutputConfig | None = None
+    source: Path | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-safe form with absolute paths; :func:`parse_config` reads it back."""
+        data: dict[str, Any] = {}
+        if self.data.bundled:
+            data["bundled"] = self.data.bundled
+        for split, spec in self.data.tables.items():
+            data[split] = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(spec).items() if v is not None}
+        if self.data.class_names is not None:
+            data["class_names"] = list(self.data.class_names)
+        lfs = {"module": self.lfs.module} if not self.lfs.attribute else asdict(self.lfs)
+        out = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self.output).items()
+               if v is not None and not (k == "name" and v == self.name)}  # renaming the config renames its files
+        out_dict = {
+            "name": self.name,
+            "data": data,
+            "lfs": lfs,
+            "label_model": asdict(self.label_model),
+            "filter": [{"step": f.step, **f.params} for f in self.filters],
+            "end_model": asdict(self.end_model),
+            "output": out,
+        }
+        if self.data.bundled or "canary" in self.data.tables:
+            out_dict["canary"] = {k: v for k, v in asdict(self.canary).items() if v is not None}
+        return out_dict
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_config_file(path: str | os.PathLike) -> dict:
+    """The raw mapping in a ``.yaml``/``.yml`` or ``.toml`` file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError("", "no such config file", path)
+    suffix = path.suffix.lower()
+    if suffix not in (".toml", ".yaml", ".yml"):
+        raise ConfigError("", f"unknown config format {path.suffix!r}; use .yaml, .yml or .toml", path)
+    text = path.read_text(encoding="utf-8")
+    try:
+        raw = tomllib.loads(text) if suffix == ".toml" else yaml.safe_load(text)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError("", f"not valid {suffix[1:].upper()}: {' '.join(str(exc).split())}", path) from exc
+    if not isinstance(raw, dict):
+        raise ConfigError("", f"a config must be a mapping of keys to values, got {type(raw).__name__}", path)
+    return raw
+
+
+def load_config(path: str | os.PathLike) -> PipelineConfig:
+    """Read and validate a YAML or TOML pipeline config.
+
+    Examples
+    --------
+    >>> cfg = load_config("configs/youtube_spam.yaml")  # doctest: +SKIP
+    >>> cfg.label_model.kind  # doctest: +SKIP
+    'auto'
+    """
+    path = Path(path).resolve()
+    raw = read_config_file(path)
+    try:
+        return parse_config(raw, base_dir=path.parent, source=path, default_name=path.stem)
+    except ConfigError as exc:
+        exc.source = path
+        raise
+
+
+# --------------------------------------------------------------------------- validation helpers
+
+
+def _suggest(value: Any, options) -> str:
+    """`` (did you mean 'x'?)`` for the closest option (case-insensitive first), or nothing."""
+    options = [str(o) for o in options]
+    same_case = [o for o in options if o.lower() == str(value).lower()]
+    close = same_case or difflib.get_close_matches(str(value), options, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _check_keys(mapping: dict, allowed, key: str) -> None:
+    for k in mapping:
+        if k not in allowed:
+            hint = _suggest(k, allowed)
+            raise ConfigError(f"{key}.{k}" if key else str(k), f"unknown key{hint}; known keys are {sorted(allowed)}")
+
+
+def _mapping(value: Any, key: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(key, f"must be a mapping, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _typed(mapping: dict, name: str, kind, default, key: str):
+    value = mapping.get(name, default)
+    if value is None:
+        return value
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+        expected = " or ".join(k.__name__ for k in kinds)
+        raise ConfigError(f"{key}.{name}" if key else name, f"must be {expected}, got {type(value).__name__} {value!r}")
+    return float(value) if float in kinds and not isinstance(value, bool) else value
+
+
+def _positive(value: float, key: str, allow_zero: bool = False) -> float:
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ConfigError(key, f"must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+    return value
+
+
+def _choice(value: Any, choices, key: str) -> str:
+    if value not in choices:
+        hint = _suggest(value, choices)
+        raise ConfigError(key, f"unknown value {value!r}{hint}; choose one of {list(choices)}")
+    return value
+
+
+def _resolve(path: Any, base_dir: Path, key: str) -> Path:
+    if not isinstance(path, str) or not path:
+        raise ConfigError(key, f"must be a path, got {path!r}")
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else (base_dir / p)
+
+
+def table_columns(path: Path) -> list[str]:
+    """Column names of a table file, reading as little of it as possible."""
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    if suffix in (".csv", ".tsv"):
+        return list(pd.read_csv(path, nrows=0, sep="\t" if suffix == ".tsv" else ",").columns)
+    with open(path, encoding="utf-8") as fh:
+        first = fh.readline()
+    return list(json.loads(first)) if first.strip() else []
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _parse_data(raw: Any, base_dir: Path) -> DataConfig:
+    raw = _mapping(raw, "data")
+    if not raw:
+        raise ConfigError("data", "missing: give `bundled: youtube_spam` or your tables (train, dev, test)")
+    _check_keys(raw, {"bundled", "class_names", "text_column", "label_column", "id_column", *SPLITS}, "data")
+    class_names = raw.get("class_names")
+    if class_names is not None and (not isinstance(class_names, list) or len(class_names) < 2
+                                    or len(set(map(str, class_names))) != len(class_names)):
+        raise ConfigError("data.class_names", f"must be a list of at least 2 distinct names, got {class_names!r}")
+    class_names = None if class_names is None else [str(c) for c in class_names]
+
+    if "bundled" in raw:
+        extra = [k for k in raw if k != "bundled"]
+        if extra:
+            raise ConfigError(f"data.{extra[0]}", "cannot be combined with data.bundled (the bundled data has its own splits)")
+        return DataConfig(bundled=_choice(raw["bundled"], BUNDLED, "data.bundled"))
+
+    defaults = {"text_column": raw.get("text_column", "text"), "label_column": raw.get("label_column"),
+                "id_column": raw.get("id_column")}
+    for k, v in defaults.items():
+        if v is not None and not isinstance(v, str):
+            raise ConfigError(f"data.{k}", f"must be a column name, got {v!r}")
+    tables = {}
+    for split in SPLITS:
+        if split not in raw:
+            if split in ("train", "dev", "test"):
+                raise ConfigError(f"data.{split}", "missing: the pipeline needs a train pool, a dev set and a test set")
+            continue
+        key = f"data.{split}"
+        spec = raw[split]
+        if isinstance(spec, str):
+            spec = {"path": spec}
+        spec = _mapping(spec, key)
+        _check_keys(spec, {"path", "text_column", "label_column", "id_column"}, key)
+        if "path" not in spec:
+            raise ConfigError(f"{key}.path", "missing: where is the table?")
+        path = _resolve(spec["path"], base_dir, f"{key}.path")
+        if not path.is_file():
+            raise ConfigError(f"{key}.path", f"no such file: {path}")
+        try:
+            columns = table_columns(path)
+        except Exception as exc:  # any reader error: the file is not a table we can read
+            raise ConfigError(f"{key}.path", f"cannot read {path.name}: {exc}") from exc
+        cols = {k: spec.get(k, defaults[k]) for k in ("text_column", "label_column", "id_column")}
+        if split == "train":
+            cols["label_column"] = spec.get("label_column")  # the pool's labels, if any, are not used
+        if split in LABELED_SPLITS and cols["label_column"] is None:
+            raise ConfigError(f"{key}.label_column", f"missing: the {split} set needs gold labels (or set data.label_column)")
+        for k, col in cols.items():
+            if col is None:
+                continue
+            if not isinstance(col, str):
+                raise ConfigError(f"{key}.{k}", f"must be a column name, got {col!r}")
+            if col not in columns:
+                hint = _suggest(col, columns)
+                raise ConfigError(f"{key}.{k}", f"{col!r} is not a column of {path.name}{hint}; columns are {columns}")
+        tables[split] = TableSpec(path=path, **cols)
+    return DataConfig(tables=tables, class_names=class_names)
+
+
+def _parse_lfs(raw: Any, base_dir: Path) -> LFModuleSpec:
+    if raw is None:
+        raise ConfigError("lfs", "missing: name a module path (workbench.data.youtube_lfs) or a .py file exposing LFS")
+    key = "lfs" if isinstance(raw, str) else "lfs.module"
+    if isinstance(raw, str):
+        raw = {"module": raw}
+    raw = _mapping(raw, "lfs")
+    _check_keys(raw, {"module", "attribute"}, "lfs")
+    module = raw.get("module")
+    if not isinstance(module, str) or not module:
+        raise ConfigError(key, f"must be a module path or a .py file, got {module!r}")
+    attribute = _typed(raw, "attribute", str, None, "lfs")
+    spec = LFModuleSpec(module, attribute)
+    if spec.is_file:
+        path = _resolve(module, base_dir, key)
+        if not path.is_file():
+            raise ConfigError(key, f"unknown LF module: no such file {path}")
+        return LFModuleSpec(str(path), attribute)
+    if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*", module):
+        raise ConfigError(key, f"unknown LF module {module!r}: not a module path (like my_package.lfs) or a .py file")
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ImportError:
+        found = False
+    if not found:
+        raise ConfigError(key, f"unknown LF module {module!r}: no such module importable from here")
+    return spec
+
+
+def _parse_label_model(raw: Any) -> LabelModelConfig:
+    if isinstance(raw, str):
+        raw = {"kind": raw}
+    raw = _mapping(raw, "label_model")
+    _check_keys(raw, {"kind", "seed", "n_epochs", "lr", "l2"}, "label_model")
+    d = LabelModelConfig()
+    return LabelModelConfig(
+        kind=_choice(raw.get("kind", d.kind), LABEL_MODEL_KINDS, "label_model.kind"),
+        seed=_typed(raw, "seed", int, d.seed, "label_model"),
+        n_epochs=int(_positive(_typed(raw, "n_epochs", int, d.n_epochs, "label_model"), "label_model.n_epochs")),
+        lr=_positive(_typed(raw, "lr", (int, float), d.lr, "label_model"), "label_model.lr"),
+        l2=_positive(_typed(raw, "l2", (int, float), d.l2, "label_model"), "label_model.l2", allow_zero=True),
+    )
+
+
+DEFAULT_FILTERS = (FilterStepConfig("uncovered"), FilterStepConfig("protected_duplicates"))
+
+
+def _parse_filters(raw: Any) -> tuple[FilterStepConfig, ...]:
+    if raw is None:
+        return DEFAULT_FILTERS
+    if not isinstance(raw, list):
+        raise ConfigError("filter", f"must be a list of steps, got {type(raw).__name__}")
+    steps = []
+    for i, item in enumerate(raw):
+        key = f"filter[{i}]"
+        if isinstance(item, str):
+            item = {"step": item}
+        item = _mapping(item, key)
+        if "step" not in item:
+            raise ConfigError(f"{key}.step", f"missing: which step? one of {list(FILTER_STEPS)}")
+        name = _choice(item["step"], FILTER_STEPS, f"{key}.step")
+        params = {k: v for k, v in item.items() if k != "step"}
+        _check_keys(params, set(FILTER_STEPS[name]), key)
+        for p in FILTER_STEPS[name]:
+            if p not in params:
+                raise ConfigError(f"{key}.{p}", f"missing: the {name} step needs a {p}")
+        if name in ("confidence", "near_duplicates"):
+            t = _typed(params, "threshold", (int, float), None, key)
+            if not 0 <= t <= 1:
+                raise ConfigError(f"{key}.threshold", f"{t!r} is outside 0..1")
+            params = {"threshold": t}
+        steps.append(FilterStepConfig(name, params))
+    return tuple(steps)
+
+
+def _parse_end_model(raw: Any) -> EndModelConfig:
+    raw = _mapping(raw, "end_model")
+    _check_keys(raw, {"mix_seed", "seed_weight", "synthetic_weight", "C"}, "end_model")
+    d = EndModelConfig()
+    return EndModelConfig(
+        mix_seed=_typed(raw, "mix_seed", bool, d.mix_seed, "end_model"),
+        seed_weight=_positive(_typed(raw, "seed_weight", (int, float), d.seed_weight, "end_model"), "end_model.seed_weight"),
+        synthetic_weight=_positive(_typed(raw, "synthetic_weight", (int, float), d.synthetic_weight, "end_model"),
+                                   "end_model.synthetic_weight"),
+        C=_positive(_typed(raw, "C", (int, float), d.C, "end_model"), "end_model.C"),
+    )
+
+
+def _parse_canary(raw: Any, data: DataConfig) -> CanaryConfig:
+    raw = _mapping(raw, "canary")
+    _check_keys(raw, {"metric", "minimum", "override"}, "canary")
+    if raw and not data.bundled and "canary" not in data.tables:
+        raise ConfigError("canary", "there is no canary split to gate on; add data.canary or remove this section")
+    d = CanaryConfig()
+    minimum = _typed(raw, "minimum", (int, float), d.minimum, "canary")
+    if not 0 <= minimum <= 1:
+        raise ConfigError("canary.minimum", f"{minimum!r} is outside 0..1")
+    override = _typed(raw, "override", str, None, "canary")
+    if override is not None and not override.strip():
+        raise ConfigError("canary.override", "must say why the gate may be overridden (a non-empty reason)")
+    metric = raw.get("metric", d.metric)
+    if metric != d.metric:
+        from workbench.evaluate._evaluate import (
+            GATE_METRICS,  # imported only when needed: it pulls in scikit-learn
+        )
+
+        _choice(metric, GATE_METRICS, "canary.metric")
+    return CanaryConfig(metric=metric, minimum=minimum, override=override)
+
+
+def _parse_output(raw: Any, base_dir: Path, name: str) -> OutputConfig:
+    raw = _mapping(raw, "output")
+    _check_keys(raw, {"dir", "name", "format", "overwrite", "report"}, "output")
+    out_name = _typed(raw, "name", str, name, "output")
+    if not re.fullmatch(r"[\w.-]+", out_name) or out_name.startswith("."):
+        raise ConfigError("output.name", f"{out_name!r} is not a plain file name (letters, digits, _ . -)")
+    return OutputConfig(
+        name=out_name,
+        dir=_resolve(raw["dir"], base_dir, "output.dir") if raw.get("dir") is not None else None,
+        format=_choice(raw.get("format", "parquet"), EXPORT_FORMATS, "output.format"),
+        overwrite=_typed(raw, "overwrite", bool, False, "output"),
+        report=_choice(raw.get("report", "md"), REPORT_FORMATS, "output.report"),
+    )
+
+
+TOP_LEVEL = {"name", "data", "lfs", "label_model", "filter", "end_model", "canary", "output"}
+
+
+def parse_config(raw: dict, *, base_dir: str | os.PathLike = ".", source: str | os.PathLike | None = None,
+                 default_name: str = "pipeline") -> PipelineConfig:
+    """Validate a raw config mapping (as read from YAML/TOML, or :meth:`PipelineConfig.to_dict`).
+
+    Relative paths are resolved against ``base_dir``.
+    """
+    base_dir = Path(base_dir).resolve()
+    raw = _mapping(raw, "")
+    _check_keys(raw, TOP_LEVEL, "")
+    name = _typed(raw, "name", str, default_name, "")
+    if not re.fullmatch(r"[\w.-]+", name) or name.startswith("."):
+        raise ConfigError("name", f"{name!r} is not a plain name (letters, digits, _ . -); it names the output files")
+    data = _parse_data(raw.get("data"), base_dir)
+    return PipelineConfig(
+        name=name,
+        data=data,
+        lfs=_parse_lfs(raw.get("lfs"), base_dir),
+        label_model=_parse_label_model(raw.get("label_model")),
+        filters=_parse_filters(raw.get("filter")),
+        end_model=_parse_end_model(raw.get("end_model")),
+        canary=_parse_canary(raw.get("canary"), data),
+        output=_parse_output(raw.get("output"), base_dir, name),
+        source=Path(source) if source else None,
+    )

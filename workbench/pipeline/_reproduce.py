@@ -1,0 +1,197 @@
+"""Reproduce an export from its lineage manifest and name the first step that differs."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workbench.export._lineage import (
+    STEP_ORDER,
+    LineageError,
+    load_manifest,
+    verify_export,
+)
+from workbench.pipeline._config import ConfigError, parse_config
+from workbench.pipeline._run import run_pipeline
+
+
+@dataclass
+class StepCheck:
+    """One step of a reproduction: does its hash match the manifest's, and if not, what differs."""
+
+    step: str
+    ok: bool
+    details: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReproduceReport:
+    """What :func:`reproduce` found. ``ok`` is True when every step matched.
+
+    ``first_difference`` names the earliest step that differs: later steps usually
+    differ only because it did.
+    """
+
+    manifest_path: Path
+    checks: list[StepCheck]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    @property
+    def first_difference(self) -> StepCheck | None:
+        return next((c for c in self.checks if not c.ok), None)
+
+    def summary(self) -> str:
+        """One line: passed, or the first step that differs and why."""
+        first = self.first_difference
+        if first is None:
+            return f"reproduced: every step of {self.manifest_path.name} matches ({len(self.checks)} steps)"
+        later = [c.step for c in self.checks if not c.ok and c is not first]
+        then = f"; later steps differ too: {', '.join(later)}" if later else ""
+        why = f": {first.details[0]}" if first.details else ""
+        return f"NOT reproduced: step {first.step!r} differs{why}{then}"
+
+    def __str__(self) -> str:
+        lines = [self.summary()]
+        for c in self.checks:
+            lines.append(f"  {'ok  ' if c.ok else 'DIFF'} {c.step}")
+            lines.extend(f"         {d}" for d in c.details)
+        lines.extend(f"  note: {n}" for n in self.notes)
+        return "\n".join(lines)
+
+
+def _differences(expected: Any, actual: Any, path: str = "", limit: int = 8) -> list[str]:
+    """Readable ``path: expected -> actual`` lines for the leaves that differ."""
+    out: list[str] = []
+
+    def walk(a: Any, b: Any, p: str) -> None:
+        if len(out) >= limit:
+            return
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in list(dict.fromkeys([*a, *b])):
+                if k == "sha256":
+                    continue
+                if k not in b:
+                    out.append(f"{p}{k}: missing now (was {_short(a[k])})")
+                elif k not in a:
+                    out.append(f"{p}{k}: new (now {_short(b[k])})")
+                else:
+                    walk(a[k], b[k], f"{p}{k}.")
+        elif a != b:
+            out.append(f"{p.rstrip('.')}: {_short(a)} -> {_short(b)}")
+
+    walk(expected, actual, path)
+    return out
+
+
+def _short(value: Any, width: int = 60) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else repr(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _lf_differences(recorded: list[dict], current: list[dict]) -> list[str]:
+    """Which LFs were added, removed or changed, with a diff of each changed source."""
+    old = {r["name"]: r for r in recorded}
+    new = {r["name"]: r for r in current}
+    lines = [f"LF {n!r} was removed" for n in old if n not in new]
+    lines += [f"LF {n!r} is new" for n in new if n not in old]
+    for name in (n for n in old if n in new):
+        if old[name]["fingerprint"] != new[name]["fingerprint"]:
+            lines.append(f"LF {name!r} changed (fingerprint {old[name]['fingerprint']} -> {new[name]['fingerprint']})")
+            diff = difflib.unified_diff(old[name]["source"].splitlines(), new[name]["source"].splitlines(),
+                                        "recorded", "current", lineterm="", n=0)
+            lines += [f"    {d}" for d in list(diff)[2:12]]
+    if not lines and [r["name"] for r in recorded] != [r["name"] for r in current]:
+        lines.append(f"LF order changed: {[r['name'] for r in recorded]} -> {[r['name'] for r in current]}")
+    return lines
+
+
+def compare_manifests(recorded: dict, rerun: dict) -> tuple[list[StepCheck], list[str]]:
+    """Step-by-step comparison of a recorded manifest and a re-run's; also returns notes."""
+    checks = []
+    for step in STEP_ORDER:
+        old, new = recorded["steps"].get(step), rerun["steps"].get(step)
+        if old is None:
+            continue
+        if new is not None and old.get("sha256") == new.get("sha256"):
+            checks.append(StepCheck(step, True))
+            continue
+        details = (_lf_differences(recorded["lfs"], rerun["lfs"]) if step == "lfs" else []) or _differences(old, new or {})
+        checks.append(StepCheck(step, False, details or ["content hash differs"]))
+    notes = []
+    if recorded.get("lf_module", {}).get("sha256") != rerun.get("lf_module", {}).get("sha256"):
+        notes.append(f"the LF module file changed since export ({recorded.get('lf_module', {}).get('path')})")
+    old_env, new_env = recorded.get("environment", {}), rerun.get("environment", {})
+    changed = _differences(old_env.get("packages", {}), new_env.get("packages", {}))
+    if old_env.get("python") != new_env.get("python"):
+        changed.insert(0, f"python: {old_env.get('python')} -> {new_env.get('python')}")
+    if changed:
+        notes.append("environment differs from the export's: " + "; ".join(changed))
+    return checks, notes
+
+
+def reproduce(manifest_path: str | os.PathLike, *, lf_module: str | None = None, progress: bool = False) -> ReproduceReport:
+    """Re-run the pipeline recorded in a manifest and compare every step with the record.
+
+    The export on disk is first checked against the manifest (``export_on_disk``). Then
+    the pipeline runs again from the manifest's config (the same data files and the LF
+    module they name, as it is now) into a temporary folder, and each step's content
+    hash is compared: inputs, LFs, label matrix, label model probabilities, filter
+    funnel, export table, export file and evaluation. Nothing next to the original
+    export is written.
+
+    Parameters
+    ----------
+    manifest_path : path
+    lf_module : str, optional
+        Use this LF module (path or module name) instead of the recorded one, e.g. after
+        moving the project.
+    progress : bool
+        Show the pipeline's progress bar.
+
+    Returns
+    -------
+    ReproduceReport
+        ``ok``, ``first_difference`` and a readable ``str``; a step that cannot even run
+        (a data file or the LF module is gone) is reported as that step differing.
+
+    Examples
+    --------
+    >>> report = reproduce("out/youtube_spam/youtube_spam.parquet.manifest.json")  # doctest: +SKIP
+    >>> report.ok, report.summary()  # doctest: +SKIP
+    (True, 'reproduced: every step of youtube_spam.parquet.manifest.json matches (9 steps)')
+    """
+    manifest_path = Path(manifest_path)
+    recorded = load_manifest(manifest_path)
+    checks = []
+    try:
+        verify_export(manifest_path)
+        checks.append(StepCheck("export_on_disk", True))
+    except LineageError as exc:
+        checks.append(StepCheck("export_on_disk", False, [str(exc)]))
+
+    raw = json.loads(json.dumps(recorded["config"]))
+    if lf_module is not None:
+        raw["lfs"] = {**raw["lfs"], "module": lf_module}
+    with tempfile.TemporaryDirectory(prefix="workbench-reproduce-") as tmp:
+        raw["output"] = {**raw["output"], "dir": tmp, "overwrite": True}
+        try:
+            config = parse_config(raw, base_dir=manifest_path.parent, source=manifest_path)
+            result = run_pipeline(config, progress=progress, echo=None)
+        except ConfigError as exc:
+            step = "lfs" if exc.key.startswith("lfs") else "inputs" if exc.key.startswith("data") else "config"
+            checks.append(StepCheck(step, False, [f"cannot re-run: {exc}"]))
+            return ReproduceReport(manifest_path, checks)
+        except Exception as exc:  # whatever stops the re-run is the finding, reported with its step unknown
+            checks.append(StepCheck("pipeline", False, [f"re-run failed: {type(exc).__name__}: {exc}"]))
+            return ReproduceReport(manifest_path, checks)
+        step_checks, notes = compare_manifests(recorded, result.manifest)
+    return ReproduceReport(manifest_path, checks + step_checks, notes)
