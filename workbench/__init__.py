@@ -9,9 +9,10 @@ The front door holds what a notebook needs; each stage has its own subpackage
 
 from workbench._internal.paths import data_dir, out_dir
 from workbench._internal.validation import ABSTAIN
-from workbench.curate._filter import curate
+from workbench.curate._curate import curate
 from workbench.data._dataset import Dataset, load_table, load_wrench, load_youtube_spam
-from workbench.evaluate._evaluate import check_leakage, evaluate
+from workbench.evaluate._leakage import check_leakage
+from workbench.evaluate._report import evaluate
 from workbench.generate._labelmodel import MajorityVote, SnorkelLabelModel, health_check
 from workbench.labeling._analysis import lf_summary
 from workbench.labeling._engines import apply_lfs

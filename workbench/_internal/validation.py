@@ -1,4 +1,8 @@
-"""The one home of the label conventions and of input validation shared by every stage."""
+"""The one home of the label conventions and of input validation shared by every stage.
+
+Every stage validates probability matrices, labels and label matrices here, so that a row
+is a probability distribution (or a label is in range) by one definition, with one tolerance.
+"""
 
 from typing import Any, Sequence
 
@@ -41,3 +45,82 @@ def lf_names(lfs: Sequence[Any] | None, m: int) -> list[str]:
     if len(names) != m:
         raise ValueError(f"{len(names)} LF names for a label matrix with {m} columns")
     return names
+
+
+#: How far a row of probabilities may sum from 1 (float32 softmax output sums within ~1e-6;
+#: rounded exports to 10 decimals within 1e-9 per entry).
+PROBA_TOLERANCE = 1e-4
+
+
+def check_proba(proba: Any, n_rows: int | None = None, *, name: str = "proba") -> np.ndarray:
+    """``proba`` as an ``(n, k >= 2)`` float array whose rows are probability distributions.
+
+    A 1-D array is read as ``P(class 1)`` of a binary task and becomes two columns. Values
+    within :data:`PROBA_TOLERANCE` of the bounds are clipped into ``[0, 1]``.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` and the first offending row (and how many rows are bad): wrong shape,
+        a row count other than ``n_rows``, non-finite values, values outside ``[0, 1]``, or
+        rows that do not sum to 1.
+    """
+    P = np.asarray(proba, dtype=float)
+    if P.ndim == 1:
+        P = np.column_stack([1.0 - P, P])
+    if P.ndim != 2 or P.shape[1] < 2:
+        raise ValueError(f"{name} must have shape (n_rows, n_classes >= 2) or be a 1-D P(class 1); got {P.shape}")
+    if n_rows is not None and P.shape[0] != n_rows:
+        raise ValueError(f"{name} has {P.shape[0]} rows; expected {n_rows} (one per example)")
+    finite = np.isfinite(P).all(axis=1)
+    bad = ~finite
+    bad[finite] = ((P[finite] < -PROBA_TOLERANCE).any(axis=1) | (P[finite] > 1 + PROBA_TOLERANCE).any(axis=1)
+                   | (np.abs(P[finite].sum(axis=1) - 1.0) > PROBA_TOLERANCE))
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{name} rows must be probabilities summing to 1; row {row} is {P[row].tolist()} "
+                         f"({int(bad.sum())} such rows)")
+    return np.clip(P, 0.0, 1.0)
+
+
+def check_labels(labels: Any, cardinality: int | None = None, *, n_rows: int | None = None,
+                 allow_abstain: bool = False, name: str = "labels") -> np.ndarray:
+    """``labels`` as a 1-D int64 array of class ids in ``0..cardinality-1``.
+
+    ``allow_abstain`` also admits ``ABSTAIN`` (-1). Float labels are accepted when they are
+    whole numbers (pandas turns an int column with missing values into floats).
+
+    Raises
+    ------
+    ValueError
+        Naming ``name``: not 1-D, a row count other than ``n_rows``, non-integer values, or
+        the first label out of range with its position and the number of such labels.
+    """
+    y = np.asarray(labels)
+    if y.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {y.shape}")
+    if n_rows is not None and len(y) != n_rows:
+        raise ValueError(f"{name} has {len(y)} labels; expected {n_rows} (one per example)")
+    if y.size and not np.issubdtype(y.dtype, np.integer):
+        try:
+            whole = np.isfinite(y.astype(float)).all() and np.all(np.mod(y.astype(float), 1) == 0)
+        except (TypeError, ValueError):
+            whole = False
+        if not whole:
+            raise ValueError(f"{name} must be integer class ids 0..k-1; got {y[:5].tolist()} "
+                             "(map class names to ids first, e.g. with class_names=)")
+    y = y.astype(np.int64)
+    if cardinality is not None and y.size:
+        low = ABSTAIN if allow_abstain else 0
+        bad = (y < low) | (y >= cardinality)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            allowed = f"{low}..{cardinality - 1}"
+            raise ValueError(f"{name}[{row}] = {y[row]} is outside {allowed} for {cardinality} classes "
+                             f"({int(bad.sum())} such labels)")
+    return y
+
+
+def covered(L: Any) -> np.ndarray:
+    """Rows of the label matrix ``L`` on which at least one LF voted."""
+    return (check_label_matrix(L) != ABSTAIN).any(axis=1)

@@ -1,46 +1,102 @@
-"""Curation: the filter steps that turn proposed labels into a training set, chained in a funnel."""
+"""The filter: decide which synthetic labels the learner sees, and record why.
 
-from workbench.curate._filter import (
-    BELOW_THRESHOLD,
-    CuratedSet,
-    DOWNSAMPLED,
-    DuplicateClusters,
-    EXACT_DUPLICATE,
-    FilterStep,
-    Funnel,
-    LIKELY_LABEL_ERROR,
-    NEAR_DUPLICATE,
-    NOT_SELECTED_FOR_DIVERSITY,
-    NO_LF_VOTE,
-    check_proba,
+Between the generator (labeling functions and a label model, or a teacher model) and the
+learner sits the filter. Every step here is a pure function (arrays and DataFrames in, a
+:class:`FilterStep` out) that says which rows it kept and, for each row it removed, the
+reason. Steps compose into a :class:`Funnel` from the raw pool to the curated set, whose
+:meth:`Funnel.to_dict` is what an export's lineage manifest embeds.
+
+Steps
+-----
+- :func:`confidence_filter` keeps rows whose top probability reaches a threshold (global and
+  per class); :func:`threshold_curve` shows what each threshold costs in coverage and buys in
+  dev-set precision.
+- :func:`class_balance` reports the kept set's classes against a target; :func:`rebalance`
+  down-samples to it or gives sample weights.
+- :func:`find_duplicates` finds exact duplicates after normalisation (case, whitespace,
+  URLs, HTML, invisible characters) and near clones (MinHash LSH on character shingles,
+  with ``datasketch``'s permutations and band choice, computed in bulk with numpy; 100,000
+  rows take a few seconds, see ``bench/bench_dedupe.py``); :func:`drop_duplicates` keeps one
+  representative per cluster.
+- :func:`diversity_sample` picks ``k`` rows that cover the feature space (k-center greedy on
+  TF-IDF + SVD features, :func:`text_features`); :func:`diversity_score` says how diverse a
+  set is, so it can be compared with taking the ``k`` most confident rows.
+- :func:`gray_zone` lists rows near the decision boundary (:func:`margin`,
+  :func:`in_gray_zone`) for human audit; :func:`generator_disagreement` lists rows where
+  two generators disagree, :func:`disagreement_score` scores how much any number of them do
+  (the review queue ranks by both, :mod:`workbench.review`).
+- :func:`find_label_errors` flags likely label errors with cleanlab's confident learning on
+  out-of-sample probabilities (:func:`out_of_sample_proba`).
+- :func:`curate` runs the usual sequence (dedupe, threshold, label errors, balance,
+  diversity) and returns the curated DataFrame with its funnel; the threshold explorer
+  (:mod:`workbench.ui.explorer`) calls it on every slider move.
+
+Example
+-------
+>>> import numpy as np
+>>> P = np.array([[0.9, 0.1], [0.55, 0.45], [0.2, 0.8]])
+>>> from workbench.curate import Funnel, confidence_filter
+>>> step = confidence_filter(P, threshold=0.7, ids=["a", "b", "c"])
+>>> step.kept_ids.tolist(), step.removed_counts
+(['a', 'c'], {'below_threshold': 1})
+>>> Funnel(["a", "b", "c"]).then(step).to_dict()["n_kept"]
+2"""
+
+from workbench.curate._balance import (
     class_balance,
     class_shares,
+    rebalance,
+)
+from workbench.curate._confidence import (
     confidence_filter,
-    curate,
-    disagreement_score,
-    diversity_sample,
-    diversity_score,
-    drop_duplicates,
     effective_thresholds,
     examples_near_threshold,
-    exclude,
+    operating_point,
+    threshold_curve,
+)
+from workbench.curate._curate import (
+    CuratedSet,
+    curate,
+)
+from workbench.curate._dedupe import (
+    DuplicateClusters,
+    drop_duplicates,
     find_duplicates,
+    lsh_buckets,
+    minhash_signatures,
+    normalize_text,
+    shingle_hash,
+    shingles,
+)
+from workbench.curate._diversity import (
+    diversity_sample,
+    diversity_score,
+    k_center_greedy,
+    text_features,
+)
+from workbench.curate._funnel import (
+    BELOW_THRESHOLD,
+    DOWNSAMPLED,
+    EXACT_DUPLICATE,
+    LIKELY_LABEL_ERROR,
+    NEAR_DUPLICATE,
+    NO_LF_VOTE,
+    NOT_SELECTED_FOR_DIVERSITY,
+    FilterStep,
+    Funnel,
+    check_proba,
+)
+from workbench.curate._label_errors import (
     find_label_errors,
+    out_of_sample_proba,
+)
+from workbench.curate._scores import (
+    disagreement_score,
+    exclude,
     generator_disagreement,
     gray_zone,
     in_gray_zone,
-    k_center_greedy,
-    lsh_buckets,
     margin,
-    minhash_signatures,
-    normalize_text,
-    operating_point,
-    out_of_sample_proba,
-    rebalance,
-    shingle_hash,
-    shingles,
-    text_features,
-    threshold_curve,
 )
 
 __all__ = [

@@ -9,7 +9,7 @@ all-lowercase names, names in a non-Latin script).
 Examples
 --------
 >>> from workbench.data._dataset import load_youtube_spam
->>> from workbench.evaluate._evaluate import slice_masks
+>>> from workbench.evaluate import slice_masks
 >>> masks = slice_masks(load_youtube_spam().valid, YOUTUBE_SLICES)
 >>> "has_link" in masks and "video=1" in masks
 True

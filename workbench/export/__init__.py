@@ -1,12 +1,12 @@
 """Export: the curated table and its lineage manifest."""
 
 from workbench.export._lineage import (
-    LineageError,
     MANIFEST_SUFFIX,
     MANIFEST_VERSION,
     PACKAGES,
     REQUIRED,
     STEP_ORDER,
+    LineageError,
     array_sha256,
     build_manifest,
     dump_manifest,
@@ -24,13 +24,12 @@ from workbench.export._lineage import (
 from workbench.export._table import (
     FORMATS,
     LABEL_COLUMNS,
-    LeakageError,
     PROBA_PREFIX,
     READERS,
     SUFFIXES,
     VOTE_PREFIX,
     WRITERS,
-    atomic_files,
+    LeakageError,
     build_export_frame,
     export_format,
     leak_mask,
@@ -56,7 +55,6 @@ __all__ = [
     "VOTE_PREFIX",
     "WRITERS",
     "array_sha256",
-    "atomic_files",
     "build_export_frame",
     "build_manifest",
     "dump_manifest",

@@ -32,7 +32,6 @@ import inspect
 import keyword
 import os
 import re
-import tempfile
 import textwrap
 import threading
 import time
@@ -48,6 +47,7 @@ import numpy as np
 import pandas as pd
 from snorkel.labeling import LabelingFunction
 
+from workbench._internal.atomic import atomic_write
 from workbench._internal.progress import PROGRESS_MIN_ROWS
 from workbench._internal.validation import label_dtype
 from workbench.generate._labelmodel import (
@@ -747,21 +747,6 @@ def load_lfs(path: str | os.PathLike) -> types.ModuleType:
     return module
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 # ----------------------------------------------------------------------------------------
 # The studio state
 # ----------------------------------------------------------------------------------------
@@ -1271,7 +1256,7 @@ class StudioState:
         code = self.to_code()
         if verify:
             self._verify_code(code, path, verify_rows)
-        _write_atomic(path, code)
+        atomic_write(path, code)
         return path
 
     def _verify_code(self, code: str, path: Path, verify_rows: int) -> None:

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import copy
 import os
-import pickle
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -36,6 +34,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 from tqdm.auto import tqdm
 
+from workbench._internal.atomic import atomic_pickle
 from workbench.learn._calibration import smooth_labels
 
 
@@ -190,17 +189,6 @@ def _concat_rows(a, b):
     if isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and a.ndim == 2:
         return np.concatenate([a, b])
     return list(a) + list(b)
-
-
-def _atomic_pickle(obj, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(obj, fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class EndModelTrainer(ClassifierMixin, BaseEstimator):
@@ -364,7 +352,7 @@ class EndModelTrainer(ClassifierMixin, BaseEstimator):
             model = Pipeline([("features", features), ("model", copy.deepcopy(clf))])
             checkpoints.append(model)
             if out is not None:
-                _atomic_pickle(model, out / f"epoch_{epoch:03d}.pkl")
+                atomic_pickle(model, out / f"epoch_{epoch:03d}.pkl")
             dev_proba = model.predict_proba(X_dev)
             score = float(scorer(model, X_dev, y_dev))
             dev_log_loss = float(log_loss(y_dev, np.clip(dev_proba, 1e-12, 1), labels=self.classes_))

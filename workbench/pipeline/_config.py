@@ -461,7 +461,7 @@ def _parse_canary(raw: Any, data: DataConfig) -> CanaryConfig:
         raise ConfigError("canary.override", "must say why the gate may be overridden (a non-empty reason)")
     metric = raw.get("metric", d.metric)
     if metric != d.metric:
-        from workbench.evaluate._evaluate import (
+        from workbench.evaluate._canary import (
             GATE_METRICS,  # imported only when needed: it pulls in scikit-learn
         )
 

@@ -29,14 +29,17 @@ from sklearn.metrics import accuracy_score, f1_score
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+from workbench._internal.atomic import atomic_files
 from workbench._internal.paths import data_dir, out_dir
-from workbench.curate import _filter as wfilter
+from workbench.curate._confidence import confidence_filter
+from workbench.curate._dedupe import drop_duplicates, find_duplicates
+from workbench.curate._funnel import FilterStep, Funnel
+from workbench.curate._scores import exclude
 from workbench.data._dataset import PROTECTED_SPLITS, Dataset, load_youtube_spam
-from workbench.evaluate._evaluate import canary_gate
+from workbench.evaluate._canary import canary_gate
 from workbench.export import _lineage as lineage
 from workbench.export._table import (
     WRITERS,
-    atomic_files,
     build_export_frame,
     export_format,
     leak_mask,
@@ -187,21 +190,21 @@ def load_data(config: PipelineConfig) -> tuple[Dataset, list[dict]]:
 # --------------------------------------------------------------------------- filter steps
 
 
-def _filter_step(step: str, params: dict, rows: np.ndarray, ctx: dict) -> wfilter.FilterStep:
+def _filter_step(step: str, params: dict, rows: np.ndarray, ctx: dict) -> FilterStep:
     """Run one configured filter step on ``rows`` (positions in the pool still kept)."""
     ids = ctx["ids"][rows]
     if step == "uncovered":
         covered = (ctx["L"][rows] != ABSTAIN).any(axis=1)
-        return wfilter.exclude(ids, ids[~covered], "no LF voted", name="uncovered")
+        return exclude(ids, ids[~covered], "no LF voted", name="uncovered")
     if step == "confidence":
-        return wfilter.confidence_filter(ctx["P"][rows], params["threshold"], ids=ids)
+        return confidence_filter(ctx["P"][rows], params["threshold"], ids=ids)
     if step == "protected_duplicates":
         leaked = leak_mask(ctx["pool"].iloc[rows], ctx["protected"])
-        return wfilter.exclude(ids, ids[leaked], "same text as a protected (dev/valid/test/canary) row",
+        return exclude(ids, ids[leaked], "same text as a protected (dev/valid/test/canary) row",
                                name="protected_duplicates")
     if step == "near_duplicates":
-        clusters = wfilter.find_duplicates(ctx["pool"]["text"].iloc[rows].to_numpy(), ids=ids, threshold=params["threshold"])
-        return wfilter.drop_duplicates(clusters, ids=ids, priority=ctx["P"][rows].max(axis=1))
+        clusters = find_duplicates(ctx["pool"]["text"].iloc[rows].to_numpy(), ids=ids, threshold=params["threshold"])
+        return drop_duplicates(clusters, ids=ids, priority=ctx["P"][rows].max(axis=1))
     raise ValueError(f"unknown filter step {step!r}")
 
 
@@ -354,7 +357,7 @@ def run_pipeline(
         ids = pool["example_id"].astype(str).to_numpy()
         rows = np.arange(len(pool))
         ctx = {"L": L["train"], "P": P, "pool": pool, "protected": protected, "ids": ids}
-        chain = wfilter.Funnel(ids)
+        chain = Funnel(ids)
         for f in config.filters:
             step = dataclasses.replace(_filter_step(f.step, f.params, rows, ctx), name=f.step)
             chain = chain.then(step)

@@ -6,7 +6,7 @@ construction: one row per period, slice or model) and returns a plotly Figure.
 Examples
 --------
 >>> import numpy as np, pandas as pd
->>> from workbench.evaluate._evaluate import compare_models
+>>> from workbench.evaluate import compare_models
 >>> y = np.array([0, 1, 1, 0])
 >>> fig = model_comparison_figure(compare_models({"a": y, "b": 1 - y}, y))
 >>> [t.name for t in fig.data]

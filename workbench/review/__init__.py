@@ -1,34 +1,56 @@
-"""Human review: the project store, the review queue, harvesting answers as labels, reviewer agreement."""
+"""Human review: what to show a reviewer, what they said, and how it becomes new seed labels.
 
-from workbench.review._review import (
+The pieces, from pure to stateful:
+
+- :func:`uncertainty` and :func:`review_order` rank examples for review (least certain
+  first, where the generators disagree, or in the gray zone, with the scores of
+  :mod:`workbench.curate`), optionally mixed for diversity so a reviewer is not shown
+  twenty near-clones in a row.
+- :class:`ReviewQueue` walks that order one example at a time and commits every
+  decision to a :class:`~workbench.review.ProjectStore` the moment it is made; it never
+  shows an example already decided unless asked to revisit, and undoes the last one.
+- :func:`harvest` turns standing decisions into seed labels, refusing any protected
+  (dev/valid/test/canary) row; :func:`build_training_set` puts them into the next
+  training set with its lineage; :class:`ReviewLoop` runs rounds of harvest, retrain,
+  evaluate and keeps the history in the store.
+- :func:`reviewer_agreement` reports Cohen's kappa between two reviewers and lists
+  the examples they disagree on."""
+
+from workbench.review._agreement import (
     Agreement,
-    DIVERSE_PICKS,
-    LABEL_SOURCES,
-    ProtectedExampleError,
-    ReviewItem,
-    ReviewLoop,
-    ReviewQueue,
-    RoundResult,
-    STRATEGIES,
+    reviewer_agreement,
+)
+from workbench.review._harvest import (
     SeedLabels,
     TrainingSet,
-    UNCERTAINTY_METHODS,
     build_training_set,
-    diverse_order,
     harvest,
+)
+from workbench.review._loop import (
+    ReviewLoop,
+    RoundResult,
+)
+from workbench.review._queue import (
+    DIVERSE_PICKS,
+    LABEL_SOURCES,
+    STRATEGIES,
+    UNCERTAINTY_METHODS,
+    ProtectedExampleError,
+    ReviewItem,
+    ReviewQueue,
+    diverse_order,
     protected_ids,
     review_order,
-    reviewer_agreement,
     uncertainty,
 )
 from workbench.review._store import (
     APPLICATION_ID,
     MIGRATIONS,
+    OUTCOMES,
+    STORE_FILENAME,
     NewerSchemaError,
     NotAStoreError,
-    OUTCOMES,
     ProjectStore,
-    STORE_FILENAME,
     StoreError,
     default_store_path,
     schema_version,

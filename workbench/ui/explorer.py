@@ -32,7 +32,6 @@ import asyncio
 import html
 import json
 import os
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -41,21 +40,19 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from workbench.curate._filter import (
-    CuratedSet,
-    DuplicateClusters,
-    _class_names,
-    check_proba,
-    class_balance,
-    class_shares,
-    curate,
+from workbench._internal.atomic import atomic_write
+from workbench._internal.jsonsafe import json_safe
+from workbench.curate._balance import class_balance, class_shares
+from workbench.curate._confidence import (
     effective_thresholds,
     examples_near_threshold,
-    find_duplicates,
     operating_point,
-    text_features,
     threshold_curve,
 )
+from workbench.curate._curate import CuratedSet, curate
+from workbench.curate._dedupe import DuplicateClusters, find_duplicates
+from workbench.curate._diversity import text_features
+from workbench.curate._funnel import _class_names, check_proba
 from workbench.plots import TEMPLATE
 from workbench.plots.filter import (
     kept_set_figure,
@@ -96,22 +93,6 @@ def refresh_figure(widget: go.FigureWidget, fresh: go.Figure) -> None:
         widget.layout.shapes = fresh.layout.shapes
         widget.layout.annotations = fresh.layout.annotations
         widget.layout.title = fresh.layout.title
-
-
-def _atomic_write(path: Path, write) -> None:
-    """Write through ``write(tmp_path)`` to a temporary file beside ``path``, then rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the file from other users
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 class ThresholdExplorer:
@@ -450,6 +431,6 @@ def save_curated(curated: CuratedSet, folder: str | os.PathLike, *, settings: di
     folder.mkdir(parents=True, exist_ok=True)
     csv_path, record_path = folder / "curated.csv", folder / "filter_record.json"
     record = {"settings": settings or {}, "funnel": curated.funnel.to_dict()}
-    _atomic_write(csv_path, lambda tmp: curated.frame.to_csv(tmp, index=False))
-    _atomic_write(record_path, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2, default=str)))
+    atomic_write(csv_path, lambda tmp: curated.frame.to_csv(tmp, index=False))
+    atomic_write(record_path, json.dumps(json_safe(record), indent=2))
     return {"curated": csv_path, "record": record_path}

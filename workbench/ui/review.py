@@ -13,7 +13,7 @@ import anywidget
 import ipywidgets as widgets
 import traitlets
 
-from workbench.review._review import ReviewItem, ReviewQueue
+from workbench.review._queue import ReviewItem, ReviewQueue
 from workbench.review._store import SKIP, UNSURE
 
 UNDO, FOLD = "undo", "fold"

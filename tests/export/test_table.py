@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests._helpers import siblings
 from workbench.export import (
     LeakageError,
-    atomic_files,
     build_export_frame,
     export_format,
     leak_mask,
@@ -23,7 +23,7 @@ from workbench.export import (
 )
 from workbench.export import _table as export
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -36,16 +36,12 @@ def table():
     })
 
 
-def _siblings(path: Path) -> list[str]:
-    return sorted(p.name for p in path.parent.iterdir())
-
-
 @pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl"])
 def test_round_trip_in_every_format(tmp_path, table, suffix):
     path = write_table(table, tmp_path / f"train{suffix}")
     back = read_table(path)
     pd.testing.assert_frame_equal(back, table, check_dtype=suffix == ".parquet")
-    assert _siblings(path) == [path.name]  # no temporary file left behind
+    assert siblings(path) == [path.name]  # no temporary file left behind
 
 
 def test_format_from_suffix_or_argument(tmp_path):
@@ -65,7 +61,7 @@ def test_refuses_to_overwrite_unless_asked(tmp_path, table):
     assert path.read_bytes() == before
     write_table(table.head(1), path, overwrite=True)
     assert len(read_table(path)) == 1
-    assert _siblings(path) == ["train.csv"]
+    assert siblings(path) == ["train.csv"]
 
 
 def test_a_failing_writer_leaves_the_old_file_and_no_temporary(tmp_path, table, monkeypatch):
@@ -80,33 +76,7 @@ def test_a_failing_writer_leaves_the_old_file_and_no_temporary(tmp_path, table, 
     with pytest.raises(OSError, match="disk full"):
         write_table(table.head(1), path, overwrite=True)
     assert path.read_bytes() == before
-    assert _siblings(path) == ["train.csv"]
-
-
-def test_atomic_files_move_all_files_or_none(tmp_path):
-    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
-    a.write_text("old a")
-    with pytest.raises(RuntimeError, match="boom"):
-        with atomic_files([a, b], overwrite=True) as (ta, tb):
-            ta.write_text("new a")
-            tb.write_text("new b")
-            raise RuntimeError("boom")
-    assert a.read_text() == "old a" and not b.exists()
-    with atomic_files([a, b], overwrite=True) as (ta, tb):
-        ta.write_text("new a")
-        tb.write_text("new b")
-        assert a.read_text() == "old a"  # nothing is visible before the block ends
-    assert (a.read_text(), b.read_text()) == ("new a", "new b")
-    assert _siblings(a) == ["a.txt", "b.txt"]
-
-
-def test_atomic_files_refuses_existing_destinations_before_running(tmp_path):
-    (tmp_path / "b.txt").write_text("keep")
-    ran = []
-    with pytest.raises(FileExistsError, match=r"b\.txt already exists"):
-        with atomic_files([tmp_path / "a.txt", tmp_path / "b.txt"]) as _:
-            ran.append(True)
-    assert not ran and not (tmp_path / "a.txt").exists()
+    assert siblings(path) == ["train.csv"]
 
 
 SLOW_EXPORT = """
@@ -143,7 +113,7 @@ def test_an_export_killed_midway_leaves_the_old_file_intact(tmp_path, table):
     assert proc.returncode == -signal.SIGKILL
     assert path.read_bytes() == before
     pd.testing.assert_frame_equal(read_table(path), table)
-    leftovers = [n for n in _siblings(path) if n != path.name]
+    leftovers = [n for n in siblings(path) if n != path.name]
     # The half-written bytes exist only in a hidden temporary beside it, never under the final name.
     assert len(leftovers) == 1 and leftovers[0].startswith(".train.parquet.") and leftovers[0].endswith(".tmp")
     assert (tmp_path / leftovers[0]).read_bytes() == b"PAR1 half of a parquet file"

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from distributed import Client, LocalCluster, default_client
 from snorkel.labeling import labeling_function
-from test_regex import ASCII_CHARS, OTHER_CHARS, compiled_patterns, random_texts
 
+from tests._helpers import ASCII_CHARS, OTHER_CHARS, compiled_patterns, random_texts
 from workbench.data.youtube_lfs import YOUTUBE_LFS
 from workbench.labeling import (
     ABSTAIN,

@@ -8,7 +8,7 @@ import yaml
 
 from workbench.pipeline import ConfigError, load_config, parse_config
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 BUNDLED = REPO / "configs" / "youtube_spam.yaml"
 
 

@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from browser import chromium_page, requires_chromium, screenshot, voila
 
-APP = Path(__file__).resolve().parent.parent / "apps" / "explorer.ipynb"
+from tests._browser import chromium_page, requires_chromium, screenshot, voila
+
+APP = Path(__file__).resolve().parents[2] / "apps" / "explorer.ipynb"
 
 # The plotly div whose title starts with `prefix`, read straight from the page.
 FIGURE = """(prefix) => [...document.querySelectorAll('.js-plotly-plot')]

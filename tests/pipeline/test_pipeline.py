@@ -21,7 +21,7 @@ from workbench.pipeline import (
     run_pipeline,
 )
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 LF_MODULE = '''from workbench.labeling import keyword_lf
 

@@ -368,7 +368,7 @@ def test_near_duplicate_matches_agree_with_brute_force(youtube):
     """Every (train, protected) pair the check reports has shingle Jaccard >= threshold, and
     (LSH recall being probabilistic) it finds nearly all the pairs an all-pairs scan finds."""
     from workbench.evaluate import normalize_text
-    from workbench.evaluate._evaluate import _shingles
+    from workbench.evaluate._leakage import _shingles
 
     protected = pd.concat([youtube[s] for s in ("dev", "valid", "test", "canary")], ignore_index=True)
     report = check_leakage(youtube.train, {"protected": protected}, threshold=0.7)

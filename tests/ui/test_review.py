@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from tests.browser import (
+from tests._browser import (
     chromium_page,
     jupyter_lab,
     requires_chromium,

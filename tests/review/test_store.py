@@ -11,7 +11,7 @@ import pytest
 from workbench.review import NewerSchemaError, NotAStoreError, ProjectStore, StoreError
 from workbench.review import _store as store_module
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from browser import (
+
+from tests._browser import (
     chromium_page,
     jupyter_lab,
     requires_chromium,
@@ -13,7 +14,7 @@ from browser import (
     screenshot,
 )
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "01_labeling_functions.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "01_labeling_functions.ipynb"
 TABLE_TEXT = "() => (document.querySelector('.wb-studio .widget-gridbox') || {innerText: ''}).innerText"
 PLOT_DATA = ("() => [...document.querySelectorAll('.wb-studio .js-plotly-plot')]"
              ".map(div => JSON.stringify((div.data || []).map(t => [t.x, t.y, t.z])))")

@@ -1,0 +1,53 @@
+"""Helpers shared by test modules (test modules never import each other)."""
+
+import random
+import re
+import warnings
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def siblings(path: Path) -> list[str]:
+    """Names of the files beside ``path``: a leftover temporary file shows up here."""
+    return sorted(p.name for p in path.parent.iterdir())
+
+
+# Random regexes and texts built to hit where Python's re and RE2 differ (regex and Dask engine tests).
+ATOMS = ["a", "b", "A", "_", "\\x00", "é", "\u212a", "\u0130", "\u0131", "k", "i", ".", "\\w", "\\W", "\\d", "\\D", "\\s", "\\S", "[a-c]", "[^a-c]",
+         "[\\w-]", "[^\\W_]", "[_x]", "[\\x00-\\x1f]", "[ -~]", "[^\\d\\s]", "\\b", "\\B", "^", "$", "\\A", "\\Z",
+         "\\n", " ", "!", "1", "\u0663", "\\.", "[[:alpha:]]", "\\x0b", "\\x1f", "[\\x10-\\x1f]"]
+QUANTIFIERS = ["", "", "", "*", "+", "?", "{2}", "{1,3}", "*?", "{,2}", "+?"]
+FLAGS = [0, re.IGNORECASE, re.MULTILINE, re.DOTALL, re.IGNORECASE | re.MULTILINE]
+ASCII_CHARS = "aAbBkKiIsS_ 1\n\t\x0b\x1c!-x.\x00"
+OTHER_CHARS = "é❤\xa0\u0663ſ\u212a日\u2009ß"
+
+
+def random_pattern(rng: random.Random, depth: int = 0) -> str:
+    units = []
+    for _ in range(rng.randint(1, 4)):
+        kind = rng.random()
+        if kind < 0.15 and depth < 2:
+            inner = random_pattern(rng, depth + 1)
+            wrap = rng.choice(["({})", "(?:{}|{})", "(?i:{})", "(?-i:{})", "(?s:{})", "(?={})"])
+            unit = wrap.format(inner, random_pattern(rng, depth + 1)) if wrap.count("{}") == 2 else wrap.format(inner)
+        else:
+            unit = rng.choice(ATOMS)
+        units.append(unit + rng.choice(QUANTIFIERS))
+    return "".join(units)
+
+
+def random_texts(rng: random.Random, alphabet: str, n: int = 40) -> list[str]:
+    texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 7))) for _ in range(n)]
+    return texts + [t + "\n" for t in texts[: n // 4]]  # where Python's $ and RE2's differ
+
+
+def compiled_patterns(seed: int, n: int):
+    rng = random.Random(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "possible nested set" for [[:alpha:]]
+        for _ in range(n):
+            try:
+                yield rng, re.compile(random_pattern(rng), rng.choice(FLAGS))
+            except re.error:  # e.g. a quantifier on ^
+                continue

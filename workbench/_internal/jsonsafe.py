@@ -1,0 +1,41 @@
+"""The one JSON cleaner: plain Python values for manifests, funnels, stores and reports."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` as plain JSON data.
+
+    numpy scalars and arrays, pandas Series/Index, tuples and sets become Python numbers and
+    lists; NaN, infinities and missing values (``None``, ``pd.NA``, ``NaT``) become ``None``;
+    paths and timestamps become strings; mapping keys become strings.
+
+    >>> json_safe({"a": np.float32(0.5), 1: (np.int64(2), float("nan")), "p": Path("x")})
+    {'a': 0.5, '1': [2, None], 'p': 'x'}
+    """
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset, np.ndarray, pd.Series, pd.Index)):
+        items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
+        return [json_safe(v) for v in items]
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, (Path, datetime, date, pd.Timestamp)):
+        return value.isoformat() if not isinstance(value, Path) else str(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
