@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score
 
+from workbench._internal.registry import Registry
 from workbench._internal.validation import ABSTAIN, check_label_matrix, lf_names
 
 TIE_BREAKS = ("abstain", "random", "prior")
@@ -217,14 +218,20 @@ class SnorkelLabelModel(_LabelModelBase):
         return self.model_.predict_proba(L.astype(np.int64))
 
 
-MODELS = {"majority": MajorityVote, "snorkel": SnorkelLabelModel}
+#: The label models by name: config (``label_model.kind``), pipeline and studio read this one
+#: registry, so registering a class here makes it usable everywhere.
+LABEL_MODELS: Registry[type] = Registry("label model")
+LABEL_MODELS.register("majority", MajorityVote)
+LABEL_MODELS.register("snorkel", SnorkelLabelModel)
 
 
 def fit_label_model(kind: str, L_train: np.ndarray, cardinality: int = 2, **settings) -> _LabelModelBase:
-    """Build and fit ``kind`` (``"majority"`` or ``"snorkel"``) on ``L_train``."""
-    if kind not in MODELS:
-        raise ValueError(f"unknown label model {kind!r}; choose one of {sorted(MODELS)}")
-    return MODELS[kind](cardinality=cardinality, **settings).fit(L_train)
+    """Build the registered label model ``kind`` and fit it on ``L_train``."""
+    try:
+        model = LABEL_MODELS[kind]
+    except KeyError as exc:
+        raise ValueError(exc.args[0]) from None
+    return model(cardinality=cardinality, **settings).fit(L_train)
 
 
 @dataclass

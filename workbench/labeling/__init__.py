@@ -1,6 +1,6 @@
 """Labeling functions: LF types and builders, the applier (local and Dask engines), analysis, studio state."""
 
-from workbench._internal.validation import ABSTAIN, label_dtype, lf_name
+from workbench._internal.validation import ABSTAIN, covered, label_dtype, lf_name
 from workbench.labeling._analysis import (
     KINDS,
     conflict_matrix,
@@ -13,18 +13,18 @@ from workbench.labeling._analysis import (
 )
 from workbench.labeling._apply import (
     DEFAULT_CACHE,
-    LabelCache,
     LFApplier,
     LFApplyError,
     LFFault,
     LFFaultWarning,
+    LabelCache,
     Row,
     data_fingerprint,
     row_objects,
 )
 from workbench.labeling._dask import (
-    PARTITION_ROWS,
     DaskLFApplier,
+    PARTITION_ROWS,
     RemoteTraceback,
     apply_dask,
 )
@@ -57,11 +57,11 @@ from workbench.labeling._regex import (
 from workbench.labeling._studio import (
     BROWSE_KINDS,
     LABEL_MODELS,
-    LabelModelRefitter,
     LFError,
     LFHistory,
     LFSaveError,
     LFVersion,
+    LabelModelRefitter,
     ModelOutput,
     PredicateLF,
     Snapshot,
@@ -108,6 +108,7 @@ __all__ = [
     "conflict_matrix",
     "conflict_rate",
     "conflict_rows",
+    "covered",
     "data_fingerprint",
     "examples",
     "global_names",
