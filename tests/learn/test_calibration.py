@@ -133,7 +133,7 @@ def test_bad_inputs_name_the_problem():
         expected_calibration_error([0, 1], [[0.5, 0.5], [0.9, 0.9]])
     with pytest.raises(ValueError, match=r"y_true\[1\] = -1 is outside 0..1"):
         expected_calibration_error([0, -1], [[0.5, 0.5], [0.1, 0.9]])
-    with pytest.raises(ValueError, match="one per row"):
+    with pytest.raises(ValueError, match="y_true has 3 labels; expected 2"):
         brier_score([0, 1, 1], [[0.5, 0.5], [0.1, 0.9]])
     with pytest.raises(ValueError, match="strategy must be one of"):
         reliability_table([0], [[1.0, 0.0]], strategy="equal")

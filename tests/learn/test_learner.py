@@ -183,7 +183,7 @@ def test_curation_and_input_errors(task):
                              progress_bar=False, max_rounds=1)
     with pytest.raises(ValueError, match="y_supervised has 2 labels for 3 rows"):
         EndModelTrainer("passthrough").fit(X_pool, P, X_dev[:3], [0, 1], X_dev=X_dev, y_dev=y_dev)
-    with pytest.raises(ValueError, match="P must be an"):
+    with pytest.raises(ValueError, match="proba has 5 rows; expected 800"):
         EndModelTrainer("passthrough").fit(X_pool, P[:5], X_dev=X_dev, y_dev=y_dev)
     with pytest.raises(TypeError, match="takes no sample_weight"):
         from sklearn.neighbors import KNeighborsClassifier

@@ -71,8 +71,8 @@ def test_exclude_and_limit():
 @pytest.mark.parametrize(
     "P, message",
     [
-        (np.array([0.5, 0.5]), "shape"),
-        (np.array([[0.5, 0.6]]), "summing to 1; row 0"),
+        (np.ones((2, 2, 2)) / 2, "shape"),
+        (np.array([[0.5, 0.6]]), "row 0 is not a probability distribution"),
         (np.array([[np.nan, 1.0]]), "non-finite"),
     ],
 )

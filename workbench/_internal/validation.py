@@ -73,13 +73,15 @@ def check_proba(proba: Any, n_rows: int | None = None, *, name: str = "proba") -
     if n_rows is not None and P.shape[0] != n_rows:
         raise ValueError(f"{name} has {P.shape[0]} rows; expected {n_rows} (one per example)")
     finite = np.isfinite(P).all(axis=1)
-    bad = ~finite
-    bad[finite] = ((P[finite] < -PROBA_TOLERANCE).any(axis=1) | (P[finite] > 1 + PROBA_TOLERANCE).any(axis=1)
-                   | (np.abs(P[finite].sum(axis=1) - 1.0) > PROBA_TOLERANCE))
+    if not finite.all():
+        row = int(np.flatnonzero(~finite)[0])
+        raise ValueError(f"{name} has a non-finite value on row {row}: {P[row].tolist()} ({int((~finite).sum())} such rows)")
+    bad = ((P < -PROBA_TOLERANCE).any(axis=1) | (P > 1 + PROBA_TOLERANCE).any(axis=1)
+           | (np.abs(P.sum(axis=1) - 1.0) > PROBA_TOLERANCE))
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{name} rows must be probabilities summing to 1; row {row} is {P[row].tolist()} "
-                         f"({int(bad.sum())} such rows)")
+        raise ValueError(f"{name}: row {row} is not a probability distribution ({P[row].tolist()}); "
+                         f"{int(bad.sum())} such rows. Rows must be probabilities in [0, 1] that sum to 1")
     return np.clip(P, 0.0, 1.0)
 
 
@@ -116,7 +118,7 @@ def check_labels(labels: Any, cardinality: int | None = None, *, n_rows: int | N
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             allowed = f"{low}..{cardinality - 1}"
-            raise ValueError(f"{name}[{row}] = {y[row]} is outside {allowed} for {cardinality} classes "
+            raise ValueError(f"{name}[{row}] = {y[row]} is outside {allowed}: out of range for {cardinality} classes "
                              f"({int(bad.sum())} such labels)")
     return y
 

@@ -7,11 +7,11 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from workbench._internal.validation import check_labels
 from workbench.curate._funnel import (
     DOWNSAMPLED,
     FilterStep,
     _check_ids,
-    _check_labels,
     _class_names,
     _per_class,
 )
@@ -23,7 +23,7 @@ from workbench.curate._funnel import (
 
 def class_shares(labels, cardinality: int) -> np.ndarray:
     """Share of each class among ``labels`` (for a target taken from the dev set)."""
-    y = _check_labels(labels, cardinality)
+    y = check_labels(labels, cardinality)
     if not len(y):
         raise ValueError("cannot take class shares of an empty label array")
     return np.bincount(y, minlength=cardinality) / len(y)
@@ -64,7 +64,7 @@ def class_balance(labels, cardinality: int, *, target=None, class_names=None, we
     [0.25, -0.25]
     """
     names = _class_names(class_names, cardinality)
-    y = _check_labels(labels, cardinality)
+    y = check_labels(labels, cardinality)
     counts = np.bincount(y, minlength=cardinality)
     shares = counts / max(len(y), 1)
     target_shares = _target_shares(target, cardinality, names)
@@ -128,7 +128,7 @@ def rebalance(
     """
     if method not in ("downsample", "weights"):
         raise ValueError(f"method must be 'downsample' or 'weights', got {method!r}")
-    y = _check_labels(labels)
+    y = check_labels(labels)
     if cardinality is None:
         if class_names is not None:
             cardinality = len(class_names)
@@ -136,7 +136,7 @@ def rebalance(
             cardinality = len(target)
         else:
             cardinality = int(y.max()) + 1 if y.size else 2
-    y = _check_labels(y, cardinality)
+    y = check_labels(y, cardinality)
     names = _class_names(class_names, cardinality)
     ids = _check_ids(ids, len(y))
     target_shares = _target_shares(target, cardinality, names)

@@ -5,15 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from workbench._internal.validation import check_labels, check_proba
 from workbench.curate._funnel import (
     BELOW_THRESHOLD,
     NO_LF_VOTE,
     FilterStep,
     _check_ids,
-    _check_labels,
     _class_names,
     _per_class,
-    check_proba,
 )
 
 # ----------------------------------------------------------------------------------------
@@ -162,8 +161,8 @@ def threshold_curve(proba, *, dev_proba=None, dev_labels=None, thresholds=None, 
     if dev_proba is not None or dev_labels is not None:
         if dev_proba is None or dev_labels is None:
             raise ValueError("pass both dev_proba and dev_labels, or neither")
-        D = check_proba(dev_proba, "dev_proba")
-        y = _check_labels(dev_labels, k, "dev_labels")
+        D = check_proba(dev_proba, name="dev_proba")
+        y = check_labels(dev_labels, k, name="dev_labels")
         if D.shape[1] != k or len(y) != len(D):
             raise ValueError(f"dev_proba {D.shape} and dev_labels ({len(y)},) do not match proba's {k} classes")
         dev_counts, dev_hits = kept_counts(D, D.argmax(axis=1) == y)
@@ -199,8 +198,8 @@ def operating_point(proba, threshold: float, *, class_thresholds=None, dev_proba
     kept = confidence_filter(P, threshold, class_thresholds=thresholds).kept
     overall = {"threshold": float(threshold), "class": "all", "n_kept": int(kept.sum()), "coverage": kept.mean() if len(P) else np.nan}
     if dev_proba is not None:
-        D = check_proba(dev_proba, "dev_proba")
-        y = _check_labels(dev_labels, k, "dev_labels")
+        D = check_proba(dev_proba, name="dev_proba")
+        y = check_labels(dev_labels, k, name="dev_labels")
         dev_kept = confidence_filter(D, threshold, class_thresholds=thresholds).kept
         overall["dev_n_kept"] = int(dev_kept.sum())
         overall["dev_coverage"] = dev_kept.mean() if len(D) else np.nan

@@ -7,11 +7,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from workbench._internal.validation import check_proba
 from workbench.curate._balance import rebalance
 from workbench.curate._confidence import confidence_filter
 from workbench.curate._dedupe import DuplicateClusters, drop_duplicates
 from workbench.curate._diversity import _check_features, diversity_sample
-from workbench.curate._funnel import Funnel, _class_names, check_proba
+from workbench.curate._funnel import Funnel, _class_names
 from workbench.curate._label_errors import find_label_errors
 
 # ----------------------------------------------------------------------------------------

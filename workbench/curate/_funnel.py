@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from workbench._internal.jsonsafe import json_safe
 
 #: Reasons a step records for the rows it removes.
 NO_LF_VOTE = "no_lf_vote"
@@ -24,15 +25,6 @@ DOWNSAMPLED = "downsampled"  # written as "downsampled:<class name>"
 # ----------------------------------------------------------------------------------------
 
 
-def _json_safe(value: Any) -> Any:
-    """Plain Python values for JSON (numpy scalars and arrays, tuples, nested dicts)."""
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, np.ndarray, pd.Series, pd.Index)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 @dataclass(frozen=True, eq=False)
@@ -104,10 +96,10 @@ class FilterStep:
         """JSON-safe record: settings, counts and the removed ids per reason."""
         record = {
             "step": self.name,
-            "params": _json_safe(self.params),
+            "params": json_safe(self.params),
             "n_in": self.n_in,
             "n_kept": self.n_kept,
-            "removed": {r: {"count": len(v), "ids": _json_safe(v)} for r, v in self.removed_ids.items()},
+            "removed": {r: {"count": len(v), "ids": json_safe(v)} for r, v in self.removed_ids.items()},
         }
         if self.weights is not None and len(self.weights):
             record["weights"] = {"min": float(self.weights.min()), "max": float(self.weights.max())}
@@ -212,19 +204,6 @@ class Funnel:
 # ----------------------------------------------------------------------------------------
 
 
-def check_proba(proba, name: str = "proba") -> np.ndarray:
-    """``proba`` as a float array of shape (n, k >= 2) whose rows are probabilities; a clear error otherwise."""
-    P = np.asarray(proba, dtype=float)
-    if P.ndim != 2 or P.shape[1] < 2:
-        raise ValueError(f"{name} must have shape (n_rows, n_classes >= 2), got {P.shape}")
-    if not np.isfinite(P).all():
-        row = int(np.flatnonzero(~np.isfinite(P).all(axis=1))[0])
-        raise ValueError(f"{name} has a non-finite value on row {row}: {P[row].tolist()}")
-    bad = (P < -1e-9).any(axis=1) | (np.abs(P.sum(axis=1) - 1) > 1e-6)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{name} rows must be probabilities summing to 1; row {row} is {P[row].tolist()}")
-    return P
 
 
 def _check_ids(ids, n: int, what: str = "rows") -> np.ndarray:
@@ -236,20 +215,6 @@ def _check_ids(ids, n: int, what: str = "rows") -> np.ndarray:
     return ids
 
 
-def _check_labels(labels, cardinality: int | None = None, name: str = "labels") -> np.ndarray:
-    y = np.asarray(labels)
-    if y.ndim != 1:
-        raise ValueError(f"{name} must be one-dimensional, got shape {y.shape}")
-    if y.size and not np.issubdtype(y.dtype, np.integer):
-        if not np.all(np.mod(y, 1) == 0):
-            raise ValueError(f"{name} must be integer class indices, got {y[:5].tolist()}")
-        y = y.astype(np.int64)
-    if cardinality is not None and y.size:
-        bad = (y < 0) | (y >= cardinality)
-        if bad.any():
-            row = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"{name}[{row}] = {y[row]} is out of range for {cardinality} classes (0..{cardinality - 1})")
-    return y
 
 
 def _class_names(class_names, cardinality: int) -> list[str]:

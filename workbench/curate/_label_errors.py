@@ -5,13 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from workbench.curate._funnel import (
-    LIKELY_LABEL_ERROR,
-    FilterStep,
-    _check_ids,
-    _check_labels,
-    check_proba,
-)
+from workbench._internal.validation import check_labels, check_proba
+from workbench.curate._funnel import LIKELY_LABEL_ERROR, FilterStep, _check_ids
 
 # ----------------------------------------------------------------------------------------
 # Likely label errors
@@ -31,7 +26,7 @@ def out_of_sample_proba(X, labels, *, cv: int = 5, seed: int = 0) -> np.ndarray:
 
     from workbench.learn._learner import text_features as tfidf_vectorizer
 
-    y = _check_labels(labels)
+    y = check_labels(labels)
     counts = np.bincount(y)
     present = counts[counts > 0]
     if len(present) < 2:
@@ -79,9 +74,9 @@ def find_label_errors(X, labels, *, ids=None, pred_probs=None, cv: int = 5, seed
     from cleanlab.filter import find_label_issues
     from cleanlab.rank import get_self_confidence_for_each_label
 
-    y = _check_labels(labels)
+    y = check_labels(labels)
     ids = _check_ids(ids, len(y))
-    P = out_of_sample_proba(X, y, cv=cv, seed=seed) if pred_probs is None else check_proba(pred_probs, "pred_probs")
+    P = out_of_sample_proba(X, y, cv=cv, seed=seed) if pred_probs is None else check_proba(pred_probs, name="pred_probs")
     if len(P) != len(y):
         raise ValueError(f"pred_probs has {len(P)} rows but labels has {len(y)}")
     ranked = find_label_issues(y, P, filter_by=filter_by, return_indices_ranked_by="self_confidence", n_jobs=1)

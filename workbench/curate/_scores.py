@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import entropy
 
-from workbench._internal.validation import ABSTAIN
-from workbench.curate._funnel import FilterStep, _check_ids, _class_names, check_proba
+from workbench._internal.validation import ABSTAIN, check_proba
+from workbench.curate._funnel import FilterStep, _check_ids, _class_names
 
 # ----------------------------------------------------------------------------------------
 # Rows for human audit: the gray zone and generator disagreement
@@ -112,7 +112,7 @@ def disagreement_score(predictions: Mapping[str, np.ndarray] | Sequence[np.ndarr
         if len(a) != n:
             raise ValueError(f"generator {name!r} has {len(a)} rows, the first has {n}")
         if a.ndim == 2:
-            dists.append(check_proba(a, f"generator {name!r}"))
+            dists.append(check_proba(a, name=f"generator {name!r}"))
             voted.append(np.ones(n, dtype=bool))
         elif a.ndim == 1:
             a = a.astype(int)
@@ -153,7 +153,7 @@ def generator_disagreement(proba_a, proba_b, *, ids=None, names=("a", "b"), clas
     >>> generator_disagreement(A, B, names=("lm", "pl"))["id"].tolist()
     [2, 1]
     """
-    A, B = check_proba(proba_a, "proba_a"), check_proba(proba_b, "proba_b")
+    A, B = check_proba(proba_a, name="proba_a"), check_proba(proba_b, name="proba_b")
     if A.shape != B.shape:
         raise ValueError(f"the two generators' probabilities differ in shape: {A.shape} vs {B.shape}")
     ids = _check_ids(ids, len(A))

@@ -45,6 +45,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from workbench._internal.jsonsafe import json_safe
 from workbench.labeling._apply import data_fingerprint
 from workbench.labeling._lf import VectorizedLF, lf_fingerprint, lf_name, lf_source
 
@@ -142,22 +143,6 @@ def manifest_path_for(export_path: str | os.PathLike) -> Path:
     return export_path.with_name(export_path.name + MANIFEST_SUFFIX)
 
 
-def _json_safe(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _json_safe(obj.tolist())
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return None if np.isnan(obj) else float(obj)
-    if isinstance(obj, (np.bool_,)):
-        return bool(obj)
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
 
 
 def build_manifest(
@@ -202,7 +187,7 @@ def build_manifest(
         "steps": steps,
         "environment": environment(),
     }
-    return _json_safe(manifest)
+    return json_safe(manifest)
 
 
 def dump_manifest(manifest: dict) -> str:
@@ -256,4 +241,4 @@ def verify_export(manifest_path: str | os.PathLike) -> dict:
 
 def step_record(sha256: str, **details: Any) -> dict:
     """A ``steps`` entry: the step's content hash plus the details that explain a difference."""
-    return {"sha256": sha256, **_json_safe(details)}
+    return {"sha256": sha256, **json_safe(details)}

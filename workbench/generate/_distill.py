@@ -27,12 +27,8 @@ from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
-from workbench.learn._calibration import (
-    apply_temperature,
-    as_proba,
-    calibration_report,
-    check_labels,
-)
+from workbench._internal.validation import check_labels, check_proba
+from workbench.learn._calibration import apply_temperature, calibration_report
 from workbench.learn._learner import fit_soft, fit_weighted, text_features
 
 TARGETS = ("soft", "hard")
@@ -125,7 +121,7 @@ class Distiller(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """Fit the student on ``X`` (the transfer set) and the teacher's ``(n, k)`` probabilities."""
         if self.targets not in TARGETS:
             raise ValueError(f"targets must be one of {TARGETS}; got {self.targets!r}")
-        P = as_proba(teacher_proba, "teacher_proba")
+        P = check_proba(teacher_proba, name="teacher_proba")
         n = X.shape[0] if hasattr(X, "shape") else len(X)
         if len(P) != n:
             raise ValueError(f"teacher_proba has {len(P)} rows but X has {n}")
@@ -198,12 +194,12 @@ def compare_targets(
     --------
     >>> table = compare_targets(pool.text, P_pool, ds.test.text, ds.test.label)  # doctest: +SKIP
     """
-    P = as_proba(teacher_proba, "teacher_proba")
-    y_test = check_labels(y_test, len(y_test), P.shape[1], "y_test")
+    P = check_proba(teacher_proba, name="teacher_proba")
+    y_test = check_labels(y_test, P.shape[1], n_rows=len(y_test), name="y_test")
     runs = [("hard", "hard", np.nan)] + [(f"soft T={t:g}", "soft", float(t)) for t in temperatures]
     probas, meta = {}, {}
     if teacher_test_proba is not None:
-        probas["teacher"] = as_proba(teacher_test_proba, "teacher_test_proba")
+        probas["teacher"] = check_proba(teacher_test_proba, name="teacher_test_proba")
         meta["teacher"] = ("teacher", np.nan)
     for name, targets, t in tqdm(runs, desc="distilling", disable=not progress_bar):
         model = Distiller(student, targets=targets, temperature=1.0 if np.isnan(t) else t)

@@ -48,6 +48,7 @@ import pandas as pd
 from snorkel.labeling import LabelingFunction
 
 from workbench._internal.atomic import atomic_write
+from workbench._internal.jsonsafe import json_safe
 from workbench._internal.progress import PROGRESS_MIN_ROWS
 from workbench._internal.validation import label_dtype
 from workbench.generate._labelmodel import (
@@ -1087,12 +1088,12 @@ class StudioState:
             version.stats = {
                 "enabled": bool(entry.enabled),
                 "polarity": list(row["Polarity"]) if isinstance(row["Polarity"], list) else [],
-                **{key: _plain(row[col]) for key, col in (
+                **{key: json_safe(row[col]) for key, col in (
                     ("coverage", "Coverage"), ("overlaps", "Overlaps"), ("conflicts", "Conflicts"),
                     ("dev_coverage", "Dev Coverage"), ("dev_correct", "Dev Correct"), ("dev_accuracy", "Dev Acc."))},
-                "dev_votes": _plain(row["Dev Correct"] + row["Dev Incorrect"]) if pd.notna(row["Dev Correct"]) else None,
+                "dev_votes": json_safe(row["Dev Correct"] + row["Dev Incorrect"]) if pd.notna(row["Dev Correct"]) else None,
                 "set_total_coverage": float(snap.total_coverage),
-                "set_majority_dev_accuracy": _plain(mv_acc),
+                "set_majority_dev_accuracy": json_safe(mv_acc),
                 "set_size": len(snap.names),
             }
 
@@ -1295,15 +1296,6 @@ def _show_fit(snap: Snapshot, fit: ModelOutput | Exception) -> None:
         snap.summary.loc[snap.names, "Learned Acc."] = fit.lf_accuracies
 
 
-def _plain(value: Any) -> Any:
-    """A statistic as plain JSON data: Python numbers, None for missing (never NaN)."""
-    if value is None or value is pd.NA:
-        return None
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        return None if np.isnan(value) else float(value)
-    return value
 
 
 def _fmt(value: Any) -> str:

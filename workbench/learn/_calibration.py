@@ -30,54 +30,14 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import brier_score_loss, log_loss
 from sklearn.utils.validation import check_is_fitted
 
+from workbench._internal.validation import check_labels, check_proba
+
 STRATEGIES = ("uniform", "quantile")
 _EPS = 1e-12
 
 
-def as_proba(P, name: str = "P") -> np.ndarray:
-    """Validate a probability array and return it as ``(n, k)`` floats.
-
-    A 1-D array is taken as ``P(class 1)`` of a binary task and becomes two columns.
-
-    Raises
-    ------
-    ValueError
-        Naming ``name`` and the first offending row: not 1-D or 2-D, non-finite,
-        negative or above 1, or rows that do not sum to 1.
-    """
-    P = np.asarray(P, dtype=float)
-    if P.ndim == 1:
-        P = np.column_stack([1.0 - P, P])
-    if P.ndim != 2 or P.shape[1] < 2:
-        raise ValueError(f"{name} must be an (n, k>=2) probability array or a 1-D P(class 1); got shape {P.shape}")
-    bad = ~np.isfinite(P).all(axis=1) | (P < -1e-9).any(axis=1) | (P > 1 + 1e-9).any(axis=1)
-    bad |= np.abs(P.sum(axis=1) - 1.0) > 1e-4
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"{name}: row {i} is not a probability distribution ({P[i].round(4).tolist()}); "
-            f"{int(bad.sum())} such rows. Pass probabilities that sum to 1, or logits to TemperatureScaling(input='logits')"
-        )
-    return np.clip(P, 0.0, 1.0)
 
 
-def check_labels(y, n_rows: int, n_classes: int, name: str = "y") -> np.ndarray:
-    """Validate gold labels: integers in ``0..n_classes-1``, one per row."""
-    y = np.asarray(y)
-    if y.ndim != 1 or len(y) != n_rows:
-        raise ValueError(f"{name} must be 1-D with {n_rows} labels (one per row of the probabilities); got shape {y.shape}")
-    if y.size and not np.issubdtype(y.dtype, np.integer):
-        if not np.all(np.equal(np.mod(y, 1), 0)):
-            raise ValueError(f"{name} must hold integer class ids; got {y.dtype}")
-    y = y.astype(np.int64)
-    bad = (y < 0) | (y >= n_classes)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"{name}[{i}] = {y[i]} is outside 0..{n_classes - 1} ({int(bad.sum())} such labels); "
-            "drop abstains (-1) before measuring calibration"
-        )
-    return y
 
 
 def reliability_table(y_true, P, n_bins: int = 10, strategy: str = "uniform") -> pd.DataFrame:
@@ -110,8 +70,8 @@ def reliability_table(y_true, P, n_bins: int = 10, strategy: str = "uniform") ->
        bin  lower  upper  count  confidence  accuracy  gap
     0    1    0.5    1.0      4        0.75       0.75  0.0
     """
-    P = as_proba(P)
-    y = check_labels(y_true, len(P), P.shape[1], "y_true")
+    P = check_proba(P)
+    y = check_labels(y_true, P.shape[1], n_rows=len(P), name="y_true")
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}; got {strategy!r}")
     if int(n_bins) < 1:
@@ -176,8 +136,8 @@ def brier_score(y_true, P) -> float:
     >>> brier_score([0, 1], [[1.0, 0.0], [0.5, 0.5]])
     0.125
     """
-    P = as_proba(P)
-    y = check_labels(y_true, len(P), P.shape[1], "y_true")
+    P = check_proba(P)
+    y = check_labels(y_true, P.shape[1], n_rows=len(P), name="y_true")
     return float(brier_score_loss(y, P, labels=np.arange(P.shape[1])))
 
 
@@ -203,8 +163,8 @@ def calibration_report(y_true, probas: dict, n_bins: int = 10) -> pd.DataFrame:
     """
     rows = {}
     for name, P in probas.items():
-        P = as_proba(P, f"probas[{name!r}]")
-        y = check_labels(y_true, len(P), P.shape[1], "y_true")
+        P = check_proba(P, name=f"probas[{name!r}]")
+        y = check_labels(y_true, P.shape[1], n_rows=len(P), name="y_true")
         rows[name] = {
             "accuracy": float((P.argmax(axis=1) == y).mean()),
             "log_loss": float(log_loss(y, np.clip(P, _EPS, 1.0), labels=np.arange(P.shape[1]))),
@@ -235,7 +195,7 @@ def apply_temperature(scores, temperature: float, input: str = "proba") -> np.nd
 
 def _logits(scores, input: str) -> np.ndarray:
     if input == "proba":
-        return np.log(np.clip(as_proba(scores, "scores"), _EPS, 1.0))
+        return np.log(np.clip(check_proba(scores, name="scores"), _EPS, 1.0))
     if input == "logits":
         Z = np.asarray(scores, dtype=float)
         if Z.ndim == 1:  # binary decision function: logit of class 1
@@ -283,7 +243,7 @@ class TemperatureScaling(BaseEstimator):
 
     def fit(self, scores, y) -> "TemperatureScaling":
         logits = _logits(scores, self.input)
-        y = check_labels(y, len(logits), logits.shape[1], "y")
+        y = check_labels(y, logits.shape[1], n_rows=len(logits), name="y")
         if len(y) == 0:
             raise ValueError("TemperatureScaling.fit needs at least one labeled row")
         lo, hi = self.bounds
@@ -334,10 +294,10 @@ def smooth_labels(targets, epsilon: float, n_classes: int | None = None) -> np.n
     arr = np.asarray(targets)
     if arr.ndim == 1:
         k = int(n_classes) if n_classes is not None else int(arr.max()) + 1
-        y = check_labels(arr, len(arr), k, "targets")
+        y = check_labels(arr, k, n_rows=len(arr), name="targets")
         T = np.eye(k)[y]
     else:
-        T = as_proba(arr, "targets")
+        T = check_proba(arr, name="targets")
         if n_classes is not None and T.shape[1] != n_classes:
             raise ValueError(f"targets have {T.shape[1]} columns but n_classes={n_classes}")
     return (1.0 - epsilon) * T + epsilon / T.shape[1]

@@ -35,6 +35,7 @@ from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 from tqdm.auto import tqdm
 
 from workbench._internal.atomic import atomic_pickle
+from workbench._internal.validation import check_proba
 from workbench.learn._calibration import smooth_labels
 
 
@@ -45,13 +46,6 @@ def text_features(**overrides: Any) -> TfidfVectorizer:
     return TfidfVectorizer(**settings)
 
 
-def _check_probs(P: Any, n: int) -> np.ndarray:
-    P = np.asarray(P, dtype=float)
-    if P.ndim != 2 or P.shape[0] != n:
-        raise ValueError(f"P must be an (n, k) array of class probabilities with n={n}, got shape {P.shape}")
-    if (P < 0).any() or not np.allclose(P.sum(axis=1), 1, atol=1e-4):
-        raise ValueError("every row of P must be non-negative and sum to 1")
-    return P
 
 
 def expand_soft_labels(X: Any, P: Any, sample_weight: Any = None, min_weight: float = 1e-6):
@@ -80,7 +74,7 @@ def expand_soft_labels(X: Any, P: Any, sample_weight: Any = None, min_weight: fl
     ([0, 1, 1], [0.9, 0.1, 1.0])
     """
     n = X.shape[0] if hasattr(X, "shape") else len(X)
-    P = _check_probs(P, n)
+    P = check_proba(P, n)
     base = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float).reshape(-1)
     if base.shape[0] != n:
         raise ValueError(f"sample_weight has {base.shape[0]} values for {n} rows")
@@ -304,7 +298,7 @@ class EndModelTrainer(ClassifierMixin, BaseEstimator):
         if self.targets not in ("soft", "hard"):
             raise ValueError(f"targets must be 'soft' or 'hard'; got {self.targets!r}")
         n = _n_rows(X_synthetic)
-        P = _check_probs(P_synthetic, n)
+        P = check_proba(P_synthetic, n)
         k = P.shape[1]
         if self.targets == "hard":
             P = one_hot(P.argmax(axis=1), k)
@@ -469,7 +463,7 @@ def student_teacher_loop(
     lengths = {"pool": _n_rows(X_pool), "dev": _n_rows(X_dev), "test": _n_rows(X_test)}
     current = {}
     for split, n in lengths.items():
-        current[split] = _check_probs(teacher_proba[split], n)
+        current[split] = check_proba(teacher_proba[split], n)
     y_dev, y_test = np.asarray(y_dev).reshape(-1), np.asarray(y_test).reshape(-1)
     trainer = trainer if trainer is not None else EndModelTrainer(progress_bar=False)
     curate = curate if curate is not None else confidence_filter(0.0)

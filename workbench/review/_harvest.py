@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from workbench.curate._funnel import check_proba
+from workbench._internal.validation import check_proba
 from workbench.data._dataset import (
     ID_COLUMN,
     LABEL_COLUMN,

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score
 
-from workbench.curate._funnel import check_proba
+from workbench._internal.validation import check_proba
 from workbench.data._dataset import (
     ID_COLUMN,
     LABEL_COLUMN,

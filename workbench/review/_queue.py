@@ -12,8 +12,7 @@ import pandas as pd
 from scipy.stats import entropy
 from sklearn.preprocessing import normalize
 
-from workbench._internal.validation import ABSTAIN
-from workbench.curate._funnel import check_proba
+from workbench._internal.validation import ABSTAIN, check_proba
 from workbench.curate._scores import disagreement_score, in_gray_zone, margin
 from workbench.data._dataset import (
     ID_COLUMN,

@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from workbench._internal.jsonsafe import json_safe
+
 #: ``PRAGMA application_id`` of a workbench store ("WBST" in ASCII).
 APPLICATION_ID = 0x57425354
 STORE_FILENAME = "workbench.sqlite"
@@ -126,21 +128,11 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
-def _json_default(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (pd.Timestamp, datetime)):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"cannot store a {type(value).__name__} as JSON: {value!r}")
 
 
 def _dumps(value, what: str) -> str:
     try:
-        return json.dumps(value, default=_json_default, sort_keys=True)
+        return json.dumps(json_safe(value), sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{what} must be JSON-serialisable: {exc}") from exc
 

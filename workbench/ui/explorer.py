@@ -42,6 +42,7 @@ import plotly.graph_objects as go
 
 from workbench._internal.atomic import atomic_write
 from workbench._internal.jsonsafe import json_safe
+from workbench._internal.validation import check_proba
 from workbench.curate._balance import class_balance, class_shares
 from workbench.curate._confidence import (
     effective_thresholds,
@@ -52,7 +53,7 @@ from workbench.curate._confidence import (
 from workbench.curate._curate import CuratedSet, curate
 from workbench.curate._dedupe import DuplicateClusters, find_duplicates
 from workbench.curate._diversity import text_features
-from workbench.curate._funnel import _class_names, check_proba
+from workbench.curate._funnel import _class_names
 from workbench.plots import TEMPLATE
 from workbench.plots.filter import (
     kept_set_figure,
@@ -167,7 +168,7 @@ class ThresholdExplorer:
             raise ValueError(f"proba has {len(self.proba)} rows but the pool has {len(pool)}")
         k = self.proba.shape[1]
         self.class_names = _class_names(class_names, k)
-        self.dev_proba = None if dev_proba is None else check_proba(dev_proba, "dev_proba")
+        self.dev_proba = None if dev_proba is None else check_proba(dev_proba, name="dev_proba")
         self.dev_labels = None if dev_labels is None else np.asarray(dev_labels)
         if target is None and dev_labels is not None:
             target = class_shares(dev_labels, k)
