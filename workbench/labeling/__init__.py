@@ -13,18 +13,18 @@ from workbench.labeling._analysis import (
 )
 from workbench.labeling._apply import (
     DEFAULT_CACHE,
-    LabelCache,
     LFApplier,
     LFApplyError,
     LFFault,
     LFFaultWarning,
+    LabelCache,
     Row,
     data_fingerprint,
     row_objects,
 )
 from workbench.labeling._dask import (
-    PARTITION_ROWS,
     DaskLFApplier,
+    PARTITION_ROWS,
     RemoteTraceback,
     apply_dask,
 )
@@ -37,6 +37,7 @@ from workbench.labeling._fastpath import (
     text_column_of,
 )
 from workbench.labeling._lf import (
+    PredicateLF,
     VectorizedLF,
     builder_regex,
     check_unique_names,
@@ -44,9 +45,19 @@ from workbench.labeling._lf import (
     is_vectorized,
     keyword_lf,
     lf_fingerprint,
+    lf_kind,
     lf_source,
+    predicate_lf,
     regex_lf,
     vectorized_lf,
+)
+from workbench.labeling._module import (
+    LFModule,
+    LFModuleError,
+    LFSaveError,
+    execute_lf_source,
+    lfs_to_code,
+    load_lf_module,
 )
 from workbench.labeling._regex import (
     RE2Form,
@@ -57,20 +68,14 @@ from workbench.labeling._regex import (
 from workbench.labeling._studio import (
     BROWSE_KINDS,
     LABEL_MODELS,
-    LabelModelRefitter,
     LFError,
     LFHistory,
-    LFSaveError,
     LFVersion,
+    LabelModelRefitter,
     ModelOutput,
-    PredicateLF,
     Snapshot,
     StudioState,
-    lf_kind,
-    lfs_to_code,
-    load_lfs,
     model_output,
-    predicate_lf,
 )
 
 __all__ = [
@@ -86,6 +91,8 @@ __all__ = [
     "LFFault",
     "LFFaultWarning",
     "LFHistory",
+    "LFModule",
+    "LFModuleError",
     "LFSaveError",
     "LFVersion",
     "LabelCache",
@@ -111,6 +118,7 @@ __all__ = [
     "covered",
     "data_fingerprint",
     "examples",
+    "execute_lf_source",
     "global_names",
     "is_vectorized",
     "keyword_lf",
@@ -121,7 +129,7 @@ __all__ = [
     "lf_source",
     "lf_summary",
     "lfs_to_code",
-    "load_lfs",
+    "load_lf_module",
     "model_output",
     "overlap_matrix",
     "predicate_lf",

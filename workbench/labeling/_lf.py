@@ -301,3 +301,55 @@ def check_unique_names(lfs: Iterable[Any]) -> list[str]:
     if dupes:
         raise ValueError(f"duplicate LF names: {dupes}; every LF needs its own name")
     return names
+
+
+class PredicateLF(LabelingFunction):
+    """A Snorkel row-wise LF built from a yes/no test: votes ``label`` when it holds, else abstains.
+
+    Use :func:`predicate_lf` (or the studio's ``@studio.lf(label=...)``) to make one.
+    ``predicate`` and ``label`` stay available for saving and display.
+    """
+
+    def __init__(self, name: str, predicate: Callable[[Any], Any], label: int):
+        if not callable(predicate):
+            raise TypeError(f"LF {name!r}: predicate must be callable, got {predicate!r}")
+        if isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer)) or label < 0:
+            raise ValueError(f"LF {name!r}: label must be an int class id >= 0, got {label!r}")
+        label = int(label)
+
+        def vote(x):
+            fired = predicate(x)
+            if fired is None or fired is False or fired is np.False_:
+                return ABSTAIN
+            if fired is True or fired is np.True_:
+                return label
+            raise TypeError(f"declared with label={label}, so it must return True or False (None counts as False); "
+                            f"it returned {fired!r}")
+
+        super().__init__(name, vote)
+        self.predicate = predicate
+        self.label = label
+
+
+def predicate_lf(name: str, predicate: Callable[[Any], Any], label: int) -> PredicateLF:
+    """Row-wise LF that votes ``label`` where ``predicate(x)`` is True and abstains elsewhere.
+
+    Examples
+    --------
+    >>> from workbench.labeling import Row
+    >>> lf = predicate_lf("mentions_channel", lambda x: "channel" in x.text.lower(), label=1)
+    >>> lf(Row(text="Visit my CHANNEL")), lf(Row(text="nice"))
+    (1, -1)
+    """
+    return PredicateLF(name, predicate, label)
+
+
+def lf_kind(lf: Any) -> str:
+    """Short kind of an LF for display: keyword, regex, vectorized, predicate or row-wise."""
+    if isinstance(lf, VectorizedLF):
+        return {"keyword_lf": "keyword", "regex_lf": "regex"}.get(lf.builder or "", "vectorized")
+    if isinstance(lf, PredicateLF):
+        return "predicate"
+    if isinstance(lf, LabelingFunction):
+        return "row-wise"
+    raise TypeError(f"{lf!r} is not a labeling function (expected a builder LF, @vectorized_lf or a Snorkel LF)")

@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from workbench.labeling._lf import ABSTAIN, keyword_lf, regex_lf
-from workbench.labeling._studio import LFHistory, Snapshot, StudioState, predicate_lf
+from workbench.labeling._lf import ABSTAIN, keyword_lf, predicate_lf, regex_lf
+from workbench.labeling._studio import LFHistory, Snapshot, StudioState
 from workbench.plots.studio import (
     balance_figure,
     confidence_figure,
