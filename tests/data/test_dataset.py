@@ -124,3 +124,15 @@ def test_load_wrench_bad_input(tmp_path):
     (folder / "valid.json").unlink()
     with pytest.raises(FileNotFoundError, match="valid.json"):
         load_wrench(folder)
+
+
+def test_wrench_label_matrices_hold_labels_past_127(tmp_path):
+    import json
+
+    k = 200
+    for split in ("train", "valid", "test"):
+        examples = {str(i): {"data": {"text": f"{split} {i}"}, "label": 199 - i, "weak_labels": [199 - i, -1]} for i in range(3)}
+        (tmp_path / f"{split}.json").write_text(json.dumps(examples))
+    (tmp_path / "label.json").write_text(json.dumps({str(i): f"c{i}" for i in range(k)}))
+    ds = load_wrench(tmp_path)
+    assert ds.label_matrices["train"][:, 0].tolist() == [199, 198, 197]

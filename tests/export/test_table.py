@@ -22,6 +22,7 @@ from workbench.export import (
     write_table,
 )
 from workbench.export import _table as export
+from workbench.labeling import ABSTAIN
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -184,3 +185,12 @@ def test_leakage_is_refused_naming_split_and_rows():
 def test_leakage_check_names_a_missing_text_column():
     with pytest.raises(ValueError, match="protected split 'dev' has no text column 'text'"):
         refuse_leakage(pd.DataFrame({"text": ["a"]}), {"dev": pd.DataFrame({"body": ["a"]})})
+
+
+def test_vote_columns_follow_the_one_dtype_policy_past_127_classes():
+    k = 200
+    proba = np.full((2, k), 1 / k)
+    L = np.array([[150], [ABSTAIN]])
+    frame = build_export_frame(pd.DataFrame({"example_id": ["a", "b"], "text": ["x", "y"]}), proba,
+                               class_names=[f"c{i}" for i in range(k)], source="label_model", L=L, lf_names=["lf"])
+    assert frame["vote_lf"].tolist() == [150, ABSTAIN]  # int8 would have wrapped 150 to -106

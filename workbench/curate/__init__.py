@@ -78,12 +78,12 @@ from workbench.curate._funnel import (
     BELOW_THRESHOLD,
     DOWNSAMPLED,
     EXACT_DUPLICATE,
-    FilterStep,
-    Funnel,
     LIKELY_LABEL_ERROR,
     NEAR_DUPLICATE,
-    NOT_SELECTED_FOR_DIVERSITY,
     NO_LF_VOTE,
+    NOT_SELECTED_FOR_DIVERSITY,
+    FilterStep,
+    Funnel,
 )
 from workbench.curate._label_errors import (
     find_label_errors,

@@ -4,12 +4,12 @@ The bundled examples live beside it: :mod:`workbench.data.youtube_lfs` (labeling
 and :mod:`workbench.data.youtube_slices` (evaluation slices)."""
 
 from workbench.data._dataset import (
-    Dataset,
     ID_COLUMN,
     LABEL_COLUMN,
     PROTECTED_SPLITS,
     TEXT_COLUMN,
     YOUTUBE_FILES,
+    Dataset,
     load_table,
     load_wrench,
     load_youtube_spam,

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from workbench._internal.paths import data_dir
+from workbench._internal.validation import label_dtype
 
 ID_COLUMN = "example_id"
 TEXT_COLUMN = "text"
@@ -301,7 +302,7 @@ def load_wrench(folder: str | os.PathLike, name: str | None = None) -> Dataset:
         df = pd.DataFrame(rows)
         df[LABEL_COLUMN] = df[LABEL_COLUMN].astype(np.int64)
         splits[split] = df
-        matrices[split] = np.asarray(weak, dtype=np.int8).reshape(len(rows), n_lfs or 0)
+        matrices[split] = np.asarray(weak, dtype=np.int64).reshape(len(rows), n_lfs or 0)
 
     label_file = folder / "label.json"
     if label_file.exists():
@@ -315,6 +316,8 @@ def load_wrench(folder: str | os.PathLike, name: str | None = None) -> Dataset:
     for split, L in matrices.items():
         if L.size and (L.min() < -1 or L.max() >= len(class_names)):
             raise ValueError(f"{folder}/{split}.json: weak label {int(L.max())} outside -1..{len(class_names) - 1}")
+        # Read as int64 so no label wraps, then stored with the one dtype policy.
+        matrices[split] = L.astype(label_dtype(len(class_names)))
 
     train = splits["train"]
     hidden = {"train": train.set_index(ID_COLUMN)[LABEL_COLUMN].rename("gold")}

@@ -48,9 +48,9 @@ from workbench.evaluate._leakage import (
     normalize_text,
 )
 from workbench.evaluate._report import (
+    GATE_METRICS,
     ErrorCost,
     EvaluationReport,
-    GATE_METRICS,
     error_cost,
     evaluate,
 )

@@ -1,12 +1,12 @@
 """Export: the curated table and its lineage manifest."""
 
 from workbench.export._lineage import (
-    LineageError,
     MANIFEST_SUFFIX,
     MANIFEST_VERSION,
     PACKAGES,
     REQUIRED,
     STEP_ORDER,
+    LineageError,
     array_sha256,
     build_manifest,
     dump_manifest,
@@ -24,12 +24,12 @@ from workbench.export._lineage import (
 from workbench.export._table import (
     FORMATS,
     LABEL_COLUMNS,
-    LeakageError,
     PROBA_PREFIX,
     READERS,
     SUFFIXES,
     VOTE_PREFIX,
     WRITERS,
+    LeakageError,
     build_export_frame,
     export_format,
     leak_mask,

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from workbench._internal.atomic import atomic_files
+from workbench._internal.validation import label_dtype
 from workbench.data._dataset import ID_COLUMN, TEXT_COLUMN
 from workbench.evaluate import _leakage as evaluate
 
@@ -181,7 +182,7 @@ def build_export_frame(
     out["label_source"] = list(source)
     out["sample_weight"] = weight
     for j, name in enumerate(names):
-        out[VOTE_PREFIX + name] = L[:, j].astype(np.int8)
+        out[VOTE_PREFIX + name] = L[:, j].astype(label_dtype(len(class_names)))
     return out
 
 

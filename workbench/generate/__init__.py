@@ -1,19 +1,19 @@
 """Generators: label models over LF votes, pseudo-labeling from seeds, distillation from a teacher."""
 
 from workbench.generate._distill import (
-    Distiller,
     TARGETS,
+    Distiller,
     compare_targets,
     make_student,
     make_teacher,
     soft_targets,
 )
 from workbench.generate._labelmodel import (
-    HealthReport,
     LABEL_MODELS,
+    TIE_BREAKS,
+    HealthReport,
     MajorityVote,
     SnorkelLabelModel,
-    TIE_BREAKS,
     fit_label_model,
     health_check,
     probs_to_preds,
@@ -21,8 +21,8 @@ from workbench.generate._labelmodel import (
 from workbench.generate._pseudolabel import (
     BALANCE,
     CRITERIA,
-    PseudoLabeler,
     WEIGHTING,
+    PseudoLabeler,
 )
 
 __all__ = [

@@ -13,18 +13,18 @@ from workbench.labeling._analysis import (
 )
 from workbench.labeling._apply import (
     DEFAULT_CACHE,
+    LabelCache,
     LFApplier,
     LFApplyError,
     LFFault,
     LFFaultWarning,
-    LabelCache,
     Row,
     data_fingerprint,
     row_objects,
 )
 from workbench.labeling._dask import (
-    DaskLFApplier,
     PARTITION_ROWS,
+    DaskLFApplier,
     RemoteTraceback,
     apply_dask,
 )
@@ -68,10 +68,10 @@ from workbench.labeling._regex import (
 from workbench.labeling._studio import (
     BROWSE_KINDS,
     LABEL_MODELS,
+    LabelModelRefitter,
     LFError,
     LFHistory,
     LFVersion,
-    LabelModelRefitter,
     ModelOutput,
     Snapshot,
     StudioState,
