@@ -48,7 +48,7 @@ def main() -> None:
     pool = comment_pool()
     lfs = bench_lfs()
     rows = resample_index(len(pool), n)
-    L_all = apply_lfs(pool, lfs, cache=False, progress=False)[rows]
+    L_all = apply_lfs(pool, lfs, cache=False, progress_bar=False)[rows]
     Y = pool["label"].to_numpy()[rows]
     print(f"{n:,} rows; Snorkel LabelModel with {epochs} epochs; Snorkel's MajorityLabelVoter timed on {n_snorkel:,} rows")
 

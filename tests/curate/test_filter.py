@@ -39,7 +39,7 @@ from workbench.curate import (
     rebalance,
     shingle_hash,
     shingles,
-    text_features,
+    text_embedding,
     threshold_curve,
 )
 
@@ -96,7 +96,7 @@ def test_funnel_weights_follow_rows_through_later_steps():
     funnel = Funnel(["a", "b", "c", "d"]).then(rebalance([0, 0, 0, 1], method="weights", ids=["a", "b", "c", "d"]))
     funnel = funnel.then(exclude(funnel.kept_ids, ["b"], "manual"))
     assert funnel.kept_ids.tolist() == ["a", "c", "d"]
-    np.testing.assert_allclose(funnel.weights, [2 / 3, 2 / 3, 2.0])
+    np.testing.assert_allclose(funnel.sample_weight, [2 / 3, 2 / 3, 2.0])
 
 
 # --- confidence ---------------------------------------------------------------------------
@@ -193,18 +193,18 @@ def test_rebalance_downsample_hits_target_exactly_keeping_highest_priority():
     # spam rows 0..79 have priority 0..79: the 30 highest (50..79) stay
     assert np.flatnonzero(step.kept[:80]).tolist() == list(range(50, 80))
     assert step.removed_counts == {"downsampled:spam": 50}
-    random_step = rebalance(labels, seed=1)
+    random_step = rebalance(labels, random_state=1)
     assert np.bincount(labels[random_step.kept]).tolist() == [20, 20]
-    assert np.array_equal(random_step.kept, rebalance(labels, seed=1).kept)
+    assert np.array_equal(random_step.kept, rebalance(labels, random_state=1).kept)
 
 
 def test_rebalance_weights_reach_the_target_share():
     labels = np.array([1] * 80 + [0] * 20)
     step = rebalance(labels, method="weights", target=[0.5, 0.5])
     assert step.n_kept == 100
-    report = class_balance(labels, 2, target=[0.5, 0.5], weights=step.weights)
+    report = class_balance(labels, 2, target=[0.5, 0.5], sample_weight=step.sample_weight)
     np.testing.assert_allclose(report["weighted_share"], [0.5, 0.5])
-    assert step.weights.mean() == pytest.approx(1.0)
+    assert step.sample_weight.mean() == pytest.approx(1.0)
 
 
 def test_rebalance_names_the_missing_class():
@@ -353,7 +353,7 @@ def test_diversity_sample_beats_top_k_confident_on_the_score():
 
 
 def test_text_features_are_unit_rows():
-    X = text_features(["spam spam eggs", "ham and eggs", "check out my channel", "lovely song"], n_components=3)
+    X = text_embedding(["spam spam eggs", "ham and eggs", "check out my channel", "lovely song"], n_components=3)
     assert X.shape == (4, 3)
     np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0)
 
@@ -443,16 +443,16 @@ def test_curate_runs_dedupe_threshold_balance_diversity_in_order():
     assert cur.funnel.steps[0].removed_ids[EXACT_DUPLICATE].tolist() == ["e0"]  # e1 is more confident
     assert cur.frame["example_id"].tolist() == ["e1", "e2", "e3", "e4", "e5", "e7"]
     assert cur.frame["label"].tolist() == [1, 0, 1, 0, 1, 0]
-    assert {"confidence", "proba_ham", "proba_spam", "weight"} <= set(cur.frame.columns)
+    assert {"confidence", "proba_ham", "proba_spam", "sample_weight"} <= set(cur.frame.columns)
 
     weighted = curate(pool, P, threshold=0.6, balance="weights", target=[0.25, 0.75], class_names=["ham", "spam"])
-    w = weighted.frame.groupby("label")["weight"].sum()
+    w = weighted.frame.groupby("label")["sample_weight"].sum()
     assert w[1] / w.sum() == pytest.approx(0.75)
 
     with_errors = curate(pool, P, threshold=0.6, label_errors=True)
     assert with_errors.funnel.to_frame()["stage"].tolist() == ["pool", "confidence", "label_errors"]
 
-    X = text_features(pool["text"], n_components=4)
+    X = text_embedding(pool["text"], n_components=4)
     small = curate(pool, P, threshold=0.6, diversity_k=2, features=X)
     assert len(small.frame) == 2 and small.funnel.to_frame()["stage"].tolist()[-1] == "diversity"
     json.dumps(small.to_dict())

@@ -62,9 +62,9 @@ def test_examples_kinds():
     assert examples(df, L_SMALL, names, "wrong", lf="a", Y=Y).example_id.tolist() == ["x"]
     assert examples(df, L_SMALL, names, "conflict", lf="a", other="b").example_id.tolist() == ["x"]
     assert examples(df, L_SMALL, names, "conflict").example_id.tolist() == ["x"]
-    out = examples(df, L_SMALL, names, "abstain", probs=np.full((4, 2), 0.5), Y=Y)
+    out = examples(df, L_SMALL, names, "abstain", proba=np.full((4, 2), 0.5), Y=Y)
     assert out.example_id.tolist() == ["z"]
-    assert list(out.columns) == ["example_id", "text", "vote:a", "vote:b", "vote:c", "gold", "p_0", "p_1"]
+    assert list(out.columns) == ["example_id", "text", "vote_a", "vote_b", "vote_c", "gold", "proba_0", "proba_1"]
 
 
 def test_examples_and_summary_validate_inputs():

@@ -377,7 +377,7 @@ def test_browse_kinds(state):
     assert page["example_id"].tolist() == ["t5"]
     total, page = state.browse("abstain")
     assert page["example_id"].tolist() == ["t4", "t6", "t7"]
-    assert {"p_0", "p_1", "vote:kw_my", "vote:kw_song"} <= set(page.columns)
+    assert {"proba_ham", "proba_spam", "vote_kw_my", "vote_kw_song"} <= set(page.columns)
     with pytest.raises(KeyError, match="not switched on"):
         state.browse("fires", lf="nope")
 

@@ -262,7 +262,7 @@ def test_seed_labels_override_weak_labels_and_bring_in_uncovered_rows(pool, stor
     after = build_training_set(pool, P, harvest(store, protected=None), covered=covered, seed_weight=3.0)
     frame = after.frame.set_index("example_id")
     assert len(after) == 5
-    assert frame.loc["p1", "label"] == 1 and frame.loc["p1", "label_source"] == "human_review" and frame.loc["p1", "weight"] == 3
+    assert frame.loc["p1", "label"] == 1 and frame.loc["p1", "label_source"] == "human_review" and frame.loc["p1", "sample_weight"] == 3
     assert frame.loc["p3", "label"] == 0
     assert after.P[after.frame["example_id"].tolist().index("p1")].tolist() == [0.0, 1.0]
     assert after.lineage["n_human_review"] == 2 and after.lineage["seed_labels"]["n_labels"] == 2

@@ -115,7 +115,7 @@ def test_weights_balance_shows_weighted_shares(explorer):
     explorer.set(threshold=0.55, class_thresholds={"spam": 0.8}, balance="weights")
     frame = explorer.curated().frame
     assert (frame["label"] == 0).sum() > (frame["label"] == 1).sum()
-    totals = frame.groupby("label")["weight"].sum()
+    totals = frame.groupby("label")["sample_weight"].sum()
     assert totals[1] / totals.sum() == pytest.approx(0.5)
     assert explorer.kept_figure.data[0].name == "kept (weighted)"
     assert list(explorer.kept_figure.data[0].y) == pytest.approx([0.5, 0.5])

@@ -19,7 +19,7 @@ Steps
   rows take a few seconds, see ``bench/bench_dedupe.py``); :func:`drop_duplicates` keeps one
   representative per cluster.
 - :func:`diversity_sample` picks ``k`` rows that cover the feature space (k-center greedy on
-  TF-IDF + SVD features, :func:`text_features`); :func:`diversity_score` says how diverse a
+  TF-IDF + SVD features, :func:`text_embedding`); :func:`diversity_score` says how diverse a
   set is, so it can be compared with taking the ``k`` most confident rows.
 - :func:`gray_zone` lists rows near the decision boundary (:func:`margin`,
   :func:`in_gray_zone`) for human audit; :func:`generator_disagreement` lists rows where
@@ -72,7 +72,7 @@ from workbench.curate._diversity import (
     diversity_sample,
     diversity_score,
     k_center_greedy,
-    text_features,
+    text_embedding,
 )
 from workbench.curate._funnel import (
     BELOW_THRESHOLD,
@@ -136,6 +136,6 @@ __all__ = [
     "rebalance",
     "shingle_hash",
     "shingles",
-    "text_features",
+    "text_embedding",
     "threshold_curve",
 ]

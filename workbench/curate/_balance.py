@@ -38,7 +38,7 @@ def _target_shares(target, cardinality: int, names: list[str]) -> np.ndarray:
     return shares / shares.sum()
 
 
-def class_balance(labels, cardinality: int, *, target=None, class_names=None, weights=None) -> pd.DataFrame:
+def class_balance(labels, cardinality: int, *, target=None, class_names=None, sample_weight=None) -> pd.DataFrame:
     """The class balance of a (kept) label set against a target.
 
     Parameters
@@ -49,7 +49,7 @@ def class_balance(labels, cardinality: int, *, target=None, class_names=None, we
     target : sequence or mapping, optional
         Target share per class (e.g. ``class_shares(dev_labels, k)``); default uniform.
     class_names : sequence of str, optional
-    weights : array, optional
+    sample_weight : array, optional
         Sample weights; shares are then weighted.
 
     Returns
@@ -72,10 +72,10 @@ def class_balance(labels, cardinality: int, *, target=None, class_names=None, we
         {"count": counts, "share": shares, "target_share": target_shares, "difference": shares - target_shares},
         index=pd.Index(names, name="class"),
     )
-    if weights is not None:
-        w = np.asarray(weights, dtype=float)
+    if sample_weight is not None:
+        w = np.asarray(sample_weight, dtype=float)
         if w.shape != y.shape:
-            raise ValueError(f"weights must have one entry per label ({len(y)}), got shape {w.shape}")
+            raise ValueError(f"sample_weight must have one entry per label ({len(y)}), got shape {w.shape}")
         totals = np.bincount(y, weights=w, minlength=cardinality)
         frame["weighted_share"] = totals / max(totals.sum(), 1e-300)
     return frame
@@ -90,7 +90,7 @@ def rebalance(
     priority=None,
     cardinality: int | None = None,
     class_names=None,
-    seed: int = 0,
+    random_state: int = 0,
 ) -> FilterStep:
     """Bring the kept set to a target class balance, by down-sampling or by sample weights.
 
@@ -107,23 +107,23 @@ def rebalance(
     ids : array, optional
     priority : array of float, optional
         Within a class, down-sampling keeps the highest-priority rows (e.g. confidence);
-        default: a random sample drawn with ``seed``.
+        default: a random sample drawn with ``random_state``.
     cardinality : int, optional
         Number of classes (default: from ``target``/``class_names``, else ``max(labels)+1``).
     class_names : sequence of str, optional
-    seed : int
+    random_state : int
 
     Returns
     -------
     FilterStep
-        With ``weights`` set for ``method="weights"``.
+        With ``sample_weight`` set for ``method="weights"``.
 
     Examples
     --------
     >>> step = rebalance([0, 0, 0, 0, 1, 1], target=[0.5, 0.5], priority=[4, 3, 2, 1, 1, 1])
     >>> step.kept.tolist(), step.removed_counts
     ([True, True, False, False, True, True], {'downsampled:0': 2})
-    >>> rebalance([0, 0, 0, 1], method="weights").weights.tolist()
+    >>> rebalance([0, 0, 0, 1], method="weights").sample_weight.tolist()
     [0.6666666666666666, 0.6666666666666666, 0.6666666666666666, 2.0]
     """
     if method not in ("downsample", "weights"):
@@ -144,21 +144,21 @@ def rebalance(
     missing = [names[c] for c in range(cardinality) if target_shares[c] > 0 and counts[c] == 0]
     if missing and len(y):
         raise ValueError(f"cannot rebalance: class {missing[0]!r} has no kept rows but a target share of {target_shares[names.index(missing[0])]:.3f}")
-    params = {"method": method, "target": target_shares.tolist(), "class_names": names, "seed": seed}
+    params = {"method": method, "target": target_shares.tolist(), "class_names": names, "random_state": random_state}
     reasons = np.full(len(y), "", dtype=object)
     if method == "weights":
         shares = counts / max(len(y), 1)
         with np.errstate(divide="ignore", invalid="ignore"):
             per_class = np.where(counts > 0, target_shares / shares, 0.0)
         weights = per_class[y]
-        return FilterStep.from_reasons("balance", ids, reasons, params=params, weights=weights)
+        return FilterStep.from_reasons("balance", ids, reasons, params=params, sample_weight=weights)
 
     # Largest total n with n * target_c <= count_c for every class with a target share.
     wanted = target_shares > 0
     total = np.min(counts[wanted] / target_shares[wanted]) if len(y) else 0
     quota = np.floor(total * target_shares + 1e-9).astype(int)
     if priority is None:
-        order_key = np.random.default_rng(seed).permutation(len(y)).astype(float)
+        order_key = np.random.default_rng(random_state).permutation(len(y)).astype(float)
     else:
         priority = np.asarray(priority, dtype=float)
         if priority.shape != y.shape:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from workbench._internal.columns import SAMPLE_WEIGHT, proba_column
 from workbench._internal.validation import check_proba
 from workbench.curate._balance import rebalance
 from workbench.curate._confidence import confidence_filter
@@ -54,7 +55,7 @@ def curate(
     class_names=None,
     id_column: str = "example_id",
     text_column: str = "text",
-    seed: int = 0,
+    random_state: int = 0,
 ) -> CuratedSet:
     """Run the filter in its usual order and return the curated set with its funnel.
 
@@ -81,10 +82,10 @@ def curate(
         Target class shares for ``balance`` (default uniform).
     diversity_k : int, optional
     features : array of shape (len(pool), d), optional
-        Required with ``diversity_k`` (see :func:`text_features`).
+        Required with ``diversity_k`` (see :func:`text_embedding`).
     class_names : sequence of str, optional
     id_column, text_column : str
-    seed : int
+    random_state : int
 
     Returns
     -------
@@ -105,11 +106,11 @@ def curate(
         raise ValueError(f"proba has {len(P)} rows but the pool has {len(pool)}")
     k = P.shape[1]
     names = _class_names(class_names, k)
-    clash = {"label", "confidence", "weight", *(f"proba_{c}" for c in names)} & set(pool.columns)
+    clash = {"label", "confidence", SAMPLE_WEIGHT, *(proba_column(c) for c in names)} & set(pool.columns)
     if clash:
         raise ValueError(f"pool already has column(s) {sorted(clash)} that curate() writes; rename them first")
     if diversity_k is not None and features is None:
-        raise ValueError("diversity_k needs features aligned with the pool (see text_features)")
+        raise ValueError("diversity_k needs features aligned with the pool (see text_embedding)")
     ids = pool[id_column].to_numpy()
     position = pd.Series(np.arange(len(pool)), index=ids)
     confidence = P.max(axis=1)
@@ -130,11 +131,11 @@ def curate(
         if text_column not in pool.columns:
             raise ValueError(f"label_errors needs the text column {text_column!r}; columns are {list(pool.columns)}")
         rows = current()
-        funnel = funnel.then(find_label_errors(pool[text_column].iloc[rows], P[rows].argmax(axis=1), ids=ids[rows], seed=seed))
+        funnel = funnel.then(find_label_errors(pool[text_column].iloc[rows], P[rows].argmax(axis=1), ids=ids[rows], random_state=random_state))
     if balance is not None:
         rows = current()
         funnel = funnel.then(
-            rebalance(P[rows].argmax(axis=1), target=target, method=balance, ids=ids[rows], priority=confidence[rows], cardinality=k, class_names=names, seed=seed)
+            rebalance(P[rows].argmax(axis=1), target=target, method=balance, ids=ids[rows], priority=confidence[rows], cardinality=k, class_names=names, random_state=random_state)
         )
     if diversity_k is not None:
         rows = current()
@@ -147,5 +148,5 @@ def curate(
     frame["confidence"] = confidence[rows]
     for c, name in enumerate(names):
         frame[f"proba_{name}"] = P[rows, c]
-    frame["weight"] = funnel.weights
+    frame[SAMPLE_WEIGHT] = funnel.sample_weight
     return CuratedSet(frame.reset_index(drop=True), funnel)

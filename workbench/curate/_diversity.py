@@ -11,7 +11,7 @@ from workbench.curate._funnel import NOT_SELECTED_FOR_DIVERSITY, FilterStep, _ch
 # ----------------------------------------------------------------------------------------
 
 
-def text_features(texts, *, n_components: int = 64, seed: int = 0) -> np.ndarray:
+def text_embedding(texts, *, n_components: int = 64, random_state: int = 0) -> np.ndarray:
     """Dense, L2-normalised features for diversity: the workbench's TF-IDF reduced by truncated SVD.
 
     Euclidean distance between rows is then a monotone function of cosine distance.
@@ -23,7 +23,7 @@ def text_features(texts, *, n_components: int = 64, seed: int = 0) -> np.ndarray
 
     tfidf = tfidf_vectorizer().fit_transform(list(texts))
     n_components = max(1, min(n_components, tfidf.shape[1] - 1, tfidf.shape[0] - 1))
-    reduced = TruncatedSVD(n_components=n_components, random_state=seed).fit_transform(tfidf)
+    reduced = TruncatedSVD(n_components=n_components, random_state=random_state).fit_transform(tfidf)
     return normalize(reduced)
 
 
@@ -84,7 +84,7 @@ def diversity_sample(X, k: int, *, ids=None, priority=None) -> FilterStep:
     Parameters
     ----------
     X : array of shape (n, d)
-        Features of the rows (e.g. :func:`text_features`), aligned with ``ids``.
+        Features of the rows (e.g. :func:`text_embedding`), aligned with ``ids``.
     k : int
         Rows to keep; when ``k >= n`` every row is kept.
     ids : array, optional
@@ -119,7 +119,7 @@ def diversity_score(X, selected=None, *, reference=None) -> dict[str, float]:
     Parameters
     ----------
     X : array of shape (n, d)
-        Features (e.g. :func:`text_features`).
+        Features (e.g. :func:`text_embedding`).
     selected : array of int or bool, optional
         The chosen rows of ``X`` (default all).
     reference : array of shape (m, d), optional

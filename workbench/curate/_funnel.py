@@ -43,7 +43,7 @@ class FilterStep:
         ``""`` for kept rows, the reason for removed ones.
     params : dict
         The step's settings (JSON-safe), for the lineage record.
-    weights : ndarray or None
+    sample_weight : ndarray or None
         Sample weights for the rows (aligned with ``ids``), when the step gives weights.
     details : dict
         Tables for inspection (duplicate clusters, the label-error ranking, ...); not part
@@ -55,7 +55,7 @@ class FilterStep:
     kept: np.ndarray
     reasons: np.ndarray
     params: dict = field(default_factory=dict)
-    weights: np.ndarray | None = None
+    sample_weight: np.ndarray | None = None
     details: dict = field(default_factory=dict)
 
     @classmethod
@@ -101,8 +101,8 @@ class FilterStep:
             "n_kept": self.n_kept,
             "removed": {r: {"count": len(v), "ids": json_safe(v)} for r, v in self.removed_ids.items()},
         }
-        if self.weights is not None and len(self.weights):
-            record["weights"] = {"min": float(self.weights.min()), "max": float(self.weights.max())}
+        if self.sample_weight is not None and len(self.sample_weight):
+            record["sample_weight"] = {"min": float(self.sample_weight.min()), "max": float(self.sample_weight.max())}
         return record
 
     def __repr__(self) -> str:
@@ -160,12 +160,12 @@ class Funnel:
         return Funnel(self.pool_ids, self.steps + (step,))
 
     @property
-    def weights(self) -> np.ndarray:
+    def sample_weight(self) -> np.ndarray:
         """Sample weights for the kept rows: the product of the weights steps gave (1 if none)."""
         weights = pd.Series(1.0, index=self.kept_ids)
         for step in self.steps:
-            if step.weights is not None:
-                given = pd.Series(step.weights, index=step.ids)
+            if step.sample_weight is not None:
+                given = pd.Series(step.sample_weight, index=step.ids)
                 weights *= given.reindex(weights.index).to_numpy()
         return weights.to_numpy()
 

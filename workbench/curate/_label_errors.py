@@ -13,7 +13,7 @@ from workbench.curate._funnel import LIKELY_LABEL_ERROR, FilterStep, _check_ids
 # ----------------------------------------------------------------------------------------
 
 
-def out_of_sample_proba(X, labels, *, cv: int = 5, seed: int = 0) -> np.ndarray:
+def out_of_sample_proba(X, labels, *, cv: int = 5, random_state: int = 0) -> np.ndarray:
     """Class probabilities for every row from a model that never saw that row.
 
     A logistic regression is trained with stratified ``cv``-fold cross-validation
@@ -41,14 +41,14 @@ def out_of_sample_proba(X, labels, *, cv: int = 5, seed: int = 0) -> np.ndarray:
         model = make_pipeline(tfidf_vectorizer(), model)
     if len(X) != len(y):
         raise ValueError(f"X has {len(X)} rows but labels has {len(y)}")
-    folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    folds = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=random_state)
     P = cross_val_predict(model, X, y, cv=folds, method="predict_proba")
     full = np.zeros((len(y), len(counts)))
     full[:, np.flatnonzero(counts > 0)] = P
     return full
 
 
-def find_label_errors(X, labels, *, ids=None, pred_probs=None, cv: int = 5, seed: int = 0, filter_by: str = "prune_by_noise_rate") -> FilterStep:
+def find_label_errors(X, labels, *, ids=None, pred_probs=None, cv: int = 5, random_state: int = 0, filter_by: str = "prune_by_noise_rate") -> FilterStep:
     """Flag rows whose (synthetic) label is likely wrong, with cleanlab's confident learning.
 
     Parameters
@@ -61,7 +61,7 @@ def find_label_errors(X, labels, *, ids=None, pred_probs=None, cv: int = 5, seed
     ids : array, optional
     pred_probs : array of shape (n, k), optional
         Out-of-sample probabilities from your own model.
-    cv, seed : int
+    cv, random_state : int
     filter_by : str
         cleanlab's ``find_label_issues`` method.
 
@@ -76,7 +76,7 @@ def find_label_errors(X, labels, *, ids=None, pred_probs=None, cv: int = 5, seed
 
     y = check_labels(labels)
     ids = _check_ids(ids, len(y))
-    P = out_of_sample_proba(X, y, cv=cv, seed=seed) if pred_probs is None else check_proba(pred_probs, name="pred_probs")
+    P = out_of_sample_proba(X, y, cv=cv, random_state=random_state) if pred_probs is None else check_proba(pred_probs, name="pred_probs")
     if len(P) != len(y):
         raise ValueError(f"pred_probs has {len(P)} rows but labels has {len(y)}")
     ranked = find_label_issues(y, P, filter_by=filter_by, return_indices_ranked_by="self_confidence", n_jobs=1)
@@ -90,5 +90,5 @@ def find_label_errors(X, labels, *, ids=None, pred_probs=None, cv: int = 5, seed
             "self_confidence": get_self_confidence_for_each_label(y, P)[ranked],
         }
     )
-    params = {"method": "cleanlab.find_label_issues", "filter_by": filter_by, "cv": cv, "seed": seed, "own_pred_probs": pred_probs is not None}
+    params = {"method": "cleanlab.find_label_issues", "filter_by": filter_by, "cv": cv, "random_state": random_state, "own_pred_probs": pred_probs is not None}
     return FilterStep.from_reasons("label_errors", ids, reasons, params=params, details={"ranking": ranking, "pred_probs": P})

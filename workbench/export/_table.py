@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from workbench._internal.atomic import atomic_files
+from workbench._internal.columns import PROBA_PREFIX, VOTE_PREFIX
 from workbench._internal.validation import label_dtype
 from workbench.data._dataset import ID_COLUMN, TEXT_COLUMN
 from workbench.evaluate import _leakage as evaluate
@@ -47,8 +48,6 @@ FORMATS = tuple(WRITERS)
 SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl"}
 
 LABEL_COLUMNS = ("label", "label_name", "label_proba", "label_source", "sample_weight")
-PROBA_PREFIX = "proba_"
-VOTE_PREFIX = "vote_"
 
 
 class LeakageError(evaluate.LeakageError, ValueError):

@@ -12,9 +12,11 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from workbench._internal.columns import proba_column, vote_column
 from workbench._internal.validation import (
     ABSTAIN,
     check_label_matrix,
+    check_proba,
     lf_names,
 )
 
@@ -125,7 +127,8 @@ def conflict_rate(L: np.ndarray) -> float:
 
 
 def examples(df: pd.DataFrame, L: np.ndarray, lfs: Sequence[Any], kind: str = "fires", lf: str | None = None,
-             other: str | None = None, Y: Any = None, probs: np.ndarray | None = None,
+             other: str | None = None, Y: Any = None, proba: np.ndarray | None = None,
+             class_names: Sequence[str] | None = None,
              columns: Sequence[str] = ("example_id", "text")) -> pd.DataFrame:
     """Rows of ``df`` selected by what the LFs did, with their votes beside them.
 
@@ -138,13 +141,14 @@ def examples(df: pd.DataFrame, L: np.ndarray, lfs: Sequence[Any], kind: str = "f
         every row with a conflict). ``abstain``: rows where every LF abstains.
     Y : array-like, optional
         Gold labels (required for ``wrong``); shown as a ``gold`` column.
-    probs : ndarray (n, k), optional
-        Label-model probabilities; shown as ``p_<class>`` columns.
+    proba : ndarray (n, k), optional
+        Label-model probabilities; shown as ``proba_<class>`` columns (class names from
+        ``class_names``, else class ids).
 
     Returns
     -------
     DataFrame
-        The selected rows' ``columns``, one ``vote:<lf>`` column per LF, and ``gold`` /
+        The selected rows' ``columns``, one ``vote_<lf>`` column per LF, and ``gold`` /
         probabilities when given; the original index is kept.
 
     Examples
@@ -188,12 +192,13 @@ def examples(df: pd.DataFrame, L: np.ndarray, lfs: Sequence[Any], kind: str = "f
 
     keep = [c for c in columns if c in df.columns]
     out = df.loc[mask, keep].copy()
-    votes = pd.DataFrame(L[mask], index=out.index, columns=[f"vote:{n}" for n in names])
+    votes = pd.DataFrame(L[mask], index=out.index, columns=[vote_column(n) for n in names])
     out = pd.concat([out, votes], axis=1)
     if Y is not None:
         out["gold"] = _check_Y(Y, len(L))[mask]
-    if probs is not None:
-        probs = np.asarray(probs)
-        for c in range(probs.shape[1]):
-            out[f"p_{c}"] = probs[mask, c]
+    if proba is not None:
+        proba = check_proba(proba, len(L))
+        names_of_classes = list(class_names) if class_names is not None else list(range(proba.shape[1]))
+        for c, class_name in enumerate(names_of_classes):
+            out[proba_column(class_name)] = proba[mask, c]
     return out

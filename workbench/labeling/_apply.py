@@ -27,7 +27,7 @@ from workbench._internal.validation import ABSTAIN, label_dtype
 from workbench.labeling._fastpath import TextFastPath, text_column_of
 from workbench.labeling._lf import check_unique_names, is_vectorized, lf_fingerprint
 
-#: Row count from which ``progress=None`` shows a progress bar.
+#: Row count from which ``progress_bar=None`` shows a progress bar.
 
 
 class LFApplyError(RuntimeError):
@@ -195,7 +195,7 @@ class LFApplier:
         self._text_paths: dict[str, Any] = {}  # text column -> workbench.labeling.TextFastPath
         self._pending: dict[str, Future] = {}  # LF name -> its votes, being computed on a thread
 
-    def apply(self, df: pd.DataFrame, *, fault_tolerant: bool = False, progress: bool | None = None,
+    def apply(self, df: pd.DataFrame, *, fault_tolerant: bool = False, progress_bar: bool | None = None,
               data_key: str | None = None, rows: list[Row] | None = None) -> np.ndarray:
         """Return ``L`` (``len(df)`` x ``len(lfs)``) for ``df``.
 
@@ -206,7 +206,7 @@ class LFApplier:
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"apply expects a pandas DataFrame, got {type(df).__name__}")
         n = len(df)
-        show = progress if progress is not None else n >= PROGRESS_MIN_ROWS
+        show = progress_bar if progress_bar is not None else n >= PROGRESS_MIN_ROWS
         dkey = data_key or (data_fingerprint(df) if self.cache is not None else "")
         L = np.full((n, len(self.lfs)), ABSTAIN, dtype=label_dtype(self.cardinality))
         self.faults_, self.applied_ = {}, []

@@ -78,7 +78,7 @@ class _PartitionApplier(LFApplier):
         try:
             with warnings.catch_warnings():  # the driver warns once, for the whole table
                 warnings.simplefilter("ignore", LFFaultWarning)
-                L = self.apply(partition, fault_tolerant=fault_tolerant, progress=False)
+                L = self.apply(partition, fault_tolerant=fault_tolerant, progress_bar=False)
         except LFApplyError as exc:
             cause = exc.__cause__
             error = _PartitionError(
@@ -212,7 +212,7 @@ class DaskLFApplier(LFApplier):
         self.npartitions = npartitions
 
     def apply(self, data: pd.DataFrame | dd.DataFrame, *, fault_tolerant: bool = False,
-              progress: bool | None = None) -> np.ndarray:
+              progress_bar: bool | None = None) -> np.ndarray:
         """Return ``L`` (rows of ``data`` x LFs) as a NumPy array on this machine."""
         import dask
         import dask.dataframe as dd
@@ -220,7 +220,7 @@ class DaskLFApplier(LFApplier):
 
         if not isinstance(data, (pd.DataFrame, dd.DataFrame)):
             raise TypeError(f"apply expects a pandas or Dask DataFrame, got {type(data).__name__}")
-        show = progress if progress is not None else (isinstance(data, dd.DataFrame) or len(data) >= PROGRESS_MIN_ROWS)
+        show = progress_bar if progress_bar is not None else (isinstance(data, dd.DataFrame) or len(data) >= PROGRESS_MIN_ROWS)
         self._check_picklable()
         template = _PartitionApplier(self.lfs, self.cardinality, cache=False,
                                      id_column=self.id_column, text_column=self.text_column)
@@ -279,7 +279,7 @@ class DaskLFApplier(LFApplier):
 
 def apply_dask(data: pd.DataFrame | dd.DataFrame, lfs: Sequence[Any], *, cardinality: int = 2,
                fault_tolerant: bool = False, client: Client | None = None, scheduler: Any = None,
-               n_workers: int = 2, npartitions: int | None = None, progress: bool | None = None) -> np.ndarray:
+               n_workers: int = 2, npartitions: int | None = None, progress_bar: bool | None = None) -> np.ndarray:
     """Apply ``lfs`` with Dask and return ``L``, exactly as ``apply_lfs`` would on one machine.
 
     Parameters
@@ -295,7 +295,7 @@ def apply_dask(data: pd.DataFrame | dd.DataFrame, lfs: Sequence[Any], *, cardina
         Worker processes of the temporary ``LocalCluster``.
     npartitions : int, optional
         Partitions for a pandas DataFrame (default: ~100,000 rows each).
-    progress : bool or None
+    progress_bar : bool or None
         Progress bar over partitions; ``None`` shows one from 50,000 rows.
 
     Examples
@@ -308,4 +308,4 @@ def apply_dask(data: pd.DataFrame | dd.DataFrame, lfs: Sequence[Any], *, cardina
     [[1], [-1]]
     """
     return DaskLFApplier(list(lfs), cardinality=cardinality, client=client, scheduler=scheduler, n_workers=n_workers,
-                         npartitions=npartitions).apply(data, fault_tolerant=fault_tolerant, progress=progress)
+                         npartitions=npartitions).apply(data, fault_tolerant=fault_tolerant, progress_bar=progress_bar)

@@ -16,7 +16,7 @@ from workbench.labeling._apply import LabelCache, LFApplier
 
 
 def apply_lfs(df: pd.DataFrame, lfs: Iterable[Any], *, cardinality: int = 2, fault_tolerant: bool = False,
-              cache: LabelCache | bool | None = None, progress: bool | None = None, engine: str = "local",
+              cache: LabelCache | bool | None = None, progress_bar: bool | None = None, engine: str = "local",
               client: Any = None, scheduler: Any = None, n_jobs: int | None = None) -> np.ndarray:
     """Apply ``lfs`` to ``df`` and return the label matrix ``L`` (int8, ABSTAIN = -1).
 
@@ -35,7 +35,7 @@ def apply_lfs(df: pd.DataFrame, lfs: Iterable[Any], *, cardinality: int = 2, fau
         (use :class:`LFApplier` and its ``faults_`` to inspect them).
     cache : LabelCache, False or None
         Cache of LF columns; ``None`` means the process-wide one. The Dask engine has none.
-    progress : bool or None
+    progress_bar : bool or None
         Show a progress bar; ``None`` shows one from 50,000 rows.
     engine : {"local", "dask"}, default "local"
         ``"dask"`` applies the LFs partition by partition on a Dask cluster and returns the
@@ -65,11 +65,11 @@ def apply_lfs(df: pd.DataFrame, lfs: Iterable[Any], *, cardinality: int = 2, fau
         )
 
         return apply_dask(df, lfs, cardinality=cardinality, fault_tolerant=fault_tolerant, client=client,
-                          scheduler=scheduler, progress=progress)
+                          scheduler=scheduler, progress_bar=progress_bar)
     if engine != "local":
         raise ValueError(f"engine must be 'local' or 'dask', got {engine!r}")
     if client is not None or scheduler is not None:
         raise ValueError("client= and scheduler= are for engine='dask'")
     return LFApplier(list(lfs), cardinality=cardinality, cache=cache, n_jobs=n_jobs).apply(
-        df, fault_tolerant=fault_tolerant, progress=progress
+        df, fault_tolerant=fault_tolerant, progress_bar=progress_bar
     )

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from workbench._internal.atomic import atomic_write
+from workbench._internal.columns import vote_column
 from workbench._internal.jsonsafe import json_safe
 from workbench._internal.progress import PROGRESS_MIN_ROWS
 from workbench._internal.validation import label_dtype
@@ -466,7 +467,7 @@ class StudioState:
         cache by default, so a re-opened studio does not re-apply unchanged LFs.
     bins : int
         Bins of the confidence histograms.
-    progress : bool or None
+    progress_bar : bool or None
         Progress bar while a row-wise LF runs; None shows one from 50,000 rows.
 
     Examples
@@ -485,7 +486,7 @@ class StudioState:
                  label_model: str = "snorkel", label_model_settings: dict | None = None, background: bool = True,
                  debounce: float = 0.5, cache: LabelCache | None = None, bins: int = 20,
                  id_column: str = "example_id", text_column: str = "text", fit_cache_size: int = 8,
-                 progress: bool | None = None):
+                 progress_bar: bool | None = None):
         if label_model not in LABEL_MODELS:
             raise ValueError(f"label_model must be one of {LABEL_MODELS}, got {label_model!r}")
         train, dev, self.Y_dev, self.class_names = _check_dataset(dataset, train_split, dev_split)
@@ -500,7 +501,7 @@ class StudioState:
         self.label_model_settings = {"n_epochs": 500, "seed": 123, **(label_model_settings or {})}
         self.background = background
         self.bins = bins
-        self.progress = progress
+        self.progress_bar = progress_bar
         self.cache = cache if cache is not None else DEFAULT_CACHE
         self.history = LFHistory()
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
@@ -593,8 +594,8 @@ class StudioState:
                     column = path.run(entry.lf)  # a builder LF: cannot fault once its column exists
                 else:
                     rows = None if is_vectorized(entry.lf) else split.row_objects()
-                    show = rows is not None and (self.progress if self.progress is not None else n >= PROGRESS_MIN_ROWS)
-                    column = applier.apply(df, fault_tolerant=True, data_key=split.key, progress=show, rows=rows)[:, 0]
+                    show = rows is not None and (self.progress_bar if self.progress_bar is not None else n >= PROGRESS_MIN_ROWS)
+                    column = applier.apply(df, fault_tolerant=True, data_key=split.key, progress_bar=show, rows=rows)[:, 0]
                     fault = applier.faults_.get(entry.name, fault)
         except Exception as exc:  # LFApplyError (bad shape or dtype), or a crash outside the LF call
             error = LFError(entry.name, split.name, n, n, [{"row": None, "example_id": None, "text": None,
@@ -852,7 +853,7 @@ class StudioState:
         ``kind`` is ``fires`` (rows where ``lf`` votes), ``wrong`` (dev rows where ``lf``
         disagrees with the gold label), ``conflict`` (``lf`` disagrees with ``other``, or with any
         LF), ``abstain`` (no LF votes) or ``overlap`` (``lf`` and ``other`` both vote). Pages
-        have ``example_id``, ``text``, one ``vote:<lf>`` column per active LF, ``gold`` on dev and
+        have ``example_id``, ``text``, one ``vote_<lf>`` column per active LF, ``gold`` on dev and
         ``p_<class>`` from the shown model.
         """
         snap = self.snapshot if self.snapshot is not None else self.refresh()
@@ -870,16 +871,17 @@ class StudioState:
         L = snap.L_train if split == "train" else snap.L_dev
         Y = self.Y_dev if split == "dev" else None
         shown = snap.shown
-        probs = None if shown is None else (shown.probs_train if split == "train" else shown.probs_dev)
+        proba = None if shown is None else (shown.probs_train if split == "train" else shown.probs_dev)
         df = self.splits[split].df
         columns = (self.id_column, self.text_column)
         if kind == "overlap":
-            rows = examples(df, L, snap.names, "fires", lf=lf, Y=Y, probs=probs, columns=columns)
+            rows = examples(df, L, snap.names, "fires", lf=lf, Y=Y, proba=proba, class_names=self.class_names,
+                            columns=columns)
             if other is not None and other != lf:
-                rows = rows[rows[f"vote:{other}"] != ABSTAIN]
+                rows = rows[rows[vote_column(other)] != ABSTAIN]
         else:
             rows = examples(df, L, snap.names, kind, lf=lf, other=other if kind == "conflict" else None, Y=Y,
-                            probs=probs, columns=columns)
+                            proba=proba, class_names=self.class_names, columns=columns)
         start = max(page, 0) * page_size
         return len(rows), rows.iloc[start : start + page_size]
 
@@ -937,7 +939,7 @@ class StudioState:
             if not saved or not len(df):
                 continue
             try:
-                got = LFApplier(saved, cardinality=self.cardinality, cache=False).apply(df, progress=False)
+                got = LFApplier(saved, cardinality=self.cardinality, cache=False).apply(df, progress_bar=False)
             except Exception as exc:
                 raise LFSaveError(f"the saved LFs fail on the {split} split: {exc}") from exc
             differ = [n for j, n in enumerate(snap.names) if not np.array_equal(got[:, j], expected[:, j])]

@@ -180,7 +180,7 @@ def diversity_scatter(X, selections: Mapping[str, Sequence[int]], *, max_points:
                       title: str = "Which rows each selection picks") -> go.Figure:
     """The first two feature dimensions of the pool (sampled), with each selection on top.
 
-    ``X`` are features such as :func:`workbench.curate.text_features` (whose first two
+    ``X`` are features such as :func:`workbench.curate.text_embedding` (whose first two
     columns are the leading SVD components); ``selections`` maps a name to row positions.
     """
     X = np.asarray(X, dtype=float)

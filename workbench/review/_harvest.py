@@ -196,7 +196,7 @@ def build_training_set(
         TEXT_COLUMN: pool[TEXT_COLUMN].astype(str).to_numpy()[keep],
         LABEL_COLUMN: targets[keep].argmax(axis=1),
         "label_source": source[keep],
-        "weight": weight[keep],
+        "sample_weight": weight[keep],
     })
     lineage = {
         "n_rows": int(keep.sum()),

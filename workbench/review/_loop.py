@@ -94,7 +94,7 @@ class ReviewLoop:
     def run_round(self) -> RoundResult:
         seeds = harvest(self.store, protected=self.protected, conflicts=self.conflicts)
         training = build_training_set(self.pool, self.P, seeds, covered=self.covered, seed_weight=self.seed_weight)
-        model = self.learner(training.frame[TEXT_COLUMN], training.P, sample_weight=training.frame["weight"].to_numpy())
+        model = self.learner(training.frame[TEXT_COLUMN], training.P, sample_weight=training.frame["sample_weight"].to_numpy())
         metrics = {}
         for name, df in self.eval_sets.items():
             y, pred = df[LABEL_COLUMN].to_numpy(dtype=int), model.predict_proba(df[TEXT_COLUMN].astype(str)).argmax(axis=1)

@@ -52,7 +52,7 @@ from workbench.curate._confidence import (
 )
 from workbench.curate._curate import CuratedSet, curate
 from workbench.curate._dedupe import DuplicateClusters, find_duplicates
-from workbench.curate._diversity import text_features
+from workbench.curate._diversity import text_embedding
 from workbench.curate._funnel import _class_names
 from workbench.plots import TEMPLATE
 from workbench.plots.filter import (
@@ -121,7 +121,7 @@ class ThresholdExplorer:
         Where the button writes ``curated.csv`` and ``filter_record.json`` (atomically).
     labeled_name : str
         What to call the labeled set in the figures (``"dev"``, ``"valid"``).
-    seed : int
+    random_state : int
 
     Attributes
     ----------
@@ -157,7 +157,7 @@ class ThresholdExplorer:
         diversity_k: int | None = None,
         save_dir: str | os.PathLike | None = None,
         labeled_name: str = "dev",
-        seed: int = 0,
+        random_state: int = 0,
     ):
         for column in (text_column, id_column):
             if column not in pool.columns:
@@ -177,7 +177,7 @@ class ThresholdExplorer:
         self.text_column, self.id_column = text_column, id_column
         self.save_dir = None if save_dir is None else Path(save_dir)
         self.labeled_name = labeled_name
-        self.seed = seed
+        self.random_state = random_state
         self.confidence = self.proba.max(axis=1)
         self.predicted = self.proba.argmax(axis=1)
         self.curve = threshold_curve(self.proba, dev_proba=self.dev_proba, dev_labels=self.dev_labels, class_names=self.class_names)
@@ -322,7 +322,7 @@ class ThresholdExplorer:
     def features(self) -> np.ndarray:
         """Diversity features of the pool, computed on first use."""
         if self._features is None:
-            self._features = text_features(self.pool[self.text_column], seed=self.seed)
+            self._features = text_embedding(self.pool[self.text_column], random_state=self.random_state)
         return self._features
 
     def _class_threshold_values(self) -> list[float]:
@@ -338,7 +338,7 @@ class ThresholdExplorer:
             balance=self._balance_method(), target=self.target,
             diversity_k=self.diversity_k.value if self.diversity.value else None,
             features=self.features if self.diversity.value else None,
-            class_names=self.class_names, id_column=self.id_column, seed=self.seed,
+            class_names=self.class_names, id_column=self.id_column, random_state=self.random_state,
         )
 
     def _compute(self) -> dict:
@@ -362,7 +362,7 @@ class ThresholdExplorer:
         curated: CuratedSet = state["curated"]
         balance = class_balance(curated.frame["label"].to_numpy(), len(self.class_names), target=self.target,
                                 class_names=self.class_names,
-                                weights=curated.frame["weight"].to_numpy() if self.balance.value == "weights" else None)
+                                sample_weight=curated.frame["sample_weight"].to_numpy() if self.balance.value == "weights" else None)
         return kept_set_figure(balance, curated.funnel.to_frame(), title=f"The kept set: {len(curated.frame):,} rows",
                                template=TEMPLATE).update_layout(**KEPT_FIGURE_SIZE)
 

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from workbench._internal.columns import PROBA_PREFIX, VOTE_PREFIX
 from workbench.labeling._lf import ABSTAIN, keyword_lf, predicate_lf, regex_lf
 from workbench.labeling._studio import LFHistory, Snapshot, StudioState
 from workbench.plots.studio import (
@@ -160,7 +161,7 @@ class Studio:
         list it reads was edited in another cell).
     display : bool
         Show the dashboard at once when running in IPython.
-    cache, progress
+    cache, progress_bar
         Passed to :class:`~workbench.labeling.StudioState`.
 
     Attributes
@@ -183,10 +184,10 @@ class Studio:
     def __init__(self, dataset: Any, lfs: Sequence[Any] = (), *, train_split: str = "train", dev_split: str | None = "dev",
                  label_model: str = "snorkel", label_model_settings: dict | None = None, background: bool = True,
                  debounce: float = 0.5, page_size: int = 10, auto_refresh: bool = True, display: bool = True,
-                 cache=None, progress: bool | None = None):
+                 cache=None, progress_bar: bool | None = None):
         self.state = StudioState(dataset, train_split=train_split, dev_split=dev_split, label_model=label_model,
                                  label_model_settings=label_model_settings, background=background, debounce=debounce,
-                                 cache=cache, progress=progress)
+                                 cache=cache, progress_bar=progress_bar)
         self.class_names = self.state.class_names
         self._lock = threading.RLock()
         self._quiet = False
@@ -647,8 +648,8 @@ class Studio:
     def _rows_html(self, rows: pd.DataFrame, model_name: str) -> str:
         if rows.empty:
             return "<div class='wb-cell'>No rows.</div>"
-        vote_cols = [c for c in rows.columns if c.startswith("vote:")]
-        prob_cols = [c for c in rows.columns if c.startswith("p_")]
+        vote_cols = [c for c in rows.columns if c.startswith(VOTE_PREFIX)]
+        prob_cols = [c for c in rows.columns if c.startswith(PROBA_PREFIX)]
         has_gold = "gold" in rows.columns
         head = ("<tr><th>id</th><th>text</th><th>LF votes</th>" + ("<th>gold</th>" if has_gold else "")
                 + (f"<th>P ({_esc(model_name)})</th>" if prob_cols else "") + "</tr>")
@@ -656,10 +657,10 @@ class Studio:
         for _, r in rows.iterrows():
             votes = " ".join(
                 f"<span class='wb-vote' style='background:{VOTE_COLORS[int(r[c]) % len(VOTE_COLORS)]}'>"
-                f"{_esc(c[5:])}→{_esc(self.class_names[int(r[c])])}</span>"
+                f"{_esc(c[len(VOTE_PREFIX):])}→{_esc(self.class_names[int(r[c])])}</span>"
                 for c in vote_cols if int(r[c]) != ABSTAIN) or "<i>none</i>"
             gold = f"<td>{_esc(self.class_names[int(r['gold'])])}</td>" if has_gold else ""
-            probs = ("<td class='wb-nowrap'>" + "<br>".join(f"{_esc(self.class_names[int(c[2:])])} {float(r[c]):.2f}" for c in prob_cols)
+            probs = ("<td class='wb-nowrap'>" + "<br>".join(f"{_esc(c[len(PROBA_PREFIX):])} {float(r[c]):.2f}" for c in prob_cols)
                      + "</td>") if prob_cols else ""
             body.append(f"<tr><td class='wb-nowrap'>{_esc(r.get('example_id', ''))}</td><td>{_esc(r.get('text', ''), 300)}</td>"
                         f"<td>{votes}</td>{gold}{probs}</tr>")
