@@ -29,7 +29,7 @@ lab: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
-## Tests without notebooks and browsers.
+## Tests without notebooks, browsers, subprocesses or end-to-end runs (the doctests are included).
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not browser"
 

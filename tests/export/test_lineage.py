@@ -131,6 +131,7 @@ def test_reproduce_passes_on_an_unchanged_pipeline(result):
     assert not report.notes
 
 
+@pytest.mark.slow
 def test_reproduce_with_the_snorkel_label_model(tmp_path):
     res = run(tmp_path, kind="snorkel")
     assert res.manifest["label_model"]["used"] == "snorkel"

@@ -97,6 +97,7 @@ export.write_table(pd.DataFrame({"example_id": ["new"], "text": ["new"]}), sys.a
 """
 
 
+@pytest.mark.slow
 def test_an_export_killed_midway_leaves_the_old_file_intact(tmp_path, table):
     path = write_table(table, tmp_path / "train.parquet")
     before = path.read_bytes()

@@ -66,6 +66,7 @@ def local_and_dask(df, lfs, client, *, cardinality=2, fault_tolerant=False):
     return results
 
 
+@pytest.mark.slow
 def test_same_L_as_local_on_youtube(youtube, client):
     local, dask_ = local_and_dask(youtube.train, YOUTUBE_LFS, client)
     assert local[0] == dask_[0] == "L"
@@ -74,6 +75,7 @@ def test_same_L_as_local_on_youtube(youtube, client):
     assert (local[1] != ABSTAIN).any()
 
 
+@pytest.mark.slow
 def test_dask_dataframe_input_keeps_its_partitions_and_row_order(youtube, client):
     ddf = dd.from_pandas(youtube.train, npartitions=3)
     L = apply_lfs(ddf, YOUTUBE_LFS, engine="dask", client=client)
@@ -81,6 +83,7 @@ def test_dask_dataframe_input_keeps_its_partitions_and_row_order(youtube, client
 
 
 @pytest.mark.parametrize("cardinality", [2, 3, 200])
+@pytest.mark.slow
 def test_every_label_dtype(corpus, client, cardinality):
     @vectorized_lf(name="mod_k")
     def mod_k(df):
@@ -168,6 +171,7 @@ FAULTS = [rowwise_raises_late, rowwise_returns_none, vectorized_raises, out_of_r
 
 
 @pytest.mark.parametrize("make", FAULTS, ids=[f.__name__ for f in FAULTS])
+@pytest.mark.slow
 def test_strict_fault_messages_are_the_local_ones(corpus, client, make):
     lfs, expected = make()
     local, dask_ = local_and_dask(corpus, lfs, client)
@@ -176,12 +180,14 @@ def test_strict_fault_messages_are_the_local_ones(corpus, client, make):
     assert dask_[1] == local[1]
 
 
+@pytest.mark.slow
 def test_out_of_range_count_is_over_the_whole_table(corpus, client):
     lfs, _ = out_of_range_in_several_partitions()
     _, dask_ = local_and_dask(corpus, lfs, client)
     assert dask_[1].endswith("(5 such rows)")
 
 
+@pytest.mark.slow
 def test_worker_traceback_is_chained(corpus, client):
     lfs, _ = rowwise_raises_late()
     _, dask_ = local_and_dask(corpus, lfs, client)
@@ -190,6 +196,7 @@ def test_worker_traceback_is_chained(corpus, client):
     assert "in raises_late" in str(cause) and "ValueError: cannot read row 150" in str(cause)
 
 
+@pytest.mark.slow
 def test_fault_tolerant_mode_reports_global_rows(corpus, client):
     lfs = [*rowwise_raises_late()[0], *out_of_range_in_several_partitions()[0], *vectorized_raises()[0]]
     local, dask_ = local_and_dask(corpus, lfs, client, fault_tolerant=True)
@@ -205,6 +212,7 @@ def test_fault_tolerant_mode_reports_global_rows(corpus, client):
     assert frame.loc["broken", "count"].iloc[0] == len(corpus)
 
 
+@pytest.mark.slow
 def test_temporary_local_cluster_is_shut_down(corpus):
     lfs = [keyword_lf("kw_check", ["check"], 1), *rowwise_returns_none()[0]]
     before = {p.pid for p in multiprocessing.active_children()}  # the module's cluster may be running
@@ -217,17 +225,20 @@ def test_temporary_local_cluster_is_shut_down(corpus):
         default_client()
 
 
+@pytest.mark.slow
 def test_scheduler_address(corpus, client):
     lfs = [keyword_lf("kw_song", ["song"], 0)]
     L = apply_lfs(corpus, lfs, engine="dask", scheduler=client.scheduler.address)
     np.testing.assert_array_equal(L, apply_lfs(corpus, lfs, cache=False))
 
 
+@pytest.mark.slow
 def test_empty_table(corpus, client):
     L = apply_dask(corpus.iloc[:0], YOUTUBE_LFS[:2], client=client)
     assert L.shape == (0, 2) and L.dtype == np.int8
 
 
+@pytest.mark.slow
 def test_engine_arguments_are_checked(corpus, client):
     lfs = [keyword_lf("kw_song", ["song"], 0)]
     with pytest.raises(ValueError, match="engine must be"):
@@ -242,6 +253,7 @@ def test_engine_arguments_are_checked(corpus, client):
         apply_dask(corpus.to_dict(), lfs, client=client)
 
 
+@pytest.mark.slow
 def test_unpicklable_lf_is_named(corpus, client):
     lock = threading.Lock()
 

@@ -237,6 +237,7 @@ def test_cli_runs_the_bundled_pipeline_end_to_end_and_reproduces_it(tmp_path):
     assert tampered.stdout.startswith("NOT reproduced: step 'export_on_disk' differs")
 
 
+@pytest.mark.slow
 def test_cli_refuses_to_overwrite_an_export(tmp_path):
     (tmp_path / "c.yaml").write_text(yaml.safe_dump({"data": {"bundled": "youtube_spam"}, "lfs": "workbench.data.youtube_lfs",
                                                      "output": {"dir": "out"}}))
@@ -258,6 +259,7 @@ def test_cli_refuses_to_overwrite_an_export(tmp_path):
     ({"filter": ["uncovered", {"step": "confidence", "threshold": 1.5}]}, "filter[1].threshold: 1.5 is outside 0..1"),
     ({"label_model": {"kind": "flyingsnake"}}, "label_model.kind: unknown value 'flyingsnake'"),
 ])
+@pytest.mark.slow
 def test_cli_bad_configs_fail_with_the_named_key(tmp_path, change, key):
     pd.DataFrame({"body": ["a", "b"], "y": [0, 1]}).to_csv(tmp_path / "dev.csv", index=False)
     raw = {"data": {"bundled": "youtube_spam"}, "lfs": "workbench.data.youtube_lfs", **change}
@@ -269,6 +271,7 @@ def test_cli_bad_configs_fail_with_the_named_key(tmp_path, change, key):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_cli_names_a_missing_config_file(tmp_path):
     res = cli("run", str(tmp_path / "nope.toml"))
     assert res.returncode == 2

@@ -236,6 +236,7 @@ def test_rounds_are_numbered_from_zero(store):
 # -- crashes and concurrent writers --------------------------------------------------
 
 
+@pytest.mark.slow
 def test_decisions_survive_a_process_killed_between_writes(store, tmp_path):
     child = _child(
         tmp_path,
@@ -261,6 +262,7 @@ def test_decisions_survive_a_process_killed_between_writes(store, tmp_path):
         assert "after" in reopened.decided_ids()
 
 
+@pytest.mark.slow
 def test_decisions_survive_a_process_killed_mid_stream(store, tmp_path):
     child = _child(
         tmp_path,
@@ -283,6 +285,7 @@ def test_decisions_survive_a_process_killed_mid_stream(store, tmp_path):
         assert ids == [f"ex{i}" for i in range(len(ids))]
 
 
+@pytest.mark.slow
 def test_two_writer_processes_create_and_fill_one_store_losing_nothing(tmp_path):
     body = """
     reviewer = sys.argv[1]

@@ -300,7 +300,7 @@ def apply_dask(data: pd.DataFrame | dd.DataFrame, lfs: Sequence[Any], *, cardina
 
     Examples
     --------
-    >>> from distributed import Client, LocalCluster
+    >>> from distributed import Client, LocalCluster  # doctest: +SKIP
     >>> from workbench.labeling._lf import keyword_lf
     >>> df = pd.DataFrame({"text": ["subscribe to my channel", "great song"]})
     >>> with LocalCluster(n_workers=2, processes=True) as cluster, Client(cluster) as client:  # doctest: +SKIP

@@ -40,12 +40,15 @@ def matrix_heatmap(matrix: pd.DataFrame, title: str, colorscale: str = "Blues") 
     return fig
 
 
-def confidence_histogram(probs: np.ndarray, bins: int = 20, threshold: float | None = None,
+def confidence_histogram(proba: np.ndarray, bins: int = 20, threshold: float | None = None,
                          title: str = "Label model confidence") -> go.Figure:
-    """Histogram of each row's top probability (binned here, not in the browser)."""
-    probs = np.asarray(probs, dtype=float)
-    top = probs.max(axis=1) if probs.ndim == 2 else probs
-    k = probs.shape[1] if probs.ndim == 2 else 2
+    """Histogram of each row's top probability (binned here, not in the browser).
+
+    ``proba`` is an ``(n, k)`` probability matrix, or the top probabilities of a binary task.
+    """
+    proba = np.asarray(proba, dtype=float)
+    top = proba.max(axis=1) if proba.ndim == 2 else proba
+    k = proba.shape[1] if proba.ndim == 2 else 2
     counts, edges = np.histogram(top, bins=bins, range=(1 / k, 1.0))
     centers = (edges[:-1] + edges[1:]) / 2
     fig = go.Figure(go.Bar(x=centers, y=counts, width=np.diff(edges), name="rows",

@@ -126,10 +126,15 @@ def threshold_histogram(
     """
     confidence = np.asarray(confidence, dtype=float)
     status = np.asarray(status, dtype=object)
+    colors = {"kept": KEPT_COLOR, "below threshold": THRESHOLD_COLOR, "removed by other steps": OTHER_COLOR}
+    # A row with any other status would be in no stack and silently vanish from the counts.
+    unknown = sorted(set(status.tolist()) - colors.keys())
+    if unknown:
+        raise ValueError(f"status has values {unknown}; expected {', '.join(colors)}")
     edges = np.linspace(low, 1.0, bins + 1)
     centers, widths = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
     fig = go.Figure(layout=dict(template=template))
-    for name, color in (("kept", KEPT_COLOR), ("below threshold", THRESHOLD_COLOR), ("removed by other steps", OTHER_COLOR)):
+    for name, color in colors.items():
         counts, _ = np.histogram(confidence[status == name], bins=edges)
         fig.add_bar(x=centers, y=counts, width=widths, name=name, marker_color=color,
                     hovertemplate=f"{name}: %{{y}} rows with confidence %{{x:.2f}}<extra></extra>")
@@ -176,20 +181,26 @@ def kept_set_figure(balance: pd.DataFrame, stages: pd.DataFrame, *, title: str =
     return fig
 
 
-def diversity_scatter(X, selections: Mapping[str, Sequence[int]], *, max_points: int = 3000, seed: int = 0,
+def diversity_scatter(X, selections: Mapping[str, Sequence[int]], *, max_points: int = 3000, random_state: int = 0,
                       title: str = "Which rows each selection picks") -> go.Figure:
     """The first two feature dimensions of the pool (sampled), with each selection on top.
 
     ``X`` are features such as :func:`workbench.curate.text_embedding` (whose first two
     columns are the leading SVD components); ``selections`` maps a name to row positions.
+    The pool and every selection larger than ``max_points`` are sampled down to
+    ``max_points`` rows.
     """
     X = np.asarray(X, dtype=float)
-    rng = np.random.default_rng(seed)
-    shown = rng.choice(len(X), size=min(max_points, len(X)), replace=False)
+    rng = np.random.default_rng(random_state)
+
+    def sample(rows: np.ndarray) -> np.ndarray:
+        return rows if len(rows) <= max_points else rng.choice(rows, size=max_points, replace=False)
+
+    shown = sample(np.arange(len(X)))
     fig = go.Figure(go.Scattergl(x=X[shown, 0], y=X[shown, 1], mode="markers", name="pool",
                                  marker=dict(size=4, color="#ccc"), hoverinfo="skip"))
     for i, (name, rows) in enumerate(selections.items()):
-        rows = np.asarray(rows)
+        rows = sample(np.asarray(rows))
         fig.add_scattergl(x=X[rows, 0], y=X[rows, 1], mode="markers", name=name,
                           marker=dict(size=8, color=_class_color(i + 2), symbol=["circle", "x", "diamond"][i % 3]))
     fig.update_layout(title=title, template=TEMPLATE, xaxis_title="component 1", yaxis_title="component 2")

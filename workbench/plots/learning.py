@@ -1,13 +1,12 @@
 """Figures for the learning notebooks: pseudo-labeling rounds, reliability, student vs teacher.
 
-Pure builders from the tables that :mod:`workbench.generate`, :mod:`workbench.generate`,
-:mod:`workbench.learn` and :mod:`workbench.learn` return; nothing per row goes
-to the browser (reliability diagrams are binned first).
+Pure builders from the tables that :mod:`workbench.generate` and :mod:`workbench.learn`
+return; nothing per row goes to the browser (reliability diagrams are binned first).
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -57,19 +56,19 @@ def pseudo_label_rounds(history: pd.DataFrame, class_names: Sequence[str] | None
     return fig
 
 
-def reliability_diagram(y_true, probas: dict, n_bins: int = 10, strategy: str = "uniform",
+def reliability_diagram(y_true, proba_by_model: Mapping[str, np.ndarray], n_bins: int = 10, strategy: str = "uniform",
                         title: str = "Reliability diagram") -> go.Figure:
     """Accuracy against confidence per bin for each probability array, with the diagonal.
 
-    ``probas`` maps a name to ``(n, k)`` probabilities of the same clean rows; the
+    ``proba_by_model`` maps a name to ``(n, k)`` probabilities of the same clean rows; the
     legend carries each one's ECE. A lower panel shows how many rows fall in each bin.
     """
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.05)
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
                     line=dict(dash="dash", color="gray"), row=1, col=1)
-    for name, P in probas.items():
-        table = reliability_table(y_true, P, n_bins=n_bins, strategy=strategy)
-        ece = expected_calibration_error(y_true, P, n_bins=n_bins, strategy=strategy)
+    for name, proba in proba_by_model.items():
+        table = reliability_table(y_true, proba, n_bins=n_bins, strategy=strategy)
+        ece = expected_calibration_error(y_true, proba, n_bins=n_bins, strategy=strategy)
         fig.add_scatter(
             x=table["confidence"], y=table["accuracy"], mode="lines+markers", name=f"{name} (ECE {ece:.3f})",
             legendgroup=name, customdata=table[["count", "lower", "upper"]].to_numpy(),

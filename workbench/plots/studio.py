@@ -104,6 +104,11 @@ def update_balance(fig: go.Figure, dev: Sequence[float] | None, majority: Sequen
     k = len(fig.data[0].x)
     names = ("dev set", "majority vote", label_model_name)
     opacities = (1.0, 1.0, 1.0 if label_model_current else 0.3)
-    for i, (values, name, opacity) in enumerate(zip((dev, majority, label_model), names, opacities)):
+    groups = list(zip((dev, majority, label_model), names, opacities))
+    # Check every group before drawing any: plotly would silently drop or leave out bars.
+    for values, name, _ in groups:
+        if values is not None and len(values) != k:
+            raise ValueError(f"{name}: {len(values)} class shares for {k} classes")
+    for i, (values, name, opacity) in enumerate(groups):
         y = list(np.zeros(k) if values is None else np.asarray(values, dtype=float))
         _set_trace(fig, i, y=y, name=name, opacity=opacity)
