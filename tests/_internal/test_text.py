@@ -153,7 +153,7 @@ def test_lsh_buckets_are_datasketch_minhashlsh_buckets():
     lsh = MinHashLSH(num_perm=24, params=(6, 4))
     for key, signature in enumerate(signatures):
         lsh.insert(key, LeanMinHash(seed=1, hashvalues=signature, scheme="affine32"))
-    theirs = sorted(tuple(sorted(table.get(b))) for table in lsh.hashtables for b in table.keys() if len(table.get(b)) > 1)
+    theirs = sorted(tuple(sorted(table.get(b))) for table in lsh.hashtables for b in table if len(table.get(b)) > 1)
     assert ours == theirs and len(ours) > 50
     assert all(list(bucket) == sorted(bucket) for bucket in np.split(keys, np.cumsum(sizes)[:-1]))
 

@@ -8,9 +8,9 @@ whose :meth:`~LeakageReport.enforce` raises :class:`LeakageError`; the export's 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Mapping
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -45,7 +45,7 @@ class LeakageError(ValueError):
     says how to remove them; ``report`` is the :class:`LeakageReport`.
     """
 
-    def __init__(self, report: "LeakageReport", *, what: str = "the training set", limit: int = 10):
+    def __init__(self, report: LeakageReport, *, what: str = "the training set", limit: int = 10):
         self.report = report
         m = report.matches
         lines = []
@@ -85,7 +85,7 @@ class LeakageReport:
     threshold: float
     num_perm: int
     lsh_bands: tuple[int, int] | None
-    checked_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    checked_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
     @property
     def method(self) -> str:
@@ -125,7 +125,7 @@ class LeakageReport:
             raise ValueError(f"this report checked {self.n_train} training rows; got a frame of {len(df)}")
         return df[~self.leaked]
 
-    def enforce(self, *, what: str = "the training set") -> "LeakageReport":
+    def enforce(self, *, what: str = "the training set") -> LeakageReport:
         """Return self if no protected row leaked, else raise :class:`LeakageError` naming the rows.
 
         ``what`` names the checked set in the message.

@@ -35,7 +35,6 @@ from workbench.export._table import (
     SUFFIXES,
     VOTE_PREFIX,
     WRITERS,
-    LeakageError,
     build_export_frame,
     export_format,
     read_table,
