@@ -5,7 +5,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from datasketch import MinHash
 
 from workbench.curate import (
     BELOW_THRESHOLD,
@@ -31,14 +30,9 @@ from workbench.curate import (
     gray_zone,
     in_gray_zone,
     k_center_greedy,
-    lsh_buckets,
     margin,
-    minhash_signatures,
-    normalize_text,
     out_of_sample_proba,
     rebalance,
-    shingle_hash,
-    shingles,
     text_embedding,
     threshold_curve,
 )
@@ -217,45 +211,6 @@ def test_rebalance_names_the_missing_class():
 # --- duplicates ---------------------------------------------------------------------------
 
 
-def test_normalize_text_case_whitespace_urls_html():
-    out = normalize_text(["Hello  WORLD\ufeff<br />see http://www.shop.com/c?ref=1", "hello world see shop.com/other",
-                          "hello world see https://shop.com", "hello world see www.x.org/a", "fb: https://www.facebook.com/p?x&amp;y"])
-    assert out.tolist() == ["hello world see <shop.com>"] * 3 + ["hello world see <x.org>", "fb: <facebook.com>"]
-
-
-def test_signatures_equal_datasketch_minhash_with_the_same_hash():
-    texts = ["check out my channel", "hi", "", "ünïcödé 🎵 text here"]
-    sig = minhash_signatures(texts, shingle_size=5, num_perm=64, seed=3)
-    for text, row in zip(texts, sig):
-        reference = MinHash(num_perm=64, seed=3, hashfunc=shingle_hash)
-        reference.update_batch(shingles(text, 5))
-        assert np.array_equal(reference.hashvalues, row)
-
-
-def test_signature_agreement_estimates_jaccard():
-    a = "the quick brown fox jumps over the lazy dog and keeps running far away"
-    b = a.replace("lazy", "sleepy")
-    sa, sb = set(shingles(a)), set(shingles(b))
-    jaccard = len(sa & sb) / len(sa | sb)
-    sig = minhash_signatures([a, b], num_perm=512)
-    assert (sig[0] == sig[1]).mean() == pytest.approx(jaccard, abs=0.08)
-
-
-def test_lsh_buckets_are_datasketch_minhashlsh_buckets():
-    from datasketch import LeanMinHash, MinHashLSH
-
-    rng = np.random.default_rng(0)
-    signatures = rng.integers(0, 4, size=(300, 24), dtype=np.uint32)  # few values: many shared bands
-    keys, sizes = lsh_buckets(signatures, bands=6, rows=4)
-    ours = sorted(tuple(bucket.tolist()) for bucket in np.split(keys, np.cumsum(sizes)[:-1]))
-    lsh = MinHashLSH(num_perm=24, params=(6, 4))
-    for key, signature in enumerate(signatures):
-        lsh.insert(key, LeanMinHash(seed=1, hashvalues=signature, scheme="affine32"))
-    theirs = sorted(tuple(sorted(table.get(b))) for table in lsh.hashtables for b in table.keys() if len(table.get(b)) > 1)
-    assert ours == theirs and len(ours) > 50
-    assert all(list(bucket) == sorted(bucket) for bucket in np.split(keys, np.cumsum(sizes)[:-1]))
-
-
 def planted_corpus(rng, n_groups=60):
     """Distinct random 20-word sentences, each with exact variants (case, spacing, the same
     link with another referral code), a link variant and two one-character near clones."""
@@ -352,7 +307,7 @@ def test_diversity_sample_beats_top_k_confident_on_the_score():
     assert diversity_sample(X, 500).n_kept == len(X)
 
 
-def test_text_features_are_unit_rows():
+def test_text_embedding_rows_are_unit_vectors():
     X = text_embedding(["spam spam eggs", "ham and eggs", "check out my channel", "lovely song"], n_components=3)
     assert X.shape == (4, 3)
     np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0)

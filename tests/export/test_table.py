@@ -15,8 +15,6 @@ from workbench.export import (
     LeakageError,
     build_export_frame,
     export_format,
-    leak_mask,
-    normalized_text_hashes,
     read_table,
     refuse_leakage,
     write_table,
@@ -162,12 +160,6 @@ def test_export_frame_refuses_bad_input():
         build_export_frame(pool.drop(columns="text"), [[0.5, 0.5]], class_names=["a", "b"], source="t")
 
 
-def test_normalised_text_hashes_ignore_case_and_spacing():
-    h = normalized_text_hashes(["Check  OUT\tmy channel ", "check out my channel", "check out my channels", None])
-    assert h[0] == h[1] != h[2]
-    assert h[3] == normalized_text_hashes([""])[0]
-
-
 def test_leakage_is_refused_naming_split_and_rows():
     train = pd.DataFrame({"example_id": ["t1", "t2", "t3", "t4"],
                           "text": ["Nice  SONG", "buy now", "", "CHECK my channel"]})
@@ -175,12 +167,25 @@ def test_leakage_is_refused_naming_split_and_rows():
         "test": pd.DataFrame({"example_id": ["x9", "x10"], "text": ["nice song", ""]}),
         "canary": pd.DataFrame({"example_id": ["k1"], "text": ["check my   channel"]}),
     }
-    assert leak_mask(train, protected).tolist() == [True, False, False, True]  # empty texts never leak
-    with pytest.raises(LeakageError, match=r"2 row\(s\) .* \(rows matching each split: test 1, canary 1\); first: 't1' = test 'x9'"):
+    with pytest.raises(LeakageError, match=r"refusing to export: the set contains 2 row\(s\) matching protected rows "
+                                           r"\(rows matching each split: test 1, canary 1; .*\n  train row 't1' 'Nice  SONG' matches test 'x9'") as err:
         refuse_leakage(train, protected)
-    record = refuse_leakage(train.iloc[[1, 2]], protected)
+    assert err.value.report.leaked.tolist() == [True, False, False, True]  # empty texts never leak
+    record = refuse_leakage(train.iloc[[1, 2]], protected).to_dict()
     assert record["clean"] and record["n_train"] == 2 and record["n_leaked_train_rows"] == 0
-    assert record["protected_sizes"] == {"test": 2, "canary": 1}
+    assert record["protected_sizes"] == {"test": 2, "canary": 1} and record["method"].startswith("exact match of normalised text + ")
+    exact_only = refuse_leakage(train.iloc[[1, 2]], protected, near=False)
+    assert exact_only.method == "exact match of normalised text"
+
+
+def test_export_refusal_is_the_leakage_check():
+    from workbench.evaluate import LeakageError as EvaluateLeakageError
+
+    assert LeakageError is EvaluateLeakageError and issubclass(LeakageError, ValueError)
+    train = pd.DataFrame({"example_id": ["t1"], "text": ["Check out my new song video here, tell me what you think!!"]})
+    test = pd.DataFrame({"example_id": ["x1"], "text": ["check out my new song video here, tell me what you think"]})
+    with pytest.raises(LeakageError, match=r"train row 't1' .* matches test 'x1' \(near, 0\.\d\d\)"):
+        refuse_leakage(train, {"test": test})
 
 
 def test_leakage_check_names_a_missing_text_column():

@@ -107,7 +107,7 @@ def test_class_balance_figure_shows_the_kept_share_beside_the_target():
 
 
 def test_class_balance_figure_shows_weighted_shares_when_weights_balance_the_set():
-    balance = class_balance([0, 0, 0, 1], 2, class_names=NAMES, weights=[1, 1, 1, 3])
+    balance = class_balance([0, 0, 0, 1], 2, class_names=NAMES, sample_weight=[1, 1, 1, 3])
     fig = class_balance_figure(balance, title="Weighted")
     assert fig.data[0].name == "kept (weighted)"
     np.testing.assert_allclose(fig.data[0].y, [0.5, 0.5])

@@ -13,11 +13,12 @@ Steps
   dev-set precision.
 - :func:`class_balance` reports the kept set's classes against a target; :func:`rebalance`
   down-samples to it or gives sample weights.
-- :func:`find_duplicates` finds exact duplicates after normalisation (case, whitespace,
-  URLs, HTML, invisible characters) and near clones (MinHash LSH on character shingles,
-  with ``datasketch``'s permutations and band choice, computed in bulk with numpy; 100,000
-  rows take a few seconds, see ``bench/bench_dedupe.py``); :func:`drop_duplicates` keeps one
-  representative per cluster.
+- :func:`find_duplicates` finds exact duplicates after :func:`normalize_text` (case,
+  whitespace, NFKC, URLs, HTML, invisible characters; the leakage check's normalisation too)
+  and near clones (MinHash LSH on character :func:`shingles`, with ``datasketch``'s
+  permutations and band choice, computed in bulk with numpy; 100,000 rows take a few
+  seconds, see ``bench/bench_dedupe.py``); :func:`drop_duplicates` keeps one representative
+  per cluster.
 - :func:`diversity_sample` picks ``k`` rows that cover the feature space (k-center greedy on
   TF-IDF + SVD features, :func:`text_embedding`); :func:`diversity_score` says how diverse a
   set is, so it can be compared with taking the ``k`` most confident rows.
@@ -42,6 +43,10 @@ Example
 >>> Funnel(["a", "b", "c"]).then(step).to_dict()["n_kept"]
 2"""
 
+from workbench._internal.text import (
+    normalize_text,
+    shingles,
+)
 from workbench.curate._balance import (
     class_balance,
     class_shares,
@@ -62,11 +67,6 @@ from workbench.curate._dedupe import (
     DuplicateClusters,
     drop_duplicates,
     find_duplicates,
-    lsh_buckets,
-    minhash_signatures,
-    normalize_text,
-    shingle_hash,
-    shingles,
 )
 from workbench.curate._diversity import (
     diversity_sample,
@@ -127,14 +127,11 @@ __all__ = [
     "gray_zone",
     "in_gray_zone",
     "k_center_greedy",
-    "lsh_buckets",
     "margin",
-    "minhash_signatures",
     "normalize_text",
     "operating_point",
     "out_of_sample_proba",
     "rebalance",
-    "shingle_hash",
     "shingles",
     "text_embedding",
     "threshold_curve",

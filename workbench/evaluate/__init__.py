@@ -17,8 +17,9 @@ fails:
   the export step records; a failing verdict refuses export
   (:class:`CanaryGateError`) unless an explicit, recorded :class:`Override` is given;
 - :func:`check_leakage` -- the sacred set: protected rows (dev, valid, test,
-  canary) found in a training set by a hash of normalised text (exact) or by
-  MinHash near-duplicate match; :meth:`LeakageReport.enforce` raises
+  canary) found in a training set by exact match of normalised text (the
+  normalisation deduplication uses) or by MinHash near-duplicate match, the
+  report's ``method`` saying which ran; :meth:`LeakageReport.enforce` raises
   :class:`LeakageError` naming the rows;
 - :func:`compare_models` -- several models on the same clean set and slices, as a
   DataFrame.
@@ -44,8 +45,6 @@ from workbench.evaluate._leakage import (
     LeakageError,
     LeakageReport,
     check_leakage,
-    content_hash,
-    normalize_text,
 )
 from workbench.evaluate._report import (
     GATE_METRICS,
@@ -76,11 +75,9 @@ __all__ = [
     "canary_gate",
     "check_leakage",
     "compare_models",
-    "content_hash",
     "error_cost",
     "evaluate",
     "metrics_over_time",
-    "normalize_text",
     "slice_masks",
     "slice_report",
 ]

@@ -1,18 +1,33 @@
-"""The leakage check: protected rows (dev/valid/test/canary) found in a training set, exactly or nearly."""
+"""The leakage check: protected rows (dev/valid/test/canary) found in a training set, exactly or nearly.
+
+The one check and its one error: :func:`check_leakage` returns a :class:`LeakageReport`
+whose :meth:`~LeakageReport.enforce` raises :class:`LeakageError`; the export's refusal
+(:func:`workbench.export.refuse_leakage`) is this check. Texts are compared as
+:mod:`workbench._internal.text` normalises them, the same way deduplication does.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import re
-import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 
+from workbench._internal.jsonsafe import json_safe
 from workbench._internal.progress import PROGRESS_MIN_ROWS
+from workbench._internal.text import (
+    NORMALIZATION,
+    NUM_PERM,
+    SHINGLE_SIZE,
+    content_hash,
+    lsh_bands,
+    lsh_buckets,
+    minhash_signatures,
+    normalize_text,
+    shingles,
+)
 from workbench.data._dataset import (
     ID_COLUMN,
     PROTECTED_SPLITS,
@@ -20,44 +35,17 @@ from workbench.data._dataset import (
     Dataset,
 )
 
-# --------------------------------------------------------------------------- the sacred set
-
-# Zero-width and direction marks (the YouTube data ends most comments with U+FEFF):
-# invisible, so two texts that differ only by them are the same text.
-_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
-_SPACES = re.compile(r"\s+")
+EXACT_METHOD = "exact match of normalised text"
 
 
-def normalize_text(text: Any) -> str:
-    """Text as compared by the leakage check: NFKC, invisible marks removed, lowercased, whitespace collapsed, stripped.
+class LeakageError(ValueError):
+    """A set about to be trained on or exported contains protected rows.
 
-    Examples
-    --------
-    >>> normalize_text("  Check  OUT\\tmy channel\\ufeff ")
-    'check out my channel'
+    The message names how many rows match each protected split and the first of them, and
+    says how to remove them; ``report`` is the :class:`LeakageReport`.
     """
-    if text is None or (isinstance(text, float) and np.isnan(text)):
-        return ""
-    text = unicodedata.normalize("NFKC", str(text))
-    return _SPACES.sub(" ", _INVISIBLE.sub("", text).lower()).strip()
 
-
-def content_hash(texts: Iterable[Any]) -> np.ndarray:
-    """SHA-256 (hex) of each normalised text; equal hashes mean the same text up to case and spacing.
-
-    Examples
-    --------
-    >>> a, b = content_hash(["Hello  World", "hello world"])
-    >>> a == b
-    True
-    """
-    return np.array([hashlib.sha256(normalize_text(t).encode("utf-8")).hexdigest() for t in texts], dtype=object)
-
-
-class LeakageError(RuntimeError):
-    """A training set contains protected rows; the message names them."""
-
-    def __init__(self, report: "LeakageReport", limit: int = 10):
+    def __init__(self, report: LeakageReport, *, what: str = "the training set", limit: int = 10):
         self.report = report
         m = report.matches
         lines = []
@@ -65,148 +53,163 @@ class LeakageError(RuntimeError):
             found = [f"{r.protected_split} {r.protected_id!r}" + ("" if r.kind == "exact" else f" (near, {r.similarity:.2f})")
                      for r in rows.itertuples()]
             shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
-            lines.append(f"  train row {train_id!r} {rows['train_text'].iloc[0][:50]!r} matches {shown}")
+            lines.append(f"  train row {train_id!r} {str(rows['train_text'].iloc[0])[:50]!r} matches {shown}")
         n_rows = m["train_id"].nunique()
         more = f"\n  ... and {n_rows - limit} more training rows" if n_rows > limit else ""
+        by_split = ", ".join(f"{s} {n}" for s, n in report.leaked_by_split.items() if n)
         super().__init__(
-            f"training set contains {n_rows} rows matching protected rows "
-            f"({int((m['kind'] == 'exact').sum())} exact and {int((m['kind'] == 'near').sum())} near-duplicate "
-            "matches); remove them (LeakageReport.remove_leaked) before training or export:\n"
-            + "\n".join(lines) + more
+            f"{what} contains {n_rows} row(s) matching protected rows (rows matching each split: {by_split}; "
+            f"{int((m['kind'] == 'exact').sum())} exact and {int((m['kind'] == 'near').sum())} near-duplicate matches):\n"
+            + "\n".join(lines) + more + "\n"
+            "Remove them before training or export (LeakageReport.remove_leaked(df), or the pipeline's "
+            f"'protected_duplicates' filter step). Checked by {report.method}."
         )
 
 
-@dataclass
+@dataclass(frozen=True, eq=False)
 class LeakageReport:
     """Protected rows found in a training set (see :func:`check_leakage`).
 
     ``matches`` has one row per (training row, protected row) pair: ``train_row``
     (the training DataFrame's index label), ``train_position`` (its position),
-    ``train_id``, ``train_text``,
-    ``protected_split``, ``protected_id``, ``protected_text``, ``kind``
-    (``"exact"`` or ``"near"``) and ``similarity`` (estimated Jaccard of character
-    shingles, 1.0 for exact matches).
+    ``train_id``, ``train_text``, ``protected_split``, ``protected_id``,
+    ``protected_text``, ``kind`` (``"exact"`` or ``"near"``) and ``similarity``
+    (Jaccard similarity of the character shingle sets, 1.0 for exact matches).
+    ``lsh_bands`` is the (bands, rows per band) of the near pass, None without one.
     """
 
     matches: pd.DataFrame
     n_train: int
     protected_sizes: dict[str, int]
-    near_duplicates: bool
+    near: bool
     threshold: float
-    checked_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    num_perm: int
+    lsh_bands: tuple[int, int] | None
+    checked_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    @property
+    def method(self) -> str:
+        """What ran, in words (recorded in manifests)."""
+        if not self.near:
+            return EXACT_METHOD
+        bands, rows = self.lsh_bands
+        return (f"{EXACT_METHOD} + MinHash LSH near duplicates (Jaccard >= {self.threshold:g} on character "
+                f"{SHINGLE_SIZE}-shingles, {self.num_perm} permutations, {bands} bands of {rows} rows; "
+                "each candidate confirmed by its exact Jaccard)")
 
     @property
     def clean(self) -> bool:
         return self.matches.empty
 
     @property
-    def leaked_ids(self) -> list[str]:
+    def leaked(self) -> np.ndarray:
+        """Boolean mask over the training rows: True where a row matches a protected row."""
+        mask = np.zeros(self.n_train, dtype=bool)
+        mask[self.matches["train_position"].to_numpy()] = True
+        return mask
+
+    @property
+    def leaked_ids(self) -> list:
         """Ids of the training rows that match a protected row, in training order."""
         return list(dict.fromkeys(self.matches["train_id"]))
 
-    def remove_leaked(self, train: pd.DataFrame) -> pd.DataFrame:
-        """``train`` (the frame that was checked) without the leaked rows."""
-        if len(train) != self.n_train:
-            raise ValueError(f"this report checked {self.n_train} training rows; got a frame of {len(train)}")
-        keep = np.ones(len(train), dtype=bool)
-        keep[self.matches["train_position"].to_numpy()] = False
-        return train[keep]
+    @property
+    def leaked_by_split(self) -> dict[str, int]:
+        """Number of training rows matching each protected split (0 for a clean split)."""
+        rows = self.matches.drop_duplicates(["train_position", "protected_split"])["protected_split"].value_counts()
+        return {split: int(rows.get(split, 0)) for split in self.protected_sizes}
 
-    def enforce(self) -> "LeakageReport":
-        """Return self if no protected row leaked, else raise :class:`LeakageError` naming the rows."""
+    def remove_leaked(self, df: pd.DataFrame) -> pd.DataFrame:
+        """``df`` (the training frame that was checked) without the leaked rows."""
+        if len(df) != self.n_train:
+            raise ValueError(f"this report checked {self.n_train} training rows; got a frame of {len(df)}")
+        return df[~self.leaked]
+
+    def enforce(self, *, what: str = "the training set") -> LeakageReport:
+        """Return self if no protected row leaked, else raise :class:`LeakageError` naming the rows.
+
+        ``what`` names the checked set in the message.
+        """
         if not self.clean:
-            raise LeakageError(self)
+            raise LeakageError(self, what=what)
         return self
 
     def to_dict(self) -> dict:
-        return {
+        """JSON-safe record for a lineage manifest."""
+        return json_safe({
             "clean": self.clean,
+            "method": self.method,
+            "normalization": NORMALIZATION,
+            "near": self.near,
+            "threshold": self.threshold if self.near else None,
+            "num_perm": self.num_perm if self.near else None,
+            "lsh_bands": self.lsh_bands,
             "n_train": self.n_train,
-            "protected_sizes": dict(self.protected_sizes),
-            "method": {
-                "exact": "sha256 of NFKC text, invisible marks removed, lowercased, whitespace collapsed",
-                "near": f"MinHash LSH on character {_SHINGLE}-grams, Jaccard >= {self.threshold}"
-                if self.near_duplicates else None,
-            },
-            "n_leaked_train_rows": len(self.leaked_ids),
+            "protected_sizes": self.protected_sizes,
+            "n_leaked_train_rows": int(self.leaked.sum()),
+            "leaked_by_split": self.leaked_by_split,
+            "leaked_ids": self.leaked_ids,
             "matches": self.matches[["train_id", "protected_split", "protected_id", "kind", "similarity"]]
-            .astype({"train_id": str, "protected_id": str, "similarity": float})
             .to_dict(orient="records"),
             "checked_at": self.checked_at,
-        }
+        })
 
 
-_SHINGLE = 5
+def _near_duplicate_pairs(train_norm: pd.Series, protected_norm: pd.Series, threshold: float, num_perm: int,
+                          bands: int, rows: int, progress_bar: bool) -> pd.DataFrame:
+    """``i`` (train position), ``j`` (protected position), ``jaccard`` for every pair of non-empty
+    normalised texts whose shingle sets have Jaccard similarity >= threshold.
 
-
-def _shingles(text: str) -> set[bytes]:
-    if len(text) <= _SHINGLE:
-        return {text.encode("utf-8")}
-    return {text[i : i + _SHINGLE].encode("utf-8") for i in range(len(text) - _SHINGLE + 1)}
-
-
-def _near_duplicate_pairs(train_texts: list[str], protected_texts: list[str], threshold: float, num_perm: int,
-                          progress: bool):
-    """(train position, protected position, Jaccard) pairs with shingle Jaccard >= threshold.
-
-    MinHash LSH proposes candidates: :func:`workbench.curate.minhash_signatures` and
-    :func:`workbench.curate.lsh_buckets` with the bands datasketch's ``MinHashLSH`` picks for
-    ``threshold``, over the distinct non-empty texts of each side; the exact Jaccard of the
-    shingle sets confirms them, so the LSH's false positives never reach the report.
+    MinHash LSH proposes candidates among the distinct texts of each side; the exact Jaccard
+    of the shingle sets confirms them, so the LSH's false positives never reach the report.
     """
-    from datasketch import MinHashLSH
-
-    from workbench.curate._dedupe import lsh_buckets, minhash_signatures
-
-    train_codes, train_unique = pd.factorize(pd.Series(train_texts, dtype=object))
-    prot_codes, prot_unique = pd.factorize(pd.Series(protected_texts, dtype=object))
-    texts = [*prot_unique, *train_unique]
+    empty = pd.DataFrame({"i": np.empty(0, np.int64), "j": np.empty(0, np.int64), "jaccard": np.empty(0)})
+    train_codes, train_unique = pd.factorize(train_norm.where(train_norm != ""))
+    prot_codes, prot_unique = pd.factorize(protected_norm.where(protected_norm != ""))
     if not len(prot_unique) or not len(train_unique):
-        return
-    signatures = minhash_signatures(texts, shingle_size=_SHINGLE, num_perm=num_perm, progress=progress)
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)  # for its choice of bands
-    keys, sizes = lsh_buckets(signatures, lsh.b, lsh.r)
+        return empty
+    texts = [*prot_unique, *train_unique]
+    signatures = minhash_signatures(texts, num_perm=num_perm, progress_bar=progress_bar)
+    keys, sizes = lsh_buckets(signatures, bands, rows)
     members = pd.DataFrame({"bucket": np.repeat(np.arange(len(sizes)), sizes), "text": keys})
     is_prot = members["text"] < len(prot_unique)
     candidates = members[is_prot].merge(members[~is_prot], on="bucket", suffixes=("_p", "_t"))
     candidates = candidates[["text_p", "text_t"]].drop_duplicates()
-    shingle_sets: dict[int, set[bytes]] = {}
+    shingle_sets: dict[int, set[str]] = {}
     confirmed = []
-    for j, t in zip(candidates["text_p"].to_numpy(), candidates["text_t"].to_numpy()):
-        if texts[j] == "" or texts[t] == "":
-            continue
-        a = shingle_sets.setdefault(j, _shingles(texts[j]))
-        b = shingle_sets.setdefault(t, _shingles(texts[t]))
+    for p, t in zip(candidates["text_p"].to_numpy(), candidates["text_t"].to_numpy()):
+        a = shingle_sets.setdefault(p, set(shingles(texts[p])))
+        b = shingle_sets.setdefault(t, set(shingles(texts[t])))
         jac = len(a & b) / len(a | b)
         if jac >= threshold:
-            confirmed.append((t - len(prot_unique), j, jac))
+            confirmed.append((t - len(prot_unique), p, jac))
     if not confirmed:
-        return
+        return empty
     found = pd.DataFrame(confirmed, columns=["train_text", "prot_text", "jaccard"])
     train_rows = pd.DataFrame({"i": np.arange(len(train_codes)), "train_text": train_codes})
     prot_rows = pd.DataFrame({"j": np.arange(len(prot_codes)), "prot_text": prot_codes})
-    rows = found.merge(train_rows, on="train_text").merge(prot_rows, on="prot_text")
-    yield from zip(rows["i"].tolist(), rows["j"].tolist(), rows["jaccard"].tolist())
+    return found.merge(train_rows, on="train_text").merge(prot_rows, on="prot_text")[["i", "j", "jaccard"]]
 
 
 def check_leakage(
     train: pd.DataFrame,
     protected: Mapping[str, pd.DataFrame] | Dataset,
     *,
-    near_duplicates: bool = True,
     threshold: float = 0.8,
-    num_perm: int = 128,
+    near: bool = True,
+    num_perm: int = NUM_PERM,
+    progress_bar: bool | None = None,
     text_column: str = TEXT_COLUMN,
     id_column: str = ID_COLUMN,
-    progress: bool | None = None,
 ) -> LeakageReport:
     """Find protected rows (dev, valid, test, canary) in a training set.
 
-    A training row leaks when its normalised text (:func:`normalize_text`) hashes
-    the same as a protected row's, or, with ``near_duplicates``, when the Jaccard
-    similarity of their character 5-gram sets is at least ``threshold`` (MinHash
-    LSH from ``datasketch`` finds candidates, exact Jaccard confirms them). Empty
-    texts are ignored.
+    A training row leaks when its normalised text (:func:`workbench.curate.normalize_text`,
+    the normalisation deduplication uses: case, whitespace, NFKC, invisible characters, HTML,
+    URLs to their host) equals a protected row's, or, with ``near``, when the Jaccard
+    similarity of their character 5-shingle sets is at least ``threshold`` (MinHash LSH
+    proposes candidates, the exact Jaccard confirms them). Empty texts are ignored: they
+    carry nothing to leak. The report's ``method`` says which of these ran.
 
     Parameters
     ----------
@@ -215,22 +218,29 @@ def check_leakage(
     protected : dict of split name to DataFrame, or a Dataset
         The sacred rows. A :class:`~workbench.data.Dataset` contributes its
         ``PROTECTED_SPLITS`` (dev, valid, test, canary).
-    progress : bool or None
-        Show a progress bar for the near-duplicate pass; ``None`` shows one from
-        50,000 training rows.
+    threshold : float
+        Shingle Jaccard similarity from which a near copy leaks.
+    near : bool
+        Also look for near copies (otherwise exact matches of normalised text only).
+    num_perm : int
+        MinHash permutations of the near pass.
+    progress_bar : bool or None
+        Show a progress bar for the near pass; ``None`` shows one from
+        ``PROGRESS_MIN_ROWS`` training rows.
 
     Returns
     -------
     LeakageReport
         Call ``.enforce()`` to refuse a leaking set (raises :class:`LeakageError`
-        naming the rows); ``.remove_leaked(train)`` drops them.
+        naming the rows); ``.remove_leaked(train)`` drops them; ``.leaked`` is the mask.
 
     Examples
     --------
     >>> train = pd.DataFrame({"example_id": ["t1", "t2"], "text": ["Nice  SONG", "buy now"]})
     >>> test = pd.DataFrame({"example_id": ["x9"], "text": ["nice song"]})
-    >>> check_leakage(train, {"test": test}).leaked_ids
-    ['t1']
+    >>> report = check_leakage(train, {"test": test}, near=False)
+    >>> report.leaked_ids, report.method
+    (['t1'], 'exact match of normalised text')
     """
     if not 0 < threshold <= 1:
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
@@ -252,38 +262,41 @@ def check_leakage(
         [pd.DataFrame({"split": name, "id": ids(df), "text": df[text_column].to_numpy()}) for name, df in protected.items()],
         ignore_index=True,
     )
-    prot["norm"] = [normalize_text(t) for t in prot["text"]]
-    prot["hash"] = content_hash(prot["text"])
     tr = pd.DataFrame({"row": train.index, "id": ids(train), "text": train[text_column].to_numpy()})
-    tr["norm"] = [normalize_text(t) for t in tr["text"]]
-    tr["hash"] = content_hash(tr["text"])
+    prot_norm, train_norm = normalize_text(prot["text"]), normalize_text(tr["text"])
+    prot["hash"], tr["hash"] = content_hash(prot_norm), content_hash(train_norm)
 
-    exact = tr[tr["norm"] != ""].reset_index(names="i").merge(
-        prot[prot["norm"] != ""].reset_index(names="j"), on="hash", suffixes=("_t", "_p"))
-    pairs = [(i, j, "exact", 1.0) for i, j in zip(exact["i"], exact["j"])]
-    if near_duplicates:
-        seen = set(zip(exact["i"], exact["j"]))
-        pairs += [(i, j, "near", s) for i, j, s in
-                  _near_duplicate_pairs(tr["norm"].tolist(), prot["norm"].tolist(), threshold, num_perm,
-                                        progress if progress is not None else len(tr) >= PROGRESS_MIN_ROWS)
-                  if (i, j) not in seen]
-    pairs.sort(key=lambda p: (p[0], p[1]))
-    t, p = tr.iloc[[q[0] for q in pairs]], prot.iloc[[q[1] for q in pairs]]
+    exact = tr[(train_norm != "").to_numpy()].reset_index(names="i").merge(
+        prot[(prot_norm != "").to_numpy()].reset_index(names="j"), on="hash")
+    pairs = pd.DataFrame({"i": exact["i"], "j": exact["j"], "kind": "exact", "similarity": 1.0})
+    bands = None
+    if near:
+        bands = lsh_bands(threshold, num_perm)
+        show = progress_bar if progress_bar is not None else len(tr) >= PROGRESS_MIN_ROWS
+        found = _near_duplicate_pairs(train_norm, prot_norm, threshold, num_perm, *bands, show)
+        found = found.merge(exact[["i", "j"]], on=["i", "j"], how="left", indicator=True)
+        found = found[found["_merge"] == "left_only"]
+        pairs = pd.concat([pairs, pd.DataFrame({"i": found["i"], "j": found["j"], "kind": "near",
+                                                "similarity": found["jaccard"]})], ignore_index=True)
+    pairs = pairs.sort_values(["i", "j"], kind="stable")
+    t, p = tr.iloc[pairs["i"].to_numpy()], prot.iloc[pairs["j"].to_numpy()]
     matches = pd.DataFrame({
         "train_row": t["row"].to_numpy(),
-        "train_position": np.array([q[0] for q in pairs], dtype=np.int64),
+        "train_position": pairs["i"].to_numpy(dtype=np.int64),
         "train_id": t["id"].to_numpy(),
         "train_text": t["text"].to_numpy(),
         "protected_split": p["split"].to_numpy(),
         "protected_id": p["id"].to_numpy(),
         "protected_text": p["text"].to_numpy(),
-        "kind": [q[2] for q in pairs],
-        "similarity": np.array([q[3] for q in pairs], dtype=float),
+        "kind": pairs["kind"].to_numpy(dtype=object),
+        "similarity": pairs["similarity"].to_numpy(dtype=float),
     })
     return LeakageReport(
         matches=matches,
         n_train=len(train),
         protected_sizes={name: len(df) for name, df in protected.items()},
-        near_duplicates=near_duplicates,
+        near=near,
         threshold=threshold,
+        num_perm=num_perm,
+        lsh_bands=bands,
     )

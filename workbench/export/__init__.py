@@ -1,5 +1,11 @@
-"""Export: the curated table and its lineage manifest."""
+"""Export: the curated table and its lineage manifest.
 
+:class:`LeakageError` is :class:`workbench.evaluate.LeakageError` (the one leakage check's
+error), re-exported because :func:`refuse_leakage` raises it."""
+
+from workbench.evaluate._leakage import (
+    LeakageError,
+)
 from workbench.export._lineage import (
     MANIFEST_SUFFIX,
     MANIFEST_VERSION,
@@ -29,11 +35,8 @@ from workbench.export._table import (
     SUFFIXES,
     VOTE_PREFIX,
     WRITERS,
-    LeakageError,
     build_export_frame,
     export_format,
-    leak_mask,
-    normalized_text_hashes,
     read_table,
     refuse_leakage,
     write_table,
@@ -64,11 +67,9 @@ __all__ = [
     "file_sha256",
     "frame_sha256",
     "json_sha256",
-    "leak_mask",
     "lf_records",
     "load_manifest",
     "manifest_path_for",
-    "normalized_text_hashes",
     "read_table",
     "refuse_leakage",
     "step_record",

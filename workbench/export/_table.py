@@ -30,7 +30,7 @@ from workbench._internal.atomic import atomic_files
 from workbench._internal.columns import PROBA_PREFIX, VOTE_PREFIX
 from workbench._internal.validation import label_dtype
 from workbench.data._dataset import ID_COLUMN, TEXT_COLUMN
-from workbench.evaluate import _leakage as evaluate
+from workbench.evaluate._leakage import LeakageReport, check_leakage
 
 #: Writers by format: ``writer(df, path)`` writes ``df`` to the (temporary) ``path``.
 WRITERS: dict[str, Callable[[pd.DataFrame, Path], None]] = {
@@ -48,17 +48,6 @@ FORMATS = tuple(WRITERS)
 SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl"}
 
 LABEL_COLUMNS = ("label", "label_name", "label_proba", "label_source", "sample_weight")
-
-
-class LeakageError(evaluate.LeakageError, ValueError):
-    """The set to export contains rows of a protected split (dev, valid, test, canary).
-
-    A subclass of :class:`workbench.evaluate.LeakageError`, so one ``except`` catches both.
-    """
-
-    def __init__(self, message: str):
-        self.report = None
-        Exception.__init__(self, message)
 
 
 def export_format(path: str | os.PathLike, format: str | None = None) -> str:
@@ -172,129 +161,44 @@ def build_export_frame(
         raise ValueError(f"source has {len(source)} entries for {n} rows")
 
     rest = [c for c in pool.columns if c not in (ID_COLUMN, TEXT_COLUMN)]
-    out = pool[[ID_COLUMN, TEXT_COLUMN, *rest]].reset_index(drop=True).copy()
-    out["label"] = labels.astype(np.int64)
-    out["label_name"] = np.asarray(class_names, dtype=object)[labels].astype(str)
-    out["label_proba"] = probs[np.arange(n), labels]
-    for c, name in enumerate(class_names):
-        out[PROBA_PREFIX + str(name)] = probs[:, c]
-    out["label_source"] = list(source)
-    out["sample_weight"] = weight
-    for j, name in enumerate(names):
-        out[VOTE_PREFIX + name] = L[:, j].astype(label_dtype(len(class_names)))
+    base = pool[[ID_COLUMN, TEXT_COLUMN, *rest]].reset_index(drop=True)
+    vote_dtype = label_dtype(len(class_names))
+    # Built in one concat: inserting hundreds of proba_/vote_ columns one by one fragments the frame.
+    added_columns = {
+        "label": labels.astype(np.int64),
+        "label_name": np.asarray(class_names, dtype=object)[labels].astype(str),
+        "label_proba": probs[np.arange(n), labels],
+        **{PROBA_PREFIX + str(name): probs[:, c] for c, name in enumerate(class_names)},
+        "label_source": list(source),
+        "sample_weight": weight,
+        **{VOTE_PREFIX + name: L[:, j].astype(vote_dtype) for j, name in enumerate(names)},
+    }
+    out = pd.concat([base, pd.DataFrame(added_columns, index=base.index)], axis=1)
     return out
 
 
+def refuse_leakage(df: pd.DataFrame, protected: Mapping[str, pd.DataFrame], **check) -> LeakageReport:
+    """Refuse a set in which a protected row (dev, valid, test, canary) reappears; else return the check's report.
 
-
-def normalized_text_hashes(texts: Any) -> np.ndarray:
-    """SHA-256 (hex) of each text as the leakage check normalises it (:func:`workbench.evaluate.normalize_text`).
-
-    Two rows leak into each other when these hashes are equal: same text up to case,
-    spacing and invisible marks. Missing text hashes as the empty string.
-
-    Examples
-    --------
-    >>> a, b, c = normalized_text_hashes(["Check  OUT my channel ", "check out\\tmy channel", "hi"])
-    >>> a == b, a == c
-    (True, False)
-    """
-    return evaluate.content_hash(texts)
-
-
-def _protected_hashes(protected: Mapping[str, pd.DataFrame], text_column: str, id_column: str) -> dict[str, dict[str, str]]:
-    """Split -> {normalised-text hash: id of its first row}, empty texts left out."""
-    empty = normalized_text_hashes([""])[0]
-    out = {}
-    for split, frame in protected.items():
-        if text_column not in frame.columns:
-            raise ValueError(f"protected split {split!r} has no text column {text_column!r}; columns are {list(frame.columns)}")
-        ids = frame[id_column].astype(str).tolist() if id_column in frame.columns else [str(i) for i in frame.index]
-        first: dict[str, str] = {}
-        for h, pid in zip(normalized_text_hashes(frame[text_column]), ids):
-            if h != empty:
-                first.setdefault(h, pid)
-        out[split] = first
-    return out
-
-
-def _train_hashes(df: pd.DataFrame, text_column: str) -> np.ndarray:
-    if text_column not in df.columns:
-        raise ValueError(f"the set has no text column {text_column!r}; columns are {list(df.columns)}")
-    return normalized_text_hashes(df[text_column])
-
-
-def leak_mask(df: pd.DataFrame, protected: Mapping[str, pd.DataFrame], *, text_column: str = TEXT_COLUMN,
-              id_column: str = ID_COLUMN) -> np.ndarray:
-    """Boolean mask of the rows of ``df`` whose normalised text equals a protected row's.
-
-    Examples
-    --------
-    >>> pool = pd.DataFrame({"text": ["Nice  SONG", "buy now"]})
-    >>> leak_mask(pool, {"test": pd.DataFrame({"text": ["nice song"]})}).tolist()
-    [True, False]
-    """
-    sacred = set().union(*_protected_hashes(protected, text_column, id_column).values())
-    return np.isin(_train_hashes(df, text_column), list(sacred))
-
-
-def refuse_leakage(
-    df: pd.DataFrame,
-    protected: Mapping[str, pd.DataFrame],
-    *,
-    text_column: str = TEXT_COLUMN,
-    id_column: str = ID_COLUMN,
-) -> dict:
-    """Refuse a set in which a protected row (dev, valid, test, canary) reappears; else record the check.
-
-    Texts are compared by :func:`normalized_text_hashes` (exact match after the leakage
-    check's normalisation: NFKC, invisible marks removed, lowercased, whitespace collapsed). Empty texts are ignored: they carry nothing to leak.
-
-    Parameters
-    ----------
-    df : DataFrame
-        The set about to be exported or trained on.
-    protected : dict of split name to DataFrame
-        The splits that must not reach training.
-
-    Returns
-    -------
-    dict
-        JSON-safe record for the lineage manifest: ``clean`` (True), ``n_train``,
-        ``protected_sizes``, ``method`` and ``n_leaked_train_rows`` (0).
+    This is :func:`workbench.evaluate.check_leakage` (``check`` are its keyword arguments:
+    ``near``, ``threshold``, ``text_column``, ...) followed by
+    :meth:`~workbench.evaluate.LeakageReport.enforce`; ``report.to_dict()`` is the record for
+    the lineage manifest, and ``report.method`` says what ran.
 
     Raises
     ------
     LeakageError
-        Naming how many rows leak from which split, and the first of them.
+        Naming how many rows match each split, the first of them, and how to remove them.
 
     Examples
     --------
     >>> train = pd.DataFrame({"example_id": ["t1", "t2"], "text": ["Nice  SONG", "buy now"]})
     >>> test = pd.DataFrame({"example_id": ["x9"], "text": ["nice song"]})
-    >>> refuse_leakage(train, {"test": test})
+    >>> refuse_leakage(train, {"test": test}, near=False)
     Traceback (most recent call last):
     ...
-    workbench.export._table.LeakageError: refusing to export: 1 row(s) have the same text as protected rows (rows matching each split: test 1); first: 't1' = test 'x9'. Drop them first (the 'protected_duplicates' filter step does).
+    workbench.evaluate._leakage.LeakageError: refusing to export: the set contains 1 row(s) matching protected rows (rows matching each split: test 1; 1 exact and 0 near-duplicate matches):
+      train row 't1' 'Nice  SONG' matches test 'x9'
+    Remove them before training or export (LeakageReport.remove_leaked(df), or the pipeline's 'protected_duplicates' filter step). Checked by exact match of normalised text.
     """
-    hashes = _train_hashes(df, text_column)
-    train_ids = df[id_column].astype(str).tolist() if id_column in df.columns else [str(i) for i in df.index]
-    matches = [(tid, split, first[h])
-               for split, first in _protected_hashes(protected, text_column, id_column).items()
-               for tid, h in zip(train_ids, hashes) if h in first]
-    if matches:
-        leaked = len({i for i, _, _ in matches})
-        by_split = pd.Series([s for _, s, _ in matches]).value_counts(sort=False).to_dict()
-        first = "; ".join(f"{tid!r} = {split} {pid!r}" for tid, split, pid in matches[:3])
-        raise LeakageError(
-            f"refusing to export: {leaked} row(s) have the same text as protected rows "
-            f"(rows matching each split: {', '.join(f'{s} {c}' for s, c in by_split.items())}); first: {first}. "
-            "Drop them first (the 'protected_duplicates' filter step does)."
-        )
-    return {
-        "clean": True,
-        "n_train": int(len(df)),
-        "protected_sizes": {s: int(len(f)) for s, f in protected.items()},
-        "method": {"exact": "sha256 of text lowercased, whitespace collapsed and trimmed", "near": None},
-        "n_leaked_train_rows": 0,
-    }
+    return check_leakage(df, protected, **check).enforce(what="refusing to export: the set")

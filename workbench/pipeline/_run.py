@@ -37,12 +37,12 @@ from workbench.curate._funnel import FilterStep, Funnel
 from workbench.curate._scores import exclude
 from workbench.data._dataset import PROTECTED_SPLITS, Dataset, load_youtube_spam
 from workbench.evaluate._canary import canary_gate
+from workbench.evaluate._leakage import check_leakage
 from workbench.export import _lineage as lineage
 from workbench.export._table import (
     WRITERS,
     build_export_frame,
     export_format,
-    leak_mask,
     refuse_leakage,
 )
 from workbench.generate._labelmodel import (
@@ -199,7 +199,7 @@ def _filter_step(step: str, params: dict, rows: np.ndarray, ctx: dict) -> Filter
     if step == "confidence":
         return confidence_filter(ctx["P"][rows], params["threshold"], ids=ids)
     if step == "protected_duplicates":
-        leaked = leak_mask(ctx["pool"].iloc[rows], ctx["protected"])
+        leaked = check_leakage(ctx["pool"].iloc[rows], ctx["protected"], near=False).leaked
         return exclude(ids, ids[leaked], "same text as a protected (dev/valid/test/canary) row",
                                name="protected_duplicates")
     if step == "near_duplicates":
@@ -373,7 +373,7 @@ def run_pipeline(
         export_df = build_export_frame(pool.iloc[rows], P[rows], class_names=ds.class_names, source=source,
                                        L=L["train"][rows], lf_names=names, labels=labels[rows],
                                        sample_weight=np.full(len(rows), config.end_model.synthetic_weight))
-        leakage = refuse_leakage(export_df, protected)
+        leakage = refuse_leakage(export_df, protected, near=False).to_dict()
         steps["export_table"] = lineage.step_record(lineage.frame_sha256(export_df), rows=len(export_df),
                                                     columns=list(export_df.columns))
         bar.update()
@@ -591,6 +591,6 @@ def render_report(manifest: dict, export_path: Path, manifest_path: Path, fmt: s
                 f"{_fmt(ev['synthetic_label_accuracy']['accuracy'])} of {ev['synthetic_label_accuracy']['n']} rows.", ""]
     leak = manifest["leakage"]
     out += [h("Leakage"), "", f"No exported row has the text of a protected row "
-            f"({', '.join(f'{s}: {n}' for s, n in leak['protected_sizes'].items())}); {leak['method']['exact']}.", ""]
+            f"({', '.join(f'{s}: {n}' for s, n in leak['protected_sizes'].items())}); checked by {leak['method']}.", ""]
     out += [h("Reproduce"), "", f"`python -m workbench reproduce {manifest_path}`", ""]
     return "\n".join(out)

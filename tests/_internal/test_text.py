@@ -1,0 +1,164 @@
+"""The one definition of "the same text": normalisation, shingles, MinHash signatures and LSH."""
+
+import sys
+import unicodedata
+
+import numpy as np
+import pandas as pd
+import pytest
+from datasketch import LeanMinHash, MinHash, MinHashLSH
+
+from workbench._internal.text import (
+    NORMALIZATION,
+    content_hash,
+    lsh_bands,
+    lsh_buckets,
+    minhash_signatures,
+    normalize_text,
+    shingle_hash,
+    shingles,
+)
+
+# --- normalisation ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("a, b", [
+    ("Check OUT my Channel", "check out my channel"),  # case
+    ("check  out\tmy\n\n channel ", "check out my channel"),  # whitespace runs, ends
+    ("check\u3000out\u00a0my\u2028channel", "check out my channel"),  # Unicode spaces
+    ("ＣＨＥＣＫ ｏｕｔ", "check out"),  # full-width forms (NFKC)
+    ("ﬁrst ①", "first 1"),  # ligature, circled digit (NFKC)
+    ("nice\u200b so\u00adng\ufeff", "nice song"),  # zero-width space, soft hyphen, byte-order mark
+    ("\u202enice\u202c \u2060song\u200d", "nice song"),  # direction marks, word joiner, zero-width joiner
+    ("Tom &amp; Jerry&nbsp;&#33;", "tom & jerry !"),  # HTML entities
+    ("nice<br />song <b>here</b>", "nice song here"),  # HTML tags
+    ("see https://www.shop.com/c?ref=1", "see shop.com/other"),  # URL -> host
+    ("see http://shop.com", "see www.shop.com/a#b"),
+])
+def test_these_are_the_same_text(a, b):
+    na, nb = normalize_text([a, b])
+    assert na == nb
+
+
+@pytest.mark.parametrize("a, b", [
+    ("see https://shop.com/x", "see https://other.com/x"),  # different sites stay apart
+    ("nice song", "nice song!"),  # punctuation is text
+    ("&lt;b&gt;nice", "nice"),  # an escaped tag is text, not markup
+    ("nice song", "nicesong"),  # a space is not nothing
+])
+def test_these_are_different_texts(a, b):
+    na, nb = normalize_text([a, b])
+    assert na != nb
+
+
+def test_normalised_form_of_a_url_is_its_host_in_brackets():
+    out = normalize_text(["Hello  WORLD\ufeff<br />see http://www.shop.com/c?ref=1", "fb: https://www.facebook.com/p?x&amp;y"])
+    assert out.tolist() == ["hello world see <shop.com>", "fb: <facebook.com>"]
+
+
+def test_every_unicode_format_character_is_removed():
+    fmt = [chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Cf"]
+    assert len(fmt) > 150
+    assert normalize_text(["a" + c + "b" for c in fmt]).eq("ab").all()
+
+
+def test_every_whitespace_character_is_a_space():
+    spaces = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
+    assert normalize_text(["a" + c + c + "b" for c in spaces]).eq("a b").all()
+    # and nothing else is: these are not whitespace
+    others = ["_", "\u200b", "\x00", "\u00b7"]
+    assert not normalize_text(["a" + c + "b" for c in others]).str.contains(" ").any()
+
+
+def test_missing_texts_are_empty_and_a_series_keeps_its_index():
+    out = normalize_text(pd.Series([None, float("nan"), "None", 7], index=[10, 11, 12, 13]))
+    assert out.tolist() == ["", "", "none", "7"] and out.index.tolist() == [10, 11, 12, 13]
+    with pytest.raises(TypeError, match="wrap a single text in a list"):
+        normalize_text("one text")
+
+
+def test_the_description_names_every_equivalence():
+    for word in ("HTML", "NFKC", "Cf", "case", "URLs", "whitespace"):
+        assert word in NORMALIZATION
+
+
+def test_content_hash_is_equal_exactly_for_equal_normalised_text():
+    texts = ["Great video, thanks!", "great   VIDEO, thanks!\u200b", "Great video thanks", None, ""]
+    h = content_hash(normalize_text(texts))
+    assert h[0] == h[1] != h[2] and h[3] == h[4] and len(set(h)) == 3
+    with pytest.raises(TypeError, match=r"content_hash\(normalize_text\(texts\)\)"):
+        content_hash(texts)
+
+
+# --- shingles, MinHash, LSH ---------------------------------------------------------------
+
+
+def test_short_texts_have_one_padded_shingle():
+    assert shingles("hi", 5) == ["hi\0\0\0"]
+    assert shingles("", 5) == ["\0" * 5]
+    assert shingles("hello", 5) == ["hello"]
+    assert shingles("hello!", 5) == ["hello", "ello!"]
+    assert set(shingles("hi")) != set(shingles("hi!"))  # a short text equals only itself
+
+
+def test_signatures_equal_datasketch_minhash_with_the_same_hash():
+    texts = ["check out my channel", "hi", "", "ünïcödé 🎵 text here"]
+    sig = minhash_signatures(texts, shingle_size=5, num_perm=64, random_state=3)
+    assert sig.dtype == np.uint32 and sig.shape == (4, 64)
+    for text, row in zip(texts, sig):
+        reference = MinHash(num_perm=64, seed=3, hashfunc=shingle_hash)
+        reference.update_batch(shingles(text, 5))
+        assert np.array_equal(reference.hashvalues, row)
+    assert not np.array_equal(minhash_signatures(texts, random_state=4), minhash_signatures(texts, random_state=3))
+    with pytest.raises(TypeError, match="random_state must be an int"):
+        minhash_signatures(texts, random_state=np.random.default_rng(0))
+
+
+def test_minhash_estimates_the_exact_jaccard_of_random_pairs():
+    rng = np.random.default_rng(0)
+    words = np.array("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima".split())
+    pairs = []
+    for _ in range(40):
+        a = " ".join(rng.choice(words, 30))
+        tokens = a.split()
+        for _ in range(rng.integers(0, 25)):  # from identical to barely related
+            tokens[rng.integers(len(tokens))] = str(rng.choice(words))
+        pairs.append((a, " ".join(tokens)))
+    exact = np.array([len(set(shingles(a)) & set(shingles(b))) / len(set(shingles(a)) | set(shingles(b))) for a, b in pairs])
+    sig = minhash_signatures([t for pair in pairs for t in pair], num_perm=256)
+    estimate = (sig[0::2] == sig[1::2]).mean(axis=1)
+    assert exact.min() < 0.5 < exact.max()  # the pairs span the range
+    assert np.abs(estimate - exact).max() < 0.12  # about four standard errors at 256 permutations
+    assert np.abs(estimate - exact).mean() < 0.03
+
+
+def test_lsh_finds_a_planted_near_copy():
+    rng = np.random.default_rng(1)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz "))
+    texts = ["".join(rng.choice(letters, 80)) for _ in range(500)]
+    original = texts[123]
+    texts.append(original[:40] + "x" + original[41:])  # one character changed: Jaccard about 0.9
+    bands, rows = lsh_bands(0.8)
+    keys, sizes = lsh_buckets(minhash_signatures(texts), bands, rows)
+    buckets = [set(b.tolist()) for b in np.split(keys, np.cumsum(sizes)[:-1])]
+    assert {123, 500} in buckets
+    assert all(b == {123, 500} for b in buckets)  # random texts share no bucket
+
+
+def test_lsh_buckets_are_datasketch_minhashlsh_buckets():
+    rng = np.random.default_rng(0)
+    signatures = rng.integers(0, 4, size=(300, 24), dtype=np.uint32)  # few values: many shared bands
+    keys, sizes = lsh_buckets(signatures, bands=6, rows=4)
+    ours = sorted(tuple(bucket.tolist()) for bucket in np.split(keys, np.cumsum(sizes)[:-1]))
+    lsh = MinHashLSH(num_perm=24, params=(6, 4))
+    for key, signature in enumerate(signatures):
+        lsh.insert(key, LeanMinHash(seed=1, hashvalues=signature, scheme="affine32"))
+    theirs = sorted(tuple(sorted(table.get(b))) for table in lsh.hashtables for b in table if len(table.get(b)) > 1)
+    assert ours == theirs and len(ours) > 50
+    assert all(list(bucket) == sorted(bucket) for bucket in np.split(keys, np.cumsum(sizes)[:-1]))
+
+
+def test_lsh_bands_are_datasketchs_choice():
+    assert lsh_bands(0.7) == (20, 6)
+    lsh = MinHashLSH(threshold=0.8, num_perm=128, weights=(0.5, 0.5))
+    assert lsh_bands(0.8, weights=(0.5, 0.5)) == (lsh.b, lsh.r)

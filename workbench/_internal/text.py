@@ -1,0 +1,279 @@
+"""The one definition of "the same text": normalisation, character shingles, MinHash and LSH.
+
+Deduplication (:mod:`workbench.curate._dedupe`) and the leakage check
+(:mod:`workbench.evaluate._leakage`) both see texts through :func:`normalize_text` and compare
+them with the shingles, signatures and LSH buckets below, so they agree on what a copy is.
+
+Normalisation is a fixed sequence of steps (:data:`NORMALIZATION_STEPS`), each a vectorised
+pandas string operation on pyarrow strings (regular expressions run in RE2, not row by row).
+A new equivalence (folding confusable characters, say) is one more step in that tuple, and
+the description recorded in manifests (:data:`NORMALIZATION`) follows from it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from workbench._internal.progress import PROGRESS_MIN_ROWS
+
+#: Characters per shingle.
+SHINGLE_SIZE = 5
+#: MinHash permutations.
+NUM_PERM = 128
+#: datasketch's weights of false positives and false negatives when it picks the LSH bands.
+#: Recall first: every candidate pair is checked afterwards, so an extra candidate costs little
+#: while a missed one is a copy that slips through.
+LSH_WEIGHTS = (0.1, 0.9)
+
+# pyarrow storage whatever pandas' default string storage is: the patterns below use RE2's
+# Unicode classes (\p{Cf}, \p{Z}), which Python's re does not know.
+_STRING = pd.StringDtype("pyarrow", na_value=np.nan)
+
+_HTML_TAG = r"(?i)</?[a-z][^>]*>"
+# Unicode "format" characters (category Cf): zero-width spaces and joiners, direction marks,
+# the soft hyphen, the byte-order mark the YouTube comments end with. RE2 keeps this class up
+# to date with Unicode, so no hand-kept list goes stale.
+_FORMAT = r"\p{Cf}"
+# A URL with a scheme or "www.", or a bare domain with a common top-level domain; group 1 or 2
+# is the host, which is all normalisation keeps (paths and query strings carry referral codes).
+_URL = (
+    r"(?:https?://(?:www\.)?|www\.)([^\s/?#]+)\S*"
+    r"|\b((?:[\w-]+\.)+(?:com|net|org|io|ly|co|tv|me|info|biz|us|uk|de|ru|be))\b(?:[/?#]\S*)?"
+)
+# Exactly the characters for which Python's str.isspace() is true (RE2's \s is ASCII only).
+_WHITESPACE = r"[\t-\r\x1c-\x1f\x85\p{Z}]+"
+
+
+def _strip_html(s: pd.Series) -> pd.Series:
+    s = s.str.replace(_HTML_TAG, " ", regex=True)
+    entities = s.str.contains("&", regex=False)
+    if entities.any():  # few rows have one; html.unescape knows every named entity
+        s[entities] = s[entities].map(html.unescape)
+    return s
+
+
+def _fold_unicode(s: pd.Series) -> pd.Series:
+    # Format characters go first so that NFKC composes the visible characters around them.
+    return s.str.replace(_FORMAT, "", regex=True).str.normalize("NFKC").str.lower()
+
+
+def _urls_to_host(s: pd.Series) -> pd.Series:
+    return s.str.replace(_URL, r" <\1\2> ", regex=True)  # one of the two host groups is empty
+
+
+def _collapse_whitespace(s: pd.Series) -> pd.Series:
+    return s.str.replace(_WHITESPACE, " ", regex=True).str.strip()
+
+
+#: The normalisation, in order: (what the step makes equal, the step).
+NORMALIZATION_STEPS: tuple[tuple[str, Callable[[pd.Series], pd.Series]], ...] = (
+    ("HTML tags (as spaces) and entities", _strip_html),
+    ("Unicode format characters (category Cf), compatibility forms (NFKC) and case", _fold_unicode),
+    ("URLs reduced to their host", _urls_to_host),
+    ("runs of whitespace", _collapse_whitespace),
+)
+#: What normalisation makes equal, for reports and manifests.
+NORMALIZATION = "; ".join(what for what, _ in NORMALIZATION_STEPS)
+
+
+def normalize_text(texts) -> pd.Series:
+    """Texts as deduplication and the leakage check compare them.
+
+    HTML tags become spaces and entities are decoded; Unicode format characters (zero-width
+    spaces, direction marks, the byte-order mark) are removed; NFKC folds compatibility forms
+    (full-width letters, ligatures); everything is lower case; every URL is reduced to its host
+    in angle brackets (``https://www.x.io/ref?id=7`` -> ``<x.io>``); runs of whitespace become
+    one space and the ends are trimmed. Missing values become the empty string.
+
+    Keeping the host but not the path makes the same link with different referral codes a
+    duplicate, while comments linking to different sites stay apart.
+
+    Parameters
+    ----------
+    texts : Series or sequence of str
+        A Series keeps its index.
+
+    Returns
+    -------
+    Series of str
+
+    Examples
+    --------
+    >>> normalize_text(["Check  https://x.io/a?ref=1\\ufeff NOW<br />", "check x.io/b &nbsp;now"]).tolist()
+    ['check <x.io> now', 'check <x.io> now']
+    """
+    if isinstance(texts, str):
+        raise TypeError("normalize_text takes a sequence of texts; wrap a single text in a list")
+    if isinstance(texts, pd.Series):
+        s = texts.astype(object)
+    else:
+        s = pd.Series(list(texts), dtype=object)
+    s = s.where(s.notna(), "").astype(str).astype(_STRING)
+    for _, step in NORMALIZATION_STEPS:
+        s = step(s)
+    return s
+
+
+def content_hash(normalized: pd.Series) -> np.ndarray:
+    """SHA-256 (hex) of each normalised text (the output of :func:`normalize_text`): equal
+    hashes mean the same text.
+
+    Takes normalised texts rather than normalising again, so a caller that needs both the
+    texts and their hashes normalises once.
+
+    Examples
+    --------
+    >>> a, b = content_hash(normalize_text(["Hello  World", "hello world"]))
+    >>> a == b
+    True
+    """
+    if not isinstance(normalized, pd.Series) or normalized.dtype != _STRING:
+        raise TypeError("content_hash takes the output of normalize_text (a Series of normalised texts); "
+                        "call content_hash(normalize_text(texts))")
+    return np.array([hashlib.sha256(t.encode("utf-8")).hexdigest() for t in normalized], dtype=object)
+
+
+# ----------------------------------------------------------------------------------------
+# Shingles, MinHash, LSH
+# ----------------------------------------------------------------------------------------
+
+_SHINGLE_BASE = np.uint64(0x100000001B3)  # FNV-1a 64-bit prime, as a polynomial base
+_FMIX32 = (np.uint32(16), np.uint32(0x85EBCA6B), np.uint32(13), np.uint32(0xC2B2AE35), np.uint32(16))
+
+
+def _pad(text: str, size: int) -> str:
+    """A text shorter than ``size`` padded with NULs, so that it has one shingle."""
+    return text.ljust(size, "\0")
+
+
+def shingles(text: str, size: int = SHINGLE_SIZE) -> list[str]:
+    """Character shingles of one (normalised) text; a text shorter than ``size`` is padded with
+    NULs, so it has exactly one shingle and equals only itself.
+
+    Examples
+    --------
+    >>> shingles("hello!", 5), shingles("hi", 5)
+    (['hello', 'ello!'], ['hi\\x00\\x00\\x00'])
+    """
+    text = _pad(text, size)
+    return [text[i : i + size] for i in range(len(text) - size + 1)]
+
+
+def shingle_hash(shingle: str) -> int:
+    """The 32-bit hash of one character shingle used for MinHash signatures.
+
+    A polynomial hash of the code points (64-bit, wrapping), folded to 32 bits.
+    ``datasketch.MinHash(num_perm, seed=random_state, hashfunc=shingle_hash)`` fed the same
+    shingles gives exactly the signatures :func:`minhash_signatures` computes in bulk.
+    """
+    h = 0
+    for ch in shingle:
+        h = (h * int(_SHINGLE_BASE) + ord(ch)) & 0xFFFFFFFFFFFFFFFF
+    return (h ^ (h >> 32)) & 0xFFFFFFFF
+
+
+def minhash_signatures(texts: Sequence[str], *, shingle_size: int = SHINGLE_SIZE, num_perm: int = NUM_PERM,
+                       random_state: int = 1, chunk_rows: int = 256, progress_bar: bool | None = None) -> np.ndarray:
+    """MinHash signatures of the character shingles of (normalised) texts, in bulk with numpy.
+
+    Uses datasketch's ``affine32`` scheme (its permutations for ``num_perm`` and
+    ``random_state`` as its seed, and its MurmurHash3 pre-mix) with :func:`shingle_hash`, so
+    every row equals ``datasketch.MinHash(num_perm=num_perm, seed=random_state,
+    hashfunc=shingle_hash)`` updated with :func:`shingles` of the text, only much faster: the
+    shingles of all texts are hashed as one array and the permutations are applied a few
+    hundred texts at a time. The share of equal values of two signatures estimates the Jaccard
+    similarity of the two shingle sets.
+
+    Parameters
+    ----------
+    progress_bar : bool or None
+        ``None`` shows one from ``PROGRESS_MIN_ROWS`` texts.
+
+    Returns
+    -------
+    ndarray of uint32, shape (n, num_perm)
+    """
+    from datasketch import MinHash
+
+    if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)):
+        raise TypeError(f"random_state must be an int (the MinHash permutations' seed), got {random_state!r}")
+    a, b = MinHash(num_perm=num_perm, seed=int(random_state), scheme="affine32").permutations
+    texts = [_pad(t, shingle_size) for t in texts]
+    n = len(texts)
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
+    codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    text_start = np.cumsum(lengths) - lengths
+    n_shingles = lengths - shingle_size + 1
+    shingle_start = np.cumsum(n_shingles) - n_shingles
+    positions = np.repeat(text_start - shingle_start, n_shingles) + np.arange(n_shingles.sum())
+    h = np.zeros(len(positions), dtype=np.uint64)
+    for offset in range(shingle_size):
+        h = h * _SHINGLE_BASE + codes[positions + offset]
+    hv = (h ^ (h >> np.uint64(32))).astype(np.uint32)
+    s1, m1, s2, m2, s3 = _FMIX32
+    hv ^= hv >> s1
+    hv *= m1
+    hv ^= hv >> s2
+    hv *= m2
+    hv ^= hv >> s3
+    del h, positions, codes
+
+    show = progress_bar if progress_bar is not None else n >= PROGRESS_MIN_ROWS
+    signatures = np.empty((n, num_perm), dtype=np.uint32)
+    buffer = np.empty((0, num_perm), dtype=np.uint32)
+    for first in tqdm(range(0, n, chunk_rows), desc="MinHash signatures", unit="chunk", leave=False, disable=not show):
+        last = min(first + chunk_rows, n)
+        lo = shingle_start[first]
+        hi = shingle_start[last] if last < n else len(hv)
+        if len(buffer) < hi - lo:
+            buffer = np.empty((hi - lo, num_perm), dtype=np.uint32)
+        permuted = buffer[: hi - lo]
+        np.multiply(hv[lo:hi, None], a[None, :], out=permuted)  # wraps mod 2**32, as datasketch's
+        np.add(permuted, b[None, :], out=permuted)
+        signatures[first:last] = np.minimum.reduceat(permuted, shingle_start[first:last] - lo, axis=0)
+    return signatures
+
+
+def lsh_bands(threshold: float, num_perm: int = NUM_PERM, weights: tuple[float, float] = LSH_WEIGHTS) -> tuple[int, int]:
+    """(bands, rows per band) that datasketch's ``MinHashLSH`` picks for ``threshold``.
+
+    With the default weights and 128 permutations, a threshold of 0.7 gives 20 bands of 6
+    rows, which misses a pair at Jaccard 0.7 with probability 0.08 and at 0.8 with 0.002
+    (datasketch's even weights miss 0.56 and 0.13).
+    """
+    from datasketch import MinHashLSH
+
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm, weights=weights)
+    return int(lsh.b), int(lsh.r)
+
+
+def lsh_buckets(signatures: np.ndarray, bands: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """The buckets of a MinHash LSH index with ``bands`` bands of ``rows`` rows, in bulk.
+
+    Two signatures share a bucket when they agree on every value of a band, exactly as
+    in datasketch's ``MinHashLSH`` (whose buckets are keyed by the band's bytes); here each
+    band is grouped with one ``np.unique`` over its bytes instead of a dictionary insert
+    per row and band.
+
+    Returns
+    -------
+    keys, sizes : ndarray of int
+        The row positions of every bucket with two or more members, bucket after bucket
+        (ascending within a bucket), and each bucket's size.
+    """
+    keys, sizes = [], []
+    for band in range(bands):
+        block = np.ascontiguousarray(signatures[:, band * rows : (band + 1) * rows])
+        band_bytes = block.view(np.dtype((np.void, block.dtype.itemsize * rows))).ravel()
+        _, bucket, counts = np.unique(band_bytes, return_inverse=True, return_counts=True)
+        shared = counts[bucket] > 1
+        order = np.argsort(bucket[shared], kind="stable")  # stable: members stay in row order
+        keys.append(np.flatnonzero(shared)[order])
+        sizes.append(counts[counts > 1])
+    return np.concatenate(keys), np.concatenate(sizes)
