@@ -93,6 +93,31 @@ def test_error_names_lf_row_and_original_exception(df):
     with pytest.raises(LFApplyError, match=r"LF 'broken' raised AttributeError.*row 3 \(example_id='d'") as info:
         apply_lfs(df, [broken], cache=False)
     assert isinstance(info.value.__cause__, AttributeError)
+    error = info.value
+    assert (error.lf, error.kind, error.row, error.example_id) == ("broken", "raised", 3, "d")
+
+
+def test_apply_errors_carry_fields_that_survive_pickling_and_restate_for_a_whole_table(df):
+    import pickle
+
+    with pytest.raises(LFApplyError) as info:
+        apply_lfs(df, [keyword_lf("kw", ["my", "I"], 2)], cache=False)
+    error = info.value
+    assert (error.lf, error.kind, error.row, error.count) == ("kw", "out_of_range", 0, 2)
+    copy = pickle.loads(pickle.dumps(error))  # as Dask ships it from a worker
+    assert str(copy) == str(error) and copy.count == 2
+    whole = error.at_offset(100, count=7)
+    assert (whole.row, whole.count, whole.example_id) == (100, 7, error.example_id)
+    assert str(whole) == str(error).replace("row 0 ", "row 100 ").replace("(2 such rows)", "(7 such rows)")
+
+
+def test_braces_in_what_an_lf_said_are_kept(df):
+    @labeling_function()
+    def returns_a_dict(x):
+        return {"label": 1}
+
+    with pytest.raises(LFApplyError, match=r"returned \{'label': 1\} on row 0"):
+        apply_lfs(df, [returns_a_dict], cache=False)
 
 
 def test_out_of_range_and_wrong_type_values_are_named(df):

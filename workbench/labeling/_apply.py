@@ -31,7 +31,43 @@ from workbench.labeling._lf import check_unique_names, is_vectorized, lf_fingerp
 
 
 class LFApplyError(RuntimeError):
-    """An LF raised, or returned something that is not a label; the message names LF and row."""
+    """An LF raised, or returned something that is not a label; the message names LF and row.
+
+    The fields say the same thing for programs: ``lf`` (its name), ``kind`` (one of
+    :attr:`KINDS`), ``row`` (position in the table, or None when the problem is the whole
+    column), ``example_id``, ``text`` and ``count`` (rows with this problem, where counted).
+    ``message`` is the text with ``{where}`` and ``{count}`` standing for the row and the count,
+    so that an engine that applied a part of the table can restate the error for the whole
+    table with :meth:`at_offset` instead of editing the message.
+    """
+
+    #: In the order the applier checks a vectorized LF's output; row-wise problems
+    #: ("raised", "returned") are reported in row order.
+    KINDS = ("raised", "returned", "invalid", "out_of_range")
+
+    def __init__(self, lf: str, kind: str, message: str, *, row: int | None = None, example_id: Any = None,
+                 text: Any = None, count: int | None = None):
+        if kind not in self.KINDS:
+            raise ValueError(f"kind must be one of {self.KINDS}, got {kind!r}")
+        self.lf, self.kind, self.message = lf, kind, message
+        self.row, self.example_id, self.text, self.count = row, example_id, text, count
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = "" if self.row is None else f"row {self.row} (example_id={self.example_id!r}, text={_short(self.text)!r})"
+        return self.message.format(lf=repr(self.lf), where=where, count=self.count)
+
+    def at_offset(self, offset: int, count: int | None = None) -> "LFApplyError":
+        """The same error for a table in which this part starts at row ``offset`` (and ``count`` rows in all)."""
+        return LFApplyError(self.lf, self.kind, self.message, row=None if self.row is None else self.row + offset,
+                            example_id=self.example_id, text=self.text, count=self.count if count is None else count)
+
+    def __reduce__(self):  # Dask ships errors between processes; rebuild from the fields, not the text
+        return (_rebuild_apply_error, (self.lf, self.kind, self.message, self.row, self.example_id, self.text, self.count))
+
+
+def _rebuild_apply_error(lf, kind, message, row, example_id, text, count) -> LFApplyError:
+    return LFApplyError(lf, kind, message, row=row, example_id=example_id, text=text, count=count)
 
 
 class LFFaultWarning(UserWarning):
@@ -80,6 +116,17 @@ class LFFault:
         self.count += 1
         if len(self.first_rows) < keep:
             self.first_rows.append({"row": position, "example_id": example_id, "text": _short(text), "error": error})
+
+
+def _literal(*parts: Any) -> str:
+    """A message template from parts: braces in what an LF said (its exception, its value) are kept literally.
+
+    The first and last parts are templates already (``{lf}``, ``{where}``); the middle ones are data.
+    """
+    if len(parts) == 1:
+        return parts[0]
+    first, *middle, last = parts
+    return first + "".join(str(p).replace("{", "{{").replace("}", "}}") for p in middle) + last
 
 
 def _short(text: Any, width: int = 80) -> str:
@@ -258,9 +305,9 @@ class LFApplier:
         text = df[self.text_column].iloc[i] if self.text_column in df.columns else None
         return ident, text
 
-    def _describe_row(self, df: pd.DataFrame, i: int) -> str:
+    def _row_fields(self, df: pd.DataFrame, i: int) -> dict:
         ident, text = self._row_ident(df, i)
-        return f"row {i} (example_id={ident!r}, text={_short(text)!r})"
+        return {"row": i, "example_id": ident, "text": text}
 
     def _text_path(self, lf, df: pd.DataFrame) -> Any:
         """The ``TextFastPath`` of the column a keyword/regex builder LF reads; None for other LFs."""
@@ -307,7 +354,8 @@ class LFApplier:
             out = self._call_vectorized(lf, df)
         except Exception as exc:
             if not tolerant:
-                raise LFApplyError(f"LF {lf.name!r} raised {type(exc).__name__}: {exc} (vectorized, on the whole table)") from exc
+                raise LFApplyError(lf.name, "raised", _literal(f"LF {{lf}} raised {type(exc).__name__}: ", exc,
+                                                               " (vectorized, on the whole table)")) from exc
             for i in range(min(len(df), 5)):
                 fault.add(i, *self._row_ident(df, i), f"{type(exc).__name__}: {exc}")
             fault.count = len(df)
@@ -317,25 +365,26 @@ class LFApplier:
     def _validate_column(self, name: str, out: Any, df: pd.DataFrame, fault: LFFault, tolerant: bool) -> np.ndarray:
         arr = np.asarray(out)
         if arr.shape != (len(df),):
-            raise LFApplyError(f"LF {name!r} returned shape {arr.shape}; a vectorized LF must return one label per row ({len(df)},)")
+            raise LFApplyError(name, "invalid", _literal(f"LF {{lf}} returned shape {arr.shape}; a vectorized LF must "
+                                                         f"return one label per row ({len(df)},)"))
         if arr.dtype.kind == "b" or arr.dtype.kind not in "iuf":
-            raise LFApplyError(
-                f"LF {name!r} returned values of type {arr.dtype}; labels must be integers in "
-                f"{ABSTAIN}..{self.cardinality - 1} (ABSTAIN={ABSTAIN}), e.g. np.where(mask, label, ABSTAIN)"
-            )
+            raise LFApplyError(name, "invalid", _literal(
+                f"LF {{lf}} returned values of type {arr.dtype}; labels must be integers in "
+                f"{ABSTAIN}..{self.cardinality - 1} (ABSTAIN={ABSTAIN}), e.g. np.where(mask, label, ABSTAIN)"))
         if arr.dtype.kind == "f":
             not_int = ~np.isfinite(arr) | (arr != np.round(arr))
             if not_int.any():
                 i = int(np.flatnonzero(not_int)[0])
-                raise LFApplyError(f"LF {name!r} returned {arr[i]!r} on {self._describe_row(df, i)}; labels must be integers")
+                raise LFApplyError(name, "invalid", _literal(f"LF {{lf}} returned {arr[i]!r} on {{where}}; "
+                                                             "labels must be integers"), **self._row_fields(df, i))
         arr = arr.astype(np.int64)
         bad = (arr < ABSTAIN) | (arr >= self.cardinality)
         if bad.any():
             idx = np.flatnonzero(bad)
-            msg = (f"LF {name!r} returned label {int(arr[idx[0]])} on {self._describe_row(df, int(idx[0]))}, "
-                   f"outside {ABSTAIN}..{self.cardinality - 1} ({len(idx)} such rows)")
             if not tolerant:
-                raise LFApplyError(msg)
+                raise LFApplyError(name, "out_of_range", f"LF {{lf}} returned label {int(arr[idx[0]])} on {{where}}, "
+                                   f"outside {ABSTAIN}..{self.cardinality - 1} ({{count}} such rows)",
+                                   count=len(idx), **self._row_fields(df, int(idx[0])))
             for i in idx:
                 fault.add(int(i), *self._row_ident(df, int(i)), f"label {int(arr[i])} out of range")
             arr = np.where(bad, ABSTAIN, arr)
@@ -349,15 +398,16 @@ class LFApplier:
                 value = lf(row)
             except Exception as exc:
                 if not tolerant:
-                    raise LFApplyError(f"LF {lf.name!r} raised {type(exc).__name__}: {exc} on {self._describe_row(df, i)}") from exc
+                    raise LFApplyError(lf.name, "raised", _literal(f"LF {{lf}} raised {type(exc).__name__}: ", exc, " on {where}"),
+                                       **self._row_fields(df, i)) from exc
                 fault.add(i, *self._row_ident(df, i), f"{type(exc).__name__}: {exc}")
                 continue
             if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not ABSTAIN <= value < k:
                 hint = " (did you forget `return ABSTAIN`?)" if value is None else ""
-                msg = (f"LF {lf.name!r} returned {value!r} on {self._describe_row(df, i)}; "
-                       f"expected an int in {ABSTAIN}..{k - 1}{hint}")
                 if not tolerant:
-                    raise LFApplyError(msg)
+                    raise LFApplyError(lf.name, "returned", _literal(f"LF {{lf}} returned ", repr(value),
+                                                                     f" on {{where}}; expected an int in {ABSTAIN}..{k - 1}{hint}"),
+                                       **self._row_fields(df, i))
                 fault.add(i, *self._row_ident(df, i), f"returned {value!r}")
                 continue
             out[i] = value

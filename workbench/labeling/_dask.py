@@ -38,9 +38,9 @@ PARTITION_ROWS = 100_000
 #: How many example rows a fault keeps (``LFFault.add``'s default).
 _KEEP_ROWS = 5
 
-# Order in which the local engine checks a vectorized LF's output; a strict run reports the
-# first LF with a problem and, for that LF, the first kind of problem in this order.
-_RAISED, _INVALID, _OUT_OF_RANGE = 0, 1, 2
+# A strict run reports the first LF with a problem and, for that LF, the first kind of problem in
+# the order the local engine checks them (row-wise problems in row order, so they rank alike).
+_KIND_ORDER = {"raised": 0, "returned": 0, "invalid": 1, "out_of_range": 2}
 
 
 class RemoteTraceback(Exception):
@@ -52,13 +52,10 @@ class RemoteTraceback(Exception):
 
 @dataclass
 class _PartitionError:
-    """The ``LFApplyError`` a strict run stopped at in one partition, with what the driver needs."""
+    """The ``LFApplyError`` a strict run stopped at in one partition, and the traceback of its cause."""
 
     lf_index: int
-    kind: int
-    message: str
-    row_description: tuple[int, str] | None  # (partition-local row, its description in the message)
-    out_of_range_rows: int
+    error: LFApplyError
     remote_traceback: str | None
 
 
@@ -74,7 +71,6 @@ class _PartitionApplier(LFApplier):
     """Applies the LFs to one partition and returns what went wrong instead of raising it."""
 
     def apply_partition(self, partition: pd.DataFrame, fault_tolerant: bool) -> _PartitionResult:
-        self._kind, self._described, self._out_of_range = _RAISED, None, 0
         try:
             with warnings.catch_warnings():  # the driver warns once, for the whole table
                 warnings.simplefilter("ignore", LFFaultWarning)
@@ -83,38 +79,11 @@ class _PartitionApplier(LFApplier):
             cause = exc.__cause__
             error = _PartitionError(
                 lf_index=len(self.applied_),  # no cache: every LF before the failing one ran
-                kind=self._kind, message=str(exc), row_description=self._described,
-                out_of_range_rows=self._out_of_range,
+                error=exc,
                 remote_traceback="".join(traceback.format_exception(cause)) if cause is not None else None,
             )
             return _PartitionResult(len(partition), None, {}, error)
         return _PartitionResult(len(partition), L, self.faults_, None)
-
-    def _run_vectorized(self, lf, df, fault, tolerant):
-        self._kind, self._described = _RAISED, None
-        return super()._run_vectorized(lf, df, fault, tolerant)
-
-    def _run_rowwise(self, lf, df, rows, fault, tolerant, show):
-        self._kind, self._described = _RAISED, None
-        return super()._run_rowwise(lf, df, rows, fault, tolerant, show)
-
-    def _validate_column(self, name, out, df, fault, tolerant):
-        self._kind = _INVALID
-        try:
-            return super()._validate_column(name, out, df, fault, tolerant)
-        except LFApplyError:
-            if not tolerant:  # out-of-range labels raise only in strict mode: count them as tolerant mode would
-                scratch = LFFault(name)
-                try:
-                    super()._validate_column(name, out, df, scratch, True)
-                    self._kind, self._out_of_range = _OUT_OF_RANGE, scratch.count
-                except LFApplyError:
-                    pass
-            raise
-
-    def _describe_row(self, df, i):
-        self._described = (i, super()._describe_row(df, i))
-        return self._described[1]
 
 
 def _apply_partition(partition: pd.DataFrame, template: _PartitionApplier, fault_tolerant: bool) -> _PartitionResult:
@@ -122,19 +91,6 @@ def _apply_partition(partition: pd.DataFrame, template: _PartitionApplier, fault
     applier = _PartitionApplier(template.lfs, template.cardinality, cache=False, n_jobs=1,  # workers run side by side
                                 id_column=template.id_column, text_column=template.text_column)
     return applier.apply_partition(partition, fault_tolerant)
-
-
-def _global_message(error: _PartitionError, offset: int, out_of_range_total: int) -> str:
-    """The partition's message with the row counted over the whole table, as the local engine says it."""
-    message = error.message
-    if error.row_description is not None:
-        local_row, described = error.row_description
-        prefix = f"row {local_row}"
-        message = message.replace(described, f"row {local_row + offset}" + described[len(prefix):], 1)
-    suffix = f"({error.out_of_range_rows} such rows)"
-    if error.kind == _OUT_OF_RANGE and message.endswith(suffix):
-        message = message[: -len(suffix)] + f"({out_of_range_total} such rows)"
-    return message
 
 
 @contextmanager
@@ -258,11 +214,11 @@ class DaskLFApplier(LFApplier):
         offsets = np.concatenate([[0], np.cumsum([r.n_rows for r in results])]).astype(int)
         errors = [(r.error, int(offsets[p])) for p, r in enumerate(results) if r.error is not None]
         if errors:
-            first, offset = min(errors, key=lambda e: (e[0].lf_index, e[0].kind, e[1]))
-            out_of_range_total = sum(e.out_of_range_rows for e, _ in errors
-                                     if (e.lf_index, e.kind) == (first.lf_index, _OUT_OF_RANGE))
+            first, offset = min(errors, key=lambda e: (e[0].lf_index, _KIND_ORDER[e[0].error.kind], e[1]))
+            same = [e.error for e, _ in errors if e.lf_index == first.lf_index and e.error.kind == first.error.kind]
+            total = sum(e.count for e in same) if first.error.count is not None else None
             cause = RemoteTraceback(first.remote_traceback) if first.remote_traceback else None
-            raise LFApplyError(_global_message(first, offset, out_of_range_total)) from cause
+            raise first.error.at_offset(offset, total) from cause
         self.applied_ = list(self.names)
         self.faults_ = {}
         for name in self.names:
