@@ -37,9 +37,9 @@ def pool():
     })
 
 
-def queue(pool, store, P=P5, **kw):
+def queue(pool, store, proba=P5, **kw):
     settings = {"reviewer": "ana", "protected": None, "size": 10, **kw}
-    return ReviewQueue(pool, P, store=store, **settings)
+    return ReviewQueue(pool, proba, store=store, **settings)
 
 
 # -- ranking --------------------------------------------------------------------------
@@ -264,7 +264,7 @@ def test_seed_labels_override_weak_labels_and_bring_in_uncovered_rows(pool, stor
     assert len(after) == 5
     assert frame.loc["p1", "label"] == 1 and frame.loc["p1", "label_source"] == "human_review" and frame.loc["p1", "sample_weight"] == 3
     assert frame.loc["p3", "label"] == 0
-    assert after.P[after.frame["example_id"].tolist().index("p1")].tolist() == [0.0, 1.0]
+    assert after.proba[after.frame["example_id"].tolist().index("p1")].tolist() == [0.0, 1.0]
     assert after.lineage["n_human_review"] == 2 and after.lineage["seed_labels"]["n_labels"] == 2
     assert after.lineage["rows_sha256"] != before.lineage["rows_sha256"]
     store.record_decision("zz", 0, reviewer="ana")

@@ -123,14 +123,14 @@ class TrainingSet:
     ----------
     frame : DataFrame
         ``example_id, text, label, label_source ("label_model" or "human_review"), weight``.
-    P : array of shape (n, k)
+    proba : array of shape (n, k)
         Soft targets: the generator's probabilities, one-hot for human labels.
     lineage : dict
         Row counts by source and the seed labels' lineage.
     """
 
     frame: pd.DataFrame
-    P: np.ndarray
+    proba: np.ndarray
     lineage: dict
 
     def __len__(self) -> int:
@@ -139,7 +139,7 @@ class TrainingSet:
 
 def build_training_set(
     pool: pd.DataFrame,
-    P,
+    proba,
     seeds: SeedLabels | None,
     *,
     covered: np.ndarray | None = None,
@@ -154,7 +154,7 @@ def build_training_set(
     ----------
     pool : DataFrame
         The unlabeled pool (``example_id``, ``text``).
-    P : array of shape (n, k)
+    proba : array of shape (n, k)
         The generator's probabilities on ``pool``.
     seeds : SeedLabels or None
         From :func:`harvest`; ``None`` for a round without human labels.
@@ -164,9 +164,9 @@ def build_training_set(
     seed_weight : float
         Sample weight of a human label relative to a generated one.
     """
-    P = check_proba(P)
-    if len(P) != len(pool):
-        raise ValueError(f"P has {len(P)} rows but the pool has {len(pool)}")
+    proba = check_proba(proba)
+    if len(proba) != len(pool):
+        raise ValueError(f"proba has {len(proba)} rows but the pool has {len(pool)}")
     ids = pool[ID_COLUMN].astype(str).to_numpy()
     covered = np.ones(len(pool), dtype=bool) if covered is None else np.asarray(covered, dtype=bool)
     if covered.shape != (len(pool),):
@@ -174,7 +174,7 @@ def build_training_set(
     if seed_weight <= 0:
         raise ValueError(f"seed_weight must be positive, got {seed_weight}")
 
-    targets = P.copy()
+    targets = proba.copy()
     source = np.full(len(pool), LABEL_SOURCES[0], dtype=object)
     weight = np.ones(len(pool))
     seed_labels = seeds.labels if seeds is not None else pd.DataFrame({"example_id": [], "label": []})
@@ -185,9 +185,9 @@ def build_training_set(
     if len(seed_labels):
         rows = pos_of.loc[seed_labels["example_id"]].to_numpy()
         labels = seed_labels["label"].to_numpy(dtype=int)
-        if labels.max() >= P.shape[1]:
-            raise ValueError(f"seed label {labels.max()} is out of range for {P.shape[1]} classes")
-        targets[rows] = np.eye(P.shape[1])[labels]
+        if labels.max() >= proba.shape[1]:
+            raise ValueError(f"seed label {labels.max()} is out of range for {proba.shape[1]} classes")
+        targets[rows] = np.eye(proba.shape[1])[labels]
         source[rows] = LABEL_SOURCES[1]
         weight[rows] = seed_weight
     keep = covered | (source == LABEL_SOURCES[1])
@@ -208,4 +208,4 @@ def build_training_set(
         "seed_labels": seeds.lineage if seeds is not None else None,
         "rows_sha256": hashlib.sha256(json.dumps(frame[[ID_COLUMN, LABEL_COLUMN, "label_source"]].values.tolist(), default=str).encode()).hexdigest(),
     }
-    return TrainingSet(frame=frame, P=targets[keep], lineage=lineage)
+    return TrainingSet(frame=frame, proba=targets[keep], lineage=lineage)

@@ -49,21 +49,21 @@ class ReviewLoop:
     store : ProjectStore
     pool : DataFrame
         The unlabeled pool (``example_id``, ``text``).
-    P : array of shape (n, k)
+    proba : array of shape (n, k)
         The generator's (label model's) probabilities on ``pool``.
     protected : Dataset, mapping, iterable or None
         See :func:`protected_ids`; harvested labels on these rows are refused.
     eval_sets : mapping of str to DataFrame
         Named hand-labeled sets (``text``, ``label``), e.g. ``{"dev": ds.dev, "test": ds.test}``.
     learner : callable, optional
-        ``learner(texts, P, sample_weight) -> estimator`` with ``predict_proba(texts)``.
+        ``learner(texts, proba, sample_weight) -> estimator`` with ``predict_proba(texts)``.
         Defaults to :func:`workbench.learn.train_end_model`.
     covered, seed_weight, conflicts
         As in :func:`build_training_set` and :func:`harvest`.
 
     Examples
     --------
-    >>> loop = ReviewLoop(store, ds.train, P, protected=ds, eval_sets={"dev": ds.dev, "test": ds.test})  # doctest: +SKIP
+    >>> loop = ReviewLoop(store, ds.train, proba, protected=ds, eval_sets={"dev": ds.dev, "test": ds.test})  # doctest: +SKIP
     >>> result = loop.run_round(); loop.history()  # doctest: +SKIP
     """
 
@@ -71,7 +71,7 @@ class ReviewLoop:
         self,
         store: ProjectStore,
         pool: pd.DataFrame,
-        P,
+        proba,
         *,
         protected: Dataset | Mapping[str, str] | Iterable[str] | None,
         eval_sets: Mapping[str, pd.DataFrame],
@@ -80,7 +80,7 @@ class ReviewLoop:
         seed_weight: float = 1.0,
         conflicts: str = "drop",
     ):
-        self.store, self.pool, self.P = store, pool.reset_index(drop=True), check_proba(P)
+        self.store, self.pool, self.proba = store, pool.reset_index(drop=True), check_proba(proba)
         self.protected = protected_ids(protected)
         _refuse_protected(self.pool[ID_COLUMN].astype(str), self.protected, "rows of the pool")
         for name, df in eval_sets.items():
@@ -93,8 +93,8 @@ class ReviewLoop:
 
     def run_round(self) -> RoundResult:
         seeds = harvest(self.store, protected=self.protected, conflicts=self.conflicts)
-        training = build_training_set(self.pool, self.P, seeds, covered=self.covered, seed_weight=self.seed_weight)
-        model = self.learner(training.frame[TEXT_COLUMN], training.P, sample_weight=training.frame["sample_weight"].to_numpy())
+        training = build_training_set(self.pool, self.proba, seeds, covered=self.covered, seed_weight=self.seed_weight)
+        model = self.learner(training.frame[TEXT_COLUMN], training.proba, sample_weight=training.frame["sample_weight"].to_numpy())
         metrics = {}
         for name, df in self.eval_sets.items():
             y, pred = df[LABEL_COLUMN].to_numpy(dtype=int), model.predict_proba(df[TEXT_COLUMN].astype(str)).argmax(axis=1)

@@ -38,12 +38,12 @@ class ProtectedExampleError(ValueError):
 # -- ranking ------------------------------------------------------------------------
 
 
-def uncertainty(P, method: str = "margin") -> np.ndarray:
+def uncertainty(proba, method: str = "margin") -> np.ndarray:
     """How uncertain each row of a probability matrix is, in [0, 1]; higher is less certain.
 
     Parameters
     ----------
-    P : array of shape (n, k)
+    proba : array of shape (n, k)
         Class probabilities (a label model's or any model's ``predict_proba``).
     method : {"margin", "entropy", "least_confident"}
         ``margin``: 1 minus the gap between the two most probable classes (1 on the
@@ -55,13 +55,13 @@ def uncertainty(P, method: str = "margin") -> np.ndarray:
     >>> uncertainty([[0.5, 0.5], [0.9, 0.1]])
     array([1. , 0.2])
     """
-    P = check_proba(P)
+    proba = check_proba(proba)
     if method == "margin":
-        return 1.0 - margin(P)
+        return 1.0 - margin(proba)
     if method == "entropy":
-        return entropy(P, axis=1) / np.log(P.shape[1])
+        return entropy(proba, axis=1) / np.log(proba.shape[1])
     if method == "least_confident":
-        return 1.0 - P.max(axis=1)
+        return 1.0 - proba.max(axis=1)
     raise ValueError(f"unknown uncertainty method {method!r}; use one of {UNCERTAINTY_METHODS}")
 
 
@@ -97,7 +97,7 @@ def diverse_order(scores: np.ndarray, features, k: int, *, diversity: float = 0.
 
 
 def review_order(
-    P,
+    proba,
     *,
     strategy: str = "margin",
     predictions: Mapping[str, np.ndarray] | None = None,
@@ -111,10 +111,10 @@ def review_order(
 
     Parameters
     ----------
-    P : array of shape (n, k)
+    proba : array of shape (n, k)
         The current generator's probabilities.
     strategy : {"margin", "entropy", "least_confident", "disagreement", "gray_zone"}
-        Uncertainty of ``P`` (most uncertain first); disagreement among
+        Uncertainty of ``proba`` (most uncertain first); disagreement among
         ``predictions`` (:func:`workbench.curate.disagreement_score`, ties broken by
         margin uncertainty); or only the gray zone (:func:`workbench.curate.in_gray_zone`),
         least certain first.
@@ -138,18 +138,18 @@ def review_order(
     >>> review_order([[0.9, 0.1], [0.5, 0.5], [0.3, 0.7]])
     array([1, 2, 0])
     """
-    P = check_proba(P)
-    n = len(P)
-    least_margin = uncertainty(P, "margin")
+    proba = check_proba(proba)
+    n = len(proba)
+    least_margin = uncertainty(proba, "margin")
     if strategy in UNCERTAINTY_METHODS:
-        score = uncertainty(P, strategy)
+        score = uncertainty(proba, strategy)
     elif strategy == "disagreement":
         if not predictions:
             raise ValueError("strategy='disagreement' needs predictions={name: labels or probabilities} of other generators")
         # The current generator counts as one of the voters; margin breaks ties.
-        score = disagreement_score({"current": P, **predictions}, cardinality=P.shape[1]) + 1e-6 * least_margin
+        score = disagreement_score({"current": proba, **predictions}, cardinality=proba.shape[1]) + 1e-6 * least_margin
     elif strategy == "gray_zone":
-        score = np.where(in_gray_zone(P, width), least_margin, -np.inf)
+        score = np.where(in_gray_zone(proba, width), least_margin, -np.inf)
     else:
         raise ValueError(f"unknown review strategy {strategy!r}; use one of {STRATEGIES}")
     keep = np.isfinite(score)
@@ -233,7 +233,7 @@ class ReviewQueue:
     pool : DataFrame
         The examples to review, with ``example_id`` and ``text``. Must contain no
         protected row.
-    P : array of shape (n, k)
+    proba : array of shape (n, k)
         The current generator's probabilities for ``pool`` (shown, and used to rank).
     store : ProjectStore
     reviewer : str
@@ -261,14 +261,14 @@ class ReviewQueue:
 
     Examples
     --------
-    >>> queue = ReviewQueue(ds.train, P, store=store, reviewer="ana", protected=ds)  # doctest: +SKIP
+    >>> queue = ReviewQueue(ds.train, proba, store=store, reviewer="ana", protected=ds)  # doctest: +SKIP
     >>> item = queue.current; queue.decide(1); queue.undo()  # doctest: +SKIP
     """
 
     def __init__(
         self,
         pool: pd.DataFrame,
-        P,
+        proba,
         *,
         store: ProjectStore,
         reviewer: str,
@@ -296,12 +296,12 @@ class ReviewQueue:
             raise ValueError(f"the review pool has duplicate example ids: {dup}")
         self.protected = protected_ids(protected)
         _refuse_protected(self.ids, self.protected, "rows of the review pool")
-        self.P = check_proba(P)
-        if len(self.P) != len(self.pool):
-            raise ValueError(f"P has {len(self.P)} rows but the pool has {len(self.pool)}")
-        self.class_names = list(class_names or store.class_names or [str(c) for c in range(self.P.shape[1])])
-        if len(self.class_names) != self.P.shape[1]:
-            raise ValueError(f"P has {self.P.shape[1]} columns but there are {len(self.class_names)} classes {self.class_names}")
+        self.proba = check_proba(proba)
+        if len(self.proba) != len(self.pool):
+            raise ValueError(f"proba has {len(self.proba)} rows but the pool has {len(self.pool)}")
+        self.class_names = list(class_names or store.class_names or [str(c) for c in range(self.proba.shape[1])])
+        if len(self.class_names) != self.proba.shape[1]:
+            raise ValueError(f"proba has {self.proba.shape[1]} columns but there are {len(self.class_names)} classes {self.class_names}")
         if L is not None:
             L = np.asarray(L)
             if L.shape[0] != len(self.pool):
@@ -323,10 +323,10 @@ class ReviewQueue:
 
         hidden = np.isin(self.ids, list(self._hidden_ids()))
         order = review_order(
-            self.P, strategy=strategy, predictions=predictions, width=width,
+            self.proba, strategy=strategy, predictions=predictions, width=width,
             features=self.features, diversity=diversity, exclude=hidden,
         )
-        self._scores = uncertainty(self.P, "margin")
+        self._scores = uncertainty(self.proba, "margin")
         self._queue: deque[int] = deque(order.tolist())
         self._history: list[int] = []  # positions decided in this session, for undo
 
@@ -373,8 +373,8 @@ class ReviewQueue:
             position=pos,
             example_id=str(self.ids[pos]),
             text=str(self.pool.at[pos, TEXT_COLUMN]),
-            proba=self.P[pos],
-            predicted=int(np.argmax(self.P[pos])),
+            proba=self.proba[pos],
+            predicted=int(np.argmax(self.proba[pos])),
             score=float(self._scores[pos]),
             lf_votes=votes,
         )
@@ -436,8 +436,8 @@ class ReviewQueue:
             {
                 ID_COLUMN: self.ids[rows],
                 TEXT_COLUMN: self.pool[TEXT_COLUMN].to_numpy()[rows],
-                "predicted": [self.class_names[int(np.argmax(self.P[p]))] for p in rows],
-                "confidence": self.P[rows].max(axis=1) if rows else [],
+                "predicted": [self.class_names[int(np.argmax(self.proba[p]))] for p in rows],
+                "confidence": self.proba[rows].max(axis=1) if rows else [],
                 "uncertainty": self._scores[rows],
             }
         )
