@@ -51,3 +51,40 @@ def compiled_patterns(seed: int, n: int):
                 yield rng, re.compile(random_pattern(rng), rng.choice(FLAGS))
             except re.error:  # e.g. a quantifier on ^
                 continue
+
+
+# A label model defined outside the package, registered by tests to check that config, pipeline
+# and studio pick up whatever LABEL_MODELS holds.
+def accuracy_weighted_vote():
+    """A :class:`BaseLabelModel` subclass: each LF's vote weighs its agreement with the majority
+    plus ``smoothing``. Built in a function so that importing this module imports no workbench code."""
+    import numpy as np
+
+    from workbench.generate import BaseLabelModel, MajorityVote
+
+    class AccuracyWeightedVote(BaseLabelModel):
+        min_lfs = 2
+
+        def __init__(self, cardinality=2, *, smoothing=0.5, tie_break="abstain", class_balance=None, random_state=0):
+            self.cardinality = cardinality
+            self.smoothing = smoothing
+            self.tie_break = tie_break
+            self.class_balance = class_balance
+            self.random_state = random_state
+
+        def fit(self, L, y=None):
+            L = self._validate_fit(L)
+            majority = MajorityVote(self.cardinality, class_balance=self.class_balance).fit(L)
+            self.class_balance_ = majority.class_balance_
+            self.lf_accuracies_ = np.nan_to_num(majority.lf_accuracies_, nan=0.5)
+            return self
+
+        def predict_proba(self, L):
+            L = self._validate_predict(L)
+            weight = self.lf_accuracies_ + self.smoothing
+            scores = np.stack([((L == c) * weight).sum(axis=1) for c in range(self.cardinality)], axis=1)
+            total = scores.sum(axis=1, keepdims=True)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.where(total > 0, scores / total, 1 / self.cardinality)
+
+    return AccuracyWeightedVote

@@ -54,6 +54,9 @@ def test_label_matrix_helpers():
     assert covered(L).tolist() == [True, False]
     with pytest.raises(ValueError, match="2-D"):
         check_label_matrix(L[0])
+    assert check_label_matrix(L, cardinality=2) is not None
+    with pytest.raises(ValueError, match=r"label 1 \(LF column 1, row 0\) but cardinality is 1"):
+        check_label_matrix(L, cardinality=1)
     assert lf_names(None, 2) == ["lf_0", "lf_1"]
     with pytest.raises(ValueError, match="1 LF names for a label matrix with 2 columns"):
         lf_names(["a"], 2)

@@ -106,7 +106,7 @@ def test_load_wrench_works_with_analysis_and_label_models():
     summary = lf_summary(ds.label_matrices["train"], ds.lf_names, ds.gold("train"))
     assert summary.loc["lf_0", "Emp. Acc."] == 1.0
     mv = MajorityVote(cardinality=ds.cardinality).fit(ds.label_matrices["train"])
-    assert mv.score(ds.label_matrices["test"], ds.test.label)["accuracy"] == 1.0
+    assert mv.score(ds.label_matrices["test"], ds.test.label) == 1.0
 
 
 def test_load_wrench_bad_input(tmp_path):

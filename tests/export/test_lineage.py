@@ -135,7 +135,7 @@ def test_reproduce_passes_on_an_unchanged_pipeline(result):
 def test_reproduce_with_the_snorkel_label_model(tmp_path):
     res = run(tmp_path, kind="snorkel")
     assert res.manifest["label_model"]["used"] == "snorkel"
-    assert res.manifest["label_model"]["settings"]["seed"] == 123
+    assert res.manifest["label_model"]["settings"]["random_state"] == 123
     assert reproduce(res.manifest_path).ok
 
 

@@ -20,6 +20,7 @@ from workbench.export import (
     write_table,
 )
 from workbench.export import _table as export
+from workbench.generate import LABEL_SOURCES
 from workbench.labeling import ABSTAIN
 
 REPO = Path(__file__).resolve().parents[2]
@@ -124,7 +125,7 @@ def test_export_frame_has_the_documented_columns():
                          "example_id": ["e1", "e2", "e3"], "video": [1, 2, 3]})
     P = np.array([[0.2, 0.8], [0.9, 0.1], [0.5, 0.5]])
     L = np.array([[1, -1], [-1, 0], [1, 0]])
-    out = build_export_frame(pool, P, class_names=["ham", "spam"], source="label_model:majority", L=L,
+    out = build_export_frame(pool, P, class_names=["ham", "spam"], source="label_model", L=L,
                              lf_names=["kw_buy", "kw_song"], labels=[1, 0, 0], sample_weight=[1.0, 2.0, 0.5])
     assert list(out.columns) == ["example_id", "text", "COMMENT_ID", "video", "label", "label_name", "label_proba",
                                  "proba_ham", "proba_spam", "label_source", "sample_weight", "vote_kw_buy", "vote_kw_song"]
@@ -134,30 +135,42 @@ def test_export_frame_has_the_documented_columns():
     assert out["proba_spam"].tolist() == [0.8, 0.1, 0.5]
     assert out["sample_weight"].tolist() == [1.0, 2.0, 0.5]
     assert out["vote_kw_buy"].tolist() == [1, -1, 1] and out["vote_kw_song"].dtype == np.int8
-    assert set(out["label_source"]) == {"label_model:majority"}
+    assert set(out["label_source"]) == {"label_model"}
     assert out["COMMENT_ID"].tolist() == ["c1", "c2", "c3"]
 
 
 def test_export_frame_labels_default_to_the_argmax_and_weights_to_one():
     pool = pd.DataFrame({"example_id": ["a", "b"], "text": ["x", "y"]})
-    out = build_export_frame(pool, [[0.3, 0.7], [0.6, 0.4]], class_names=["0", "1"], source=["teacher", "human_review"])
+    out = build_export_frame(pool, [[0.3, 0.7], [0.6, 0.4]], class_names=["0", "1"], source=["distillation", "human_review"])
     assert out["label"].tolist() == [1, 0]
     assert out["sample_weight"].tolist() == [1.0, 1.0]
-    assert out["label_source"].tolist() == ["teacher", "human_review"]
+    assert out["label_source"].tolist() == ["distillation", "human_review"]
     assert not any(c.startswith("vote_") for c in out.columns)
 
 
 def test_export_frame_refuses_bad_input():
     pool = pd.DataFrame({"example_id": ["a"], "text": ["x"], "label": [1]})
     with pytest.raises(ValueError, match=r"already has column\(s\) \['label'\]"):
-        build_export_frame(pool, [[0.5, 0.5]], class_names=["a", "b"], source="teacher")
+        build_export_frame(pool, [[0.5, 0.5]], class_names=["a", "b"], source="distillation")
     pool = pool.drop(columns="label")
     with pytest.raises(ValueError, match=r"probs has shape \(1, 3\); expected \(1, 2\)"):
-        build_export_frame(pool, [[0.2, 0.3, 0.5]], class_names=["a", "b"], source="teacher")
+        build_export_frame(pool, [[0.2, 0.3, 0.5]], class_names=["a", "b"], source="distillation")
     with pytest.raises(ValueError, match=r"L has shape \(1, 1\); expected \(1, 2\)"):
-        build_export_frame(pool, [[0.5, 0.5]], class_names=["a", "b"], source="t", L=[[1]], lf_names=["f", "g"])
+        build_export_frame(pool, [[0.5, 0.5]], class_names=["a", "b"], source="seed", L=[[1]], lf_names=["f", "g"])
     with pytest.raises(ValueError, match="no 'text' column"):
-        build_export_frame(pool.drop(columns="text"), [[0.5, 0.5]], class_names=["a", "b"], source="t")
+        build_export_frame(pool.drop(columns="text"), [[0.5, 0.5]], class_names=["a", "b"], source="seed")
+
+
+def test_export_frame_takes_label_sources_from_the_one_vocabulary():
+    pool = pd.DataFrame({"example_id": ["a", "b"], "text": ["x", "y"]})
+    for source in LABEL_SOURCES:
+        assert build_export_frame(pool, [[0.5, 0.5]] * 2, class_names=["a", "b"], source=source)["label_source"].tolist() == [source] * 2
+    with pytest.raises(ValueError, match=r"label_source 'teacher' \(row 1\) is not one of \('label_model', 'pseudo_label'"):
+        build_export_frame(pool, [[0.5, 0.5]] * 2, class_names=["a", "b"], source=["seed", "teacher"])
+    with pytest.raises(ValueError, match="label_source 'label_model:majority' is not one of"):
+        build_export_frame(pool, [[0.5, 0.5]] * 2, class_names=["a", "b"], source="label_model:majority")
+    with pytest.raises(ValueError, match="label_source has 1 values for 2 rows"):
+        build_export_frame(pool, [[0.5, 0.5]] * 2, class_names=["a", "b"], source=["seed"])
 
 
 def test_leakage_is_refused_naming_split_and_rows():

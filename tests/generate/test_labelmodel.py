@@ -1,20 +1,26 @@
 import numpy as np
 import pytest
+from sklearn.base import clone, is_classifier
+from sklearn.exceptions import NotFittedError
 
+from tests._helpers import accuracy_weighted_vote
 from workbench.generate import (
+    LABEL_MODELS,
+    BaseLabelModel,
     MajorityVote,
     SnorkelLabelModel,
     fit_label_model,
     health_check,
-    probs_to_preds,
+    proba_to_labels,
 )
+from workbench.labeling import ABSTAIN
 
 
 def synthetic_L(n=3000, k=2, accuracies=(0.9, 0.85, 0.8, 0.75, 0.7), coverage=0.6, seed=0, invert=None):
     """LFs with known accuracies voting on known gold labels."""
     rng = np.random.default_rng(seed)
     Y = rng.integers(0, k, n)
-    L = np.full((n, len(accuracies)), -1, dtype=np.int8)
+    L = np.full((n, len(accuracies)), ABSTAIN, dtype=np.int8)
     for j, acc in enumerate(accuracies):
         fires = rng.random(n) < coverage
         right = rng.random(n) < acc
@@ -34,17 +40,29 @@ def test_majority_vote_probabilities_and_ties():
     assert mv.predict(L, tie_break="prior").tolist()[0] == 1
     balanced = MajorityVote(class_balance=[0.8, 0.2]).fit(L)
     assert balanced.predict(L).tolist() == [1, -1, 0]  # uncovered row takes the known balance
+    np.testing.assert_allclose(balanced.class_balance_, [0.8, 0.2])
+    # Without a known balance the prior tie-break uses the smoothed vote shares: 2 votes for 0, 3 for 1.
+    np.testing.assert_allclose(mv.class_balance_, [3 / 7, 4 / 7])
+    assert mv.predict(L, tie_break="prior").tolist() == [1, 1, 1]
+
+
+def test_majority_vote_is_multi_class():
+    L = np.array([[3, 3, 2], [0, 1, 1], [2, -1, -1], [-1, -1, -1]])
+    mv = MajorityVote(cardinality=4).fit(L)
+    assert mv.predict_proba(L).shape == (4, 4) and mv.classes_.tolist() == [0, 1, 2, 3]
+    assert mv.predict(L).tolist() == [3, 1, 2, -1]
+    np.testing.assert_allclose(mv.predict_proba(L)[3], [0.25] * 4)
 
 
 def test_tie_break_policies():
     P = np.array([[0.5, 0.5, 0.0], [0.2, 0.4, 0.4], [0.1, 0.8, 0.1]])
-    assert probs_to_preds(P, "abstain").tolist() == [-1, -1, 1]
-    assert probs_to_preds(P, "prior", prior=np.array([0.1, 0.2, 0.7])).tolist() == [1, 2, 1]
-    random_preds = probs_to_preds(P, "random", seed=3)
-    assert random_preds[0] in (0, 1) and random_preds[1] in (1, 2)
-    assert probs_to_preds(P, "random", seed=3).tolist() == random_preds.tolist()
+    assert proba_to_labels(P, "abstain").tolist() == [-1, -1, 1]
+    assert proba_to_labels(P, "prior", prior=np.array([0.1, 0.2, 0.7])).tolist() == [1, 2, 1]
+    random_labels = proba_to_labels(P, "random", random_state=3)
+    assert random_labels[0] in (0, 1) and random_labels[1] in (1, 2)
+    assert proba_to_labels(P, "random", random_state=3).tolist() == random_labels.tolist()
     with pytest.raises(ValueError, match="tie_break must be one of"):
-        probs_to_preds(P, "coin")
+        proba_to_labels(P, "coin")
 
 
 @pytest.mark.parametrize("k", [2, 3])
@@ -53,31 +71,124 @@ def test_label_model_recovers_accuracies_and_beats_chance(k):
     lm = SnorkelLabelModel(cardinality=k).fit(L)
     P = lm.predict_proba(L)
     assert P.shape == (len(L), k) and np.allclose(P.sum(axis=1), 1)
-    covered = (L != -1).any(axis=1)
+    covered = (L != ABSTAIN).any(axis=1)
     assert (lm.predict(L[covered], "random") == Y[covered]).mean() > 0.85
     learned = lm.lf_accuracies_
     assert learned[0] > learned[-1]  # ordering of the planted accuracies survives
+    np.testing.assert_allclose(lm.class_balance_, np.full(k, 1 / k))  # Snorkel's default prior
 
 
-def test_score_counts_abstentions_as_errors():
+def test_score_is_accuracy_and_metrics_count_abstentions_as_errors():
     L = np.array([[1, 1, -1], [0, -1, -1], [-1, -1, -1], [0, 1, -1]])
     mv = MajorityVote().fit(L)
-    s = mv.score(L, [1, 0, 0, 0])
-    assert s["coverage"] == 0.5 and s["accuracy"] == 0.5 and s["accuracy_covered"] == 1.0
+    assert mv.score(L, [1, 0, 0, 0]) == 0.5  # scikit-learn's score: one float
+    s = mv.metrics(L, [1, 0, 0, 0])
+    assert s["coverage"] == 0.5 and s["accuracy"] == 0.5 and s["accuracy_covered"] == 1.0 and s["n"] == 4
+    with pytest.raises(ValueError, match=r"y\[0\] = 2 is outside 0..1"):
+        mv.metrics(L, [2, 0, 0, 0])
 
 
-def test_inputs_are_validated():
-    with pytest.raises(ValueError, match="label 2 but cardinality is 2"):
+def test_inputs_are_validated_in_fit():
+    with pytest.raises(ValueError, match=r"label 2 \(LF column 0, row 0\) but cardinality is 2"):
         MajorityVote().fit(np.array([[2, 0, 1]]))
-    with pytest.raises(ValueError, match="at least 3 LFs"):
+    with pytest.raises(ValueError, match="SnorkelLabelModel needs at least 3 LFs; L has 2"):
         SnorkelLabelModel().fit(np.array([[0, 1], [1, 1]]))
-    with pytest.raises(ValueError, match="class_balance"):
-        MajorityVote(class_balance=[0.5, 0.6])
+    bad = MajorityVote(class_balance=[0.5, 0.6])  # stored as given: the error comes from fit
+    assert bad.class_balance == [0.5, 0.6]
+    with pytest.raises(ValueError, match="class_balance: row 0 is not a probability distribution"):
+        bad.fit(np.zeros((2, 3), int))
+    with pytest.raises(ValueError, match="class_balance must have 3 entries"):
+        MajorityVote(cardinality=3, class_balance=[0.5, 0.5]).fit(np.zeros((2, 3), int))
+    with pytest.raises(ValueError, match="tie_break must be one of"):
+        MajorityVote(tie_break="coin").fit(np.zeros((2, 3), int))
+    with pytest.raises(ValueError, match="cardinality must be an int >= 2"):
+        MajorityVote(cardinality=1).fit(np.zeros((2, 3), int))
     with pytest.raises(ValueError, match="unknown label model 'dawid'"):
         fit_label_model("dawid", np.zeros((2, 3), int))
     mv = MajorityVote().fit(np.zeros((2, 3), int))
-    with pytest.raises(ValueError, match="fitted on 3"):
+    with pytest.raises(ValueError, match="L has 4 LF columns; MajorityVote was fitted on 3"):
         mv.predict_proba(np.zeros((2, 4), int))
+
+
+# -- scikit-learn estimator behaviour ----------------------------------------------------------------
+
+ESTIMATORS = [
+    MajorityVote(),
+    MajorityVote(cardinality=3, tie_break="random", class_balance=[0.5, 0.3, 0.2], random_state=4),
+    SnorkelLabelModel(n_epochs=20),
+    SnorkelLabelModel(cardinality=3, n_epochs=20, class_balance=(0.2, 0.3, 0.5), tie_break="prior"),
+]
+
+
+def fit_data(model):
+    return synthetic_L(n=300, k=model.cardinality)[0]
+
+
+@pytest.mark.parametrize("model", ESTIMATORS, ids=repr)
+def test_label_models_follow_the_estimator_contract(model):
+    assert isinstance(model, BaseLabelModel) and is_classifier(model)
+    params = model.get_params()
+    twin = clone(model)
+    assert twin is not model and twin.get_params() == params
+    assert type(model)(**params).get_params() == params  # get_params round trip
+    assert not [a for a in vars(model) if a.endswith("_")]  # nothing fitted before fit
+    L = fit_data(model)
+    for method in ("predict_proba", "predict"):
+        with pytest.raises(NotFittedError):
+            getattr(twin, method)(L)
+    with pytest.raises(NotFittedError):
+        twin.metrics(L, np.zeros(len(L), int))
+
+    assert twin.fit(L) is twin
+    assert twin.get_params() == params  # fit leaves parameters exactly as given
+    assert {"classes_", "n_lfs_", "class_balance_", "lf_accuracies_"} <= set(vars(twin))
+    assert twin.n_lfs_ == L.shape[1] and twin.classes_.tolist() == list(range(model.cardinality))
+    assert twin.lf_accuracies_.shape == (L.shape[1],) and twin.class_balance_.shape == (model.cardinality,)
+    proba = twin.predict_proba(L)
+    assert proba.shape == (len(L), model.cardinality) and np.allclose(proba.sum(axis=1), 1)
+    np.testing.assert_array_equal(clone(model).fit(L).predict_proba(L), proba)  # clones fit alike
+    assert not [a for a in vars(clone(twin)) if a.endswith("_")]  # a clone of a fitted model is unfitted
+
+
+def test_set_params_takes_effect_at_the_next_fit():
+    L = np.array([[1, 0, -1], [1, 1, 1], [-1, -1, -1]])
+    mv = MajorityVote().fit(L)
+    assert mv.predict(L).tolist() == [-1, 1, -1]
+    assert mv.set_params(tie_break="prior", class_balance=[0.9, 0.1]) is mv
+    assert mv.fit(L).predict(L).tolist() == [0, 1, 0]
+
+
+@pytest.mark.parametrize("model", [MajorityVote(), SnorkelLabelModel()], ids=repr)
+@pytest.mark.parametrize("check", [
+    "check_no_attributes_set_in_init", "check_parameters_default_constructible", "check_get_params_invariance",
+    "check_set_params", "check_estimators_unfitted", "check_estimator_cloneable", "check_estimator_repr",
+    "check_do_not_raise_errors_in_init_or_set_params", "check_mixin_order",
+])
+def test_scikit_learn_checks_that_apply(model, check):
+    """scikit-learn's own checks that do not fit on its generated float data (``L`` holds class ids)."""
+    from sklearn.utils import estimator_checks
+
+    getattr(estimator_checks, check)(type(model).__name__, model)
+
+
+# -- the registry ------------------------------------------------------------------------------------
+
+
+def test_a_registered_label_model_is_fitted_by_name():
+    model_class = accuracy_weighted_vote()
+    LABEL_MODELS.register("accuracy_weighted", model_class)
+    try:
+        L, Y = synthetic_L(n=500, k=3, accuracies=(0.9, 0.6, 0.55))
+        model = fit_label_model("accuracy_weighted", L, cardinality=3, smoothing=0.0)
+        assert type(model) is model_class and model.smoothing == 0.0 and model.source == "label_model"
+        covered = (L != ABSTAIN).any(axis=1)
+        assert model.metrics(L[covered], Y[covered], tie_break="random")["accuracy"] > 0.6
+    finally:
+        LABEL_MODELS.unregister("accuracy_weighted")
+    assert LABEL_MODELS.names() == ("majority", "snorkel")
+
+
+# -- health check ------------------------------------------------------------------------------------
 
 
 def test_health_check_flags_inverted_lf_and_picks_a_model():
@@ -99,9 +210,17 @@ def test_health_check_says_when_label_model_does_not_beat_majority_vote():
         def predict_proba(self, L):  # a label model that always says class 0
             return np.tile([1.0, 0.0], (len(L), 1))
 
-    report = health_check(L, L[dev], Y[dev], None, label_model=Worse().fit(L))
+    report = health_check(L, L[dev], Y[dev], None, label_model=Worse(n_epochs=50).fit(L))
     assert report.chosen == "majority_vote"
     assert "does NOT beat majority vote" in str(report)
+
+
+def test_health_check_validates_dev_inputs():
+    L, Y = synthetic_L(n=300)
+    with pytest.raises(ValueError, match="L_dev has 4 LF columns but L_train has 5"):
+        health_check(L, L[:50, :4], Y[:50])
+    with pytest.raises(ValueError, match="y_dev has 49 labels; expected 50"):
+        health_check(L, L[:50], Y[:49])
 
 
 def test_health_check_flags_dominant_broad_lf():

@@ -19,13 +19,21 @@ def label_dtype(cardinality: int) -> np.dtype:
     return np.dtype(np.int64)
 
 
-def check_label_matrix(L: Any) -> np.ndarray:
-    """``L`` as a 2-D array (n examples x m LFs) whose entries are ``ABSTAIN`` or class ids."""
+def check_label_matrix(L: Any, cardinality: int | None = None) -> np.ndarray:
+    """``L`` as a 2-D array (n examples x m LFs) whose entries are ``ABSTAIN`` or class ids.
+
+    With ``cardinality``, class ids must also be below it; the error names the first LF column
+    and row holding a larger one.
+    """
     L = np.asarray(L)
     if L.ndim != 2:
         raise ValueError(f"L must be a 2-D label matrix (n examples, m LFs), got shape {L.shape}")
     if L.size and L.min() < ABSTAIN:
         raise ValueError(f"L holds {int(L.min())}; labels must be ABSTAIN ({ABSTAIN}) or >= 0")
+    if cardinality is not None and L.size and L.max() >= cardinality:
+        row, column = (int(i[0]) for i in np.nonzero(L >= cardinality))
+        raise ValueError(f"L holds label {int(L[row, column])} (LF column {column}, row {row}) but cardinality is "
+                         f"{cardinality} (labels 0..{cardinality - 1})")
     return L
 
 

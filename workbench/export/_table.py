@@ -6,8 +6,9 @@ The exported table has one row per synthetic example:
 - ``label`` (the synthetic label ``0..k-1``), ``label_name`` (its class name) and
   ``label_proba`` (its probability);
 - ``proba_<class>``: the full probability vector, one column per class;
-- ``label_source``: the generator that made the label (``label_model:majority``,
-  ``label_model:snorkel``, ``pseudo_labeler``, ``teacher``, ``human_review`` ...);
+- ``label_source``: who made the label, one of :data:`workbench.generate.LABEL_SOURCES`
+  (``label_model``, ``pseudo_label``, ``distillation``, ``human_review``, ``seed``; which
+  label model ran is in the manifest);
 - ``sample_weight``: the weight the end model gives the row;
 - ``vote_<lf>``: each labeling function's vote (``ABSTAIN`` = -1).
 
@@ -31,6 +32,7 @@ from workbench._internal.columns import PROBA_PREFIX, VOTE_PREFIX
 from workbench._internal.validation import label_dtype
 from workbench.data._dataset import ID_COLUMN, TEXT_COLUMN
 from workbench.evaluate._leakage import LeakageReport, check_leakage
+from workbench.generate._base import check_label_source
 
 #: Writers by format: ``writer(df, path)`` writes ``df`` to the (temporary) ``path``.
 WRITERS: dict[str, Callable[[pd.DataFrame, Path], None]] = {
@@ -114,7 +116,8 @@ def build_export_frame(
     class_names : sequence of str
         ``class_names[c]`` names class ``c``; gives the ``proba_<class>`` columns.
     source : str or sequence of str
-        Generator of each row's label (one string for all rows, or one per row).
+        Who made each row's label (one value for all rows, or one per row), from
+        :data:`workbench.generate.LABEL_SOURCES`.
     L : ndarray (n, m), optional
         The LF votes, exported as ``vote_<lf>`` columns (needs ``lf_names``).
     sample_weight : array-like (n,), optional
@@ -126,7 +129,7 @@ def build_export_frame(
     --------
     >>> pool = pd.DataFrame({"example_id": ["a", "b"], "text": ["buy now", "nice"]})
     >>> out = build_export_frame(pool, np.array([[0.1, 0.9], [0.8, 0.2]]), class_names=["ham", "spam"],
-    ...                          source="label_model:majority")
+    ...                          source="label_model")
     >>> out[["label", "label_name", "label_proba"]].values.tolist()
     [[1, 'spam', 0.9], [0, 'ham', 0.8]]
     """
@@ -155,10 +158,7 @@ def build_export_frame(
     weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float).reshape(-1)
     if weight.shape != (n,) or (weight < 0).any():
         raise ValueError(f"sample_weight must be {n} non-negative numbers")
-    if isinstance(source, str):
-        source = [source] * n
-    if len(source) != n:
-        raise ValueError(f"source has {len(source)} entries for {n} rows")
+    source = check_label_source(source, n)
 
     rest = [c for c in pool.columns if c not in (ID_COLUMN, TEXT_COLUMN)]
     base = pool[[ID_COLUMN, TEXT_COLUMN, *rest]].reset_index(drop=True)
@@ -169,7 +169,7 @@ def build_export_frame(
         "label_name": np.asarray(class_names, dtype=object)[labels].astype(str),
         "label_proba": probs[np.arange(n), labels],
         **{PROBA_PREFIX + str(name): probs[:, c] for c, name in enumerate(class_names)},
-        "label_source": list(source),
+        "label_source": source,
         "sample_weight": weight,
         **{VOTE_PREFIX + name: L[:, j].astype(vote_dtype) for j, name in enumerate(names)},
     }

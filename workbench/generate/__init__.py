@@ -1,5 +1,16 @@
-"""Generators: label models over LF votes, pseudo-labeling from seeds, distillation from a teacher."""
+"""Generators: label models over LF votes, pseudo-labeling from seeds, distillation from a teacher.
 
+Every generator is a :class:`Generator`: it yields an ``(n, k)`` probability matrix
+(``predict_proba``) and names where its labels come from (``source``, one of
+:data:`LABEL_SOURCES`). Label models are registered by name in :data:`LABEL_MODELS`.
+"""
+
+from workbench.generate._base import (
+    GENERATOR_INPUTS,
+    LABEL_SOURCES,
+    Generator,
+    check_label_source,
+)
 from workbench.generate._distill import (
     TARGETS,
     Distiller,
@@ -11,12 +22,13 @@ from workbench.generate._distill import (
 from workbench.generate._labelmodel import (
     LABEL_MODELS,
     TIE_BREAKS,
+    BaseLabelModel,
     HealthReport,
     MajorityVote,
     SnorkelLabelModel,
     fit_label_model,
     health_check,
-    probs_to_preds,
+    proba_to_labels,
 )
 from workbench.generate._pseudolabel import (
     BALANCE,
@@ -27,21 +39,26 @@ from workbench.generate._pseudolabel import (
 
 __all__ = [
     "BALANCE",
+    "BaseLabelModel",
     "CRITERIA",
     "Distiller",
+    "GENERATOR_INPUTS",
+    "Generator",
     "HealthReport",
     "LABEL_MODELS",
+    "LABEL_SOURCES",
     "MajorityVote",
     "PseudoLabeler",
     "SnorkelLabelModel",
     "TARGETS",
     "TIE_BREAKS",
     "WEIGHTING",
+    "check_label_source",
     "compare_targets",
     "fit_label_model",
     "health_check",
     "make_student",
     "make_teacher",
-    "probs_to_preds",
+    "proba_to_labels",
     "soft_targets",
 ]

@@ -12,6 +12,8 @@ A temperature ``T > 1`` softens them (``softmax(log p / T)``), passing on more o
 teacher's "dark knowledge" about which wrong class is less wrong; the student then
 predicts at temperature 1 again (its logits multiplied back by ``T``).
 :func:`compare_targets` puts soft and hard (arg-max) targets side by side on a clean set.
+:class:`Distiller` is a :class:`~workbench.generate.Generator` (``source = "distillation"``,
+reads ``X``).
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ from sklearn.pipeline import FeatureUnion, Pipeline, make_pipeline
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
+from workbench._internal.progress import PROGRESS_MIN_ROWS
 from workbench._internal.validation import check_labels, check_proba
+from workbench.generate._base import Generator
 from workbench.learn._calibration import apply_temperature, calibration_report
-from workbench.learn._learner import fit_soft, fit_weighted, text_features
+from workbench.learn._learner import _n_rows, fit_soft, fit_weighted, tfidf_vectorizer
 
 TARGETS = ("soft", "hard")
 
@@ -49,7 +53,7 @@ def make_teacher(random_state: int = 0) -> Pipeline:
     """
     features = FeatureUnion(
         [
-            ("words", text_features()),
+            ("words", tfidf_vectorizer()),
             ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=1)),
         ]
     )
@@ -66,7 +70,7 @@ def make_teacher(random_state: int = 0) -> Pipeline:
 
 def make_student(C: float = 10.0) -> Pipeline:
     """A small, fast student: word TF-IDF and logistic regression (takes sample weights)."""
-    return make_pipeline(text_features(), LogisticRegression(C=C, max_iter=2000))
+    return make_pipeline(tfidf_vectorizer(), LogisticRegression(C=C, max_iter=2000))
 
 
 def soft_targets(teacher_proba, temperature: float = 1.0) -> np.ndarray:
@@ -80,7 +84,7 @@ def soft_targets(teacher_proba, temperature: float = 1.0) -> np.ndarray:
     return apply_temperature(teacher_proba, temperature)
 
 
-class Distiller(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class Distiller(Generator, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """Train a student on a teacher's probabilities, as soft (tempered) or hard targets.
 
     Parameters
@@ -112,6 +116,9 @@ class Distiller(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     1.0
     """
 
+    source = "distillation"
+    reads = "X"
+
     def __init__(self, student=None, *, targets: str = "soft", temperature: float = 1.0):
         self.student = student
         self.targets = targets
@@ -121,17 +128,17 @@ class Distiller(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         """Fit the student on ``X`` (the transfer set) and the teacher's ``(n, k)`` probabilities."""
         if self.targets not in TARGETS:
             raise ValueError(f"targets must be one of {TARGETS}; got {self.targets!r}")
-        P = check_proba(teacher_proba, name="teacher_proba")
-        n = X.shape[0] if hasattr(X, "shape") else len(X)
-        if len(P) != n:
-            raise ValueError(f"teacher_proba has {len(P)} rows but X has {n}")
+        proba = check_proba(teacher_proba, name="teacher_proba")
+        n = _n_rows(X)
+        if len(proba) != n:
+            raise ValueError(f"teacher_proba has {len(proba)} rows but X has {n}")
         student = clone(self.student) if self.student is not None else make_student()
-        k = P.shape[1]
+        k = proba.shape[1]
         if self.targets == "soft":
-            self.targets_ = soft_targets(P, self.temperature)
+            self.targets_ = soft_targets(proba, self.temperature)
             fit_soft(student, X, self.targets_, sample_weight)
         else:
-            y = P.argmax(axis=1)
+            y = proba.argmax(axis=1)
             self.targets_ = np.eye(k)[y]
             fit_weighted(student, X, y, sample_weight)
         self.student_ = student
@@ -155,7 +162,8 @@ class Distiller(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return out
 
     def predict(self, X) -> np.ndarray:
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        proba = self.predict_proba(X)  # first, so an unfitted Distiller raises NotFittedError
+        return self.classes_[proba.argmax(axis=1)]
 
 
 def compare_targets(
@@ -169,7 +177,7 @@ def compare_targets(
     teacher_test_proba=None,
     sample_weight=None,
     n_bins: int = 10,
-    progress_bar: bool = True,
+    progress_bar: bool | None = None,
 ) -> pd.DataFrame:
     """Hard vs soft (at several temperatures) distillation, scored on a clean labeled set.
 
@@ -181,6 +189,8 @@ def compare_targets(
     teacher_test_proba : array, optional
         The teacher's probabilities on ``X_test``, for a ``teacher`` row and the
         students' ``agreement_with_teacher``.
+    progress_bar : bool or None
+        A bar over the runs; None shows one from 50,000 transfer rows.
 
     Returns
     -------
@@ -192,23 +202,24 @@ def compare_targets(
 
     Examples
     --------
-    >>> table = compare_targets(pool.text, P_pool, ds.test.text, ds.test.label)  # doctest: +SKIP
+    >>> table = compare_targets(pool.text, teacher_pool_proba, ds.test.text, ds.test.label)  # doctest: +SKIP
     """
-    P = check_proba(teacher_proba, name="teacher_proba")
-    y_test = check_labels(y_test, P.shape[1], n_rows=len(y_test), name="y_test")
+    proba = check_proba(teacher_proba, name="teacher_proba")
+    y_test = check_labels(y_test, proba.shape[1], n_rows=len(y_test), name="y_test")
     runs = [("hard", "hard", np.nan)] + [(f"soft T={t:g}", "soft", float(t)) for t in temperatures]
-    probas, meta = {}, {}
+    proba_by_name, meta = {}, {}
     if teacher_test_proba is not None:
-        probas["teacher"] = check_proba(teacher_test_proba, name="teacher_test_proba")
+        proba_by_name["teacher"] = check_proba(teacher_test_proba, name="teacher_test_proba")
         meta["teacher"] = ("teacher", np.nan)
-    for name, targets, t in tqdm(runs, desc="distilling", disable=not progress_bar):
+    show = progress_bar if progress_bar is not None else len(proba) >= PROGRESS_MIN_ROWS
+    for name, targets, t in tqdm(runs, desc="distilling", disable=not show):
         model = Distiller(student, targets=targets, temperature=1.0 if np.isnan(t) else t)
-        probas[name] = model.fit(X_transfer, P, sample_weight).predict_proba(X_test)
+        proba_by_name[name] = model.fit(X_transfer, proba, sample_weight).predict_proba(X_test)
         meta[name] = (targets, t)
-    table = calibration_report(y_test, probas, n_bins=n_bins)
+    table = calibration_report(y_test, proba_by_name, n_bins=n_bins)
     table.insert(0, "targets", [meta[name][0] for name in table.index])
     table.insert(1, "temperature", [meta[name][1] for name in table.index])
-    if "teacher" in probas:
-        teacher_pred = probas["teacher"].argmax(axis=1)
-        table["agreement_with_teacher"] = [float((p.argmax(axis=1) == teacher_pred).mean()) for p in probas.values()]
+    if "teacher" in proba_by_name:
+        teacher_pred = proba_by_name["teacher"].argmax(axis=1)
+        table["agreement_with_teacher"] = [float((p.argmax(axis=1) == teacher_pred).mean()) for p in proba_by_name.values()]
     return table

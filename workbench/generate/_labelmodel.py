@@ -1,112 +1,176 @@
 """Label models: combine the LF votes in ``L`` into one probabilistic label per example.
 
-Two models sit behind one small interface (``fit(L)``, ``predict_proba(L)``, ``predict(L)``,
-``score(L, Y)``, ``lf_accuracies_``):
+Every label model is a scikit-learn estimator built on :class:`BaseLabelModel` (a
+:class:`~workbench.generate.Generator` reading ``L``): parameters are stored as given by
+``__init__`` and validated by ``fit(L)``, which sets the fitted attributes (``classes_``,
+``n_lfs_``, ``class_balance_``, ``lf_accuracies_``); ``predict_proba(L)``, ``predict(L)``,
+``score(L, y)`` (accuracy) and ``metrics(L, y)`` (a dict) follow. ``clone``, ``get_params`` and
+``set_params`` work, and using a model before ``fit`` raises ``NotFittedError``.
 
 - :class:`MajorityVote`: each LF's vote counts once (vectorized; Snorkel's
   ``MajorityLabelVoter`` loops in Python).
 - :class:`SnorkelLabelModel`: Snorkel's ``LabelModel``, which learns each LF's accuracy
   from agreements and disagreements, without gold labels.
 
-:func:`health_check` says plainly whether the learned model beats majority vote on the dev
-set and which LFs look suspicious.
+:data:`LABEL_MODELS` is the one registry of label models: config, pipeline and studio look
+models up there by name, so registering a :class:`BaseLabelModel` subclass makes it usable
+everywhere. :func:`health_check` says plainly whether the learned model beats majority vote
+on the dev set and which LFs look suspicious.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import accuracy_score, f1_score
+from sklearn.utils.validation import check_is_fitted
 
 from workbench._internal.registry import Registry
-from workbench._internal.validation import ABSTAIN, check_label_matrix, lf_names
+from workbench._internal.validation import (
+    ABSTAIN,
+    check_label_matrix,
+    check_labels,
+    check_proba,
+    lf_names,
+)
+from workbench.generate._base import Generator
 
 TIE_BREAKS = ("abstain", "random", "prior")
 
 
-def _validate(L: np.ndarray, cardinality: int, m: int | None = None) -> np.ndarray:
-    L = check_label_matrix(L)
-    if L.size and L.max() >= cardinality:
-        raise ValueError(f"L holds label {int(L.max())} but cardinality is {cardinality} (labels 0..{cardinality - 1})")
-    if m is not None and L.shape[1] != m:
-        raise ValueError(f"L has {L.shape[1]} LF columns; the model was fitted on {m}")
-    return L
+def proba_to_labels(proba: np.ndarray, tie_break: str = "abstain", prior: np.ndarray | None = None,
+                    random_state: int | None = 0, tol: float = 1e-5) -> np.ndarray:
+    """Argmax of ``proba`` with an explicit policy for ties.
 
+    ``abstain`` gives ``ABSTAIN`` on a tie; ``random`` picks among the tied classes with a
+    generator seeded by ``random_state`` (reproducible); ``prior`` picks the tied class with
+    the largest ``prior``.
 
-def _check_balance(class_balance, cardinality: int) -> np.ndarray | None:
-    if class_balance is None:
-        return None
-    p = np.asarray(class_balance, dtype=float)
-    if p.shape != (cardinality,) or (p < 0).any() or not np.isclose(p.sum(), 1):
-        raise ValueError(f"class_balance must be {cardinality} non-negative numbers summing to 1, got {class_balance!r}")
-    return p
-
-
-def probs_to_preds(probs: np.ndarray, tie_break: str = "abstain", prior: np.ndarray | None = None,
-                   seed: int = 0, tol: float = 1e-5) -> np.ndarray:
-    """Argmax of ``probs`` with an explicit policy for ties.
-
-    ``abstain`` gives -1 on a tie; ``random`` picks among the tied classes with a seeded
-    generator (reproducible); ``prior`` picks the tied class with the largest ``prior``.
+    Examples
+    --------
+    >>> proba_to_labels(np.array([[0.5, 0.5], [0.2, 0.8]])).tolist()
+    [-1, 1]
     """
     if tie_break not in TIE_BREAKS:
         raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got {tie_break!r}")
-    probs = np.asarray(probs, dtype=float)
-    tied = probs >= probs.max(axis=1, keepdims=True) - tol
-    preds = probs.argmax(axis=1)
+    proba = np.asarray(proba, dtype=float)
+    tied = proba >= proba.max(axis=1, keepdims=True) - tol
+    labels = proba.argmax(axis=1)
     is_tie = tied.sum(axis=1) > 1
     if not is_tie.any():
-        return preds
+        return labels
     if tie_break == "abstain":
-        preds[is_tie] = ABSTAIN
+        labels[is_tie] = ABSTAIN
     elif tie_break == "prior":
-        weight = np.asarray(prior if prior is not None else np.ones(probs.shape[1]), dtype=float)
-        preds[is_tie] = np.where(tied[is_tie], weight, -np.inf).argmax(axis=1)
+        weight = np.asarray(prior if prior is not None else np.ones(proba.shape[1]), dtype=float)
+        labels[is_tie] = np.where(tied[is_tie], weight, -np.inf).argmax(axis=1)
     else:
-        noise = np.random.default_rng(seed).random(probs.shape)
-        preds[is_tie] = np.where(tied[is_tie], noise[is_tie], -1).argmax(axis=1)
-    return preds
+        noise = np.random.default_rng(random_state).random(proba.shape)
+        labels[is_tie] = np.where(tied[is_tie], noise[is_tie], -1).argmax(axis=1)
+    return labels
 
 
-class _LabelModelBase:
-    cardinality: int
-    tie_break: str
-    class_balance: np.ndarray | None
+class BaseLabelModel(Generator, ClassifierMixin, BaseEstimator):
+    """Base of the label models: a generator reading the LF votes ``L`` (n examples x m LFs).
 
-    def predict(self, L: np.ndarray, tie_break: str | None = None) -> np.ndarray:
-        """Hard labels; ties (and rows no LF covers, for majority vote) follow ``tie_break``."""
-        prior = self.class_balance if self.class_balance is not None else getattr(self, "prior_", None)
-        return probs_to_preds(self.predict_proba(L), tie_break or self.tie_break, prior=prior, seed=self.seed)
+    A subclass takes ``cardinality``, ``tie_break``, ``class_balance`` and ``random_state``
+    (and its own settings) as ``__init__`` keywords stored unchanged, and implements
 
-    def score(self, L: np.ndarray, Y, tie_break: str | None = None) -> dict:
-        """Dev/test metrics.
+    - ``fit(L, y=None)``: call ``L = self._validate_fit(L)`` first (it checks the parameters
+      and ``L`` and sets ``classes_`` and ``n_lfs_``), then set ``class_balance_`` (the class
+      proportions the model uses) and ``lf_accuracies_`` (one estimate per LF), return ``self``;
+    - ``predict_proba(L)``: call ``L = self._validate_predict(L)`` first.
+
+    ``y`` holds gold labels for a model that can use them (``ABSTAIN`` for unlabeled rows);
+    the models here use none and ignore it. ``min_lfs`` is the fewest LFs the model can be
+    fitted on. ``predict``, ``score`` and ``metrics`` come from this class.
+    """
+
+    source = "label_model"
+    reads = "L"
+    min_lfs: ClassVar[int] = 1
+
+    def _validate_fit(self, L: Any) -> np.ndarray:
+        if isinstance(self.cardinality, bool) or not isinstance(self.cardinality, (int, np.integer)) or self.cardinality < 2:
+            raise ValueError(f"cardinality must be an int >= 2 (the number of classes), got {self.cardinality!r}")
+        if self.tie_break not in TIE_BREAKS:
+            raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got {self.tie_break!r}")
+        self._check_class_balance()
+        L = check_label_matrix(L, self.cardinality)
+        if L.shape[1] < self.min_lfs:
+            raise ValueError(f"{type(self).__name__} needs at least {self.min_lfs} LFs; L has {L.shape[1]}")
+        self.classes_ = np.arange(self.cardinality)
+        self.n_lfs_ = L.shape[1]
+        return L
+
+    def _check_class_balance(self) -> np.ndarray | None:
+        if self.class_balance is None:
+            return None
+        balance = np.asarray(self.class_balance, dtype=float).reshape(-1)
+        if balance.shape != (self.cardinality,):
+            raise ValueError(f"class_balance must have {self.cardinality} entries (one per class), got {self.class_balance!r}")
+        return check_proba(balance[None, :], name="class_balance")[0]
+
+    def _validate_predict(self, L: Any) -> np.ndarray:
+        check_is_fitted(self, "n_lfs_")
+        L = check_label_matrix(L, self.cardinality)
+        if L.shape[1] != self.n_lfs_:
+            raise ValueError(f"L has {L.shape[1]} LF columns; {type(self).__name__} was fitted on {self.n_lfs_}")
+        return L
+
+    def predict(self, L: Any, tie_break: str | None = None) -> np.ndarray:
+        """Hard labels; ties (and rows no LF covers, for majority vote) follow ``tie_break``
+        (default: the ``tie_break`` parameter); ``"prior"`` uses ``class_balance_``."""
+        return proba_to_labels(self.predict_proba(L), tie_break or self.tie_break, prior=self.class_balance_,
+                               random_state=self.random_state)
+
+    def metrics(self, L: Any, y: Any, tie_break: str | None = None) -> dict:
+        """Dev/test metrics as a dict.
 
         ``accuracy`` and ``f1_macro`` count abstentions as errors (honest); ``accuracy_covered``
-        is over the rows that got a label; ``coverage`` is that fraction.
+        is over the rows that got a label; ``coverage`` is that fraction; ``n`` the rows.
+        (``score(L, y)`` is scikit-learn's: the accuracy alone.)
         """
-        Y = np.asarray(Y).reshape(-1)
-        preds = self.predict(L, tie_break)
-        if len(Y) != len(preds):
-            raise ValueError(f"Y has {len(Y)} labels for {len(preds)} rows of L")
-        covered = preds != ABSTAIN
+        labels = self.predict(L, tie_break)
+        y = check_labels(y, self.cardinality, n_rows=len(labels), name="y")
+        got = labels != ABSTAIN
         return {
-            "accuracy": float(accuracy_score(Y, preds)),
-            "f1_macro": float(f1_score(Y, preds, labels=list(range(self.cardinality)), average="macro", zero_division=0)),
-            "accuracy_covered": float(accuracy_score(Y[covered], preds[covered])) if covered.any() else float("nan"),
-            "coverage": float(covered.mean()),
-            "n": int(len(Y)),
+            "accuracy": float(accuracy_score(y, labels)),
+            "f1_macro": float(f1_score(y, labels, labels=list(range(self.cardinality)), average="macro", zero_division=0)),
+            "accuracy_covered": float(accuracy_score(y[got], labels[got])) if got.any() else float("nan"),
+            "coverage": float(got.mean()),
+            "n": int(len(y)),
         }
 
 
-@dataclass
-class MajorityVote(_LabelModelBase):
+class MajorityVote(BaseLabelModel):
     """Majority vote over the non-abstaining LFs.
 
-    ``predict_proba`` gives each class its share of the votes; rows that no LF covers get
-    ``class_balance`` (uniform when not given). ``lf_accuracies_`` after ``fit`` is each
-    LF's agreement with the majority on the rows it votes on: a rough, label-free guide.
+    Parameters
+    ----------
+    cardinality : int
+        Number of classes.
+    tie_break : {"abstain", "random", "prior"}
+        How :meth:`predict` settles ties (and rows no LF covers).
+    class_balance : array-like of shape (cardinality,), optional
+        Known class proportions: the probabilities of rows no LF covers (uniform when not
+        given) and the ``"prior"`` tie-break (vote shares when not given).
+    random_state : int
+        Seeds the ``"random"`` tie-break.
+
+    Attributes
+    ----------
+    classes_ : ndarray, ``0..cardinality-1``
+    n_lfs_ : int
+    class_balance_ : ndarray of shape (cardinality,)
+        ``class_balance``, or the smoothed share of each class among the votes.
+    lf_accuracies_ : ndarray of shape (n_lfs_,)
+        Each LF's agreement with the majority on the rows it votes on: a rough, label-free
+        guide (NaN for an LF that never votes where the majority is decided).
 
     Examples
     --------
@@ -115,123 +179,114 @@ class MajorityVote(_LabelModelBase):
     [1, -1, -1]
     """
 
-    cardinality: int = 2
-    tie_break: str = "abstain"
-    class_balance: np.ndarray | None = None
-    seed: int = 0
-    lf_accuracies_: np.ndarray | None = field(default=None, repr=False)
-    prior_: np.ndarray | None = field(default=None, repr=False)
-
-    def __post_init__(self):
-        self.class_balance = _check_balance(self.class_balance, self.cardinality)
-        if self.tie_break not in TIE_BREAKS:
-            raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got {self.tie_break!r}")
+    def __init__(self, cardinality: int = 2, *, tie_break: str = "abstain", class_balance: Any = None,
+                 random_state: int | None = 0):
+        self.cardinality = cardinality
+        self.tie_break = tie_break
+        self.class_balance = class_balance
+        self.random_state = random_state
 
     def _counts(self, L: np.ndarray) -> np.ndarray:
         return np.stack([(L == c).sum(axis=1) for c in range(self.cardinality)], axis=1).astype(float)
 
-    def fit(self, L: np.ndarray) -> "MajorityVote":
-        L = _validate(L, self.cardinality)
-        self.n_lfs_ = L.shape[1]
+    def fit(self, L: Any, y: Any = None) -> "MajorityVote":
+        """Estimate the class balance and each LF's agreement with the majority. ``y`` is ignored."""
+        L = self._validate_fit(L)
+        given = self._check_class_balance()
         counts = self._counts(L)
-        self.prior_ = (counts.sum(axis=0) + 1) / (counts.sum() + self.cardinality)
-        preds = probs_to_preds(self._proba(counts), "abstain")
-        voted = (L != ABSTAIN) & (preds[:, None] != ABSTAIN)
+        self.class_balance_ = given if given is not None else (counts.sum(axis=0) + 1) / (counts.sum() + self.cardinality)
+        labels = proba_to_labels(self._proba(counts, given), "abstain")
+        voted = (L != ABSTAIN) & (labels[:, None] != ABSTAIN)
         with np.errstate(invalid="ignore", divide="ignore"):
-            self.lf_accuracies_ = ((L == preds[:, None]) & voted).sum(axis=0) / voted.sum(axis=0)
+            self.lf_accuracies_ = ((L == labels[:, None]) & voted).sum(axis=0) / voted.sum(axis=0)
         return self
 
-    def _proba(self, counts: np.ndarray) -> np.ndarray:
+    def _proba(self, counts: np.ndarray, balance: np.ndarray | None) -> np.ndarray:
         total = counts.sum(axis=1, keepdims=True)
-        base = self.class_balance if self.class_balance is not None else np.full(self.cardinality, 1 / self.cardinality)
+        base = balance if balance is not None else np.full(self.cardinality, 1 / self.cardinality)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(total > 0, counts / total, base)
 
-    def predict_proba(self, L: np.ndarray) -> np.ndarray:
-        L = _validate(L, self.cardinality, getattr(self, "n_lfs_", None))
-        return self._proba(self._counts(L))
+    def predict_proba(self, L: Any) -> np.ndarray:
+        """Each class's share of the votes; rows no LF covers get ``class_balance`` (uniform when not given)."""
+        L = self._validate_predict(L)
+        return self._proba(self._counts(L), self._check_class_balance())
 
 
-@dataclass
-class SnorkelLabelModel(_LabelModelBase):
+class SnorkelLabelModel(BaseLabelModel):
     """Snorkel's ``LabelModel`` behind the workbench interface, with no stray progress bars.
 
     Parameters
     ----------
     cardinality : int
-    n_epochs, lr, l2 : training settings passed to ``LabelModel.fit``
-    seed : int
-        Snorkel's seed (results are reproducible for a fixed seed).
+    n_epochs, lr, l2 : training settings passed to Snorkel's ``LabelModel.fit``
+    random_state : int
+        Snorkel's seed (results are reproducible for a fixed value); also seeds the
+        ``"random"`` tie-break.
     class_balance : array-like, optional
-        Known class proportions (e.g. the dev set's); else Snorkel estimates them.
+        Known class proportions (e.g. the dev set's); else Snorkel assumes uniform.
     tie_break : {"abstain", "random", "prior"}
+
+    Attributes
+    ----------
+    classes_, n_lfs_ : as :class:`MajorityVote`
+    class_balance_ : ndarray, Snorkel's class prior (``class_balance`` or uniform)
+    lf_accuracies_ : ndarray, each LF's learned accuracy (Snorkel's ``get_weights``)
+    model_ : the fitted ``snorkel.labeling.model.LabelModel``
 
     Examples
     --------
     >>> lm = SnorkelLabelModel(cardinality=2).fit(L_train)  # doctest: +SKIP
-    >>> lm.score(L_dev, Y_dev)["accuracy"]  # doctest: +SKIP
+    >>> lm.metrics(L_dev, y_dev)["accuracy"]  # doctest: +SKIP
     """
 
-    cardinality: int = 2
-    n_epochs: int = 500
-    lr: float = 0.01
-    l2: float = 0.0
-    seed: int = 123
-    class_balance: np.ndarray | None = None
-    tie_break: str = "abstain"
-    model_: object = field(default=None, repr=False)
+    min_lfs = 3  # Snorkel estimates each LF's accuracy from its agreements with two others
 
-    def __post_init__(self):
-        self.class_balance = _check_balance(self.class_balance, self.cardinality)
-        if self.tie_break not in TIE_BREAKS:
-            raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got {self.tie_break!r}")
+    def __init__(self, cardinality: int = 2, *, n_epochs: int = 500, lr: float = 0.01, l2: float = 0.0,
+                 random_state: int = 123, class_balance: Any = None, tie_break: str = "abstain"):
+        self.cardinality = cardinality
+        self.n_epochs = n_epochs
+        self.lr = lr
+        self.l2 = l2
+        self.random_state = random_state
+        self.class_balance = class_balance
+        self.tie_break = tie_break
 
-    def fit(self, L: np.ndarray) -> "SnorkelLabelModel":
+    def fit(self, L: Any, y: Any = None) -> "SnorkelLabelModel":
+        """Fit Snorkel's model on the agreements between LFs. ``y`` is ignored (Snorkel takes no gold labels)."""
         from snorkel.labeling.model import LabelModel
 
-        L = _validate(L, self.cardinality)
-        if L.shape[1] < 3:
-            raise ValueError(f"Snorkel's LabelModel needs at least 3 LFs to estimate accuracies; L has {L.shape[1]}")
-        self.n_lfs_ = L.shape[1]
+        L = self._validate_fit(L)
+        given = self._check_class_balance()
         self.model_ = LabelModel(cardinality=self.cardinality, verbose=False)
         self.model_.fit(
-            L.astype(np.int64), class_balance=None if self.class_balance is None else list(self.class_balance),
-            progress_bar=False, n_epochs=self.n_epochs, lr=self.lr, l2=self.l2, seed=self.seed, log_freq=self.n_epochs + 1,
+            L.astype(np.int64), class_balance=None if given is None else list(given),
+            progress_bar=False, n_epochs=self.n_epochs, lr=self.lr, l2=self.l2, seed=self.random_state,
+            log_freq=self.n_epochs + 1,
         )
+        self.class_balance_ = np.asarray(self.model_.p, dtype=float).reshape(-1)
+        self.lf_accuracies_ = np.asarray(self.model_.get_weights(), dtype=float)
         return self
 
-    @property
-    def lf_accuracies_(self) -> np.ndarray:
-        """Learned accuracy of each LF (Snorkel's ``get_weights``)."""
-        if self.model_ is None:
-            raise RuntimeError("fit the label model first")
-        return np.asarray(self.model_.get_weights(), dtype=float)
-
-    @property
-    def prior_(self) -> np.ndarray:
-        return np.asarray(self.model_.p if hasattr(self.model_, "p") else np.full(self.cardinality, 1 / self.cardinality)).reshape(-1)
-
-    def predict_proba(self, L: np.ndarray) -> np.ndarray:
-        if self.model_ is None:
-            raise RuntimeError("fit the label model first")
-        L = _validate(L, self.cardinality, self.n_lfs_)
+    def predict_proba(self, L: Any) -> np.ndarray:
+        L = self._validate_predict(L)
         return self.model_.predict_proba(L.astype(np.int64))
 
 
 #: The label models by name: config (``label_model.kind``), pipeline and studio read this one
-#: registry, so registering a class here makes it usable everywhere.
+#: registry, so registering a :class:`BaseLabelModel` subclass here makes it usable everywhere.
 LABEL_MODELS: Registry[type] = Registry("label model")
 LABEL_MODELS.register("majority", MajorityVote)
 LABEL_MODELS.register("snorkel", SnorkelLabelModel)
 
 
-def fit_label_model(kind: str, L_train: np.ndarray, cardinality: int = 2, **settings) -> _LabelModelBase:
-    """Build the registered label model ``kind`` and fit it on ``L_train``."""
+def fit_label_model(kind: str, L_train: Any, cardinality: int = 2, **params: Any) -> BaseLabelModel:
+    """Build the registered label model ``kind`` with ``params`` and fit it on ``L_train``."""
     try:
         model = LABEL_MODELS[kind]
     except KeyError as exc:
         raise ValueError(exc.args[0]) from None
-    return model(cardinality=cardinality, **settings).fit(L_train)
+    return model(cardinality=cardinality, **params).fit(L_train)
 
 
 @dataclass
@@ -250,14 +305,15 @@ class HealthReport:
         return "\n".join(f"- {m}" for m in self.messages)
 
 
-def health_check(L_train: np.ndarray, L_dev: np.ndarray, Y_dev, lfs=None, label_model: SnorkelLabelModel | None = None,
+def health_check(L_train: Any, L_dev: Any, y_dev: Any, lfs=None, label_model: BaseLabelModel | None = None,
                  cardinality: int = 2, margin: float = 0.0, accuracy_gap: float = 0.25, min_dev_votes: int = 10,
                  broad_coverage: float = 0.5) -> HealthReport:
     """Check a label model against majority vote and flag suspicious LFs.
 
-    - Compares majority vote and the label model on the dev rows that some LF covers (ties
-      broken at random, the same way for both); the label model is ``chosen`` only if it
-      beats majority vote's accuracy by more than ``margin``.
+    - Compares majority vote and the label model (fitted, default Snorkel's fitted on
+      ``L_train``) on the dev rows that some LF covers (ties broken at random by both, each
+      with its own ``random_state``); the label model is ``chosen`` only if it beats majority
+      vote's accuracy by more than ``margin``.
     - Flags LFs whose learned accuracy is below chance (``1/k``: probably inverted), or differs
       from their dev accuracy by more than ``accuracy_gap`` (with at least ``min_dev_votes``
       dev votes), and broad LFs (coverage above ``broad_coverage``) that dominate the vote:
@@ -266,18 +322,20 @@ def health_check(L_train: np.ndarray, L_dev: np.ndarray, Y_dev, lfs=None, label_
 
     Examples
     --------
-    >>> report = health_check(L_train, L_dev, Y_dev, lfs)  # doctest: +SKIP
+    >>> report = health_check(L_train, L_dev, y_dev, lfs)  # doctest: +SKIP
     >>> print(report)  # doctest: +SKIP
     """
-    L_train = _validate(L_train, cardinality)
+    L_train = check_label_matrix(L_train, cardinality)
     names = lf_names(lfs, L_train.shape[1])
-    Y_dev = np.asarray(Y_dev).reshape(-1)
+    L_dev = check_label_matrix(L_dev, cardinality)
+    if L_dev.shape[1] != L_train.shape[1]:
+        raise ValueError(f"L_dev has {L_dev.shape[1]} LF columns but L_train has {L_train.shape[1]}")
+    y_dev = check_labels(y_dev, cardinality, n_rows=len(L_dev), name="y_dev")
     mv = MajorityVote(cardinality=cardinality).fit(L_train)
     lm = label_model if label_model is not None else SnorkelLabelModel(cardinality=cardinality).fit(L_train)
-    L_dev = _validate(L_dev, cardinality, L_train.shape[1])
-    # Compare where the two can differ: dev rows some LF covers, ties broken the same way.
+    # Compare where the two can differ: dev rows some LF covers.
     covered = (L_dev != ABSTAIN).any(axis=1)
-    scores = pd.DataFrame({name: model.score(L_dev[covered], Y_dev[covered], tie_break="random")
+    scores = pd.DataFrame({name: model.metrics(L_dev[covered], y_dev[covered], tie_break="random")
                            for name, model in (("majority_vote", mv), ("label_model", lm))}).T
     mv_acc, lm_acc = scores.loc["majority_vote", "accuracy"], scores.loc["label_model", "accuracy"]
     chosen = "label_model" if lm_acc > mv_acc + margin else "majority_vote"
@@ -291,7 +349,7 @@ def health_check(L_train: np.ndarray, L_dev: np.ndarray, Y_dev, lfs=None, label_
 
     dev_votes = (L_dev != ABSTAIN).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        dev_acc = ((L_dev == Y_dev[:, None]) & (L_dev != ABSTAIN)).sum(axis=0) / dev_votes
+        dev_acc = ((L_dev == y_dev[:, None]) & (L_dev != ABSTAIN)).sum(axis=0) / dev_votes
     learned = lm.lf_accuracies_
     coverage = (L_train != ABSTAIN).mean(axis=0)
     lm_pred = lm.predict(L_train, "random")

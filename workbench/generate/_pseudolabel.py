@@ -14,6 +14,8 @@ attributes) and adds what a practitioner needs from it:
   the pool round after round;
 - confidence-weighted samples (a pseudo-label counts as much as the model was sure of it);
 - early stopping when the clean dev score stops improving, rolling back to the best round.
+
+It is a :class:`~workbench.generate.Generator` (``source = "pseudo_label"``, reads ``X``).
 """
 
 from __future__ import annotations
@@ -26,15 +28,17 @@ from sklearn.metrics import get_scorer
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
-from workbench._internal.validation import ABSTAIN
-from workbench.learn._learner import fit_weighted, take_rows
+from workbench._internal.progress import PROGRESS_MIN_ROWS
+from workbench._internal.validation import ABSTAIN, check_labels
+from workbench.generate._base import Generator
+from workbench.learn._learner import _n_rows, fit_weighted, take_rows
 
 BALANCE = ("none", "prior", "equal")
 CRITERIA = ("threshold", "k_best")
 WEIGHTING = ("confidence", "uniform")
 
 
-class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class PseudoLabeler(Generator, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """Self-training with a history, class balance, confidence weights and early stopping.
 
     Parameters
@@ -67,13 +71,18 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         than ``min_delta``, and roll back to the best round.
     min_delta : float
         Smallest dev-score gain that counts as an improvement.
-    progress_bar : bool
-        Show a ``tqdm`` bar over rounds.
+    cardinality : int, optional
+        Number of classes. When given, seed labels must lie in ``0..cardinality-1`` and
+        ``predict_proba`` has one column per class (0 for a class no seed has); else the
+        classes are those of the seeds.
+    progress_bar : bool or None
+        Show a ``tqdm`` bar over rounds; None shows one from 50,000 rows.
 
     Attributes
     ----------
     estimator_ : the fitted estimator of the kept round (the best on dev, if given).
     classes_ : ndarray
+        ``0..cardinality-1``, or the classes of the seeds without ``cardinality``.
     transduction_ : ndarray of shape (n,)
         Labels used for the final fit: seeds, kept pseudo-labels, ``-1`` for the rest.
     labeled_iter_ : ndarray of shape (n,)
@@ -98,13 +107,16 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     >>> rng = np.random.default_rng(0)
     >>> X = np.r_[rng.normal(-3, 1, (50, 2)), rng.normal(3, 1, (50, 2))]
     >>> y = np.full(100, -1); y[[0, 1, 50, 51]] = [0, 0, 1, 1]  # four seeds
-    >>> model = PseudoLabeler(threshold=0.8, progress_bar=False).fit(X, y)
+    >>> model = PseudoLabeler(threshold=0.8).fit(X, y)
     >>> model.history_[["round", "n_added", "n_labeled"]]
        round  n_added  n_labeled
     0      0        0          4
     1      1       95         99
     2      2        1        100
     """
+
+    source = "pseudo_label"
+    reads = "X"
 
     def __init__(
         self,
@@ -120,7 +132,8 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         scoring: str = "accuracy",
         patience: int = 1,
         min_delta: float = 0.0,
-        progress_bar: bool = True,
+        cardinality: int | None = None,
+        progress_bar: bool | None = None,
     ):
         self.estimator = estimator
         self.threshold = threshold
@@ -133,6 +146,7 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.scoring = scoring
         self.patience = patience
         self.min_delta = min_delta
+        self.cardinality = cardinality
         self.progress_bar = progress_bar
 
     def _check_params(self) -> None:
@@ -188,13 +202,16 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         if (y < ABSTAIN).any():
             i = int(np.flatnonzero(y < ABSTAIN)[0])
             raise ValueError(f"y[{i}] = {y[i]}: labels must be class ids >= 0, or -1 for unlabeled")
+        if self.cardinality is not None:
+            check_labels(y, self.cardinality, allow_abstain=True, name="y")
         seeds = y != ABSTAIN
-        self.classes_ = np.unique(y[seeds])
-        if len(self.classes_) < 2:
+        seen = np.unique(y[seeds])  # the classes the rounds can add: a model only predicts what it saw
+        if len(seen) < 2:
             raise ValueError(
-                f"the seed set needs at least two classes to train on; found {self.classes_.tolist()} "
+                f"the seed set needs at least two classes to train on; found {seen.tolist()} "
                 f"among {int(seeds.sum())} labeled rows"
             )
+        self.classes_ = seen if self.cardinality is None else np.arange(self.cardinality)
         if (X_dev is None) != (y_dev is None):
             raise ValueError("pass both X_dev and y_dev, or neither")
         if audit_labels is not None:
@@ -208,7 +225,7 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             clean_sets[name] = (pair[0], np.asarray(pair[1]))
         scorer = get_scorer(self.scoring)
         base = self.estimator if self.estimator is not None else LogisticRegression(max_iter=1000)
-        prior = np.array([(y[seeds] == c).mean() for c in self.classes_])
+        prior = np.array([(y[seeds] == c).mean() for c in seen])
 
         labels = np.where(seeds, y, ABSTAIN)
         weights = np.where(seeds, float(self.seed_weight), 0.0)
@@ -224,7 +241,7 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         def record(round_, model, added):
             row = {"round": round_, "threshold": self.threshold if self.criterion == "threshold" else np.nan}
             row["n_added"] = int(added.size)
-            for c in self.classes_:
+            for c in seen:
                 row[f"added_{c}"] = int((labels[added] == c).sum())
             row["n_labeled"] = int((labels != ABSTAIN).sum())
             row["mean_confidence_added"] = float(confidence[added].mean()) if added.size else np.nan
@@ -240,7 +257,8 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         best = {"round": 0, "model": model, "score": history[0].get(dev_key, -np.inf)}
         stale = 0
         self.termination_condition_ = "max_rounds"
-        rounds = tqdm(range(1, int(self.max_rounds) + 1), desc="pseudo-labeling", disable=not self.progress_bar)
+        show = self.progress_bar if self.progress_bar is not None else n >= PROGRESS_MIN_ROWS
+        rounds = tqdm(range(1, int(self.max_rounds) + 1), desc="pseudo-labeling", disable=not show)
         for round_ in rounds:
             pool = np.flatnonzero(labels == ABSTAIN)
             if pool.size == 0:
@@ -249,7 +267,7 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             proba = model.predict_proba(take_rows(X, pool))
             conf = proba.max(axis=1)
             pred = model.classes_[proba.argmax(axis=1)]
-            chosen = self._select(conf, pred, prior)
+            chosen = self._select(conf, pred, seen, prior)
             if chosen.size == 0:
                 self.termination_condition_ = "no_change"
                 break
@@ -285,13 +303,13 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.history_["kept"] = self.history_["round"] <= keep
         return self
 
-    def _select(self, conf: np.ndarray, pred: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    def _select(self, conf: np.ndarray, pred: np.ndarray, seen: np.ndarray, prior: np.ndarray) -> np.ndarray:
         """Positions (into the pool) to pseudo-label this round, most confident first per class."""
         if self.criterion == "threshold":
             eligible = conf >= self.threshold
         else:
             eligible = np.ones(len(conf), bool)
-        by_class = [np.flatnonzero(eligible & (pred == c)) for c in self.classes_]
+        by_class = [np.flatnonzero(eligible & (pred == c)) for c in seen]
         by_class = [idx[np.argsort(-conf[idx], kind="stable")] for idx in by_class]
         available = np.array([len(idx) for idx in by_class])
 
@@ -300,7 +318,7 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 return np.flatnonzero(eligible)
             return np.argsort(-conf, kind="stable")[: int(self.k_best)]
 
-        shares = prior if self.balance == "prior" else np.full(len(self.classes_), 1.0 / len(self.classes_))
+        shares = prior if self.balance == "prior" else np.full(len(seen), 1.0 / len(seen))
         # The largest total whose class shares all fit in what is available (at most k_best).
         total = min(available[shares > 0] / shares[shares > 0])
         if self.criterion == "k_best":
@@ -309,8 +327,14 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return np.concatenate([idx[:q] for idx, q in zip(by_class, quotas)]).astype(int)
 
     def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities of the kept round's model, one column per ``classes_``."""
         check_is_fitted(self, "estimator_")
-        return self.estimator_.predict_proba(X)
+        proba = self.estimator_.predict_proba(X)
+        if self.cardinality is None:
+            return proba
+        out = np.zeros((proba.shape[0], len(self.classes_)))
+        out[:, np.asarray(self.estimator_.classes_, dtype=int)] = proba
+        return out
 
     def predict(self, X) -> np.ndarray:
         check_is_fitted(self, "estimator_")
@@ -328,8 +352,3 @@ class PseudoLabeler(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
                 "round": self.labeled_iter_[idx],
             }
         )
-
-
-def _n_rows(X) -> int:
-    return X.shape[0] if hasattr(X, "shape") else len(X)
-

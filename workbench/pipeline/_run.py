@@ -49,7 +49,7 @@ from workbench.generate._labelmodel import (
     MajorityVote,
     SnorkelLabelModel,
     health_check,
-    probs_to_preds,
+    proba_to_labels,
 )
 from workbench.labeling._engines import apply_lfs
 from workbench.labeling._lf import ABSTAIN, check_unique_names, lf_fingerprint
@@ -349,7 +349,7 @@ def run_pipeline(
         advance()  # label model
         label_model, lm_record = _fit_label_model(config, L["train"], L["dev"], ds.gold("dev"), lfs, k)
         P = np.round(label_model.predict_proba(L["train"]), PROBA_DECIMALS)
-        labels = probs_to_preds(P, "prior", prior=label_model.prior_)
+        labels = proba_to_labels(P, "prior", prior=label_model.class_balance_)
         steps["label_model"] = lineage.step_record(lineage.array_sha256(P, labels), used=lm_record["used"])
         bar.update()
 
@@ -369,7 +369,7 @@ def run_pipeline(
         if not len(rows):
             raise PipelineError(f"the filters removed all {len(pool)} pool rows; funnel: "
                                 + ", ".join(f"{s['step']} kept {s['n_kept']}" for s in funnel_steps))
-        source = f"label_model:{lm_record['used']}"
+        source = label_model.source
         export_df = build_export_frame(pool.iloc[rows], P[rows], class_names=ds.class_names, source=source,
                                        L=L["train"][rows], lf_names=names, labels=labels[rows],
                                        sample_weight=np.full(len(rows), config.end_model.synthetic_weight))
@@ -456,7 +456,7 @@ def _single_threaded_torch():
 def _fit_label_model(config: PipelineConfig, L_train, L_dev, Y_dev, lfs, k: int) -> tuple[Any, dict]:
     """Fit the configured label model; for ``auto`` let the dev-set health check choose."""
     cfg = config.label_model
-    snorkel_settings = {"n_epochs": cfg.n_epochs, "lr": cfg.lr, "l2": cfg.l2, "seed": cfg.seed}
+    snorkel_settings = {"n_epochs": cfg.n_epochs, "lr": cfg.lr, "l2": cfg.l2, "random_state": cfg.seed}
     record: dict = {"requested": cfg.kind}
     kind, snorkel = cfg.kind, None
     if kind == "auto" and L_train.shape[1] < 3:
@@ -477,8 +477,8 @@ def _fit_label_model(config: PipelineConfig, L_train, L_dev, Y_dev, lfs, k: int)
         model = snorkel
         settings = {**snorkel_settings, "tie_break": model.tie_break}
     else:
-        model = MajorityVote(cardinality=k, seed=cfg.seed).fit(L_train)
-        settings = {"tie_break": model.tie_break, "seed": cfg.seed}
+        model = MajorityVote(cardinality=k, random_state=cfg.seed).fit(L_train)
+        settings = {"tie_break": model.tie_break, "random_state": cfg.seed}
     record.update({"used": kind, "class": f"{type(model).__module__}.{type(model).__name__}", "settings": settings,
                    "lf_accuracies": dict(zip((lf.name for lf in lfs), map(float, model.lf_accuracies_)))})
     return model, record
@@ -488,7 +488,7 @@ def _evaluate(ds: Dataset, L: dict, label_model, end_model, export_df: pd.DataFr
     y_test = ds.gold("test")
     evaluation = {
         "test": {
-            "label_model": label_model.score(L["test"], y_test),
+            "label_model": label_model.metrics(L["test"], y_test),
             "end_model": _metrics(y_test, end_model.predict(ds["test"]["text"]), k),
         },
         "canary": None,

@@ -32,7 +32,6 @@ from workbench.review._loop import (
 )
 from workbench.review._queue import (
     DIVERSE_PICKS,
-    LABEL_SOURCES,
     STRATEGIES,
     UNCERTAINTY_METHODS,
     ProtectedExampleError,
@@ -60,7 +59,6 @@ __all__ = [
     "APPLICATION_ID",
     "Agreement",
     "DIVERSE_PICKS",
-    "LABEL_SOURCES",
     "MIGRATIONS",
     "NewerSchemaError",
     "NotAStoreError",

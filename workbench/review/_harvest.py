@@ -17,7 +17,7 @@ from workbench.data._dataset import (
     TEXT_COLUMN,
     Dataset,
 )
-from workbench.review._queue import LABEL_SOURCES, _refuse_protected, protected_ids
+from workbench.review._queue import _refuse_protected, protected_ids
 from workbench.review._store import LABEL, SKIP, UNSURE, ProjectStore
 
 # -- from decisions to seed labels ---------------------------------------------------
@@ -122,7 +122,8 @@ class TrainingSet:
     Attributes
     ----------
     frame : DataFrame
-        ``example_id, text, label, label_source ("label_model" or "human_review"), weight``.
+        ``example_id, text, label, label_source, weight``; ``label_source`` (from
+        :data:`workbench.generate.LABEL_SOURCES`) is ``"label_model"`` or ``"human_review"``.
     proba : array of shape (n, k)
         Soft targets: the generator's probabilities, one-hot for human labels.
     lineage : dict
@@ -175,7 +176,7 @@ def build_training_set(
         raise ValueError(f"seed_weight must be positive, got {seed_weight}")
 
     targets = proba.copy()
-    source = np.full(len(pool), LABEL_SOURCES[0], dtype=object)
+    source = np.full(len(pool), "label_model", dtype=object)
     weight = np.ones(len(pool))
     seed_labels = seeds.labels if seeds is not None else pd.DataFrame({"example_id": [], "label": []})
     pos_of = pd.Series(np.arange(len(pool)), index=ids)
@@ -188,9 +189,9 @@ def build_training_set(
         if labels.max() >= proba.shape[1]:
             raise ValueError(f"seed label {labels.max()} is out of range for {proba.shape[1]} classes")
         targets[rows] = np.eye(proba.shape[1])[labels]
-        source[rows] = LABEL_SOURCES[1]
+        source[rows] = "human_review"
         weight[rows] = seed_weight
-    keep = covered | (source == LABEL_SOURCES[1])
+    keep = covered | (source == "human_review")
     frame = pd.DataFrame({
         ID_COLUMN: ids[keep],
         TEXT_COLUMN: pool[TEXT_COLUMN].astype(str).to_numpy()[keep],
@@ -200,8 +201,8 @@ def build_training_set(
     })
     lineage = {
         "n_rows": int(keep.sum()),
-        "n_label_model": int((frame["label_source"] == LABEL_SOURCES[0]).sum()),
-        "n_human_review": int((frame["label_source"] == LABEL_SOURCES[1]).sum()),
+        "n_label_model": int((frame["label_source"] == "label_model").sum()),
+        "n_human_review": int((frame["label_source"] == "human_review").sum()),
         "n_pool": len(pool),
         "n_uncovered_dropped": int((~keep).sum()),
         "seed_weight": seed_weight,

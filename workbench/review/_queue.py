@@ -21,12 +21,11 @@ from workbench.data._dataset import (
     TEXT_COLUMN,
     Dataset,
 )
-from workbench.learn._learner import text_features
+from workbench.learn._learner import tfidf_vectorizer
 from workbench.review._store import LABEL, SKIP, UNSURE, ProjectStore
 
 UNCERTAINTY_METHODS = ("margin", "entropy", "least_confident")
 STRATEGIES = (*UNCERTAINTY_METHODS, "disagreement", "gray_zone")
-LABEL_SOURCES = ("label_model", "human_review")
 #: How many leading picks the diversity mix chooses when no limit is given (cost grows with it).
 DIVERSE_PICKS = 200
 
@@ -318,7 +317,7 @@ class ReviewQueue:
         self.labeled = self._check_labeled(labeled)
 
         texts = pd.concat([self.pool[TEXT_COLUMN], self.labeled[TEXT_COLUMN]]).astype(str)
-        X = text_features().fit_transform(texts)  # l2-normalised rows: dot products are cosines
+        X = tfidf_vectorizer().fit_transform(texts)  # l2-normalised rows: dot products are cosines
         self.features, self._labeled_features = X[: len(self.pool)], X[len(self.pool) :]
 
         hidden = np.isin(self.ids, list(self._hidden_ids()))
