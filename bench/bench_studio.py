@@ -168,7 +168,7 @@ def main(argv=None) -> dict:
           f"({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})")
 
     open_s, studio = timed(lambda: Studio(ds, lfs, display=False, auto_refresh=False, debounce=0.0, cache=LabelCache(),
-                                          label_model_settings={"n_epochs": args.epochs, "seed": seed}, progress_bar=False))
+                                          label_model_settings={"n_epochs": args.epochs, "random_state": seed}, progress_bar=False))
     studio.wait_label_model(600)
     print(f"studio opened (all 20 LFs applied once, widgets built) in {open_s:.1f} s")
 

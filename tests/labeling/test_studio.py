@@ -12,8 +12,10 @@ import pandas as pd
 import pytest
 from snorkel.labeling import LFAnalysis, labeling_function
 
+from tests._helpers import accuracy_weighted_vote
 from workbench.data import Dataset
 from workbench.data.youtube_lfs import YOUTUBE_LFS
+from workbench.generate import LABEL_MODELS
 from workbench.labeling import (
     ABSTAIN,
     LabelCache,
@@ -389,7 +391,8 @@ def test_snorkel_label_model_synchronous_and_cached_by_lf_set(youtube):
     snap = state.refresh()
     assert snap.label_model_status == "up to date" and snap.label_model_current
     assert snap.shown is snap.label_model
-    assert snap.label_model.probs_train.shape == (len(youtube.train), 2)
+    assert snap.label_model.proba_train.shape == (len(youtube.train), 2) and snap.label_model.name == "snorkel"
+    assert snap.label_model.settings["n_epochs"] == 100 and snap.label_model.settings["random_state"] == 123
     assert snap.summary["Learned Acc."].notna().all()
     assert 0.5 < snap.label_model.dev_scores["accuracy"] <= 1
     assert snap.majority.hist_counts.sum() == (snap.L_train != -1).any(axis=1).sum()
@@ -406,6 +409,41 @@ def test_snorkel_needs_three_lfs(state):
     s.add(keyword_lf("kw_my", ["my"], SPAM))
     snap = s.refresh()
     assert "needs at least 3 LFs" in snap.label_model_status and snap.shown is snap.majority
+
+
+def test_a_label_model_registered_in_label_models_is_offered_and_used(youtube):
+    model_class = accuracy_weighted_vote()
+    with pytest.raises(ValueError, match="unknown label model 'accuracy_weighted'"):
+        StudioState(youtube, label_model="accuracy_weighted", cache=LabelCache())
+    LABEL_MODELS.register("accuracy_weighted", model_class)
+    try:
+        with pytest.raises(ValueError, match=r"did you mean 'accuracy_weighted'\? \(known: majority, snorkel, accuracy_weighted\)"):
+            StudioState(youtube, label_model="accuracy_weighed", cache=LabelCache())
+        state = StudioState(youtube, label_model="accuracy_weighted", label_model_settings={"smoothing": 0.0},
+                            background=False, cache=LabelCache())
+        assert state.fits_label_model
+        state.add(YOUTUBE_LFS[0])
+        snap = state.refresh()
+        assert snap.label_model_status == "needs at least 2 LFs switched on (has 1)"  # the model's own min_lfs
+        for lf in YOUTUBE_LFS[1:]:
+            state.add(lf)
+        snap = state.refresh()
+        assert snap.label_model_status == "up to date" and snap.shown is snap.label_model
+        out = snap.label_model
+        expected = model_class(smoothing=0.0).fit(snap.L_train)
+        assert out.name == "accuracy_weighted" and out.settings["smoothing"] == 0.0
+        np.testing.assert_allclose(out.proba_train, expected.predict_proba(snap.L_train))
+        np.testing.assert_allclose(snap.summary.loc[snap.names, "Learned Acc."], expected.lf_accuracies_)
+        state.close()
+    finally:
+        LABEL_MODELS.unregister("accuracy_weighted")
+
+
+def test_majority_only_studio_fits_nothing_in_the_background(state):
+    state.add(keyword_lf("kw_my", ["my"], SPAM))
+    snap = state.refresh()
+    assert not state.fits_label_model and snap.label_model_status == "majority vote only"
+    assert snap.shown is snap.majority and snap.majority.proba_train.shape == (len(TRAIN), 2)
 
 
 def test_background_label_model_lands_and_notifies(youtube):
@@ -450,8 +488,10 @@ def test_dataset_checks():
         StudioState(pd.DataFrame({"text": ["a"]}))
     with pytest.raises(KeyError, match="no split 'dev'"):
         StudioState(Dataset("t", {"train": pd.DataFrame({"text": ["a"]})}, ["a", "b"]))
-    with pytest.raises(ValueError, match="label_model must be one of"):
+    with pytest.raises(ValueError, match=r"label_model: unknown label model 'nope' \(known: majority, snorkel\)"):
         StudioState(make_dataset(), label_model="nope")
+    with pytest.raises(TypeError, match="n_epoch"):  # a wrong setting fails when the studio opens
+        StudioState(make_dataset(), label_model="snorkel", label_model_settings={"n_epoch": 5})
 
 
 def test_works_without_dev_labels():

@@ -5,7 +5,9 @@ import re
 import numpy as np
 import pytest
 
+from tests._helpers import accuracy_weighted_vote
 from workbench.data.youtube_lfs import HAM, SPAM, YOUTUBE_LFS
+from workbench.generate import LABEL_MODELS
 from workbench.labeling import LabelCache, keyword_lf, predicate_lf, regex_lf
 from workbench.ui.studio import TABLE_COLUMNS, Studio
 
@@ -214,7 +216,8 @@ def test_label_model_panel_says_which_model_and_whether_current(youtube):
     try:
         assert "refitting" in studio.lm_status.value and "majority vote" in studio.lm_status.value
         assert studio.wait_label_model(300)
-        assert "up to date" in studio.lm_status.value and "Snorkel LabelModel" in studio.lm_status.value
+        assert "up to date" in studio.lm_status.value and "snorkel label model" in studio.lm_status.value
+        assert f"fitted on {len(youtube.train):,} pool rows" in studio.lm_status.value
         lm = studio.snapshot.label_model
         np.testing.assert_array_equal(studio.confidence_fig.data[1].y, lm.hist_counts)
         assert len(studio.confidence_fig.data[1].y) == 20 < len(youtube.train)  # binned, never a point per row
@@ -225,7 +228,7 @@ def test_label_model_panel_says_which_model_and_whether_current(youtube):
         assert f"{lm.dev_scores['accuracy']:.1%}" in studio.lm_metrics.value
         assert f"{studio.snapshot.majority.dev_scores['accuracy']:.1%}" in studio.lm_metrics.value
         assert "Learned" not in table(studio)[0][2][10] and table(studio)[0][2][10] != "–"
-        assert "P (Snorkel LabelModel)" in studio.browse_rows.value
+        assert "P (snorkel label model)" in studio.browse_rows.value
 
         studio.disable("kw_my")  # a new LF set: the old fit is drawn faded until the refit lands
         assert "refitting" in studio.lm_status.value
@@ -235,6 +238,20 @@ def test_label_model_panel_says_which_model_and_whether_current(youtube):
         assert "up to date" in studio.lm_status.value and studio.confidence_fig.data[1].opacity == pytest.approx(0.6)
     finally:
         studio.close()
+
+
+def test_label_model_panel_names_a_registered_label_model(youtube):
+    LABEL_MODELS.register("accuracy_weighted", accuracy_weighted_vote())
+    try:
+        studio = open_studio(youtube, YOUTUBE_LFS, label_model="accuracy_weighted", background=False)
+        lm = studio.snapshot.label_model
+        assert "Showing the <b>accuracy_weighted label model</b>: <b>up to date</b>" in studio.lm_status.value
+        assert f"<b>accuracy_weighted label model</b></td><td>{lm.dev_scores['accuracy']:.1%}" in studio.lm_metrics.value
+        assert studio.confidence_fig.data[1].name == "accuracy_weighted label model"
+        np.testing.assert_array_equal(studio.confidence_fig.data[1].y, lm.hist_counts)
+        studio.close()
+    finally:
+        LABEL_MODELS.unregister("accuracy_weighted")
 
 
 def test_auto_refresh_after_a_cell_edits_data_an_lf_reads(youtube):

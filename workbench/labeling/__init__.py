@@ -67,7 +67,6 @@ from workbench.labeling._regex import (
 )
 from workbench.labeling._studio import (
     BROWSE_KINDS,
-    LABEL_MODELS,
     LabelModelRefitter,
     LFError,
     LFHistory,
@@ -84,7 +83,6 @@ __all__ = [
     "DEFAULT_CACHE",
     "DaskLFApplier",
     "KINDS",
-    "LABEL_MODELS",
     "LFApplier",
     "LFApplyError",
     "LFError",

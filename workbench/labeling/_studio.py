@@ -16,11 +16,12 @@ no widgets, only numpy/pandas. It keeps
 - :meth:`StudioState.save_lfs`: the current LFs as an importable Python module, checked to
   rebuild the same ``L`` before it is written (atomically).
 
-The label model: majority vote is recomputed on every refresh (milliseconds). Snorkel's
-``LabelModel`` takes about half a second on 100,000 rows, so by default it is refitted off the
-main thread once edits pause (:class:`LabelModelRefitter`); every :class:`Snapshot` says
-whether the label model it carries is up to date with the LFs it shows. Fits are cached by
-LF set, so switching an LF off and on again shows the earlier fit at once.
+The label model: majority vote is recomputed on every refresh (milliseconds). The chosen label
+model (any name in :data:`workbench.generate.LABEL_MODELS`; Snorkel's ``LabelModel`` takes about
+half a second on 100,000 rows) is by default refitted off the main thread once edits pause
+(:class:`LabelModelRefitter`); every :class:`Snapshot` says whether the label model it carries
+is up to date with the LFs it shows. Fits are cached by LF set, so switching an LF off and on
+again shows the earlier fit at once.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from typing import Any, Callable, Hashable, Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 
 from workbench._internal.atomic import atomic_write
 from workbench._internal.columns import vote_column
@@ -46,9 +48,9 @@ from workbench._internal.jsonsafe import json_safe
 from workbench._internal.progress import PROGRESS_MIN_ROWS
 from workbench._internal.validation import label_dtype
 from workbench.generate._labelmodel import (
+    LABEL_MODELS,
     MajorityVote,
-    SnorkelLabelModel,
-    probs_to_preds,
+    proba_to_labels,
 )
 from workbench.labeling._analysis import (
     conflict_matrix,
@@ -80,11 +82,10 @@ from workbench.labeling._lf import (
 from workbench.labeling._module import LFSaveError, execute_lf_source, lfs_to_code
 
 __all__ = [
-    "LABEL_MODELS", "LFError", "LFHistory", "LFVersion", "LabelModelRefitter", "ModelOutput",
+    "LFError", "LFHistory", "LFVersion", "LabelModelRefitter", "ModelOutput",
     "Snapshot", "StudioState",
 ]
 
-LABEL_MODELS = ("snorkel", "majority")
 BROWSE_KINDS = ("fires", "wrong", "conflict", "abstain", "overlap")
 
 def _display_source(lf: Any) -> str:
@@ -211,13 +212,14 @@ class ModelOutput:
 
     ``hist_counts``/``hist_edges`` bin the top probability of the pool rows some LF covers;
     ``balance`` is the predicted class share on those rows; ``dev_scores`` is
-    ``score(L_dev, Y_dev)`` on the dev rows some LF covers (ties broken at random, the same
-    way for every model), or None without dev labels.
+    ``metrics(L_dev, Y_dev)`` on the dev rows some LF covers (ties broken at random), or None
+    without dev labels. ``name`` is the model's name in :data:`~workbench.generate.LABEL_MODELS`;
+    ``settings`` its parameters (``get_params``) and ``n_rows``, the pool rows it was fitted on.
     """
 
     name: str
-    probs_train: np.ndarray
-    probs_dev: np.ndarray
+    proba_train: np.ndarray
+    proba_dev: np.ndarray
     hist_counts: np.ndarray
     hist_edges: np.ndarray
     balance: np.ndarray
@@ -234,7 +236,7 @@ class Snapshot:
 
     ``names`` are the active LFs (switched on, no errors), the columns of ``L_train``/``L_dev``.
     ``summary`` covers every registered LF (see :meth:`StudioState.refresh`). ``majority`` is
-    always current; ``label_model`` is the Snorkel model's output when ``label_model_status`` is
+    always current; ``label_model`` is the chosen label model's output when ``label_model_status`` is
     ``"up to date"`` (else the latest fit for another LF set, or None).
     """
 
@@ -267,35 +269,37 @@ class Snapshot:
         return self.label_model if self.label_model_current else self.majority
 
 
-def _hist(P: np.ndarray, covered: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
-    k = P.shape[1]
-    return np.histogram(P[covered].max(axis=1), bins=bins, range=(1 / k, 1.0))
+def _hist(proba: np.ndarray, covered: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    k = proba.shape[1]
+    return np.histogram(proba[covered].max(axis=1), bins=bins, range=(1 / k, 1.0))
 
 
 def model_output(name: str, model: Any, L_train: np.ndarray, L_dev: np.ndarray, Y_dev: np.ndarray | None,
-                 cardinality: int, bins: int = 20, seed: int = 0, covered: np.ndarray | None = None) -> ModelOutput:
+                 cardinality: int, bins: int = 20, random_state: int = 0, covered: np.ndarray | None = None) -> ModelOutput:
     """Probabilities, confidence histogram, class balance and dev scores of a fitted label model.
 
-    ``covered`` (rows of ``L_train`` some LF votes on) may be passed when already computed.
+    ``model`` is a fitted :class:`workbench.generate.BaseLabelModel`; ``random_state`` breaks
+    ties for the class balance. ``covered`` (rows of ``L_train`` some LF votes on) may be
+    passed when already computed.
     """
-    P_train = np.asarray(model.predict_proba(L_train), dtype=float)
-    P_dev = np.asarray(model.predict_proba(L_dev), dtype=float) if len(L_dev) else np.zeros((0, cardinality))
+    proba_train = np.asarray(model.predict_proba(L_train), dtype=float)
+    proba_dev = np.asarray(model.predict_proba(L_dev), dtype=float) if len(L_dev) else np.zeros((0, cardinality))
     if covered is None:
         covered = (L_train != ABSTAIN).any(axis=1)
-    counts, edges = _hist(P_train, covered, bins)
-    preds = probs_to_preds(P_train[covered], "random", seed=seed)
-    balance = np.bincount(preds, minlength=cardinality) / max(len(preds), 1)
+    counts, edges = _hist(proba_train, covered, bins)
+    labels = proba_to_labels(proba_train[covered], "random", random_state=random_state)
+    balance = np.bincount(labels, minlength=cardinality) / max(len(labels), 1)
     dev_scores = None
     if Y_dev is not None and len(L_dev):
         dev_covered = (L_dev != ABSTAIN).any(axis=1)
         dev_scores = {"coverage": float(dev_covered.mean()), "n": int(len(Y_dev))}
         if dev_covered.any():
-            s = model.score(L_dev[dev_covered], Y_dev[dev_covered], tie_break="random")
+            s = model.metrics(L_dev[dev_covered], Y_dev[dev_covered], tie_break="random")
             dev_scores.update(accuracy=s["accuracy"], f1_macro=s["f1_macro"])
         else:
             dev_scores.update(accuracy=float("nan"), f1_macro=float("nan"))
     accuracies = getattr(model, "lf_accuracies_", None)
-    return ModelOutput(name, P_train, P_dev, counts, edges, balance, dev_scores,
+    return ModelOutput(name, proba_train, proba_dev, counts, edges, balance, dev_scores,
                        None if accuracies is None else np.asarray(accuracies, dtype=float))
 
 
@@ -456,11 +460,12 @@ class StudioState:
         LFs are applied to ``train_split`` (the unlabeled pool: coverage, overlaps, conflicts,
         label model) and ``dev_split`` (hand-labeled: accuracies). The studio works on the
         splits as they are when it opens (their fingerprints are taken once).
-    label_model : {"snorkel", "majority"}
-        ``"snorkel"`` fits Snorkel's LabelModel (with ``label_model_settings``) besides the live
-        majority vote; ``"majority"`` shows majority vote only.
+    label_model : str, default "snorkel"
+        A name in :data:`workbench.generate.LABEL_MODELS`: that model (built with
+        ``label_model_settings`` as parameters) is fitted besides the live majority vote;
+        ``"majority"`` shows majority vote only.
     background : bool, default True
-        Fit the Snorkel model on a worker thread after edits pause for ``debounce`` seconds
+        Fit the label model on a worker thread after edits pause for ``debounce`` seconds
         (the dashboard stays responsive); False fits it inside :meth:`refresh`.
     cache : LabelCache, optional
         Where LF columns are cached by (LF fingerprint, data fingerprint); the process-wide
@@ -487,8 +492,10 @@ class StudioState:
                  debounce: float = 0.5, cache: LabelCache | None = None, bins: int = 20,
                  id_column: str = "example_id", text_column: str = "text", fit_cache_size: int = 8,
                  progress_bar: bool | None = None):
-        if label_model not in LABEL_MODELS:
-            raise ValueError(f"label_model must be one of {LABEL_MODELS}, got {label_model!r}")
+        try:
+            model_class = LABEL_MODELS[label_model]
+        except KeyError as exc:
+            raise ValueError(f"label_model: {exc.args[0]}") from None
         train, dev, self.Y_dev, self.class_names = _check_dataset(dataset, train_split, dev_split)
         self.dataset_name = getattr(dataset, "name", "dataset")
         self.cardinality = len(self.class_names)
@@ -498,7 +505,9 @@ class StudioState:
         if dev is not None:
             self.splits["dev"] = _Split(dev_split, dev, data_fingerprint(dev))
         self.label_model = label_model
-        self.label_model_settings = {"n_epochs": 500, "seed": 123, **(label_model_settings or {})}
+        self.label_model_settings = dict(label_model_settings or {})
+        # Built now so that a wrong setting fails here, not later on the worker thread; each fit clones it.
+        self._label_model = model_class(cardinality=self.cardinality, **self.label_model_settings)
         self.background = background
         self.bins = bins
         self.progress_bar = progress_bar
@@ -510,7 +519,9 @@ class StudioState:
         self._fits: OrderedDict[tuple, ModelOutput | Exception] = OrderedDict()
         self._fit_cache_size = fit_cache_size
         self._listeners: list[Callable[[Snapshot], None]] = []
-        self._refitter = LabelModelRefitter(self._fit_snorkel, self._fit_done, debounce) if label_model == "snorkel" else None
+        # Majority vote is always shown live: a second, background copy of it would add nothing.
+        self._refitter = (None if model_class is MajorityVote
+                          else LabelModelRefitter(self._fit_label_model, self._fit_done, debounce))
         self.snapshot: Snapshot | None = None
 
     # -- registry -------------------------------------------------------------------------
@@ -650,7 +661,7 @@ class StudioState:
         ``Kind``, ``Version``, Snorkel's ``j``, ``Polarity``, ``Coverage``, ``Overlaps``,
         ``Conflicts`` on the pool (an LF that is off is compared with the LFs that are on), then
         ``Dev Coverage``, ``Dev Correct``, ``Dev Incorrect``, ``Dev Acc.`` (NaN without dev
-        votes) and ``Learned Acc.`` (the Snorkel model's, when it is up to date).
+        votes) and ``Learned Acc.`` (the label model's ``lf_accuracies_``, when it is up to date).
         """
         with self._lock:
             t0 = time.perf_counter()
@@ -762,11 +773,11 @@ class StudioState:
     # -- label model ----------------------------------------------------------------------
 
     def _schedule_label_model(self, snap: Snapshot) -> None:
-        if self.label_model != "snorkel":
+        if self._refitter is None:
             snap.label_model_status = "majority vote only"
             return
-        if len(snap.names) < 3:
-            snap.label_model_status = f"needs at least 3 LFs switched on (has {len(snap.names)})"
+        if len(snap.names) < self._label_model.min_lfs:
+            snap.label_model_status = f"needs at least {self._label_model.min_lfs} LFs switched on (has {len(snap.names)})"
             self._refitter.cancel()
             return
         fit = self._fits.get(snap.key)
@@ -783,19 +794,19 @@ class StudioState:
         else:
             result: ModelOutput | Exception
             try:
-                result = self._fit_snorkel(snap.key, snap.L_train, snap.L_dev)
+                result = self._fit_label_model(snap.key, snap.L_train, snap.L_dev)
             except Exception as exc:
                 result = exc
             self._store_fit(snap.key, result)
 
     def snapshot_label_model(self) -> ModelOutput | None:
-        """The most recent successful Snorkel fit (for any LF set), or None."""
+        """The most recent successful label-model fit (for any LF set), or None."""
         for fit in reversed(self._fits.values()):
             if isinstance(fit, ModelOutput):
                 return fit
         return None
 
-    def _fit_snorkel(self, key: tuple, L_train: np.ndarray, L_dev: np.ndarray) -> ModelOutput:
+    def _fit_label_model(self, key: tuple, L_train: np.ndarray, L_dev: np.ndarray) -> ModelOutput:
         if threading.current_thread() is not threading.main_thread():
             import torch
 
@@ -803,10 +814,10 @@ class StudioState:
             # (LFs x classes), and a second torch thread would only take the core the dashboard needs.
             torch.set_num_threads(1)
         t0 = time.perf_counter()
-        model = SnorkelLabelModel(cardinality=self.cardinality, **self.label_model_settings).fit(L_train)
-        out = model_output("Snorkel LabelModel", model, L_train, L_dev, self.Y_dev, self.cardinality, self.bins)
+        model = clone(self._label_model).fit(L_train)
+        out = model_output(self.label_model, model, L_train, L_dev, self.Y_dev, self.cardinality, self.bins)
         out.key, out.fit_seconds = key, time.perf_counter() - t0
-        out.settings = {**self.label_model_settings, "n_rows": int(len(L_train))}
+        out.settings = {**model.get_params(), "n_rows": int(len(L_train))}
         return out
 
     def _store_fit(self, key: tuple, result: ModelOutput | Exception) -> Snapshot | None:
@@ -834,6 +845,11 @@ class StudioState:
     def wait_label_model(self, timeout: float | None = None) -> bool:
         """Block until no label-model fit is pending or running; False on timeout."""
         return True if self._refitter is None else self._refitter.wait(timeout)
+
+    @property
+    def fits_label_model(self) -> bool:
+        """Whether a label model besides the live majority vote is fitted (not with ``label_model="majority"``)."""
+        return self._refitter is not None
 
     @property
     def label_model_busy(self) -> bool:
@@ -871,7 +887,7 @@ class StudioState:
         L = snap.L_train if split == "train" else snap.L_dev
         Y = self.Y_dev if split == "dev" else None
         shown = snap.shown
-        proba = None if shown is None else (shown.probs_train if split == "train" else shown.probs_dev)
+        proba = None if shown is None else (shown.proba_train if split == "train" else shown.proba_dev)
         df = self.splits[split].df
         columns = (self.id_column, self.text_column)
         if kind == "overlap":

@@ -149,11 +149,12 @@ class Studio:
         Pool (``train_split``) and hand-labeled ``dev_split``.
     lfs : sequence of LFs, optional
         LFs to start with.
-    label_model : {"snorkel", "majority"}
-        Show Snorkel's LabelModel (refitted in the background once edits pause) beside the live
-        majority vote, or majority vote only.
+    label_model : str, default "snorkel"
+        A name in :data:`workbench.generate.LABEL_MODELS`: show that label model (refitted in
+        the background once edits pause) beside the live majority vote; ``"majority"`` shows
+        majority vote only.
     background : bool
-        False fits the Snorkel model inside each refresh (slower, simpler to script).
+        False fits the label model inside each refresh (slower, simpler to script).
     page_size : int
         Rows per page in the example browser and the pair list.
     auto_refresh : bool
@@ -600,26 +601,27 @@ class Studio:
         with self._lock:
             mv, lm = snap.majority, snap.label_model
             current = snap.label_model_current
-            if self.state.label_model == "majority":
+            title = self._label_model_title()
+            if not self.state.fits_label_model:
                 lm_name = "label model: off"
             else:
-                lm_name = "Snorkel LabelModel" + ("" if current else " (stale)" if lm is not None else " (fitting)")
+                lm_name = title + ("" if current else " (stale)" if lm is not None else " (fitting)")
+            title = _esc(title)
             status = snap.label_model_status
             if mv is None:
                 self.lm_status.value = "<span class='wb-cell'>Add labeling functions to see the label model.</span>"
-            elif self.state.label_model == "majority":
+            elif not self.state.fits_label_model:
                 self.lm_status.value = "<span class='wb-cell'>Showing <b>majority vote</b> (live).</span>"
             elif current:
-                s = lm.settings
-                self.lm_status.value = (f"<span class='wb-cell'>Showing <b>Snorkel LabelModel</b>: <b>up to date</b> with these LFs "
-                                        f"({s.get('n_epochs')} epochs on {s.get('n_rows', 0):,} pool rows, fit in {lm.fit_seconds:.1f} s). "
+                self.lm_status.value = (f"<span class='wb-cell'>Showing the <b>{title}</b>: <b>up to date</b> with these LFs "
+                                        f"(fitted on {lm.settings.get('n_rows', 0):,} pool rows in {lm.fit_seconds:.1f} s). "
                                         "Majority vote is drawn beside it.</span>")
             elif status == "refitting":
-                self.lm_status.value = ("<span class='wb-cell'>Showing <b>majority vote</b> (live). The Snorkel LabelModel is "
+                self.lm_status.value = (f"<span class='wb-cell'>Showing <b>majority vote</b> (live). The {title} is "
                                         "<b>refitting</b> for the current LFs in the background"
                                         + (" (faded bars: its previous fit, for other LFs)" if lm is not None else "") + ".</span>")
             else:
-                self.lm_status.value = (f"<span class='wb-cell'>Showing <b>majority vote</b> (live). Snorkel LabelModel: "
+                self.lm_status.value = (f"<span class='wb-cell'>Showing <b>majority vote</b> (live). The {title}: "
                                         f"{_esc(status)}.</span>")
             self.lm_metrics.value = self._metrics_table(snap)
             dev_balance = None
@@ -633,9 +635,9 @@ class Studio:
     def _metrics_table(self, snap: Snapshot) -> str:
         rows = []
         models = [("Majority vote", snap.majority, "live")]
-        if self.state.label_model == "snorkel":
+        if self.state.fits_label_model:
             lm_state = "up to date" if snap.label_model_current else snap.label_model_status
-            models.append(("Snorkel LabelModel", snap.label_model if snap.label_model_current else None, lm_state))
+            models.append((_esc(self._label_model_title()), snap.label_model if snap.label_model_current else None, lm_state))
         for title, out, state in models:
             scores = out.dev_scores if out is not None and out.dev_scores else {}
             rows.append(f"<tr><td><b>{title}</b></td><td>{_pct(scores.get('accuracy'))}</td>"
@@ -666,8 +668,12 @@ class Studio:
                         f"<td>{votes}</td>{gold}{probs}</tr>")
         return f"<table class='wb-rows'>{head}{''.join(body)}</table>"
 
+    def _label_model_title(self) -> str:
+        """The chosen label model as the dashboard names it: its name in ``LABEL_MODELS``."""
+        return f"{self.state.label_model} label model"
+
     def _model_name(self, snap: Snapshot) -> str:
-        return "Snorkel LabelModel" if snap.label_model_current else "majority vote"
+        return self._label_model_title() if snap.label_model_current else "majority vote"
 
     def _render_pair(self) -> None:
         snap = self.state.snapshot
