@@ -96,13 +96,13 @@ def test_apply_temperature_softens_and_sharpens():
 
 
 def test_smooth_labels():
-    S = smooth_labels([0, 2], 0.3, n_classes=3)
+    S = smooth_labels([0, 2], 0.3, cardinality=3)
     assert S == pytest.approx(np.array([[0.8, 0.1, 0.1], [0.1, 0.1, 0.8]]))
     assert smooth_labels(np.array([[1.0, 0.0]]), 0.2) == pytest.approx(np.array([[0.9, 0.1]]))
     with pytest.raises(ValueError, match="epsilon"):
         smooth_labels([0, 1], 1.0)
     with pytest.raises(ValueError, match=r"targets\[1\] = -1 is outside 0..1"):
-        smooth_labels([0, -1], 0.1, n_classes=2)
+        smooth_labels([0, -1], 0.1, cardinality=2)
 
 
 def test_calibrate_classifier_fixes_an_overconfident_model(rng):

@@ -5,15 +5,15 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 
+from workbench.curate import confidence_filter
 from workbench.learn import (
     EndModelTrainer,
-    confidence_filter,
     expand_soft_labels,
     fit_soft,
     fit_weighted,
     one_hot,
     student_teacher_loop,
-    text_features,
+    tfidf_vectorizer,
     train_end_model,
 )
 from workbench.plots.learning import student_teacher_rounds, training_curve
@@ -37,7 +37,8 @@ def test_foundation_functions_still_work():
     texts = ["free money", "nice song", "win cash", "love it"] * 3
     model = train_end_model(texts, one_hot([1, 0, 1, 0] * 3, 2))
     assert model.predict(["free cash"]).tolist() == [1]
-    assert isinstance(text_features().fit(texts).transform(texts).shape, tuple)
+    assert tfidf_vectorizer().fit(texts).transform(["free money"]).shape == (1, 12)  # 8 words and 4 word pairs
+    assert tfidf_vectorizer(ngram_range=(1, 1)).fit(texts).transform(texts).shape == (12, 8)  # overrides apply
 
 
 def test_expand_soft_labels_takes_positions_not_pandas_labels():
@@ -170,9 +171,9 @@ def test_curation_and_input_errors(task):
     X_pool, y_pool, X_dev, y_dev, X_test, y_test = task
     P = np.c_[np.full(len(y_pool), 0.5), np.full(len(y_pool), 0.5)]
     P[:100] = one_hot(y_pool[:100], 2)
-    assert confidence_filter(0.6)(P).sum() == 100
     teacher = {"pool": P, "dev": one_hot(y_dev, 2), "test": one_hot(y_test, 2)}
-    result = student_teacher_loop(X_pool, teacher, X_dev, y_dev, X_test, y_test, curate=confidence_filter(0.6),
+    result = student_teacher_loop(X_pool, teacher, X_dev, y_dev, X_test, y_test,
+                                  curate=lambda proba: confidence_filter(proba, 0.6).kept,
                                   trainer=EndModelTrainer("passthrough", max_epochs=3, progress_bar=False),
                                   max_rounds=1, progress_bar=False)
     assert result.history.loc[0, "n_curated"] == 100
@@ -183,7 +184,7 @@ def test_curation_and_input_errors(task):
                              progress_bar=False, max_rounds=1)
     with pytest.raises(ValueError, match="y_supervised has 2 labels for 3 rows"):
         EndModelTrainer("passthrough").fit(X_pool, P, X_dev[:3], [0, 1], X_dev=X_dev, y_dev=y_dev)
-    with pytest.raises(ValueError, match="proba has 5 rows; expected 800"):
+    with pytest.raises(ValueError, match="proba_synthetic has 5 rows; expected 800"):
         EndModelTrainer("passthrough").fit(X_pool, P[:5], X_dev=X_dev, y_dev=y_dev)
     with pytest.raises(TypeError, match="takes no sample_weight"):
         from sklearn.neighbors import KNeighborsClassifier

@@ -19,7 +19,7 @@ def text_embedding(texts, *, n_components: int = 64, random_state: int = 0) -> n
     from sklearn.decomposition import TruncatedSVD
     from sklearn.preprocessing import normalize
 
-    from workbench.learn._learner import text_features as tfidf_vectorizer
+    from workbench.learn._learner import tfidf_vectorizer
 
     tfidf = tfidf_vectorizer().fit_transform(list(texts))
     n_components = max(1, min(n_components, tfidf.shape[1] - 1, tfidf.shape[0] - 1))

@@ -18,13 +18,13 @@ def out_of_sample_proba(X, labels, *, cv: int = 5, random_state: int = 0) -> np.
 
     A logistic regression is trained with stratified ``cv``-fold cross-validation
     (``cross_val_predict``); ``X`` is a feature matrix, or texts (then the workbench's TF-IDF,
-    ``workbench.learn.text_features``, fitted inside each fold).
+    ``workbench.learn.tfidf_vectorizer``, fitted inside each fold).
     """
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from sklearn.pipeline import make_pipeline
 
-    from workbench.learn._learner import text_features as tfidf_vectorizer
+    from workbench.learn._learner import tfidf_vectorizer
 
     y = check_labels(labels)
     counts = np.bincount(y)

@@ -14,14 +14,13 @@ from workbench.learn._calibration import (
 from workbench.learn._learner import (
     EndModelTrainer,
     StudentTeacherResult,
-    confidence_filter,
     expand_soft_labels,
     fit_soft,
     fit_weighted,
     one_hot,
     student_teacher_loop,
     take_rows,
-    text_features,
+    tfidf_vectorizer,
     train_end_model,
 )
 
@@ -34,7 +33,6 @@ __all__ = [
     "brier_score",
     "calibrate_classifier",
     "calibration_report",
-    "confidence_filter",
     "expand_soft_labels",
     "expected_calibration_error",
     "fit_soft",
@@ -44,6 +42,6 @@ __all__ = [
     "smooth_labels",
     "student_teacher_loop",
     "take_rows",
-    "text_features",
+    "tfidf_vectorizer",
     "train_end_model",
 ]

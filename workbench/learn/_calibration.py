@@ -36,18 +36,14 @@ STRATEGIES = ("uniform", "quantile")
 _EPS = 1e-12
 
 
-
-
-
-
-def reliability_table(y_true, P, n_bins: int = 10, strategy: str = "uniform") -> pd.DataFrame:
+def reliability_table(y_true, proba, n_bins: int = 10, strategy: str = "uniform") -> pd.DataFrame:
     """Per-bin confidence and accuracy: the numbers behind a reliability diagram.
 
     Parameters
     ----------
     y_true : array of shape (n,)
         Gold labels.
-    P : array of shape (n, k) or (n,)
+    proba : array of shape (n, k) or (n,)
         Predicted probabilities.
     n_bins : int
         Number of bins over the top-label confidence.
@@ -70,17 +66,17 @@ def reliability_table(y_true, P, n_bins: int = 10, strategy: str = "uniform") ->
        bin  lower  upper  count  confidence  accuracy  gap
     0    1    0.5    1.0      4        0.75       0.75  0.0
     """
-    P = check_proba(P)
-    y = check_labels(y_true, P.shape[1], n_rows=len(P), name="y_true")
+    proba = check_proba(proba)
+    y = check_labels(y_true, proba.shape[1], n_rows=len(proba), name="y_true")
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}; got {strategy!r}")
     if int(n_bins) < 1:
         raise ValueError(f"n_bins must be >= 1; got {n_bins}")
-    if len(P) == 0:
+    if len(proba) == 0:
         raise ValueError("reliability_table needs at least one row")
     n_bins = int(n_bins)
-    confidence = P.max(axis=1)
-    correct = (P.argmax(axis=1) == y).astype(float)
+    confidence = proba.max(axis=1)
+    correct = (proba.argmax(axis=1) == y).astype(float)
 
     if strategy == "uniform":
         edges = np.linspace(0.0, 1.0, n_bins + 1)
@@ -110,7 +106,7 @@ def reliability_table(y_true, P, n_bins: int = 10, strategy: str = "uniform") ->
     return table
 
 
-def expected_calibration_error(y_true, P, n_bins: int = 10, strategy: str = "uniform") -> float:
+def expected_calibration_error(y_true, proba, n_bins: int = 10, strategy: str = "uniform") -> float:
     """Expected calibration error: the count-weighted mean ``|accuracy - confidence|`` over bins.
 
     0 for a perfectly calibrated predictor (up to binning noise); up to 1 for one
@@ -121,11 +117,11 @@ def expected_calibration_error(y_true, P, n_bins: int = 10, strategy: str = "uni
     >>> expected_calibration_error([1, 1, 1, 1], [0.99, 0.99, 0.99, 0.99], n_bins=5)
     0.01
     """
-    table = reliability_table(y_true, P, n_bins=n_bins, strategy=strategy)
+    table = reliability_table(y_true, proba, n_bins=n_bins, strategy=strategy)
     return round(float((table["count"] * table["gap"].abs()).sum() / table["count"].sum()), 12)
 
 
-def brier_score(y_true, P) -> float:
+def brier_score(y_true, proba) -> float:
     """Brier score (scikit-learn's): mean squared distance to the one-hot gold label.
 
     For a binary task this is the classic ``mean((p1 - y)^2)``; for more classes the
@@ -136,19 +132,19 @@ def brier_score(y_true, P) -> float:
     >>> brier_score([0, 1], [[1.0, 0.0], [0.5, 0.5]])
     0.125
     """
-    P = check_proba(P)
-    y = check_labels(y_true, P.shape[1], n_rows=len(P), name="y_true")
-    return float(brier_score_loss(y, P, labels=np.arange(P.shape[1])))
+    proba = check_proba(proba)
+    y = check_labels(y_true, proba.shape[1], n_rows=len(proba), name="y_true")
+    return float(brier_score_loss(y, proba, labels=np.arange(proba.shape[1])))
 
 
-def calibration_report(y_true, probas: dict, n_bins: int = 10) -> pd.DataFrame:
+def calibration_report(y_true, proba_by_name: dict, n_bins: int = 10) -> pd.DataFrame:
     """Accuracy, log loss, Brier score and ECE (both binnings) of several probability arrays.
 
     Parameters
     ----------
     y_true : array of shape (n,)
         Gold labels of the clean set the arrays predict.
-    probas : dict of str to array
+    proba_by_name : dict of str to array
         Name (e.g. ``"label model"``, ``"label model + T"``) to ``(n, k)`` probabilities.
 
     Returns
@@ -162,16 +158,16 @@ def calibration_report(y_true, probas: dict, n_bins: int = 10) -> pd.DataFrame:
     1.0
     """
     rows = {}
-    for name, P in probas.items():
-        P = check_proba(P, name=f"probas[{name!r}]")
-        y = check_labels(y_true, P.shape[1], n_rows=len(P), name="y_true")
+    for name, proba in proba_by_name.items():
+        proba = check_proba(proba, name=f"proba_by_name[{name!r}]")
+        y = check_labels(y_true, proba.shape[1], n_rows=len(proba), name="y_true")
         rows[name] = {
-            "accuracy": float((P.argmax(axis=1) == y).mean()),
-            "log_loss": float(log_loss(y, np.clip(P, _EPS, 1.0), labels=np.arange(P.shape[1]))),
-            "brier": brier_score(y, P),
-            "ece_uniform": expected_calibration_error(y, P, n_bins, "uniform"),
-            "ece_quantile": expected_calibration_error(y, P, n_bins, "quantile"),
-            "mean_confidence": float(P.max(axis=1).mean()),
+            "accuracy": float((proba.argmax(axis=1) == y).mean()),
+            "log_loss": float(log_loss(y, np.clip(proba, _EPS, 1.0), labels=np.arange(proba.shape[1]))),
+            "brier": brier_score(y, proba),
+            "ece_uniform": expected_calibration_error(y, proba, n_bins, "uniform"),
+            "ece_quantile": expected_calibration_error(y, proba, n_bins, "quantile"),
+            "mean_confidence": float(proba.max(axis=1).mean()),
         }
     return pd.DataFrame.from_dict(rows, orient="index")
 
@@ -273,19 +269,19 @@ class TemperatureScaling(BaseEstimator):
         return self.fit(scores, y).transform(scores)
 
 
-def smooth_labels(targets, epsilon: float, n_classes: int | None = None) -> np.ndarray:
+def smooth_labels(targets, epsilon: float, cardinality: int | None = None) -> np.ndarray:
     """Label smoothing for training targets: ``(1 - epsilon) * T + epsilon / k``.
 
     Parameters
     ----------
     targets : array of shape (n,) of int, or (n, k) of probabilities
-        Hard labels (``n_classes`` then needed, or inferred as ``max + 1``) or soft targets.
+        Hard labels (``cardinality`` then needed, or inferred as ``max + 1``) or soft targets.
     epsilon : float in [0, 1)
         Probability mass spread evenly over the ``k`` classes.
 
     Examples
     --------
-    >>> smooth_labels([0, 1], 0.1, n_classes=2)
+    >>> smooth_labels([0, 1], 0.1, cardinality=2)
     array([[0.95, 0.05],
            [0.05, 0.95]])
     """
@@ -293,13 +289,13 @@ def smooth_labels(targets, epsilon: float, n_classes: int | None = None) -> np.n
         raise ValueError(f"epsilon must be in [0, 1); got {epsilon}")
     arr = np.asarray(targets)
     if arr.ndim == 1:
-        k = int(n_classes) if n_classes is not None else int(arr.max()) + 1
+        k = int(cardinality) if cardinality is not None else int(arr.max()) + 1
         y = check_labels(arr, k, n_rows=len(arr), name="targets")
         T = np.eye(k)[y]
     else:
         T = check_proba(arr, name="targets")
-        if n_classes is not None and T.shape[1] != n_classes:
-            raise ValueError(f"targets have {T.shape[1]} columns but n_classes={n_classes}")
+        if cardinality is not None and T.shape[1] != cardinality:
+            raise ValueError(f"targets have {T.shape[1]} columns but cardinality={cardinality}")
     return (1.0 - epsilon) * T + epsilon / T.shape[1]
 
 

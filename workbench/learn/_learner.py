@@ -35,26 +35,28 @@ from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 from tqdm.auto import tqdm
 
 from workbench._internal.atomic import atomic_pickle
-from workbench._internal.validation import check_proba
+from workbench._internal.progress import PROGRESS_MIN_ROWS
+from workbench._internal.validation import check_labels, check_proba
 from workbench.learn._calibration import smooth_labels
 
 
-def text_features(**overrides: Any) -> TfidfVectorizer:
-    """TF-IDF features that work well on short user comments (word 1-2 grams, sublinear tf)."""
+def tfidf_vectorizer(**overrides: Any) -> TfidfVectorizer:
+    """An unfitted ``TfidfVectorizer`` that works well on short user comments (word 1-2 grams, sublinear tf).
+
+    ``overrides`` are ``TfidfVectorizer`` parameters replacing these defaults.
+    """
     settings = {"ngram_range": (1, 2), "min_df": 1, "sublinear_tf": True, "lowercase": True}
     settings.update(overrides)
     return TfidfVectorizer(**settings)
 
 
-
-
-def expand_soft_labels(X: Any, P: Any, sample_weight: Any = None, min_weight: float = 1e-6):
+def expand_soft_labels(X: Any, proba: Any, sample_weight: Any = None, min_weight: float = 1e-6):
     """Expand rows with soft labels into weighted hard-label rows.
 
     Parameters
     ----------
     X : array-like or sparse matrix (n, d), or a list of n texts
-    P : ndarray (n, k)
+    proba : ndarray (n, k)
         Class probabilities per row.
     sample_weight : array-like (n,), optional
         Per-row weights, multiplied into the expanded weights.
@@ -65,7 +67,7 @@ def expand_soft_labels(X: Any, P: Any, sample_weight: Any = None, min_weight: fl
     -------
     X_rep, y_rep, w_rep
         ``X`` rows repeated once per class, the class of each repetition, and its weight
-        ``P[i, c] * sample_weight[i]``.
+        ``proba[i, c] * sample_weight[i]``.
 
     Examples
     --------
@@ -73,47 +75,44 @@ def expand_soft_labels(X: Any, P: Any, sample_weight: Any = None, min_weight: fl
     >>> y.tolist(), w.round(2).tolist()
     ([0, 1, 1], [0.9, 0.1, 1.0])
     """
-    n = X.shape[0] if hasattr(X, "shape") else len(X)
-    P = check_proba(P, n)
+    n = _n_rows(X)
+    proba = check_proba(proba, n)
     base = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float).reshape(-1)
     if base.shape[0] != n:
         raise ValueError(f"sample_weight has {base.shape[0]} values for {n} rows")
-    k = P.shape[1]
+    k = proba.shape[1]
     rows = np.repeat(np.arange(n), k)
     y = np.tile(np.arange(k), n)
-    w = (P * base[:, None]).reshape(-1)
+    w = (proba * base[:, None]).reshape(-1)
     keep = w > min_weight
     rows, y, w = rows[keep], y[keep], w[keep]
     return take_rows(X, rows), y, w
 
 
-def train_end_model(texts: Any, P: Any, sample_weight: Any = None, C: float = 10.0, features: Any = None,
+def train_end_model(texts: Any, proba: Any, sample_weight: Any = None, C: float = 10.0, features: Any = None,
                     max_iter: int = 2000) -> Pipeline:
-    """Fit TF-IDF + logistic regression on texts with soft labels ``P`` (n, k).
+    """Fit TF-IDF + logistic regression on texts with soft labels ``proba`` (n, k).
 
     Hard labels work too: pass one-hot rows. Mix in a hand-labeled set by concatenating its
     texts and one-hot labels, with a larger ``sample_weight`` if it should count more.
 
     Examples
     --------
-    >>> model = train_end_model(train.text, probs)  # doctest: +SKIP
+    >>> model = train_end_model(train.text, proba)  # doctest: +SKIP
     >>> model.predict_proba(test.text)  # doctest: +SKIP
     """
     texts = list(np.asarray(texts, dtype=object))
-    vectorizer = features if features is not None else text_features()
+    vectorizer = features if features is not None else tfidf_vectorizer()
     X = vectorizer.fit_transform(texts)
-    X_rep, y, w = expand_soft_labels(X, P, sample_weight)
+    X_rep, y, w = expand_soft_labels(X, proba, sample_weight)
     clf = LogisticRegression(C=C, max_iter=max_iter)
     clf.fit(X_rep, y, sample_weight=w)
     return Pipeline([("features", vectorizer), ("model", clf)])
 
 
 def one_hot(y: Any, cardinality: int) -> np.ndarray:
-    """Hard labels as probability rows."""
-    y = np.asarray(y, dtype=int).reshape(-1)
-    if y.size and (y.min() < 0 or y.max() >= cardinality):
-        raise ValueError(f"labels must lie in 0..{cardinality - 1}, got {y.min()}..{y.max()}")
-    return np.eye(cardinality)[y]
+    """Hard labels (class ids ``0..cardinality-1``) as probability rows."""
+    return np.eye(cardinality)[check_labels(y, cardinality, name="y")]
 
 
 def take_rows(X, idx):
@@ -146,8 +145,8 @@ def fit_weighted(estimator, X, y, sample_weight=None):
     return estimator.fit(X, y, sample_weight=sample_weight)
 
 
-def fit_soft(estimator, X, P, sample_weight=None):
-    """Fit ``estimator`` on soft labels ``P`` (n, k): cross-entropy against them, through sample weights.
+def fit_soft(estimator, X, proba, sample_weight=None):
+    """Fit ``estimator`` on soft labels ``proba`` (n, k): cross-entropy against them, through sample weights.
 
     Each row is expanded into one row per class weighted by its probability
     (:func:`expand_soft_labels`). For a Pipeline the transformers are fitted once on
@@ -165,10 +164,10 @@ def fit_soft(estimator, X, P, sample_weight=None):
     """
     if isinstance(estimator, Pipeline) and len(estimator.steps) > 1:
         Xt = estimator[:-1].fit_transform(X)
-        X_rep, y_rep, w_rep = expand_soft_labels(Xt, P, sample_weight)
+        X_rep, y_rep, w_rep = expand_soft_labels(Xt, proba, sample_weight)
         fit_weighted(estimator.steps[-1][1], X_rep, y_rep, w_rep)
         return estimator
-    X_rep, y_rep, w_rep = expand_soft_labels(X, P, sample_weight)
+    X_rep, y_rep, w_rep = expand_soft_labels(X, proba, sample_weight)
     return fit_weighted(estimator, X_rep, y_rep, w_rep)
 
 
@@ -198,7 +197,7 @@ class EndModelTrainer(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     features : transformer, "passthrough" or None
-        ``None``: :func:`text_features`; ``"passthrough"``: ``X`` is already numeric.
+        ``None``: :func:`tfidf_vectorizer`; ``"passthrough"``: ``X`` is already numeric.
     supervised_weight : float
         Weight of each hand-labeled row relative to a synthetic row of weight 1.
     targets : {"soft", "hard"}
@@ -222,7 +221,8 @@ class EndModelTrainer(ClassifierMixin, BaseEstimator):
         Also write every epoch's model there (``epoch_NNN.pkl``, written atomically).
     random_state : int
         Seeds the row order of each epoch and the model.
-    progress_bar : bool
+    progress_bar : bool or None
+        A bar over epochs; None shows one from 50,000 training rows.
 
     Attributes
     ----------
@@ -239,7 +239,7 @@ class EndModelTrainer(ClassifierMixin, BaseEstimator):
     Examples
     --------
     >>> trainer = EndModelTrainer(supervised_weight=3.0, progress_bar=False)  # doctest: +SKIP
-    >>> trainer.fit(pool.text[keep], P[keep], dev.text, dev.label, X_dev=valid.text, y_dev=valid.label)  # doctest: +SKIP
+    >>> trainer.fit(pool.text[keep], proba[keep], dev.text, dev.label, X_dev=valid.text, y_dev=valid.label)  # doctest: +SKIP
     >>> trainer.history_.tail(3)  # doctest: +SKIP
     """
 
@@ -258,7 +258,7 @@ class EndModelTrainer(ClassifierMixin, BaseEstimator):
         scoring: str = "accuracy",
         checkpoint_dir: str | os.PathLike | None = None,
         random_state: int = 0,
-        progress_bar: bool = True,
+        progress_bar: bool | None = None,
     ):
         self.features = features
         self.supervised_weight = supervised_weight
@@ -274,20 +274,20 @@ class EndModelTrainer(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.progress_bar = progress_bar
 
-    def fit(self, X_synthetic, P_synthetic, X_supervised=None, y_supervised=None, *, X_dev, y_dev,
-            synthetic_weight=None) -> "EndModelTrainer":
-        """Train on ``(X_synthetic, P_synthetic)`` plus ``(X_supervised, y_supervised)``; stop on dev.
+    def fit(self, X_synthetic, proba_synthetic, X_supervised=None, y_supervised=None, *, X_dev, y_dev,
+            sample_weight=None) -> "EndModelTrainer":
+        """Train on ``(X_synthetic, proba_synthetic)`` plus ``(X_supervised, y_supervised)``; stop on dev.
 
         Parameters
         ----------
         X_synthetic : texts or features, n rows
             Rows with synthetic labels (already curated).
-        P_synthetic : array of shape (n, k)
+        proba_synthetic : array of shape (n, k)
             Their soft labels (one-hot rows for hard labels).
         X_supervised, y_supervised : optional
             The small hand-labeled set, weighted by ``supervised_weight``.
         X_dev, y_dev : clean labeled set for early stopping (never trained on).
-        synthetic_weight : array of shape (n,), optional
+        sample_weight : array of shape (n,), optional
             Per-row weights of the synthetic rows (e.g. a curation score).
         """
         if self.supervised_weight < 0 or int(self.max_epochs) < 1 or int(self.patience) < 1:
@@ -298,13 +298,13 @@ class EndModelTrainer(ClassifierMixin, BaseEstimator):
         if self.targets not in ("soft", "hard"):
             raise ValueError(f"targets must be 'soft' or 'hard'; got {self.targets!r}")
         n = _n_rows(X_synthetic)
-        P = check_proba(P_synthetic, n)
-        k = P.shape[1]
+        proba = check_proba(proba_synthetic, n, name="proba_synthetic")
+        k = proba.shape[1]
         if self.targets == "hard":
-            P = one_hot(P.argmax(axis=1), k)
-        w = np.ones(n) if synthetic_weight is None else np.asarray(synthetic_weight, dtype=float).reshape(-1)
+            proba = one_hot(proba.argmax(axis=1), k)
+        w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float).reshape(-1)
         if w.shape != (n,) or (w < 0).any():
-            raise ValueError(f"synthetic_weight must be {n} non-negative numbers; got shape {w.shape}")
+            raise ValueError(f"sample_weight must be {n} non-negative numbers; got shape {w.shape}")
         X = X_synthetic
         if (X_supervised is None) != (y_supervised is None):
             raise ValueError("pass both X_supervised and y_supervised, or neither")
@@ -313,18 +313,18 @@ class EndModelTrainer(ClassifierMixin, BaseEstimator):
             if len(y_sup) != _n_rows(X_supervised):
                 raise ValueError(f"y_supervised has {len(y_sup)} labels for {_n_rows(X_supervised)} rows of X_supervised")
             X = _concat_rows(X_synthetic, X_supervised)
-            P = np.vstack([P, one_hot(y_sup, k)])
+            proba = np.vstack([proba, one_hot(y_sup, k)])
             w = np.r_[w, np.full(len(y_sup), float(self.supervised_weight))]
         if self.label_smoothing:
-            P = smooth_labels(P, self.label_smoothing)
+            proba = smooth_labels(proba, self.label_smoothing)
         y_dev = np.asarray(y_dev).reshape(-1)
         if len(y_dev) != _n_rows(X_dev):
             raise ValueError(f"y_dev has {len(y_dev)} labels for {_n_rows(X_dev)} rows of X_dev")
 
-        features = text_features() if self.features is None else self.features
+        features = tfidf_vectorizer() if self.features is None else self.features
         features = "passthrough" if features == "passthrough" else clone(features)
         Xt = X if features == "passthrough" else features.fit_transform(X)
-        X_rep, y_rep, w_rep = expand_soft_labels(Xt, P, w)
+        X_rep, y_rep, w_rep = expand_soft_labels(Xt, proba, w)
         self.classes_ = np.arange(k)
         clf = SGDClassifier(
             loss="log_loss", alpha=self.alpha, learning_rate="constant", eta0=self.eta0, average=True,
@@ -339,7 +339,8 @@ class EndModelTrainer(ClassifierMixin, BaseEstimator):
 
         history, checkpoints = [], []
         best_score, best_log_loss, best_epoch, stale = -np.inf, np.inf, 0, 0
-        epochs = tqdm(range(1, int(self.max_epochs) + 1), desc="end model", disable=not self.progress_bar)
+        show = self.progress_bar if self.progress_bar is not None else n >= PROGRESS_MIN_ROWS
+        epochs = tqdm(range(1, int(self.max_epochs) + 1), desc="end model", disable=not show)
         for epoch in epochs:
             order = rng.permutation(len(y_rep))
             clf.partial_fit(take_rows(X_rep, order), y_rep[order], classes=self.classes_, sample_weight=w_rep[order])
@@ -382,17 +383,6 @@ class EndModelTrainer(ClassifierMixin, BaseEstimator):
         return self.model_.predict(X)
 
 
-def confidence_filter(threshold: float) -> Callable[[np.ndarray], np.ndarray]:
-    """A curation rule: keep rows whose top synthetic probability is at least ``threshold``.
-
-    Rows no LF covered get the label model's class prior, so a threshold above the
-    largest prior also drops them.
-    """
-    if not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold must be in [0, 1]; got {threshold}")
-    return lambda P: np.asarray(P).max(axis=1) >= threshold
-
-
 @dataclass
 class StudentTeacherResult:
     """What :func:`student_teacher_loop` returns.
@@ -429,7 +419,7 @@ def student_teacher_loop(
     curate: Callable[[np.ndarray], np.ndarray] | None = None,
     max_rounds: int = 3,
     min_gain: float = 0.0,
-    progress_bar: bool = True,
+    progress_bar: bool | None = None,
 ) -> StudentTeacherResult:
     """Train a student on the teacher's curated labels; while it beats the teacher, let it relabel.
 
@@ -448,12 +438,17 @@ def student_teacher_loop(
     X_dev, y_dev, X_test, y_test : clean labeled sets
     X_supervised, y_supervised : the small hand-labeled set mixed into every student
     trainer : EndModelTrainer, default ``EndModelTrainer()``
-    curate : callable ``P -> bool mask``, default :func:`confidence_filter` (0.0, keep all)
+    curate : callable ``proba -> bool mask`` over the pool rows, optional
+        Which of the teacher's pool labels a student trains on, e.g.
+        ``lambda proba: confidence_filter(proba, 0.7).kept`` (:func:`workbench.curate.confidence_filter`);
+        default: every row.
     max_rounds : int
+    progress_bar : bool or None
+        A bar over rounds; None shows one from 50,000 pool rows.
 
     Examples
     --------
-    >>> result = student_teacher_loop(pool.text, {"pool": P, "dev": P_dev, "test": P_test},
+    >>> result = student_teacher_loop(pool.text, {"pool": proba, "dev": proba_dev, "test": proba_test},
     ...                               valid.text, valid.label, test.text, test.label)  # doctest: +SKIP
     >>> result.history  # doctest: +SKIP
     """
@@ -466,12 +461,13 @@ def student_teacher_loop(
         current[split] = check_proba(teacher_proba[split], n)
     y_dev, y_test = np.asarray(y_dev).reshape(-1), np.asarray(y_test).reshape(-1)
     trainer = trainer if trainer is not None else EndModelTrainer(progress_bar=False)
-    curate = curate if curate is not None else confidence_filter(0.0)
 
     rows, students = [], []
     teacher_name = "teacher"
-    for round_ in tqdm(range(1, int(max_rounds) + 1), desc="student-teacher", disable=not progress_bar):
-        keep = np.asarray(curate(current["pool"]), dtype=bool)
+    show = progress_bar if progress_bar is not None else lengths["pool"] >= PROGRESS_MIN_ROWS
+    for round_ in tqdm(range(1, int(max_rounds) + 1), desc="student-teacher", disable=not show):
+        keep = (np.ones(lengths["pool"], dtype=bool) if curate is None
+                else np.asarray(curate(current["pool"]), dtype=bool))
         if keep.shape != (lengths["pool"],) or not keep.any():
             raise ValueError(f"round {round_}: curate must return a non-empty boolean mask over the {lengths['pool']} pool rows")
         student = clone(trainer).fit(
