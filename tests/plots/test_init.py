@@ -1,7 +1,6 @@
 """Figures of ``workbench.plots`` itself: LF summary, LF matrices, confidence, class balance, learned accuracy."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from workbench.generate import MajorityVote, SnorkelLabelModel, health_check
