@@ -28,6 +28,10 @@ Steps
   (the review queue ranks by both, :mod:`workbench.review`).
 - :func:`find_label_errors` flags likely label errors with cleanlab's confident learning on
   out-of-sample probabilities (:func:`out_of_sample_proba`).
+- :data:`FILTER_STEPS` is the one registry of the steps a pipeline config can name
+  (``uncovered``, ``confidence``, ``protected_duplicates``, ``near_duplicates``): each is one
+  :class:`FilterStepSpec` (name, :class:`StepParam` list, run function), added with
+  :func:`filter_step` and run in order by :func:`run_filter_steps` on a :class:`FilterContext`.
 - :func:`curate` runs the usual sequence (dedupe, threshold, label errors, balance,
   diversity) and returns the curated DataFrame with its funnel; the threshold explorer
   (:mod:`workbench.ui.explorer`) calls it on every slider move.
@@ -89,6 +93,19 @@ from workbench.curate._label_errors import (
     find_label_errors,
     out_of_sample_proba,
 )
+from workbench.curate._registry import (
+    CONFIDENCE_STEP,
+    FILTER_STEPS,
+    NEAR_DUPLICATES_STEP,
+    PROTECTED_DUPLICATES_STEP,
+    UNCOVERED_STEP,
+    FilterContext,
+    FilterStepSpec,
+    ParamError,
+    StepParam,
+    filter_step,
+    run_filter_steps,
+)
 from workbench.curate._scores import (
     disagreement_score,
     exclude,
@@ -100,16 +117,25 @@ from workbench.curate._scores import (
 
 __all__ = [
     "BELOW_THRESHOLD",
+    "CONFIDENCE_STEP",
     "CuratedSet",
     "DOWNSAMPLED",
     "DuplicateClusters",
     "EXACT_DUPLICATE",
+    "FILTER_STEPS",
+    "FilterContext",
     "FilterStep",
+    "FilterStepSpec",
     "Funnel",
     "LIKELY_LABEL_ERROR",
     "NEAR_DUPLICATE",
+    "NEAR_DUPLICATES_STEP",
     "NOT_SELECTED_FOR_DIVERSITY",
     "NO_LF_VOTE",
+    "PROTECTED_DUPLICATES_STEP",
+    "ParamError",
+    "StepParam",
+    "UNCOVERED_STEP",
     "class_balance",
     "class_shares",
     "confidence_filter",
@@ -121,6 +147,7 @@ __all__ = [
     "effective_thresholds",
     "examples_near_threshold",
     "exclude",
+    "filter_step",
     "find_duplicates",
     "find_label_errors",
     "generator_disagreement",
@@ -132,6 +159,7 @@ __all__ = [
     "operating_point",
     "out_of_sample_proba",
     "rebalance",
+    "run_filter_steps",
     "shingles",
     "text_embedding",
     "threshold_curve",

@@ -54,6 +54,7 @@ from workbench.curate._curate import CuratedSet, curate
 from workbench.curate._dedupe import DuplicateClusters, find_duplicates
 from workbench.curate._diversity import text_embedding
 from workbench.curate._funnel import _class_names
+from workbench.curate._registry import CONFIDENCE_STEP
 from workbench.plots import TEMPLATE
 from workbench.plots.filter import (
     kept_set_figure,
@@ -344,7 +345,7 @@ class ThresholdExplorer:
     def _compute(self) -> dict:
         curated = self._curate()
         reasons = curated.funnel.reasons()
-        status = np.where(reasons["step"] == "", STATUS_KEPT, np.where(reasons["step"] == "confidence", STATUS_BELOW, STATUS_OTHER))
+        status = np.where(reasons["step"] == "", STATUS_KEPT, np.where(reasons["step"] == CONFIDENCE_STEP, STATUS_BELOW, STATUS_OTHER))
         point = operating_point(self.proba, self.threshold.value, class_thresholds=self._class_threshold_values(),
                                 dev_proba=self.dev_proba, dev_labels=self.dev_labels, class_names=self.class_names)
         self._state = {"curated": curated, "status": status, "point": point}
@@ -387,7 +388,7 @@ class ThresholdExplorer:
 
     def _preview_html(self, state: dict, n: int = 5) -> str:
         # among the rows that reached the confidence step: the last kept and the first dropped
-        confidence_step = next(s for s in state["curated"].funnel.steps if s.name == "confidence")
+        confidence_step = next(s for s in state["curated"].funnel.steps if s.name == CONFIDENCE_STEP)
         position = pd.Series(np.arange(len(self.pool)), index=self.pool[self.id_column].to_numpy())
         rows = position.loc[confidence_step.ids].to_numpy()
         above, below = examples_near_threshold(self.confidence[rows], confidence_step.kept, n=n)
