@@ -86,9 +86,9 @@ def test_there_is_no_import_cycle_inside_workbench():
 def test_the_cycle_check_finds_a_cycle_and_counts_package_inits():
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
-    # pipeline imports workbench.curate._confidence, which runs workbench/curate/__init__ first
-    run = PACKAGE / "pipeline" / "_run.py"
-    assert {"workbench.curate", "workbench.curate._confidence"} <= imported_modules(run, "workbench.pipeline._run")
+    # the pipeline's stages import workbench.curate._registry, which runs workbench/curate/__init__ first
+    stages = PACKAGE / "pipeline" / "_stages.py"
+    assert {"workbench.curate", "workbench.curate._registry"} <= imported_modules(stages, "workbench.pipeline._stages")
 
 
 def test_no_module_imports_the_front_door():

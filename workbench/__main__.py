@@ -36,11 +36,11 @@ def main(argv: list[str] | None = None) -> int:
             config = load_config(args.config)  # before the heavy imports: a bad config fails fast
             from workbench.pipeline import run_pipeline
 
-            run_pipeline(config, out=args.out, overwrite=args.overwrite, progress=not args.quiet)
+            run_pipeline(config, out=args.out, overwrite=args.overwrite, progress_bar=not args.quiet)
             return 0
         from workbench.pipeline import reproduce
 
-        report = reproduce(args.manifest, lf_module=args.lfs, progress=not args.quiet)
+        report = reproduce(args.manifest, lf_module=args.lfs, progress_bar=not args.quiet)
         print(report)
         return 0 if report.ok else 1
     except ConfigError as exc:

@@ -1,7 +1,12 @@
-"""Lineage: the manifest matches what was exported, and reproduce() finds the step that changed."""
+"""Lineage: the manifest matches what was exported, and reproduce() finds the step that changed.
+
+One pipeline run is shared by every test that reads it (``result``); a test that edits the LF
+module or the export gets the files back as they were afterwards. Only reproduce() re-runs.
+"""
 
 import json
 from datetime import datetime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -52,19 +57,32 @@ def run(tmp_path, kind="majority", fmt="parquet", lf_source=LF_MODULE):
         "lfs": "spam_lfs.py",
         "label_model": {"kind": kind},
         "filter": ["uncovered", {"step": "confidence", "threshold": 0.6}, "protected_duplicates"],
+        # four seed comments are the spam template "Check out this video on YouTube:" also in dev/test/canary
+        "leakage": {"seed": {"exact": "remove"}},
         "output": {"dir": "out", "format": fmt},
     }
-    return run_pipeline(parse_config(raw, base_dir=tmp_path), progress=False, echo=None)
+    return run_pipeline(parse_config(raw, base_dir=tmp_path), progress_bar=False, echo=None)
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory):
+    """The one pipeline run the tests below read."""
+    return run(tmp_path_factory.mktemp("lineage"))
 
 
 @pytest.fixture
-def result(tmp_path):
-    return run(tmp_path)
+def result(shared):
+    """The shared run; the LF module and the export are restored after each test, whatever it changed."""
+    files = [Path(shared.config.lfs.module), shared.export_path]
+    saved = {path: path.read_bytes() for path in files}
+    yield shared
+    for path, data in saved.items():
+        path.write_bytes(data)
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
-def test_round_trip_hashes_match_the_manifest(tmp_path, fmt):
-    res = run(tmp_path, fmt=fmt)
+def test_round_trip_hashes_match_the_manifest(result, tmp_path, fmt):
+    res = result if fmt == "parquet" else run(tmp_path, fmt=fmt)
     assert res.manifest_path == manifest_path_for(res.export_path) == res.export_path.with_name(f"spam.{fmt}.manifest.json")
     manifest = load_manifest(res.manifest_path)
     assert manifest == res.manifest
@@ -104,19 +122,24 @@ def test_manifest_records_inputs_lfs_funnel_and_environment(result, youtube):
         removed = sum(r["count"] for r in step["removed"].values())
         assert removed == step["n_in"] - step["n_kept"] > 0
         assert all(len(r["ids"]) == r["count"] for r in step["removed"].values())
-    assert funnel["n_kept"] == funnel["steps"][-1]["n_kept"] == m["export"]["rows"] == len(result.export)
-    # The removed ids really are gone and the kept ones exported.
-    gone = {i for s in funnel["steps"] for r in s["removed"].values() for i in r["ids"]}
+    leak = m["evaluation"]["leakage"]
+    assert funnel["n_kept"] == funnel["steps"][-1]["n_kept"] == m["export"]["rows"] + len(leak["export"]["removed"])
+    assert m["export"]["rows"] == len(result.export)
+    # The removed ids (by the filter steps or the leakage check) really are gone and the kept ones exported.
+    gone = {i for s in funnel["steps"] for r in s["removed"].values() for i in r["ids"]} | set(leak["export"]["removed"])
     assert gone.isdisjoint(result.export["example_id"]) and len(gone) + len(result.export) == len(youtube.train)
 
     assert m["review"] == {"decisions": 0, "store": None}
-    assert m["leakage"]["clean"] and m["leakage"]["n_train"] == len(result.export)
+    assert leak["export"]["rows"] == funnel["n_kept"] and "MinHash" in leak["method"]
+    assert leak["seed"]["exact_copies"] == ["v3-075", "v3-294", "v3-334", "v4-026"]
+    assert set(leak["seed"]["exact_copies"]) <= set(leak["seed"]["removed"])
     ev = m["evaluation"]
     assert ev["test"]["end_model"]["n"] == 370 and 0.5 < ev["test"]["end_model"]["accuracy"] <= 1
     assert ev["canary"]["end_model"]["n"] == 100
     gate = ev["canary_gate"]
     assert (gate["metric"], gate["minimum"], gate["n"], gate["passed"], gate["override"]) == ("f1", 0.8, 100, True, None)
-    assert ev["end_model_training"] == {"synthetic_rows": len(result.export), "seed_rows": len(youtube.seed)}
+    assert ev["end_model_training"] == {"synthetic_rows": len(result.export),
+                                        "seed_rows": len(youtube.seed) - len(leak["seed"]["removed"])}
     assert m["environment"]["packages"]["numpy"] == np.__version__
     assert datetime.fromisoformat(m["created_at"]).tzinfo is not None
     json.dumps(m, allow_nan=False)  # strict JSON: no NaN anywhere
@@ -126,7 +149,7 @@ def test_reproduce_passes_on_an_unchanged_pipeline(result):
     report = reproduce(result.manifest_path)
     assert report.ok, str(report)
     assert [c.step for c in report.checks] == ["export_on_disk", "inputs", "lfs", "apply", "label_model", "filter",
-                                               "export_table", "export_file", "evaluation"]
+                                               "leakage", "export_table", "export_file", "evaluation"]
     assert report.summary().startswith("reproduced: every step")
     assert not report.notes
 
@@ -139,22 +162,30 @@ def test_reproduce_with_the_snorkel_label_model(tmp_path):
     assert reproduce(res.manifest_path).ok
 
 
-@pytest.mark.parametrize("old, new, lf, added", [
+EDITS = [  # (old, new, the LF it changes, what its source diff adds)
     ('["song", "love"]', '["song"]', "kw_song", "keywords=['song']"),       # a builder's parameters
-    ("x.text) > 10", "x.text) > 5", "shouting", "x.text) > 5"),              # a row-wise LF's body
     ("str.len() < 5", "str.len() < 4", "short_comment", "str.len() < 4"),   # a vectorized LF's body
-])
-def test_reproduce_fails_at_the_lfs_step_naming_the_changed_lf(result, old, new, lf, added):
+    ("x.text) > 10", "x.text) > 5", "shouting", "x.text) > 5"),              # a row-wise LF's body
+]
+
+
+def test_reproduce_fails_at_the_lfs_step_naming_each_changed_lf(result):
     path = result.config.lfs.module
     source = open(path).read()
-    assert old in source
-    open(path, "w").write(source.replace(old, new))
-    report = reproduce(result.manifest_path)
+    for old, new, _, _ in EDITS:
+        assert old in source
+        source = source.replace(old, new)
+    open(path, "w").write(source)
+    report = reproduce(result.manifest_path)  # one re-run finds all three edits
     assert not report.ok
     assert report.first_difference.step == "lfs"
-    assert any(f"LF {lf!r} changed" in d for d in report.first_difference.details)
-    assert any(d.strip().startswith("+") and added in d for d in report.first_difference.details)  # the source diff
-    assert f"step 'lfs' differs: LF {lf!r} changed" in report.summary()
+    details = report.first_difference.details
+    headers = [d for d in details if d.startswith("LF ")]
+    assert [h.split(" changed")[0] for h in headers] == [f"LF {lf!r}" for _, _, lf, _ in EDITS]
+    for _, _, lf, added in EDITS:  # each LF's own source diff follows its line
+        diff = details[details.index(next(h for h in headers if h.startswith(f"LF {lf!r}"))) + 1:]
+        assert any(d.strip().startswith("+") and added in d for d in diff[:10])
+    assert report.summary().startswith("NOT reproduced: step 'lfs' differs: LF 'kw_song' changed")
     failed = [c.step for c in report.checks if not c.ok]
     assert failed[:3] == ["lfs", "apply", "label_model"] and "export_file" in failed
     assert "export_on_disk" not in failed and "inputs" not in failed
@@ -169,9 +200,7 @@ def test_reproduce_ignores_module_edits_outside_the_lfs(result):
 
 
 def test_reproduce_reports_a_removed_lf_module(result):
-    import os
-
-    os.remove(result.config.lfs.module)
+    Path(result.config.lfs.module).unlink()
     report = reproduce(result.manifest_path)
     assert not report.ok and report.first_difference.step == "lfs"
     assert "cannot re-run" in report.first_difference.details[0] and "no such file" in report.first_difference.details[0]

@@ -60,6 +60,7 @@ def test_bundled_config_loads_with_its_settings():
     assert cfg.filters[1].params == {"threshold": 0.7} and cfg.filters[3].params == {"threshold": 0.7}
     assert cfg.output.format == "parquet" and cfg.output.dir is None
     assert cfg.end_model.mix_seed and (cfg.canary.metric, cfg.canary.minimum) == ("f1", 0.8)
+    assert (cfg.leakage.seed.exact, cfg.leakage.export.exact) == ("remove", "refuse")
 
 
 def test_yaml_and_toml_give_the_same_config(tables):
@@ -129,7 +130,16 @@ def test_errors_from_a_file_name_the_file_and_the_key(tables):
     ({"filter": [{"step": "uncovered", "threshold": 0.5}]}, "filter[0].threshold", "unknown key"),
     ({"label_model": "bayes"}, "label_model.kind", "unknown value 'bayes'; choose one of ['auto', 'majority', 'snorkel']"),
     ({"label_model": {"kind": "snorkel", "n_epochs": 0}}, "label_model.n_epochs", "must be > 0"),
-    ({"label_model": {"seed": True}}, "label_model.seed", "must be int, got bool"),
+    ({"label_model": {"random_state": True}}, "label_model.random_state", "must be int, got bool"),
+    ({"label_model": {"seed": 1}}, "label_model.seed", "unknown key"),
+    ({"filter": [{"step": "near_duplicates", "threshold": 0}]}, "filter[0].threshold", "0 is outside 0..1 (0 excluded)"),
+    ({"filter": [{"step": "confidense", "threshold": 0.5}]}, "filter[0].step", "(did you mean 'confidence'?)"),
+    ({"filter": [{"threshold": 0.5}]}, "filter[0].step", "missing: which step?"),
+    ({"leakage": {"threshold": 0}}, "leakage.threshold", "0 is outside 0..1 (0 excluded)"),
+    ({"leakage": {"near_duplicates": "no"}}, "leakage.near_duplicates", "must be bool, got str"),
+    ({"leakage": {"seed": {"exact": "drop"}}}, "leakage.seed.exact", "unknown value 'drop'; choose one of ['refuse', 'remove']"),
+    ({"leakage": {"export": {"similar": "remove"}}}, "leakage.export.similar", "unknown key"),
+    ({"leakage": {"dev": {}}}, "leakage.dev", "unknown key"),
     ({"end_model": {"seed_weight": -1}}, "end_model.seed_weight", "must be > 0"),
     ({"end_model": {"mix_dev": True}}, "end_model.mix_dev", "unknown key"),
     ({"canary": {"minimum": 0.5}}, "canary", "there is no canary split to gate on"),
@@ -152,6 +162,9 @@ def test_defaults_fill_in_what_is_left_out(tables):
     raw = user_config(filter=DELETE)
     cfg = parse_config(raw, base_dir=tables, default_name="fallback")
     assert [f.step for f in cfg.filters] == ["uncovered", "protected_duplicates"]
-    assert cfg.label_model.kind == "auto" and cfg.label_model.seed == 123
+    assert cfg.label_model.kind == "auto" and cfg.label_model.random_state == 123
+    leak = cfg.leakage  # exact copies refused, near copies removed, in the export table and the seed split alike
+    assert (leak.near_duplicates, leak.threshold) == (True, 0.8)
+    assert [(p.exact, p.near) for p in (leak.export, leak.seed)] == [("refuse", "remove")] * 2
     assert cfg.end_model.mix_seed and cfg.output.name == "mine" and not cfg.output.overwrite
     assert (cfg.canary.metric, cfg.canary.minimum, cfg.canary.override) == ("f1", 0.8, None)

@@ -1,4 +1,4 @@
-"""The headless pipeline: known answers on a tiny user dataset, the CLI end to end, bad configs."""
+"""The headless pipeline: known answers on a tiny user dataset, the leakage stage, the registries, the CLI."""
 
 import json
 import os
@@ -7,19 +7,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-from workbench.export import LeakageError, file_sha256, read_table
-from workbench.pipeline import (
-    ConfigError,
-    LFModuleSpec,
-    PipelineError,
-    load_lf_module,
-    parse_config,
-    run_pipeline,
-)
+from workbench.curate import FILTER_STEPS, StepParam, exclude, filter_step
+from workbench.evaluate import LeakageError, check_leakage
+from workbench.export import file_sha256, read_table
+from workbench.generate import LABEL_MODELS, MajorityVote
+from workbench.pipeline import STAGES, ConfigError, PipelineError, parse_config, run_pipeline
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -63,8 +60,13 @@ def tiny_config(folder, **changes):
     return parse_config(raw, base_dir=folder)
 
 
+def elsewhere(folder):
+    """The tiny config's output section, writing to another folder."""
+    return {"dir": folder, "format": "csv", "report": "txt"}
+
+
 def test_known_answers_on_a_tiny_user_dataset(tiny):
-    res = run_pipeline(tiny_config(tiny), progress=False, echo=None)
+    res = run_pipeline(tiny_config(tiny), progress_bar=False, echo=None)
     m = res.manifest
     assert [(s["step"], s["n_in"], s["n_kept"]) for s in m["funnel"]["steps"]] == [
         ("uncovered", 6, 5), ("confidence", 5, 4), ("protected_duplicates", 4, 3)]
@@ -88,7 +90,10 @@ def test_known_answers_on_a_tiny_user_dataset(tiny):
     assert m["evaluation"]["synthetic_label_accuracy"]["accuracy"] == pytest.approx(2 / 3)  # p6 is really ham
     assert m["evaluation"]["canary"] is None and m["evaluation"]["canary_gate"] is None
     assert m["evaluation"]["end_model_training"] == {"synthetic_rows": 3, "seed_rows": 2}
-    assert m["leakage"]["protected_sizes"] == {"dev": 4, "test": 4}  # seed is not protected
+    leak = m["evaluation"]["leakage"]
+    assert leak["protected_sizes"] == {"dev": 4, "test": 4}  # seed is not protected
+    assert leak["export"]["rows"] == 3 and leak["seed"]["rows"] == 2
+    assert not leak["export"]["matches"] and not leak["seed"]["matches"] and not leak["export"]["removed"]
     assert {f["split"] for f in m["inputs"]["files"]} == {"train", "seed", "dev", "test"}
     assert m["inputs"]["files"][0]["sha256"] == file_sha256(tiny / "pool.csv")
 
@@ -103,15 +108,15 @@ def test_near_duplicates_step_keeps_the_most_confident_row_of_a_cluster(tiny):
     clone = pool[pool.id == "p6"].assign(id="p7", body="subscribe to my channel!!")  # a near copy of p6
     pd.concat([pool, clone]).to_csv(tiny / "pool.csv", index=False)
     config = tiny_config(tiny, filter=["uncovered", {"step": "near_duplicates", "threshold": 0.6}, "protected_duplicates"])
-    step = run_pipeline(config, progress=False, echo=None).manifest["funnel"]["steps"][1]
+    step = run_pipeline(config, progress_bar=False, echo=None).manifest["funnel"]["steps"][1]
     assert (step["step"], step["n_in"], step["n_kept"]) == ("near_duplicates", 6, 5)
     assert step["params"]["threshold"] == 0.6
     assert [ids for r in step["removed"].values() for ids in r["ids"]] == ["p7"]
 
 
 def test_end_model_learns_from_the_exported_rows_and_the_seed_set_never_dev(tiny):
-    mixed = run_pipeline(tiny_config(tiny), progress=False, echo=None)
-    alone = run_pipeline(tiny_config(tiny, end_model={"mix_seed": False}, output={"dir": "out2"}), progress=False, echo=None)
+    mixed = run_pipeline(tiny_config(tiny), progress_bar=False, echo=None)
+    alone = run_pipeline(tiny_config(tiny, end_model={"mix_seed": False}, output=elsewhere("out2")), progress_bar=False, echo=None)
     vocab = lambda r: set(r.end_model.named_steps["features"].vocabulary_)  # noqa: E731
     assert "visit my" in vocab(mixed) and "visit" not in vocab(alone)
     assert {"check", "my", "channel", "great", "song"} <= vocab(alone)
@@ -131,24 +136,179 @@ def test_the_canary_gate_refuses_a_weak_end_model(tiny):
     from workbench.evaluate import CanaryGateError
 
     with pytest.raises(CanaryGateError, match=r"canary gate failed: accuracy = .* < minimum 0\.9900 on 4 canary rows"):
-        run_pipeline(with_canary(tiny, metric="accuracy", minimum=0.99), progress=False, echo=None)
+        run_pipeline(with_canary(tiny, metric="accuracy", minimum=0.99), progress_bar=False, echo=None)
     assert not (tiny / "out").exists() or not any((tiny / "out").iterdir())
 
 
 def test_a_failed_gate_exports_only_with_a_recorded_override(tiny):
-    res = run_pipeline(with_canary(tiny, metric="accuracy", minimum=0.99, override="tiny demo set"), progress=False, echo=None)
+    res = run_pipeline(with_canary(tiny, metric="accuracy", minimum=0.99, override="tiny demo set"), progress_bar=False, echo=None)
     gate = res.manifest["evaluation"]["canary_gate"]
     assert not gate["passed"] and gate["allowed"] and gate["override"]["reason"] == "tiny demo set"
     assert gate["n"] == 4 and gate["value"] < 0.99
     assert "FAILED, exported under override (tiny demo set)" in res.summary()
-    assert res.manifest["leakage"]["protected_sizes"] == {"dev": 4, "test": 4, "canary": 4}
+    assert res.manifest["evaluation"]["leakage"]["protected_sizes"] == {"dev": 4, "test": 4, "canary": 4}
 
 
 def test_export_is_refused_when_a_protected_row_would_leak(tiny):
     cfg = tiny_config(tiny, filter=["uncovered"])
-    with pytest.raises(LeakageError, match=r"1 row\(s\) matching protected rows \(rows matching each split: test 1;.*\n  train row 'p5' .* matches test 't1'"):
-        run_pipeline(cfg, progress=False, echo=None)
+    with pytest.raises(LeakageError, match=r"^the export table \(leakage.export.exact: refuse\) contains 1 row\(s\) matching "
+                                           r"protected rows \(rows matching each split: test 1; 1 exact and 0 near-duplicate "
+                                           r"matches\):\n  train row 'p5' 'Nice   SONG' matches test 't1'\n"):
+        run_pipeline(cfg, progress_bar=False, echo=None)
     assert not (tiny / "out").exists() or not any((tiny / "out").iterdir())
+
+
+def test_exact_copies_can_be_removed_instead_with_a_record(tiny):
+    res = run_pipeline(tiny_config(tiny, filter=["uncovered"], leakage={"export": {"exact": "remove"}}),
+                       progress_bar=False, echo=None)
+    export = res.manifest["evaluation"]["leakage"]["export"]
+    assert (export["exact_copies"], export["removed"]) == (["p5"], ["p5"])
+    assert export["matches"] == [{"train_id": "p5", "protected_split": "test", "protected_id": "t1", "kind": "exact",
+                                  "similarity": 1.0}]
+    assert res.export["example_id"].tolist() == ["p1", "p2", "p4", "p6"] == read_table(res.export_path)["example_id"].tolist()
+    assert res.manifest["funnel"]["n_kept"] == 5 and res.manifest["export"]["rows"] == 4
+    assert "5 exported" not in res.summary() and "-> 4 exported (uncovered -1, leakage -1)" in res.summary()
+    assert "removed 1 of 5 export rows as copies of protected rows" in res.summary()
+
+
+def add_to_seed(folder, *rows):
+    seed = pd.read_csv(folder / "seed.csv")
+    pd.concat([seed, pd.DataFrame(rows, columns=["id", "body", "y"])]).to_csv(folder / "seed.csv", index=False)
+
+
+def test_the_seed_split_is_checked_when_trained_on(tiny):
+    add_to_seed(tiny, ("s3", "Check out  MY channel", 1))  # an exact copy of test row t2
+    with pytest.raises(LeakageError, match=r"train row 's3' 'Check out  MY channel' matches test 't2'"):
+        run_pipeline(tiny_config(tiny), progress_bar=False, echo=None)
+
+    res = run_pipeline(tiny_config(tiny, leakage={"seed": {"exact": "remove"}}), progress_bar=False, echo=None)
+    seed = res.manifest["evaluation"]["leakage"]["seed"]
+    assert (seed["rows"], seed["exact_copies"], seed["removed"]) == (3, ["s3"], ["s3"])
+    assert res.manifest["evaluation"]["end_model_training"]["seed_rows"] == 2
+    assert "check out my" not in res.end_model.named_steps["features"].vocabulary_  # the copy never reached training
+
+    alone = run_pipeline(tiny_config(tiny, end_model={"mix_seed": False}, output=elsewhere("out2")),
+                         progress_bar=False, echo=None)  # not trained on: not checked, not refused
+    assert alone.manifest["evaluation"]["leakage"]["seed"] is None
+
+
+def test_near_copies_are_removed_by_default_and_refused_on_request(tiny):
+    add_to_seed(tiny, ("s3", "lovely tune!!", 0))  # a near copy of test row t4 "lovely tune"
+    res = run_pipeline(tiny_config(tiny, leakage={"threshold": 0.6}), progress_bar=False, echo=None)
+    seed = res.manifest["evaluation"]["leakage"]["seed"]
+    assert (seed["exact_copies"], seed["near_copies"], seed["removed"]) == ([], ["s3"], ["s3"])
+    assert seed["matches"][0]["kind"] == "near" and 0.6 <= seed["matches"][0]["similarity"] < 1
+    with pytest.raises(LeakageError, match=r"'s3' 'lovely tune!!' matches test 't4' \(near, 0\.\d+\)"):
+        run_pipeline(tiny_config(tiny, leakage={"threshold": 0.6, "seed": {"near": "refuse"}}, output=elsewhere("out2")),
+                     progress_bar=False, echo=None)
+    off = run_pipeline(tiny_config(tiny, leakage={"threshold": 0.6, "near_duplicates": False}, output=elsewhere("out3")),
+                       progress_bar=False, echo=None)
+    assert off.manifest["evaluation"]["leakage"]["seed"]["removed"] == []
+
+
+def test_the_leakage_record_names_the_method_that_ran(tiny):
+    pool = pd.read_csv(tiny / "pool.csv")
+    both = run_pipeline(tiny_config(tiny, leakage={"threshold": 0.7}), progress_bar=False, echo=None).manifest
+    exact = run_pipeline(tiny_config(tiny, leakage={"threshold": 0.7, "near_duplicates": False}, output=elsewhere("out2")),
+                         progress_bar=False, echo=None).manifest
+    protected = {"test": pd.DataFrame({"example_id": ["t"], "text": ["x"]})}
+    ran = check_leakage(pool.rename(columns={"id": "example_id", "body": "text"}), protected, near=True,
+                        threshold=0.7)
+    assert both["evaluation"]["leakage"]["method"] == ran.method == both["steps"]["leakage"]["method"]
+    assert "MinHash" in both["evaluation"]["leakage"]["method"] and "0.7" in both["evaluation"]["leakage"]["method"]
+    ran_exact = check_leakage(pool.rename(columns={"id": "example_id", "body": "text"}), protected, near=False)
+    assert exact["evaluation"]["leakage"]["method"] == ran_exact.method != ran.method
+    assert "MinHash" not in exact["evaluation"]["leakage"]["method"]
+    assert exact["steps"]["leakage"]["sha256"] != both["steps"]["leakage"]["sha256"]
+    assert "Checked by exact match" in (tiny / "out2" / "tiny.report.txt").read_text()
+
+
+def test_stage_times_are_recorded_but_never_hashed(tiny):
+    first = run_pipeline(tiny_config(tiny), progress_bar=False, echo=None)
+    second = run_pipeline(tiny_config(tiny, output=elsewhere("out2")), progress_bar=False, echo=None)
+    assert list(first.manifest["timings"]) == list(first.timings) == list(STAGES)
+    assert all(t >= 0 for t in first.manifest["timings"].values())
+    assert "Timings" in first.report_path.read_text() and "took " in first.summary()
+    assert first.manifest["steps"] == second.manifest["steps"]  # times and check times differ, hashes do not
+    assert list(first.manifest["steps"]) == ["inputs", "lfs", "apply", "label_model", "filter", "leakage",
+                                             "export_table", "export_file", "evaluation"]
+
+
+# --------------------------------------------------------------------------- the registries
+
+
+@pytest.fixture
+def short_texts_step():
+    """A filter step added by registering one object, removed again after the test."""
+
+    @filter_step("short_texts", StepParam("min_words", int, low=1), description="texts too short to learn from")
+    def short_texts(context, rows, *, min_words):
+        ids = context.ids[rows]
+        short = context.texts.iloc[rows].str.split().str.len().to_numpy() < min_words
+        return exclude(ids, ids[short], f"fewer than {min_words} words", name="short_texts")
+
+    yield short_texts
+    FILTER_STEPS.unregister("short_texts")
+
+
+def test_a_registered_filter_step_is_validated_run_and_recorded_under_its_name(tiny, short_texts_step):
+    with pytest.raises(ConfigError, match=r"filter\[1\]\.min_words: must be >= 1, got 0"):
+        tiny_config(tiny, filter=["uncovered", {"step": "short_texts", "min_words": 0}])
+    with pytest.raises(ConfigError, match=r"filter\[1\]\.min_words: missing: the short_texts step needs a min_words"):
+        tiny_config(tiny, filter=["uncovered", {"step": "short_texts"}])
+    cfg = tiny_config(tiny, filter=["uncovered", {"step": "short_texts", "min_words": 3}, "protected_duplicates"])
+    m = run_pipeline(cfg, progress_bar=False, echo=None).manifest
+    step = m["funnel"]["steps"][1]
+    assert (step["step"], step["n_in"], step["n_kept"]) == ("short_texts", 5, 3)
+    assert step["removed"] == {"fewer than 3 words": {"count": 2, "ids": ["p2", "p5"]}}
+    assert m["config"]["filter"][1] == {"step": "short_texts", "min_words": 3}
+    assert m["thresholds"] == {"short_texts.min_words": 3}
+    assert "1:short_texts" in m["steps"]["filter"]["steps"]
+    assert "short_texts (min_words=3)" in (tiny / "out" / "tiny.report.txt").read_text()
+
+
+def test_a_step_that_renames_itself_is_refused(tiny):
+    @filter_step("sloppy")
+    def sloppy(context, rows):
+        ids = context.ids[rows]
+        return exclude(ids, [], "nothing", name="something_else")
+
+    try:
+        with pytest.raises(ValueError, match="filter step 'sloppy' returned a FilterStep named 'something_else'"):
+            run_pipeline(tiny_config(tiny, filter=["sloppy"]), progress_bar=False, echo=None)
+    finally:
+        FILTER_STEPS.unregister("sloppy")
+
+
+class AlwaysSpam(MajorityVote):
+    """A label model that calls every row spam: registered in a test, picked up by config and pipeline."""
+
+    def predict_proba(self, L):
+        return np.tile([0.1, 0.9], (len(super().predict_proba(L)), 1))
+
+
+def test_a_registered_label_model_is_validated_and_used(tiny):
+    with pytest.raises(ConfigError, match=r"label_model.kind: unknown value 'always_spam'; "
+                                          r"choose one of \['auto', 'majority', 'snorkel'\]"):
+        tiny_config(tiny, label_model={"kind": "always_spam"})
+    LABEL_MODELS.register("always_spam", AlwaysSpam)
+    try:
+        res = run_pipeline(tiny_config(tiny, label_model={"kind": "always_spam", "random_state": 7}),
+                           progress_bar=False, echo=None)
+    finally:
+        LABEL_MODELS.unregister("always_spam")
+    lm = res.manifest["label_model"]
+    assert (lm["requested"], lm["used"], lm["class"]) == ("always_spam", "always_spam", f"{__name__}.AlwaysSpam")
+    assert isinstance(res.label_model, AlwaysSpam)
+    assert res.export["example_id"].tolist() == ["p1", "p2", "p4", "p6"]  # all confident now: p4 passes the threshold
+    assert res.export["label_name"].tolist() == ["spam"] * 4 and set(res.export["label_source"]) == {"label_model"}
+    assert lm["settings"]["random_state"] == 7
+    assert res.manifest["steps"]["label_model"]["used"] == "always_spam"
+
+
+def test_a_label_model_that_cannot_fit_the_lfs_is_a_config_problem(tiny):
+    with pytest.raises(ConfigError, match=r"label_model.kind: snorkel cannot be fitted on this label matrix: .*at least 3 LFs"):
+        run_pipeline(tiny_config(tiny, label_model="snorkel"), progress_bar=False, echo=None)
 
 
 def test_filters_that_remove_everything_stop_the_run(tiny):
@@ -156,49 +316,31 @@ def test_filters_that_remove_everything_stop_the_run(tiny):
     cfg = tiny_config(tiny, data={"text_column": "body", "label_column": "y", "id_column": "id",
                                   "train": "quiet.csv", "dev": "dev.parquet", "test": "test.jsonl"})
     with pytest.raises(PipelineError, match="the filters removed all 2 pool rows; funnel: uncovered kept 0"):
-        run_pipeline(cfg, progress=False, echo=None)
+        run_pipeline(cfg, progress_bar=False, echo=None)
 
 
 def test_existing_outputs_are_refused_before_any_work(tiny, monkeypatch):
     cfg = tiny_config(tiny)
-    first = run_pipeline(cfg, progress=False, echo=None)
+    first = run_pipeline(cfg, progress_bar=False, echo=None)
     before = first.export_path.read_bytes()
-    monkeypatch.setattr("workbench.pipeline._run.load_data", lambda c: pytest.fail("work started"))
+    monkeypatch.setattr("workbench.pipeline._run.load_inputs", lambda c: pytest.fail("work started"))
     with pytest.raises(FileExistsError, match=r"tiny\.csv.* already exist"):
-        run_pipeline(cfg, progress=False, echo=None)
+        run_pipeline(cfg, progress_bar=False, echo=None)
     assert first.export_path.read_bytes() == before
 
 
-def test_load_lf_module_finds_the_list_and_names_problems(tmp_path):
-    _, lfs, attribute = load_lf_module("workbench.data.youtube_lfs")
-    assert attribute == "YOUTUBE_LFS" and len(lfs) == 11
-    cases = {
-        "two.py": ("from workbench.data.youtube_lfs import YOUTUBE_LFS\nA_LFS = YOUTUBE_LFS\nB_LFS = []\n", "several lists"),
-        "none.py": ("X = 1\n", "no LFS list"),
-        "broken.py": ("def oops(:\n", "raised SyntaxError"),
-        "raising.py": ("raise RuntimeError('no network')\n", "raised RuntimeError: no network"),
-        "notlf.py": ("LFS = ['kw_x']\n", "is not a labeling function"),
-        "dupes.py": ("from workbench.labeling._lf import keyword_lf\nLFS = [keyword_lf('a', ['x'], 1), keyword_lf('a', ['y'], 0)]\n",
-                     "duplicate LF names: ['a']"),
-    }
-    for name, (source, message) in cases.items():
-        (tmp_path / name).write_text(source)
-        with pytest.raises(ConfigError, match=re.escape(message)) as info:
-            load_lf_module(str(tmp_path / name))
-        assert info.value.key == "lfs"
-    with pytest.raises(ConfigError, match="has no 'MY_LFS'") as info:
-        load_lf_module(LFModuleSpec(str(tmp_path / "none.py"), "MY_LFS"))
-    assert info.value.key == "lfs.attribute"
-
-
-def test_an_edited_lf_file_is_reloaded(tmp_path):
-    path = tmp_path / "mine.py"
-    path.write_text(LF_MODULE)
-    _, before, _ = load_lf_module(str(path))
-    path.write_text(LF_MODULE.replace('["song", "great"]', '["song"]'))  # same second, similar size
-    _, after, _ = load_lf_module(str(path))
-    text = pd.DataFrame({"text": ["great"]})
-    assert before[1](text).tolist() == [0] and after[1](text).tolist() == [-1]
+@pytest.mark.parametrize("source, attribute, key, message", [
+    ("X = 1\n", None, "lfs", "no LFS list"),
+    ("def oops(:\n", None, "lfs", "raised SyntaxError"),
+    ("LFS = ['kw_x']\n", None, "lfs", "is not a labeling function"),
+    (LF_MODULE, "MY_LFS", "lfs.attribute", "has no 'MY_LFS'"),
+])
+def test_an_lf_module_that_cannot_be_loaded_is_a_config_problem(tiny, source, attribute, key, message):
+    (tiny / "bad_lfs.py").write_text(source)
+    cfg = tiny_config(tiny, lfs={"module": "bad_lfs.py", **({"attribute": attribute} if attribute else {})})
+    with pytest.raises(ConfigError, match=re.escape(message)) as info:
+        run_pipeline(cfg, progress_bar=False, echo=None)
+    assert info.value.key == key
 
 
 # --------------------------------------------------------------------------- the command line
@@ -219,7 +361,9 @@ def test_cli_runs_the_bundled_pipeline_end_to_end_and_reproduces_it(tmp_path):
     manifest = json.loads(manifest_path.read_text())
     assert manifest["export"]["sha256"] == file_sha256(export)
     df = read_table(export)
-    assert len(df) == manifest["funnel"]["n_kept"] == manifest["export"]["rows"] > 500
+    removed = manifest["evaluation"]["leakage"]["export"]["removed"]
+    assert len(df) == manifest["funnel"]["n_kept"] - len(removed) == manifest["export"]["rows"] > 500
+    assert removed and not set(removed) & set(df["example_id"])  # near copies of protected rows are not exported
     assert sum(c.startswith("vote_") for c in df.columns) == 11
     assert df["example_id"].str.match(r"v[1-4]-\d{3}").all()  # only pool rows: never test (video 5)
     assert manifest["evaluation"]["test"]["end_model"]["accuracy"] > 0.85

@@ -17,12 +17,16 @@ atomically, together with the export). It records:
     Human review decisions used: count and the store they came from.
 ``evaluation``
     Clean test metrics of the label model and the end model, canary metrics, the canary
-    gate's verdict; ``leakage``: the protected-split check the export passed.
+    gate's verdict; ``leakage``: the leakage check of every set trained on (the method that ran,
+    the copies of protected rows it found, and which it removed).
 ``export``
     File name (beside the manifest), format, SHA-256, rows and columns.
 ``steps``
-    A content hash per pipeline step (inputs, lfs, apply, label_model, filter,
+    A content hash per pipeline step (inputs, lfs, apply, label_model, filter, leakage,
     export_table, export_file, evaluation), with the details that explain a difference.
+    Hashes never include times, so a re-run can match.
+``timings``
+    Wall time of each pipeline stage, in seconds.
 ``environment``, ``created_at``
     Python and package versions, platform; creation time (UTC).
 
@@ -54,7 +58,7 @@ MANIFEST_SUFFIX = ".manifest.json"
 #: Distributions whose versions go into every manifest.
 PACKAGES = ("synthetic-labels-workbench", "numpy", "pandas", "scipy", "scikit-learn", "snorkel", "torch",
             "pyarrow", "pyyaml")
-STEP_ORDER = ("inputs", "lfs", "apply", "label_model", "filter", "export_table", "export_file", "evaluation")
+STEP_ORDER = ("inputs", "lfs", "apply", "label_model", "filter", "leakage", "export_table", "export_file", "evaluation")
 REQUIRED = ("manifest_version", "created_at", "config", "inputs", "lfs", "label_model", "funnel", "export", "steps")
 
 
@@ -157,17 +161,18 @@ def build_manifest(
     funnel: dict,
     review: dict,
     evaluation: dict,
-    leakage: dict,
     export: dict,
     steps: dict,
+    timings: dict | None = None,
 ) -> dict:
     """Assemble a manifest (schema version :data:`MANIFEST_VERSION`) from its sections.
 
     ``funnel`` is ``{"n_pool", "n_kept", "steps": [...]}`` with one record per filter
     step (``step``, ``params``, ``n_in``, ``n_kept``, ``removed``: reason to count and
     ids); ``review`` is ``{"decisions": int, "store": str or None}``; ``evaluation``
-    holds ``test`` metrics, ``canary`` metrics and ``canary_gate`` (a verdict dict, or
-    None when no gate ran); ``leakage`` is the record of the protected-split check.
+    holds ``test`` metrics, ``canary`` metrics, ``canary_gate`` (a verdict dict, or None
+    when no gate ran) and ``leakage`` (the record of the leakage check); ``timings`` maps
+    each stage to its wall time in seconds.
     """
     manifest = {
         "manifest_version": MANIFEST_VERSION,
@@ -182,9 +187,9 @@ def build_manifest(
         "funnel": funnel,
         "review": review,
         "evaluation": evaluation,
-        "leakage": leakage,
         "export": export,
         "steps": steps,
+        "timings": timings or {},
         "environment": environment(),
     }
     return json_safe(manifest)

@@ -254,16 +254,24 @@ class SnorkelLabelModel(BaseLabelModel):
 
     def fit(self, L: Any, y: Any = None) -> "SnorkelLabelModel":
         """Fit Snorkel's model on the agreements between LFs. ``y`` is ignored (Snorkel takes no gold labels)."""
+        import torch
         from snorkel.labeling.model import LabelModel
 
         L = self._validate_fit(L)
         given = self._check_class_balance()
         self.model_ = LabelModel(cardinality=self.cardinality, verbose=False)
-        self.model_.fit(
-            L.astype(np.int64), class_balance=None if given is None else list(given),
-            progress_bar=False, n_epochs=self.n_epochs, lr=self.lr, l2=self.l2, seed=self.random_state,
-            log_freq=self.n_epochs + 1,
-        )
+        # The model has a few dozen parameters: torch's thread pool only adds overhead, and on a
+        # busy machine its spinning threads make a sub-second fit take tens of seconds.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            self.model_.fit(
+                L.astype(np.int64), class_balance=None if given is None else list(given),
+                progress_bar=False, n_epochs=self.n_epochs, lr=self.lr, l2=self.l2, seed=self.random_state,
+                log_freq=self.n_epochs + 1,
+            )
+        finally:
+            torch.set_num_threads(threads)
         self.class_balance_ = np.asarray(self.model_.p, dtype=float).reshape(-1)
         self.lf_accuracies_ = np.asarray(self.model_.get_weights(), dtype=float)
         return self

@@ -1,12 +1,12 @@
-"""The headless pipeline: config, run, reproduce (``python -m workbench run CONFIG``)."""
+"""The headless pipeline: config, run (one function per stage), reproduce, report (``python -m workbench run CONFIG``)."""
 
 from workbench.pipeline._config import (
+    AUTO,
     BUNDLED,
     DEFAULT_FILTERS,
     EXPORT_FORMATS,
-    FILTER_STEPS,
-    LABEL_MODEL_KINDS,
     LABELED_SPLITS,
+    LEAKAGE_ACTIONS,
     REPORT_FORMATS,
     SPLITS,
     TOP_LEVEL,
@@ -16,14 +16,21 @@ from workbench.pipeline._config import (
     EndModelConfig,
     FilterStepConfig,
     LabelModelConfig,
+    LeakageConfig,
+    LeakagePolicy,
     LFModuleSpec,
     OutputConfig,
     PipelineConfig,
     TableSpec,
+    label_model_kinds,
     load_config,
     parse_config,
     read_config_file,
     table_columns,
+)
+from workbench.pipeline._report import (
+    render_report,
+    render_summary,
 )
 from workbench.pipeline._reproduce import (
     ReproduceReport,
@@ -32,20 +39,21 @@ from workbench.pipeline._reproduce import (
     reproduce,
 )
 from workbench.pipeline._run import (
+    SUFFIX,
+    PipelineResult,
+    output_paths,
+    run_pipeline,
+)
+from workbench.pipeline._stages import (
     PROBA_DECIMALS,
     STAGES,
-    SUFFIX,
     PipelineError,
-    PipelineResult,
+    StageResult,
     load_data,
-    load_lf_module,
-    output_paths,
-    render_report,
-    render_summary,
-    run_pipeline,
 )
 
 __all__ = [
+    "AUTO",
     "BUNDLED",
     "CanaryConfig",
     "ConfigError",
@@ -53,12 +61,13 @@ __all__ = [
     "DataConfig",
     "EXPORT_FORMATS",
     "EndModelConfig",
-    "FILTER_STEPS",
     "FilterStepConfig",
     "LABELED_SPLITS",
-    "LABEL_MODEL_KINDS",
+    "LEAKAGE_ACTIONS",
     "LFModuleSpec",
     "LabelModelConfig",
+    "LeakageConfig",
+    "LeakagePolicy",
     "OutputConfig",
     "PROBA_DECIMALS",
     "PipelineConfig",
@@ -69,13 +78,14 @@ __all__ = [
     "SPLITS",
     "STAGES",
     "SUFFIX",
+    "StageResult",
     "StepCheck",
     "TOP_LEVEL",
     "TableSpec",
     "compare_manifests",
+    "label_model_kinds",
     "load_config",
     "load_data",
-    "load_lf_module",
     "output_paths",
     "parse_config",
     "read_config_file",

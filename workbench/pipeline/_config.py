@@ -15,12 +15,18 @@ A config describes one headless run (``python -m workbench run CONFIG``)::
       # class_names: [ham, spam]       # default: "0", "1", ... from the labels
     lfs: workbench.data.youtube_lfs         # a module path or a .py file exposing LFS (or one *_LFS list)
     # lfs: {module: my_lfs.py, attribute: MY_LFS}
-    label_model: {kind: auto, seed: 123}    # auto | majority | snorkel; n_epochs, lr, l2
-    filter:                            # run in order; each step's removals are recorded
+    label_model: {kind: auto, random_state: 123}   # auto, or a name in workbench.generate.LABEL_MODELS
+                                       # (majority, snorkel); n_epochs, lr, l2 go to models that take them
+    filter:                            # steps of workbench.curate.FILTER_STEPS, run in order; removals recorded
       - uncovered                      # rows no LF voted on
       - {step: confidence, threshold: 0.7}
       - protected_duplicates           # rows whose text equals a dev/valid/test/canary row
       - {step: near_duplicates, threshold: 0.7}   # keep the most confident row of each cluster of clones
+    leakage:                           # protected rows in what the end model trains on (the export table,
+      near_duplicates: true            # and the seed split when mixed in): exact copies, and near ones
+      threshold: 0.8                   # Jaccard similarity of character shingles from which a text is a near copy
+      export: {exact: refuse, near: remove}   # refuse (stop the run) or remove (with a record), per kind
+      seed: {exact: refuse, near: remove}
     end_model: {mix_seed: true, seed_weight: 1.0, synthetic_weight: 1.0, C: 10.0}
     canary: {metric: f1, minimum: 0.8}     # the gate before export (when there is a canary split);
                                            # override: "why" exports despite a failed gate, recorded
@@ -47,10 +53,13 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from workbench.curate._registry import FILTER_STEPS, ParamError
 from workbench.data._dataset import load_table
+from workbench.generate._labelmodel import LABEL_MODELS
 
-LABEL_MODEL_KINDS = ("auto", "majority", "snorkel")
-FILTER_STEPS = {"uncovered": (), "confidence": ("threshold",), "protected_duplicates": (), "near_duplicates": ("threshold",)}
+#: ``label_model.kind`` besides the registered models: let the dev-set health check choose.
+AUTO = "auto"
+LEAKAGE_ACTIONS = ("refuse", "remove")
 EXPORT_FORMATS = ("parquet", "csv", "jsonl")
 REPORT_FORMATS = ("md", "txt")
 BUNDLED = ("youtube_spam",)
@@ -103,10 +112,17 @@ class LFModuleSpec:
         return self.module.endswith(".py") or os.sep in self.module or "/" in self.module
 
 
+def label_model_kinds() -> tuple[str, ...]:
+    """The values ``label_model.kind`` may take: ``auto`` and every model in ``LABEL_MODELS`` now."""
+    return (AUTO, *LABEL_MODELS.names())
+
+
 @dataclass(frozen=True)
 class LabelModelConfig:
-    kind: str = "auto"
-    seed: int = 123
+    """``kind``: ``auto`` or a registered label model; the settings go to a model that takes them."""
+
+    kind: str = AUTO
+    random_state: int = 123
     n_epochs: int = 500
     lr: float = 0.01
     l2: float = 0.0
@@ -116,6 +132,28 @@ class LabelModelConfig:
 class FilterStepConfig:
     step: str
     params: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LeakagePolicy:
+    """What to do with exact and with near copies of protected rows: ``refuse`` (stop the run) or ``remove``."""
+
+    exact: str = "refuse"
+    near: str = "remove"
+
+
+@dataclass(frozen=True)
+class LeakageConfig:
+    """The leakage check run on every set the end model trains on (:func:`workbench.evaluate.check_leakage`).
+
+    ``export`` applies to the export table, ``seed`` to the hand-labeled seed split when it is
+    mixed into training; ``near_duplicates: false`` looks for exact copies only.
+    """
+
+    near_duplicates: bool = True
+    threshold: float = 0.8
+    export: LeakagePolicy = LeakagePolicy()
+    seed: LeakagePolicy = LeakagePolicy()
 
 
 @dataclass(frozen=True)
@@ -155,6 +193,7 @@ class PipelineConfig:
     lfs: LFModuleSpec
     label_model: LabelModelConfig = LabelModelConfig()
     filters: tuple[FilterStepConfig, ...] = ()
+    leakage: LeakageConfig = LeakageConfig()
     end_model: EndModelConfig = EndModelConfig()
     canary: CanaryConfig = CanaryConfig()
     output: OutputConfig | None = None
@@ -178,6 +217,7 @@ class PipelineConfig:
             "lfs": lfs,
             "label_model": asdict(self.label_model),
             "filter": [{"step": f.step, **f.params} for f in self.filters],
+            "leakage": asdict(self.leakage),
             "end_model": asdict(self.end_model),
             "output": out,
         }
@@ -392,11 +432,11 @@ def _parse_label_model(raw: Any) -> LabelModelConfig:
     if isinstance(raw, str):
         raw = {"kind": raw}
     raw = _mapping(raw, "label_model")
-    _check_keys(raw, {"kind", "seed", "n_epochs", "lr", "l2"}, "label_model")
+    _check_keys(raw, {"kind", "random_state", "n_epochs", "lr", "l2"}, "label_model")
     d = LabelModelConfig()
     return LabelModelConfig(
-        kind=_choice(raw.get("kind", d.kind), LABEL_MODEL_KINDS, "label_model.kind"),
-        seed=_typed(raw, "seed", int, d.seed, "label_model"),
+        kind=_choice(raw.get("kind", d.kind), label_model_kinds(), "label_model.kind"),
+        random_state=_typed(raw, "random_state", int, d.random_state, "label_model"),
         n_epochs=int(_positive(_typed(raw, "n_epochs", int, d.n_epochs, "label_model"), "label_model.n_epochs")),
         lr=_positive(_typed(raw, "lr", (int, float), d.lr, "label_model"), "label_model.lr"),
         l2=_positive(_typed(raw, "l2", (int, float), d.l2, "label_model"), "label_model.l2", allow_zero=True),
@@ -418,20 +458,33 @@ def _parse_filters(raw: Any) -> tuple[FilterStepConfig, ...]:
             item = {"step": item}
         item = _mapping(item, key)
         if "step" not in item:
-            raise ConfigError(f"{key}.step", f"missing: which step? one of {list(FILTER_STEPS)}")
-        name = _choice(item["step"], FILTER_STEPS, f"{key}.step")
-        params = {k: v for k, v in item.items() if k != "step"}
-        _check_keys(params, set(FILTER_STEPS[name]), key)
-        for p in FILTER_STEPS[name]:
-            if p not in params:
-                raise ConfigError(f"{key}.{p}", f"missing: the {name} step needs a {p}")
-        if name in ("confidence", "near_duplicates"):
-            t = _typed(params, "threshold", (int, float), None, key)
-            if not 0 <= t <= 1:
-                raise ConfigError(f"{key}.threshold", f"{t!r} is outside 0..1")
-            params = {"threshold": t}
+            raise ConfigError(f"{key}.step", f"missing: which step? one of {list(FILTER_STEPS.names())}")
+        name = _choice(item["step"], FILTER_STEPS.names(), f"{key}.step")
+        try:
+            params = FILTER_STEPS[name].check_params({k: v for k, v in item.items() if k != "step"})
+        except ParamError as exc:
+            raise ConfigError(f"{key}.{exc.param}", exc.message) from None
         steps.append(FilterStepConfig(name, params))
     return tuple(steps)
+
+
+def _parse_leakage(raw: Any) -> LeakageConfig:
+    raw = _mapping(raw, "leakage")
+    _check_keys(raw, {"near_duplicates", "threshold", "export", "seed"}, "leakage")
+    d = LeakageConfig()
+    threshold = _typed(raw, "threshold", (int, float), d.threshold, "leakage")
+    if not 0 < threshold <= 1:
+        raise ConfigError("leakage.threshold", f"{threshold!r} is outside 0..1 (0 excluded)")
+    policies = {}
+    for part in ("export", "seed"):
+        key = f"leakage.{part}"
+        given = _mapping(raw.get(part), key)
+        _check_keys(given, {"exact", "near"}, key)
+        default = getattr(d, part)
+        policies[part] = LeakagePolicy(**{kind: _choice(given.get(kind, getattr(default, kind)), LEAKAGE_ACTIONS, f"{key}.{kind}")
+                                          for kind in ("exact", "near")})
+    return LeakageConfig(near_duplicates=_typed(raw, "near_duplicates", bool, d.near_duplicates, "leakage"),
+                         threshold=threshold, **policies)
 
 
 def _parse_end_model(raw: Any) -> EndModelConfig:
@@ -484,7 +537,7 @@ def _parse_output(raw: Any, base_dir: Path, name: str) -> OutputConfig:
     )
 
 
-TOP_LEVEL = {"name", "data", "lfs", "label_model", "filter", "end_model", "canary", "output"}
+TOP_LEVEL = {"name", "data", "lfs", "label_model", "filter", "leakage", "end_model", "canary", "output"}
 
 
 def parse_config(raw: dict, *, base_dir: str | os.PathLike = ".", source: str | os.PathLike | None = None,
@@ -506,6 +559,7 @@ def parse_config(raw: dict, *, base_dir: str | os.PathLike = ".", source: str | 
         lfs=_parse_lfs(raw.get("lfs"), base_dir),
         label_model=_parse_label_model(raw.get("label_model")),
         filters=_parse_filters(raw.get("filter")),
+        leakage=_parse_leakage(raw.get("leakage")),
         end_model=_parse_end_model(raw.get("end_model")),
         canary=_parse_canary(raw.get("canary"), data),
         output=_parse_output(raw.get("output"), base_dir, name),

@@ -138,14 +138,14 @@ def compare_manifests(recorded: dict, rerun: dict) -> tuple[list[StepCheck], lis
     return checks, notes
 
 
-def reproduce(manifest_path: str | os.PathLike, *, lf_module: str | None = None, progress: bool = False) -> ReproduceReport:
+def reproduce(manifest_path: str | os.PathLike, *, lf_module: str | None = None, progress_bar: bool | None = False) -> ReproduceReport:
     """Re-run the pipeline recorded in a manifest and compare every step with the record.
 
     The export on disk is first checked against the manifest (``export_on_disk``). Then
     the pipeline runs again from the manifest's config (the same data files and the LF
     module they name, as it is now) into a temporary folder, and each step's content
     hash is compared: inputs, LFs, label matrix, label model probabilities, filter
-    funnel, export table, export file and evaluation. Nothing next to the original
+    funnel, leakage check, export table, export file and evaluation (never timings). Nothing next to the original
     export is written.
 
     Parameters
@@ -154,8 +154,8 @@ def reproduce(manifest_path: str | os.PathLike, *, lf_module: str | None = None,
     lf_module : str, optional
         Use this LF module (path or module name) instead of the recorded one, e.g. after
         moving the project.
-    progress : bool
-        Show the pipeline's progress bar.
+    progress_bar : bool or None
+        Show the pipeline's progress bar (None: for a large pool).
 
     Returns
     -------
@@ -167,7 +167,7 @@ def reproduce(manifest_path: str | os.PathLike, *, lf_module: str | None = None,
     --------
     >>> report = reproduce("out/youtube_spam/youtube_spam.parquet.manifest.json")  # doctest: +SKIP
     >>> report.ok, report.summary()  # doctest: +SKIP
-    (True, 'reproduced: every step of youtube_spam.parquet.manifest.json matches (9 steps)')
+    (True, 'reproduced: every step of youtube_spam.parquet.manifest.json matches (11 steps)')
     """
     manifest_path = Path(manifest_path)
     recorded = load_manifest(manifest_path)
@@ -185,7 +185,7 @@ def reproduce(manifest_path: str | os.PathLike, *, lf_module: str | None = None,
         raw["output"] = {**raw["output"], "dir": tmp, "overwrite": True}
         try:
             config = parse_config(raw, base_dir=manifest_path.parent, source=manifest_path)
-            result = run_pipeline(config, progress=progress, echo=None)
+            result = run_pipeline(config, progress_bar=progress_bar, echo=None)
         except ConfigError as exc:
             step = "lfs" if exc.key.startswith("lfs") else "inputs" if exc.key.startswith("data") else "config"
             checks.append(StepCheck(step, False, [f"cannot re-run: {exc}"]))

@@ -1,0 +1,129 @@
+"""What a run prints (:func:`render_summary`) and the report written beside its export (:func:`render_report`).
+
+Both read only the manifest, so a report can be rebuilt from any manifest.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def _fmt(x: Any) -> str:
+    return f"{x:.3f}" if isinstance(x, float) else str(x)
+
+
+def _gate_text(gate: dict) -> str:
+    text = (f"{gate['metric']} {_fmt(gate['value'])} {'>=' if gate['passed'] else '<'} {_fmt(gate['minimum'])} "
+            f"on {gate['n']} canary rows: {'passed' if gate['passed'] else 'FAILED'}")
+    if gate.get("override"):
+        text += f", exported under override ({gate['override']['reason']})"
+    return text
+
+
+def _leakage_text(leak: dict) -> str:
+    """One sentence: what the leakage check removed from which set, or that it found nothing."""
+    parts = [(name, leak[key]) for key, name in (("export", "export"), ("seed", "seed")) if leak.get(key)]
+    removed = [f"{len(r['removed'])} of {r['rows']} {name} rows" for name, r in parts if r["removed"]]
+    checked = " and ".join(f"the {name} {'table' if name == 'export' else 'split'}" for name, _ in parts)
+    if not removed:
+        return f"no copies of protected rows in {checked}"
+    return f"removed {' and '.join(removed)} as copies of protected rows"
+
+
+def _timing_text(timings: dict) -> str:
+    if not timings:
+        return ""
+    slowest = max(timings, key=timings.get)
+    return f"took {sum(timings.values()):.1f} s ({slowest} {timings[slowest]:.1f} s)"
+
+
+def render_summary(manifest: dict, export_path: Path, manifest_path: Path, report_path: Path) -> str:
+    """A few lines: the funnel, the label model, the leakage check, the test metrics, where the files are."""
+    funnel, ev, lm = manifest["funnel"], manifest["evaluation"], manifest["label_model"]
+    leak = ev["leakage"]
+    removed = [f"{s['step']} -{s['n_in'] - s['n_kept']}" for s in funnel["steps"]]
+    if leak["export"]["removed"]:
+        removed.append(f"leakage -{len(leak['export']['removed'])}")
+    test = ev["test"]
+    lines = [
+        f"{manifest['config']['name']}: {funnel['n_pool']} pool rows -> {manifest['export']['rows']} exported "
+        f"({', '.join(removed) or 'no filters'})",
+        f"label model: {lm['used']}" + (f" (auto: {lm['reason'][0]})" if lm["requested"] == "auto" and lm.get("reason") else ""),
+        f"leakage: {_leakage_text(leak)}",
+        f"test ({test['end_model']['n']} rows): label model accuracy {_fmt(test['label_model']['accuracy'])} "
+        f"(coverage {_fmt(test['label_model']['coverage'])}), end model accuracy {_fmt(test['end_model']['accuracy'])}, "
+        f"F1 {_fmt(test['end_model']['f1_macro'])}",
+    ]
+    if ev.get("canary_gate"):
+        lines.append(f"canary gate: {_gate_text(ev['canary_gate'])}")
+    if (ev.get("synthetic_label_accuracy") or {}).get("accuracy") is not None:
+        lines.append(f"exported labels agree with hidden gold on {_fmt(ev['synthetic_label_accuracy']['accuracy'])} of rows")
+    if manifest.get("timings"):
+        lines.append(_timing_text(manifest["timings"]))
+    lines += [
+        f"export:   {export_path} (sha256 {manifest['export']['sha256'][:12]})",
+        f"manifest: {manifest_path}",
+        f"report:   {report_path}",
+        f"check it: python -m workbench reproduce {manifest_path}",
+    ]
+    return "\n".join(lines)
+
+
+def render_report(manifest: dict, export_path: Path, manifest_path: Path, fmt: str = "md") -> str:
+    """The report written beside the export: Markdown tables (``md``) or plain text (``txt``)."""
+    md = fmt == "md"
+    funnel, ev, lm = manifest["funnel"], manifest["evaluation"], manifest["label_model"]
+
+    def table(header: list[str], rows: list[list[Any]]) -> list[str]:
+        if md:
+            return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
+                    *("| " + " | ".join(_fmt(c) for c in r) + " |" for r in rows), ""]
+        widths = [max(len(_fmt(c)) for c in col) for col in zip(header, *rows)]
+        return ["  ".join(_fmt(c).ljust(w) for c, w in zip(r, widths)) for r in [header, *rows]] + [""]
+
+    h = (lambda t: f"## {t}") if md else (lambda t: f"{t}\n{'-' * len(t)}")
+    out = [f"# Export report: {manifest['config']['name']}" if md else f"Export report: {manifest['config']['name']}", "",
+           f"Created {manifest['created_at']}. Export `{export_path.name}` ({manifest['export']['rows']} rows, "
+           f"{manifest['export']['format']}, sha256 `{manifest['export']['sha256']}`); lineage in `{manifest_path.name}`.", ""]
+    out += [h("Funnel"), ""]
+    rows = [["pool", "", funnel["n_pool"], ""]]
+    for s, configured in zip(funnel["steps"], manifest["config"]["filter"]):
+        why = "; ".join(f"{r}: {v['count']}" for r, v in s["removed"].items()) or "-"
+        params = ", ".join(f"{k}={v}" for k, v in configured.items() if k != "step")  # as configured
+        rows.append([s["step"] + (f" ({params})" if params else ""), s["n_in"] - s["n_kept"], s["n_kept"], why])
+    out += table(["step", "removed", "rows left", "reasons"], rows)
+    out += [h("Label model"), "", f"Requested `{lm['requested']}`, used `{lm['used']}` ({lm['class']}).", ""]
+    out += [f"- {m}" for m in lm.get("reason", [])] + ([""] if lm.get("reason") else [])
+
+    leak = ev["leakage"]
+    out += [h("Leakage"), "", f"Checked by {leak['method']}, against "
+            f"{', '.join(f'{s} ({n} rows)' for s, n in leak['protected_sizes'].items())}.", ""]
+    sets = [("export table", leak["export"]), ("seed split", leak["seed"])]
+    out += table(["set", "rows", "exact copies", "near copies", "policy (exact / near)", "removed"], [
+        [name, r["rows"], len(r["exact_copies"]), len(r["near_copies"]), f"{r['policy']['exact']} / {r['policy']['near']}",
+         len(r["removed"])] for name, r in sets if r is not None])
+    if leak["seed"] is None:
+        out += ["The seed split is not trained on, so it was not checked.", ""]
+
+    test = ev["test"]
+    out += [h("Evaluation on the clean test set"), ""]
+    out += table(["model", "accuracy", "F1 (macro)", "coverage", "rows"], [
+        ["label model", test["label_model"]["accuracy"], test["label_model"]["f1_macro"], test["label_model"]["coverage"],
+         test["label_model"]["n"]],
+        ["end model", test["end_model"]["accuracy"], test["end_model"]["f1_macro"], 1.0, test["end_model"]["n"]],
+    ])
+    if ev.get("canary_gate"):
+        out += [f"Canary gate: {_gate_text(ev['canary_gate'])}. End model accuracy on the canary set: "
+                f"{_fmt(ev['canary']['end_model']['accuracy'])}.", ""]
+    training = ev["end_model_training"]
+    out += [f"The end model trained on {training['synthetic_rows']} synthetic rows"
+            + (f" and {training['seed_rows']} hand-labeled seed rows." if training["seed_rows"] else "."), ""]
+    if (ev.get("synthetic_label_accuracy") or {}).get("accuracy") is not None:
+        out += [f"Exported labels agree with the pool's hidden gold labels on "
+                f"{_fmt(ev['synthetic_label_accuracy']['accuracy'])} of {ev['synthetic_label_accuracy']['n']} rows.", ""]
+    if manifest.get("timings"):
+        out += [h("Timings"), ""]
+        out += table(["stage", "seconds"], [[stage, f"{seconds:.2f}"] for stage, seconds in manifest["timings"].items()])
+    out += [h("Reproduce"), "", f"`python -m workbench reproduce {manifest_path}`", ""]
+    return "\n".join(out)

@@ -1,0 +1,452 @@
+"""The pipeline's stages, one function each, in the order :func:`workbench.pipeline.run_pipeline` calls them::
+
+    load data -> apply LFs -> label model -> filter -> leakage -> end model -> evaluate -> export
+
+Each stage takes what it needs and returns a :class:`StageResult`: its ``artifact`` (what later
+stages use), its ``record`` (the manifest sections it fills in) and its ``steps`` (content-hash
+records that :func:`workbench.pipeline.reproduce` compares; never timings).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import accuracy_score, f1_score
+
+from workbench._internal.atomic import atomic_files
+from workbench._internal.paths import data_dir
+from workbench._internal.validation import ABSTAIN
+from workbench.curate._funnel import Funnel
+from workbench.curate._registry import FilterContext, run_filter_steps
+from workbench.data._dataset import ID_COLUMN, PROTECTED_SPLITS, TEXT_COLUMN, Dataset, load_youtube_spam
+from workbench.evaluate._canary import canary_gate
+from workbench.evaluate._leakage import LeakageReport, check_leakage
+from workbench.export import _lineage as lineage
+from workbench.export._table import PROBA_PREFIX, WRITERS, build_export_frame, export_format
+from workbench.generate._labelmodel import LABEL_MODELS, fit_label_model, health_check
+from workbench.labeling._engines import apply_lfs
+from workbench.labeling._module import LFModule, LFModuleError, load_lf_module
+from workbench.learn._learner import one_hot, train_end_model
+from workbench.pipeline._config import (
+    AUTO,
+    ConfigError,
+    LabelModelConfig,
+    LeakagePolicy,
+    PipelineConfig,
+)
+from workbench.pipeline._report import render_report
+
+STAGES = ("load data", "apply LFs", "label model", "filter", "leakage", "end model", "evaluate", "export")
+#: Probabilities are rounded to this many decimals before anything uses them, so last-bit
+#: floating-point noise (thread counts, BLAS builds) cannot change the export or its hash.
+PROBA_DECIMALS = 10
+
+T = TypeVar("T")
+
+
+class PipelineError(RuntimeError):
+    """The pipeline cannot go on; the message says which stage and why."""
+
+
+@dataclass(frozen=True)
+class StageResult(Generic[T]):
+    """What a stage produced: ``artifact`` for the stages after it, ``record`` (manifest sections)
+    and ``steps`` (content-hash records by step name)."""
+
+    artifact: T
+    record: dict = field(default_factory=dict)
+    steps: dict = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- load data
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The loaded data and LFs."""
+
+    dataset: Dataset
+    lfs: list
+    lf_names: list[str]
+
+
+def load_data(config: PipelineConfig) -> tuple[Dataset, list[dict]]:
+    """The config's dataset and a record (path, SHA-256, size) of every file read."""
+    if config.data.bundled == "youtube_spam":
+        ds = load_youtube_spam()
+        folder = data_dir() / "youtube_spam"
+        records = [{"path": f"bundled:youtube_spam/{f.name}", "sha256": lineage.file_sha256(f), "bytes": f.stat().st_size}
+                   for f in sorted(folder.glob("*.csv"))]
+        return ds, records
+
+    splits, hidden, records = {}, {}, []
+    for split, spec in config.data.tables.items():
+        try:
+            df = spec.load()
+        except (ValueError, FileNotFoundError) as exc:
+            raise ConfigError(f"data.{split}", str(exc)) from exc
+        records.append({"split": split, "path": str(spec.path), "sha256": lineage.file_sha256(spec.path),
+                        "bytes": spec.path.stat().st_size})
+        if split == "train" and spec.label_column is not None:
+            # Gold labels of the pool only measure synthetic-label quality: never trained on, never exported.
+            hidden["train"] = df.set_index("example_id")["label"].rename("gold")
+            df = df.drop(columns=list(dict.fromkeys(["label", spec.label_column])))
+        elif split != "train":
+            missing = int((df["label"] < 0).sum())
+            if missing:
+                raise ConfigError(f"data.{split}.label_column", f"{missing} row(s) of {spec.path.name} have no label")
+        splits[split] = df
+
+    labeled = [splits[s]["label"] for s in splits if s != "train"]
+    k_seen = int(max(int(y.max()) for y in labeled)) + 1
+    class_names = config.data.class_names or [str(c) for c in range(max(2, k_seen))]
+    if k_seen > len(class_names):
+        raise ConfigError("data.class_names", f"labels go up to {k_seen - 1} but only {len(class_names)} class names are given")
+    return Dataset(name=config.name, splits=splits, class_names=class_names, hidden_labels=hidden), records
+
+
+def _load_lfs(config: PipelineConfig) -> LFModule:
+    """The config's LF module, loaded afresh; a module that cannot be loaded is a problem of key ``lfs``."""
+    try:
+        return load_lf_module(config.lfs.module, attribute=config.lfs.attribute)
+    except LFModuleError as exc:
+        raise ConfigError("lfs.attribute" if exc.part == "attribute" else "lfs", str(exc)) from exc
+
+
+def load_inputs(config: PipelineConfig) -> StageResult[Inputs]:
+    """Load the data and the LF module; record every input file, split and LF."""
+    ds, files = load_data(config)
+    loaded = _load_lfs(config)
+    source = loaded.path.read_text(encoding="utf-8")
+    module_record = {"reference": config.lfs.module, "attribute": loaded.attribute, "path": str(loaded.path),
+                     "sha256": lineage.file_sha256(loaded.path), "source": source}
+    splits = {s: {"rows": int(len(df)), "sha256": lineage.frame_sha256(df)} for s, df in ds.splits.items()}
+    inputs = {"source": f"bundled:{config.data.bundled}" if config.data.bundled else "tables", "files": files,
+              "splits": splits}
+    lf_recs = lineage.lf_records(loaded.lfs)
+    steps = {
+        "inputs": lineage.step_record(lineage.json_sha256([files, splits]), files={f["path"]: f["sha256"] for f in files},
+                                      splits={s: r["rows"] for s, r in splits.items()}),
+        "lfs": lineage.step_record(lineage.json_sha256([[r["name"], r["fingerprint"]] for r in lf_recs]),
+                                   fingerprints={r["name"]: r["fingerprint"] for r in lf_recs}),
+    }
+    return StageResult(Inputs(ds, loaded.lfs, [r["name"] for r in lf_recs]),
+                       {"inputs": inputs, "lf_module": module_record, "lfs": lf_recs}, steps)
+
+
+# --------------------------------------------------------------------------- apply LFs
+
+
+def apply_stage(ds: Dataset, lfs: list, lf_names: list[str]) -> StageResult[dict]:
+    """The label matrix ``L`` of every split the later stages read (train, dev, test, canary)."""
+    L = {s: apply_lfs(df, lfs, cardinality=ds.cardinality) for s, df in ds.splits.items()
+         if s in ("train", "dev", "test", "canary")}
+    voted = L["train"] != ABSTAIN
+    steps = {"apply": lineage.step_record(
+        lineage.array_sha256(*(L[s] for s in sorted(L))),
+        train_columns={n: lineage.array_sha256(L["train"][:, j])[:16] for j, n in enumerate(lf_names)},
+        coverage={n: round(float(voted[:, j].mean()), 6) for j, n in enumerate(lf_names)},
+    )}
+    return StageResult(L, steps=steps)
+
+
+# --------------------------------------------------------------------------- label model
+
+
+@dataclass(frozen=True)
+class Generated:
+    """The label model and what it generated for the pool: probabilities, labels, and the label source."""
+
+    model: Any
+    proba: np.ndarray
+    labels: np.ndarray
+    source: str
+
+
+def _model_settings(kind: str, cfg: LabelModelConfig) -> dict:
+    """The config's settings that the registered model ``kind`` takes as ``__init__`` keywords."""
+    accepted = inspect.signature(LABEL_MODELS[kind]).parameters
+    offered = {"random_state": cfg.random_state, "n_epochs": cfg.n_epochs, "lr": cfg.lr, "l2": cfg.l2}
+    return {name: value for name, value in offered.items() if name in accepted}
+
+
+def _fit(kind: str, L_train: np.ndarray, k: int, cfg: LabelModelConfig) -> Any:
+    try:
+        return fit_label_model(kind, L_train, k, **_model_settings(kind, cfg))
+    except ValueError as exc:
+        raise ConfigError("label_model.kind", f"{kind} cannot be fitted on this label matrix: {exc}") from exc
+
+
+def _parameters(model: Any) -> dict:
+    """The model's constructor parameters as set (``cardinality``, unset ones and fitted ``*_`` left out)."""
+    names = inspect.signature(type(model)).parameters
+    return {n: getattr(model, n) for n in names
+            if n != "cardinality" and not n.endswith("_") and getattr(model, n, None) is not None}
+
+
+def label_model_stage(cfg: LabelModelConfig, L: dict, y_dev: np.ndarray, lfs: list, k: int) -> StageResult[Generated]:
+    """Fit the configured label model (``auto``: the dev-set health check picks Snorkel's or majority
+    vote, as :func:`workbench.generate.health_check` says) and label the pool."""
+    record: dict = {"requested": cfg.kind}
+    L_train = L["train"]
+    model = None
+    if cfg.kind != AUTO:
+        kind = cfg.kind
+    elif L_train.shape[1] < LABEL_MODELS["snorkel"].min_lfs:
+        kind = "majority"
+        record["reason"] = [f"fewer than {LABEL_MODELS['snorkel'].min_lfs} LFs: Snorkel's label model cannot be fitted; "
+                            "using majority vote"]
+    else:
+        learned = _fit("snorkel", L_train, k, cfg)
+        report = health_check(L_train, L["dev"], y_dev, lfs, label_model=learned, cardinality=k)
+        kind = "snorkel" if report.chosen == "label_model" else "majority"
+        model = learned if kind == "snorkel" else None
+        record["reason"] = report.messages
+        record["dev_scores"] = {m: {c: float(v) for c, v in row.items()} for m, row in report.scores.iterrows()}
+    if model is None:
+        model = _fit(kind, L_train, k, cfg)
+    record.update({"used": kind, "class": f"{type(model).__module__}.{type(model).__name__}",
+                   "settings": _parameters(model),
+                   "lf_accuracies": dict(zip((lf.name for lf in lfs), map(float, model.lf_accuracies_)))})
+    proba = np.round(model.predict_proba(L_train), PROBA_DECIMALS)
+    labels = model.predict(L_train, tie_break="prior")  # ties go to the class the model thinks more common
+    steps = {"label_model": lineage.step_record(lineage.array_sha256(proba, labels), used=kind)}
+    return StageResult(Generated(model, proba, labels, model.source),
+                       {"label_model": record, "seeds": {"label_model": cfg.random_state}}, steps)
+
+
+# --------------------------------------------------------------------------- filter
+
+
+@dataclass(frozen=True)
+class Curated:
+    """The funnel and the curated rows as the export table."""
+
+    funnel: Funnel
+    table: pd.DataFrame
+
+
+def filter_stage(config: PipelineConfig, ds: Dataset, L_train: np.ndarray, generated: Generated, lf_names: list[str],
+                 progress_bar: bool | None = None) -> StageResult[Curated]:
+    """Run the configured filter steps (:data:`workbench.curate.FILTER_STEPS`) and build the export table."""
+    pool = ds["train"]
+    context = FilterContext(pool, generated.proba, L=L_train, class_names=ds.class_names, progress_bar=progress_bar,
+                            protected={s: ds[s] for s in PROTECTED_SPLITS if s in ds.splits})
+    funnel = run_filter_steps(context, ((f.step, f.params) for f in config.filters))
+    record = funnel.to_dict()
+    if not len(funnel.kept_ids):
+        raise PipelineError(f"the filters removed all {len(pool)} pool rows; funnel: "
+                            + ", ".join(f"{s['step']} kept {s['n_kept']}" for s in record["steps"]))
+    rows = np.flatnonzero(funnel.kept_mask)
+    table = build_export_frame(pool.iloc[rows], generated.proba[rows], class_names=ds.class_names, source=generated.source,
+                               L=L_train[rows], lf_names=lf_names, labels=generated.labels[rows],
+                               sample_weight=np.full(len(rows), config.end_model.synthetic_weight))
+    steps = {"filter": lineage.step_record(lineage.json_sha256(record), steps={
+        f"{i}:{s['step']}": {"n_in": s["n_in"], "n_kept": s["n_kept"]} for i, s in enumerate(record["steps"])})}
+    thresholds = {f"{f.step}.{p}": v for f in config.filters for p, v in f.params.items()}
+    return StageResult(Curated(funnel, table), {"funnel": record, "thresholds": thresholds}, steps)
+
+
+# --------------------------------------------------------------------------- leakage
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """What the end model may train on once leakage is handled: the export table, and the seed
+    split's rows and labels (None when the seed split is not mixed in)."""
+
+    table: pd.DataFrame
+    seed: pd.DataFrame | None = None
+    seed_labels: np.ndarray | None = None
+
+
+def _guard(report: LeakageReport, first: int, ids: np.ndarray, part: str, what: str,
+           policy: LeakagePolicy) -> tuple[np.ndarray, dict]:
+    """Act on the matches of one set (rows ``first`` to ``first + len(ids)`` of the checked frame):
+    refuse, or mark rows for removal, as ``policy`` (``leakage.<part>``) says.
+
+    Returns the mask of the set's rows to keep, and the set's record.
+    """
+    position = report.matches["train_position"].to_numpy()
+    m = report.matches[(position >= first) & (position < first + len(ids))]
+    m = m.assign(train_position=m["train_position"] - first)
+    exact = np.zeros(len(ids), dtype=bool)
+    exact[m.loc[m["kind"] == "exact", "train_position"].to_numpy()] = True
+    near = np.zeros(len(ids), dtype=bool)
+    near[m.loc[m["kind"] == "near", "train_position"].to_numpy()] = True
+    near &= ~exact  # a row with an exact copy is an exact case, whatever else it resembles
+    refused = (exact & (policy.exact == "refuse")) | (near & (policy.near == "refuse"))
+    if refused.any():
+        # the error lists the refused rows only; rows the policy removes are no reason to stop
+        keys = " and ".join(f"leakage.{part}.{kind}: refuse" for kind, found in (("exact", exact), ("near", near))
+                            if (found & refused).any())
+        shown = m[refused[m["train_position"].to_numpy()]]
+        dataclasses.replace(report, matches=shown, n_train=len(ids)).enforce(what=f"{what} ({keys})")
+    removed = (exact & (policy.exact == "remove")) | (near & (policy.near == "remove"))
+    record = {
+        "rows": int(len(ids)),
+        "policy": dataclasses.asdict(policy),
+        "exact_copies": ids[exact].tolist(),
+        "near_copies": ids[near].tolist(),
+        "removed": ids[removed].tolist(),
+        "matches": m[["train_id", "protected_split", "protected_id", "kind", "similarity"]]
+        .astype({"train_id": str, "protected_id": str, "similarity": float}).to_dict(orient="records"),
+    }
+    return ~removed, record
+
+
+def leakage_stage(config: PipelineConfig, ds: Dataset, table: pd.DataFrame,
+                  progress_bar: bool | None = None) -> StageResult[TrainingSet]:
+    """Run the library's leakage check (exact and near copies) on every set the end model trains on:
+    the export table and, when mixed in, the seed split; refuse or remove copies as ``leakage:`` says."""
+    cfg = config.leakage
+    protected = {s: ds[s] for s in PROTECTED_SPLITS if s in ds.splits}
+    sets = {"export": ("the export table", table, cfg.export)}
+    if config.end_model.mix_seed and "seed" in ds.splits:
+        sets["seed"] = ("the seed split", ds["seed"], cfg.seed)
+    # One check over all sets: the protected rows' signatures are computed once.
+    checked = pd.concat([df[[ID_COLUMN, TEXT_COLUMN]] for _, df, _ in sets.values()], ignore_index=True)
+    report = check_leakage(checked, protected, near=cfg.near_duplicates, threshold=cfg.threshold, progress_bar=progress_bar)
+    record = {"method": report.method, "protected_sizes": {s: int(len(df)) for s, df in protected.items()},
+              "export": None, "seed": None}
+    keep, first = {}, 0
+    for part, (what, df, policy) in sets.items():
+        keep[part], record[part] = _guard(report, first, df[ID_COLUMN].astype(str).to_numpy(), part, what, policy)
+        first += len(df)
+    training = TrainingSet(table[keep["export"]].reset_index(drop=True))
+    if "seed" in sets:
+        training = dataclasses.replace(training, seed=ds["seed"][keep["seed"]], seed_labels=ds.gold("seed")[keep["seed"]])
+    if training.table.empty:
+        raise PipelineError(f"the leakage check removed all {len(table)} rows of the export table")
+    steps = {"leakage": lineage.step_record(lineage.json_sha256(record), method=report.method,
+                                            removed={p: len(r["removed"]) for p, r in record.items() if p in sets})}
+    # when the check ran is no part of what it found: recorded, never hashed
+    return StageResult(training, {"evaluation": {"leakage": {**record, "checked_at": report.checked_at}}}, steps)
+
+
+# --------------------------------------------------------------------------- end model
+
+
+def end_model_stage(config: PipelineConfig, training: TrainingSet, class_names: list[str]) -> StageResult[Any]:
+    """Train the end model on the export table's soft labels, plus the seed split's hand labels when mixed in."""
+    table = training.table
+    texts = list(table["text"])
+    targets = table[[PROBA_PREFIX + str(c) for c in class_names]].to_numpy()
+    weights = table["sample_weight"].to_numpy()
+    if training.seed is not None:
+        texts += list(training.seed["text"])
+        targets = np.vstack([targets, one_hot(training.seed_labels, len(class_names))])
+        weights = np.concatenate([weights, np.full(len(training.seed), config.end_model.seed_weight)])
+    return StageResult(train_end_model(texts, targets, sample_weight=weights, C=config.end_model.C))
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def _metrics(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> dict:
+    return {"accuracy": float(accuracy_score(y_true, y_pred)),
+            "f1_macro": float(f1_score(y_true, y_pred, labels=list(range(k)), average="macro", zero_division=0)),
+            "n": int(len(y_true))}
+
+
+def _rounded(obj: Any, decimals: int = PROBA_DECIMALS) -> Any:
+    if isinstance(obj, dict):
+        return {k: _rounded(v, decimals) for k, v in obj.items()}
+    if isinstance(obj, float):
+        return round(obj, decimals)
+    return obj
+
+
+def evaluate_stage(config: PipelineConfig, ds: Dataset, L: dict, label_model: Any, end_model: Any,
+                   training: TrainingSet) -> StageResult[dict]:
+    """Both models on the clean test set, the end model on the canary set, the exported labels against
+    the pool's hidden gold labels (when there are any); then the canary gate before export."""
+    k, table = ds.cardinality, training.table
+    y_test = ds.gold("test")
+    evaluation = {
+        "test": {
+            "label_model": label_model.metrics(L["test"], y_test),
+            "end_model": _metrics(y_test, end_model.predict(ds["test"]["text"]), k),
+        },
+        "canary": None,
+        "canary_gate": None,
+        "synthetic_label_accuracy": None,
+    }
+    if "canary" in ds.splits:
+        evaluation["canary"] = {"end_model": _metrics(ds.gold("canary"), end_model.predict(ds["canary"]["text"]), k)}
+    gold = ds.hidden_labels.get("train")
+    if gold is not None:
+        truth = gold.reindex(table["example_id"]).to_numpy()
+        known = truth >= 0  # a user's pool may have gold for some rows only (-1 elsewhere)
+        evaluation["synthetic_label_accuracy"] = {
+            "accuracy": float((truth[known] == table["label"].to_numpy()[known]).mean()) if known.any() else None,
+            "n": int(known.sum()),
+            "note": "agreement of the exported labels with the pool's hidden gold labels (never trained on)"}
+    evaluation["end_model_training"] = {"synthetic_rows": int(len(table)),
+                                        "seed_rows": 0 if training.seed is None else int(len(training.seed))}
+    verdict = None
+    if "canary" in ds.splits:
+        c = config.canary
+        verdict = canary_gate(end_model, ds["canary"], c.metric, c.minimum, override=c.override)
+        evaluation["canary_gate"] = verdict.to_dict()
+    # The gate's verdict counts, not the moment it was checked.
+    judged = {key: value for key, value in evaluation.items() if key != "canary_gate"}
+    judged["canary_gate"] = None if verdict is None else {"passed": verdict.passed, "value": verdict.value}
+    steps = {"evaluation": lineage.step_record(lineage.json_sha256(_rounded(judged)), **_rounded(judged, 6))}
+    if verdict is not None:
+        verdict.enforce()  # a failed gate without an override refuses the export
+    return StageResult(evaluation, {"evaluation": evaluation}, steps)
+
+
+# --------------------------------------------------------------------------- export
+
+
+def _merged(results: tuple[StageResult, ...]) -> tuple[dict, dict]:
+    """The stages' manifest sections (sections of one name, like ``evaluation``, merged) and step records."""
+    sections: dict = {}
+    steps: dict = {}
+    for result in results:
+        for key, value in result.record.items():
+            sections[key] = {**sections[key], **value} if isinstance(sections.get(key), dict) else value
+        steps.update(result.steps)
+    return sections, steps
+
+
+def export_stage(config: PipelineConfig, paths: tuple[Path, Path, Path], table: pd.DataFrame,
+                 results: tuple[StageResult, ...], *, label_source: str, timings: dict,
+                 overwrite: bool) -> StageResult[dict]:
+    """Write the export table, its lineage manifest and the report, all or nothing.
+
+    ``results`` are the earlier stages' (their records make the manifest), ``timings`` their
+    wall times; the export's own is measured up to writing the manifest.
+    """
+    started = time.perf_counter()
+    export_path, manifest_path, report_path = paths
+    sections, steps = _merged(results)
+    fmt = export_format(export_path, config.output.format)
+    table_sha = lineage.frame_sha256(table)
+    steps["export_table"] = lineage.step_record(table_sha, rows=len(table), columns=list(table.columns))
+    with atomic_files([export_path, manifest_path, report_path], overwrite=overwrite) as (tmp_export, tmp_manifest, tmp_report):
+        WRITERS[fmt](table, tmp_export)
+        file_sha = lineage.file_sha256(tmp_export)
+        steps["export_file"] = lineage.step_record(file_sha, format=fmt)
+        manifest = lineage.build_manifest(
+            config=config.to_dict(),
+            review={"decisions": 0, "store": None},
+            export={"file": export_path.name, "format": fmt, "sha256": file_sha, "rows": int(len(table)),
+                    "columns": list(table.columns), "table_sha256": table_sha,
+                    "label_source": label_source},
+            steps={s: steps[s] for s in lineage.STEP_ORDER if s in steps},
+            timings={**timings, "export": round(time.perf_counter() - started, 3)},
+            **sections,
+        )
+        tmp_manifest.write_text(lineage.dump_manifest(manifest), encoding="utf-8")
+        tmp_report.write_text(render_report(manifest, export_path, manifest_path, config.output.report), encoding="utf-8")
+    return StageResult(manifest)
