@@ -423,3 +423,14 @@ def test_curate_names_problems():
         curate(pool.drop(columns="label"), binary([0.9, 0.1, 0.2]))
     with pytest.raises(ValueError, match="diversity_k needs features"):
         curate(pool.drop(columns="label"), binary([0.9, 0.1]), diversity_k=1)
+
+
+def test_diversity_never_repeats_a_row_and_keeps_every_row_when_slots_suffice():
+    rng = np.random.default_rng(0)
+    X = np.repeat(rng.normal(size=(6, 3)), 5, axis=0)[:29]  # exact duplicates: distance 0 once covered
+    chosen = k_center_greedy(X, 29)
+    assert len(set(chosen.tolist())) == 29
+    step = diversity_sample(X, 40, ids=np.arange(29))
+    assert step.n_kept == 29
+    partial = k_center_greedy(X, 10)
+    assert len(set(partial.tolist())) == 10

@@ -136,3 +136,13 @@ def test_wrench_label_matrices_hold_labels_past_127(tmp_path):
     (tmp_path / "label.json").write_text(json.dumps({str(i): f"c{i}" for i in range(k)}))
     ds = load_wrench(tmp_path)
     assert ds.label_matrices["train"][:, 0].tolist() == [199, 198, 197]
+
+
+def test_ids_must_be_unique_across_splits():
+    from workbench.data import Dataset
+
+    pool = pd.DataFrame({"example_id": ["a", "b", "t1"], "text": ["x", "y", "other text"]})
+    test = pd.DataFrame({"example_id": ["t1", "t2"], "text": ["z", "w"], "label": [0, 1]})
+    with pytest.raises(ValueError, match=r"1 example_id value\(s\) appear more than once .*'t1' \(train\+test\)"):
+        Dataset("mine", {"train": pool, "test": test}, ["ham", "spam"])
+    Dataset("mine", {"train": pool.iloc[:2], "test": test}, ["ham", "spam"])  # distinct ids: fine

@@ -168,3 +168,16 @@ def test_defaults_fill_in_what_is_left_out(tables):
     assert [(p.exact, p.near) for p in (leak.export, leak.seed)] == [("refuse", "remove")] * 2
     assert cfg.end_model.mix_seed and cfg.output.name == "mine" and not cfg.output.overwrite
     assert (cfg.canary.metric, cfg.canary.minimum, cfg.canary.override) == ("f1", 0.8, None)
+
+
+def test_a_key_given_twice_is_refused_naming_the_key_and_both_lines(tmp_path):
+    path = tmp_path / "twice.yaml"
+    path.write_text("data:\n  bundled: youtube_spam\nlfs: workbench.data.youtube_lfs\n"
+                    "filter:\n  - uncovered\nfilter:\n  - confidence\n")
+    with pytest.raises(ConfigError, match=r"twice.yaml: filter: given twice, on lines 4 and 6") as info:
+        load_config(path)
+    assert info.value.key == "filter"
+    nested = tmp_path / "nested.yaml"
+    nested.write_text("data:\n  bundled: youtube_spam\n  bundled: youtube_spam\nlfs: workbench.data.youtube_lfs\n")
+    with pytest.raises(ConfigError, match="bundled: given twice, on lines 2 and 3"):
+        load_config(nested)

@@ -420,3 +420,9 @@ def test_cli_names_a_missing_config_file(tmp_path):
     res = cli("run", str(tmp_path / "nope.toml"))
     assert res.returncode == 2
     assert res.stderr == f"error: config {tmp_path / 'nope.toml'}: no such config file\n"
+
+
+def test_an_id_in_two_split_files_is_a_config_error_naming_the_splits(tiny):
+    pd.DataFrame({"id": ["t1", "s9"], "body": ["some pool text", "other text"], "gold": [0, 1]}).to_csv(tiny / "pool.csv", index=False)
+    with pytest.raises(ConfigError, match=r"data: .*'t1' \(train\+test\)"):
+        run_pipeline(tiny_config(tiny), progress_bar=False, echo=None)

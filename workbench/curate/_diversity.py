@@ -72,9 +72,13 @@ def k_center_greedy(X, k: int, *, first: int | None = None) -> np.ndarray:
     chosen = np.empty(k, dtype=np.int64)
     chosen[0] = first
     nearest = ((X - X[first]) ** 2).sum(axis=1)
+    nearest[first] = -1.0
     for i in range(1, k):
         chosen[i] = int(np.argmax(nearest))
         np.minimum(nearest, ((X - X[chosen[i]]) ** 2).sum(axis=1), out=nearest)
+        # Chosen rows rank below every other row, even exact duplicates at distance 0:
+        # once the rest are all covered, argmax would otherwise pick a chosen row again.
+        nearest[chosen[: i + 1]] = -1.0
     return chosen
 
 

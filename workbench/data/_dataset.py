@@ -65,6 +65,29 @@ class Dataset:
     label_column: str = LABEL_COLUMN
     id_column: str = ID_COLUMN
 
+    def __post_init__(self):
+        self._check_ids_are_unique()
+
+    def _check_ids_are_unique(self) -> None:
+        """One example, one split: an id in two splits would let a protected row reach training."""
+        seen: dict[int, str] = {}
+        parts = []
+        for split, df in self.splits.items():
+            if id(df) in seen or self.id_column not in df.columns:
+                continue  # the same table under a second name (WRENCH's dev is its valid split)
+            seen[id(df)] = split
+            parts.append(pd.DataFrame({"id": df[self.id_column].astype(str).to_numpy(), "split": split}))
+        if not parts:
+            return
+        ids = pd.concat(parts, ignore_index=True)
+        repeated = ids[ids["id"].duplicated(keep=False)]
+        if len(repeated):
+            where = repeated.groupby("id", sort=False)["split"].agg(lambda s: "+".join(s))
+            pairs = where.value_counts()
+            first = ", ".join(f"{i!r} ({splits})" for i, splits in list(where.items())[:5])
+            raise ValueError(f"dataset {self.name!r}: {len(where)} {self.id_column} value(s) appear more than once "
+                             f"(by splits: {dict(pairs)}); first: {first}. Ids must be unique across all splits")
+
     @property
     def cardinality(self) -> int:
         return len(self.class_names)

@@ -229,6 +229,20 @@ class PipelineConfig:
 # --------------------------------------------------------------------------- reading
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise ConfigError(str(key), f"given twice, on lines {seen[key]} and {line}; keep one")
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_config_file(path: str | os.PathLike) -> dict:
     """The raw mapping in a ``.yaml``/``.yml`` or ``.toml`` file."""
     path = Path(path)
@@ -239,7 +253,9 @@ def read_config_file(path: str | os.PathLike) -> dict:
         raise ConfigError("", f"unknown config format {path.suffix!r}; use .yaml, .yml or .toml", path)
     text = path.read_text(encoding="utf-8")
     try:
-        raw = tomllib.loads(text) if suffix == ".toml" else yaml.safe_load(text)
+        raw = tomllib.loads(text) if suffix == ".toml" else yaml.load(text, Loader=_UniqueKeyLoader)
+    except ConfigError as exc:
+        raise ConfigError(exc.key, exc.message, path) from None
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError("", f"not valid {suffix[1:].upper()}: {' '.join(str(exc).split())}", path) from exc
     if not isinstance(raw, dict):

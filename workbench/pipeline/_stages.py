@@ -109,7 +109,10 @@ def load_data(config: PipelineConfig) -> tuple[Dataset, list[dict]]:
     class_names = config.data.class_names or [str(c) for c in range(max(2, k_seen))]
     if k_seen > len(class_names):
         raise ConfigError("data.class_names", f"labels go up to {k_seen - 1} but only {len(class_names)} class names are given")
-    return Dataset(name=config.name, splits=splits, class_names=class_names, hidden_labels=hidden), records
+    try:
+        return Dataset(name=config.name, splits=splits, class_names=class_names, hidden_labels=hidden), records
+    except ValueError as exc:  # e.g. one id in two split files
+        raise ConfigError("data", str(exc)) from exc
 
 
 def _load_lfs(config: PipelineConfig) -> LFModule:

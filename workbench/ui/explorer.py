@@ -11,11 +11,11 @@ with its filter record.
 
 Everything the widget shows is computed before its figures are built, so the figures carry
 their final data when the page first renders them (Voila 0.5 can drop ``FigureWidget``
-edits made before the page exists). The curve and the histogram are updated in place; the
-kept set (its class balance beside the funnel) is a new ``FigureWidget`` on every refresh,
-in a box of its own: under Voila 0.5.13 the third ``FigureWidget`` view of a page stayed
-frozen in about one page load in four (it never received the kernel's edits, resent or not),
-while a figure widget created after the page loaded always updates.
+edits made before the page exists). Every refresh shows each figure as a new ``FigureWidget``
+in a box of its own: under Voila 0.5.13 a ``FigureWidget`` view present when the page loaded
+could stay frozen for the whole page (first seen for the third figure in about one page load
+in four, later for the histogram under load: it never received the kernel's edits, resent or
+not), while a figure widget created after the page loaded always updates.
 
 Example
 -------
@@ -71,30 +71,6 @@ STATUS_KEPT, STATUS_BELOW, STATUS_OTHER = "kept", "below threshold", "removed by
 #: drops updates that arrive while it still applies the previous ones (five quick slider key
 #: presses under Voila left one figure stale about half the time; one change never did).
 DEBOUNCE_SECONDS = 0.3
-
-
-def refresh_figure(widget: go.FigureWidget, fresh: go.Figure) -> None:
-    """Copy a freshly built figure's traces, shapes, annotations and title into a live widget.
-
-    Traces are updated in place, one ``batch_update`` per trace: plotly 7 sends ``undefined``
-    for a trace's unchanged keys when one batch touches several traces, and plotly.js then
-    resets them (updates seen lost under Voila). The page keeps the same plot; only data moves.
-    """
-    if len(widget.data) != len(fresh.data):
-        with widget.batch_update():
-            widget.data = ()
-            widget.add_traces(list(fresh.data))
-    else:
-        for trace, new in zip(widget.data, fresh.data):
-            values = new.to_plotly_json()
-            values.pop("type", None)
-            values.pop("uid", None)
-            with widget.batch_update():
-                trace.update(values, overwrite=True)
-    with widget.batch_update():
-        widget.layout.shapes = fresh.layout.shapes
-        widget.layout.annotations = fresh.layout.annotations
-        widget.layout.title = fresh.layout.title
 
 
 class ThresholdExplorer:
@@ -205,9 +181,7 @@ class ThresholdExplorer:
         self.status = W.HTML()
 
         state = self._compute()
-        # sized before wrapping: the page must get every figure complete on first render
-        self.curve_figure, self.histogram_figure = (go.FigureWidget(f.update_layout(**FIGURE_SIZE))
-                                                    for f in self._data_figures(state))
+        self.curve_figure, self.histogram_figure = (go.FigureWidget(f) for f in self._data_figures(state))
         self.kept_figure = go.FigureWidget(self._kept_set_figure(state))
         self._show_text(state)
 
@@ -276,10 +250,7 @@ class ThresholdExplorer:
             self._pending.cancel()
             self._pending = None
         state = self._compute()
-        # only data, shapes and titles are copied over, so skip building the styling
-        for widget, fresh in zip((self.curve_figure, self.histogram_figure), self._data_figures(state, template={})):
-            refresh_figure(widget, fresh)
-        self._show_kept(state)
+        self._show_figures(state)
         self._show_text(state)
 
     def _repr_mimebundle_(self, **kwargs):
@@ -352,11 +323,14 @@ class ThresholdExplorer:
         return self._state
 
     def _data_figures(self, state: dict, template=TEMPLATE) -> list[go.Figure]:
+        """The curve and the histogram, sized: the page must get every figure complete on first render."""
         lines = {"threshold": self.threshold.value}
         lines.update({name: s.value for name, s in self.class_thresholds.items() if s.value > self.threshold.value})
         return [
-            threshold_curve_figure(self.curve, state["point"], labeled_name=self.labeled_name, template=template),
-            threshold_histogram(self.confidence, state["status"], lines, low=1 / len(self.class_names), template=template),
+            threshold_curve_figure(self.curve, state["point"], labeled_name=self.labeled_name,
+                                   template=template).update_layout(**FIGURE_SIZE),
+            threshold_histogram(self.confidence, state["status"], lines, low=1 / len(self.class_names),
+                                template=template).update_layout(**FIGURE_SIZE),
         ]
 
     def _kept_set_figure(self, state: dict) -> go.Figure:
@@ -367,11 +341,15 @@ class ThresholdExplorer:
         return kept_set_figure(balance, curated.funnel.to_frame(), title=f"The kept set: {len(curated.frame):,} rows",
                                template=TEMPLATE).update_layout(**KEPT_FIGURE_SIZE)
 
-    def _show_kept(self, state: dict) -> None:
-        """Show the kept set (class balance and funnel) as a new figure widget in place of the old one."""
-        old, self.kept_figure = self.kept_figure, go.FigureWidget(self._kept_set_figure(state))
-        self._kept_box.children = (self.kept_figure,)
-        old.close()
+    def _show_figures(self, state: dict) -> None:
+        """Show each figure as a new figure widget in place of the old one, each in its own box."""
+        fresh = dict(zip(("curve_figure", "histogram_figure"), self._data_figures(state)))
+        fresh["kept_figure"] = self._kept_set_figure(state)
+        for name, figure in fresh.items():
+            old = getattr(self, name)
+            setattr(self, name, go.FigureWidget(figure))
+            self._boxes[name].children = (getattr(self, name),)
+            old.close()
 
     # --- text and layout -------------------------------------------------------------------
 
@@ -408,8 +386,9 @@ class ThresholdExplorer:
                 + table(above, "Kept, just above the threshold") + table(below, "Dropped, just below the threshold") + "</div>")
 
     def _layout(self) -> W.Widget:
-        self._kept_box = W.Box([self.kept_figure])  # its own box: replacing the figure leaves the others' views alone
-        grid = W.Box([self.curve_figure, self.histogram_figure, self._kept_box], layout=W.Layout(display="flex", flex_flow="row wrap"))
+        # one box per figure: replacing a figure leaves the others' views alone
+        self._boxes = {name: W.Box([getattr(self, name)]) for name in ("curve_figure", "histogram_figure", "kept_figure")}
+        grid = W.Box(list(self._boxes.values()), layout=W.Layout(display="flex", flex_flow="row wrap"))
         controls = W.VBox([
             W.HTML("<b>Confidence thresholds</b>"), self.threshold, *self.class_thresholds.values(),
             W.HTML("<b>Filter steps</b>"), self.dedupe, self.balance, W.HBox([self.diversity, self.diversity_k]),
