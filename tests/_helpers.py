@@ -88,3 +88,11 @@ def accuracy_weighted_vote():
                 return np.where(total > 0, scores / total, 1 / self.cardinality)
 
     return AccuracyWeightedVote
+
+
+def binary_proba(p_spam) -> "np.ndarray":
+    """(n, 2) probabilities from P(class 1)."""
+    import numpy as np
+
+    p = np.asarray(p_spam, dtype=float)
+    return np.column_stack([1 - p, p])

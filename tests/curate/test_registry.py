@@ -1,5 +1,4 @@
 """The filter-step registry: one object per step, parameters checked with the key named, steps run under their names."""
-
 import numpy as np
 import pandas as pd
 import pytest

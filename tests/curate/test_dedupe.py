@@ -1,0 +1,79 @@
+"""Exact and near duplicates (workbench.curate._dedupe)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.curate import (
+    EXACT_DUPLICATE,
+    NEAR_DUPLICATE,
+    drop_duplicates,
+    find_duplicates,
+)
+
+
+def planted_corpus(rng, n_groups=60):
+    """Distinct random 20-word sentences, each with exact variants (case, spacing, the same
+    link with another referral code), a link variant and two one-character near clones."""
+    words = np.array("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike "
+                     "november oscar papa quebec romeo sierra tango uniform victor whiskey xray".split())
+    texts, group, kind = [], [], []
+    for g in range(n_groups):
+        base = " ".join(rng.choice(words, 20))
+        variants = [(base, "base"), (base.upper(), "exact"), ("  " + base.replace(" ", "   "), "exact"),
+                    (base + " http://spam.example/" + str(g), "base_url"), (base + " https://www.spam.example/?ref=" + str(g + 1), "exact_url")]
+        for _ in range(2):
+            pos = rng.integers(len(base))
+            variants.append((base[:pos] + "z" + base[pos + 1:], "near"))
+        for text, k in variants:
+            texts.append(text)
+            group.append(g)
+            kind.append(k)
+    order = rng.permutation(len(texts))
+    return [texts[i] for i in order], np.array(group)[order], np.array(kind)[order]
+
+
+def test_find_duplicates_recovers_planted_clusters():
+    texts, group, kind = planted_corpus(np.random.default_rng(0))
+    clusters = find_duplicates(texts, ids=[f"id{i}" for i in range(len(texts))])
+    # every planted group is one cluster and no cluster mixes groups
+    assert pd.crosstab(clusters.cluster, group).gt(0).sum(axis=1).max() == 1
+    assert pd.crosstab(group, clusters.cluster).gt(0).sum(axis=1).max() == 1
+    assert clusters.n_clusters == 60 and clusters.n_redundant == len(texts) - 60
+    # the two URL variants normalise to the same text, and so do case/whitespace variants
+    exact = pd.Series(clusters.exact_group).groupby(group).nunique()
+    assert (exact <= 4).all()  # base/upper/spaced, the two URL variants, up to two near clones
+    frame = clusters.frame(texts)
+    assert frame["cluster_size"].iloc[0] == 7 and set(frame.columns) >= {"cluster", "id", "text"}
+    summary = clusters.summary(texts)
+    assert len(summary) == 60 and (summary["size"] == 7).all()
+    assert (summary["distinct"] >= 2).all() and summary["examples"].map(len).max() == 3
+
+
+def test_find_duplicates_leaves_distinct_texts_alone():
+    rng = np.random.default_rng(1)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz "))
+    texts = ["".join(rng.choice(letters, 60)) for _ in range(300)]
+    clusters = find_duplicates(texts)
+    assert clusters.n_clusters == 0 and clusters.n_redundant == 0
+
+
+def test_drop_duplicates_keeps_the_highest_priority_representative():
+    texts = ["Buy cheap followers now at my site", "buy cheap followers NOW at my site",
+             "Buy cheap followers now at my sites", "I love this song so much", "Totally different words here"]
+    clusters = find_duplicates(texts, ids=list("abcde"))
+    step = drop_duplicates(clusters, priority=[0.6, 0.7, 0.9, 0.8, 0.5])
+    assert step.kept_ids.tolist() == ["c", "d", "e"]
+    assert dict(zip(step.ids, step.reasons)) == {"a": NEAR_DUPLICATE, "b": NEAR_DUPLICATE, "c": "", "d": "", "e": ""}
+    assert step.details["representative"]["a"] == "c"
+    step = drop_duplicates(clusters, priority=[0.9, 0.7, 0.6, 0.8, 0.5])
+    assert dict(zip(step.ids, step.reasons))["b"] == EXACT_DUPLICATE
+    assert dict(zip(step.ids, step.reasons))["c"] == NEAR_DUPLICATE
+    # on a subset the representative is chosen among the subset's rows
+    subset = drop_duplicates(clusters, ids=["b", "c", "d"], priority=[0.7, 0.6, 0.1])
+    assert subset.kept_ids.tolist() == ["b", "d"]
+    with pytest.raises(ValueError, match="not in the duplicate clusters"):
+        drop_duplicates(clusters, ids=["zz"])
+
+
+# --- diversity ----------------------------------------------------------------------------
