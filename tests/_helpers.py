@@ -5,6 +5,8 @@ import re
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -96,3 +98,16 @@ def binary_proba(p_spam) -> "np.ndarray":
 
     p = np.asarray(p_spam, dtype=float)
     return np.column_stack([1 - p, p])
+
+
+# Review: constructed binary probabilities with a known order of certainty, and a queue over them.
+REVIEW_PROBA = np.array([[0.9, 0.1], [0.5, 0.5], [0.3, 0.7], [0.55, 0.45], [0.99, 0.01]])
+LEAST_CERTAIN_FIRST = [1, 3, 2, 0, 4]
+
+
+def review_queue(pool, store, proba=REVIEW_PROBA, **kw):
+    """A ReviewQueue for tests: reviewer "ana", no protected rows, ten decisions, unless overridden."""
+    from workbench.review import ReviewQueue
+
+    settings = {"reviewer": "ana", "protected": None, "size": 10, **kw}
+    return ReviewQueue(pool, proba, store=store, **settings)

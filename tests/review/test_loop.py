@@ -1,0 +1,62 @@
+"""The review loop: harvested labels change the next round (workbench.review._loop)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.learn import train_end_model
+from workbench.review import (
+    ProtectedExampleError,
+    ReviewLoop,
+    ReviewQueue,
+)
+
+
+def _weak_pool(n=60):
+    """A pool where the weak labels lean wrong (ham) on every "prize" comment, which is really spam."""
+    rng = np.random.default_rng(0)
+    ham = ["great song", "love this video", "nice voice", "best music ever"]
+    spam = ["subscribe to my channel", "check out my page", "visit my site now"]
+    prize = ["you won a prize claim it", "prize winner claim now", "claim your prize today"]
+    rows, P = [], []
+    for i in range(n):
+        kind = i % 3
+        text = [ham, spam, prize][kind][rng.integers(3)] + f" {i}"
+        rows.append({"example_id": f"r{i}", "text": text, "truth": 0 if kind == 0 else 1})
+        P.append([[0.8, 0.2], [0.2, 0.8], [0.65, 0.35]][kind])
+    return pd.DataFrame(rows), np.array(P)
+
+
+def test_harvested_labels_change_the_next_round(store):
+    pool, P = _weak_pool()
+    dev = pd.DataFrame({"text": ["claim the prize", "love this song", "subscribe to my page"], "label": [1, 0, 1]})
+    loop = ReviewLoop(store, pool.drop(columns="truth"), P, protected=None, eval_sets={"dev": dev}, seed_weight=5.0,
+                      learner=lambda texts, P, sample_weight: train_end_model(texts, P, sample_weight=sample_weight, C=10))
+    first = loop.run_round()
+    assert first.round == 0 and first.training_set.lineage["n_human_review"] == 0
+    assert first.metrics["dev_accuracy"] == pytest.approx(2 / 3)  # the prize comment is called ham
+
+    # A reviewer answers the least certain examples of the first model: the prize comments.
+    q = ReviewQueue(pool, first.pool_proba, store=store, reviewer="ana", protected=None, size=6)
+    while not q.finished:
+        q.decide(int(pool.set_index("example_id").loc[q.current.example_id, "truth"]))
+    reviewed = store.decided_ids()
+    assert all("prize" in t for t in pool.set_index("example_id").loc[sorted(reviewed), "text"])
+
+    second = loop.run_round()
+    assert second.round == 1
+    frame = second.training_set.frame.set_index("example_id")
+    assert (frame.loc[sorted(reviewed), "label_source"] == "human_review").all()
+    assert (frame.loc[sorted(reviewed), "label"] == 1).all()
+    assert second.training_set.lineage["seed_labels"]["decision_ids"] == sorted(store.decisions()["id"].tolist())
+    assert second.training_set.lineage["rows_sha256"] != first.training_set.lineage["rows_sha256"]
+    assert second.metrics["dev_accuracy"] == 1.0
+    history = loop.history()
+    assert history["round"].tolist() == [0, 1]
+    assert history["n_seed_labels"].tolist() == [0, 6]
+    assert history["dev_accuracy"].tolist() == [pytest.approx(2 / 3), 1.0]
+
+
+def test_loop_refuses_a_pool_with_protected_rows(youtube, store):
+    with pytest.raises(ProtectedExampleError, match="rows of the pool"):
+        ReviewLoop(store, youtube.dev, np.full((len(youtube.dev), 2), 0.5), protected=youtube, eval_sets={})
