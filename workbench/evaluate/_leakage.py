@@ -195,7 +195,7 @@ def check_leakage(
     train: pd.DataFrame,
     protected: Mapping[str, pd.DataFrame] | Dataset,
     *,
-    threshold: float = 0.8,
+    threshold: float = 0.7,
     near: bool = True,
     num_perm: int = NUM_PERM,
     progress_bar: bool | None = None,

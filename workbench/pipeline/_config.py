@@ -24,7 +24,7 @@ A config describes one headless run (``python -m workbench run CONFIG``)::
       - {step: near_duplicates, threshold: 0.7}   # keep the most confident row of each cluster of clones
     leakage:                           # protected rows in what the end model trains on (the export table,
       near_duplicates: true            # and the seed split when mixed in): exact copies, and near ones
-      threshold: 0.8                   # Jaccard similarity of character shingles from which a text is a near copy
+      threshold: 0.7                   # Jaccard similarity of character shingles from which a text is a near copy
       export: {exact: refuse, near: remove}   # refuse (stop the run) or remove (with a record), per kind
       seed: {exact: refuse, near: remove}
     end_model: {mix_seed: true, seed_weight: 1.0, synthetic_weight: 1.0, C: 10.0}
@@ -151,7 +151,7 @@ class LeakageConfig:
     """
 
     near_duplicates: bool = True
-    threshold: float = 0.8
+    threshold: float = 0.7
     export: LeakagePolicy = LeakagePolicy()
     seed: LeakagePolicy = LeakagePolicy()
 
