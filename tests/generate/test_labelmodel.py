@@ -202,6 +202,12 @@ def test_health_check_flags_inverted_lf_and_picks_a_model():
     assert any("'lf2'" in m and "below chance" in m for m in report.messages)
 
 
+def test_health_check_refuses_a_dev_set_no_lf_covers():
+    L = np.array([[0, 1, -1], [1, 1, 0], [-1, 0, 0], [1, -1, 1]])
+    with pytest.raises(ValueError, match="no LF votes on any of the 2 dev rows .*lf0, lf1, lf2.*cover some dev examples"):
+        health_check(L, np.full((2, 3), -1), np.array([0, 1]), [f"lf{j}" for j in range(3)])
+
+
 def test_health_check_says_when_label_model_does_not_beat_majority_vote():
     L, Y = synthetic_L(n=3000)
     dev = slice(0, 400)

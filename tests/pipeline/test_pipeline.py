@@ -311,6 +311,19 @@ def test_a_label_model_that_cannot_fit_the_lfs_is_a_config_problem(tiny):
         run_pipeline(tiny_config(tiny, label_model="snorkel"), progress_bar=False, echo=None)
 
 
+def test_lfs_that_never_fire_on_dev_stop_auto_with_a_clear_error(tiny):
+    """'auto' compares the label model with majority vote on dev rows some LF covers: with none
+    it once died in scikit-learn ("Found empty input array")."""
+    (tiny / "three_lfs.py").write_text(LF_MODULE + 'kw_channel = keyword_lf("kw_channel", ["channel"], 1)\n'
+                                       "LFS = [kw_spam, kw_ham, kw_channel]\n")
+    pd.DataFrame({"id": ["d1", "d2"], "body": ["hi now", "good tune"], "y": [1, 0]}).to_parquet(tiny / "dev.parquet")
+    with pytest.raises(PipelineError, match=r"label model: no LF votes on any of the 2 dev rows.*kw_spam, kw_ham, "
+                                            r"kw_channel.*cover some dev examples.*label_model.kind"):
+        run_pipeline(tiny_config(tiny, lfs="three_lfs.py"), progress_bar=False, echo=None)
+    # a named label model does not need dev, and runs
+    assert run_pipeline(tiny_config(tiny, lfs="three_lfs.py", label_model="majority"), progress_bar=False, echo=None)
+
+
 def test_filters_that_remove_everything_stop_the_run(tiny):
     pd.DataFrame({"id": ["a", "b"], "body": ["hello", "hi there"]}).to_csv(tiny / "quiet.csv", index=False)
     cfg = tiny_config(tiny, data={"text_column": "body", "label_column": "y", "id_column": "id",

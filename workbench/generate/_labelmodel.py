@@ -339,6 +339,11 @@ def health_check(L_train: Any, L_dev: Any, y_dev: Any, lfs=None, label_model: Ba
     if L_dev.shape[1] != L_train.shape[1]:
         raise ValueError(f"L_dev has {L_dev.shape[1]} LF columns but L_train has {L_train.shape[1]}")
     y_dev = check_labels(y_dev, cardinality, n_rows=len(L_dev), name="y_dev")
+    if not (L_dev != ABSTAIN).any():
+        raise ValueError(f"no LF votes on any of the {len(L_dev)} dev rows ({len(names)} LFs: "
+                         f"{', '.join(names[:5])}{', ...' if len(names) > 5 else ''}), so the label model cannot be "
+                         "checked against majority vote; write LFs that cover some dev examples (compare their "
+                         "keywords or patterns with the dev texts, and check the text column they read)")
     mv = MajorityVote(cardinality=cardinality).fit(L_train)
     lm = label_model if label_model is not None else SnorkelLabelModel(cardinality=cardinality).fit(L_train)
     # Compare where the two can differ: dev rows some LF covers.

@@ -206,6 +206,12 @@ def label_model_stage(cfg: LabelModelConfig, L: dict, y_dev: np.ndarray, lfs: li
         kind = "majority"
         record["reason"] = [f"fewer than {LABEL_MODELS['snorkel'].min_lfs} LFs: Snorkel's label model cannot be fitted; "
                             "using majority vote"]
+    elif not (L["dev"] != ABSTAIN).any():
+        raise PipelineError(
+            f"label model: no LF votes on any of the {len(L['dev'])} dev rows, so 'auto' cannot check the label "
+            f"model against majority vote on dev; the LFs ({', '.join(lf.name for lf in lfs)}) never fire there. "
+            "Write LFs that cover some dev examples (compare their keywords or patterns with the dev texts, and "
+            "check data.text_column), or name the label model (label_model.kind: majority or snorkel)")
     else:
         learned = _fit("snorkel", L_train, k, cfg)
         report = health_check(L_train, L["dev"], y_dev, lfs, label_model=learned, cardinality=k)
