@@ -364,6 +364,37 @@ def cli(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "workbench", *args], capture_output=True, text=True, cwd=cwd, env=env)
 
 
+def every_bar_shows(monkeypatch):
+    """Lower every module's row count for automatic progress bars to one row, so that the tiny
+    dataset shows every bar a large pool would."""
+    for module in [m for m in sys.modules.values() if m is not None and m.__name__.startswith("workbench")]:
+        if hasattr(module, "PROGRESS_MIN_ROWS"):
+            monkeypatch.setattr(module, "PROGRESS_MIN_ROWS", 1)
+
+
+def test_quiet_cli_shows_no_progress_at_all(tiny, monkeypatch, capfd):
+    import workbench.__main__ as cli_main
+    from workbench.pipeline import reproduce  # noqa: F401  (every pipeline module imported before patching)
+
+    raw = {"name": "tiny", "lfs": "tiny_lfs.py", "filter": ["uncovered", {"step": "near_duplicates", "threshold": 0.5},
+                                                           "protected_duplicates"],
+           "data": {"text_column": "body", "label_column": "y", "id_column": "id", "class_names": ["ham", "spam"],
+                    "train": {"path": "pool.csv", "label_column": "gold"}, "seed": "seed.csv", "dev": "dev.parquet",
+                    "test": "test.jsonl"}}
+    (tiny / "tiny.yaml").write_text(yaml.safe_dump(raw))
+    every_bar_shows(monkeypatch)
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    assert cli_main.main(["run", str(tiny / "tiny.yaml"), "--out", str(tiny / "loud")]) == 0
+    loud = capfd.readouterr()
+    for bar in ("Applying LFs", "MinHash signatures"):
+        assert bar in loud.err  # each would show for a large pool
+
+    assert cli_main.main(["run", str(tiny / "tiny.yaml"), "--out", str(tiny / "quiet"), "--quiet"]) == 0
+    quiet = capfd.readouterr()
+    assert quiet.err == ""
+    assert "tiny: 6 pool rows" in quiet.out and "%|" not in quiet.out and "\r" not in quiet.out
+
+
 @pytest.mark.slow
 def test_cli_runs_the_bundled_pipeline_end_to_end_and_reproduces_it(tmp_path):
     out = tmp_path / "out"

@@ -169,7 +169,8 @@ def run_pipeline(
                                   "(or set output.overwrite: true) to replace")
 
     stages = _Stages(config.name, progress_bar)
-    # Slow steps inside a stage show their own bars only for a large pool, and never when told not to.
+    # Slow steps inside a stage show their own bars only for a large pool, and never when told not to
+    # (every stage that can show one takes this; tests/pipeline: test_quiet_cli_shows_no_progress_at_all).
     detail = False if progress_bar is False else None
     # The fits here run on sparse text features and a handful of LF columns: BLAS thread pools
     # add nothing but spinning threads, which cost 10x and more on a busy machine.
@@ -178,7 +179,7 @@ def run_pipeline(
             loaded = stages.run("load data", load_inputs, config)
             ds, lfs, lf_names = loaded.artifact.dataset, loaded.artifact.lfs, loaded.artifact.lf_names
             stages.data_loaded(len(ds["train"]))
-            votes = stages.run("apply LFs", apply_stage, ds, lfs, lf_names)
+            votes = stages.run("apply LFs", apply_stage, ds, lfs, lf_names, progress_bar=detail)
             L = votes.artifact
             generated = stages.run("label model", label_model_stage, config.label_model, L, ds.gold("dev"), lfs,
                                    ds.cardinality)

@@ -147,9 +147,9 @@ def load_inputs(config: PipelineConfig) -> StageResult[Inputs]:
 # --------------------------------------------------------------------------- apply LFs
 
 
-def apply_stage(ds: Dataset, lfs: list, lf_names: list[str]) -> StageResult[dict]:
+def apply_stage(ds: Dataset, lfs: list, lf_names: list[str], progress_bar: bool | None = None) -> StageResult[dict]:
     """The label matrix ``L`` of every split the later stages read (train, dev, test, canary)."""
-    L = {s: apply_lfs(df, lfs, cardinality=ds.cardinality) for s, df in ds.splits.items()
+    L = {s: apply_lfs(df, lfs, cardinality=ds.cardinality, progress_bar=progress_bar) for s, df in ds.splits.items()
          if s in ("train", "dev", "test", "canary")}
     voted = L["train"] != ABSTAIN
     steps = {"apply": lineage.step_record(
