@@ -195,7 +195,7 @@ def test_export_refusal_is_the_leakage_check():
     from workbench.evaluate import LeakageError as EvaluateLeakageError
 
     assert LeakageError is EvaluateLeakageError and issubclass(LeakageError, ValueError)
-    train = pd.DataFrame({"example_id": ["t1"], "text": ["Check out my new song video here, tell me what you think!!"]})
+    train = pd.DataFrame({"example_id": ["t1"], "text": ["Check out my new song video here, tell me what you all think!!"]})
     test = pd.DataFrame({"example_id": ["x1"], "text": ["check out my new song video here, tell me what you think"]})
     with pytest.raises(LeakageError, match=r"train row 't1' .* matches test 'x1' \(near, 0\.\d\d\)"):
         refuse_leakage(train, {"test": test})

@@ -105,3 +105,69 @@ def test_fingerprint_tracks_globals_read_inside_comprehensions():
     first = lf_fingerprint(namespace["lf"])
     namespace["WORDS"] = ["a", "b"]
     assert lf_fingerprint(namespace["lf"]) != first
+
+
+ROWWISE = '''
+from snorkel.labeling import labeling_function
+
+@labeling_function()
+def lf_known(x):
+    return 1 if x.n in KNOWN else ABSTAIN
+
+@labeling_function()
+def lf_config(x):
+    return 1 if x.n >= CONFIG.minimum else ABSTAIN
+
+@labeling_function()
+def lf_handle(x):
+    return 1 if HANDLE.closed or x.n > 1 else ABSTAIN
+'''
+
+
+class Config:
+    def __init__(self, minimum):
+        self.minimum = minimum
+
+
+def rowwise_namespace():
+    namespace = {"ABSTAIN": ABSTAIN, "KNOWN": np.array([1, 2]), "CONFIG": Config(2)}
+    exec(ROWWISE, namespace)
+    return namespace
+
+
+def test_the_votes_of_a_row_wise_lf_follow_the_contents_of_a_global_array_and_object():
+    """Global arrays and objects once did not count: changed data kept returning cached votes."""
+    from workbench.labeling import apply_lfs
+
+    ns = rowwise_namespace()
+    frame = pd.DataFrame({"text": ["a", "b", "c"], "n": [1, 2, 3]})
+    lfs = [ns["lf_known"], ns["lf_config"]]
+    first = lf_fingerprint(ns["lf_known"]), lf_fingerprint(ns["lf_config"])
+    assert apply_lfs(frame, lfs).tolist() == [[1, -1], [1, 1], [-1, 1]]
+    ns["KNOWN"][:] = [2, 3]  # same array object, new content
+    ns["CONFIG"].minimum = 3  # same object, new attribute value
+    assert apply_lfs(frame, lfs).tolist() == [[-1, -1], [1, -1], [1, 1]]
+    assert (lf_fingerprint(ns["lf_known"]), lf_fingerprint(ns["lf_config"])) != first
+    assert lf_fingerprint(ns["lf_known"]) != lf_fingerprint(rowwise_namespace()["lf_known"])
+    # and unchanged content gives the same fingerprint, in another object
+    ns["KNOWN"] = np.array([1, 2])
+    assert lf_fingerprint(ns["lf_known"]) == first[0]
+
+
+def test_an_lf_reading_what_cannot_be_fingerprinted_bypasses_the_cache_with_a_warning(tmp_path):
+    from workbench.labeling import LabelCache, UncachedLFWarning, apply_lfs, lf_cache_key
+
+    ns = rowwise_namespace()
+    frame = pd.DataFrame({"text": ["a", "b"], "n": [1, 2]})
+    with open(tmp_path / "f.txt", "w") as handle:
+        ns["HANDLE"] = handle
+        with pytest.warns(UncachedLFWarning, match=r"LF 'lf_handle' reads 'HANDLE' \(a TextIOWrapper\), whose content "
+                                                   r"cannot be fingerprinted; its votes are recomputed"):
+            assert lf_cache_key(ns["lf_handle"]) is None
+        cache = LabelCache()
+        with pytest.warns(UncachedLFWarning):
+            assert apply_lfs(frame, [ns["lf_handle"], ns["lf_known"]], cache=cache).tolist() == [[-1, 1], [1, 1]]
+    # the file is closed now: a cached column would still say otherwise
+    with pytest.warns(UncachedLFWarning):
+        assert apply_lfs(frame, [ns["lf_handle"], ns["lf_known"]], cache=cache).tolist() == [[1, 1], [1, 1]]
+    assert len(cache) == 1  # only lf_known's column was cached

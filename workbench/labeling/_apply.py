@@ -25,7 +25,7 @@ from tqdm.auto import tqdm
 from workbench._internal.progress import PROGRESS_MIN_ROWS
 from workbench._internal.validation import ABSTAIN, label_dtype
 from workbench.labeling._fastpath import TextFastPath, text_column_of
-from workbench.labeling._lf import check_unique_names, is_vectorized, lf_fingerprint
+from workbench.labeling._lf import check_unique_names, is_vectorized, lf_cache_key
 
 #: Row count from which ``progress_bar=None`` shows a progress bar.
 
@@ -258,8 +258,10 @@ class LFApplier:
         L = np.full((n, len(self.lfs)), ABSTAIN, dtype=label_dtype(self.cardinality))
         self.faults_, self.applied_ = {}, []
         self._text_paths = {}
-        keys = [(lf_fingerprint(lf), dkey) for lf in self.lfs]
-        cached = [self.cache.get(key) if self.cache is not None else None for key in keys]
+        # None: the LF reads something that cannot be fingerprinted, so its votes bypass the cache
+        keys = [None if self.cache is None or (lf_key := lf_cache_key(lf)) is None else (lf_key, dkey)
+                for lf in self.lfs]
+        cached = [self.cache.get(key) if key is not None else None for key in keys]
         if rows is not None and len(rows) != n:
             raise ValueError(f"rows has {len(rows)} row objects for a table of {n} rows")
         with self._text_lfs_on_threads(df, [lf for lf, c in zip(self.lfs, cached) if c is None]):
@@ -278,7 +280,7 @@ class LFApplier:
                 self.applied_.append(self.names[j])
                 if fault.count:
                     self.faults_[fault.lf] = fault
-                elif self.cache is not None:  # never cache a column with faults: a fix must re-run it
+                elif keys[j] is not None:  # never cache a column with faults: a fix must re-run it
                     self.cache.put(keys[j], L[:, j])
         if self.faults_:
             warnings.warn(self.fault_report(), LFFaultWarning, stacklevel=2)

@@ -21,8 +21,10 @@ import hashlib
 import inspect
 import json
 import marshal
+import pickle
 import re
 import types
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -32,9 +34,6 @@ from snorkel.labeling import LabelingFunction
 
 from workbench._internal.validation import ABSTAIN, label_dtype, lf_name
 from workbench.labeling._regex import search
-
-_DATA_TYPES = (str, bytes, int, float, bool, type(None), list, tuple, dict, set, frozenset, re.Pattern)
-
 
 def _function_source(func: Callable) -> str:
     try:
@@ -53,17 +52,123 @@ def global_names(code: types.CodeType) -> set[str]:
     return names
 
 
-def _referenced_state(func: Callable, _seen: set | None = None) -> list[str]:
-    """Reprs of the data and helper functions an LF's code reads from globals and closures.
+class _Opaque(Exception):
+    """A value whose content cannot be hashed stably (an open file, a lock, a native handle)."""
 
-    Editing ``SPAM_WORDS = [...]`` in another cell must change the fingerprint of an LF that
-    reads it, or the cache would hand back stale votes.
+
+#: At most this many values are visited when hashing one global an LF reads (attributes of
+#: attributes...); a larger object graph counts as opaque rather than slowing every apply.
+_MAX_HASHED_VALUES = 100_000
+
+
+def _hash_value(value: Any, h: Any, seen: set[int], budget: list[int]) -> None:
+    """Feed a canonical encoding of ``value``'s content into the hash ``h``; raise :class:`_Opaque` if none.
+
+    Arrays count by dtype, shape and bytes, pandas objects by their values, index and dtypes, other
+    objects by their class and attributes (recursively), functions by their source.
+    """
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _Opaque("too large to fingerprint")
+    kind = type(value)
+    h.update(f"<{kind.__module__}.{kind.__qualname__}>".encode())
+    if value is None or isinstance(value, (bool, int, float, complex, str, bytes)):
+        h.update(repr(value).encode("utf-8", "surrogatepass"))
+        return
+    if isinstance(value, re.Pattern):
+        h.update(repr((value.pattern, value.flags)).encode("utf-8", "surrogatepass"))
+        return
+    if isinstance(value, types.ModuleType):  # a module is its name: np, re, a helper module
+        h.update(value.__name__.encode())
+        return
+    if isinstance(value, (types.FunctionType, types.MethodType)):
+        func = getattr(value, "__func__", value)
+        h.update(_function_source(func).encode("utf-8", "surrogatepass"))
+        if isinstance(value, types.MethodType):
+            _hash_value(value.__self__, h, seen, budget)
+        return
+    if id(value) in seen:  # a cycle: the object is already being hashed
+        h.update(b"<cycle>")
+        return
+    seen.add(id(value))
+    try:
+        if isinstance(value, (np.ndarray, np.generic)):
+            array = np.asarray(value)
+            h.update(f"{array.dtype.str}{array.shape}".encode())
+            if array.dtype.hasobject:
+                for item in array.ravel().tolist():
+                    _hash_value(item, h, seen, budget)
+            else:
+                h.update(np.ascontiguousarray(array).tobytes())
+        elif isinstance(value, (pd.DataFrame, pd.Series, pd.Index)):
+            frame = value.to_frame() if isinstance(value, (pd.Series, pd.Index)) else value
+            h.update(repr((list(frame.columns), [str(t) for t in frame.dtypes])).encode("utf-8", "surrogatepass"))
+            try:
+                h.update(pd.util.hash_pandas_object(frame, index=not isinstance(value, pd.Index)).to_numpy().tobytes())
+            except TypeError as exc:  # unhashable cells (lists, dicts)
+                raise _Opaque(str(exc)) from exc
+        elif isinstance(value, (list, tuple)):
+            h.update(str(len(value)).encode())
+            for item in value:
+                _hash_value(item, h, seen, budget)
+        elif isinstance(value, dict):
+            h.update(str(len(value)).encode())
+            for key, item in value.items():
+                _hash_value(key, h, seen, budget)
+                _hash_value(item, h, seen, budget)
+        elif isinstance(value, (set, frozenset)):
+            digests = []
+            for item in value:  # set order is arbitrary: hash each element apart, then sort
+                inner = hashlib.sha256()
+                _hash_value(item, inner, seen, budget)
+                digests.append(inner.digest())
+            h.update(b"".join(sorted(digests)))
+        elif isinstance(value, type):
+            h.update(value.__qualname__.encode())
+            for name, attr in sorted(vars(value).items()):
+                if not (name.startswith("__") and name.endswith("__")):
+                    h.update(name.encode())
+                    _hash_value(attr.__func__ if isinstance(attr, (staticmethod, classmethod)) else attr, h, seen, budget)
+        elif hasattr(value, "__dict__") or hasattr(type(value), "__slots__"):
+            state = dict(getattr(value, "__dict__", {}))
+            for slot in getattr(type(value), "__slots__", ()):
+                if hasattr(value, slot):
+                    state[slot] = getattr(value, slot)
+            _hash_value(type(value), h, seen, budget)  # its methods' code
+            _hash_value(state, h, seen, budget)
+        else:  # native objects: their pickle, when they have one, is their content
+            try:
+                h.update(pickle.dumps(value, protocol=4))
+            except Exception as exc:  # noqa: BLE001 -- any pickling failure means: no stable content
+                raise _Opaque(f"{type(exc).__name__}: {exc}") from exc
+    finally:
+        seen.discard(id(value))
+
+
+def _value_digest(value: Any) -> str | None:
+    """SHA-256 of a value's content, or None when it cannot be fingerprinted."""
+    h = hashlib.sha256()
+    try:
+        _hash_value(value, h, set(), [_MAX_HASHED_VALUES])
+    except (_Opaque, RecursionError):
+        return None
+    return h.hexdigest()
+
+
+def _referenced_state(func: Callable, _seen: set | None = None) -> tuple[list[str], list[str]]:
+    """What an LF's code reads from globals and closures, as hashable text; and what cannot be hashed.
+
+    Editing ``SPAM_WORDS = [...]`` in another cell, or the contents of a global array, or an
+    attribute of a global object, must change the fingerprint of an LF that reads it, or the
+    cache would hand back stale votes. Returns the state and the names (with their types) of
+    values whose content cannot be fingerprinted.
     """
     seen = _seen if _seen is not None else {id(func)}
     code = getattr(func, "__code__", None)
     if code is None:
-        return []
-    state = []
+        return [], []
+    state: list[str] = []
+    opaque: list[str] = []
     values = {}
     for name in global_names(code):
         if name in getattr(func, "__globals__", {}):
@@ -74,13 +179,20 @@ def _referenced_state(func: Callable, _seen: set | None = None) -> list[str]:
         except ValueError:  # an empty cell
             continue
     for name, value in sorted(values.items()):
-        if isinstance(value, _DATA_TYPES):
-            state.append(f"{name}={value!r}")
-        elif isinstance(value, types.FunctionType) and id(value) not in seen:
-            seen.add(id(value))
-            state.append(f"{name}:{_function_source(value)}")
-            state.extend(_referenced_state(value, seen))
-    return state
+        if isinstance(value, types.FunctionType):
+            if id(value) not in seen:
+                seen.add(id(value))
+                state.append(f"{name}:{_function_source(value)}")
+                inner_state, inner_opaque = _referenced_state(value, seen)
+                state += inner_state
+                opaque += inner_opaque
+            continue
+        digest = _value_digest(value)
+        if digest is None:
+            opaque.append(f"{name!r} (a {type(value).__name__})")
+            digest = f"opaque {type(value).__module__}.{type(value).__qualname__}"
+        state.append(f"{name}={digest}")
+    return state, opaque
 
 
 def _digest(*parts: str) -> str:
@@ -129,9 +241,7 @@ class VectorizedLF:
 
     @property
     def fingerprint(self) -> str:
-        if self.builder:
-            return _digest(self.builder, json.dumps(self.params, sort_keys=True, default=repr))
-        return _digest("vectorized", self.name, self.source, *_referenced_state(self.func))
+        return _fingerprint(self)[0]
 
     def to_code(self) -> str:
         """A Python expression that rebuilds a builder-made LF (used when saving LF modules)."""
@@ -279,19 +389,55 @@ def lf_source(lf: Any) -> str:
     raise TypeError(f"{lf!r} is not a labeling function")
 
 
-def lf_fingerprint(lf: Any) -> str:
-    """Hash of an LF's code, parameters, resources and the global data it reads."""
+def _fingerprint(lf: Any) -> tuple[str, list[str]]:
+    """An LF's fingerprint, and what it reads that could not be fingerprinted (see :func:`lf_cache_key`)."""
     if isinstance(lf, VectorizedLF):
-        return lf.fingerprint
+        if lf.builder:
+            return _digest(lf.builder, json.dumps(lf.params, sort_keys=True, default=repr)), []
+        state, opaque = _referenced_state(lf.func)
+        return _digest("vectorized", lf.name, lf.source, *state), opaque
     if isinstance(lf, LabelingFunction):
-        parts = [lf.name, _function_source(lf._f), *_referenced_state(lf._f), repr(sorted((lf._resources or {}).items()))]
+        state, opaque = _referenced_state(lf._f)
+        resources = _value_digest(lf._resources or {})
+        if resources is None:
+            opaque.append(f"its resources ({', '.join(sorted(lf._resources))})")
+        parts = [lf.name, _function_source(lf._f), *state, f"resources={resources}"]
         for pre in lf._pre:
             parts.append(repr(pre))
             inner = getattr(pre, "_f", None) or getattr(pre, "run", None)
             if inner is not None:
                 parts.append(_function_source(inner))
-        return _digest(*parts)
+        return _digest(*parts), opaque
     raise TypeError(f"{lf!r} is not a labeling function (expected a builder LF or a Snorkel LabelingFunction)")
+
+
+def lf_fingerprint(lf: Any) -> str:
+    """Hash of an LF's code, parameters, resources and the global data it reads.
+
+    Global data counts by content: lists and dicts, NumPy arrays (dtype, shape and bytes),
+    pandas objects, and other objects by their class and attributes. A value whose content
+    cannot be hashed (an open file, a lock) counts by its type only; :func:`lf_cache_key` then
+    says the LF's votes must not be cached.
+    """
+    return _fingerprint(lf)[0]
+
+
+def lf_cache_key(lf: Any) -> str | None:
+    """The key under which an LF's votes may be cached: its fingerprint, or None when the LF reads
+    a global (or has a resource) whose content cannot be fingerprinted, so cached votes could be stale.
+
+    Warns once per call with None, naming what could not be fingerprinted.
+    """
+    fingerprint, opaque = _fingerprint(lf)
+    if not opaque:
+        return fingerprint
+    warnings.warn(f"LF {lf_name(lf)!r} reads {', '.join(opaque)}, whose content cannot be fingerprinted; "
+                  "its votes are recomputed on every apply instead of cached", UncachedLFWarning, stacklevel=3)
+    return None
+
+
+class UncachedLFWarning(UserWarning):
+    """An LF's votes are not cached because something it reads cannot be fingerprinted."""
 
 
 def check_unique_names(lfs: Iterable[Any]) -> list[str]:
