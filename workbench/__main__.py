@@ -23,8 +23,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--overwrite", action="store_true", default=None, help="replace existing outputs")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     rep = sub.add_parser("reproduce", help="re-run the pipeline recorded in a manifest and compare every step")
-    rep.add_argument("manifest", help="the .manifest.json beside an export")
+    rep.add_argument("manifest", help="a run's .manifest.json, or an export folder (its current run)")
     rep.add_argument("--lfs", help="use this LF module (file or module path) instead of the recorded one")
+    rep.add_argument("--trust-lf-module", action="store_true",
+                     help="import the LF module even if it is not the one recorded (hash differs) or the manifest "
+                          "cannot be checked")
     rep.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -40,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         from workbench.pipeline import reproduce
 
-        report = reproduce(args.manifest, lf_module=args.lfs, progress_bar=not args.quiet)
+        report = reproduce(args.manifest, lf_module=args.lfs, trust_lf_module=args.trust_lf_module,
+                           progress_bar=not args.quiet)
         print(report)
         return 0 if report.ok else 1
     except ConfigError as exc:

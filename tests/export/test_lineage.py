@@ -14,10 +14,14 @@ import pytest
 from workbench import data_dir
 from workbench.export import (
     LineageError,
+    embedded_manifest_sha256,
+    export_file_sha256,
     file_sha256,
     frame_sha256,
+    latest_run,
     load_manifest,
     manifest_path_for,
+    read_export,
     read_table,
     verify_export,
 )
@@ -85,10 +89,18 @@ def result(shared):
 def test_round_trip_hashes_match_the_manifest(result, tmp_path, fmt):
     res = result if fmt == "parquet" else run(tmp_path, fmt=fmt)
     assert res.manifest_path == manifest_path_for(res.export_path) == res.export_path.with_name(f"spam.{fmt}.manifest.json")
+    assert res.export_path.parent == res.folder / "runs" / res.run.run_id and latest_run(res.folder) == res.run
     manifest = load_manifest(res.manifest_path)
     assert manifest == res.manifest
     assert manifest["export"]["file"] == f"spam.{fmt}"
-    assert file_sha256(res.export_path) == manifest["export"]["sha256"] == manifest["steps"]["export_file"]["sha256"]
+    sha = export_file_sha256(res.export_path, fmt)
+    assert sha == manifest["export"]["sha256"] == manifest["steps"]["export_file"]["sha256"]
+    # the manifest's own hash travels with the export: in Parquet's metadata, and in the pointer
+    assert res.run.manifest_sha256 == file_sha256(res.manifest_path)
+    if fmt == "parquet":
+        assert embedded_manifest_sha256(res.export_path) == file_sha256(res.manifest_path) and sha != file_sha256(res.export_path)
+    else:
+        assert sha == file_sha256(res.export_path)
     back = read_table(res.export_path)
     assert list(back.columns) == manifest["export"]["columns"] and len(back) == manifest["export"]["rows"]
     assert back["example_id"].astype(str).tolist() == res.export["example_id"].tolist()
@@ -96,6 +108,7 @@ def test_round_trip_hashes_match_the_manifest(result, tmp_path, fmt):
     if fmt == "parquet":  # parquet keeps dtypes, so even the table's content hash survives the trip
         assert frame_sha256(back) == manifest["export"]["table_sha256"] == manifest["steps"]["export_table"]["sha256"]
     assert verify_export(res.manifest_path)["export"]["sha256"] == manifest["export"]["sha256"]
+    assert verify_export(res.folder) == manifest and read_export(res.folder).equals(back)
 
 
 def test_manifest_records_inputs_lfs_funnel_and_environment(result, youtube):
@@ -149,7 +162,7 @@ def test_manifest_records_inputs_lfs_funnel_and_environment(result, youtube):
 def test_reproduce_passes_on_an_unchanged_pipeline(result):
     report = reproduce(result.manifest_path)
     assert report.ok, str(report)
-    assert [c.step for c in report.checks] == ["export_on_disk", "inputs", "lfs", "apply", "label_model", "filter",
+    assert [c.step for c in report.checks] == ["manifest", "export_on_disk", "inputs", "lfs", "apply", "label_model", "filter",
                                                "leakage", "export_table", "export_file", "evaluation"]
     assert report.summary().startswith("reproduced: every step")
     assert not report.notes
@@ -177,7 +190,10 @@ def test_reproduce_fails_at_the_lfs_step_naming_each_changed_lf(result):
         assert old in source
         source = source.replace(old, new)
     open(path, "w").write(source)
-    report = reproduce(result.manifest_path)  # one re-run finds all three edits
+    with pytest.raises(LineageError, match=r"refusing to import the LF module .*spam_lfs\.py: its SHA-256 .* differs .*"
+                                           r"--trust-lf-module"):
+        reproduce(result.manifest_path)
+    report = reproduce(result.manifest_path, trust_lf_module=True)  # one re-run finds all three edits
     assert not report.ok
     assert report.first_difference.step == "lfs"
     details = report.first_difference.details
@@ -189,13 +205,13 @@ def test_reproduce_fails_at_the_lfs_step_naming_each_changed_lf(result):
     assert report.summary().startswith("NOT reproduced: step 'lfs' differs: LF 'kw_song' changed")
     failed = [c.step for c in report.checks if not c.ok]
     assert failed[:3] == ["lfs", "apply", "label_model"] and "export_file" in failed
-    assert "export_on_disk" not in failed and "inputs" not in failed
+    assert "export_on_disk" not in failed and "manifest" not in failed and "inputs" not in failed
 
 
 def test_reproduce_ignores_module_edits_outside_the_lfs(result):
     path = result.config.lfs.module
     open(path, "a").write("\n\ndef helper_nobody_uses():\n    return 42\n")
-    report = reproduce(result.manifest_path)
+    report = reproduce(result.manifest_path, trust_lf_module=True)
     assert report.ok, str(report)
     assert any("LF module file changed" in n for n in report.notes)
 
@@ -208,13 +224,37 @@ def test_reproduce_reports_a_removed_lf_module(result):
 
 
 def test_a_tampered_export_fails_verification(result):
-    with open(result.export_path, "ab") as fh:
-        fh.write(b"\0")
+    with open(result.export_path, "r+b") as fh:  # one byte in the data, before the footer
+        fh.seek(100)
+        byte = fh.read(1)
+        fh.seek(100)
+        fh.write(bytes([byte[0] ^ 0xFF]))
     with pytest.raises(LineageError, match=r"spam\.parquet: SHA-256 .* differs from the manifest's"):
         verify_export(result.manifest_path)
-    report = reproduce(result.manifest_path)
+    report = reproduce(result.manifest_path)  # the manifest itself still checks out, so its LF module may run
     assert report.first_difference.step == "export_on_disk"
     assert [c.step for c in report.checks if not c.ok] == ["export_on_disk"]  # the pipeline itself still reproduces
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_a_manifest_edited_after_export_is_detected_and_its_code_not_run(tmp_path, fmt):
+    res = run(tmp_path, fmt=fmt)
+    manifest = json.loads(res.manifest_path.read_text())
+    marker = tmp_path / "ran.txt"
+    evil = tmp_path / "evil_lfs.py"
+    evil.write_text(f"open({str(marker)!r}, 'w').write('imported')\n" + LF_MODULE)
+    manifest["config"]["lfs"]["module"] = str(evil)
+    manifest["lf_module"]["sha256"] = file_sha256(evil)  # a careful forger updates the recorded hash too
+    res.manifest_path.write_text(json.dumps(manifest, indent=2))
+    carrier = "Parquet metadata" if fmt == "parquet" else "latest.json"
+    with pytest.raises(LineageError, match=rf"the manifest was edited after export"):
+        verify_export(res.manifest_path)
+    with pytest.raises(LineageError, match=rf"refusing to reproduce .*recorded in .*{carrier}.*edited after export.*"
+                                           r"--trust-lf-module"):
+        reproduce(res.folder)
+    assert not marker.exists()  # refused before anything was imported
+    report = reproduce(res.folder, trust_lf_module=True)
+    assert marker.exists() and [c.step for c in report.checks if not c.ok][:1] == ["manifest"]
 
 
 def test_load_manifest_refuses_foreign_files(tmp_path):

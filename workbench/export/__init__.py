@@ -1,4 +1,4 @@
-"""Export: the curated table and its lineage manifest.
+"""Export: the curated table, its lineage manifest, and runs (export + manifest + report switched in as one unit).
 
 :class:`LeakageError` is :class:`workbench.evaluate.LeakageError` (the one leakage check's
 error), re-exported because :func:`refuse_leakage` raises it."""
@@ -25,7 +25,25 @@ from workbench.export._lineage import (
     load_manifest,
     manifest_path_for,
     step_record,
+)
+from workbench.export._runs import (
+    KEEP_RUNS,
+    MANIFEST_KEY,
+    POINTER,
+    RUNS,
+    ExportRun,
+    RunFiles,
+    check_export,
+    embed_manifest_sha256,
+    embedded_manifest_sha256,
+    export_file_sha256,
+    latest_run,
+    read_export,
+    resolve_manifest,
+    runs,
     verify_export,
+    write_export_file,
+    write_run,
 )
 from workbench.export._table import (
     FORMATS,
@@ -43,16 +61,22 @@ from workbench.export._table import (
 )
 
 __all__ = [
+    "ExportRun",
     "FORMATS",
+    "KEEP_RUNS",
     "LABEL_COLUMNS",
     "LeakageError",
     "LineageError",
+    "MANIFEST_KEY",
     "MANIFEST_SUFFIX",
     "MANIFEST_VERSION",
     "PACKAGES",
+    "POINTER",
     "PROBA_PREFIX",
     "READERS",
     "REQUIRED",
+    "RUNS",
+    "RunFiles",
     "STEP_ORDER",
     "SUFFIXES",
     "VOTE_PREFIX",
@@ -60,19 +84,29 @@ __all__ = [
     "array_sha256",
     "build_export_frame",
     "build_manifest",
+    "check_export",
     "dump_manifest",
+    "embed_manifest_sha256",
+    "embedded_manifest_sha256",
     "environment",
+    "export_file_sha256",
     "export_format",
     "export_path_of",
     "file_sha256",
     "frame_sha256",
     "json_sha256",
+    "latest_run",
     "lf_records",
     "load_manifest",
     "manifest_path_for",
+    "read_export",
     "read_table",
     "refuse_leakage",
+    "resolve_manifest",
+    "runs",
     "step_record",
     "verify_export",
+    "write_export_file",
+    "write_run",
     "write_table",
 ]

@@ -1,7 +1,8 @@
 """Lineage manifests: where every exported label came from, and a check that it can be rebuilt.
 
-Beside each export ``<name>.<format>`` sits ``<name>.<format>.manifest.json`` (written
-atomically, together with the export). It records:
+Beside each export ``<name>.<format>`` sits ``<name>.<format>.manifest.json``, in the run
+folder that holds both and the report (:mod:`workbench.export._runs`: one unit, switched into
+place by one rename). It records:
 
 ``inputs``
     SHA-256 of every input file, and row count and content hash of every split.
@@ -20,7 +21,8 @@ atomically, together with the export). It records:
     gate's verdict; ``leakage``: the leakage check of every set trained on (the method that ran,
     the copies of protected rows it found, and which it removed).
 ``export``
-    File name (beside the manifest), format, SHA-256, rows and columns.
+    File name (beside the manifest), format, SHA-256 (for Parquet with the embedded manifest
+    hash zeroed: :func:`workbench.export.export_file_sha256`), rows and columns.
 ``steps``
     A content hash per pipeline step (inputs, lfs, apply, label_model, filter, leakage,
     export_table, export_file, evaluation), with the details that explain a difference.
@@ -30,7 +32,7 @@ atomically, together with the export). It records:
 ``environment``, ``created_at``
     Python and package versions, platform; creation time (UTC).
 
-:func:`verify_export` checks an export against its manifest;
+:func:`workbench.export.verify_export` checks an export and its manifest against each other;
 :func:`workbench.pipeline.reproduce` re-runs the pipeline from the manifest and says which step
 differs, if any.
 """
@@ -225,23 +227,6 @@ def export_path_of(manifest_path: str | os.PathLike, manifest: dict | None = Non
     manifest_path = Path(manifest_path)
     manifest = manifest if manifest is not None else load_manifest(manifest_path)
     return manifest_path.parent / manifest["export"]["file"]
-
-
-def verify_export(manifest_path: str | os.PathLike) -> dict:
-    """Check that the export beside a manifest is the one it describes (SHA-256 of the file).
-
-    Returns the manifest; raises :class:`LineageError` naming the file if it is missing or
-    its hash differs.
-    """
-    manifest = load_manifest(manifest_path)
-    export = export_path_of(manifest_path, manifest)
-    if not export.is_file():
-        raise LineageError(f"{export}: the export named by {manifest_path} is missing")
-    actual = file_sha256(export)
-    if actual != manifest["export"]["sha256"]:
-        raise LineageError(f"{export}: SHA-256 {actual[:12]}… differs from the manifest's "
-                           f"{manifest['export']['sha256'][:12]}…; the file changed after export")
-    return manifest
 
 
 def step_record(sha256: str, **details: Any) -> dict:

@@ -58,6 +58,7 @@ from workbench.labeling._module import (
     LFModuleError,
     LFSaveError,
     execute_lf_source,
+    lf_module_path,
     lfs_to_code,
     load_lf_module,
 )
@@ -127,6 +128,7 @@ __all__ = [
     "lf_cache_key",
     "lf_fingerprint",
     "lf_kind",
+    "lf_module_path",
     "lf_name",
     "lf_source",
     "lf_summary",

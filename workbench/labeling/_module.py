@@ -329,6 +329,26 @@ def execute_lf_source(source: str, path: str | os.PathLike, *, register: bool = 
     return module
 
 
+def lf_module_path(source: str | os.PathLike) -> Path:
+    """The source file of an LF module (a ``.py`` path, or a dotted module path), found without running it.
+
+    A dotted path's parent packages are imported to find it, as Python does; the module itself is not.
+    """
+    text = os.fspath(source)
+    if text.endswith(".py") or os.sep in text or Path(text).is_file():
+        path = Path(text)
+        if not path.is_file():
+            raise LFModuleError(f"unknown LF module: no such file {path}")
+        return path
+    try:
+        found = importlib.util.find_spec(text)
+    except (ImportError, ValueError) as exc:
+        raise LFModuleError(f"unknown LF module {text!r}: {exc}") from exc
+    if found is None or not found.origin or not found.origin.endswith(".py"):
+        raise LFModuleError(f"unknown LF module {text!r}: no Python source file found for it")
+    return Path(found.origin)
+
+
 def load_lf_module(source: str | os.PathLike, *, attribute: str | None = None) -> LFModule:
     """Load an LF module afresh from a ``.py`` file or a dotted module path.
 
@@ -349,18 +369,7 @@ def load_lf_module(source: str | os.PathLike, *, attribute: str | None = None) -
     ('YOUTUBE_LFS', True)
     """
     text = os.fspath(source)
-    if text.endswith(".py") or os.sep in text or Path(text).is_file():
-        path = Path(text)
-        if not path.is_file():
-            raise LFModuleError(f"unknown LF module: no such file {path}")
-    else:
-        try:
-            found = importlib.util.find_spec(text)
-        except (ImportError, ValueError) as exc:
-            raise LFModuleError(f"unknown LF module {text!r}: {exc}") from exc
-        if found is None or not found.origin or not found.origin.endswith(".py"):
-            raise LFModuleError(f"unknown LF module {text!r}: no Python source file found for it")
-        path = Path(found.origin)
+    path = lf_module_path(source)
     try:
         module = execute_lf_source(path.read_text(encoding="utf-8"), path)
     except Exception as exc:

@@ -39,16 +39,17 @@ from workbench.pipeline._reproduce import (
     reproduce,
 )
 from workbench.pipeline._run import (
-    SUFFIX,
     PipelineResult,
-    output_paths,
+    export_folder,
     run_pipeline,
 )
 from workbench.pipeline._stages import (
     PROBA_DECIMALS,
     STAGES,
+    SUFFIX,
     PipelineError,
     StageResult,
+    export_names,
     load_data,
 )
 
@@ -83,10 +84,11 @@ __all__ = [
     "TOP_LEVEL",
     "TableSpec",
     "compare_manifests",
+    "export_folder",
+    "export_names",
     "label_model_kinds",
     "load_config",
     "load_data",
-    "output_paths",
     "parse_config",
     "read_config_file",
     "render_report",

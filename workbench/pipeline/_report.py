@@ -1,12 +1,14 @@
 """What a run prints (:func:`render_summary`) and the report written beside its export (:func:`render_report`).
 
-Both read only the manifest, so a report can be rebuilt from any manifest.
+Both read only the manifest (and the run's paths), so a report can be rebuilt from any manifest.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+
+from workbench.export._runs import POINTER, ExportRun
 
 
 def _fmt(x: Any) -> str:
@@ -38,7 +40,7 @@ def _timing_text(timings: dict) -> str:
     return f"took {sum(timings.values()):.1f} s ({slowest} {timings[slowest]:.1f} s)"
 
 
-def render_summary(manifest: dict, export_path: Path, manifest_path: Path, report_path: Path) -> str:
+def render_summary(manifest: dict, run: ExportRun) -> str:
     """A few lines: the funnel, the label model, the leakage check, the test metrics, where the files are."""
     funnel, ev, lm = manifest["funnel"], manifest["evaluation"], manifest["label_model"]
     leak = ev["leakage"]
@@ -62,10 +64,11 @@ def render_summary(manifest: dict, export_path: Path, manifest_path: Path, repor
     if manifest.get("timings"):
         lines.append(_timing_text(manifest["timings"]))
     lines += [
-        f"export:   {export_path} (sha256 {manifest['export']['sha256'][:12]})",
-        f"manifest: {manifest_path}",
-        f"report:   {report_path}",
-        f"check it: python -m workbench reproduce {manifest_path}",
+        f"run {run.run_id} of {run.folder} (current: {run.folder / POINTER})",
+        f"export:   {run.export_path} (sha256 {manifest['export']['sha256'][:12]})",
+        f"manifest: {run.manifest_path}",
+        f"report:   {run.report_path}",
+        f"check it: python -m workbench reproduce {run.manifest_path}",
     ]
     return "\n".join(lines)
 

@@ -13,10 +13,12 @@ from typing import Any
 from workbench.export._lineage import (
     STEP_ORDER,
     LineageError,
+    file_sha256,
     load_manifest,
-    verify_export,
 )
-from workbench.pipeline._config import ConfigError, parse_config
+from workbench.export._runs import check_export, resolve_manifest
+from workbench.labeling._module import LFModuleError, lf_module_path
+from workbench.pipeline._config import ConfigError, PipelineConfig, parse_config
 from workbench.pipeline._run import run_pipeline
 
 
@@ -138,22 +140,53 @@ def compare_manifests(recorded: dict, rerun: dict) -> tuple[list[StepCheck], lis
     return checks, notes
 
 
-def reproduce(manifest_path: str | os.PathLike, *, lf_module: str | None = None, progress_bar: bool | None = False) -> ReproduceReport:
+def _refuse_untrusted_code(manifest_path: Path, manifest_problems: list[str], config: PipelineConfig,
+                           recorded: dict) -> StepCheck | None:
+    """Refuse to import an LF module that is not the one the export ran: a manifest edited after export
+    (it names the code to run), or a module file whose SHA-256 is not the recorded one.
+
+    Returns a failed ``lfs`` check when the module cannot be found at all (nothing would be imported).
+    """
+    flag = "pass trust_lf_module=True (--trust-lf-module) to run it anyway"
+    if manifest_problems:
+        raise LineageError(f"refusing to reproduce {manifest_path}: {manifest_problems[0]}. The manifest names the "
+                           f"code reproduce imports (lfs: {config.lfs.module}), so an edited one could run anything; "
+                           f"{flag}")
+    try:
+        path = lf_module_path(config.lfs.module)
+    except LFModuleError as exc:
+        return StepCheck("lfs", False, [f"cannot re-run: lfs: {exc}"])
+    actual, expected = file_sha256(path), recorded["lf_module"]["sha256"]
+    if actual != expected:
+        raise LineageError(f"refusing to import the LF module {path}: its SHA-256 {actual[:12]}… differs from the "
+                           f"{expected[:12]}… recorded in {manifest_path.name}, so it is not the code that made the "
+                           f"export. Review the change, then {flag} and see which steps differ")
+    return None
+
+
+def reproduce(where: str | os.PathLike, *, lf_module: str | None = None, trust_lf_module: bool = False,
+              progress_bar: bool | None = False) -> ReproduceReport:
     """Re-run the pipeline recorded in a manifest and compare every step with the record.
 
-    The export on disk is first checked against the manifest (``export_on_disk``). Then
-    the pipeline runs again from the manifest's config (the same data files and the LF
-    module they name, as it is now) into a temporary folder, and each step's content
-    hash is compared: inputs, LFs, label matrix, label model probabilities, filter
-    funnel, leakage check, export table, export file and evaluation (never timings). Nothing next to the original
-    export is written.
+    First the manifest is checked against the hash its export carries (``manifest``) and the
+    export on disk against the manifest (``export_on_disk``). Before anything is imported, the LF
+    module's SHA-256 is compared with the recorded one: a module that changed since export, or a
+    manifest edited after it, is refused unless ``trust_lf_module``. Then the pipeline runs again
+    from the manifest's config (the same data files and LF module) into a temporary folder, and
+    each step's content hash is compared: inputs, LFs, label matrix, label model probabilities,
+    filter funnel, leakage check, export table, export file and evaluation (never timings).
+    Nothing next to the original export is written.
 
     Parameters
     ----------
-    manifest_path : path
+    where : path
+        A run's manifest, or an export folder (or its ``latest.json``) for its current run.
     lf_module : str, optional
         Use this LF module (path or module name) instead of the recorded one, e.g. after
-        moving the project.
+        moving the project; its hash is checked like the recorded one's.
+    trust_lf_module : bool
+        Import the LF module even if its hash differs from the recorded one, or the manifest
+        cannot be checked (to see which steps an LF edit changes).
     progress_bar : bool or None
         Show the pipeline's progress bar (None: for a large pool).
 
@@ -163,20 +196,23 @@ def reproduce(manifest_path: str | os.PathLike, *, lf_module: str | None = None,
         ``ok``, ``first_difference`` and a readable ``str``; a step that cannot even run
         (a data file or the LF module is gone) is reported as that step differing.
 
+    Raises
+    ------
+    LineageError
+        The manifest was edited after export, or the LF module is not the recorded one, and
+        ``trust_lf_module`` is False.
+
     Examples
     --------
-    >>> report = reproduce("out/youtube_spam/youtube_spam.parquet.manifest.json")  # doctest: +SKIP
+    >>> report = reproduce("out/youtube_spam")  # doctest: +SKIP
     >>> report.ok, report.summary()  # doctest: +SKIP
-    (True, 'reproduced: every step of youtube_spam.parquet.manifest.json matches (11 steps)')
+    (True, 'reproduced: every step of youtube_spam.parquet.manifest.json matches (12 steps)')
     """
-    manifest_path = Path(manifest_path)
+    manifest_path = resolve_manifest(where)
     recorded = load_manifest(manifest_path)
-    checks = []
-    try:
-        verify_export(manifest_path)
-        checks.append(StepCheck("export_on_disk", True))
-    except LineageError as exc:
-        checks.append(StepCheck("export_on_disk", False, [str(exc)]))
+    _, manifest_problems, export_problems = check_export(manifest_path)
+    checks = [StepCheck("manifest", not manifest_problems, manifest_problems),
+              StepCheck("export_on_disk", not export_problems, export_problems)]
 
     raw = json.loads(json.dumps(recorded["config"]))
     if lf_module is not None:
@@ -185,11 +221,17 @@ def reproduce(manifest_path: str | os.PathLike, *, lf_module: str | None = None,
         raw["output"] = {**raw["output"], "dir": tmp, "overwrite": True}
         try:
             config = parse_config(raw, base_dir=manifest_path.parent, source=manifest_path)
+            missing = None if trust_lf_module else _refuse_untrusted_code(manifest_path, manifest_problems, config,
+                                                                          recorded)
+            if missing is not None:
+                return ReproduceReport(manifest_path, checks + [missing])
             result = run_pipeline(config, progress_bar=progress_bar, echo=None)
         except ConfigError as exc:
             step = "lfs" if exc.key.startswith("lfs") else "inputs" if exc.key.startswith("data") else "config"
             checks.append(StepCheck(step, False, [f"cannot re-run: {exc}"]))
             return ReproduceReport(manifest_path, checks)
+        except LineageError:
+            raise
         except Exception as exc:  # whatever stops the re-run is the finding, reported with its step unknown
             checks.append(StepCheck("pipeline", False, [f"re-run failed: {type(exc).__name__}: {exc}"]))
             return ReproduceReport(manifest_path, checks)

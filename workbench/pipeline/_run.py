@@ -9,7 +9,9 @@ on for protected rows (:func:`workbench.evaluate.check_leakage`), train the end 
 soft labels mixed with the hand-labeled ``seed`` split (never dev, valid, test or canary),
 evaluate both models on the clean test set and gate the export on the canary set
 (:func:`workbench.evaluate.canary_gate`), and write the curated set, its lineage manifest and
-a short report, all atomically. ``python -m workbench run CONFIG`` calls it.
+a short report as one new run of the export folder ``<output.dir>/<name>/``, made current by one
+atomic rename of its ``latest.json`` (:mod:`workbench.export._runs`). ``python -m workbench run
+CONFIG`` calls it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from tqdm.auto import tqdm
 
 from workbench._internal.paths import out_dir
 from workbench._internal.progress import PROGRESS_MIN_ROWS
-from workbench.export import _lineage as lineage
+from workbench.export._runs import POINTER, ExportRun
 from workbench.pipeline._config import PipelineConfig, load_config
 from workbench.pipeline._report import render_summary
 from workbench.pipeline._stages import (
@@ -42,34 +44,45 @@ from workbench.pipeline._stages import (
     load_inputs,
 )
 
-SUFFIX = {"parquet": ".parquet", "csv": ".csv", "jsonl": ".jsonl"}
-
-
 @dataclass
 class PipelineResult:
-    """Everything a run produced: the files, the manifest, the export table, both models, and the stage times."""
+    """Everything a run produced: the run (its folder and files), the manifest, the export table, both
+    models, and the stage times."""
 
     config: PipelineConfig
-    export_path: Path
-    manifest_path: Path
-    report_path: Path
+    run: ExportRun
     manifest: dict
     export: pd.DataFrame
     label_model: Any
     end_model: Any
     timings: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def folder(self) -> Path:
+        """The export folder, whose ``latest.json`` names its current run."""
+        return self.run.folder
+
+    @property
+    def export_path(self) -> Path:
+        return self.run.export_path
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.run.manifest_path
+
+    @property
+    def report_path(self) -> Path:
+        return self.run.report_path
+
     def summary(self) -> str:
         """The short report printed at the end of ``python -m workbench run``."""
-        return render_summary(self.manifest, self.export_path, self.manifest_path, self.report_path)
+        return render_summary(self.manifest, self.run)
 
 
-def output_paths(config: PipelineConfig, out: str | os.PathLike | None = None) -> tuple[Path, Path, Path]:
-    """Export, manifest and report paths of a config (``out`` overrides ``output.dir``)."""
-    folder = Path(out) if out is not None else config.output.dir if config.output.dir is not None else out_dir()
-    export = folder / f"{config.output.name}{SUFFIX[config.output.format]}"
-    report = folder / f"{config.output.name}.report.{config.output.report}"
-    return export, lineage.manifest_path_for(export), report
+def export_folder(config: PipelineConfig, out: str | os.PathLike | None = None) -> Path:
+    """The export folder of a config: ``<output.dir>/<name>/`` (``out`` overrides ``output.dir``)."""
+    base = Path(out) if out is not None else config.output.dir if config.output.dir is not None else out_dir()
+    return base / config.output.name
 
 
 class _Stages:
@@ -117,7 +130,8 @@ def run_pipeline(
     progress_bar: bool | None = None,
     echo: Callable[[str], Any] | None = print,
 ) -> PipelineResult:
-    """Run the whole pipeline of ``config`` and write the export, its manifest and a report.
+    """Run the whole pipeline of ``config`` and write the export, its manifest and a report as a new run
+    of the export folder ``<output.dir>/<name>/`` (current once its ``latest.json`` is switched).
 
     Parameters
     ----------
@@ -126,8 +140,9 @@ def run_pipeline(
     out : path, optional
         Output folder, overriding ``output.dir``.
     overwrite : bool, optional
-        Replace existing outputs (default: ``output.overwrite``). Without it an existing
-        export is refused before any work is done.
+        Make a new run current in a folder that already holds an export (default:
+        ``output.overwrite``). Without it an existing export is refused before any work is
+        done. The previous run is kept until the next switch.
     progress_bar : bool or None
         Show a progress bar over the stages (``tqdm.auto``); None shows one for a pool of
         at least 50,000 rows.
@@ -144,7 +159,7 @@ def run_pipeline(
         A config problem found while running (unreadable table, LF module that fails to
         import, a label model that cannot be fitted on the LFs).
     FileExistsError
-        The outputs exist and ``overwrite`` is off.
+        The export folder holds an export and ``overwrite`` is off.
     workbench.evaluate.LeakageError
         A set the end model would train on holds copies of protected rows and the
         ``leakage:`` policy says refuse (the default for exact copies).
@@ -161,12 +176,10 @@ def run_pipeline(
     if not isinstance(config, PipelineConfig):
         config = load_config(config)
     overwrite = config.output.overwrite if overwrite is None else overwrite
-    paths = output_paths(config, out)
-    if not overwrite:
-        existing = [str(p) for p in paths if p.exists()]
-        if existing:
-            raise FileExistsError(f"{', '.join(existing)} already exist(s); pass --overwrite "
-                                  "(or set output.overwrite: true) to replace")
+    folder = export_folder(config, out)
+    if not overwrite and (folder / POINTER).exists():
+        raise FileExistsError(f"{folder} already holds an export ({POINTER}); pass --overwrite "
+                              "(or set output.overwrite: true) to make a new run current (the previous run is kept)")
 
     stages = _Stages(config.name, progress_bar)
     # Slow steps inside a stage show their own bars only for a large pool, and never when told not to
@@ -190,15 +203,16 @@ def run_pipeline(
             learned = stages.run("end model", end_model_stage, config, training, ds.class_names)
             evaluated = stages.run("evaluate", evaluate_stage, config, ds, L, generated.artifact.model, learned.artifact,
                                    training)
-            exported = stages.run("export", export_stage, config, paths, training.table,
+            exported = stages.run("export", export_stage, config, folder, training.table,
                                   (loaded, votes, generated, curated, guarded, learned, evaluated),
                                   label_source=generated.artifact.source, timings=dict(stages.timings),
                                   overwrite=overwrite)
         finally:
             stages.close()
 
-    result = PipelineResult(config, *paths, exported.artifact, training.table, generated.artifact.model,
-                            learned.artifact, stages.timings)
+    manifest, run = exported.artifact
+    result = PipelineResult(config, run, manifest, training.table, generated.artifact.model, learned.artifact,
+                            stages.timings)
     if echo is not None:
         echo(result.summary())
     return result

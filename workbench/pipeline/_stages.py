@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score
 
-from workbench._internal.atomic import atomic_files
 from workbench._internal.paths import data_dir
 from workbench._internal.validation import ABSTAIN
 from workbench.curate._funnel import Funnel
@@ -29,7 +28,15 @@ from workbench.data._dataset import ID_COLUMN, PROTECTED_SPLITS, TEXT_COLUMN, Da
 from workbench.evaluate._canary import canary_gate
 from workbench.evaluate._leakage import LeakageReport, check_leakage
 from workbench.export import _lineage as lineage
-from workbench.export._table import PROBA_PREFIX, WRITERS, build_export_frame, export_format
+from workbench.export._runs import (
+    ExportRun,
+    RunFiles,
+    embed_manifest_sha256,
+    export_file_sha256,
+    write_export_file,
+    write_run,
+)
+from workbench.export._table import PROBA_PREFIX, build_export_frame, export_format
 from workbench.generate._labelmodel import LABEL_MODELS, fit_label_model, health_check
 from workbench.labeling._engines import apply_lfs
 from workbench.labeling._module import LFModule, LFModuleError, load_lf_module
@@ -43,6 +50,7 @@ from workbench.pipeline._config import (
 )
 from workbench.pipeline._report import render_report
 
+SUFFIX = {"parquet": ".parquet", "csv": ".csv", "jsonl": ".jsonl"}
 STAGES = ("load data", "apply LFs", "label model", "filter", "leakage", "end model", "evaluate", "export")
 #: Probabilities are rounded to this many decimals before anything uses them, so last-bit
 #: floating-point noise (thread counts, BLAS builds) cannot change the export or its hash.
@@ -428,34 +436,51 @@ def _merged(results: tuple[StageResult, ...]) -> tuple[dict, dict]:
     return sections, steps
 
 
-def export_stage(config: PipelineConfig, paths: tuple[Path, Path, Path], table: pd.DataFrame,
+def export_names(config: PipelineConfig) -> RunFiles:
+    """File names of a run's export, manifest and report (``<name>.parquet``, ``<name>.parquet.manifest.json``, ...)."""
+    export = f"{config.output.name}{SUFFIX[config.output.format]}"
+    return RunFiles(export, export + lineage.MANIFEST_SUFFIX, f"{config.output.name}.report.{config.output.report}")
+
+
+def export_stage(config: PipelineConfig, folder: Path, table: pd.DataFrame,
                  results: tuple[StageResult, ...], *, label_source: str, timings: dict,
-                 overwrite: bool) -> StageResult[dict]:
-    """Write the export table, its lineage manifest and the report, all or nothing.
+                 overwrite: bool) -> StageResult[tuple[dict, ExportRun]]:
+    """Write the export table, its lineage manifest and the report as a new run of the export folder,
+    made current by one atomic rename (:func:`workbench.export.write_run`), and return the manifest and the run.
 
     ``results`` are the earlier stages' (their records make the manifest), ``timings`` their
     wall times; the export's own is measured up to writing the manifest.
     """
     started = time.perf_counter()
-    export_path, manifest_path, report_path = paths
     sections, steps = _merged(results)
-    fmt = export_format(export_path, config.output.format)
+    names = export_names(config)
+    fmt = export_format(names.export, config.output.format)
     table_sha = lineage.frame_sha256(table)
     steps["export_table"] = lineage.step_record(table_sha, rows=len(table), columns=list(table.columns))
-    with atomic_files([export_path, manifest_path, report_path], overwrite=overwrite) as (tmp_export, tmp_manifest, tmp_report):
-        WRITERS[fmt](table, tmp_export)
-        file_sha = lineage.file_sha256(tmp_export)
+    written: dict = {}
+
+    def write(staging: Path, run: Path) -> RunFiles:
+        export, manifest_file = staging / names.export, staging / names.manifest
+        write_export_file(table, export, fmt)
+        file_sha = export_file_sha256(export, fmt)
         steps["export_file"] = lineage.step_record(file_sha, format=fmt)
         manifest = lineage.build_manifest(
             config=config.to_dict(),
             review={"decisions": 0, "store": None},
-            export={"file": export_path.name, "format": fmt, "sha256": file_sha, "rows": int(len(table)),
+            export={"file": names.export, "format": fmt, "sha256": file_sha, "rows": int(len(table)),
                     "columns": list(table.columns), "table_sha256": table_sha,
                     "label_source": label_source},
             steps={s: steps[s] for s in lineage.STEP_ORDER if s in steps},
             timings={**timings, "export": round(time.perf_counter() - started, 3)},
             **sections,
         )
-        tmp_manifest.write_text(lineage.dump_manifest(manifest), encoding="utf-8")
-        tmp_report.write_text(render_report(manifest, export_path, manifest_path, config.output.report), encoding="utf-8")
-    return StageResult(manifest)
+        manifest_file.write_text(lineage.dump_manifest(manifest), encoding="utf-8")
+        if fmt == "parquet":
+            embed_manifest_sha256(export, lineage.file_sha256(manifest_file))
+        report = render_report(manifest, run / names.export, run / names.manifest, config.output.report)
+        (staging / names.report).write_text(report, encoding="utf-8")
+        written["manifest"] = manifest
+        return names
+
+    run = write_run(folder, write, overwrite=overwrite)
+    return StageResult((written["manifest"], run))
