@@ -164,7 +164,7 @@ def test_defaults_fill_in_what_is_left_out(tables):
     assert [f.step for f in cfg.filters] == ["uncovered", "protected_duplicates"]
     assert cfg.label_model.kind == "auto" and cfg.label_model.random_state == 123
     leak = cfg.leakage  # exact copies refused, near copies removed, in the export table and the seed split alike
-    assert (leak.near_duplicates, leak.threshold) == (True, 0.8)
+    assert (leak.near_duplicates, leak.threshold) == (True, 0.7)
     assert [(p.exact, p.near) for p in (leak.export, leak.seed)] == [("refuse", "remove")] * 2
     assert cfg.end_model.mix_seed and cfg.output.name == "mine" and not cfg.output.overwrite
     assert (cfg.canary.metric, cfg.canary.minimum, cfg.canary.override) == ("f1", 0.8, None)

@@ -14,7 +14,7 @@ import yaml
 
 from workbench.curate import FILTER_STEPS, StepParam, exclude, filter_step
 from workbench.evaluate import LeakageError, check_leakage
-from workbench.export import file_sha256, read_table
+from workbench.export import export_file_sha256, file_sha256, latest_run, read_export, read_table
 from workbench.generate import LABEL_MODELS, MajorityVote
 from workbench.pipeline import STAGES, ConfigError, PipelineError, parse_config, run_pipeline
 
@@ -193,12 +193,12 @@ def test_the_seed_split_is_checked_when_trained_on(tiny):
 
 
 def test_near_copies_are_removed_by_default_and_refused_on_request(tiny):
-    add_to_seed(tiny, ("s3", "lovely tune!!", 0))  # a near copy of test row t4 "lovely tune"
+    add_to_seed(tiny, ("s3", "lovely tunes", 0))  # a near copy of test row t4 "lovely tune"
     res = run_pipeline(tiny_config(tiny, leakage={"threshold": 0.6}), progress_bar=False, echo=None)
     seed = res.manifest["evaluation"]["leakage"]["seed"]
     assert (seed["exact_copies"], seed["near_copies"], seed["removed"]) == ([], ["s3"], ["s3"])
     assert seed["matches"][0]["kind"] == "near" and 0.6 <= seed["matches"][0]["similarity"] < 1
-    with pytest.raises(LeakageError, match=r"'s3' 'lovely tune!!' matches test 't4' \(near, 0\.\d+\)"):
+    with pytest.raises(LeakageError, match=r"'s3' 'lovely tunes' matches test 't4' \(near, 0\.\d+\)"):
         run_pipeline(tiny_config(tiny, leakage={"threshold": 0.6, "seed": {"near": "refuse"}}, output=elsewhere("out2")),
                      progress_bar=False, echo=None)
     off = run_pipeline(tiny_config(tiny, leakage={"threshold": 0.6, "near_duplicates": False}, output=elsewhere("out3")),
@@ -220,7 +220,7 @@ def test_the_leakage_record_names_the_method_that_ran(tiny):
     assert exact["evaluation"]["leakage"]["method"] == ran_exact.method != ran.method
     assert "MinHash" not in exact["evaluation"]["leakage"]["method"]
     assert exact["steps"]["leakage"]["sha256"] != both["steps"]["leakage"]["sha256"]
-    assert "Checked by exact match" in (tiny / "out2" / "tiny.report.txt").read_text()
+    assert "Checked by exact match" in latest_run(tiny / "out2" / "tiny").report_path.read_text()
 
 
 def test_stage_times_are_recorded_but_never_hashed(tiny):
@@ -264,7 +264,7 @@ def test_a_registered_filter_step_is_validated_run_and_recorded_under_its_name(t
     assert m["config"]["filter"][1] == {"step": "short_texts", "min_words": 3}
     assert m["thresholds"] == {"short_texts.min_words": 3}
     assert "1:short_texts" in m["steps"]["filter"]["steps"]
-    assert "short_texts (min_words=3)" in (tiny / "out" / "tiny.report.txt").read_text()
+    assert "short_texts (min_words=3)" in latest_run(tiny / "out" / "tiny").report_path.read_text()
 
 
 def test_a_step_that_renames_itself_is_refused(tiny):
@@ -337,7 +337,7 @@ def test_existing_outputs_are_refused_before_any_work(tiny, monkeypatch):
     first = run_pipeline(cfg, progress_bar=False, echo=None)
     before = first.export_path.read_bytes()
     monkeypatch.setattr("workbench.pipeline._run.load_inputs", lambda c: pytest.fail("work started"))
-    with pytest.raises(FileExistsError, match=r"tiny\.csv.* already exist"):
+    with pytest.raises(FileExistsError, match=r"out/tiny already holds an export \(latest\.json\); pass --overwrite"):
         run_pipeline(cfg, progress_bar=False, echo=None)
     assert first.export_path.read_bytes() == before
 
@@ -400,11 +400,14 @@ def test_cli_runs_the_bundled_pipeline_end_to_end_and_reproduces_it(tmp_path):
     out = tmp_path / "out"
     run = cli("run", str(REPO / "configs" / "youtube_spam.yaml"), "--out", str(out), "--quiet", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
-    export, manifest_path = out / "youtube_spam.parquet", out / "youtube_spam.parquet.manifest.json"
-    assert sorted(p.name for p in out.iterdir()) == [export.name, manifest_path.name, "youtube_spam.report.md"]
+    folder = out / "youtube_spam"
+    current = latest_run(folder)
+    export, manifest_path = current.export_path, current.manifest_path
+    assert export.parent == folder / "runs" / current.run_id
+    assert sorted(p.name for p in export.parent.iterdir()) == [export.name, manifest_path.name, "youtube_spam.report.md"]
     manifest = json.loads(manifest_path.read_text())
-    assert manifest["export"]["sha256"] == file_sha256(export)
-    df = read_table(export)
+    assert manifest["export"]["sha256"] == export_file_sha256(export, "parquet")
+    df = read_export(folder)
     removed = manifest["evaluation"]["leakage"]["export"]["removed"]
     assert len(df) == manifest["funnel"]["n_kept"] - len(removed) == manifest["export"]["rows"] > 500
     assert removed and not set(removed) & set(df["example_id"])  # near copies of protected rows are not exported
@@ -414,28 +417,35 @@ def test_cli_runs_the_bundled_pipeline_end_to_end_and_reproduces_it(tmp_path):
     assert f"{manifest['funnel']['n_pool']} pool rows -> {len(df)} exported" in run.stdout
     assert "end model accuracy" in run.stdout and f"python -m workbench reproduce {manifest_path}" in run.stdout
 
-    again = cli("reproduce", str(manifest_path), "--quiet")
+    again = cli("reproduce", str(folder), "--quiet")
     assert again.returncode == 0, again.stdout + again.stderr
     assert again.stdout.startswith("reproduced: every step")
 
-    with open(export, "ab") as fh:
+    with open(export, "r+b") as fh:
+        fh.seek(100)
         fh.write(b"tampered")
     tampered = cli("reproduce", str(manifest_path), "--quiet")
     assert tampered.returncode == 1
     assert tampered.stdout.startswith("NOT reproduced: step 'export_on_disk' differs")
+
+    manifest["evaluation"]["test"]["end_model"]["accuracy"] = 0.99  # a manifest edited after export
+    manifest_path.write_text(json.dumps(manifest))
+    refused = cli("reproduce", str(folder), "--quiet")
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.startswith("error: LineageError: refusing to reproduce") and "--trust-lf-module" in refused.stderr
 
 
 @pytest.mark.slow
 def test_cli_refuses_to_overwrite_an_export(tmp_path):
     (tmp_path / "c.yaml").write_text(yaml.safe_dump({"data": {"bundled": "youtube_spam"}, "lfs": "workbench.data.youtube_lfs",
                                                      "output": {"dir": "out"}}))
-    (tmp_path / "out").mkdir()
-    (tmp_path / "out" / "c.parquet").write_bytes(b"precious")
+    (tmp_path / "out" / "c").mkdir(parents=True)
+    (tmp_path / "out" / "c" / "latest.json").write_bytes(b"precious")
     res = cli("run", str(tmp_path / "c.yaml"), "--quiet")
     assert res.returncode == 1
     assert res.stderr.strip().splitlines() == [res.stderr.strip()]
-    assert "FileExistsError" in res.stderr and "c.parquet already exist" in res.stderr and "--overwrite" in res.stderr
-    assert (tmp_path / "out" / "c.parquet").read_bytes() == b"precious"
+    assert "FileExistsError" in res.stderr and "already holds an export" in res.stderr and "--overwrite" in res.stderr
+    assert (tmp_path / "out" / "c" / "latest.json").read_bytes() == b"precious"
 
 
 @pytest.mark.parametrize("change, key", [
