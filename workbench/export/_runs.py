@@ -190,7 +190,7 @@ def runs(folder: str | os.PathLike) -> list[ExportRun]:
 def resolve_manifest(where: str | os.PathLike) -> Path:
     """The manifest meant by ``where``: an export folder or its pointer (the current run), or a manifest."""
     where = Path(where)
-    if where.is_dir():
+    if where.is_dir() or not where.suffix:  # a folder, or one that does not exist yet
         return latest_run(where).manifest_path
     if where.name == POINTER:
         return latest_run(where.parent).manifest_path
