@@ -54,7 +54,7 @@ import pandas as pd
 import yaml
 
 from workbench.curate._registry import FILTER_STEPS, ParamError
-from workbench.data._dataset import load_table
+from workbench.data._table import load_table
 from workbench.generate._labelmodel import LABEL_MODELS
 
 #: ``label_model.kind`` besides the registered models: let the dev-set health check choose.
