@@ -29,6 +29,10 @@ from workbench.pipeline._config import (
     read_config_file,
     table_columns,
 )
+from workbench.pipeline._init import (
+    Project,
+    init_project,
+)
 from workbench.pipeline._report import (
     render_report,
     render_summary,
@@ -75,6 +79,7 @@ __all__ = [
     "PipelineConfig",
     "PipelineError",
     "PipelineResult",
+    "Project",
     "REPORT_FORMATS",
     "ReproduceReport",
     "SPLITS",
@@ -85,6 +90,7 @@ __all__ = [
     "TOP_LEVEL",
     "TableSpec",
     "compare_manifests",
+    "init_project",
     "label_model_kinds",
     "load_config",
     "load_data",

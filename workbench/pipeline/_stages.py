@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, f1_score
+from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
 from workbench._internal.atomic import atomic_files
 from workbench._internal.paths import data_dir
@@ -390,6 +390,13 @@ def _metrics(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> dict:
             "n": int(len(y_true))}
 
 
+def _per_class(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> dict:
+    """Precision, recall, F1 and support of each class, by class name (the report's per-class table)."""
+    p, r, f, n = precision_recall_fscore_support(y_true, y_pred, labels=list(range(len(class_names))), zero_division=0)
+    return {name: {"precision": float(p[c]), "recall": float(r[c]), "f1": float(f[c]), "support": int(n[c])}
+            for c, name in enumerate(class_names)}
+
+
 def _rounded(obj: Any, decimals: int = PROBA_DECIMALS) -> Any:
     if isinstance(obj, dict):
         return {k: _rounded(v, decimals) for k, v in obj.items()}
@@ -404,10 +411,11 @@ def evaluate_stage(config: PipelineConfig, ds: Dataset, L: dict, label_model: An
     the pool's hidden gold labels (when there are any); then the canary gate before export."""
     k, table = ds.cardinality, training.table
     y_test = ds.gold("test")
+    predicted = end_model.predict(ds["test"]["text"])
     evaluation = {
         "test": {
             "label_model": label_model.metrics(L["test"], y_test),
-            "end_model": _metrics(y_test, end_model.predict(ds["test"]["text"]), k),
+            "end_model": {**_metrics(y_test, predicted, k), "per_class": _per_class(y_test, predicted, ds.class_names)},
         },
         "canary": None,
         "canary_gate": None,
