@@ -184,7 +184,7 @@ class FilterStepSpec:
                 checked[p.name] = p.check(params[p.name])
             elif p.required:
                 raise ParamError(p.name, f"missing: the {self.name} step needs a {p.name}")
-            else:
+            elif p.default is not None:  # an optional parameter left unset stays out of config and manifest
                 checked[p.name] = p.default
         return checked
 
@@ -246,7 +246,8 @@ def uncovered(context: FilterContext, rows: np.ndarray) -> FilterStep:
 @filter_step(CONFIDENCE_STEP, StepParam("threshold", float, low=0, high=1, description="minimum top-class probability"),
              StepParam("class_thresholds", dict, default=None,
                        description="per-class minimum by class name, raising the global one for those classes"))
-def confidence(context: FilterContext, rows: np.ndarray, *, threshold: float, class_thresholds: dict | None) -> FilterStep:
+def confidence(context: FilterContext, rows: np.ndarray, *, threshold: float,
+               class_thresholds: dict | None = None) -> FilterStep:
     """Rows whose top class probability is below the threshold (of their predicted class)."""
     return confidence_filter(context.proba[rows], threshold, class_thresholds=class_thresholds, ids=context.ids[rows],
                              class_names=context.class_names)

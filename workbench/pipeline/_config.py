@@ -240,7 +240,7 @@ class PipelineConfig:
             "data": data,
             "lfs": lfs,
             "label_model": asdict(self.label_model),
-            "filter": [{"step": f.step, **{k: v for k, v in f.params.items() if v is not None}} for f in self.filters],
+            "filter": [{"step": f.step, **f.params} for f in self.filters],
             "leakage": asdict(self.leakage),
             "end_model": asdict(self.end_model),
             "export": {"columns": list(self.export.columns)},
@@ -457,7 +457,11 @@ def _parse_data(raw: Any, base_dir: Path) -> DataConfig:
                 raise ConfigError(f"{key}.{k}", f"must be a column name, got {col!r}")
         options = _read_options(spec, read_defaults, key)
         try:
-            columns = table_columns(path, columns={k: c for k, c in cols.items() if c is not None}, **options)
+            try:
+                columns = table_columns(path, columns={k: c for k, c in cols.items() if c is not None}, **options)
+            except ValueError:
+                # a column missing from the header line: read the header as it is, and name the key below
+                columns = table_columns(path, **options)
         except ValueError as exc:
             message = " ".join(str(exc).split())
             raise ConfigError(f"{key}.path", f"cannot read {path.name}: {message}") from exc
