@@ -10,7 +10,8 @@ The front door holds what a notebook needs; each stage has its own subpackage
 from workbench._internal.paths import data_dir, out_dir
 from workbench._internal.validation import ABSTAIN
 from workbench.curate._curate import curate
-from workbench.data._dataset import Dataset, load_table, load_wrench, load_youtube_spam
+from workbench.data._dataset import Dataset, load_dataset, load_wrench, load_youtube_spam, split_dataset
+from workbench.data._table import load_table
 from workbench.evaluate._leakage import check_leakage
 from workbench.evaluate._report import evaluate
 from workbench.generate._labelmodel import MajorityVote, SnorkelLabelModel, health_check
@@ -33,12 +34,14 @@ __all__ = [
     "health_check",
     "keyword_lf",
     "lf_summary",
+    "load_dataset",
     "load_table",
     "load_wrench",
     "load_youtube_spam",
     "out_dir",
     "regex_lf",
     "run_pipeline",
+    "split_dataset",
     "vectorized_lf",
 ]
 __version__ = "0.1.0"

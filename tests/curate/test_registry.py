@@ -38,7 +38,7 @@ def test_the_built_in_steps_are_registered_under_their_names():
     assert FILTER_STEPS.names()[:4] == (UNCOVERED_STEP, CONFIDENCE_STEP, PROTECTED_DUPLICATES_STEP, NEAR_DUPLICATES_STEP)
     assert (UNCOVERED_STEP, CONFIDENCE_STEP) == ("uncovered", "confidence")
     assert all(FILTER_STEPS[name].name == name for name in FILTER_STEPS)
-    assert [p.name for p in FILTER_STEPS[CONFIDENCE_STEP].params] == ["threshold"]
+    assert [p.name for p in FILTER_STEPS[CONFIDENCE_STEP].params] == ["threshold", "class_thresholds"]
     assert FILTER_STEPS[UNCOVERED_STEP].description == "Rows no LF voted on: nothing to learn from."
 
 

@@ -66,3 +66,19 @@ def test_report_runs_a_fitted_model_on_the_text_column():
 def test_bad_input_is_named(preds, data, message):
     with pytest.raises(ValueError, match=message):
         evaluate(preds, data)
+
+
+def test_a_k_by_k_cost_matrix_names_classes_and_charges_each_confusion():
+    from workbench.evaluate import MatrixCost
+
+    y = [0, 1, 2, 2, 1]
+    proba = np.array([[0.8, 0.1, 0.1], [0.1, 0.2, 0.7], [0.1, 0.8, 0.1], [0.1, 0.1, 0.8], [0.2, 0.7, 0.1]])
+    costs = [[0, 1, 1], [2, 0, 10], [3, 4, 0]]
+    report = evaluate(proba, y, class_names=["a", "b", "c"], cost_matrix=costs)
+    assert isinstance(report.cost, MatrixCost)
+    assert report.cost.per_class == {"a": 0.0, "b": 10.0, "c": 4.0} and report.cost.total == 14.0
+    assert report.summary()["cost"] == 14.0 and report.to_dict()["cost"]["class_names"] == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="cost_matrix must be k x k"):
+        evaluate(proba, y, cost_matrix=[[0, 1], [1, 0], [1, 1]])
+    with pytest.raises(ValueError, match="cost_matrix is 2 x 2 but there are 3 classes"):
+        evaluate(proba, y, class_names=["a", "b", "c"], cost_matrix=[[0, 1], [1, 0]])

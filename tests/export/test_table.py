@@ -126,7 +126,8 @@ def test_export_frame_has_the_documented_columns():
     P = np.array([[0.2, 0.8], [0.9, 0.1], [0.5, 0.5]])
     L = np.array([[1, -1], [-1, 0], [1, 0]])
     out = build_export_frame(pool, P, class_names=["ham", "spam"], source="label_model", L=L,
-                             lf_names=["kw_buy", "kw_song"], labels=[1, 0, 0], sample_weight=[1.0, 2.0, 0.5])
+                             lf_names=["kw_buy", "kw_song"], labels=[1, 0, 0], sample_weight=[1.0, 2.0, 0.5],
+                             columns=["COMMENT_ID", "video"])
     assert list(out.columns) == ["example_id", "text", "COMMENT_ID", "video", "label", "label_name", "label_proba",
                                  "proba_ham", "proba_spam", "label_source", "sample_weight", "vote_kw_buy", "vote_kw_song"]
     assert out["label"].tolist() == [1, 0, 0]
@@ -137,6 +138,16 @@ def test_export_frame_has_the_documented_columns():
     assert out["vote_kw_buy"].tolist() == [1, -1, 1] and out["vote_kw_song"].dtype == np.int8
     assert set(out["label_source"]) == {"label_model"}
     assert out["COMMENT_ID"].tolist() == ["c1", "c2", "c3"]
+
+
+def test_export_frame_has_only_the_pool_columns_asked_for_once():
+    pool = pd.DataFrame({"example_id": ["e1"], "text": ["buy now"], "CONTENT": ["buy now"], "gold": [1], "AUTHOR": ["x"]})
+    kwargs = {"class_names": ["ham", "spam"], "source": "label_model"}
+    assert list(build_export_frame(pool, [[0.2, 0.8]], **kwargs).columns)[:3] == ["example_id", "text", "label"]
+    out = build_export_frame(pool, [[0.2, 0.8]], columns=["AUTHOR", "text", "AUTHOR", "example_id"], **kwargs)
+    assert list(out.columns)[:4] == ["example_id", "text", "AUTHOR", "label"]
+    with pytest.raises(ValueError, match=r"columns \['nope'\] are not columns of the pool"):
+        build_export_frame(pool, [[0.2, 0.8]], columns=["nope"], **kwargs)
 
 
 def test_export_frame_labels_default_to_the_argmax_and_weights_to_one():
@@ -150,8 +161,8 @@ def test_export_frame_labels_default_to_the_argmax_and_weights_to_one():
 
 def test_export_frame_refuses_bad_input():
     pool = pd.DataFrame({"example_id": ["a"], "text": ["x"], "label": [1]})
-    with pytest.raises(ValueError, match=r"already has column\(s\) \['label'\]"):
-        build_export_frame(pool, [[0.5, 0.5]], class_names=["a", "b"], source="distillation")
+    with pytest.raises(ValueError, match=r"pool column\(s\) \['label'\] have the names of columns the export adds"):
+        build_export_frame(pool, [[0.5, 0.5]], class_names=["a", "b"], source="distillation", columns=["label"])
     pool = pool.drop(columns="label")
     with pytest.raises(ValueError, match=r"probs has shape \(1, 3\); expected \(1, 2\)"):
         build_export_frame(pool, [[0.2, 0.3, 0.5]], class_names=["a", "b"], source="distillation")

@@ -122,7 +122,8 @@ def test_braces_in_what_an_lf_said_are_kept(df):
 
 
 def test_out_of_range_and_wrong_type_values_are_named(df):
-    with pytest.raises(LFApplyError, match=r"LF 'kw' returned label 2 on row 0 \(example_id='a'.*outside -1..1"):
+    with pytest.raises(LFApplyError, match=r"LF 'kw' returned label 2 on row 0 \(example_id='a'.*outside -1..1 .*"
+                                           r"if the task has 3 or more classes, pass cardinality=dataset.cardinality"):
         apply_lfs(df, [keyword_lf("kw", ["my"], 2)], cache=False)
 
     @labeling_function()

@@ -181,3 +181,30 @@ def test_a_key_given_twice_is_refused_naming_the_key_and_both_lines(tmp_path):
     nested.write_text("data:\n  bundled: youtube_spam\n  bundled: youtube_spam\nlfs: workbench.data.youtube_lfs\n")
     with pytest.raises(ConfigError, match="bundled: given twice, on lines 2 and 3"):
         load_config(nested)
+
+
+def test_own_data_keys_dataset_folder_reading_options_class_thresholds_and_export_columns(tables, tmp_path_factory):
+    from workbench.data import load_youtube_spam
+
+    folder = tmp_path_factory.mktemp("saved") / "ds"
+    load_youtube_spam().save(folder)
+    cfg = parse_config({"data": {"dataset": str(folder)}, "lfs": "workbench.data.youtube_lfs",
+                        "filter": [{"step": "confidence", "threshold": 0.6, "class_thresholds": {"spam": 0.9}}],
+                        "export": {"columns": ["AUTHOR", "AUTHOR"]}})
+    assert cfg.data.dataset == folder and cfg.export.columns == ("AUTHOR",)
+    assert parse_config(cfg.to_dict()) == cfg
+    assert error_of({"data": {"dataset": str(folder)}, "lfs": "workbench.data.youtube_lfs",
+                     "filter": [{"step": "confidence", "threshold": 0.6, "class_thresholds": {"spma": 0.9}}]},
+                    tables).key == "filter[0].class_thresholds.spma"
+    assert "did you mean 'spam'" in str(error_of({"data": {"dataset": str(folder)}, "lfs": "workbench.data.youtube_lfs",
+                                                  "filter": [{"step": "confidence", "threshold": 0.6,
+                                                              "class_thresholds": {"spma": 0.9}}]}, tables))
+    assert error_of({"data": {"dataset": str(tables)}, "lfs": "my_lfs.py"}, tables).key == "data.dataset"
+    assert error_of(user_config(**{"export": {"columns": "AUTHOR"}}), tables).key == "export.columns"
+    headerless = tables / "pool.tsv"
+    headerless.write_text("1\tbuy now\n2\tnice song\n")
+    cfg = parse_config(user_config(**{"data.train": {"path": "pool.tsv", "header": None, "names": ["id", "body"]}}),
+                       base_dir=tables)
+    assert cfg.data.tables["train"].header is None and cfg.data.tables["train"].names == ("id", "body")
+    assert cfg.data.tables["train"].load()["text"].tolist() == ["buy now", "nice song"]
+    assert error_of(user_config(**{"data.train": {"path": "pool.tsv", "header": "yes"}}), tables).key == "data.train.header"

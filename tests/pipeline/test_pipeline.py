@@ -80,8 +80,9 @@ def test_known_answers_on_a_tiny_user_dataset(tiny):
     assert out["label_proba"].tolist() == [1.0, 1.0, 1.0] and out["proba_ham"].tolist() == [0.0, 1.0, 0.0]
     assert out["vote_kw_spam"].tolist() == [1, -1, 1] and out["vote_kw_ham"].tolist() == [-1, 0, -1]
     assert set(out["label_source"]) == {"label_model"} and out["sample_weight"].tolist() == [1.0] * 3
-    assert out["body"].tolist() == ["check my channel", "great song", "subscribe to my channel"]
-    assert "gold" not in out.columns  # the pool's gold labels are never exported
+    assert out["text"].tolist() == ["check my channel", "great song", "subscribe to my channel"]
+    # only id, text and the synthetic label columns: no copy of the text column, never the pool's gold labels
+    assert "body" not in out.columns and "gold" not in out.columns and "id" not in out.columns
 
     lm = m["label_model"]
     assert (lm["requested"], lm["used"]) == ("auto", "majority") and "fewer than 3 LFs" in lm["reason"][0]

@@ -126,8 +126,10 @@ def check_labels(labels: Any, cardinality: int | None = None, *, n_rows: int | N
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             allowed = f"{low}..{cardinality - 1}"
+            hint = (f"; the labels need cardinality={int(y.max()) + 1} or more (dataset.cardinality)"
+                    if y.max() >= cardinality else "")
             raise ValueError(f"{name}[{row}] = {y[row]} is outside {allowed}: out of range for {cardinality} classes "
-                             f"({int(bad.sum())} such labels)")
+                             f"({int(bad.sum())} such labels){hint}")
     return y
 
 

@@ -157,7 +157,7 @@ def find_duplicates(
     Examples
     --------
     >>> clusters = find_duplicates(["Check my channel please!", "check my  CHANNEL please!",
-    ...                             "Check my channel please!!", "Nice song"])
+    ...                             "Check my channel please, thanks!", "Nice song"])
     >>> clusters.cluster.tolist(), clusters.exact_group.tolist()
     ([0, 0, 0, 3], [0, 0, 2, 3])
     """

@@ -80,6 +80,8 @@ class StepParam:
 
     def check(self, value: Any) -> Any:
         """``value`` validated (floats converted); raises :class:`ParamError` naming this parameter."""
+        if value is None and self.default is None:  # an optional parameter left unset
+            return None
         kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
         if float in kinds and int not in kinds:
             kinds = (int, *kinds)
@@ -182,7 +184,7 @@ class FilterStepSpec:
                 checked[p.name] = p.check(params[p.name])
             elif p.required:
                 raise ParamError(p.name, f"missing: the {self.name} step needs a {p.name}")
-            else:
+            elif p.default is not None:  # an optional parameter left unset stays out of config and manifest
                 checked[p.name] = p.default
         return checked
 
@@ -241,10 +243,14 @@ def uncovered(context: FilterContext, rows: np.ndarray) -> FilterStep:
     return exclude(ids, ids[~voted], "no LF voted", name=UNCOVERED_STEP)
 
 
-@filter_step(CONFIDENCE_STEP, StepParam("threshold", float, low=0, high=1, description="minimum top-class probability"))
-def confidence(context: FilterContext, rows: np.ndarray, *, threshold: float) -> FilterStep:
-    """Rows whose top class probability is below the threshold."""
-    return confidence_filter(context.proba[rows], threshold, ids=context.ids[rows])
+@filter_step(CONFIDENCE_STEP, StepParam("threshold", float, low=0, high=1, description="minimum top-class probability"),
+             StepParam("class_thresholds", dict, default=None,
+                       description="per-class minimum by class name, raising the global one for those classes"))
+def confidence(context: FilterContext, rows: np.ndarray, *, threshold: float,
+               class_thresholds: dict | None = None) -> FilterStep:
+    """Rows whose top class probability is below the threshold (of their predicted class)."""
+    return confidence_filter(context.proba[rows], threshold, class_thresholds=class_thresholds, ids=context.ids[rows],
+                             class_names=context.class_names)
 
 
 @filter_step(PROTECTED_DUPLICATES_STEP)

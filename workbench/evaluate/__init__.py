@@ -50,8 +50,10 @@ from workbench.evaluate._report import (
     GATE_METRICS,
     ErrorCost,
     EvaluationReport,
+    MatrixCost,
     error_cost,
     evaluate,
+    matrix_cost,
 )
 from workbench.evaluate._slices import (
     slice_masks,
@@ -70,6 +72,7 @@ __all__ = [
     "GATE_METRICS",
     "LeakageError",
     "LeakageReport",
+    "MatrixCost",
     "NO_DATE",
     "Override",
     "canary_gate",
@@ -77,6 +80,7 @@ __all__ = [
     "compare_models",
     "error_cost",
     "evaluate",
+    "matrix_cost",
     "metrics_over_time",
     "slice_masks",
     "slice_report",

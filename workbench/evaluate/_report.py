@@ -198,6 +198,50 @@ def error_cost(
     return ErrorCost(positive_label, fp, fn, float(fp_cost), float(fn_cost), total, total / len(y) if len(y) else np.nan)
 
 
+@dataclass(frozen=True)
+class MatrixCost:
+    """What a model's mistakes cost under a k x k cost matrix: ``matrix[i][j]`` is the cost of
+    predicting class ``j`` for a row of class ``i`` (an abstention costs the row's dearest error)."""
+
+    class_names: list[str]
+    matrix: list[list[float]]
+    per_class: dict[str, float]
+    total: float
+    per_example: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def matrix_cost(y_true: Any, y_pred: Any, cost_matrix: Any, class_names: list[str] | None = None) -> MatrixCost:
+    """Cost of errors with one cost per (gold class, predicted class) pair.
+
+    Examples
+    --------
+    >>> c = matrix_cost([0, 1, 2, 2], [0, 2, 1, -1], [[0, 1, 1], [1, 0, 5], [2, 2, 0]], ["a", "b", "c"])
+    >>> c.total, c.per_class
+    (9.0, {'a': 0.0, 'b': 5.0, 'c': 4.0})
+    """
+    C = np.asarray(cost_matrix, dtype=float)
+    k = C.shape[0] if C.ndim == 2 else 0
+    if C.ndim != 2 or C.shape != (k, k) or k < 2:
+        raise ValueError(f"cost_matrix must be k x k (gold class by predicted class), got shape {C.shape}")
+    if not np.isfinite(C).all() or (C < 0).any():
+        raise ValueError("cost_matrix must hold finite, non-negative costs")
+    names = list(class_names) if class_names is not None else [str(c) for c in range(k)]
+    if len(names) != k:
+        raise ValueError(f"cost_matrix is {k} x {k} but there are {len(names)} classes {names}")
+    y, p = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
+    if y.shape != p.shape:
+        raise ValueError(f"{len(y)} gold labels but {len(p)} predictions")
+    if y.size and (y.max() >= k or p.max() >= k):
+        raise ValueError(f"labels reach class {int(max(y.max(), p.max()))} but cost_matrix is {k} x {k}")
+    costs = np.where(p == ABSTAIN, C[y].max(axis=1), C[y, np.clip(p, 0, None)])
+    per_class = {name: float(costs[y == c].sum()) for c, name in enumerate(names)}
+    total = float(costs.sum())
+    return MatrixCost(names, C.tolist(), per_class, total, total / len(y) if len(y) else np.nan)
+
+
 @dataclass
 class EvaluationReport:
     """Metrics of one model on one clean, human-labeled set (see :func:`evaluate`).
@@ -216,7 +260,7 @@ class EvaluationReport:
     f1: float
     average: str
     ece: float | None
-    cost: ErrorCost
+    cost: ErrorCost | MatrixCost
     per_class: pd.DataFrame
     confusion: pd.DataFrame
 
@@ -255,6 +299,7 @@ def evaluate(
     positive_label: int = 1,
     fp_cost: float = 1.0,
     fn_cost: float = 1.0,
+    cost_matrix: Any = None,
     n_bins: int = 10,
     label_column: str = LABEL_COLUMN,
     text_column: str | None = TEXT_COLUMN,
@@ -275,7 +320,10 @@ def evaluate(
         The class whose precision/recall/F1 is quoted with two classes, and the
         "positive" of the false-positive / false-negative costs.
     fp_cost, fn_cost : float
-        Cost of one false positive and one false negative.
+        Cost of one false positive and one false negative (one-vs-rest around ``positive_label``).
+    cost_matrix : array-like (k, k), optional
+        Cost of predicting class ``j`` for a row of class ``i`` (any number of classes); when
+        given, ``cost`` is a :class:`MatrixCost` instead of the false-positive/negative costs.
     n_bins : int
         Equal-width confidence bins for the expected calibration error.
 
@@ -318,7 +366,8 @@ def evaluate(
         f1=float(metrics["f1"]),
         average=_average(k) if k > 2 else f"binary (positive = {names[positive_label]})",
         ece=expected_calibration_error(y, proba, n_bins=n_bins) if proba is not None else None,
-        cost=error_cost(y, preds, fp_cost=fp_cost, fn_cost=fn_cost, positive_label=positive_label),
+        cost=(error_cost(y, preds, fp_cost=fp_cost, fn_cost=fn_cost, positive_label=positive_label)
+              if cost_matrix is None else matrix_cost(y, preds, cost_matrix, names)),
         per_class=per_class,
         confusion=confusion,
     )

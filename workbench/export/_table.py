@@ -2,7 +2,9 @@
 
 The exported table has one row per synthetic example:
 
-- ``example_id``, ``text`` and every other column of the user's pool;
+- ``example_id``, ``text`` and the pool columns asked for (``columns=``; in a pipeline config
+  ``export.columns``; none by default, so nothing the user did not choose, such as a gold
+  label column, leaves with the labels);
 - ``label`` (the synthetic label ``0..k-1``), ``label_name`` (its class name) and
   ``label_proba`` (its probability);
 - ``proba_<class>``: the full probability vector, one column per class;
@@ -104,8 +106,9 @@ def build_export_frame(
     lf_names: Sequence[str] | None = None,
     sample_weight: Any = None,
     labels: Any = None,
+    columns: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """Assemble the export table: the pool's columns, the synthetic labels and the LF votes.
+    """Assemble the export table: id, text, the pool columns asked for, the synthetic labels and the LF votes.
 
     Parameters
     ----------
@@ -124,6 +127,8 @@ def build_export_frame(
         Defaults to 1.0.
     labels : array-like (n,), optional
         The synthetic labels; default the argmax of ``probs`` (first class on ties).
+    columns : sequence of str
+        Pool columns to export besides ``example_id`` and ``text`` (each once, in this order).
 
     Examples
     --------
@@ -148,10 +153,14 @@ def build_export_frame(
         L = np.asarray(L)
         if L.shape != (n, len(names)):
             raise ValueError(f"L has shape {L.shape}; expected ({n}, {len(names)}) for LFs {names}")
+    rest = [c for c in dict.fromkeys(columns) if c not in (ID_COLUMN, TEXT_COLUMN)]
+    unknown = [c for c in rest if c not in pool.columns]
+    if unknown:
+        raise ValueError(f"columns {unknown} are not columns of the pool; columns are {[str(c) for c in pool.columns]}")
     added = [*LABEL_COLUMNS, *(PROBA_PREFIX + str(c) for c in class_names), *(VOTE_PREFIX + m for m in names)]
-    clash = [c for c in added if c in pool.columns]
+    clash = [c for c in added if c in rest]
     if clash:
-        raise ValueError(f"the pool already has column(s) {clash}, which the export adds; rename them first")
+        raise ValueError(f"the exported pool column(s) {clash} have the names of columns the export adds; rename them first")
     if len(set(added)) != len(added):
         raise ValueError(f"class names {list(class_names)} give duplicate column names")
 
@@ -160,7 +169,6 @@ def build_export_frame(
         raise ValueError(f"sample_weight must be {n} non-negative numbers")
     source = check_label_source(source, n)
 
-    rest = [c for c in pool.columns if c not in (ID_COLUMN, TEXT_COLUMN)]
     base = pool[[ID_COLUMN, TEXT_COLUMN, *rest]].reset_index(drop=True)
     vote_dtype = label_dtype(len(class_names))
     # Built in one concat: inserting hundreds of proba_/vote_ columns one by one fragments the frame.

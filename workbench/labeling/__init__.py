@@ -79,6 +79,10 @@ from workbench.labeling._studio import (
     StudioState,
     model_output,
 )
+from workbench.labeling._suggest import (
+    KeywordSuggestion,
+    suggest_keyword_lfs,
+)
 
 __all__ = [
     "ABSTAIN",
@@ -86,6 +90,7 @@ __all__ = [
     "DEFAULT_CACHE",
     "DaskLFApplier",
     "KINDS",
+    "KeywordSuggestion",
     "LFApplier",
     "LFApplyError",
     "LFError",
@@ -142,6 +147,7 @@ __all__ = [
     "rewrite_non_ascii",
     "row_objects",
     "search",
+    "suggest_keyword_lfs",
     "text_column_of",
     "total_coverage",
     "vectorized_lf",

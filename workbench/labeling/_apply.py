@@ -385,7 +385,9 @@ class LFApplier:
             idx = np.flatnonzero(bad)
             if not tolerant:
                 raise LFApplyError(name, "out_of_range", f"LF {{lf}} returned label {int(arr[idx[0]])} on {{where}}, "
-                                   f"outside {ABSTAIN}..{self.cardinality - 1} ({{count}} such rows)",
+                                   f"outside {ABSTAIN}..{self.cardinality - 1} ({{count}} such rows)"
+                                   + (f"; if the task has {int(arr.max()) + 1} or more classes, pass "
+                                      "cardinality=dataset.cardinality" if arr.max() >= self.cardinality else ""),
                                    count=len(idx), **self._row_fields(df, int(idx[0])))
             for i in idx:
                 fault.add(int(i), *self._row_ident(df, int(i)), f"label {int(arr[i])} out of range")

@@ -21,7 +21,7 @@ import textwrap
 import types
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from snorkel.labeling import LabelingFunction
 
@@ -264,8 +264,11 @@ class _ModuleWriter:
         return "\n\n\n".join(p.rstrip("\n") for p in parts if p) + "\n"
 
 
-def lfs_to_code(lfs: Sequence[Any], active: Sequence[Any] | None = None, header: str = "Labeling functions.") -> str:
+def lfs_to_code(lfs: Sequence[Any], active: Sequence[Any] | None = None, header: str = "Labeling functions.",
+                comments: Mapping[str, str] | None = None) -> str:
     """Python source of a module defining ``lfs``, with ``LFS`` (the ``active`` ones) and ``ALL_LFS``.
+
+    ``comments`` maps LF names to a one-line comment written above that LF's definition.
 
     Builder LFs are written as builder calls (:meth:`VectorizedLF.to_code`); LFs importable from
     a module are imported; row-wise and vectorized LFs defined in a notebook are written as
@@ -285,7 +288,11 @@ def lfs_to_code(lfs: Sequence[Any], active: Sequence[Any] | None = None, header:
     lfs = list(lfs)
     writer = _ModuleWriter(lfs)
     for lf in lfs:
+        before = len(writer.blocks)
         writer.add_lf(lf)
+        comment = (comments or {}).get(lf_name(lf))
+        if comment and len(writer.blocks) > before:  # an imported LF has no block of its own
+            writer.blocks[-1] = "".join(f"# {line}\n" for line in comment.splitlines()) + writer.blocks[-1]
     return writer.render(header, lfs if active is None else list(active))
 
 

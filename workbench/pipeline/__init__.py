@@ -14,6 +14,7 @@ from workbench.pipeline._config import (
     ConfigError,
     DataConfig,
     EndModelConfig,
+    ExportConfig,
     FilterStepConfig,
     LabelModelConfig,
     LeakageConfig,
@@ -27,6 +28,10 @@ from workbench.pipeline._config import (
     parse_config,
     read_config_file,
     table_columns,
+)
+from workbench.pipeline._init import (
+    Project,
+    init_project,
 )
 from workbench.pipeline._report import (
     render_report,
@@ -62,6 +67,7 @@ __all__ = [
     "DataConfig",
     "EXPORT_FORMATS",
     "EndModelConfig",
+    "ExportConfig",
     "FilterStepConfig",
     "LABELED_SPLITS",
     "LEAKAGE_ACTIONS",
@@ -74,6 +80,7 @@ __all__ = [
     "PipelineConfig",
     "PipelineError",
     "PipelineResult",
+    "Project",
     "REPORT_FORMATS",
     "ReproduceReport",
     "SPLITS",
@@ -86,6 +93,7 @@ __all__ = [
     "compare_manifests",
     "export_folder",
     "export_names",
+    "init_project",
     "label_model_kinds",
     "load_config",
     "load_data",

@@ -4,7 +4,9 @@ A config describes one headless run (``python -m workbench run CONFIG``)::
 
     name: youtube_spam                 # names the output files (default: the config file's stem)
     data:
-      bundled: youtube_spam            # the bundled data, or your own tables:
+      bundled: youtube_spam            # the bundled data, or a saved dataset (Dataset.save, python -m workbench init):
+      # dataset: my_project/dataset
+      # or your own tables, one per split:
       # text_column: body              # defaults for every table below (text_column: text)
       # id_column: id
       # train:  {path: pool.csv}       # the unlabeled pool (required)
@@ -12,14 +14,15 @@ A config describes one headless run (``python -m workbench run CONFIG``)::
       # test:   {path: test.csv, label_column: y}   # clean test set (required)
       # seed:   {path: seed.csv, label_column: y}   # optional: hand labels the end model MAY train on
       # valid / canary: optional, protected like dev and test (never trained on)
-      # class_names: [ham, spam]       # default: "0", "1", ... from the labels
+      # class_names: [ham, spam]       # default: "0", "1", ... from the labels; needed for labels that are names
+      # sep / header / names / encoding: how to read the tables (load_table's options), here or per table
     lfs: workbench.data.youtube_lfs         # a module path or a .py file exposing LFS (or one *_LFS list)
     # lfs: {module: my_lfs.py, attribute: MY_LFS}
     label_model: {kind: auto, random_state: 123}   # auto, or a name in workbench.generate.LABEL_MODELS
                                        # (majority, snorkel); n_epochs, lr, l2 go to models that take them
     filter:                            # steps of workbench.curate.FILTER_STEPS, run in order; removals recorded
       - uncovered                      # rows no LF voted on
-      - {step: confidence, threshold: 0.7}
+      - {step: confidence, threshold: 0.7}   # class_thresholds: {spam: 0.9} raises it for some classes
       - protected_duplicates           # rows whose text equals a dev/valid/test/canary row
       - {step: near_duplicates, threshold: 0.7}   # keep the most confident row of each cluster of clones
     leakage:                           # protected rows in what the end model trains on (the export table,
@@ -30,6 +33,7 @@ A config describes one headless run (``python -m workbench run CONFIG``)::
     end_model: {mix_seed: true, seed_weight: 1.0, synthetic_weight: 1.0, C: 10.0}
     canary: {metric: f1, minimum: 0.8}     # the gate before export (when there is a canary split);
                                            # override: "why" exports despite a failed gate, recorded
+    export: {columns: [AUTHOR]}        # pool columns exported besides id, text and the synthetic labels (default none)
     output: {dir: out, format: parquet, overwrite: false, report: md}
 
 Relative paths are relative to the config file's folder. ``output.dir`` defaults to the
@@ -54,7 +58,8 @@ import pandas as pd
 import yaml
 
 from workbench.curate._registry import FILTER_STEPS, ParamError
-from workbench.data._dataset import load_table
+from workbench.data._dataset import DATASET_FILE
+from workbench.data._table import load_table, read_table_file
 from workbench.generate._labelmodel import LABEL_MODELS
 
 #: ``label_model.kind`` besides the registered models: let the dev-set health check choose.
@@ -88,16 +93,24 @@ class TableSpec:
     text_column: str
     label_column: str | None = None
     id_column: str | None = None
+    sep: str | None = None
+    header: Any = "infer"
+    names: tuple[str, ...] | None = None
+    encoding: str | None = None
 
-    def load(self) -> pd.DataFrame:
-        return load_table(self.path, self.text_column, self.label_column, self.id_column)
+    def load(self, class_names: list[str] | None = None) -> pd.DataFrame:
+        return load_table(self.path, self.text_column, self.label_column, self.id_column, class_names=class_names,
+                          sep=self.sep, header=self.header, names=self.names, encoding=self.encoding)
 
 
 @dataclass(frozen=True)
 class DataConfig:
+    """The bundled data, a saved dataset folder, or one table per split."""
+
     bundled: str | None = None
     tables: dict[str, TableSpec] = field(default_factory=dict)
     class_names: list[str] | None = None
+    dataset: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -176,6 +189,13 @@ class CanaryConfig:
 
 
 @dataclass(frozen=True)
+class ExportConfig:
+    """``columns``: the pool's own columns exported besides id, text and the synthetic label columns."""
+
+    columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class OutputConfig:
     name: str
     dir: Path | None = None
@@ -196,6 +216,7 @@ class PipelineConfig:
     leakage: LeakageConfig = LeakageConfig()
     end_model: EndModelConfig = EndModelConfig()
     canary: CanaryConfig = CanaryConfig()
+    export: ExportConfig = ExportConfig()
     output: OutputConfig | None = None
     source: Path | None = None
 
@@ -204,8 +225,11 @@ class PipelineConfig:
         data: dict[str, Any] = {}
         if self.data.bundled:
             data["bundled"] = self.data.bundled
+        if self.data.dataset is not None:
+            data["dataset"] = str(self.data.dataset)
         for split, spec in self.data.tables.items():
-            data[split] = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(spec).items() if v is not None}
+            data[split] = {k: str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v
+                           for k, v in asdict(spec).items() if v is not None and not (k == "header" and v == "infer")}
         if self.data.class_names is not None:
             data["class_names"] = list(self.data.class_names)
         lfs = {"module": self.lfs.module} if not self.lfs.attribute else asdict(self.lfs)
@@ -219,9 +243,10 @@ class PipelineConfig:
             "filter": [{"step": f.step, **f.params} for f in self.filters],
             "leakage": asdict(self.leakage),
             "end_model": asdict(self.end_model),
+            "export": {"columns": list(self.export.columns)},
             "output": out,
         }
-        if self.data.bundled or "canary" in self.data.tables:
+        if self.data.bundled or self.data.dataset is not None or "canary" in self.data.tables:
             out_dict["canary"] = {k: v for k, v in asdict(self.canary).items() if v is not None}
         return out_dict
 
@@ -338,45 +363,72 @@ def _resolve(path: Any, base_dir: Path, key: str) -> Path:
     return p if p.is_absolute() else (base_dir / p)
 
 
-def table_columns(path: Path) -> list[str]:
-    """Column names of a table file, reading as little of it as possible."""
-    suffix = path.suffix.lower()
-    if suffix in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-
-        return list(pq.read_schema(path).names)
-    if suffix in (".csv", ".tsv"):
-        return list(pd.read_csv(path, nrows=0, sep="\t" if suffix == ".tsv" else ",").columns)
-    with open(path, encoding="utf-8") as fh:
-        first = fh.readline()
-    return list(json.loads(first)) if first.strip() else []
+def table_columns(path: Path, **options: Any) -> list[str]:
+    """Column names of a table file (read with :func:`workbench.data.read_table_file`'s ``options``), from its first rows."""
+    return [str(c) for c in read_table_file(path, nrows=5, **options)[0].columns]
 
 
 # --------------------------------------------------------------------------- sections
 
 
+READ_OPTIONS = ("sep", "header", "names", "encoding")
+
+
+def _read_options(spec: dict, defaults: dict, key: str) -> dict:
+    """``load_table``'s reading options of one table (its own, else the data section's), validated."""
+    options = {k: spec.get(k, defaults.get(k)) for k in READ_OPTIONS}
+    for k in ("sep", "encoding"):
+        if options[k] is not None and (not isinstance(options[k], str) or not options[k]):
+            raise ConfigError(f"{key}.{k}", f"must be a non-empty string, got {options[k]!r}")
+    header = options["header"]
+    if header is None and ("header" in spec or "header" in defaults):
+        options["header"] = None
+    elif header is None or header == "infer":
+        options["header"] = "infer"
+    elif isinstance(header, bool) or not isinstance(header, int) or header < 0:
+        raise ConfigError(f"{key}.header", f"must be infer, null (no header line) or a line number >= 0, got {header!r}")
+    names = options["names"]
+    if names is not None:
+        if not isinstance(names, list) or not names or len(set(map(str, names))) != len(names):
+            raise ConfigError(f"{key}.names", f"must be a list of distinct column names, got {names!r}")
+        options["names"] = tuple(str(n) for n in names)
+    return options
+
+
 def _parse_data(raw: Any, base_dir: Path) -> DataConfig:
     raw = _mapping(raw, "data")
     if not raw:
-        raise ConfigError("data", "missing: give `bundled: youtube_spam` or your tables (train, dev, test)")
-    _check_keys(raw, {"bundled", "class_names", "text_column", "label_column", "id_column", *SPLITS}, "data")
+        raise ConfigError("data", "missing: give `bundled: youtube_spam`, `dataset: FOLDER` or your tables (train, dev, test)")
+    _check_keys(raw, {"bundled", "dataset", "class_names", "text_column", "label_column", "id_column", *READ_OPTIONS,
+                      *SPLITS}, "data")
     class_names = raw.get("class_names")
     if class_names is not None and (not isinstance(class_names, list) or len(class_names) < 2
                                     or len(set(map(str, class_names))) != len(class_names)):
         raise ConfigError("data.class_names", f"must be a list of at least 2 distinct names, got {class_names!r}")
     class_names = None if class_names is None else [str(c) for c in class_names]
 
+    for source in ("bundled", "dataset"):
+        if source in raw:
+            extra = [k for k in raw if k != source]
+            if extra:
+                raise ConfigError(f"data.{extra[0]}", f"cannot be combined with data.{source} (it has its own splits "
+                                                      "and class names)")
     if "bundled" in raw:
-        extra = [k for k in raw if k != "bundled"]
-        if extra:
-            raise ConfigError(f"data.{extra[0]}", "cannot be combined with data.bundled (the bundled data has its own splits)")
         return DataConfig(bundled=_choice(raw["bundled"], BUNDLED, "data.bundled"))
+    if "dataset" in raw:
+        folder = _resolve(raw["dataset"], base_dir, "data.dataset")
+        if not (folder / DATASET_FILE).is_file():
+            raise ConfigError("data.dataset", f"{folder} holds no saved dataset (no {DATASET_FILE}); "
+                                              "write one with Dataset.save(folder) or python -m workbench init")
+        return DataConfig(dataset=folder)
 
     defaults = {"text_column": raw.get("text_column", "text"), "label_column": raw.get("label_column"),
                 "id_column": raw.get("id_column")}
     for k, v in defaults.items():
         if v is not None and not isinstance(v, str):
             raise ConfigError(f"data.{k}", f"must be a column name, got {v!r}")
+    read_defaults = {k: raw[k] for k in READ_OPTIONS if k in raw}
+    _read_options(read_defaults, {}, "data")
     tables = {}
     for split in SPLITS:
         if split not in raw:
@@ -388,30 +440,38 @@ def _parse_data(raw: Any, base_dir: Path) -> DataConfig:
         if isinstance(spec, str):
             spec = {"path": spec}
         spec = _mapping(spec, key)
-        _check_keys(spec, {"path", "text_column", "label_column", "id_column"}, key)
+        _check_keys(spec, {"path", "text_column", "label_column", "id_column", *READ_OPTIONS}, key)
         if "path" not in spec:
             raise ConfigError(f"{key}.path", "missing: where is the table?")
         path = _resolve(spec["path"], base_dir, f"{key}.path")
         if not path.is_file():
             raise ConfigError(f"{key}.path", f"no such file: {path}")
-        try:
-            columns = table_columns(path)
-        except Exception as exc:  # any reader error: the file is not a table we can read
-            raise ConfigError(f"{key}.path", f"cannot read {path.name}: {exc}") from exc
         cols = {k: spec.get(k, defaults[k]) for k in ("text_column", "label_column", "id_column")}
-        if split == "train":
-            cols["label_column"] = spec.get("label_column")  # the pool's labels, if any, are not used
+        pool_default_label = split == "train" and "label_column" not in spec
+        if pool_default_label:
+            cols["label_column"] = None  # known only if the pool has that column (its gold: hidden, never exported)
         if split in LABELED_SPLITS and cols["label_column"] is None:
             raise ConfigError(f"{key}.label_column", f"missing: the {split} set needs gold labels (or set data.label_column)")
         for k, col in cols.items():
-            if col is None:
-                continue
-            if not isinstance(col, str):
+            if col is not None and not isinstance(col, str):
                 raise ConfigError(f"{key}.{k}", f"must be a column name, got {col!r}")
-            if col not in columns:
+        options = _read_options(spec, read_defaults, key)
+        try:
+            try:
+                columns = table_columns(path, columns={k: c for k, c in cols.items() if c is not None}, **options)
+            except ValueError:
+                # a column missing from the header line: read the header as it is, and name the key below
+                columns = table_columns(path, **options)
+        except ValueError as exc:
+            message = " ".join(str(exc).split())
+            raise ConfigError(f"{key}.path", f"cannot read {path.name}: {message}") from exc
+        if pool_default_label and defaults["label_column"] in columns:
+            cols["label_column"] = defaults["label_column"]
+        for k, col in cols.items():
+            if col is not None and col not in columns:
                 hint = _suggest(col, columns)
                 raise ConfigError(f"{key}.{k}", f"{col!r} is not a column of {path.name}{hint}; columns are {columns}")
-        tables[split] = TableSpec(path=path, **cols)
+        tables[split] = TableSpec(path=path, **cols, **options)
     return DataConfig(tables=tables, class_names=class_names)
 
 
@@ -460,6 +520,20 @@ def _parse_label_model(raw: Any) -> LabelModelConfig:
 
 
 DEFAULT_FILTERS = (FilterStepConfig("uncovered"), FilterStepConfig("protected_duplicates"))
+
+
+def _check_class_thresholds(steps: tuple[FilterStepConfig, ...], class_names: list[str] | None) -> None:
+    """Per-class thresholds name classes: with the class names known now, unknown names are a config error."""
+    for i, step in enumerate(steps):
+        per_class = step.params.get("class_thresholds")
+        if not per_class:
+            continue
+        for name, value in per_class.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise ConfigError(f"filter[{i}].class_thresholds.{name}", f"must be a probability in 0..1, got {value!r}")
+            if class_names is not None and str(name) not in class_names:
+                raise ConfigError(f"filter[{i}].class_thresholds.{name}",
+                                  f"unknown class{_suggest(name, class_names)}; classes are {class_names}")
 
 
 def _parse_filters(raw: Any) -> tuple[FilterStepConfig, ...]:
@@ -519,7 +593,7 @@ def _parse_end_model(raw: Any) -> EndModelConfig:
 def _parse_canary(raw: Any, data: DataConfig) -> CanaryConfig:
     raw = _mapping(raw, "canary")
     _check_keys(raw, {"metric", "minimum", "override"}, "canary")
-    if raw and not data.bundled and "canary" not in data.tables:
+    if raw and not data.bundled and data.dataset is None and "canary" not in data.tables:
         raise ConfigError("canary", "there is no canary split to gate on; add data.canary or remove this section")
     d = CanaryConfig()
     minimum = _typed(raw, "minimum", (int, float), d.minimum, "canary")
@@ -553,7 +627,16 @@ def _parse_output(raw: Any, base_dir: Path, name: str) -> OutputConfig:
     )
 
 
-TOP_LEVEL = {"name", "data", "lfs", "label_model", "filter", "leakage", "end_model", "canary", "output"}
+def _parse_export(raw: Any) -> ExportConfig:
+    raw = _mapping(raw, "export")
+    _check_keys(raw, {"columns"}, "export")
+    columns = raw.get("columns", [])
+    if not isinstance(columns, list) or not all(isinstance(c, str) and c for c in columns):
+        raise ConfigError("export.columns", f"must be a list of column names of the pool, got {columns!r}")
+    return ExportConfig(columns=tuple(dict.fromkeys(columns)))
+
+
+TOP_LEVEL = {"name", "data", "lfs", "label_model", "filter", "leakage", "end_model", "canary", "export", "output"}
 
 
 def parse_config(raw: dict, *, base_dir: str | os.PathLike = ".", source: str | os.PathLike | None = None,
@@ -569,15 +652,21 @@ def parse_config(raw: dict, *, base_dir: str | os.PathLike = ".", source: str | 
     if not re.fullmatch(r"[\w.-]+", name) or name.startswith("."):
         raise ConfigError("name", f"{name!r} is not a plain name (letters, digits, _ . -); it names the output files")
     data = _parse_data(raw.get("data"), base_dir)
+    filters = _parse_filters(raw.get("filter"))
+    known = data.class_names
+    if data.dataset is not None:
+        known = json.loads((data.dataset / DATASET_FILE).read_text(encoding="utf-8"))["class_names"]
+    _check_class_thresholds(filters, known)
     return PipelineConfig(
         name=name,
         data=data,
         lfs=_parse_lfs(raw.get("lfs"), base_dir),
         label_model=_parse_label_model(raw.get("label_model")),
-        filters=_parse_filters(raw.get("filter")),
+        filters=filters,
         leakage=_parse_leakage(raw.get("leakage")),
         end_model=_parse_end_model(raw.get("end_model")),
         canary=_parse_canary(raw.get("canary"), data),
+        export=_parse_export(raw.get("export")),
         output=_parse_output(raw.get("output"), base_dir, name),
         source=Path(source) if source else None,
     )

@@ -116,6 +116,11 @@ def render_report(manifest: dict, export_path: Path, manifest_path: Path, fmt: s
          test["label_model"]["n"]],
         ["end model", test["end_model"]["accuracy"], test["end_model"]["f1_macro"], 1.0, test["end_model"]["n"]],
     ])
+    per_class = test["end_model"].get("per_class")
+    if per_class:
+        out += ["End model per class on the test set:", ""]
+        out += table(["class", "precision", "recall", "F1", "rows"],
+                     [[name, m["precision"], m["recall"], m["f1"], m["support"]] for name, m in per_class.items()])
     if ev.get("canary_gate"):
         out += [f"Canary gate: {_gate_text(ev['canary_gate'])}. End model accuracy on the canary set: "
                 f"{_fmt(ev['canary']['end_model']['accuracy'])}.", ""]

@@ -18,13 +18,21 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, f1_score
+from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
 from workbench._internal.paths import data_dir
 from workbench._internal.validation import ABSTAIN
 from workbench.curate._funnel import Funnel
 from workbench.curate._registry import FilterContext, run_filter_steps
-from workbench.data._dataset import ID_COLUMN, PROTECTED_SPLITS, TEXT_COLUMN, Dataset, load_youtube_spam
+from workbench.data._dataset import (
+    DATASET_FILE,
+    ID_COLUMN,
+    PROTECTED_SPLITS,
+    TEXT_COLUMN,
+    Dataset,
+    load_dataset,
+    load_youtube_spam,
+)
 from workbench.evaluate._canary import canary_gate
 from workbench.evaluate._leakage import LeakageReport, check_leakage
 from workbench.export import _lineage as lineage
@@ -93,13 +101,28 @@ def load_data(config: PipelineConfig) -> tuple[Dataset, list[dict]]:
         records = [{"path": f"bundled:youtube_spam/{f.name}", "sha256": lineage.file_sha256(f), "bytes": f.stat().st_size}
                    for f in sorted(folder.glob("*.csv"))]
         return ds, records
+    if config.data.dataset is not None:
+        folder = config.data.dataset
+        try:
+            ds = load_dataset(folder)
+            ds.check_class_names()
+        except (ValueError, FileNotFoundError) as exc:
+            raise ConfigError("data.dataset", str(exc)) from exc
+        records = [{"path": str(f), "sha256": lineage.file_sha256(f), "bytes": f.stat().st_size}
+                   for f in sorted(folder.iterdir()) if f.suffix in (".parquet", ".npz") or f.name == DATASET_FILE]
+        return ds, records
 
     splits, hidden, records = {}, {}, []
     for split, spec in config.data.tables.items():
         try:
-            df = spec.load()
+            df = spec.load(config.data.class_names)
         except (ValueError, FileNotFoundError) as exc:
             raise ConfigError(f"data.{split}", str(exc)) from exc
+        if spec.label_column is not None and config.data.class_names is None and df.attrs.get("class_names") and \
+                not df.attrs["class_names"][0].isdigit():
+            raise ConfigError("data.class_names", f"the labels of {spec.path.name} are class names "
+                                                  f"({', '.join(df.attrs['class_names'][:6])}); list them in "
+                                                  "data.class_names so that every table maps them to the same ids")
         records.append({"split": split, "path": str(spec.path), "sha256": lineage.file_sha256(spec.path),
                         "bytes": spec.path.stat().st_size})
         if split == "train" and spec.label_column is not None:
@@ -118,9 +141,11 @@ def load_data(config: PipelineConfig) -> tuple[Dataset, list[dict]]:
     if k_seen > len(class_names):
         raise ConfigError("data.class_names", f"labels go up to {k_seen - 1} but only {len(class_names)} class names are given")
     try:
-        return Dataset(name=config.name, splits=splits, class_names=class_names, hidden_labels=hidden), records
-    except ValueError as exc:  # e.g. one id in two split files
+        ds = Dataset(name=config.name, splits=splits, class_names=class_names, hidden_labels=hidden)
+        ds.check_class_names()
+    except ValueError as exc:  # e.g. one id in two split files, or class names that do not match the labels
         raise ConfigError("data", str(exc)) from exc
+    return ds, records
 
 
 def _load_lfs(config: PipelineConfig) -> LFModule:
@@ -262,7 +287,13 @@ def filter_stage(config: PipelineConfig, ds: Dataset, L_train: np.ndarray, gener
         raise PipelineError(f"the filters removed all {len(pool)} pool rows; funnel: "
                             + ", ".join(f"{s['step']} kept {s['n_kept']}" for s in record["steps"]))
     rows = np.flatnonzero(funnel.kept_mask)
+    missing = [c for c in config.export.columns if c not in pool.columns]
+    if missing:
+        gold = " (the pool's gold labels are never exported)" if ds.hidden_labels.get("train") is not None else ""
+        raise ConfigError("export.columns", f"{missing} are not columns of the pool{gold}; "
+                                            f"columns are {[str(c) for c in pool.columns]}")
     table = build_export_frame(pool.iloc[rows], generated.proba[rows], class_names=ds.class_names, source=generated.source,
+                               columns=config.export.columns,
                                L=L_train[rows], lf_names=lf_names, labels=generated.labels[rows],
                                sample_weight=np.full(len(rows), config.end_model.synthetic_weight))
     steps = {"filter": lineage.step_record(lineage.json_sha256(record), steps={
@@ -373,6 +404,13 @@ def _metrics(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> dict:
             "n": int(len(y_true))}
 
 
+def _per_class(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> dict:
+    """Precision, recall, F1 and support of each class, by class name (the report's per-class table)."""
+    p, r, f, n = precision_recall_fscore_support(y_true, y_pred, labels=list(range(len(class_names))), zero_division=0)
+    return {name: {"precision": float(p[c]), "recall": float(r[c]), "f1": float(f[c]), "support": int(n[c])}
+            for c, name in enumerate(class_names)}
+
+
 def _rounded(obj: Any, decimals: int = PROBA_DECIMALS) -> Any:
     if isinstance(obj, dict):
         return {k: _rounded(v, decimals) for k, v in obj.items()}
@@ -387,10 +425,11 @@ def evaluate_stage(config: PipelineConfig, ds: Dataset, L: dict, label_model: An
     the pool's hidden gold labels (when there are any); then the canary gate before export."""
     k, table = ds.cardinality, training.table
     y_test = ds.gold("test")
+    predicted = end_model.predict(ds["test"]["text"])
     evaluation = {
         "test": {
             "label_model": label_model.metrics(L["test"], y_test),
-            "end_model": _metrics(y_test, end_model.predict(ds["test"]["text"]), k),
+            "end_model": {**_metrics(y_test, predicted, k), "per_class": _per_class(y_test, predicted, ds.class_names)},
         },
         "canary": None,
         "canary_gate": None,

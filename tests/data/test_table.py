@@ -1,0 +1,89 @@
+import gzip
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.data import LoadTableWarning, encode_labels, load_table
+from workbench.labeling import keyword_lf
+
+RAW = "ham\thello there\nspam\tbuy now\tcheap\nham\t\"quoted start\nspam\twin cash\nham\tNA\n"
+
+
+def _raw(tmp_path, name="raw", text=RAW):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_headerless_extensionless_tsv_with_string_labels_is_read_and_every_guess_said(tmp_path):
+    with pytest.warns(LoadTableWarning) as caught:
+        df = load_table(_raw(tmp_path), text_column="text", label_column="label", header=None, names=["label", "text"])
+    message = str(caught[0].message)
+    assert "guessed format tsv with separator '\\t'" in message
+    assert "class names inferred from the labels and sorted: ham=0, spam=1" in message
+    assert "1 line(s) could not be parsed and were left out" in message and "line(s) [2]" in message
+    # nothing else lost: the first line is data, a leading quote does not swallow lines, "NA" is text
+    assert df["text"].tolist() == ["hello there", '"quoted start', "win cash", "NA"]
+    assert df["label"].tolist() == [0, 0, 1, 0]
+    assert df.attrs["class_names"] == ["ham", "spam"]
+    assert df.attrs["load_table"]["skipped_lines"] == {"count": 1, "first": [2]}
+
+
+def test_positions_mean_no_header_and_a_missing_header_column_is_an_error_not_a_lost_row(tmp_path):
+    path = _raw(tmp_path, "raw.tsv")
+    with pytest.warns(LoadTableWarning, match="read as having no header line"):
+        df = load_table(path, text_column=1, label_column=0)
+    assert len(df) == 4 and df["text"].iloc[0] == "hello there"
+    with pytest.raises(ValueError, match=r"text_column='text' is not a column: the first line holds \['ham', 'hello there'\]"):
+        load_table(path, text_column="text")
+
+
+def test_class_names_map_labels_and_mismatches_are_errors(tmp_path):
+    path = _raw(tmp_path, "raw.tsv", "label\ttext\nspam\ta\nham\tb\n\tc\n")
+    df = load_table(path, text_column="text", label_column="label", class_names=["spam", "ham"])
+    assert df["label"].tolist() == [0, 1, -1]
+    with pytest.raises(ValueError, match=r"label\(s\) \['spam'\] are not among the class names \['ham', 'other'\]"):
+        load_table(path, text_column="text", label_column="label", class_names=["ham", "other"])
+    ids = _raw(tmp_path, "ids.csv", "text,y\na,0\nb,2\n")
+    with pytest.raises(ValueError, match="labels go up to 2, but only 2 class names are given"):
+        load_table(ids, text_column="text", label_column="y", class_names=["a", "b"])
+
+
+def test_gzip_encoding_and_sniffed_formats(tmp_path):
+    frame = pd.DataFrame({"body": ["café", "naïve"], "y": [0, 1]})
+    with gzip.open(tmp_path / "t.csv.gz", "wt", encoding="utf-8") as fh:
+        frame.to_csv(fh, index=False)
+    assert load_table(tmp_path / "t.csv.gz", text_column="body")["text"].tolist() == ["café", "naïve"]
+    (tmp_path / "latin.csv").write_bytes("body\ncafé\n".encode("latin-1"))
+    with pytest.raises(ValueError, match="not valid utf-8-sig text .*encoding="):
+        load_table(tmp_path / "latin.csv", text_column="body")
+    assert load_table(tmp_path / "latin.csv", text_column="body", encoding="latin-1")["text"].tolist() == ["café"]
+    frame.to_parquet(tmp_path / "noext")
+    with pytest.warns(LoadTableWarning, match="guessed format parquet"):
+        assert load_table(tmp_path / "noext", text_column="body")["text"].tolist() == ["café", "naïve"]
+    (tmp_path / "lines").write_text('{"body": "a"}\nnot json\n{"body": "b"}\n')
+    with pytest.warns(LoadTableWarning, match=r"1 line\(s\) could not be parsed .*\[2\]"):
+        assert load_table(tmp_path / "lines", text_column="body")["text"].tolist() == ["a", "b"]
+
+
+@pytest.mark.parametrize("column", ["text", "body"])
+def test_empty_text_is_the_empty_string_whatever_the_column_is_called(tmp_path, column):
+    # issue 16 item 8: a column already called "text" kept NaN, which crashed row-wise LFs
+    path = tmp_path / "t.csv"
+    pd.DataFrame({column: ["hello", None, "buy now"]}).to_csv(path, index=False)
+    df = load_table(path, text_column=column)
+    assert df["text"].tolist() == ["hello", "", "buy now"]
+    assert keyword_lf("kw", ["buy"], 1)(df).tolist() == [-1, -1, 1]
+    assert df["text"].map(lambda t: t.lower()).tolist() == ["hello", "", "buy now"]  # a row-wise LF's view
+
+
+def test_encode_labels_without_names_sorts_and_with_ints_keeps_ids():
+    ids, names, note = encode_labels(pd.Series([1, 0, None, 3]))
+    assert ids.tolist() == [1, 0, -1, 3] and names == ["0", "1", "2", "3"] and note is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ids, names, note = encode_labels(pd.Series(["b", "a", ""]))
+    assert ids.tolist() == [1, 0, -1] and names == ["a", "b"] and "sorted" in note
+    assert np.asarray(ids).dtype == np.int64
