@@ -9,7 +9,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 # conda-forge names differ from PyPI for a few packages, or split one PyPI extra in two.
 CONDA_NAMES = {"dask": {"dask", "distributed"}}
-PIP_ONLY = {"torch", "snorkel"}  # installed from PyPI in the pip: section (CPU torch pinned)
+PIP_ONLY = {"torch", "snorkel", "hyperlm"}  # installed from PyPI in the pip: section (CPU torch pinned; hyperlm is not on conda-forge)
 
 
 def _name(requirement: str) -> str:
