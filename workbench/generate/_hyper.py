@@ -193,7 +193,8 @@ class HyperLabelModel(BaseLabelModel):
         L = self._validate_fit(L)
         if isinstance(self.max_rows, bool) or not isinstance(self.max_rows, (int, np.integer)) or self.max_rows < 1:
             raise ValueError(f"max_rows must be an int >= 1, got {self.max_rows!r}")
-        y = check_partial_labels(y, len(L), self.cardinality) if self.use_labels else None
+        y = check_partial_labels(y, len(L), self.cardinality)  # checked even when not used
+        y = y if self.use_labels else None
         given = self._check_class_balance()
         checkpoint = load_checkpoint(None if self.checkpoint is None else str(self.checkpoint))
         labeled = np.zeros(len(L), bool) if y is None else y != ABSTAIN
@@ -205,7 +206,7 @@ class HyperLabelModel(BaseLabelModel):
             counts = counts * (len(unlabeled) / self.max_rows)
         rows = np.vstack([patterns, L[labeled]])
         weights = np.concatenate([counts.astype(float), np.ones(int(labeled.sum()))])
-        self._nets, self._pools = [], []
+        self._nets, self._pools, outs = [], [], []
         with torch.random.fork_rng(), _one_thread():
             torch.manual_seed(0 if self.random_state is None else self.random_state)
             for positive in self._positives():
@@ -215,12 +216,13 @@ class HyperLabelModel(BaseLabelModel):
                     target = (y[labeled] == positive).astype(np.float32)
                     self._fine_tune(net, checkpoint, el, np.arange(len(patterns), len(rows)), target)
                 with torch.no_grad():
-                    raw, pools = _forward(net, el)
+                    raw, pools = _forward(net, el)  # on the fitted rows, the pass with their own pools
                 self._nets.append(net)
                 self._pools.append(pools)
+                outs.append(raw.numpy().astype(float))
         self.n_labeled_ = int(labeled.sum())
         # The package rescales probabilities so that the most and least confident fitted rows reach 1 and 0.
-        proba_raw = self._raw_proba(rows)
+        proba_raw = self._stack(outs)
         fires = (rows != ABSTAIN).any(axis=1)
         tie = 1 / self.cardinality
         high, low = proba_raw[fires][proba_raw[fires] > tie], proba_raw[fires][proba_raw[fires] < tie]
@@ -270,6 +272,10 @@ class HyperLabelModel(BaseLabelModel):
             for net, pools, positive in zip(self._nets, self._pools, self._positives()):
                 out, _ = _forward(net, _Elements(rows, np.ones(len(rows)), positive), frozen=pools)
                 outs.append(out.numpy().astype(float))
+        return self._stack(outs)
+
+    def _stack(self, outs: list) -> np.ndarray:
+        """The passes' outputs as probabilities: ``[1 - p, p]`` for two classes, else normalised."""
         if self.cardinality == 2:
             return np.column_stack([1 - outs[0], outs[0]])
         p = np.column_stack(outs)

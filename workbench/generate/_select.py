@@ -51,7 +51,7 @@ DEFAULT_CANDIDATES: dict[str, BaseLabelModel] = {
 #: Which candidate ``auto`` keeps when the comparison cannot tell them apart: the order of their
 #: mean accuracy over the synthetic suite and the bundled data of ``python -m bench labelmodel``
 #: (see the README's label-model section for the numbers).
-PREFERENCE = ("hyper_semi", "dawid_skene", "hyper", "weighted", "snorkel", "majority")
+PREFERENCE = ("dawid_skene", "hyper_semi", "hyper", "weighted", "snorkel", "majority")
 
 #: Snorkel's model costs about (LFs x classes)^2 per epoch: above this many it is left out of
 #: ``auto``'s comparison (22-100 s at 164 LFs x 9 classes), though it can still be chosen by name.

@@ -7,10 +7,10 @@ so an LF's silence is evidence too (a spam keyword that is silent makes ham a li
 likely). The classes get a prior ``pi``. Expectation-maximisation alternates between the posterior of each row's class and the
 parameters, as usual, with three changes that make it use every labeled row:
 
-- **anchored start**: the first M-step counts the labeled rows at their gold class and the
-  unlabeled rows at their majority-vote shares, so the classes cannot swap and an LF whose
-  labeled votes are wrong starts out wrong (an inverted LF is caught even when the unlabeled
-  agreement alone would follow it);
+- **anchored start**: with labeled rows, the first parameters are estimated from them alone (at
+  their gold class), so the classes cannot swap and an LF whose labeled votes are wrong starts
+  out wrong (when every LF is inverted, unsupervised EM follows the votes; this does not);
+  without labeled rows EM starts from majority vote;
 - **clamped labels**: in every E-step a labeled row's posterior is its gold class, weighted
   ``label_weight`` times an unlabeled row, so the labeled evidence is never averaged away by a
   large pool;
@@ -77,6 +77,8 @@ class DawidSkeneLabelModel(BaseLabelModel):
     [1, 0, 1, 0]
     """
 
+    live = True
+
     def __init__(self, cardinality: int = 2, *, use_labels: bool = True, label_weight: float = 5.0,
                  prior_strength: float = 2.0, prior_accuracy: float = 0.7, n_iter: int = 100, tol: float = 1e-4,
                  class_balance: Any = None, tie_break: str = "abstain", random_state: int | None = 0):
@@ -109,7 +111,8 @@ class DawidSkeneLabelModel(BaseLabelModel):
         """Fit by EM on ``L``; ``y`` (one entry per row, ``ABSTAIN`` for unlabeled) anchors and clamps labeled rows."""
         L = self._validate_fit(L)
         self._check_params()
-        y = check_partial_labels(y, len(L), self.cardinality) if self.use_labels else None
+        y = check_partial_labels(y, len(L), self.cardinality)  # checked even when not used
+        y = y if self.use_labels else None
         given = self._check_class_balance()
         k, m = self.cardinality, L.shape[1]
         labeled = np.zeros(len(L), bool) if y is None else y != ABSTAIN
@@ -128,22 +131,27 @@ class DawidSkeneLabelModel(BaseLabelModel):
         q = np.where(total > 0, (by_class + 1e-3) / (total + k * 1e-3), 1.0 / k)  # majority-vote start
         q[is_clamped] = clamp
         coverage = np.asarray(V.T @ weight).reshape(m, k).sum(axis=1) / max(weight.sum(), 1e-12)
+        coverage = np.clip(coverage, 1e-3, 1 - 1e-3)  # an LF that always (or never) votes keeps both outcomes possible
         off = (1 - self.prior_accuracy) / (k - 1)
         pseudo = np.empty((m, k, k + 1))
         pseudo[:, :, :k] = coverage[:, None, None] * np.where(np.eye(k, dtype=bool), self.prior_accuracy, off)
         pseudo[:, :, k] = (1 - coverage)[:, None]
         pseudo *= self.prior_strength
         self.n_iter_ = 0
+        # Anchored start: with labeled rows, the first parameters come from them alone (plus the
+        # pseudo-counts), so the classes cannot swap and an LF the labels show to be wrong starts wrong.
+        start_weight = np.where(is_clamped, weight, 0.0) if is_clamped.any() else weight
+        log_pi, log_theta = self._m_step(V, q, start_weight, pseudo, given)
         for _ in range(self.n_iter):
-            log_pi, log_theta = self._m_step(V, q, weight, pseudo, given)
             new_q = self._posterior(V, log_pi, log_theta)
             new_q[is_clamped] = clamp
             self.n_iter_ += 1
             moved = float(np.abs(new_q - q).max()) if len(q) else 0.0
             q = new_q
+            log_pi, log_theta = self._m_step(V, q, weight, pseudo, given)
             if moved < self.tol:
                 break
-        self._log_pi, self._log_theta = self._m_step(V, q, weight, pseudo, given)
+        self._log_pi, self._log_theta = log_pi, log_theta
         self.class_balance_ = np.exp(self._log_pi)
         self.confusion_ = np.exp(self._log_theta)
         self.n_labeled_ = int(labeled.sum())
@@ -169,7 +177,7 @@ class DawidSkeneLabelModel(BaseLabelModel):
         # votes[j, c, v]: posterior mass of class c on rows where LF j voted v; silences are the rest.
         counts[:, :, :k] = np.asarray(V.T @ mass).reshape(m, k, k).transpose(0, 2, 1)
         counts[:, :, k] = class_mass[None, :] - counts[:, :, :k].sum(axis=2)
-        counts = np.maximum(counts, 0.0) + pseudo
+        counts = np.maximum(counts, 0.0) + pseudo + 1e-9  # no log(0) even with prior_strength=0
         return log_pi, np.log(counts / counts.sum(axis=2, keepdims=True))
 
     def _posterior(self, V, log_pi, log_theta):

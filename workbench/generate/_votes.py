@@ -33,10 +33,19 @@ def compress(L: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ([[0, 0], [1, -1]], [1, 0, 1], [1, 2])
     """
     L = np.ascontiguousarray(L)
-    if L.shape[1] == 0 or len(L) == 0:
-        return L[:1] if len(L) else L, np.zeros(len(L), dtype=np.int64), np.array([len(L)] if len(L) else [], dtype=np.int64)
-    rows = L.view(np.dtype((np.void, L.dtype.itemsize * L.shape[1]))).ravel()
-    _, first, inverse, counts = np.unique(rows, return_index=True, return_inverse=True, return_counts=True)
+    n, m = L.shape
+    if m == 0 or n == 0:
+        return L[:1] if n else L, np.zeros(n, dtype=np.int64), np.array([n] if n else [], dtype=np.int64)
+    base = int(L.max()) + 2  # values -1..max as digits 0..max+1
+    if m * np.log2(base) <= 62:
+        # One int64 per row (its votes as digits): sorting a million of them takes a tenth of the
+        # time of sorting the rows as byte strings.
+        key = np.zeros(n, dtype=np.int64)
+        for j in range(m):
+            key = key * base + (L[:, j].astype(np.int64) + 1)
+    else:
+        key = L.view(np.dtype((np.void, L.dtype.itemsize * m))).ravel()
+    _, first, inverse, counts = np.unique(key, return_index=True, return_inverse=True, return_counts=True)
     return L[first], inverse.reshape(-1), counts
 
 

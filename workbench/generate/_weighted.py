@@ -56,6 +56,8 @@ class WeightedVote(BaseLabelModel):
     [1, 1, 0, 1]
     """
 
+    live = True
+
     def __init__(self, cardinality: int = 2, *, use_labels: bool = True, prior_strength: float = 10.0,
                  class_balance: Any = None, tie_break: str = "abstain", random_state: int | None = 0):
         self.cardinality = cardinality
@@ -74,7 +76,8 @@ class WeightedVote(BaseLabelModel):
         s = self.prior_strength
         if isinstance(s, bool) or not isinstance(s, (int, float)) or not np.isfinite(s) or s < 0:
             raise ValueError(f"prior_strength must be a number >= 0, got {s!r}")
-        y = check_partial_labels(y, len(L), self.cardinality) if self.use_labels else None
+        y = check_partial_labels(y, len(L), self.cardinality)  # checked even when not used
+        y = y if self.use_labels else None
         given = self._check_class_balance()
         k = self.cardinality
         patterns, _, counts = compress(L)
