@@ -28,7 +28,7 @@ from sklearn.base import clone
 from sklearn.metrics import f1_score
 
 from bench import write_results
-from workbench.generate import DEFAULT_CANDIDATES, AutoLabelModel
+from workbench.generate import DEFAULT_CANDIDATES, AutoLabelModel, SnorkelLabelModel
 from workbench.generate._select import SNORKEL_MAX_LF_CLASSES, expected_correct
 
 ABSTAIN = -1
@@ -107,7 +107,8 @@ def make_case(case: Case) -> tuple[np.ndarray, np.ndarray]:
     return L, Y
 
 
-MODELS = {name: model for name, model in DEFAULT_CANDIDATES.items()}
+#: auto's candidates, and Snorkel's model as a rival (auto leaves it out: see DEFAULT_CANDIDATES).
+MODELS = {**DEFAULT_CANDIDATES, "snorkel": SnorkelLabelModel()}
 
 
 def score(proba: np.ndarray, L: np.ndarray, Y: np.ndarray, f1: bool) -> float:

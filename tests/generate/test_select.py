@@ -129,7 +129,7 @@ def test_health_check_states_auto_choice_interval_and_reason_in_one_sentence():
     report = health_check(L, L[:500], Y[:500], [f"lf{j}" for j in range(5)], y_train=np.where(np.arange(3000) < 100, Y, -1))
     first = report.messages[0]
     assert first.startswith(f"Auto chose {report.chosen}") and "interval" in first and first.count(". ") == 0
-    assert set(report.scores.index) >= {"dawid_skene", "majority", "snorkel"}
+    assert set(report.scores.index) >= {"dawid_skene", "hyper", "hyper_semi", "weighted", "majority"}
     assert report.lfs.loc["lf2", "inverted"] and not report.lfs.loc["lf0", "inverted"]
     assert any("'lf2'" in m and "below chance" in m for m in report.messages)
     assert report.model.predict_proba(L).shape == (3000, 2)

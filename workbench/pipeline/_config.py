@@ -113,8 +113,8 @@ class LFModuleSpec:
 
 
 def label_model_kinds() -> tuple[str, ...]:
-    """The values ``label_model.kind`` may take: every model in ``LABEL_MODELS`` now (``auto`` among them)."""
-    return LABEL_MODELS.names()
+    """The values ``label_model.kind`` may take: every model in ``LABEL_MODELS`` now, ``auto`` first."""
+    return (AUTO, *(name for name in LABEL_MODELS.names() if name != AUTO))
 
 
 @dataclass(frozen=True)
