@@ -289,7 +289,7 @@ class AlwaysSpam(MajorityVote):
 
 def test_a_registered_label_model_is_validated_and_used(tiny):
     with pytest.raises(ConfigError, match=r"label_model.kind: unknown value 'always_spam'; "
-                                          r"choose one of \['auto', 'majority', 'snorkel'\]"):
+                                          r"choose one of \['auto', 'majority', 'snorkel', 'hyper', 'dawid_skene', 'weighted'\]"):
         tiny_config(tiny, label_model={"kind": "always_spam"})
     LABEL_MODELS.register("always_spam", AlwaysSpam)
     try:
