@@ -3,6 +3,7 @@
     python -m bench                     # all of them, 1,000,000 rows
     python -m bench apply memory        # only bench_apply.py and bench_memory.py
     python -m bench --rows 100000       # a smaller corpus (sets $BENCH_ROWS)
+    python -m bench labelmodel --full   # the big sizes too (sets $BENCH_FULL)
 
 A separate process per module keeps one benchmark's memory and threads out of the next one's
 numbers. The exit status is non-zero if any benchmark failed.
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run (default all: {', '.join(available)})")
     parser.add_argument("--rows", type=int, help="corpus size (default 1,000,000)")
+    parser.add_argument("--full", action="store_true", help="the big sizes too, where a benchmark has them")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.names) - set(available))
     if unknown:
@@ -37,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ)
     if args.rows:
         env["BENCH_ROWS"] = str(args.rows)
+    if args.full:
+        env["BENCH_FULL"] = "1"
     failed = []
     for name in args.names or available:
         print(f"\n=== bench_{name} ===", flush=True)

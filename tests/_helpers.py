@@ -111,3 +111,22 @@ def review_queue(pool, store, proba=REVIEW_PROBA, **kw):
 
     settings = {"reviewer": "ana", "protected": None, "size": 10, **kw}
     return ReviewQueue(pool, proba, store=store, **settings)
+
+
+def synthetic_votes(n=3000, k=2, accuracies=(0.9, 0.85, 0.8, 0.75, 0.7), coverage=0.6, seed=0, invert=None):
+    """``(L, Y)``: LFs with known accuracies voting on known gold labels; LF ``invert`` is right
+    only ``1 - accuracy`` of the time."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    Y = rng.integers(0, k, n)
+    L = np.full((n, len(accuracies)), -1, dtype=np.int8)
+    for j, acc in enumerate(accuracies):
+        fires = rng.random(n) < coverage
+        right = rng.random(n) < acc
+        wrong = (Y + rng.integers(1, k, n)) % k
+        votes = np.where(right, Y, wrong)
+        if invert == j:
+            votes = np.where(right, wrong, Y)
+        L[fires, j] = votes[fires]
+    return L, Y

@@ -14,7 +14,11 @@ from workbench.data._dataset import Dataset, load_dataset, load_wrench, load_you
 from workbench.data._table import load_table
 from workbench.evaluate._leakage import check_leakage
 from workbench.evaluate._report import evaluate
-from workbench.generate._labelmodel import MajorityVote, SnorkelLabelModel, health_check
+from workbench.generate._hyper import HyperLabelModel
+from workbench.generate._labelmodel import MajorityVote, SnorkelLabelModel
+from workbench.generate._select import AutoLabelModel, health_check
+from workbench.generate._semisup import DawidSkeneLabelModel
+from workbench.generate._weighted import WeightedVote
 from workbench.labeling._analysis import lf_summary
 from workbench.labeling._engines import apply_lfs
 from workbench.labeling._lf import keyword_lf, regex_lf, vectorized_lf
@@ -22,10 +26,14 @@ from workbench.pipeline._run import run_pipeline
 
 __all__ = [
     "ABSTAIN",
+    "AutoLabelModel",
+    "DawidSkeneLabelModel",
     "Dataset",
+    "HyperLabelModel",
     "MajorityVote",
     "SnorkelLabelModel",
     "Studio",
+    "WeightedVote",
     "apply_lfs",
     "check_leakage",
     "curate",

@@ -3,33 +3,23 @@ import pytest
 from sklearn.base import clone, is_classifier
 from sklearn.exceptions import NotFittedError
 
-from tests._helpers import accuracy_weighted_vote
+from tests._helpers import accuracy_weighted_vote, synthetic_votes
 from workbench.generate import (
     LABEL_MODELS,
+    AutoLabelModel,
     BaseLabelModel,
+    DawidSkeneLabelModel,
+    HyperLabelModel,
     MajorityVote,
     SnorkelLabelModel,
+    WeightedVote,
     fit_label_model,
-    health_check,
     proba_to_labels,
 )
 from workbench.labeling import ABSTAIN
 
 
-def synthetic_L(n=3000, k=2, accuracies=(0.9, 0.85, 0.8, 0.75, 0.7), coverage=0.6, seed=0, invert=None):
-    """LFs with known accuracies voting on known gold labels."""
-    rng = np.random.default_rng(seed)
-    Y = rng.integers(0, k, n)
-    L = np.full((n, len(accuracies)), ABSTAIN, dtype=np.int8)
-    for j, acc in enumerate(accuracies):
-        fires = rng.random(n) < coverage
-        right = rng.random(n) < acc
-        wrong = (Y + rng.integers(1, k, n)) % k
-        votes = np.where(right, Y, wrong)
-        if invert == j:
-            votes = np.where(right, wrong, Y)
-        L[fires, j] = votes[fires]
-    return L, Y
+synthetic_L = synthetic_votes
 
 
 def test_majority_vote_probabilities_and_ties():
@@ -117,6 +107,13 @@ ESTIMATORS = [
     MajorityVote(cardinality=3, tie_break="random", class_balance=[0.5, 0.3, 0.2], random_state=4),
     SnorkelLabelModel(n_epochs=20),
     SnorkelLabelModel(cardinality=3, n_epochs=20, class_balance=(0.2, 0.3, 0.5), tie_break="prior"),
+    HyperLabelModel(),
+    HyperLabelModel(cardinality=3, use_labels=False, tie_break="random"),
+    DawidSkeneLabelModel(),
+    DawidSkeneLabelModel(cardinality=3, class_balance=(0.2, 0.3, 0.5), label_weight=1.0),
+    WeightedVote(),
+    WeightedVote(cardinality=3, prior_strength=0.0),
+    AutoLabelModel(candidates={"majority": MajorityVote(), "dawid_skene": DawidSkeneLabelModel()}),
 ]
 
 
@@ -124,13 +121,31 @@ def fit_data(model):
     return synthetic_L(n=300, k=model.cardinality)[0]
 
 
+@pytest.mark.parametrize("kind", ["majority", "snorkel", "hyper", "dawid_skene", "weighted", "auto"])
+def test_every_registered_model_takes_partial_labels_and_learns_lf_accuracies(kind):
+    """fit(L, y): y has one entry per row, ABSTAIN where unlabeled; models that use no labels ignore it."""
+    L, Y = synthetic_L(n=1500, k=3, accuracies=(0.9, 0.8, 0.7, 0.65, 0.6), seed=2)
+    y = np.where(np.arange(len(Y)) % 10 == 0, Y, ABSTAIN)
+    model = fit_label_model(kind, L, 3, y)
+    covered = (L != ABSTAIN).any(axis=1)
+    assert model.metrics(L[covered], Y[covered], tie_break="random")["accuracy"] > 0.7
+    learned = model.lf_accuracies_
+    assert learned.shape == (5,) and np.isfinite(learned).all()
+    assert learned[0] > learned[-1]  # the planted ordering of the best and the worst LF survives
+    with pytest.raises(ValueError, match=r"y has 10 labels; expected 1500"):
+        fit_label_model(kind, L, 3, y[:10])
+    with pytest.raises(ValueError, match=r"y\[0\] = 3 is outside -1..2"):
+        fit_label_model(kind, L, 3, np.where(np.arange(len(Y)) == 0, 3, y))
+
+
 @pytest.mark.parametrize("model", ESTIMATORS, ids=repr)
 def test_label_models_follow_the_estimator_contract(model):
     assert isinstance(model, BaseLabelModel) and is_classifier(model)
     params = model.get_params()
     twin = clone(model)
-    assert twin is not model and twin.get_params() == params
-    assert type(model)(**params).get_params() == params  # get_params round trip
+    # repr, not ==: clone clones estimators inside parameters (auto's candidates), as scikit-learn does.
+    assert twin is not model and repr(twin.get_params()) == repr(params)
+    assert repr(type(model)(**params).get_params()) == repr(params)  # get_params round trip
     assert not [a for a in vars(model) if a.endswith("_")]  # nothing fitted before fit
     L = fit_data(model)
     for method in ("predict_proba", "predict"):
@@ -140,7 +155,7 @@ def test_label_models_follow_the_estimator_contract(model):
         twin.metrics(L, np.zeros(len(L), int))
 
     assert twin.fit(L) is twin
-    assert twin.get_params() == params  # fit leaves parameters exactly as given
+    assert repr(twin.get_params()) == repr(params)  # fit leaves parameters exactly as given
     assert {"classes_", "n_lfs_", "class_balance_", "lf_accuracies_"} <= set(vars(twin))
     assert twin.n_lfs_ == L.shape[1] and twin.classes_.tolist() == list(range(model.cardinality))
     assert twin.lf_accuracies_.shape == (L.shape[1],) and twin.class_balance_.shape == (model.cardinality,)
@@ -158,7 +173,8 @@ def test_set_params_takes_effect_at_the_next_fit():
     assert mv.fit(L).predict(L).tolist() == [0, 1, 0]
 
 
-@pytest.mark.parametrize("model", [MajorityVote(), SnorkelLabelModel()], ids=repr)
+@pytest.mark.parametrize("model", [MajorityVote(), SnorkelLabelModel(), HyperLabelModel(), DawidSkeneLabelModel(),
+                                   WeightedVote(), AutoLabelModel()], ids=repr)
 @pytest.mark.parametrize("check", [
     "check_no_attributes_set_in_init", "check_parameters_default_constructible", "check_get_params_invariance",
     "check_set_params", "check_estimators_unfitted", "check_estimator_cloneable", "check_estimator_repr",
@@ -185,55 +201,4 @@ def test_a_registered_label_model_is_fitted_by_name():
         assert model.metrics(L[covered], Y[covered], tie_break="random")["accuracy"] > 0.6
     finally:
         LABEL_MODELS.unregister("accuracy_weighted")
-    assert LABEL_MODELS.names() == ("majority", "snorkel")
-
-
-# -- health check ------------------------------------------------------------------------------------
-
-
-def test_health_check_flags_inverted_lf_and_picks_a_model():
-    L, Y = synthetic_L(n=4000, invert=2, coverage=0.7)
-    dev = slice(0, 500)
-    report = health_check(L, L[dev], Y[dev], [f"lf{j}" for j in range(5)])
-    assert report.chosen in ("label_model", "majority_vote")
-    assert set(report.scores.index) == {"majority_vote", "label_model"}
-    assert report.lfs.loc["lf2", "inverted"] and report.lfs.loc["lf2", "dev_accuracy"] < 0.5
-    assert not report.lfs.loc["lf0", "inverted"]
-    assert any("'lf2'" in m and "below chance" in m for m in report.messages)
-
-
-def test_health_check_refuses_a_dev_set_no_lf_covers():
-    L = np.array([[0, 1, -1], [1, 1, 0], [-1, 0, 0], [1, -1, 1]])
-    with pytest.raises(ValueError, match="no LF votes on any of the 2 dev rows .*lf0, lf1, lf2.*cover some dev examples"):
-        health_check(L, np.full((2, 3), -1), np.array([0, 1]), [f"lf{j}" for j in range(3)])
-
-
-def test_health_check_says_when_label_model_does_not_beat_majority_vote():
-    L, Y = synthetic_L(n=3000)
-    dev = slice(0, 400)
-
-    class Worse(SnorkelLabelModel):
-        def predict_proba(self, L):  # a label model that always says class 0
-            return np.tile([1.0, 0.0], (len(L), 1))
-
-    report = health_check(L, L[dev], Y[dev], None, label_model=Worse(n_epochs=50).fit(L))
-    assert report.chosen == "majority_vote"
-    assert "does NOT beat majority vote" in str(report)
-
-
-def test_health_check_validates_dev_inputs():
-    L, Y = synthetic_L(n=300)
-    with pytest.raises(ValueError, match="L_dev has 4 LF columns but L_train has 5"):
-        health_check(L, L[:50, :4], Y[:50])
-    with pytest.raises(ValueError, match="y_dev has 49 labels; expected 50"):
-        health_check(L, L[:50], Y[:49])
-
-
-def test_health_check_flags_dominant_broad_lf():
-    rng = np.random.default_rng(1)
-    Y = rng.integers(0, 2, 3000)
-    broad = np.where(rng.random(3000) < 0.9, Y, 1 - Y)
-    small = [np.where(rng.random(3000) < 0.1, np.where(rng.random(3000) < 0.7, Y, 1 - Y), -1) for _ in range(3)]
-    L = np.column_stack([broad, *small])
-    report = health_check(L, L[:300], Y[:300], ["broad", "a", "b", "c"])
-    assert report.lfs.loc["broad", "dominant"] and not report.lfs.loc["a", "dominant"]
+    assert "accuracy_weighted" not in LABEL_MODELS

@@ -128,7 +128,7 @@ def test_errors_from_a_file_name_the_file_and_the_key(tables):
     ({"filter": [{"step": "confidence"}]}, "filter[0].threshold", "needs a threshold"),
     ({"filter": ["dedupe"]}, "filter[0].step", "unknown value 'dedupe'"),
     ({"filter": [{"step": "uncovered", "threshold": 0.5}]}, "filter[0].threshold", "unknown key"),
-    ({"label_model": "bayes"}, "label_model.kind", "unknown value 'bayes'; choose one of ['auto', 'majority', 'snorkel']"),
+    ({"label_model": "bayes"}, "label_model.kind", "unknown value 'bayes'; choose one of ['auto', 'majority', 'snorkel', 'hyper', 'dawid_skene', 'weighted']"),
     ({"label_model": {"kind": "snorkel", "n_epochs": 0}}, "label_model.n_epochs", "must be > 0"),
     ({"label_model": {"random_state": True}}, "label_model.random_state", "must be int, got bool"),
     ({"label_model": {"seed": 1}}, "label_model.seed", "unknown key"),

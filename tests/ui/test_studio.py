@@ -287,3 +287,15 @@ def test_save_lfs_from_the_dashboard(studio, tmp_path):
     namespace = {}
     exec(path.read_text(), namespace)
     assert [lf.name for lf in namespace["LFS"]] == studio.snapshot.names
+
+
+def test_the_default_label_model_is_live_and_candidates_compare_side_by_side(youtube):
+    studio = open_studio(youtube, label_model="dawid_skene")
+    assert studio.state.snapshot.label_model_current  # fitted in the refresh: never stale
+    assert "up to date" in studio.lm_status.value
+    studio.compare_button.click()
+    html = studio.compare_html.value
+    for name in ("dawid_skene", "hyper", "weighted", "majority"):
+        assert f"<b>{name}</b>" in html
+    assert "auto chose" in html and "interval" in html
+    studio.close()

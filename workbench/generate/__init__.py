@@ -2,7 +2,11 @@
 
 Every generator is a :class:`Generator`: it yields an ``(n, k)`` probability matrix
 (``predict_proba``) and names where its labels come from (``source``, one of
-:data:`LABEL_SOURCES`). Label models are registered by name in :data:`LABEL_MODELS`.
+:data:`LABEL_SOURCES`). Label models are registered by name in :data:`LABEL_MODELS`:
+``majority``, ``snorkel``, ``hyper`` (the pretrained hyper label model, fine-tuned on labeled
+rows when given), ``weighted`` (LF weights from labeled rows), ``dawid_skene`` (semi-supervised
+Dawid-Skene) and ``auto`` (:class:`AutoLabelModel`: chosen on held-out labeled rows).
+Label models take labels as ``fit(L, y)``, ``y`` one entry per row, ``ABSTAIN`` if unlabeled.
 """
 
 from workbench.generate._base import (
@@ -19,15 +23,17 @@ from workbench.generate._distill import (
     make_teacher,
     soft_targets,
 )
+from workbench.generate._hyper import (
+    HyperLabelModel,
+    load_checkpoint,
+)
 from workbench.generate._labelmodel import (
     LABEL_MODELS,
     TIE_BREAKS,
     BaseLabelModel,
-    HealthReport,
     MajorityVote,
     SnorkelLabelModel,
     fit_label_model,
-    health_check,
     proba_to_labels,
 )
 from workbench.generate._pseudolabel import (
@@ -36,29 +42,47 @@ from workbench.generate._pseudolabel import (
     WEIGHTING,
     PseudoLabeler,
 )
+from workbench.generate._select import (
+    DEFAULT_CANDIDATES,
+    PREFERENCE,
+    AutoLabelModel,
+    HealthReport,
+    health_check,
+    paired_bootstrap,
+)
+from workbench.generate._semisup import DawidSkeneLabelModel
+from workbench.generate._weighted import WeightedVote
 
 __all__ = [
+    "AutoLabelModel",
     "BALANCE",
     "BaseLabelModel",
     "CRITERIA",
+    "DEFAULT_CANDIDATES",
+    "DawidSkeneLabelModel",
     "Distiller",
     "GENERATOR_INPUTS",
     "Generator",
     "HealthReport",
+    "HyperLabelModel",
     "LABEL_MODELS",
     "LABEL_SOURCES",
     "MajorityVote",
+    "PREFERENCE",
     "PseudoLabeler",
     "SnorkelLabelModel",
     "TARGETS",
     "TIE_BREAKS",
     "WEIGHTING",
+    "WeightedVote",
     "check_label_source",
     "compare_targets",
     "fit_label_model",
     "health_check",
+    "load_checkpoint",
     "make_student",
     "make_teacher",
+    "paired_bootstrap",
     "proba_to_labels",
     "soft_targets",
 ]

@@ -14,17 +14,15 @@ Every label model is a scikit-learn estimator built on :class:`BaseLabelModel` (
 
 :data:`LABEL_MODELS` is the one registry of label models: config, pipeline and studio look
 models up there by name, so registering a :class:`BaseLabelModel` subclass makes it usable
-everywhere. :func:`health_check` says plainly whether the learned model beats majority vote
-on the dev set and which LFs look suspicious.
+everywhere. The other models (hyper label model, weighted vote, semi-supervised Dawid-Skene)
+live in their own modules, and ``auto`` with :func:`health_check` in ``_select``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.utils.validation import check_is_fitted
@@ -35,9 +33,9 @@ from workbench._internal.validation import (
     check_label_matrix,
     check_labels,
     check_proba,
-    lf_names,
 )
 from workbench.generate._base import Generator
+from workbench.generate._votes import check_partial_labels
 
 TIE_BREAKS = ("abstain", "random", "prior")
 
@@ -85,14 +83,23 @@ class BaseLabelModel(Generator, ClassifierMixin, BaseEstimator):
       proportions the model uses) and ``lf_accuracies_`` (one estimate per LF), return ``self``;
     - ``predict_proba(L)``: call ``L = self._validate_predict(L)`` first.
 
-    ``y`` holds gold labels for a model that can use them (``ABSTAIN`` for unlabeled rows);
-    the models here use none and ignore it. ``min_lfs`` is the fewest LFs the model can be
-    fitted on. ``predict``, ``score`` and ``metrics`` come from this class.
+    ``y`` has one entry per row of ``L``: the gold class of a labeled row (seed labels, review
+    answers), ``ABSTAIN`` for the others (the convention of :class:`PseudoLabeler`). A model that
+    uses labels validates it with :func:`workbench.generate._votes.check_partial_labels` and says
+    so in :meth:`uses_labels`; the others accept and ignore it. ``min_lfs`` is the fewest LFs
+    the model can be fitted on. ``predict``, ``score`` and ``metrics`` come from this class.
     """
 
     source = "label_model"
     reads = "L"
     min_lfs: ClassVar[int] = 1
+    #: Fast enough to refit on every studio edit (100,000 rows x 20 LFs well under 0.3 s): the
+    #: studio fits it inside each refresh instead of in the background.
+    live: ClassVar[bool] = False
+
+    def uses_labels(self) -> bool:
+        """Whether ``fit(L, y)`` learns from the labeled rows of ``y`` (choosing a model cross-fits those that do)."""
+        return False
 
     def _validate_fit(self, L: Any) -> np.ndarray:
         if isinstance(self.cardinality, bool) or not isinstance(self.cardinality, (int, np.integer)) or self.cardinality < 2:
@@ -179,6 +186,8 @@ class MajorityVote(BaseLabelModel):
     [1, -1, -1]
     """
 
+    live = True
+
     def __init__(self, cardinality: int = 2, *, tie_break: str = "abstain", class_balance: Any = None,
                  random_state: int | None = 0):
         self.cardinality = cardinality
@@ -190,8 +199,9 @@ class MajorityVote(BaseLabelModel):
         return np.stack([(L == c).sum(axis=1) for c in range(self.cardinality)], axis=1).astype(float)
 
     def fit(self, L: Any, y: Any = None) -> "MajorityVote":
-        """Estimate the class balance and each LF's agreement with the majority. ``y`` is ignored."""
+        """Estimate the class balance and each LF's agreement with the majority. ``y`` is checked, then ignored."""
         L = self._validate_fit(L)
+        check_partial_labels(y, len(L), self.cardinality)
         given = self._check_class_balance()
         counts = self._counts(L)
         self.class_balance_ = given if given is not None else (counts.sum(axis=0) + 1) / (counts.sum() + self.cardinality)
@@ -253,11 +263,12 @@ class SnorkelLabelModel(BaseLabelModel):
         self.tie_break = tie_break
 
     def fit(self, L: Any, y: Any = None) -> "SnorkelLabelModel":
-        """Fit Snorkel's model on the agreements between LFs. ``y`` is ignored (Snorkel takes no gold labels)."""
+        """Fit Snorkel's model on the agreements between LFs. ``y`` is checked, then ignored (Snorkel takes no gold labels)."""
         import torch
         from snorkel.labeling.model import LabelModel
 
         L = self._validate_fit(L)
+        check_partial_labels(y, len(L), self.cardinality)
         given = self._check_class_balance()
         self.model_ = LabelModel(cardinality=self.cardinality, verbose=False)
         # The model has a few dozen parameters: torch's thread pool only adds overhead, and on a
@@ -288,105 +299,11 @@ LABEL_MODELS.register("majority", MajorityVote)
 LABEL_MODELS.register("snorkel", SnorkelLabelModel)
 
 
-def fit_label_model(kind: str, L_train: Any, cardinality: int = 2, **params: Any) -> BaseLabelModel:
-    """Build the registered label model ``kind`` with ``params`` and fit it on ``L_train``."""
+def fit_label_model(kind: str, L_train: Any, cardinality: int = 2, y: Any = None, **params: Any) -> BaseLabelModel:
+    """Build the registered label model ``kind`` with ``params`` and fit it on ``L_train`` (and ``y``:
+    one entry per row, ``ABSTAIN`` for unlabeled rows; models that use no labels ignore it)."""
     try:
         model = LABEL_MODELS[kind]
     except KeyError as exc:
-        raise ValueError(exc.args[0]) from None
-    return model(cardinality=cardinality, **params).fit(L_train)
-
-
-@dataclass
-class HealthReport:
-    """What :func:`health_check` found. ``chosen`` is the model the workbench will use."""
-
-    scores: pd.DataFrame
-    lfs: pd.DataFrame
-    chosen: str
-    messages: list[str]
-
-    def __str__(self) -> str:
-        return "\n".join(self.messages)
-
-    def _repr_markdown_(self) -> str:
-        return "\n".join(f"- {m}" for m in self.messages)
-
-
-def health_check(L_train: Any, L_dev: Any, y_dev: Any, lfs=None, label_model: BaseLabelModel | None = None,
-                 cardinality: int = 2, margin: float = 0.0, accuracy_gap: float = 0.25, min_dev_votes: int = 10,
-                 broad_coverage: float = 0.5) -> HealthReport:
-    """Check a label model against majority vote and flag suspicious LFs.
-
-    - Compares majority vote and the label model (fitted, default Snorkel's fitted on
-      ``L_train``) on the dev rows that some LF covers (ties broken at random by both, each
-      with its own ``random_state``); the label model is ``chosen`` only if it beats majority
-      vote's accuracy by more than ``margin``.
-    - Flags LFs whose learned accuracy is below chance (``1/k``: probably inverted), or differs
-      from their dev accuracy by more than ``accuracy_gap`` (with at least ``min_dev_votes``
-      dev votes), and broad LFs (coverage above ``broad_coverage``) that dominate the vote:
-      they vote alone on at least half of their rows, or the label model follows them on at
-      least 95% of their rows.
-
-    Examples
-    --------
-    >>> report = health_check(L_train, L_dev, y_dev, lfs)  # doctest: +SKIP
-    >>> print(report)  # doctest: +SKIP
-    """
-    L_train = check_label_matrix(L_train, cardinality)
-    names = lf_names(lfs, L_train.shape[1])
-    L_dev = check_label_matrix(L_dev, cardinality)
-    if L_dev.shape[1] != L_train.shape[1]:
-        raise ValueError(f"L_dev has {L_dev.shape[1]} LF columns but L_train has {L_train.shape[1]}")
-    y_dev = check_labels(y_dev, cardinality, n_rows=len(L_dev), name="y_dev")
-    if not (L_dev != ABSTAIN).any():
-        raise ValueError(f"no LF votes on any of the {len(L_dev)} dev rows ({len(names)} LFs: "
-                         f"{', '.join(names[:5])}{', ...' if len(names) > 5 else ''}), so the label model cannot be "
-                         "checked against majority vote; write LFs that cover some dev examples (compare their "
-                         "keywords or patterns with the dev texts, and check the text column they read)")
-    mv = MajorityVote(cardinality=cardinality).fit(L_train)
-    lm = label_model if label_model is not None else SnorkelLabelModel(cardinality=cardinality).fit(L_train)
-    # Compare where the two can differ: dev rows some LF covers.
-    covered = (L_dev != ABSTAIN).any(axis=1)
-    scores = pd.DataFrame({name: model.metrics(L_dev[covered], y_dev[covered], tie_break="random")
-                           for name, model in (("majority_vote", mv), ("label_model", lm))}).T
-    mv_acc, lm_acc = scores.loc["majority_vote", "accuracy"], scores.loc["label_model", "accuracy"]
-    chosen = "label_model" if lm_acc > mv_acc + margin else "majority_vote"
-    messages = [
-        f"Dev accuracy on the {int(covered.sum())} dev rows some LF covers: label model {lm_acc:.3f}, "
-        f"majority vote {mv_acc:.3f}. "
-        + ("The label model beats majority vote; the workbench uses the label model."
-           if chosen == "label_model" else
-           "The label model does NOT beat majority vote on the dev set; the workbench uses majority vote.")
-    ]
-
-    dev_votes = (L_dev != ABSTAIN).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        dev_acc = ((L_dev == y_dev[:, None]) & (L_dev != ABSTAIN)).sum(axis=0) / dev_votes
-    learned = lm.lf_accuracies_
-    coverage = (L_train != ABSTAIN).mean(axis=0)
-    lm_pred = lm.predict(L_train, "random")
-    fires = L_train != ABSTAIN
-    with np.errstate(invalid="ignore", divide="ignore"):
-        agreement = ((L_train == lm_pred[:, None]) & fires).sum(axis=0) / fires.sum(axis=0)
-    only_voter = fires & (fires.sum(axis=1, keepdims=True) == 1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sole_share = only_voter.sum(axis=0) / fires.sum(axis=0)
-    chance = 1 / cardinality
-    table = pd.DataFrame({"coverage": coverage, "dev_votes": dev_votes, "dev_accuracy": dev_acc,
-                          "learned_accuracy": learned, "agreement_with_model": agreement, "sole_vote_share": sole_share}, index=names)
-    table["inverted"] = table.learned_accuracy < chance
-    table["accuracy_mismatch"] = (table.dev_votes >= min_dev_votes) & ((table.learned_accuracy - table.dev_accuracy).abs() > accuracy_gap)
-    table["dominant"] = (table.coverage > broad_coverage) & ((table.agreement_with_model >= 0.95) | (table.sole_vote_share >= 0.5))
-    for name, row in table.iterrows():
-        if row.inverted:
-            messages.append(f"LF {name!r}: learned accuracy {row.learned_accuracy:.2f} is below chance ({chance:.2f}); is its label inverted?")
-        if row.accuracy_mismatch:
-            messages.append(f"LF {name!r}: learned accuracy {row.learned_accuracy:.2f} is far from its dev accuracy "
-                            f"{row.dev_accuracy:.2f} ({int(row.dev_votes)} dev votes).")
-        if row.dominant:
-            messages.append(f"LF {name!r} covers {row.coverage:.0%} of the pool, votes alone on {row.sole_vote_share:.0%} "
-                            f"of its rows and the model follows it on {row.agreement_with_model:.0%}: it dominates the vote.")
-    if len(messages) == 1:
-        messages.append("No LF looks inverted, mis-estimated or dominant.")
-    return HealthReport(scores=scores, lfs=table, chosen=chosen, messages=messages)
+        raise ValueError(f"label model kind: {exc.args[0]}") from None
+    return model(cardinality=cardinality, **params).fit(L_train, y)

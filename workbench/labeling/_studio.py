@@ -17,11 +17,14 @@ no widgets, only numpy/pandas. It keeps
   rebuild the same ``L`` before it is written (atomically).
 
 The label model: majority vote is recomputed on every refresh (milliseconds). The chosen label
-model (any name in :data:`workbench.generate.LABEL_MODELS`; Snorkel's ``LabelModel`` takes about
-half a second on 100,000 rows) is by default refitted off the main thread once edits pause
+model (any name in :data:`workbench.generate.LABEL_MODELS`) is refitted inside every refresh when
+it is ``live`` (fast: the default semi-supervised Dawid-Skene model, weighted vote), so the panel is
+never stale; a slower one (Snorkel's ``LabelModel`` takes about half a second on 100,000 rows, the
+hyper label model, ``auto``) is by default refitted off the main thread once edits pause
 (:class:`LabelModelRefitter`); every :class:`Snapshot` says whether the label model it carries
 is up to date with the LFs it shows. Fits are cached by LF set, so switching an LF off and on
-again shows the earlier fit at once.
+again shows the earlier fit at once. :meth:`StudioState.compare_label_models` fits ``auto``'s
+candidates side by side on demand.
 """
 
 from __future__ import annotations
@@ -460,13 +463,14 @@ class StudioState:
         LFs are applied to ``train_split`` (the unlabeled pool: coverage, overlaps, conflicts,
         label model) and ``dev_split`` (hand-labeled: accuracies). The studio works on the
         splits as they are when it opens (their fingerprints are taken once).
-    label_model : str, default "snorkel"
+    label_model : str, default "dawid_skene"
         A name in :data:`workbench.generate.LABEL_MODELS`: that model (built with
         ``label_model_settings`` as parameters) is fitted besides the live majority vote;
         ``"majority"`` shows majority vote only.
     background : bool, default True
-        Fit the label model on a worker thread after edits pause for ``debounce`` seconds
-        (the dashboard stays responsive); False fits it inside :meth:`refresh`.
+        Fit a label model that is not ``live`` on a worker thread after edits pause for
+        ``debounce`` seconds (the dashboard stays responsive); False fits it inside
+        :meth:`refresh`. A ``live`` model is always fitted inside :meth:`refresh`.
     cache : LabelCache, optional
         Where LF columns are cached by (LF fingerprint, data fingerprint); the process-wide
         cache by default, so a re-opened studio does not re-apply unchanged LFs.
@@ -488,7 +492,7 @@ class StudioState:
     """
 
     def __init__(self, dataset: Any, *, train_split: str = "train", dev_split: str | None = "dev",
-                 label_model: str = "snorkel", label_model_settings: dict | None = None, background: bool = True,
+                 label_model: str = "dawid_skene", label_model_settings: dict | None = None, background: bool = True,
                  debounce: float = 0.5, cache: LabelCache | None = None, bins: int = 20,
                  id_column: str = "example_id", text_column: str = "text", fit_cache_size: int = 8,
                  progress_bar: bool | None = None):
@@ -693,7 +697,9 @@ class StudioState:
             )
             self.snapshot = snap
             self._record_version_stats(snap)
+            t_lm = time.perf_counter()
             self._schedule_label_model(snap)
+            snap.timings["label_model"] = time.perf_counter() - t_lm
             snap.timings["total"] = time.perf_counter() - t0
             return snap
 
@@ -789,7 +795,7 @@ class StudioState:
         previous = self.snapshot_label_model()
         snap.label_model = previous
         snap.label_model_status = "refitting"
-        if self.background:
+        if self.background and not self._label_model.live:
             self._refitter.submit(snap.key, snap.key, snap.L_train, snap.L_dev)
         else:
             result: ModelOutput | Exception
@@ -798,6 +804,22 @@ class StudioState:
             except Exception as exc:
                 result = exc
             self._store_fit(snap.key, result)
+
+    def compare_label_models(self) -> Any:
+        """``auto``'s candidates fitted side by side on the current LFs (on demand: slower than a refresh).
+
+        Returns the fitted :class:`workbench.generate.AutoLabelModel`: ``comparison_`` (dev accuracy,
+        fit seconds and status per candidate), ``chosen_`` and ``reason_`` (choice, interval, reason).
+        The dev set is only compared on, never fitted on.
+        """
+        from workbench.generate._select import AutoLabelModel
+
+        snap = self.snapshot if self.snapshot is not None else self.refresh()
+        if not snap.names:
+            raise ValueError("no LF is switched on: nothing to compare the label models on")
+        if snap.Y_dev is None:
+            return AutoLabelModel(self.cardinality).fit(snap.L_train)
+        return AutoLabelModel(self.cardinality).fit(snap.L_train, L_eval=snap.L_dev, y_eval=snap.Y_dev)
 
     def snapshot_label_model(self) -> ModelOutput | None:
         """The most recent successful label-model fit (for any LF set), or None."""

@@ -18,7 +18,7 @@ A config describes one headless run (``python -m workbench run CONFIG``)::
       # sep / header / names / encoding: how to read the tables (load_table's options), here or per table
     lfs: workbench.data.youtube_lfs         # a module path or a .py file exposing LFS (or one *_LFS list)
     # lfs: {module: my_lfs.py, attribute: MY_LFS}
-    label_model: {kind: auto, random_state: 123}   # auto, or a name in workbench.generate.LABEL_MODELS
+    label_model: {kind: auto, random_state: 123}   # a name in workbench.generate.LABEL_MODELS (auto chooses)
                                        # (majority, snorkel); n_epochs, lr, l2 go to models that take them
     filter:                            # steps of workbench.curate.FILTER_STEPS, run in order; removals recorded
       - uncovered                      # rows no LF voted on
@@ -62,7 +62,7 @@ from workbench.data._dataset import DATASET_FILE
 from workbench.data._table import load_table, read_table_file
 from workbench.generate._labelmodel import LABEL_MODELS
 
-#: ``label_model.kind`` besides the registered models: let the dev-set health check choose.
+#: The default ``label_model.kind``: :class:`workbench.generate.AutoLabelModel`, registered under this name.
 AUTO = "auto"
 LEAKAGE_ACTIONS = ("refuse", "remove")
 EXPORT_FORMATS = ("parquet", "csv", "jsonl")
@@ -126,8 +126,8 @@ class LFModuleSpec:
 
 
 def label_model_kinds() -> tuple[str, ...]:
-    """The values ``label_model.kind`` may take: ``auto`` and every model in ``LABEL_MODELS`` now."""
-    return (AUTO, *LABEL_MODELS.names())
+    """The values ``label_model.kind`` may take: every model in ``LABEL_MODELS`` now, ``auto`` first."""
+    return (AUTO, *(name for name in LABEL_MODELS.names() if name != AUTO))
 
 
 @dataclass(frozen=True)

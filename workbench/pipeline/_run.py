@@ -195,7 +195,7 @@ def run_pipeline(
             votes = stages.run("apply LFs", apply_stage, ds, lfs, lf_names, progress_bar=detail)
             L = votes.artifact
             generated = stages.run("label model", label_model_stage, config.label_model, L, ds.gold("dev"), lfs,
-                                   ds.cardinality)
+                                   ds.cardinality, ds.gold("seed") if "seed" in ds.splits else None)
             curated = stages.run("filter", filter_stage, config, ds, L["train"], generated.artifact, lf_names,
                                  progress_bar=detail)
             guarded = stages.run("leakage", leakage_stage, config, ds, curated.artifact.table, progress_bar=detail)

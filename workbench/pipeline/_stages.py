@@ -45,12 +45,12 @@ from workbench.export._runs import (
     write_run,
 )
 from workbench.export._table import PROBA_PREFIX, build_export_frame, export_format
-from workbench.generate._labelmodel import LABEL_MODELS, fit_label_model, health_check
+from workbench.generate._labelmodel import LABEL_MODELS
+from workbench.generate._select import AutoLabelModel, health_check
 from workbench.labeling._engines import apply_lfs
 from workbench.labeling._module import LFModule, LFModuleError, load_lf_module
 from workbench.learn._learner import one_hot, train_end_model
 from workbench.pipeline._config import (
-    AUTO,
     ConfigError,
     LabelModelConfig,
     LeakagePolicy,
@@ -181,9 +181,9 @@ def load_inputs(config: PipelineConfig) -> StageResult[Inputs]:
 
 
 def apply_stage(ds: Dataset, lfs: list, lf_names: list[str], progress_bar: bool | None = None) -> StageResult[dict]:
-    """The label matrix ``L`` of every split the later stages read (train, dev, test, canary)."""
+    """The label matrix ``L`` of every split the later stages read (train, seed, dev, test, canary)."""
     L = {s: apply_lfs(df, lfs, cardinality=ds.cardinality, progress_bar=progress_bar) for s, df in ds.splits.items()
-         if s in ("train", "dev", "test", "canary")}
+         if s in ("train", "seed", "dev", "test", "canary")}
     voted = L["train"] != ABSTAIN
     steps = {"apply": lineage.step_record(
         lineage.array_sha256(*(L[s] for s in sorted(L))),
@@ -213,13 +213,6 @@ def _model_settings(kind: str, cfg: LabelModelConfig) -> dict:
     return {name: value for name, value in offered.items() if name in accepted}
 
 
-def _fit(kind: str, L_train: np.ndarray, k: int, cfg: LabelModelConfig) -> Any:
-    try:
-        return fit_label_model(kind, L_train, k, **_model_settings(kind, cfg))
-    except ValueError as exc:
-        raise ConfigError("label_model.kind", f"{kind} cannot be fitted on this label matrix: {exc}") from exc
-
-
 def _parameters(model: Any) -> dict:
     """The model's constructor parameters as set (``cardinality``, unset ones and fitted ``*_`` left out)."""
     names = inspect.signature(type(model)).parameters
@@ -227,39 +220,50 @@ def _parameters(model: Any) -> dict:
             if n != "cardinality" and not n.endswith("_") and getattr(model, n, None) is not None}
 
 
-def label_model_stage(cfg: LabelModelConfig, L: dict, y_dev: np.ndarray, lfs: list, k: int) -> StageResult[Generated]:
-    """Fit the configured label model (``auto``: the dev-set health check picks Snorkel's or majority
-    vote, as :func:`workbench.generate.health_check` says) and label the pool."""
+def label_model_stage(cfg: LabelModelConfig, L: dict, y_dev: np.ndarray, lfs: list, k: int,
+                      y_seed: np.ndarray | None = None) -> StageResult[Generated]:
+    """Fit the configured label model and label the pool.
+
+    A model that learns from labels gets the pool plus the labeled ``seed`` rows (``fit(L, y)``,
+    ``y`` = ``ABSTAIN`` on pool rows); the others the pool alone. ``auto``
+    (:class:`workbench.generate.AutoLabelModel`) compares the candidates on the dev rows and the
+    cross-fitted seed rows, none of which the compared fits saw labeled, and records its choice,
+    interval and reason (the health check's first message) with the comparison table.
+    """
     record: dict = {"requested": cfg.kind}
     L_train = L["train"]
-    model = None
-    if cfg.kind != AUTO:
-        kind = cfg.kind
-    elif L_train.shape[1] < LABEL_MODELS["snorkel"].min_lfs:
-        kind = "majority"
-        record["reason"] = [f"fewer than {LABEL_MODELS['snorkel'].min_lfs} LFs: Snorkel's label model cannot be fitted; "
-                            "using majority vote"]
-    elif not (L["dev"] != ABSTAIN).any():
+    if cfg.kind == AUTO and not (L["dev"] != ABSTAIN).any():
         raise PipelineError(
-            f"label model: no LF votes on any of the {len(L['dev'])} dev rows, so 'auto' cannot check the label "
-            f"model against majority vote on dev; the LFs ({', '.join(lf.name for lf in lfs)}) never fire there. "
+            f"label model: no LF votes on any of the {len(L['dev'])} dev rows, so 'auto' cannot compare the label "
+            f"models on dev; the LFs ({', '.join(lf.name for lf in lfs)}) never fire there. "
             "Write LFs that cover some dev examples (compare their keywords or patterns with the dev texts, and "
-            "check data.text_column), or name the label model (label_model.kind: majority or snorkel)")
-    else:
-        learned = _fit("snorkel", L_train, k, cfg)
-        report = health_check(L_train, L["dev"], y_dev, lfs, label_model=learned, cardinality=k)
-        kind = "snorkel" if report.chosen == "label_model" else "majority"
-        model = learned if kind == "snorkel" else None
+            f"check data.text_column), or name the label model (label_model.kind: one of {', '.join(LABEL_MODELS.names())})")
+    model = LABEL_MODELS[cfg.kind](cardinality=k, **_model_settings(cfg.kind, cfg))
+    L_fit, y_fit = L_train, None
+    if y_seed is not None and model.uses_labels() and len(L.get("seed", ())):
+        L_fit = np.vstack([L_train, L["seed"]])
+        y_fit = np.concatenate([np.full(len(L_train), ABSTAIN, dtype=np.int64), y_seed])
+    try:
+        if isinstance(model, AutoLabelModel):
+            model.fit(L_fit, y_fit, L_eval=L["dev"], y_eval=y_dev)
+        else:
+            model.fit(L_fit, y_fit)
+    except ValueError as exc:
+        raise ConfigError("label_model.kind", f"{cfg.kind} cannot be fitted on this label matrix: {exc}") from exc
+    used, fitted = cfg.kind, model
+    if isinstance(model, AutoLabelModel):
+        report = health_check(L_train, L["dev"], y_dev, lfs, label_model=model, cardinality=k)
+        used, fitted = model.chosen_, model.model_
         record["reason"] = report.messages
-        record["dev_scores"] = {m: {c: float(v) for c, v in row.items()} for m, row in report.scores.iterrows()}
-    if model is None:
-        model = _fit(kind, L_train, k, cfg)
-    record.update({"used": kind, "class": f"{type(model).__module__}.{type(model).__name__}",
-                   "settings": _parameters(model),
+        record["interval"] = [float(v) for v in model.interval_]
+        record["candidates"] = {name: {c: (v if isinstance(v, str) else float(v)) for c, v in row.items()}
+                                for name, row in model.comparison_.iterrows()}
+    record.update({"used": used, "class": f"{type(fitted).__module__}.{type(fitted).__name__}",
+                   "settings": _parameters(fitted), "labeled_rows": 0 if y_fit is None else int((y_fit != ABSTAIN).sum()),
                    "lf_accuracies": dict(zip((lf.name for lf in lfs), map(float, model.lf_accuracies_)))})
     proba = np.round(model.predict_proba(L_train), PROBA_DECIMALS)
     labels = model.predict(L_train, tie_break="prior")  # ties go to the class the model thinks more common
-    steps = {"label_model": lineage.step_record(lineage.array_sha256(proba, labels), used=kind)}
+    steps = {"label_model": lineage.step_record(lineage.array_sha256(proba, labels), used=used)}
     return StageResult(Generated(model, proba, labels, model.source),
                        {"label_model": record, "seeds": {"label_model": cfg.random_state}}, steps)
 

@@ -149,10 +149,11 @@ class Studio:
         Pool (``train_split``) and hand-labeled ``dev_split``.
     lfs : sequence of LFs, optional
         LFs to start with.
-    label_model : str, default "snorkel"
-        A name in :data:`workbench.generate.LABEL_MODELS`: show that label model (refitted in
-        the background once edits pause) beside the live majority vote; ``"majority"`` shows
-        majority vote only.
+    label_model : str, default "dawid_skene"
+        A name in :data:`workbench.generate.LABEL_MODELS`: show that label model beside the live
+        majority vote (a ``live`` one, as the default, refitted on every edit; a slower one in
+        the background once edits pause); ``"majority"`` shows majority vote only. "Compare
+        label models" fits ``auto``'s candidates side by side on the dev set.
     background : bool
         False fits the label model inside each refresh (slower, simpler to script).
     page_size : int
@@ -183,7 +184,7 @@ class Studio:
     """
 
     def __init__(self, dataset: Any, lfs: Sequence[Any] = (), *, train_split: str = "train", dev_split: str | None = "dev",
-                 label_model: str = "snorkel", label_model_settings: dict | None = None, background: bool = True,
+                 label_model: str = "dawid_skene", label_model_settings: dict | None = None, background: bool = True,
                  debounce: float = 0.5, page_size: int = 10, auto_refresh: bool = True, display: bool = True,
                  cache=None, progress_bar: bool | None = None):
         self.state = StudioState(dataset, train_split=train_split, dev_split=dev_split, label_model=label_model,
@@ -355,6 +356,9 @@ class Studio:
         self.confidence_fig = go.FigureWidget(confidence_figure())
         self.balance_fig = go.FigureWidget(balance_figure(self.class_names))
         self.confidence_fig.layout.width = self.balance_fig.layout.width = 560
+        self.compare_button = W.Button(description="Compare label models", tooltip="fit auto's candidates side by side on dev")
+        self.compare_button.on_click(lambda _: self.compare_label_models())
+        self.compare_html = W.HTML()
 
         # Example browser
         self.browse_lf = W.Dropdown(description="LF", layout=W.Layout(width="260px"), style={"description_width": "24px"})
@@ -384,6 +388,7 @@ class Studio:
             self.pair_rows,
             section("Label model"), self.lm_status, self.lm_metrics,
             W.HBox([self.confidence_fig, self.balance_fig], layout=W.Layout(flex_flow="row wrap")),
+            self.compare_button, self.compare_html,
             section("Examples"),
             W.HBox([self.browse_lf, self.browse_kind, self.browse_split, self.browse_pager.widget],
                    layout=W.Layout(flex_flow="row wrap")),
@@ -667,6 +672,22 @@ class Studio:
             body.append(f"<tr><td class='wb-nowrap'>{_esc(r.get('example_id', ''))}</td><td>{_esc(r.get('text', ''), 300)}</td>"
                         f"<td>{votes}</td>{gold}{probs}</tr>")
         return f"<table class='wb-rows'>{head}{''.join(body)}</table>"
+
+    def compare_label_models(self):
+        """Fit ``auto``'s candidates on the current LFs and show them side by side (dev accuracy,
+        fit time, status) with auto's choice and reason; returns the fitted ``AutoLabelModel``."""
+        self.compare_html.value = "<span class='wb-cell'>Fitting the candidates…</span>"
+        try:
+            auto = self.state.compare_label_models()
+        except ValueError as exc:
+            self.compare_html.value = f"<span class='wb-cell'>{_esc(str(exc))}</span>"
+            return None
+        rows = "".join(f"<tr><td><b>{_esc(name)}</b></td><td>{_pct(r['accuracy'])}</td><td>{r['fit_seconds']:.2f} s</td>"
+                       f"<td>{_esc(r['status'])}</td></tr>" for name, r in auto.comparison_.iterrows())
+        self.compare_html.value = ("<table class='wb-rows' style='width:auto'><tr><th>candidate</th><th>dev accuracy</th>"
+                                   "<th>fit</th><th>status</th></tr>" + rows + "</table>"
+                                   f"<div class='wb-cell'>{_esc(auto.reason_)}.</div>")
+        return auto
 
     def _label_model_title(self) -> str:
         """The chosen label model as the dashboard names it: its name in ``LABEL_MODELS``."""

@@ -1,0 +1,103 @@
+import copy
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from workbench.generate import HyperLabelModel, load_checkpoint
+from workbench.generate._hyper import _network, default_checkpoint
+from workbench.labeling import ABSTAIN, apply_lfs
+from workbench.data.youtube_lfs import YOUTUBE_LFS
+
+
+@pytest.fixture(scope="module")
+def youtube_votes(youtube):
+    L = {s: apply_lfs(youtube[s], YOUTUBE_LFS, progress_bar=False) for s in ("train", "seed", "test")}
+    return L, {s: youtube.gold(s) for s in L}
+
+
+def test_the_shipped_checkpoint_needs_the_allow_list_and_loads_with_weights_only():
+    with pytest.raises(pickle.UnpicklingError, match="numpy.core.multiarray.scalar"):
+        torch.load(default_checkpoint(), map_location="cpu", weights_only=True)
+    checkpoint = load_checkpoint()
+    assert {"model_state_dict", "optimizer_state_dict"} <= set(checkpoint)
+
+
+def test_a_checkpoint_that_fails_to_load_is_named(tmp_path):
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match=r"hyper label model checkpoint '.*broken.pt' failed to load"):
+        HyperLabelModel(checkpoint=bad).fit(np.array([[0, 1], [1, 1]]))
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(2)}, other)
+    with pytest.raises(ValueError, match=r"other.pt' has no 'model_state_dict'"):
+        HyperLabelModel(checkpoint=other).fit(np.array([[0, 1], [1, 1]]))
+
+
+def _package_unsupervised(L):
+    """The package's own transductive pass, on our safely loaded network."""
+    import hyperlm.hyper_label_model as H
+
+    wrapper = H.UnsupervisedWraper.__new__(H.UnsupervisedWraper)
+    wrapper.device, wrapper.net = "cpu", _network(load_checkpoint())
+    return H.calibrate_probs(wrapper.predict_prob(L))
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_fitted_rows_get_exactly_the_packages_answer(youtube_votes, k):
+    L = youtube_votes[0]["train"]
+    L = L[(L != ABSTAIN).any(axis=1)]
+    if k == 3:
+        L = np.where(L == ABSTAIN, ABSTAIN, (L + np.arange(L.shape[1])) % 3)
+    ours = HyperLabelModel(k, use_labels=False).fit(L).predict_proba(L)
+    np.testing.assert_allclose(ours, _package_unsupervised(L), atol=1e-5)
+
+
+def test_semi_supervised_fit_is_the_packages_fine_tune(youtube_votes, monkeypatch):
+    import hyperlm.hyper_label_model as H
+
+    L_all, gold = youtube_votes
+    L = np.vstack([L_all["train"], L_all["seed"]])
+    y = np.concatenate([np.full(len(L_all["train"]), ABSTAIN), gold["seed"]])
+    keep = (L != ABSTAIN).any(axis=1)  # the package fails when the last row has no vote
+    L, y = L[keep], y[keep]
+    checkpoint = load_checkpoint()
+    monkeypatch.setattr(H.torch, "load", lambda *a, **kw: copy.deepcopy(checkpoint))  # its loader cannot run here
+    theirs = H.calibrate_probs(H.HyperLMSemi(L, y[y != ABSTAIN], np.flatnonzero(y != ABSTAIN), "cpu", None))
+    ours = HyperLabelModel().fit(L, y)
+    np.testing.assert_allclose(ours.predict_proba(L), theirs, atol=1e-5)
+    assert ours.n_labeled_ == int((y != ABSTAIN).sum())
+    # The cached checkpoint is not changed by fine-tuning: a second fit gives the same answer.
+    np.testing.assert_allclose(HyperLabelModel().fit(L, y).predict_proba(L), theirs, atol=1e-5)
+
+
+def test_new_rows_are_labeled_from_their_own_votes_and_the_fitted_pools(youtube_votes):
+    L_all, gold = youtube_votes
+    model = HyperLabelModel(use_labels=False).fit(L_all["train"])
+    together = model.predict_proba(L_all["train"])
+    np.testing.assert_allclose(model.predict_proba(L_all["train"][:7]), together[:7], atol=1e-6)
+    uncovered = ~(L_all["test"] != ABSTAIN).any(axis=1)
+    np.testing.assert_allclose(model.predict_proba(L_all["test"])[uncovered], np.tile(model.class_balance_, (uncovered.sum(), 1)))
+
+
+def test_seed_labels_improve_the_bundled_test_accuracy(youtube_votes):
+    L_all, gold = youtube_votes
+    L = np.vstack([L_all["train"], L_all["seed"]])
+    y = np.concatenate([np.full(len(L_all["train"]), ABSTAIN), gold["seed"]])
+    covered = (L_all["test"] != ABSTAIN).any(axis=1)
+    accuracy = {}
+    for use_labels in (False, True):
+        model = HyperLabelModel(use_labels=use_labels).fit(L, y)
+        accuracy[use_labels] = model.score(L_all["test"][covered], gold["test"][covered])
+    assert accuracy[True] > accuracy[False]
+
+
+def test_max_rows_samples_the_pool_for_the_pools(rng):
+    L = rng.integers(-1, 2, size=(3000, 12)).astype(np.int8)
+    full = HyperLabelModel(use_labels=False).fit(L)
+    sampled = HyperLabelModel(use_labels=False, max_rows=500).fit(L)
+    assert not np.allclose(full.predict_proba(L), sampled.predict_proba(L))
+    assert np.abs(full.predict_proba(L) - sampled.predict_proba(L)).mean() < 0.05  # a sample estimates the pools
+    with pytest.raises(ValueError, match="max_rows must be an int >= 1"):
+        HyperLabelModel(max_rows=0).fit(L)
