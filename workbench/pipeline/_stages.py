@@ -232,13 +232,13 @@ def label_model_stage(cfg: LabelModelConfig, L: dict, y_dev: np.ndarray, lfs: li
     """
     record: dict = {"requested": cfg.kind}
     L_train = L["train"]
-    if cfg.kind == AUTO and not (L["dev"] != ABSTAIN).any():
+    model = LABEL_MODELS[cfg.kind](cardinality=k, **_model_settings(cfg.kind, cfg))
+    if isinstance(model, AutoLabelModel) and not (L["dev"] != ABSTAIN).any():
         raise PipelineError(
             f"label model: no LF votes on any of the {len(L['dev'])} dev rows, so 'auto' cannot compare the label "
             f"models on dev; the LFs ({', '.join(lf.name for lf in lfs)}) never fire there. "
             "Write LFs that cover some dev examples (compare their keywords or patterns with the dev texts, and "
             f"check data.text_column), or name the label model (label_model.kind: one of {', '.join(LABEL_MODELS.names())})")
-    model = LABEL_MODELS[cfg.kind](cardinality=k, **_model_settings(cfg.kind, cfg))
     L_fit, y_fit = L_train, None
     if y_seed is not None and model.uses_labels() and len(L.get("seed", ())):
         L_fit = np.vstack([L_train, L["seed"]])
@@ -387,15 +387,24 @@ def leakage_stage(config: PipelineConfig, ds: Dataset, table: pd.DataFrame,
 
 
 def end_model_stage(config: PipelineConfig, training: TrainingSet, class_names: list[str]) -> StageResult[Any]:
-    """Train the end model on the export table's soft labels, plus the seed split's hand labels when mixed in."""
+    """Train the end model on the export table's labels (``end_model.targets``: hard or soft), plus the
+    seed split's hand labels when mixed in."""
     table = training.table
     texts = list(table["text"])
-    targets = table[[PROBA_PREFIX + str(c) for c in class_names]].to_numpy()
+    if config.end_model.targets == "soft":
+        targets = table[[PROBA_PREFIX + str(c) for c in class_names]].to_numpy()
+    else:
+        targets = one_hot(table["label"].to_numpy(), len(class_names))
     weights = table["sample_weight"].to_numpy()
     if training.seed is not None:
         texts += list(training.seed["text"])
         targets = np.vstack([targets, one_hot(training.seed_labels, len(class_names))])
         weights = np.concatenate([weights, np.full(len(training.seed), config.end_model.seed_weight)])
+    classes = np.unique(targets.argmax(axis=1))
+    if config.end_model.targets == "hard" and len(classes) < 2:
+        raise PipelineError(f"end model: all {len(targets)} training rows have the label {class_names[classes[0]]!r}, so "
+                            "there is nothing to tell apart; check the LFs and the filters (the funnel in the report), "
+                            "or train on the label model's probabilities (end_model.targets: soft)")
     return StageResult(train_end_model(texts, targets, sample_weight=weights, C=config.end_model.C))
 
 
