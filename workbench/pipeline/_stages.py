@@ -1,6 +1,8 @@
 """The pipeline's stages, one function each, in the order :func:`workbench.pipeline.run_pipeline` calls them::
 
-    load data -> apply LFs -> label model -> filter -> leakage -> end model -> evaluate -> export
+    load data -> apply LFs -> review -> label model -> filter -> leakage -> end model -> rounds -> evaluate -> export
+
+(review, the generators besides the label model, and rounds live in :mod:`workbench.pipeline._generators`.)
 
 Each stage takes what it needs and returns a :class:`StageResult`: its ``artifact`` (what later
 stages use), its ``record`` (the manifest sections it fills in) and its ``steps`` (content-hash
@@ -21,6 +23,7 @@ import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score
 
 from workbench._internal.atomic import atomic_files
+from workbench._internal.columns import DISAGREEMENT_SCORE, GENERATORS_DISAGREE
 from workbench._internal.paths import data_dir
 from workbench._internal.validation import ABSTAIN
 from workbench.curate._funnel import Funnel
@@ -43,7 +46,7 @@ from workbench.pipeline._config import (
 )
 from workbench.pipeline._report import render_report
 
-STAGES = ("load data", "apply LFs", "label model", "filter", "leakage", "end model", "evaluate", "export")
+STAGES = ("load data", "apply LFs", "review", "label model", "filter", "leakage", "end model", "rounds", "evaluate", "export")
 #: Probabilities are rounded to this many decimals before anything uses them, so last-bit
 #: floating-point noise (thread counts, BLAS builds) cannot change the export or its hash.
 PROBA_DECIMALS = 10
@@ -165,12 +168,14 @@ def apply_stage(ds: Dataset, lfs: list, lf_names: list[str]) -> StageResult[dict
 
 @dataclass(frozen=True)
 class Generated:
-    """The label model and what it generated for the pool: probabilities, labels, and the label source."""
+    """The label model and what the generators made of the pool: probabilities, labels, the label
+    source, and (with more than one generator) how much they disagree per row (0..1)."""
 
     model: Any
     proba: np.ndarray
     labels: np.ndarray
     source: str
+    disagreement: np.ndarray | None = None
 
 
 def _model_settings(kind: str, cfg: LabelModelConfig) -> dict:
@@ -180,9 +185,13 @@ def _model_settings(kind: str, cfg: LabelModelConfig) -> dict:
     return {name: value for name, value in offered.items() if name in accepted}
 
 
-def _fit(kind: str, L_train: np.ndarray, k: int, cfg: LabelModelConfig) -> Any:
+def _fit(kind: str, L_train: np.ndarray, k: int, cfg: LabelModelConfig, y: np.ndarray | None = None) -> Any:
+    """Fit a registered model; ``y`` gives the labeled rows (review answers, ``ABSTAIN`` elsewhere), which
+    models that use labels learn from and the others ignore."""
     try:
-        return fit_label_model(kind, L_train, k, **_model_settings(kind, cfg))
+        if y is None:
+            return fit_label_model(kind, L_train, k, **_model_settings(kind, cfg))
+        return LABEL_MODELS[kind](cardinality=k, **_model_settings(kind, cfg)).fit(L_train, y)
     except ValueError as exc:
         raise ConfigError("label_model.kind", f"{kind} cannot be fitted on this label matrix: {exc}") from exc
 
@@ -194,9 +203,11 @@ def _parameters(model: Any) -> dict:
             if n != "cardinality" and not n.endswith("_") and getattr(model, n, None) is not None}
 
 
-def label_model_stage(cfg: LabelModelConfig, L: dict, y_dev: np.ndarray, lfs: list, k: int) -> StageResult[Generated]:
+def label_model_stage(cfg: LabelModelConfig, L: dict, y_dev: np.ndarray, lfs: list, k: int,
+                      y: np.ndarray | None = None) -> StageResult[Generated]:
     """Fit the configured label model (``auto``: the dev-set health check picks Snorkel's or majority
-    vote, as :func:`workbench.generate.health_check` says) and label the pool."""
+    vote, as :func:`workbench.generate.health_check` says) and label the pool. ``y`` (one entry per
+    pool row, ``ABSTAIN`` where unlabeled) holds the review answers: ``fit(L, y)``."""
     record: dict = {"requested": cfg.kind}
     L_train = L["train"]
     model = None
@@ -207,14 +218,14 @@ def label_model_stage(cfg: LabelModelConfig, L: dict, y_dev: np.ndarray, lfs: li
         record["reason"] = [f"fewer than {LABEL_MODELS['snorkel'].min_lfs} LFs: Snorkel's label model cannot be fitted; "
                             "using majority vote"]
     else:
-        learned = _fit("snorkel", L_train, k, cfg)
+        learned = _fit("snorkel", L_train, k, cfg, y)
         report = health_check(L_train, L["dev"], y_dev, lfs, label_model=learned, cardinality=k)
         kind = "snorkel" if report.chosen == "label_model" else "majority"
         model = learned if kind == "snorkel" else None
         record["reason"] = report.messages
         record["dev_scores"] = {m: {c: float(v) for c, v in row.items()} for m, row in report.scores.iterrows()}
     if model is None:
-        model = _fit(kind, L_train, k, cfg)
+        model = _fit(kind, L_train, k, cfg, y)
     record.update({"used": kind, "class": f"{type(model).__module__}.{type(model).__name__}",
                    "settings": _parameters(model),
                    "lf_accuracies": dict(zip((lf.name for lf in lfs), map(float, model.lf_accuracies_)))})
@@ -237,20 +248,40 @@ class Curated:
 
 
 def filter_stage(config: PipelineConfig, ds: Dataset, L_train: np.ndarray, generated: Generated, lf_names: list[str],
-                 progress_bar: bool | None = None) -> StageResult[Curated]:
-    """Run the configured filter steps (:data:`workbench.curate.FILTER_STEPS`) and build the export table."""
+                 progress_bar: bool | None = None, human: np.ndarray | None = None,
+                 human_weight: float = 1.0) -> StageResult[Curated]:
+    """Run the configured filter steps (:data:`workbench.curate.FILTER_STEPS`) and build the export table.
+
+    ``human`` (one entry per pool row, ``ABSTAIN`` where no reviewer answered) gives the rows a
+    human labeled: they skip the filters (a confidence threshold means nothing for a human label)
+    and enter the table with ``label_source`` ``human_review``, a one-hot ``proba`` and
+    ``human_weight``; the leakage stage still checks them like every other row.
+    """
     pool = ds["train"]
-    context = FilterContext(pool, generated.proba, L=L_train, class_names=ds.class_names, progress_bar=progress_bar,
-                            protected={s: ds[s] for s in PROTECTED_SPLITS if s in ds.splits})
+    answered = np.zeros(len(pool), dtype=bool) if human is None else human != ABSTAIN
+    filtered = np.flatnonzero(~answered)
+    context = FilterContext(pool.iloc[filtered], generated.proba[filtered], L=L_train[filtered], class_names=ds.class_names,
+                            progress_bar=progress_bar, protected={s: ds[s] for s in PROTECTED_SPLITS if s in ds.splits},
+                            disagreement=None if generated.disagreement is None else generated.disagreement[filtered])
     funnel = run_filter_steps(context, ((f.step, f.params) for f in config.filters))
-    record = funnel.to_dict()
-    if not len(funnel.kept_ids):
+    record = {**funnel.to_dict(), "human_review_rows_exempt": int(answered.sum())}
+    rows = np.sort(np.concatenate([filtered[funnel.kept_mask], np.flatnonzero(answered)]))
+    if not len(rows):
         raise PipelineError(f"the filters removed all {len(pool)} pool rows; funnel: "
                             + ", ".join(f"{s['step']} kept {s['n_kept']}" for s in record["steps"]))
-    rows = np.flatnonzero(funnel.kept_mask)
-    table = build_export_frame(pool.iloc[rows], generated.proba[rows], class_names=ds.class_names, source=generated.source,
-                               L=L_train[rows], lf_names=lf_names, labels=generated.labels[rows],
-                               sample_weight=np.full(len(rows), config.end_model.synthetic_weight))
+    proba, labels = generated.proba.copy(), np.asarray(generated.labels).copy()
+    if answered.any():
+        labels[answered] = human[answered]
+        proba[answered] = np.eye(ds.cardinality)[human[answered]]
+    human_rows = answered[rows]
+    table = build_export_frame(pool.iloc[rows], proba[rows], class_names=ds.class_names,
+                               source=np.where(human_rows, "human_review", generated.source).tolist(),
+                               L=L_train[rows], lf_names=lf_names, labels=labels[rows],
+                               sample_weight=np.where(human_rows, human_weight, config.end_model.synthetic_weight))
+    if generated.disagreement is not None:
+        # the score is apart from the decision: the flag is the score against generators.disagreement
+        table[DISAGREEMENT_SCORE] = generated.disagreement[rows]
+        table[GENERATORS_DISAGREE] = generated.disagreement[rows] >= config.generators.disagreement
     steps = {"filter": lineage.step_record(lineage.json_sha256(record), steps={
         f"{i}:{s['step']}": {"n_in": s["n_in"], "n_kept": s["n_kept"]} for i, s in enumerate(record["steps"])})}
     thresholds = {f"{f.step}.{p}": v for f in config.filters for p, v in f.params.items()}
@@ -433,6 +464,7 @@ def export_stage(config: PipelineConfig, paths: tuple[Path, Path, Path], table: 
     started = time.perf_counter()
     export_path, manifest_path, report_path = paths
     sections, steps = _merged(results)
+    rounds = sections.pop("rounds", None)
     fmt = export_format(export_path, config.output.format)
     table_sha = lineage.frame_sha256(table)
     steps["export_table"] = lineage.step_record(table_sha, rows=len(table), columns=list(table.columns))
@@ -442,12 +474,12 @@ def export_stage(config: PipelineConfig, paths: tuple[Path, Path, Path], table: 
         steps["export_file"] = lineage.step_record(file_sha, format=fmt)
         manifest = lineage.build_manifest(
             config=config.to_dict(),
-            review={"decisions": 0, "store": None},
             export={"file": export_path.name, "format": fmt, "sha256": file_sha, "rows": int(len(table)),
                     "columns": list(table.columns), "table_sha256": table_sha,
                     "label_source": label_source},
             steps={s: steps[s] for s in lineage.STEP_ORDER if s in steps},
             timings={**timings, "export": round(time.perf_counter() - started, 3)},
+            rounds=rounds,
             **sections,
         )
         tmp_manifest.write_text(lineage.dump_manifest(manifest), encoding="utf-8")
