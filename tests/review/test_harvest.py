@@ -1,9 +1,11 @@
 """From decisions to labeled rows: harvest and the training set (workbench.review._harvest)."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from workbench.review import (
+    ProjectStore,
     ProtectedExampleError,
     build_training_set,
     harvest,
@@ -58,3 +60,51 @@ def test_seed_labels_override_weak_labels_and_bring_in_uncovered_rows(pool, stor
     store.record_decision("zz", 0, reviewer="ana")
     with pytest.raises(ValueError, match="seed labels are for examples not in the pool: \\['zz'\\]"):
         build_training_set(pool, P, harvest(store, protected=None))
+
+
+# -- protected rows by text, bad answers, a run re-read ------------------------------------
+
+
+def test_harvest_leaves_out_answers_whose_text_copies_a_protected_row(youtube, store):
+    """A pool row with the same (or a near) text as a dev/test row never becomes a seed label (issue 16, item 4)."""
+    pool = youtube.train.head(3).copy()
+    pool["text"] = [youtube.test["text"].iloc[0],                   # an exact copy of a test comment
+                    youtube.dev["text"].iloc[0].upper() + "!!",     # a lightly edited copy of a dev comment
+                    "an ordinary comment about the song and nothing else"]
+    for example_id in pool["example_id"]:
+        store.record_decision(example_id, 1, reviewer="ana")
+    seeds = harvest(store, protected=youtube, pool=pool)
+    assert seeds.labels["example_id"].tolist() == [pool["example_id"].iloc[2]]
+    splits = seeds.leaked.groupby("train_id")["protected_split"].agg(set)
+    assert "test" in splits[pool["example_id"].iloc[0]] and "dev" in splits[pool["example_id"].iloc[1]]
+    assert seeds.lineage["n_leaked"] == 2
+
+
+def test_harvest_needs_texts_to_check_against_protected_frames(store):
+    store.record_decision("p0", 1, reviewer="ana")
+    dev = pd.DataFrame({"example_id": ["d0"], "text": ["nice song"]})
+    with pytest.raises(ValueError, match="pass pool="):
+        harvest(store, protected={"dev": dev})
+    with pytest.raises(ValueError, match=r"not in the pool.*\['p0'\]"):
+        harvest(store, protected={"dev": dev}, pool=pd.DataFrame({"example_id": ["x"], "text": ["a"]}))
+
+
+def test_answers_outside_the_classes_are_named(tmp_path):
+    with ProjectStore(tmp_path / "plain.sqlite") as store:  # no class names: the store cannot check
+        store.record_decision("a", 1, reviewer="ana")
+        store.record_decision("b", 4, reviewer="bo")
+        with pytest.raises(ValueError, match=r"outside the classes 0\.\.1: decision 2 by 'bo' labels example 'b' as 4"):
+            harvest(store, protected=None, cardinality=2)
+
+
+def test_a_run_is_re_read_as_the_store_stood(store):
+    store.record_decision("a", 1, reviewer="ana")
+    store.record_decision("b", 0, reviewer="ana")
+    then = harvest(store, protected=None)
+    through, as_of = int(store.decisions()["id"].max()), pd.Timestamp.now(tz="UTC").isoformat()
+    store.undo_last(reviewer="ana")                 # b withdrawn after the run
+    store.record_decision("c", 1, reviewer="ana")   # and a new answer
+    again = harvest(store, protected=None, through=through, as_of=as_of)
+    assert again.lineage["decisions_sha256"] == then.lineage["decisions_sha256"]
+    assert again.labels["example_id"].tolist() == ["a", "b"]
+    assert harvest(store, protected=None).labels["example_id"].tolist() == ["a", "c"]

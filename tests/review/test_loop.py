@@ -4,6 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from workbench import ABSTAIN
+from workbench.generate import MajorityVote
 from workbench.learn import train_end_model
 from workbench.review import (
     ProtectedExampleError,
@@ -60,3 +62,41 @@ def test_harvested_labels_change_the_next_round(store):
 def test_loop_refuses_a_pool_with_protected_rows(youtube, store):
     with pytest.raises(ProtectedExampleError, match="rows of the pool"):
         ReviewLoop(store, youtube.dev, np.full((len(youtube.dev), 2), 0.5), protected=youtube, eval_sets={})
+
+
+class _AnswersFirst(MajorityVote):
+    """A label model that takes the labeled rows (``fit(L, y)``): answered rows get their answer."""
+
+    def fit(self, L, y=None):
+        super().fit(L)
+        self.y_ = None if y is None else np.asarray(y)
+        return self
+
+    def predict_proba(self, L):
+        proba = super().predict_proba(L)
+        if self.y_ is not None and len(L) == len(self.y_):
+            answered = self.y_ != ABSTAIN
+            proba[answered] = np.eye(proba.shape[1])[self.y_[answered]]
+        return proba
+
+
+def test_rounds_regenerate_labels_with_the_answers_and_count_from_the_run(store):
+    pool, P = _weak_pool(30)
+    dev = pd.DataFrame({"text": ["claim the prize", "love this song"], "label": [1, 0]})
+    L = np.where(pool["text"].str.contains("prize|subscribe|check|visit"), 1, 0)[:, None].astype(np.int8)
+    L[pool["text"].str.contains("prize").to_numpy()] = 0  # the LF calls every prize comment ham
+    store.record_round(n_seed_labels=0, metrics={}, lineage={})  # an earlier run left rounds in the store
+    loop = ReviewLoop(store, pool.drop(columns="truth"), P, protected=None, eval_sets={"dev": dev},
+                      label_model=_AnswersFirst(), L=L, eval_L={"dev": np.array([[0], [0]], dtype=np.int8)})
+    first = loop.run_round()
+    assert (first.index, first.round) == (0, 1)
+    prize = pool.index[pool["text"].str.contains("prize")][:3]
+    for i in prize:
+        store.record_decision(pool.loc[i, "example_id"], 1, reviewer="ana")
+    second = loop.run_round()
+    assert (second.index, second.round) == (1, 2)
+    # the label model was refitted with the answers: its labels for the answered rows changed
+    assert (first.generated_proba[prize].argmax(axis=1) == 0).all()
+    assert (second.generated_proba[prize].argmax(axis=1) == 1).all()
+    assert second.metrics["label_model_dev_accuracy"] == 0.5
+    assert loop.history()["round"].tolist() == [1, 2] and loop.history(all_runs=True)["round"].tolist() == [0, 1, 2]

@@ -6,6 +6,9 @@ PROBA_PREFIX = "proba_"
 VOTE_PREFIX = "vote_"
 #: Per-row training weight, as scikit-learn names the argument.
 SAMPLE_WEIGHT = "sample_weight"
+#: With more than one generator: how much they disagree on a row (0..1), and the flag (score >= threshold).
+DISAGREEMENT_SCORE = "disagreement_score"
+GENERATORS_DISAGREE = "generators_disagree"
 
 
 def proba_column(class_name: object) -> str:

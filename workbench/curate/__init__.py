@@ -89,6 +89,10 @@ from workbench.curate._funnel import (
     FilterStep,
     Funnel,
 )
+from workbench.curate._disagreement import (
+    DISAGREEMENT_STEP,
+    ROUTED_TO_REVIEW,
+)
 from workbench.curate._label_errors import (
     find_label_errors,
     out_of_sample_proba,
@@ -119,6 +123,7 @@ __all__ = [
     "BELOW_THRESHOLD",
     "CONFIDENCE_STEP",
     "CuratedSet",
+    "DISAGREEMENT_STEP",
     "DOWNSAMPLED",
     "DuplicateClusters",
     "EXACT_DUPLICATE",
@@ -134,6 +139,7 @@ __all__ = [
     "NO_LF_VOTE",
     "PROTECTED_DUPLICATES_STEP",
     "ParamError",
+    "ROUTED_TO_REVIEW",
     "StepParam",
     "UNCOVERED_STEP",
     "class_balance",

@@ -121,6 +121,9 @@ class FilterContext:
     class_names : list of str, optional
     progress_bar : bool or None
         Whether slow steps show a progress bar (None: automatic).
+    disagreement : ndarray (n,), optional
+        How much the generators disagree on each row (0..1; :func:`disagreement_score`), when
+        more than one generated labels.
     ids : ndarray of str
         The pool's ``example_id`` values as strings (the funnel's ids).
     texts : Series
@@ -133,6 +136,7 @@ class FilterContext:
     protected: Mapping[str, pd.DataFrame] = field(default_factory=dict)
     class_names: Sequence[str] | None = None
     progress_bar: bool | None = None
+    disagreement: np.ndarray | None = None
     ids: np.ndarray = field(init=False, repr=False)
     texts: pd.Series = field(init=False, repr=False)
 
@@ -146,6 +150,11 @@ class FilterContext:
             if len(L) != len(self.pool):
                 raise ValueError(f"L has {len(L)} rows but the pool has {len(self.pool)}")
             object.__setattr__(self, "L", L)
+        if self.disagreement is not None:
+            score = np.asarray(self.disagreement, dtype=float)
+            if score.shape != (len(self.pool),):
+                raise ValueError(f"disagreement has shape {score.shape}; expected ({len(self.pool)},), one score per pool row")
+            object.__setattr__(self, "disagreement", score)
         object.__setattr__(self, "ids", self.pool[ID_COLUMN].astype(str).to_numpy())
         object.__setattr__(self, "texts", self.pool[TEXT_COLUMN].reset_index(drop=True))
 

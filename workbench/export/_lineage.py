@@ -15,7 +15,13 @@ place by one rename). It records:
 ``funnel``
     Rows in and out of each filter step, with the reasons and the removed ids.
 ``review``
-    Human review decisions used: count and the store they came from.
+    Human review decisions used: the store, the round read (``through``: last decision id,
+    ``as_of``: time of reading), count, reviewers, conflict policy, weight of a human label,
+    and exactly the decisions used (``used``: decision id, example id, reviewer, label) with
+    their content hash ``decisions_sha256``; ``{"decisions": 0, "store": None}`` without review.
+``rounds``
+    With ``rounds:``, one record per student round: teacher and end-model accuracy on the
+    clean validation split, end-model test accuracy, and whether the end model relabeled the pool.
 ``evaluation``
     Clean test metrics of the label model and the end model, canary metrics, the canary
     gate's verdict; ``leakage``: the leakage check of every set trained on (the method that ran,
@@ -24,8 +30,9 @@ place by one rename). It records:
     File name (beside the manifest), format, SHA-256 (for Parquet with the embedded manifest
     hash zeroed: :func:`workbench.export.export_file_sha256`), rows and columns.
 ``steps``
-    A content hash per pipeline step (inputs, lfs, apply, label_model, filter, leakage,
-    export_table, export_file, evaluation), with the details that explain a difference.
+    A content hash per pipeline step (inputs, lfs, apply, review, label_model, generators,
+    filter, leakage, rounds, export_table, export_file, evaluation; review, generators and
+    rounds only when configured), with the details that explain a difference.
     Hashes never include times, so a re-run can match.
 ``timings``
     Wall time of each pipeline stage, in seconds.
@@ -60,7 +67,8 @@ MANIFEST_SUFFIX = ".manifest.json"
 #: Distributions whose versions go into every manifest.
 PACKAGES = ("synthetic-labels-workbench", "numpy", "pandas", "scipy", "scikit-learn", "snorkel", "torch",
             "pyarrow", "pyyaml")
-STEP_ORDER = ("inputs", "lfs", "apply", "label_model", "filter", "leakage", "export_table", "export_file", "evaluation")
+STEP_ORDER = ("inputs", "lfs", "apply", "review", "label_model", "generators", "filter", "leakage", "rounds",
+              "export_table", "export_file", "evaluation")
 REQUIRED = ("manifest_version", "created_at", "config", "inputs", "lfs", "label_model", "funnel", "export", "steps")
 
 
@@ -166,12 +174,14 @@ def build_manifest(
     export: dict,
     steps: dict,
     timings: dict | None = None,
+    rounds: list | None = None,
 ) -> dict:
     """Assemble a manifest (schema version :data:`MANIFEST_VERSION`) from its sections.
 
     ``funnel`` is ``{"n_pool", "n_kept", "steps": [...]}`` with one record per filter
     step (``step``, ``params``, ``n_in``, ``n_kept``, ``removed``: reason to count and
-    ids); ``review`` is ``{"decisions": int, "store": str or None}``; ``evaluation``
+    ids); ``review`` is ``{"decisions": int, "store": str or None, ...}`` (see the
+    module docstring); ``rounds`` the student rounds' records (None without ``rounds:``); ``evaluation``
     holds ``test`` metrics, ``canary`` metrics, ``canary_gate`` (a verdict dict, or None
     when no gate ran) and ``leakage`` (the record of the leakage check); ``timings`` maps
     each stage to its wall time in seconds.
@@ -188,6 +198,7 @@ def build_manifest(
         "thresholds": thresholds,
         "funnel": funnel,
         "review": review,
+        "rounds": rounds,
         "evaluation": evaluation,
         "export": export,
         "steps": steps,

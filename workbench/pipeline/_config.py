@@ -20,6 +20,21 @@ A config describes one headless run (``python -m workbench run CONFIG``)::
     # lfs: {module: my_lfs.py, attribute: MY_LFS}
     label_model: {kind: auto, random_state: 123}   # a name in workbench.generate.LABEL_MODELS (auto chooses)
                                        # n_epochs, lr, l2 go to models that take them
+    generators:                        # optional; default: the label model alone
+      combine: primary                 # primary: the first one's labels; blend: the weighted mean of all
+      disagreement: 0.5                # disagreement score (0..1) from which a row is flagged in the export
+      use:                             # (a plain list is `use:` with combine: primary)
+        - label_model                  # the label model above, over the LF module (exactly once)
+        - {kind: pseudo_label, threshold: 0.9, max_rounds: 5}   # self-training seeded from `seed` (+ review answers)
+        - {kind: distillation, teacher: teacher.joblib, temperature: 2.0}  # a fitted model file, or
+                                       # module:factory returning an estimator fitted on the label model's labels
+    review:                            # optional: answers from a review store become labeled rows
+      store: out/workbench.sqlite
+      reviewers: [ana, bo]             # default: every reviewer
+      conflicts: drop                  # reviewers disagree: drop, majority or latest
+      weight: 3.0                      # sample_weight of a human-labeled row
+    rounds: {max: 2, min_gain: 0.0, on: valid}   # optional: while the end model beats its teacher on
+                                       # `on` (valid or dev), it relabels the pool for another round
     filter:                            # steps of workbench.curate.FILTER_STEPS, run in order; removals recorded
       - uncovered                      # rows no LF voted on
       - {step: confidence, threshold: 0.7}   # class_thresholds: {spam: 0.9} raises it for some classes
@@ -141,6 +156,64 @@ class LabelModelConfig:
     l2: float = 0.0
 
 
+#: ``generators.use[i].kind``: what may generate labels in a run.
+GENERATOR_KINDS = ("label_model", "pseudo_label", "distillation")
+#: ``generators.combine``: the first generator's labels (the others only flag disagreement), or a weighted blend.
+COMBINE_METHODS = ("primary", "blend")
+#: ``review.conflicts``: what :func:`workbench.review.harvest` does where reviewers disagree.
+REVIEW_CONFLICTS = ("drop", "majority", "latest")
+#: Each generator kind's settings besides ``kind`` and ``weight``, with their defaults.
+GENERATOR_SETTINGS = {
+    "label_model": {},
+    "pseudo_label": {"threshold": 0.9, "max_rounds": 5, "balance": "prior"},
+    "distillation": {"teacher": None, "temperature": 1.0},
+}
+
+
+@dataclass(frozen=True)
+class GeneratorSpec:
+    """One generator of ``generators.use``: its kind, its weight in a blend and its settings."""
+
+    kind: str
+    weight: float = 1.0
+    settings: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "weight": self.weight, **self.settings}
+
+
+@dataclass(frozen=True)
+class GeneratorsConfig:
+    """Which generators label the pool and how their labels combine; the default is the label model alone."""
+
+    use: tuple[GeneratorSpec, ...] = (GeneratorSpec("label_model"),)
+    combine: str = "primary"
+    disagreement: float = 0.5
+
+
+@dataclass(frozen=True)
+class ReviewConfig:
+    """Review answers brought into the run. ``through`` (last decision id) and ``as_of`` pin the
+    round the run read, so a re-run reads the same decisions; they are filled in by the run."""
+
+    store: Path
+    reviewers: tuple[str, ...] | None = None
+    conflicts: str = "drop"
+    weight: float = 1.0
+    through: int | None = None
+    as_of: str | None = None
+
+
+@dataclass(frozen=True)
+class RoundsConfig:
+    """Student rounds: while the end model beats its teacher on the ``on`` split by more than
+    ``min_gain`` (accuracy), it relabels the pool, up to ``max`` times."""
+
+    max: int = 0
+    min_gain: float = 0.0
+    on: str = "valid"
+
+
 @dataclass(frozen=True)
 class FilterStepConfig:
     step: str
@@ -223,6 +296,9 @@ class PipelineConfig:
     data: DataConfig
     lfs: LFModuleSpec
     label_model: LabelModelConfig = LabelModelConfig()
+    generators: GeneratorsConfig = GeneratorsConfig()
+    review: ReviewConfig | None = None
+    rounds: RoundsConfig = RoundsConfig()
     filters: tuple[FilterStepConfig, ...] = ()
     leakage: LeakageConfig = LeakageConfig()
     end_model: EndModelConfig = EndModelConfig()
@@ -251,12 +327,19 @@ class PipelineConfig:
             "data": data,
             "lfs": lfs,
             "label_model": asdict(self.label_model),
+            "generators": {"combine": self.generators.combine, "disagreement": self.generators.disagreement,
+                           "use": [g.to_dict() for g in self.generators.use]},
+            "rounds": asdict(self.rounds),
             "filter": [{"step": f.step, **f.params} for f in self.filters],
             "leakage": asdict(self.leakage),
             "end_model": asdict(self.end_model),
             "export": {"columns": list(self.export.columns)},
             "output": out,
         }
+        if self.review is not None:
+            review = {k: v for k, v in asdict(self.review).items() if v is not None}
+            out_dict["review"] = {**review, "store": str(self.review.store),
+                                  **({"reviewers": list(self.review.reviewers)} if self.review.reviewers else {})}
         if self.data.bundled or self.data.dataset is not None or "canary" in self.data.tables:
             out_dict["canary"] = {k: v for k, v in asdict(self.canary).items() if v is not None}
         return out_dict
@@ -530,6 +613,126 @@ def _parse_label_model(raw: Any) -> LabelModelConfig:
     )
 
 
+def _parse_generators(raw: Any, base_dir: Path) -> GeneratorsConfig:
+    if raw is None:
+        return GeneratorsConfig()
+    if isinstance(raw, list):
+        raw = {"use": raw}
+    raw = _mapping(raw, "generators")
+    _check_keys(raw, {"use", "combine", "disagreement"}, "generators")
+    d = GeneratorsConfig()
+    combine = _choice(raw.get("combine", d.combine), COMBINE_METHODS, "generators.combine")
+    disagreement = _typed(raw, "disagreement", (int, float), d.disagreement, "generators")
+    if not 0 < disagreement <= 1:
+        raise ConfigError("generators.disagreement", f"{disagreement!r} is outside 0..1 (0 excluded)")
+    entries = raw.get("use")
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError("generators.use", f"must be a non-empty list of generators, got {entries!r}")
+    use = []
+    for i, entry in enumerate(entries):
+        key = f"generators.use[{i}]"
+        if isinstance(entry, str):
+            entry = {"kind": entry}
+        entry = _mapping(entry, key)
+        if "kind" not in entry:
+            raise ConfigError(f"{key}.kind", f"missing: which generator? one of {list(GENERATOR_KINDS)}")
+        kind = _choice(entry["kind"], GENERATOR_KINDS, f"{key}.kind")
+        defaults = GENERATOR_SETTINGS[kind]
+        _check_keys(entry, {"kind", "weight", *defaults}, key)
+        weight = _positive(_typed(entry, "weight", (int, float), 1.0, key), f"{key}.weight")
+        settings = {}
+        for name, default in defaults.items():
+            if name == "teacher":
+                settings[name] = _parse_teacher(entry.get("teacher"), base_dir, f"{key}.teacher")
+            elif name == "threshold":
+                value = _typed(entry, name, (int, float), default, key)
+                if not 0 < value <= 1:
+                    raise ConfigError(f"{key}.threshold", f"{value!r} is outside 0..1 (0 excluded)")
+                settings[name] = value
+            elif name == "max_rounds":
+                settings[name] = int(_positive(_typed(entry, name, int, default, key), f"{key}.max_rounds", allow_zero=True))
+            elif name == "balance":
+                from workbench.generate._pseudolabel import BALANCE
+
+                settings[name] = _choice(entry.get(name, default), BALANCE, f"{key}.balance")
+            else:
+                settings[name] = _positive(_typed(entry, name, (int, float), default, key), f"{key}.{name}")
+        use.append(GeneratorSpec(kind, weight, settings))
+    n_models = sum(g.kind == "label_model" for g in use)
+    if n_models != 1:
+        raise ConfigError("generators.use", f"lists label_model {n_models} times; list it exactly once (its settings are "
+                          "in label_model:, and it is what the LF module's votes feed)")
+    return GeneratorsConfig(tuple(use), combine, disagreement)
+
+
+def _parse_teacher(value: Any, base_dir: Path, key: str) -> str:
+    """A fitted model file (``.joblib``/``.pkl``), or ``module:factory`` returning an estimator to fit."""
+    if not isinstance(value, str) or not value:
+        raise ConfigError(key, f"missing: a fitted model file (.joblib, .pkl) or module:factory, got {value!r}")
+    if re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*", value):
+        module = value.split(":")[0]
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ImportError:
+            found = False
+        if not found:
+            raise ConfigError(key, f"unknown teacher module {module!r}: no such module importable from here")
+        return value
+    path = _resolve(value, base_dir, key)
+    if path.suffix.lower() not in (".joblib", ".pkl", ".pickle"):
+        raise ConfigError(key, f"{value!r} is neither a model file (.joblib, .pkl) nor module:factory")
+    if not path.is_file():
+        raise ConfigError(key, f"no such teacher file: {path}")
+    return str(path)
+
+
+def _parse_review(raw: Any, base_dir: Path) -> ReviewConfig | None:
+    if raw is None:
+        return None
+    raw = _mapping(raw, "review")
+    _check_keys(raw, {"store", "reviewers", "conflicts", "weight", "through", "as_of"}, "review")
+    if "store" not in raw:
+        raise ConfigError("review.store", "missing: the review store (a workbench .sqlite file) to read answers from")
+    store = _resolve(raw["store"], base_dir, "review.store")
+    if not store.is_file():
+        raise ConfigError("review.store", f"no such review store: {store}")
+    reviewers = raw.get("reviewers")
+    if isinstance(reviewers, str):
+        reviewers = [reviewers]
+    if reviewers is not None and (not isinstance(reviewers, list) or not reviewers
+                                  or not all(isinstance(r, str) and r for r in reviewers)):
+        raise ConfigError("review.reviewers", f"must be a list of reviewer names, got {reviewers!r}")
+    through = _typed(raw, "through", int, None, "review")
+    as_of = _typed(raw, "as_of", str, None, "review")
+    return ReviewConfig(
+        store=store,
+        reviewers=None if reviewers is None else tuple(reviewers),
+        conflicts=_choice(raw.get("conflicts", "drop"), REVIEW_CONFLICTS, "review.conflicts"),
+        weight=_positive(_typed(raw, "weight", (int, float), 1.0, "review"), "review.weight"),
+        through=None if through is None else int(_positive(through, "review.through", allow_zero=True)),
+        as_of=as_of,
+    )
+
+
+def _parse_rounds(raw: Any, data: DataConfig) -> RoundsConfig:
+    if raw is None:
+        return RoundsConfig()
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        raw = {"max": raw}
+    raw = _mapping(raw, "rounds")
+    _check_keys(raw, {"max", "min_gain", "on"}, "rounds")
+    d = RoundsConfig()
+    rounds = RoundsConfig(
+        max=int(_positive(_typed(raw, "max", int, d.max, "rounds"), "rounds.max", allow_zero=True)),
+        min_gain=_positive(_typed(raw, "min_gain", (int, float), d.min_gain, "rounds"), "rounds.min_gain", allow_zero=True),
+        on=_choice(raw.get("on", d.on), ("valid", "dev"), "rounds.on"),
+    )
+    if rounds.max and rounds.on == "valid" and not data.bundled and "valid" not in data.tables:
+        raise ConfigError("rounds.on", "there is no valid split to compare student and teacher on; "
+                          "add data.valid or set rounds.on: dev")
+    return rounds
+
+
 DEFAULT_FILTERS = (FilterStepConfig("uncovered"), FilterStepConfig("protected_duplicates"))
 
 
@@ -648,7 +851,8 @@ def _parse_export(raw: Any) -> ExportConfig:
     return ExportConfig(columns=tuple(dict.fromkeys(columns)))
 
 
-TOP_LEVEL = {"name", "data", "lfs", "label_model", "filter", "leakage", "end_model", "canary", "export", "output"}
+TOP_LEVEL = {"name", "data", "lfs", "label_model", "generators", "review", "rounds", "filter", "leakage", "end_model",
+             "canary", "export", "output"}
 
 
 def parse_config(raw: dict, *, base_dir: str | os.PathLike = ".", source: str | os.PathLike | None = None,
@@ -674,6 +878,9 @@ def parse_config(raw: dict, *, base_dir: str | os.PathLike = ".", source: str | 
         data=data,
         lfs=_parse_lfs(raw.get("lfs"), base_dir),
         label_model=_parse_label_model(raw.get("label_model")),
+        generators=_parse_generators(raw.get("generators"), base_dir),
+        review=_parse_review(raw.get("review"), base_dir),
+        rounds=_parse_rounds(raw.get("rounds"), data),
         filters=filters,
         leakage=_parse_leakage(raw.get("leakage")),
         end_model=_parse_end_model(raw.get("end_model")),

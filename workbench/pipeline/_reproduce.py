@@ -116,6 +116,21 @@ def _lf_differences(recorded: list[dict], current: list[dict]) -> list[str]:
     return lines
 
 
+def _review_differences(recorded: dict, current: dict) -> list[str]:
+    """Which of the decisions a run used changed, appeared or disappeared in the store since."""
+    old = {(d[1], d[2]): d for d in recorded.get("used", [])}
+    new = {(d[1], d[2]): d for d in current.get("used", [])}
+    lines = [f"example {e!r}: {r}'s answer {old[(e, r)][3]} -> {new[(e, r)][3]} (decision {old[(e, r)][0]} -> {new[(e, r)][0]})"
+             for e, r in old if (e, r) in new and old[(e, r)][3] != new[(e, r)][3]]
+    lines += [f"example {e!r}: {r}'s answer {old[(e, r)][3]} is no longer in the store (decision {old[(e, r)][0]})"
+              for e, r in old if (e, r) not in new]
+    lines += [f"example {e!r}: {r}'s answer {new[(e, r)][3]} was not used by the export (decision {new[(e, r)][0]})"
+              for e, r in new if (e, r) not in old]
+    if not lines and recorded.get("store") != current.get("store"):
+        lines.append(f"review store {recorded.get('store')} -> {current.get('store')}")
+    return lines[:8]
+
+
 def compare_manifests(recorded: dict, rerun: dict) -> tuple[list[StepCheck], list[str]]:
     """Step-by-step comparison of a recorded manifest and a re-run's; also returns notes."""
     checks = []
@@ -126,7 +141,9 @@ def compare_manifests(recorded: dict, rerun: dict) -> tuple[list[StepCheck], lis
         if new is not None and old.get("sha256") == new.get("sha256"):
             checks.append(StepCheck(step, True))
             continue
-        details = (_lf_differences(recorded["lfs"], rerun["lfs"]) if step == "lfs" else []) or _differences(old, new or {})
+        details = ((_lf_differences(recorded["lfs"], rerun["lfs"]) if step == "lfs" else [])
+                   or (_review_differences(recorded.get("review") or {}, rerun.get("review") or {}) if step == "review" else [])
+                   or _differences(old, new or {}))
         checks.append(StepCheck(step, False, details or ["content hash differs"]))
     notes = []
     if recorded.get("lf_module", {}).get("sha256") != rerun.get("lf_module", {}).get("sha256"):
@@ -173,9 +190,10 @@ def reproduce(where: str | os.PathLike, *, lf_module: str | None = None, trust_l
     module's SHA-256 is compared with the recorded one: a module that changed since export, or a
     manifest edited after it, is refused unless ``trust_lf_module``. Then the pipeline runs again
     from the manifest's config (the same data files and LF module) into a temporary folder, and
-    each step's content hash is compared: inputs, LFs, label matrix, label model probabilities,
-    filter funnel, leakage check, export table, export file and evaluation (never timings).
-    Nothing next to the original export is written.
+    each step's content hash is compared: inputs, LFs, label matrix, review decisions (the round
+    the export read: the same decisions, however the store grew since), label model and generator
+    probabilities, filter funnel, leakage check, student rounds, export table, export file and
+    evaluation (never timings). Nothing next to the original export is written.
 
     Parameters
     ----------
@@ -227,7 +245,8 @@ def reproduce(where: str | os.PathLike, *, lf_module: str | None = None, trust_l
                 return ReproduceReport(manifest_path, checks + [missing])
             result = run_pipeline(config, progress_bar=progress_bar, echo=None)
         except ConfigError as exc:
-            step = "lfs" if exc.key.startswith("lfs") else "inputs" if exc.key.startswith("data") else "config"
+            step = next((s for prefix, s in (("lfs", "lfs"), ("data", "inputs"), ("review", "review")) if exc.key.startswith(prefix)),
+                        "config")
             checks.append(StepCheck(step, False, [f"cannot re-run: {exc}"]))
             return ReproduceReport(manifest_path, checks)
         except LineageError:

@@ -2,11 +2,13 @@
 
 :func:`run_pipeline` runs the stages of :mod:`workbench.pipeline._stages` in order: load the
 data (the bundled YouTube spam set, or the user's tables) and the LF module, apply the LFs,
-fit the label model (a name in :data:`workbench.generate.LABEL_MODELS`, or ``auto``: whatever
-:func:`workbench.generate.health_check` chooses on the dev set), filter the proposals step by
+read the review answers (``review:``), fit the label model (a name in
+:data:`workbench.generate.LABEL_MODELS`, or ``auto``: :class:`workbench.generate.AutoLabelModel` chooses on the dev set and the
+cross-fitted labeled rows) with the seed labels and review answers as labeled rows, and the other ``generators:``, filter the proposals step by
 step (:data:`workbench.curate.FILTER_STEPS`; the funnel), check every set the end model trains
 on for protected rows (:func:`workbench.evaluate.check_leakage`), train the end model on the
-soft labels mixed with the hand-labeled ``seed`` split (never dev, valid, test or canary),
+generated labels (``end_model.targets``) mixed with the hand-labeled ``seed`` split (never dev, valid, test or canary),
+let the end model relabel the pool while it beats its teacher (``rounds:``),
 evaluate both models on the clean test set and gate the export on the canary set
 (:func:`workbench.evaluate.canary_gate`), and write the curated set, its lineage manifest and
 a short report as one new run of the export folder ``<output.dir>/<name>/``, made current by one
@@ -39,10 +41,10 @@ from workbench.pipeline._stages import (
     evaluate_stage,
     export_stage,
     filter_stage,
-    label_model_stage,
     leakage_stage,
     load_inputs,
 )
+from workbench.pipeline._generators import RoundsOutcome, generators_stage, review_stage, rounds_stage
 
 @dataclass
 class PipelineResult:
@@ -194,18 +196,24 @@ def run_pipeline(
             stages.data_loaded(len(ds["train"]))
             votes = stages.run("apply LFs", apply_stage, ds, lfs, lf_names, progress_bar=detail)
             L = votes.artifact
-            generated = stages.run("label model", label_model_stage, config.label_model, L, ds.gold("dev"), lfs,
-                                   ds.cardinality, ds.gold("seed") if "seed" in ds.splits else None)
+            # the config comes back with the review round pinned: the manifest records what was read
+            reviewed, config = stages.run("review", review_stage, config, ds)
+            answers = reviewed.artifact
+            human = {} if answers is None else {"human": answers.y, "human_weight": answers.weight}
+            generated, generator_set = stages.run("label model", generators_stage, config, L, ds, lfs, answers)
             curated = stages.run("filter", filter_stage, config, ds, L["train"], generated.artifact, lf_names,
-                                 progress_bar=detail)
+                                 progress_bar=detail, **human)
             guarded = stages.run("leakage", leakage_stage, config, ds, curated.artifact.table, progress_bar=detail)
+            learned = stages.run("end model", end_model_stage, config, guarded.artifact, ds.class_names)
+            rounds, last = stages.run("rounds", rounds_stage, config, ds, L["train"], generator_set, lf_names,
+                                      RoundsOutcome(curated, guarded, learned), answers, progress_bar=detail)
+            curated, guarded, learned = last.curated, last.guarded, last.learned
             training = guarded.artifact
-            learned = stages.run("end model", end_model_stage, config, training, ds.class_names)
             evaluated = stages.run("evaluate", evaluate_stage, config, ds, L, generated.artifact.model, learned.artifact,
                                    training)
             exported = stages.run("export", export_stage, config, folder, training.table,
-                                  (loaded, votes, generated, curated, guarded, learned, evaluated),
-                                  label_source=generated.artifact.source, timings=dict(stages.timings),
+                                  (loaded, votes, reviewed, generated, curated, guarded, learned, rounds, evaluated),
+                                  label_source=", ".join(sorted(set(training.table["label_source"]))), timings=dict(stages.timings),
                                   overwrite=overwrite)
         finally:
             stages.close()

@@ -1,6 +1,8 @@
 """The pipeline's stages, one function each, in the order :func:`workbench.pipeline.run_pipeline` calls them::
 
-    load data -> apply LFs -> label model -> filter -> leakage -> end model -> evaluate -> export
+    load data -> apply LFs -> review -> label model -> filter -> leakage -> end model -> rounds -> evaluate -> export
+
+(review, the generators besides the label model, and rounds live in :mod:`workbench.pipeline._generators`.)
 
 Each stage takes what it needs and returns a :class:`StageResult`: its ``artifact`` (what later
 stages use), its ``record`` (the manifest sections it fills in) and its ``steps`` (content-hash
@@ -20,6 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_support
 
+from workbench._internal.columns import DISAGREEMENT_SCORE, GENERATORS_DISAGREE
 from workbench._internal.paths import data_dir
 from workbench._internal.validation import ABSTAIN
 from workbench.curate._funnel import Funnel
@@ -59,7 +62,7 @@ from workbench.pipeline._config import (
 from workbench.pipeline._report import render_report
 
 SUFFIX = {"parquet": ".parquet", "csv": ".csv", "jsonl": ".jsonl"}
-STAGES = ("load data", "apply LFs", "label model", "filter", "leakage", "end model", "evaluate", "export")
+STAGES = ("load data", "apply LFs", "review", "label model", "filter", "leakage", "end model", "rounds", "evaluate", "export")
 #: Probabilities are rounded to this many decimals before anything uses them, so last-bit
 #: floating-point noise (thread counts, BLAS builds) cannot change the export or its hash.
 PROBA_DECIMALS = 10
@@ -198,12 +201,14 @@ def apply_stage(ds: Dataset, lfs: list, lf_names: list[str], progress_bar: bool 
 
 @dataclass(frozen=True)
 class Generated:
-    """The label model and what it generated for the pool: probabilities, labels, and the label source."""
+    """The label model and what the generators made of the pool: probabilities, labels, the label
+    source, and (with more than one generator) how much they disagree per row (0..1)."""
 
     model: Any
     proba: np.ndarray
     labels: np.ndarray
     source: str
+    disagreement: np.ndarray | None = None
 
 
 def _model_settings(kind: str, cfg: LabelModelConfig) -> dict:
@@ -221,14 +226,16 @@ def _parameters(model: Any) -> dict:
 
 
 def label_model_stage(cfg: LabelModelConfig, L: dict, y_dev: np.ndarray, lfs: list, k: int,
-                      y_seed: np.ndarray | None = None) -> StageResult[Generated]:
+                      y_seed: np.ndarray | None = None, y_train: np.ndarray | None = None) -> StageResult[Generated]:
     """Fit the configured label model and label the pool.
 
-    A model that learns from labels gets the pool plus the labeled ``seed`` rows (``fit(L, y)``,
-    ``y`` = ``ABSTAIN`` on pool rows); the others the pool alone. ``auto``
-    (:class:`workbench.generate.AutoLabelModel`) compares the candidates on the dev rows and the
-    cross-fitted seed rows, none of which the compared fits saw labeled, and records its choice,
-    interval and reason (the health check's first message) with the comparison table.
+    A model that learns from labels gets every labeled row there is: the review answers on pool
+    rows (``y_train``, one entry per pool row, ``ABSTAIN`` where no reviewer answered) and the
+    ``seed`` split's labels (``y_seed``), as ``fit(L, y)`` with ``ABSTAIN`` on unlabeled rows; the
+    others the pool alone. ``auto`` (:class:`workbench.generate.AutoLabelModel`) compares the
+    candidates on the dev rows and the cross-fitted labeled rows, none of which the compared fits
+    saw labeled, and records its choice, interval and reason (the health check's first message)
+    with the comparison table.
     """
     record: dict = {"requested": cfg.kind}
     L_train = L["train"]
@@ -240,9 +247,12 @@ def label_model_stage(cfg: LabelModelConfig, L: dict, y_dev: np.ndarray, lfs: li
             "Write LFs that cover some dev examples (compare their keywords or patterns with the dev texts, and "
             f"check data.text_column), or name the label model (label_model.kind: one of {', '.join(LABEL_MODELS.names())})")
     L_fit, y_fit = L_train, None
-    if y_seed is not None and model.uses_labels() and len(L.get("seed", ())):
-        L_fit = np.vstack([L_train, L["seed"]])
-        y_fit = np.concatenate([np.full(len(L_train), ABSTAIN, dtype=np.int64), y_seed])
+    if model.uses_labels():
+        y_pool = np.full(len(L_train), ABSTAIN, dtype=np.int64) if y_train is None else np.asarray(y_train, dtype=np.int64)
+        if y_seed is not None and len(L.get("seed", ())):
+            L_fit = np.vstack([L_train, L["seed"]])
+            y_pool = np.concatenate([y_pool, y_seed])
+        y_fit = y_pool if (y_pool != ABSTAIN).any() else None
     try:
         if isinstance(model, AutoLabelModel):
             model.fit(L_fit, y_fit, L_eval=L["dev"], y_eval=y_dev)
@@ -280,26 +290,46 @@ class Curated:
 
 
 def filter_stage(config: PipelineConfig, ds: Dataset, L_train: np.ndarray, generated: Generated, lf_names: list[str],
-                 progress_bar: bool | None = None) -> StageResult[Curated]:
-    """Run the configured filter steps (:data:`workbench.curate.FILTER_STEPS`) and build the export table."""
+                 progress_bar: bool | None = None, human: np.ndarray | None = None,
+                 human_weight: float = 1.0) -> StageResult[Curated]:
+    """Run the configured filter steps (:data:`workbench.curate.FILTER_STEPS`) and build the export table.
+
+    ``human`` (one entry per pool row, ``ABSTAIN`` where no reviewer answered) gives the rows a
+    human labeled: they skip the filters (a confidence threshold means nothing for a human label)
+    and enter the table with ``label_source`` ``human_review``, a one-hot ``proba`` and
+    ``human_weight``; the leakage stage still checks them like every other row.
+    """
     pool = ds["train"]
-    context = FilterContext(pool, generated.proba, L=L_train, class_names=ds.class_names, progress_bar=progress_bar,
-                            protected={s: ds[s] for s in PROTECTED_SPLITS if s in ds.splits})
+    answered = np.zeros(len(pool), dtype=bool) if human is None else human != ABSTAIN
+    filtered = np.flatnonzero(~answered)
+    context = FilterContext(pool.iloc[filtered], generated.proba[filtered], L=L_train[filtered], class_names=ds.class_names,
+                            progress_bar=progress_bar, protected={s: ds[s] for s in PROTECTED_SPLITS if s in ds.splits},
+                            disagreement=None if generated.disagreement is None else generated.disagreement[filtered])
     funnel = run_filter_steps(context, ((f.step, f.params) for f in config.filters))
-    record = funnel.to_dict()
-    if not len(funnel.kept_ids):
+    record = {**funnel.to_dict(), "human_review_rows_exempt": int(answered.sum())}
+    rows = np.sort(np.concatenate([filtered[funnel.kept_mask], np.flatnonzero(answered)]))
+    if not len(rows):
         raise PipelineError(f"the filters removed all {len(pool)} pool rows; funnel: "
                             + ", ".join(f"{s['step']} kept {s['n_kept']}" for s in record["steps"]))
-    rows = np.flatnonzero(funnel.kept_mask)
     missing = [c for c in config.export.columns if c not in pool.columns]
     if missing:
         gold = " (the pool's gold labels are never exported)" if ds.hidden_labels.get("train") is not None else ""
         raise ConfigError("export.columns", f"{missing} are not columns of the pool{gold}; "
                                             f"columns are {[str(c) for c in pool.columns]}")
-    table = build_export_frame(pool.iloc[rows], generated.proba[rows], class_names=ds.class_names, source=generated.source,
+    proba, labels = generated.proba.copy(), np.asarray(generated.labels).copy()
+    if answered.any():
+        labels[answered] = human[answered]
+        proba[answered] = np.eye(ds.cardinality)[human[answered]]
+    human_rows = answered[rows]
+    table = build_export_frame(pool.iloc[rows], proba[rows], class_names=ds.class_names,
+                               source=np.where(human_rows, "human_review", generated.source).tolist(),
                                columns=config.export.columns,
-                               L=L_train[rows], lf_names=lf_names, labels=generated.labels[rows],
-                               sample_weight=np.full(len(rows), config.end_model.synthetic_weight))
+                               L=L_train[rows], lf_names=lf_names, labels=labels[rows],
+                               sample_weight=np.where(human_rows, human_weight, config.end_model.synthetic_weight))
+    if generated.disagreement is not None:
+        # the score is apart from the decision: the flag is the score against generators.disagreement
+        table[DISAGREEMENT_SCORE] = generated.disagreement[rows]
+        table[GENERATORS_DISAGREE] = generated.disagreement[rows] >= config.generators.disagreement
     steps = {"filter": lineage.step_record(lineage.json_sha256(record), steps={
         f"{i}:{s['step']}": {"n_in": s["n_in"], "n_kept": s["n_kept"]} for i, s in enumerate(record["steps"])})}
     thresholds = {f"{f.step}.{p}": v for f in config.filters for p, v in f.params.items()}
@@ -505,6 +535,7 @@ def export_stage(config: PipelineConfig, folder: Path, table: pd.DataFrame,
     """
     started = time.perf_counter()
     sections, steps = _merged(results)
+    rounds = sections.pop("rounds", None)
     names = export_names(config)
     fmt = export_format(names.export, config.output.format)
     table_sha = lineage.frame_sha256(table)
@@ -518,12 +549,12 @@ def export_stage(config: PipelineConfig, folder: Path, table: pd.DataFrame,
         steps["export_file"] = lineage.step_record(file_sha, format=fmt)
         manifest = lineage.build_manifest(
             config=config.to_dict(),
-            review={"decisions": 0, "store": None},
             export={"file": names.export, "format": fmt, "sha256": file_sha, "rows": int(len(table)),
                     "columns": list(table.columns), "table_sha256": table_sha,
                     "label_source": label_source},
             steps={s: steps[s] for s in lineage.STEP_ORDER if s in steps},
             timings={**timings, "export": round(time.perf_counter() - started, 3)},
+            rounds=rounds,
             **sections,
         )
         manifest_file.write_text(lineage.dump_manifest(manifest), encoding="utf-8")
