@@ -111,3 +111,21 @@ def review_queue(pool, store, proba=REVIEW_PROBA, **kw):
 
     settings = {"reviewer": "ana", "protected": None, "size": 10, **kw}
     return ReviewQueue(pool, proba, store=store, **settings)
+
+
+def notebook_bars(monkeypatch, module) -> list:
+    """Make ``module``'s ``tqdm`` the notebook bar (what ``tqdm.auto`` gives in Jupyter) and return
+    the list of the bars it shows (not the disabled ones), to read their final state: ``bar.container.children[1]`` is the
+    ipywidgets progress bar (``value``, ``max``, ``bar_style``), ``bar.desc`` the description."""
+    from tqdm.notebook import tqdm as notebook_tqdm
+
+    bars = []
+
+    def make(*args, **kwargs):
+        bar = notebook_tqdm(*args, **kwargs)
+        if not kwargs.get("disable"):
+            bars.append(bar)
+        return bar
+
+    monkeypatch.setattr(module, "tqdm", make)
+    return bars

@@ -47,16 +47,15 @@ def test_moving_the_slider_changes_kept_count_and_every_figure(explorer, pool_da
     kept_bars_before = explorer.histogram_figure.data[0].y
     funnel_before = explorer.kept_figure.data[2].x
     counts_before = list(explorer.kept_figure.data[0].text)
-    names = ("curve_figure", "histogram_figure", "kept_figure")
-    before = {name: getattr(explorer, name) for name in names}
+    revisions = {name: view.revision for name, view in explorer.views.items()}
 
     explorer.threshold.value = 0.85
 
-    # every figure is a new widget in its own box of the page, the old one closed (Voila could leave
-    # a widget present at page load frozen)
-    for position, name in enumerate(names):
-        assert getattr(explorer, name) is not before[name] and before[name].comm is None
-        assert explorer.widget.children[1].children[position].children == (getattr(explorer, name),)
+    # every view is redrawn once, in place, with the figure the explorer holds
+    for name, view in explorer.views.items():
+        assert view.revision == revisions[name] + 1
+        assert json.loads(view.figure) == json.loads(getattr(explorer, name).to_json())
+    assert [explorer.widget.children[1].children[i] for i in range(3)] == list(explorer.views.values())
 
     assert explorer.kept_count == kept_by_threshold(P, 0.85) < kept_by_threshold(P, 0.6)
     assert f"<b>{explorer.kept_count}</b>" in explorer.kept_label.value

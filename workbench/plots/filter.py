@@ -172,7 +172,8 @@ def kept_set_figure(balance: pd.DataFrame, stages: pd.DataFrame, *, title: str =
     left = class_balance_figure(balance, template={})
     right = funnel_figure(stages, template={})
     fig = make_subplots(rows=1, cols=2, column_widths=[0.4, 0.6], horizontal_spacing=0.14,
-                        subplot_titles=(left.layout.title.text, right.layout.title.text))
+                        subplot_titles=(left.layout.title.text, right.layout.title.text),
+                        figure=go.Figure(layout=dict(template=template)))
     fig.add_traces(list(left.data), rows=1, cols=1)
     fig.add_traces([trace.update(showlegend=False) for trace in right.data], rows=1, cols=2)
     fig.update_yaxes(tickformat=".0%", range=[0, 1.15], row=1, col=1)
