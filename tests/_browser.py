@@ -128,7 +128,7 @@ def voila(notebook: Path, workdir: Path):
     port, token = _free_port(), secrets.token_hex(16)
     cmd = [
         sys.executable, "-m", "voila", str(notebook), "--no-browser", "--Voila.ip=127.0.0.1", f"--port={port}",
-        f"--token={token}", "--template=workbench",
+        f"--token={token}", "--template=workbench", "--show_tracebacks=True",
     ]
     with _serve(cmd, "", {"JUPYTER_PATH": str(VOILA_TEMPLATES)}, Path(workdir), token, port) as server:
         yield server

@@ -26,6 +26,8 @@ MOVES = [("Threshold (all)", ["ArrowRight"] * 4), ("Threshold (all)", ["ArrowRig
          ("ham at least", ["PageUp"]), ("ham at least", ["ArrowLeft"] * 2)]
 
 READY = """() => {
+    if (document.body.innerText.includes('There was an error when executing cell')
+        || document.querySelector('[data-mime-type="application/vnd.jupyter.error"]')) return 'error';
     const views = [...document.querySelectorAll('.workbench-plotly')];
     return views.length === 3 && views.every(v => v.dataset.revision && v.querySelector('.main-svg'))
         && document.querySelector('.explorer-kept .kept-count') !== null;
@@ -93,7 +95,12 @@ def test_explorer_app_follows_quick_slider_moves_on_fresh_pages(tmp_path, monkey
             try:
                 started = time.perf_counter()
                 page.goto(app.url(), timeout=120_000)
-                page.wait_for_function(READY, timeout=300_000, polling=50)
+                try:
+                    outcome = page.wait_for_function(READY, timeout=300_000, polling=50).json_value()
+                except Exception:
+                    screenshot(page, f"explorer_voila_not_ready_load{load}")
+                    raise
+                assert outcome is True, f"the app's notebook raised:\n{page.inner_text('body')[-3000:]}"
                 ready_seconds.append(time.perf_counter() - started)
                 t, classes = thresholds(page)
                 assert t == pytest.approx(0.7)
