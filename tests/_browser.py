@@ -130,7 +130,9 @@ def voila(notebook: Path, workdir: Path):
         sys.executable, "-m", "voila", str(notebook), "--no-browser", "--Voila.ip=127.0.0.1", f"--port={port}",
         f"--token={token}", "--template=workbench", "--show_tracebacks=True",
     ]
-    with _serve(cmd, "", {"JUPYTER_PATH": str(VOILA_TEMPLATES)}, Path(workdir), token, port) as server:
+    # probe a static file: asking for the app's page would start (and execute) a kernel per probe
+    with _serve(cmd, "voila/static/voila-style.js", {"JUPYTER_PATH": str(VOILA_TEMPLATES)}, Path(workdir), token,
+                port) as server:
         yield server
 
 

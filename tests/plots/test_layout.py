@@ -286,3 +286,13 @@ def test_fit_layout_grows_with_the_labels():
     slanted = fit_layout(go.Figure(), x_labels=["a much longer tick label"], x_angle=-45)
     level = fit_layout(go.Figure(), x_labels=["a much longer tick label"])
     assert slanted.layout.margin.b > level.layout.margin.b + 80
+
+
+def test_resize_keeps_the_legend_under_the_title():
+    from workbench.plots._layout import resize
+
+    fig, *_ = histogram_case()
+    offset = (1 - fig.layout.legend.y) * 450  # pixels from the top at plotly's default height
+    resize(fig, width=610, height=350)
+    assert (fig.layout.width, fig.layout.height) == (610, 350)
+    assert (1 - fig.layout.legend.y) * 350 == pytest.approx(offset)

@@ -176,3 +176,30 @@ def test_explorer_names_bad_input(pool_data):
     explorer = ThresholdExplorer(pool, P)
     with pytest.raises(ValueError, match="balance must be"):
         explorer.set(balance="smote")
+
+
+def test_label_model_proba_fits_once_then_reads_the_cache(tmp_path):
+    from workbench import ABSTAIN as A
+    from workbench.generate import MajorityVote
+    from workbench.ui.explorer import label_model_proba
+
+    fits = []
+
+    class CountingVote(MajorityVote):
+        def fit(self, L, y=None):
+            fits.append(1)
+            return super().fit(L, y)
+
+    L = np.array([[0, 1, A], [1, 1, 1], [0, A, 0]])
+    first = label_model_proba(CountingVote(cardinality=2), L, {"valid": L[:2]}, cache_dir=tmp_path)
+    again = label_model_proba(CountingVote(cardinality=2), L, {"valid": L[:2]}, cache_dir=tmp_path)
+    assert len(fits) == 1 and sorted(again) == ["train", "valid"]
+    for name in first:
+        np.testing.assert_array_equal(first[name], again[name])
+    np.testing.assert_array_equal(first["train"], MajorityVote(cardinality=2).fit(L).predict_proba(L))
+    changed = L.copy()
+    changed[0, 0] = 1
+    label_model_proba(CountingVote(cardinality=2), changed, {"valid": L[:2]}, cache_dir=tmp_path)  # new votes: refit
+    label_model_proba(CountingVote(cardinality=3), L, {"valid": L[:2]}, cache_dir=tmp_path)  # new parameters: refit
+    assert len(fits) == 3 and len(list(tmp_path.glob("label_model_proba_*.npz"))) == 3
+    assert not list(tmp_path.glob(".*.tmp"))

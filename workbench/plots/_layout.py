@@ -153,3 +153,13 @@ def fit_layout(fig: go.Figure, *, x_labels: Iterable[object] = (), y_labels: Ite
         fig.update_layout(legend=dict(orientation="h", yref="container", y=1 - (PAD + title_height) / height, yanchor="top",
                                       x=0, xanchor="left", traceorder="normal"))
     return fig
+
+
+def resize(fig: go.Figure, *, width: int | None = None, height: int | None = None) -> go.Figure:
+    """Set a figure's size after :func:`fit_layout`, keeping its legend the same pixels under the title."""
+    legend = fig.layout.legend
+    if legend.yref == "container" and legend.y is not None and height:
+        offset = (1 - legend.y) * (fig.layout.height or DEFAULT_HEIGHT)
+        legend.y = 1 - offset / height
+    fig.update_layout(width=width, height=height)
+    return fig

@@ -55,6 +55,7 @@ from workbench.curate._diversity import text_embedding
 from workbench.curate._funnel import _class_names
 from workbench.curate._registry import CONFIDENCE_STEP
 from workbench.plots import TEMPLATE
+from workbench.plots._layout import resize
 from workbench.plots.filter import (
     kept_set_figure,
     threshold_curve_figure,
@@ -329,10 +330,10 @@ class ThresholdExplorer:
         lines = {"threshold": self.threshold.value}
         lines.update({name: s.value for name, s in self.class_thresholds.items() if s.value > self.threshold.value})
         return [
-            threshold_curve_figure(self.curve, state["point"], labeled_name=self.labeled_name,
-                                   template={}).update_layout(**FIGURE_SIZE),
-            threshold_histogram(self.confidence, state["status"], lines, low=1 / len(self.class_names),
-                                template={}).update_layout(**FIGURE_SIZE),
+            resize(threshold_curve_figure(self.curve, state["point"], labeled_name=self.labeled_name, template={}),
+                   **FIGURE_SIZE),
+            resize(threshold_histogram(self.confidence, state["status"], lines, low=1 / len(self.class_names), template={}),
+                   **FIGURE_SIZE),
         ]
 
     def _kept_set_figure(self, state: dict) -> go.Figure:
@@ -340,8 +341,8 @@ class ThresholdExplorer:
         balance = class_balance(curated.frame["label"].to_numpy(), len(self.class_names), target=self.target,
                                 class_names=self.class_names,
                                 sample_weight=curated.frame["sample_weight"].to_numpy() if self.balance.value == "weights" else None)
-        return kept_set_figure(balance, curated.funnel.to_frame(), title=f"The kept set: {len(curated.frame):,} rows",
-                               template={}).update_layout(**KEPT_FIGURE_SIZE)
+        return resize(kept_set_figure(balance, curated.funnel.to_frame(), title=f"The kept set: {len(curated.frame):,} rows",
+                                      template={}), **KEPT_FIGURE_SIZE)
 
     def _show_figures(self, state: dict) -> None:
         """Build the three figures and redraw each view in place."""
