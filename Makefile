@@ -36,9 +36,10 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-## Serve the threshold explorer as a web app on http://127.0.0.1:8866 (Voila, loopback only).
+## Serve the threshold explorer as a web app on http://127.0.0.1:8866 (Voila, loopback only; the
+## workbench template in apps/voila/templates is Voila's lab template without its CDN stylesheets).
 explorer: $(STAMP)
-	$(BIN)/voila apps/explorer.ipynb --no-browser --Voila.ip=127.0.0.1 --port=8866
+	JUPYTER_PATH=$(CURDIR)/apps $(BIN)/voila apps/explorer.ipynb --template=workbench --no-browser --Voila.ip=127.0.0.1 --port=8866
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -41,6 +41,7 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+VOILA_TEMPLATES = Path(__file__).resolve().parents[1] / "apps"  # holds voila/templates/workbench
 
 requires_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
 
@@ -122,13 +123,16 @@ def jupyter_lab(root: Path):
 
 @contextmanager
 def voila(notebook: Path, workdir: Path):
-    """Voila serving one notebook as a web app on 127.0.0.1 with a token."""
+    """Voila serving one notebook as a web app on 127.0.0.1 with a token, as ``make explorer`` does:
+    with the repository's ``workbench`` template (Voila's lab template minus its CDN stylesheets)."""
     port, token = _free_port(), secrets.token_hex(16)
     cmd = [
         sys.executable, "-m", "voila", str(notebook), "--no-browser", "--Voila.ip=127.0.0.1", f"--port={port}",
-        f"--token={token}",
+        f"--token={token}", "--template=workbench", "--show_tracebacks=True",
     ]
-    with _serve(cmd, "", {}, Path(workdir), token, port) as server:
+    # probe a static file: asking for the app's page would start (and execute) a kernel per probe
+    with _serve(cmd, "voila/static/voila-style.js", {"JUPYTER_PATH": str(VOILA_TEMPLATES)}, Path(workdir), token,
+                port) as server:
         yield server
 
 

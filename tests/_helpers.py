@@ -130,3 +130,21 @@ def synthetic_votes(n=3000, k=2, accuracies=(0.9, 0.85, 0.8, 0.75, 0.7), coverag
             votes = np.where(right, wrong, Y)
         L[fires, j] = votes[fires]
     return L, Y
+
+
+def notebook_bars(monkeypatch, module) -> list:
+    """Make ``module``'s ``tqdm`` the notebook bar (what ``tqdm.auto`` gives in Jupyter) and return
+    the list of the bars it shows (not the disabled ones), to read their final state: ``bar.container.children[1]`` is the
+    ipywidgets progress bar (``value``, ``max``, ``bar_style``), ``bar.desc`` the description."""
+    from tqdm.notebook import tqdm as notebook_tqdm
+
+    bars = []
+
+    def make(*args, **kwargs):
+        bar = notebook_tqdm(*args, **kwargs)
+        if not kwargs.get("disable"):
+            bars.append(bar)
+        return bar
+
+    monkeypatch.setattr(module, "tqdm", make)
+    return bars

@@ -5,6 +5,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.semi_supervised import SelfTrainingClassifier
 
+from tests._helpers import notebook_bars
 from workbench.generate import PseudoLabeler
 from workbench.plots.learning import pseudo_label_rounds
 
@@ -151,3 +152,20 @@ def test_rounds_figure_shows_pool_growth_and_scores(moons):
     faded = np.asarray(fig.data[1].marker.opacity) < 1
     np.testing.assert_array_equal(faded, ~h["kept"].to_numpy())
     assert "threshold 0.90" in fig.layout.title.text
+
+
+def test_progress_bar_ends_full_and_says_where_self_training_stopped(moons, monkeypatch):
+    import workbench.generate._pseudolabel as pseudolabel
+
+    bars = notebook_bars(monkeypatch, pseudolabel)
+    model = run(moons, threshold=0.6, patience=1, max_rounds=10, progress_bar=True)
+    assert model.termination_condition_ == "dev_plateau"
+    rounds = model.n_iter_
+    (bar,) = bars
+    progress = bar.container.children[1]
+    assert (progress.value, progress.max, progress.bar_style) == (rounds, rounds, "success")
+    assert bar.desc == f"pseudo-labeling: stopped early at round {rounds} (dev score stopped improving)"
+
+    bars.clear()
+    run(moons, threshold=0.6, patience=10, max_rounds=2, progress_bar=True)  # ran every round: no early stop
+    assert bars[0].desc == "pseudo-labeling" and bars[0].container.children[1].value == 2

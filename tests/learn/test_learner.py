@@ -16,6 +16,7 @@ from workbench.learn import (
     tfidf_vectorizer,
     train_end_model,
 )
+from tests._helpers import notebook_bars
 from workbench.plots.learning import student_teacher_rounds, training_curve
 
 
@@ -208,3 +209,24 @@ def test_loop_and_training_figures(task):
     curve = training_curve(student.history_)
     assert curve.layout.shapes[0].x0 == student.best_epoch_
     assert [t.name for t in curve.data][:2] == ["train loss (soft labels)", "dev log loss"]
+
+
+def test_progress_bars_end_full_and_say_where_training_stopped_early(task, monkeypatch):
+    import workbench.learn._learner as learner
+
+    X_pool, y_pool, X_dev, y_dev, X_test, y_test = task
+    bars = notebook_bars(monkeypatch, learner)
+    P = noisy_teacher(np.random.default_rng(1), y_pool, flip=0.25)
+    epochs = len(EndModelTrainer("passthrough", eta0=1.0, max_epochs=40, patience=3, progress_bar=True)
+                 .fit(X_pool, P, X_dev=X_dev, y_dev=y_dev).history_)
+    assert epochs < 40
+    perfect = {"pool": one_hot(y_pool, 2), "dev": one_hot(y_dev, 2), "test": one_hot(y_test, 2)}
+    student_teacher_loop(X_pool, perfect, X_dev, y_dev, X_test, y_test, max_rounds=3, progress_bar=True,
+                         trainer=EndModelTrainer("passthrough", max_epochs=3, progress_bar=False))
+
+    final = [(b.desc, b.container.children[1].value, b.container.children[1].max, b.container.children[1].bar_style)
+             for b in bars]
+    assert final == [  # full and green, not red and part-way (what tqdm shows for a bar closed early)
+        (f"end model: stopped early at epoch {epochs}", epochs, epochs, "success"),
+        ("student-teacher: stopped early at round 1 (the student did not beat its teacher)", 1, 1, "success"),
+    ]

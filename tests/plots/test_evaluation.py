@@ -72,15 +72,16 @@ def test_metrics_over_time_figure_draws_metrics_over_row_counts(sliced):
     table = metrics_over_time(preds, dated)
     fig = metrics_over_time_figure(table)
     assert [(t.type, t.name) for t in fig.data] == [("bar", "rows"), ("scatter", "accuracy"), ("scatter", "f1")]
-    periods = ["2020-01", "2020-02", "2020-03", "no date"]
-    assert all(list(t.x) == periods for t in fig.data)  # the empty month is shown; undated rows come last
-    assert list(fig.data[0].y) == [100, 0, 80, 20] == table["n"].tolist()
-    np.testing.assert_allclose(fig.data[1].y, table["accuracy"])  # NaN for the empty month: a gap in the line
-    assert np.isnan(fig.data[1].y[1]) and fig.data[1].connectgaps is False
-    np.testing.assert_allclose(fig.data[2].y, table["f1"])
+    assert table["period"].tolist() == ["2020-01", "2020-02", "2020-03", "no date"]
+    periods = ["2020-01", "2020-03", "no date"]
+    assert all(list(t.x) == periods for t in fig.data)  # the empty month is left off; undated rows come last
+    assert list(fig.data[0].y) == [100, 80, 20]
+    shown = table["n"] > 0
+    np.testing.assert_allclose(fig.data[1].y, table.loc[shown, "accuracy"])
+    np.testing.assert_allclose(fig.data[2].y, table.loc[shown, "f1"])
     assert fig.data[0].yaxis == "y2" and {t.yaxis for t in fig.data[1:]} == {"y"}
     assert fig.layout.title.text == "Metrics over time (bars: rows per period)"
-    assert fig.layout.xaxis.title.text == "period"
+    assert fig.layout.xaxis.title.text == "period (1 without rows left out)"
     assert fig.layout.yaxis.title.text == "metric" and fig.layout.yaxis2.title.text == "rows"
 
 
@@ -124,6 +125,6 @@ def test_confusion_figure_is_the_count_matrix(sliced):
     np.testing.assert_array_equal(fig.data[0].z, confusion.to_numpy())
     assert np.asarray(fig.data[0].z).sum() == 200
     assert list(fig.data[0].x) == list(confusion.columns) and list(fig.data[0].y) == list(confusion.index)
-    assert fig.data[0].texttemplate == "%{z}"  # counts in the cells
+    assert fig.data[0].texttemplate == "%{z:,d}"  # counts in the cells, as integers
     assert fig.layout.title.text == "Confusion matrix"
     assert fig.layout.xaxis.title.text == confusion.columns.name and fig.layout.yaxis.title.text == confusion.index.name

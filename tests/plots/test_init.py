@@ -122,3 +122,20 @@ def test_lf_accuracy_scatter_plots_the_health_report():
     assert fig.layout.xaxis.title.text == "dev accuracy" and fig.layout.yaxis.title.text == "learned accuracy"
     assert fig.layout.title.text == "Learned vs dev accuracy"
     assert [(s.x0, s.y0, s.x1, s.y1) for s in fig.layout.shapes] == [(0, 0, 1, 1)]  # the diagonal
+
+
+def test_styled_table_aligns_text_left_and_prints_whole_numbers_as_integers():
+    import pandas as pd
+
+    from workbench.plots import styled_table
+
+    table = pd.DataFrame({"lf": ["kw_subscribe", "re_check"], "n": [1200.0, np.nan], "accuracy": [0.91234, 0.5],
+                          "votes": [3, 4]}, index=["a", "b"])
+    html = styled_table(table).to_html()
+    assert "1,200" in html and "1200.0" not in html  # a count with a missing value is still a count
+    assert "0.912" in html and "0.91234" not in html and ">nan<" not in html.lower()
+    style = html.split("</style>")[0]
+    assert "th.col_heading.col0" in style and "_row0_col0" in style and "th.row_heading" in style  # text: left
+    assert not any(f"col{i}" in style for i in (1, 2, 3))  # numbers keep Jupyter's right alignment
+    numeric_index = styled_table(table.reset_index(drop=True)[["n", "votes"]]).to_html().split("</style>")[0]
+    assert "text-align" not in numeric_index

@@ -47,16 +47,15 @@ def test_moving_the_slider_changes_kept_count_and_every_figure(explorer, pool_da
     kept_bars_before = explorer.histogram_figure.data[0].y
     funnel_before = explorer.kept_figure.data[2].x
     counts_before = list(explorer.kept_figure.data[0].text)
-    names = ("curve_figure", "histogram_figure", "kept_figure")
-    before = {name: getattr(explorer, name) for name in names}
+    revisions = {name: view.revision for name, view in explorer.views.items()}
 
     explorer.threshold.value = 0.85
 
-    # every figure is a new widget in its own box of the page, the old one closed (Voila could leave
-    # a widget present at page load frozen)
-    for position, name in enumerate(names):
-        assert getattr(explorer, name) is not before[name] and before[name].comm is None
-        assert explorer.widget.children[1].children[position].children == (getattr(explorer, name),)
+    # every view is redrawn once, in place, with the figure the explorer holds
+    for name, view in explorer.views.items():
+        assert view.revision == revisions[name] + 1
+        assert json.loads(view.figure) == json.loads(getattr(explorer, name).to_json())
+    assert [explorer.widget.children[1].children[i] for i in range(3)] == list(explorer.views.values())
 
     assert explorer.kept_count == kept_by_threshold(P, 0.85) < kept_by_threshold(P, 0.6)
     assert f"<b>{explorer.kept_count}</b>" in explorer.kept_label.value
@@ -177,3 +176,30 @@ def test_explorer_names_bad_input(pool_data):
     explorer = ThresholdExplorer(pool, P)
     with pytest.raises(ValueError, match="balance must be"):
         explorer.set(balance="smote")
+
+
+def test_label_model_proba_fits_once_then_reads_the_cache(tmp_path):
+    from workbench import ABSTAIN as A
+    from workbench.generate import MajorityVote
+    from workbench.ui.explorer import label_model_proba
+
+    fits = []
+
+    class CountingVote(MajorityVote):
+        def fit(self, L, y=None):
+            fits.append(1)
+            return super().fit(L, y)
+
+    L = np.array([[0, 1, A], [1, 1, 1], [0, A, 0]])
+    first = label_model_proba(CountingVote(cardinality=2), L, {"valid": L[:2]}, cache_dir=tmp_path)
+    again = label_model_proba(CountingVote(cardinality=2), L, {"valid": L[:2]}, cache_dir=tmp_path)
+    assert len(fits) == 1 and sorted(again) == ["train", "valid"]
+    for name in first:
+        np.testing.assert_array_equal(first[name], again[name])
+    np.testing.assert_array_equal(first["train"], MajorityVote(cardinality=2).fit(L).predict_proba(L))
+    changed = L.copy()
+    changed[0, 0] = 1
+    label_model_proba(CountingVote(cardinality=2), changed, {"valid": L[:2]}, cache_dir=tmp_path)  # new votes: refit
+    label_model_proba(CountingVote(cardinality=3), L, {"valid": L[:2]}, cache_dir=tmp_path)  # new parameters: refit
+    assert len(fits) == 3 and len(list(tmp_path.glob("label_model_proba_*.npz"))) == 3
+    assert not list(tmp_path.glob(".*.tmp"))

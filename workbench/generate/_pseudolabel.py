@@ -28,7 +28,7 @@ from sklearn.metrics import get_scorer
 from sklearn.utils.validation import check_is_fitted
 from tqdm.auto import tqdm
 
-from workbench._internal.progress import PROGRESS_MIN_ROWS
+from workbench._internal.progress import PROGRESS_MIN_ROWS, end_early
 from workbench._internal.validation import ABSTAIN, check_labels
 from workbench.generate._base import Generator
 from workbench.learn._learner import _n_rows, fit_weighted, take_rows
@@ -258,11 +258,12 @@ class PseudoLabeler(Generator, MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         stale = 0
         self.termination_condition_ = "max_rounds"
         show = self.progress_bar if self.progress_bar is not None else n >= PROGRESS_MIN_ROWS
-        rounds = tqdm(range(1, int(self.max_rounds) + 1), desc="pseudo-labeling", disable=not show)
-        for round_ in rounds:
+        rounds = tqdm(total=int(self.max_rounds), desc="pseudo-labeling", disable=not show)
+        for round_ in range(1, int(self.max_rounds) + 1):
             pool = np.flatnonzero(labels == ABSTAIN)
             if pool.size == 0:
                 self.termination_condition_ = "all_labeled"
+                end_early(rounds, f"round {round_} (every row is labeled)")
                 break
             proba = model.predict_proba(take_rows(X, pool))
             conf = proba.max(axis=1)
@@ -270,6 +271,7 @@ class PseudoLabeler(Generator, MetaEstimatorMixin, ClassifierMixin, BaseEstimato
             chosen = self._select(conf, pred, seen, prior)
             if chosen.size == 0:
                 self.termination_condition_ = "no_change"
+                end_early(rounds, f"round {round_} (no row reaches the criterion)")
                 break
             added = pool[chosen]
             labels[added] = pred[chosen]
@@ -278,7 +280,8 @@ class PseudoLabeler(Generator, MetaEstimatorMixin, ClassifierMixin, BaseEstimato
             labeled_iter[added] = round_
             model = fit_round()
             history.append(record(round_, model, added))
-            rounds.set_postfix(labeled=history[-1]["n_labeled"])
+            rounds.set_postfix(labeled=history[-1]["n_labeled"], refresh=False)
+            rounds.update()
             if clean_sets.get("dev") is not None:
                 score = history[-1][dev_key]
                 if score > best["score"] + self.min_delta:
@@ -287,6 +290,7 @@ class PseudoLabeler(Generator, MetaEstimatorMixin, ClassifierMixin, BaseEstimato
                     stale += 1
                     if stale >= self.patience:
                         self.termination_condition_ = "dev_plateau"
+                        end_early(rounds, f"round {round_} (dev score stopped improving)")
                         break
         rounds.close()
 

@@ -35,7 +35,7 @@ from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 from tqdm.auto import tqdm
 
 from workbench._internal.atomic import atomic_pickle
-from workbench._internal.progress import PROGRESS_MIN_ROWS
+from workbench._internal.progress import PROGRESS_MIN_ROWS, end_early
 from workbench._internal.validation import check_labels, check_proba
 from workbench.learn._calibration import smooth_labels
 
@@ -340,8 +340,8 @@ class EndModelTrainer(ClassifierMixin, BaseEstimator):
         history, checkpoints = [], []
         best_score, best_log_loss, best_epoch, stale = -np.inf, np.inf, 0, 0
         show = self.progress_bar if self.progress_bar is not None else n >= PROGRESS_MIN_ROWS
-        epochs = tqdm(range(1, int(self.max_epochs) + 1), desc="end model", disable=not show)
-        for epoch in epochs:
+        epochs = tqdm(total=int(self.max_epochs), desc="end model", disable=not show)
+        for epoch in range(1, int(self.max_epochs) + 1):
             order = rng.permutation(len(y_rep))
             clf.partial_fit(take_rows(X_rep, order), y_rep[order], classes=self.classes_, sample_weight=w_rep[order])
             model = Pipeline([("features", features), ("model", copy.deepcopy(clf))])
@@ -357,13 +357,15 @@ class EndModelTrainer(ClassifierMixin, BaseEstimator):
                 f"dev_{self.scoring}": score,
                 "dev_log_loss": dev_log_loss,
             })
-            epochs.set_postfix({f"dev_{self.scoring}": round(score, 4)})
+            epochs.set_postfix({f"dev_{self.scoring}": round(score, 4)}, refresh=False)
+            epochs.update()
             # A small dev set ties often on accuracy; the dev log loss breaks ties.
             if score > best_score + self.min_delta or (score == best_score and dev_log_loss < best_log_loss):
                 best_score, best_log_loss, best_epoch, stale = score, dev_log_loss, epoch, 0
             else:
                 stale += 1
                 if stale >= self.patience:
+                    end_early(epochs, f"epoch {epoch}")
                     break
         epochs.close()
 
@@ -465,7 +467,8 @@ def student_teacher_loop(
     rows, students = [], []
     teacher_name = "teacher"
     show = progress_bar if progress_bar is not None else lengths["pool"] >= PROGRESS_MIN_ROWS
-    for round_ in tqdm(range(1, int(max_rounds) + 1), desc="student-teacher", disable=not show):
+    bar = tqdm(total=int(max_rounds), desc="student-teacher", disable=not show)
+    for round_ in range(1, int(max_rounds) + 1):
         keep = (np.ones(lengths["pool"], dtype=bool) if curate is None
                 else np.asarray(curate(current["pool"]), dtype=bool))
         if keep.shape != (lengths["pool"],) or not keep.any():
@@ -488,8 +491,11 @@ def student_teacher_loop(
         }
         row["student_beats_teacher"] = row["student_dev_accuracy"] > row["teacher_dev_accuracy"] + min_gain
         rows.append(row)
+        bar.update()
         if not row["student_beats_teacher"]:
+            end_early(bar, f"round {round_} (the student did not beat its teacher)")
             break
         current = {"pool": student.predict_proba(X_pool), "dev": student_dev, "test": student_test}
         teacher_name = f"student {round_}"
+    bar.close()
     return StudentTeacherResult(history=pd.DataFrame(rows), students=students, final_proba=current)

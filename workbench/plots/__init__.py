@@ -13,7 +13,18 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from workbench.plots._layout import axis_labels, fit_layout, round_axis
+
 TEMPLATE = "plotly_white"
+#: a share axis from 0% to 100% in round steps
+SHARE_AXIS = dict(range=[0, 1], tick0=0, dtick=0.2, tickmode="linear", tickformat=".0%")
+SHARE_LABELS = axis_labels(SHARE_AXIS)
+
+
+def category_angle(labels) -> int:
+    """Tick angle for category labels: level when short, slanted when long or many."""
+    labels = [str(label) for label in labels]
+    return -45 if labels and (max(map(len, labels)) > 10 or len(labels) * max(map(len, labels)) > 60) else 0
 
 
 def lf_summary_bars(summary: pd.DataFrame, title: str = "Labeling functions") -> go.Figure:
@@ -22,22 +33,28 @@ def lf_summary_bars(summary: pd.DataFrame, title: str = "Labeling functions") ->
     fig = go.Figure(go.Bar(name="Coverage", x=names, y=summary["Coverage"].to_numpy(float)))
     if "Emp. Acc." in summary.columns:
         fig.add_bar(name="Dev accuracy", x=names, y=summary["Emp. Acc."].to_numpy(float))
-    fig.update_layout(barmode="group", title=title, yaxis=dict(range=[0, 1], tickformat=".0%"),
-                      template=TEMPLATE, legend=dict(orientation="h", y=1.1))
-    return fig
+    angle = category_angle(names)
+    fig.update_layout(barmode="group", title=title, yaxis=dict(title="share of rows", **SHARE_AXIS),
+                      xaxis=dict(title="labeling function", tickangle=angle), template=TEMPLATE)
+    return fit_layout(fig, x_labels=names, y_labels=SHARE_LABELS, x_angle=angle)
 
 
 def matrix_heatmap(matrix: pd.DataFrame, title: str, colorscale: str = "Blues") -> go.Figure:
-    """Heatmap of an m x m LF matrix (overlap, conflict) with LF names on both axes."""
+    """Heatmap of an m x m LF matrix (overlap, conflict) with LF names on both axes.
+
+    Cells and the colour bar are both in percent of rows.
+    """
     names = [str(n) for n in matrix.index]
     values = matrix.to_numpy(float)
     fig = go.Figure(go.Heatmap(
         z=values, x=names, y=names, colorscale=colorscale, zmin=0,
         text=np.vectorize(lambda v: f"{v:.1%}")(values) if values.size else None, texttemplate="%{text}",
         hovertemplate="%{y} × %{x}: %{z:.1%}<extra></extra>",
+        colorbar=dict(tickformat=".0%", title=dict(text="rows", side="top")),
     ))
-    fig.update_layout(title=title, template=TEMPLATE, yaxis=dict(autorange="reversed"), xaxis=dict(tickangle=-45))
-    return fig
+    fig.update_layout(title=title, template=TEMPLATE, yaxis=dict(autorange="reversed", title="labeling function"),
+                      xaxis=dict(tickangle=-45, title="labeling function"))
+    return fit_layout(fig, x_labels=names, y_labels=names, x_angle=-45, legend=False)
 
 
 def confidence_histogram(proba: np.ndarray, bins: int = 20, threshold: float | None = None,
@@ -52,12 +69,14 @@ def confidence_histogram(proba: np.ndarray, bins: int = 20, threshold: float | N
     counts, edges = np.histogram(top, bins=bins, range=(1 / k, 1.0))
     centers = (edges[:-1] + edges[1:]) / 2
     fig = go.Figure(go.Bar(x=centers, y=counts, width=np.diff(edges), name="rows",
-                           hovertemplate="confidence %{x:.2f}: %{y} rows<extra></extra>"))
+                           hovertemplate="confidence %{x:.2f}: %{y:,d} rows<extra></extra>"))
     if threshold is not None:
         fig.add_vline(x=threshold, line_dash="dash", line_color="crimson",
                       annotation_text=f"threshold {threshold:.2f}")
-    fig.update_layout(title=title, xaxis_title="max probability", yaxis_title="rows", template=TEMPLATE, bargap=0.02)
-    return fig
+    rows = round_axis(counts.max(initial=0))
+    fig.update_layout(title=title, xaxis=dict(title="max probability", range=[1 / k, 1.0], tickformat=".2f"),
+                      yaxis=dict(title="rows", **rows), template=TEMPLATE, bargap=0.02)
+    return fit_layout(fig, x_labels=["0.00"], y_labels=axis_labels(rows), legend=False)
 
 
 def class_balance_bars(predicted: Sequence[float], reference: Sequence[float] | None, class_names: Sequence[str],
@@ -67,8 +86,9 @@ def class_balance_bars(predicted: Sequence[float], reference: Sequence[float] | 
     fig = go.Figure(go.Bar(name="predicted", x=names, y=list(predicted)))
     if reference is not None:
         fig.add_bar(name=reference_name, x=names, y=list(reference))
-    fig.update_layout(barmode="group", title=title, yaxis=dict(tickformat=".0%"), template=TEMPLATE)
-    return fig
+    fig.update_layout(barmode="group", title=title, yaxis=dict(title="share of rows", **SHARE_AXIS),
+                      xaxis=dict(title="class"), template=TEMPLATE)
+    return fit_layout(fig, x_labels=names, y_labels=SHARE_LABELS)
 
 
 def lf_accuracy_scatter(report_lfs: pd.DataFrame, title: str = "Learned vs dev accuracy") -> go.Figure:
@@ -79,10 +99,37 @@ def lf_accuracy_scatter(report_lfs: pd.DataFrame, title: str = "Learned vs dev a
     df = report_lfs
     fig = go.Figure(go.Scatter(
         x=df["dev_accuracy"], y=df["learned_accuracy"], text=list(df.index), mode="markers+text",
-        textposition="top center", marker=dict(size=8 + 60 * df["coverage"].to_numpy(float)),
+        textposition="top center", marker=dict(size=8 + 60 * df["coverage"].to_numpy(float)), cliponaxis=False,
         hovertemplate="%{text}: dev %{x:.2f}, learned %{y:.2f}<extra></extra>",
     ))
     fig.add_shape(type="line", x0=0, y0=0, x1=1, y1=1, line=dict(dash="dot", color="gray"))
-    fig.update_layout(title=title, xaxis=dict(title="dev accuracy", range=[0, 1.05]),
-                      yaxis=dict(title="learned accuracy", range=[0, 1.05]), template=TEMPLATE)
-    return fig
+    fig.update_layout(title=title, xaxis=dict(title="dev accuracy", **SHARE_AXIS),
+                      yaxis=dict(title="learned accuracy", **SHARE_AXIS), template=TEMPLATE)
+    return fit_layout(fig, x_labels=SHARE_LABELS, y_labels=SHARE_LABELS, legend=False)
+
+
+def styled_table(table: pd.DataFrame, *, digits: int = 3):
+    """A DataFrame for display: text columns aligned left, whole numbers without decimals.
+
+    Jupyter right-aligns every cell, and a count column that holds a missing value becomes
+    float and shows ``12.0``; this returns a pandas ``Styler`` (the data are not changed)
+    that left-aligns text columns (and the index when it is text), prints integer-valued
+    columns as integers with thousands separators, other numbers with ``digits`` decimals,
+    and missing values as blanks.
+    """
+    text = [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])]
+    formats = {}
+    for column in table.columns:
+        values = table[column]
+        if pd.api.types.is_bool_dtype(values) or column in text:
+            continue
+        finite = values.dropna().to_numpy(dtype=float)
+        whole = pd.api.types.is_integer_dtype(values) or (finite.size > 0 and np.all(finite == np.round(finite)))
+        formats[column] = "{:,.0f}" if whole else f"{{:,.{digits}f}}"
+    styler = table.style.format(formats, na_rep="")
+    left = [{"selector": "th.row_heading", "props": [("text-align", "left")]}] if not pd.api.types.is_numeric_dtype(table.index) else []
+    if text:
+        styler = styler.set_properties(subset=text, **{"text-align": "left"})
+    for column in text:  # the header of a text column sits over it, on the left
+        left.append({"selector": f"th.col_heading.col{table.columns.get_loc(column)}", "props": [("text-align", "left")]})
+    return styler.set_table_styles(left, overwrite=False)

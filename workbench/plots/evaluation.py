@@ -22,7 +22,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from workbench.plots import TEMPLATE
+from workbench.plots import SHARE_AXIS, SHARE_LABELS, TEMPLATE, category_angle
+from workbench.plots._layout import axis_labels, fit_layout, round_axis
 
 STATUS_COLORS = {"flagged": "#d62728", "ok": "#1f77b4", "too small": "#c7c7c7", "empty": "#eeeeee"}
 
@@ -36,30 +37,37 @@ def _require(table: pd.DataFrame, columns: Sequence[str], what: str) -> None:
 def metrics_over_time_figure(time_table: pd.DataFrame, metrics: Sequence[str] = ("accuracy", "f1")) -> go.Figure:
     """Lines of ``metrics`` per period over bars of the row count, from :func:`~workbench.evaluate.metrics_over_time`.
 
-    Periods without rows leave a gap in the lines; the ``"no date"`` bucket is the
-    last category.
+    Periods without rows are left off the axis (a table filled month by month is mostly
+    empty months otherwise) and counted in the axis title; the ``"no date"`` bucket is the
+    last category. The row-count axis on the right has round steps and the same number of
+    intervals as the metric axis, so both read on one grid.
     """
     _require(time_table, ["period", "n", *metrics], "metrics_over_time_figure")
+    shown = time_table[time_table["n"] > 0]
+    skipped = len(time_table) - len(shown)
     fig = make_subplots(specs=[[{"secondary_y": True}]])
-    periods = time_table["period"].astype(str)
+    periods = shown["period"].astype(str).tolist()
+    counts = shown["n"].astype(int)
     fig.add_trace(
-        go.Bar(x=periods, y=time_table["n"], name="rows", marker_color="rgba(150,150,150,0.35)",
-               hovertemplate="%{x}: %{y} rows<extra></extra>"),
+        go.Bar(x=periods, y=counts, name="rows", marker_color="rgba(150,150,150,0.35)",
+               hovertemplate="%{x}: %{y:,d} rows<extra></extra>"),
         secondary_y=True,
     )
     for metric in metrics:
         fig.add_trace(
-            go.Scatter(x=periods, y=time_table[metric], name=metric, mode="lines+markers",
-                       customdata=time_table["n"], connectgaps=False,
-                       hovertemplate=f"%{{x}}: {metric} %{{y:.3f}} (n=%{{customdata}})<extra></extra>"),
+            go.Scatter(x=periods, y=shown[metric], name=metric, mode="lines+markers", cliponaxis=False,
+                       customdata=counts, connectgaps=False,
+                       hovertemplate=f"%{{x}}: {metric} %{{y:.3f}} (n=%{{customdata:,d}})<extra></extra>"),
             secondary_y=False,
         )
-    fig.update_xaxes(type="category", title_text="period")
-    fig.update_yaxes(title_text="metric", range=[0, 1.05], secondary_y=False)
-    fig.update_yaxes(title_text="rows", showgrid=False, secondary_y=True)
-    fig.update_layout(title="Metrics over time (bars: rows per period)", hovermode="x unified", template=TEMPLATE,
-                      legend=dict(orientation="h", y=-0.25))
-    return fig
+    angle = category_angle(periods)
+    rows = round_axis(counts.max() if len(counts) else 0)
+    period_title = "period" + (f" ({skipped} without rows left out)" if skipped else "")
+    fig.update_xaxes(type="category", title_text=period_title, tickangle=angle)
+    fig.update_yaxes(title_text="metric", secondary_y=False, **SHARE_AXIS)
+    fig.update_yaxes(title_text="rows", showgrid=False, secondary_y=True, **rows)
+    fig.update_layout(title="Metrics over time (bars: rows per period)", hovermode="x unified", template=TEMPLATE)
+    return fit_layout(fig, x_labels=periods, y_labels=SHARE_LABELS, y2_labels=axis_labels(rows), x_angle=angle)
 
 
 def slice_gap_figure(slice_table: pd.DataFrame, margin: float | None = None) -> go.Figure:
@@ -92,11 +100,11 @@ def slice_gap_figure(slice_table: pd.DataFrame, margin: float | None = None) -> 
         fig.add_vline(x=margin, line_dash="dash", line_color="#d62728", annotation_text=f"margin {margin:+.2f}",
                       annotation_position="top right")
     fig.add_vline(x=0, line_color="black", line_width=1)
-    fig.update_yaxes(type="category", categoryorder="array", categoryarray=list(labels))
+    fig.update_yaxes(type="category", categoryorder="array", categoryarray=list(labels), title="slice")
     fig.update_layout(title=f"Error rate of each slice minus the whole set's ({base:.3f})",
-                      xaxis_title="error-rate gap (positive = worse than the whole)", barmode="overlay", template=TEMPLATE,
-                      height=max(300, 28 * len(parts) + 150))
-    return fig
+                      xaxis=dict(title="error-rate gap (positive = worse than the whole)", tickformat="+.2f"),
+                      barmode="overlay", template=TEMPLATE, height=max(300, 28 * len(parts) + 170))
+    return fit_layout(fig, x_labels=["+0.00"], y_labels=list(labels))
 
 
 def model_comparison_figure(comparison: pd.DataFrame, metric: str = "accuracy") -> go.Figure:
@@ -109,13 +117,17 @@ def model_comparison_figure(comparison: pd.DataFrame, metric: str = "accuracy") 
     for model, row in comparison.iterrows():
         fig.add_trace(go.Bar(x=labels, y=row[columns].astype(float), name=str(model),
                              hovertemplate=f"{model}<br>%{{x}}: {metric} %{{y:.3f}}<extra></extra>"))
+    angle = category_angle(labels)
     fig.update_layout(barmode="group", title=f"{metric} of each model, whole set and slices", template=TEMPLATE,
-                      yaxis=dict(title=metric, range=[0, 1.05]), xaxis=dict(title="slice", type="category"))
-    return fig
+                      yaxis=dict(title=metric, **SHARE_AXIS), xaxis=dict(title="slice", type="category", tickangle=angle))
+    return fit_layout(fig, x_labels=labels, y_labels=SHARE_LABELS, x_angle=angle)
 
 
 def confusion_figure(confusion: pd.DataFrame, title: str = "Confusion matrix") -> go.Figure:
     """Heatmap of :attr:`EvaluationReport.confusion <workbench.evaluate.EvaluationReport>` with counts in the cells."""
-    fig = px.imshow(confusion, text_auto=True, color_continuous_scale="Blues", aspect="auto")
-    fig.update_layout(title=title, coloraxis_showscale=False, template=TEMPLATE, height=360)
-    return fig
+    fig = px.imshow(confusion, text_auto=",d", color_continuous_scale="Blues", aspect="auto")
+    fig.update_layout(title=title, coloraxis_showscale=False, template=TEMPLATE, height=360,
+                      xaxis=dict(title=confusion.columns.name or "predicted", side="bottom"),
+                      yaxis=dict(title=confusion.index.name or "true"))
+    return fit_layout(fig, x_labels=[str(c) for c in confusion.columns], y_labels=[str(i) for i in confusion.index],
+                      legend=False)

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from workbench.plots import TEMPLATE
+from workbench.plots import SHARE_AXIS, SHARE_LABELS, TEMPLATE, category_angle
+from workbench.plots._layout import axis_labels, fit_layout, round_axis
 
 KEPT_COLOR = "#2a9d8f"
 THRESHOLD_COLOR = "#e76f51"
@@ -68,13 +69,13 @@ def threshold_curve_figure(curve: pd.DataFrame, current: pd.DataFrame | None = N
         marker=dict(size=13, color=THRESHOLD_COLOR, line=dict(color="white", width=2)),
         hovertemplate=hover.replace("%{fullData.name}", "%{text} now"),
     )
+    x_axis = SHARE_AXIS if has_dev else dict(tickformat=".2f")
     fig.update_layout(
         title=title or (f"Coverage vs {labeled_name} precision" if has_dev else "Coverage vs threshold"),
-        margin=dict(l=50, r=10, t=50, b=40), legend=dict(orientation="h", y=-0.2),
-        xaxis=dict(title=x_title, tickformat=".0%" if has_dev else ".2f"),
-        yaxis=dict(title=y_title, tickformat=".0%"),
+        xaxis=dict(title=x_title, **x_axis), yaxis=dict(title=y_title, **SHARE_AXIS),
     )
-    return fig
+    fig.update_traces(cliponaxis=False)
+    return fit_layout(fig, x_labels=SHARE_LABELS if has_dev else ["0.00"], y_labels=SHARE_LABELS)
 
 
 def class_balance_figure(balance: pd.DataFrame, title: str = "Class balance of the kept set", *, template=TEMPLATE) -> go.Figure:
@@ -94,9 +95,10 @@ def class_balance_figure(balance: pd.DataFrame, title: str = "Class balance of t
     )
     fig.add_bar(x=names, y=balance["target_share"].to_numpy(float), name="target", marker_color=OTHER_COLOR,
                 hovertemplate="%{x}: target %{y:.1%}<extra></extra>")
-    fig.update_layout(barmode="group", title=title, yaxis=dict(tickformat=".0%", range=[0, 1.1]),
-                      margin=dict(l=50, r=10, t=50, b=40), legend=dict(orientation="h", y=-0.2))
-    return fig
+    fig.update_traces(cliponaxis=False)  # the counts above full bars
+    fig.update_layout(barmode="group", title=title, yaxis=dict(title="share of rows", **SHARE_AXIS),
+                      xaxis=dict(title="class"))
+    return fit_layout(fig, x_labels=names, y_labels=SHARE_LABELS)
 
 
 def threshold_histogram(
@@ -134,16 +136,19 @@ def threshold_histogram(
     edges = np.linspace(low, 1.0, bins + 1)
     centers, widths = (edges[:-1] + edges[1:]) / 2, np.diff(edges)
     fig = go.Figure(layout=dict(template=template))
+    stacked = np.zeros(bins, dtype=int)
     for name, color in colors.items():
         counts, _ = np.histogram(confidence[status == name], bins=edges)
+        stacked += counts
         fig.add_bar(x=centers, y=counts, width=widths, name=name, marker_color=color,
-                    hovertemplate=f"{name}: %{{y}} rows with confidence %{{x:.2f}}<extra></extra>")
+                    hovertemplate=f"{name}: %{{y:,d}} rows with confidence %{{x:.2f}}<extra></extra>")
     for i, (name, value) in enumerate(thresholds.items()):
         fig.add_vline(x=value, line_color="#111" if i == 0 else _class_color(i - 1), line_dash="solid" if i == 0 else "dash",
                       annotation_text=f"{name} {value:.2f}", annotation_position="top left" if i == 0 else "top right")
-    fig.update_layout(barmode="stack", bargap=0.02, title=title, xaxis=dict(title="top probability", range=[low, 1.0]),
-                      yaxis=dict(title="rows"), margin=dict(l=50, r=10, t=50, b=40), legend=dict(orientation="h", y=-0.2))
-    return fig
+    rows = round_axis(stacked.max(initial=0))
+    fig.update_layout(barmode="stack", bargap=0.02, title=title,
+                      xaxis=dict(title="top probability", range=[low, 1.0], tickformat=".2f"), yaxis=dict(title="rows", **rows))
+    return fit_layout(fig, x_labels=["0.00"], y_labels=axis_labels(rows), legend=True)
 
 
 def funnel_figure(stages: pd.DataFrame, title: str = "Filter funnel", *, template=TEMPLATE) -> go.Figure:
@@ -153,32 +158,33 @@ def funnel_figure(stages: pd.DataFrame, title: str = "Filter funnel", *, templat
     fig = go.Figure(layout=dict(template=template))
     fig.add_trace(go.Funnel(
         y=stages["stage"].tolist(), x=stages["n_rows"].to_numpy(int), customdata=reasons,
-        textinfo="value+percent initial", marker_color=KEPT_COLOR,
-        hovertemplate="%{y}: %{x:,} rows left<br>%{customdata}<extra></extra>",
+        textinfo="value+percent initial", texttemplate="%{value:,d} (%{percentInitial:.0%})", marker_color=KEPT_COLOR,
+        hovertemplate="%{y}: %{x:,d} rows left<br>%{customdata}<extra></extra>",
     ))
-    fig.update_layout(title=title, margin=dict(l=90, r=10, t=50, b=30))
-    return fig
+    stage_names = stages["stage"].astype(str).tolist()
+    fig.update_layout(title=title, yaxis=dict(title="step"), xaxis=dict(title="rows left"))
+    return fit_layout(fig, y_labels=stage_names, legend=False)
 
 
 def kept_set_figure(balance: pd.DataFrame, stages: pd.DataFrame, *, title: str = "The kept set", template=TEMPLATE) -> go.Figure:
     """The kept set's class balance against the target (left) beside the filter funnel (right).
 
     One figure instead of :func:`class_balance_figure` and :func:`funnel_figure` side by
-    side, so an app needs one figure widget fewer (Voila 0.5 updates only the first three
-    plotly ``FigureWidget`` views on a page). Trace order: kept bars, target bars, funnel.
+    side, so an app draws one figure fewer. Trace order: kept bars, target bars, funnel.
     """
     from plotly.subplots import make_subplots
 
     left = class_balance_figure(balance, template={})
     right = funnel_figure(stages, template={})
     fig = make_subplots(rows=1, cols=2, column_widths=[0.4, 0.6], horizontal_spacing=0.14,
-                        subplot_titles=(left.layout.title.text, right.layout.title.text))
+                        subplot_titles=(left.layout.title.text, right.layout.title.text),
+                        figure=go.Figure(layout=dict(template=template)))
     fig.add_traces(list(left.data), rows=1, cols=1)
     fig.add_traces([trace.update(showlegend=False) for trace in right.data], rows=1, cols=2)
-    fig.update_yaxes(tickformat=".0%", range=[0, 1.15], row=1, col=1)
-    fig.update_layout(title=title, template=template, barmode="group", margin=dict(l=50, r=10, t=70, b=40),
-                      legend=dict(orientation="h", y=-0.15))
-    return fig
+    fig.update_yaxes(title="share of rows", row=1, col=1, **SHARE_AXIS)
+    fig.update_xaxes(title="class", row=1, col=1)
+    fig.update_layout(title=title, template=template, barmode="group")
+    return fit_layout(fig, x_labels=[str(c) for c in balance.index], y_labels=SHARE_LABELS)
 
 
 def diversity_scatter(X, selections: Mapping[str, Sequence[int]], *, max_points: int = 3000, random_state: int = 0,
@@ -203,6 +209,9 @@ def diversity_scatter(X, selections: Mapping[str, Sequence[int]], *, max_points:
         rows = sample(np.asarray(rows))
         fig.add_scattergl(x=X[rows, 0], y=X[rows, 1], mode="markers", name=name,
                           marker=dict(size=8, color=_class_color(i + 2), symbol=["circle", "x", "diamond"][i % 3]))
-    fig.update_layout(title=title, template=TEMPLATE, xaxis_title="component 1", yaxis_title="component 2")
-    return fig
+    fig.update_layout(title=title, template=TEMPLATE, xaxis=dict(title="component 1", tickformat=".1f"),
+                      yaxis=dict(title="component 2", tickformat=".1f"))
+    # the widest tick label is the longest of the axis ends at one decimal
+    ends = [f"{v:.1f}" for v in (X[shown, 1].min(initial=0), X[shown, 1].max(initial=0))]
+    return fit_layout(fig, x_labels=["-0.0"], y_labels=ends)
 

@@ -14,7 +14,11 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from workbench.learn._calibration import expected_calibration_error, reliability_table
-from workbench.plots import TEMPLATE
+from workbench.plots import SHARE_AXIS, SHARE_LABELS, TEMPLATE, category_angle
+from workbench.plots._layout import axis_labels, fit_layout, nice_step, round_axis
+
+
+FONT_LINE = 18  # one line of axis text, in pixels
 
 
 def _score_columns(history: pd.DataFrame, exclude: Sequence[str] = ()) -> list[str]:
@@ -49,11 +53,12 @@ def pseudo_label_rounds(history: pd.DataFrame, class_names: Sequence[str] | None
                         mode="lines+markers", line=dict(dash="dot"), secondary_y=True)
     threshold = history["threshold"].iloc[0] if "threshold" in history else np.nan
     subtitle = f" (threshold {threshold:.2f})" if np.isfinite(threshold) else ""
-    fig.update_layout(title=title + subtitle, barmode="stack", template=TEMPLATE,
-                      legend=dict(orientation="h", y=-0.2), xaxis=dict(title="round", dtick=1))
-    fig.update_yaxes(title_text="labeled rows", secondary_y=False)
-    fig.update_yaxes(title_text="score", range=[0, 1.02], tickformat=".0%", secondary_y=True)
-    return fig
+    rows = round_axis(history["n_labeled"].max())
+    fig.update_layout(title=title + subtitle, barmode="stack", template=TEMPLATE, xaxis=dict(title="round", dtick=1))
+    fig.update_yaxes(title_text="labeled rows", secondary_y=False, **rows)
+    fig.update_yaxes(title_text="score", secondary_y=True, showgrid=False, **SHARE_AXIS)
+    fig.update_traces(cliponaxis=False, selector=dict(type="scatter"))
+    return fit_layout(fig, x_labels=[str(r) for r in rounds], y_labels=axis_labels(rows), y2_labels=SHARE_LABELS)
 
 
 def reliability_diagram(y_true, proba_by_model: Mapping[str, np.ndarray], n_bins: int = 10, strategy: str = "uniform",
@@ -63,7 +68,7 @@ def reliability_diagram(y_true, proba_by_model: Mapping[str, np.ndarray], n_bins
     ``proba_by_model`` maps a name to ``(n, k)`` probabilities of the same clean rows; the
     legend carries each one's ECE. A lower panel shows how many rows fall in each bin.
     """
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.05)
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.75, 0.25], vertical_spacing=0.06)
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated",
                     line=dict(dash="dash", color="gray"), row=1, col=1)
     for name, proba in proba_by_model.items():
@@ -78,12 +83,18 @@ def reliability_diagram(y_true, proba_by_model: Mapping[str, np.ndarray], n_bins
         )
         fig.add_bar(x=table["confidence"], y=table["count"], name=name, legendgroup=name, showlegend=False,
                     opacity=0.6, width=0.8 / n_bins, row=2, col=1)
+    counts = max((max(t.y, default=0) for t in fig.data if t.type == "bar"), default=0)
+    rows = round_axis(counts, intervals=2)
     fig.update_layout(title=f"{title} ({'equal-width' if strategy == 'uniform' else 'equal-mass'} bins)",
-                      template=TEMPLATE, barmode="group", legend=dict(orientation="h", y=-0.15))
-    fig.update_yaxes(title_text="accuracy", range=[0, 1.02], row=1, col=1)
-    fig.update_yaxes(title_text="rows", row=2, col=1)
-    fig.update_xaxes(title_text="confidence (top-label probability)", range=[0, 1.02], row=2, col=1)
-    return fig
+                      template=TEMPLATE, barmode="group")
+    fig.update_yaxes(title_text="accuracy", row=1, col=1, **SHARE_AXIS)
+    fig.update_yaxes(title_text="rows", row=2, col=1, **rows)
+    fig.update_xaxes(range=[0, 1], dtick=0.2, tickformat=".1f", row=1, col=1)
+    fig.update_xaxes(title_text="confidence (top-label probability)", range=[0, 1], dtick=0.2, tickformat=".1f", row=2, col=1)
+    fig.update_traces(cliponaxis=False, selector=dict(type="scatter"))
+    # the x axis title belongs to the lower panel (xaxis2): the bottom margin holds it, the legend sits on top
+    fig.layout.xaxis.title.text = None
+    return fit_layout(fig, x_labels=["0.0", "1.0"], y_labels=SHARE_LABELS + axis_labels(rows), bottom_extra=FONT_LINE + 6)
 
 
 def model_comparison(report: pd.DataFrame, metrics: Sequence[str] = ("accuracy", "ece_uniform", "brier"),
@@ -99,10 +110,12 @@ def model_comparison(report: pd.DataFrame, metrics: Sequence[str] = ("accuracy",
     fig = go.Figure()
     for name, row in report.iterrows():
         fig.add_bar(name=str(name), x=list(metrics), y=[row[m] for m in metrics],
-                    text=[f"{row[m]:.3f}" for m in metrics], textposition="outside")
-    fig.update_layout(title=title, barmode="group", template=TEMPLATE, yaxis_title="value (accuracy: higher is better; "
-                      "ECE, Brier, log loss: lower)", legend=dict(orientation="h", y=1.12))
-    return fig
+                    text=[f"{row[m]:.3f}" for m in metrics], textposition="outside", cliponaxis=False)
+    top = max([float(np.nanmax(report[list(metrics)].to_numpy(float)))] + [0.0])
+    values = dict(range=[0, nice_step(top * 1.1 / 5) * 5], dtick=nice_step(top * 1.1 / 5), tickmode="linear", tick0=0)
+    fig.update_layout(title=title, barmode="group", template=TEMPLATE, xaxis=dict(title="metric"),
+                      yaxis=dict(title="value (accuracy: higher is better;<br>ECE, Brier, log loss: lower)", **values))
+    return fit_layout(fig, x_labels=list(metrics), y_labels=axis_labels(values, fmt="g"))
 
 
 def student_teacher_rounds(history: pd.DataFrame, title: str = "Student vs teacher per round") -> go.Figure:
@@ -122,8 +135,9 @@ def student_teacher_rounds(history: pd.DataFrame, title: str = "Student vs teach
     fig.add_scatter(x=rounds[won], y=history["student_dev_accuracy"][won], mode="markers", name="student wins → relabels",
                     marker=dict(symbol="star", size=14, color="gold", line=dict(color="black", width=1)))
     fig.update_layout(title=title, template=TEMPLATE, xaxis=dict(title="round", dtick=1),
-                      yaxis=dict(title="accuracy", tickformat=".0%"), legend=dict(orientation="h", y=-0.2))
-    return fig
+                      yaxis=dict(title="accuracy", **SHARE_AXIS))
+    fig.update_traces(cliponaxis=False)
+    return fit_layout(fig, x_labels=[str(r) for r in rounds], y_labels=SHARE_LABELS)
 
 
 def training_curve(history: pd.DataFrame, title: str = "End model training") -> go.Figure:
@@ -139,8 +153,10 @@ def training_curve(history: pd.DataFrame, title: str = "End model training") -> 
         fig.add_scatter(x=epochs, y=history[col], name=col.replace("_", " "), mode="lines+markers", secondary_y=True)
     best = int(history.loc[history["best"], "epoch"].iloc[0])
     fig.add_vline(x=best, line_dash="dot", line_color="green", annotation_text=f"kept: epoch {best}")
-    fig.update_layout(title=title, template=TEMPLATE, xaxis=dict(title="epoch", dtick=1),
-                      legend=dict(orientation="h", y=-0.2))
-    fig.update_yaxes(title_text="log loss", secondary_y=False)
-    fig.update_yaxes(title_text="dev score", secondary_y=True)
-    return fig
+    losses = history[["train_loss", "dev_log_loss"]].to_numpy(float)
+    loss = round_axis(float(np.nanmax(losses)) if losses.size else 0.0, integer=False)
+    fig.update_layout(title=title, template=TEMPLATE, xaxis=dict(title="epoch", dtick=1 if len(epochs) <= 20 else None))
+    fig.update_yaxes(title_text="log loss", secondary_y=False, **loss)
+    fig.update_yaxes(title_text="dev score", secondary_y=True, showgrid=False, **SHARE_AXIS)
+    fig.update_traces(cliponaxis=False)
+    return fit_layout(fig, x_labels=[str(e) for e in epochs], y_labels=axis_labels(loss), y2_labels=SHARE_LABELS)

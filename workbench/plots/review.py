@@ -8,7 +8,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from workbench.plots import TEMPLATE
+from workbench.plots import SHARE_AXIS, SHARE_LABELS, TEMPLATE
+from workbench.plots._layout import axis_labels, fit_layout, round_axis
 
 
 def round_history_chart(history: pd.DataFrame, metrics: Sequence[str] | None = None,
@@ -37,13 +38,15 @@ def round_history_chart(history: pd.DataFrame, metrics: Sequence[str] | None = N
     rounds = history["round"].astype(int).tolist()
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_bar(x=rounds, y=history["n_seed_labels"].tolist(), name="seed labels", opacity=0.3,
-                marker_color="gray", hovertemplate="round %{x}: %{y} seed labels<extra></extra>", secondary_y=True)
+                marker_color="gray", hovertemplate="round %{x}: %{y:,d} seed labels<extra></extra>", secondary_y=True)
     for metric in metrics:
         fig.add_scatter(x=rounds, y=history[metric].astype(float).tolist(), mode="lines+markers",
                         name=metric.replace("_", " "), hovertemplate=f"round %{{x}}: {metric} %{{y:.3f}}<extra></extra>",
                         secondary_y=False)
-    fig.update_layout(title=title, template=TEMPLATE, legend=dict(orientation="h", y=1.12), hovermode="x unified")
+    seeds = round_axis(max(history["n_seed_labels"].max(), 0) if len(history) else 0)
+    fig.update_layout(title=title, template=TEMPLATE, hovermode="x unified")
     fig.update_xaxes(title_text="round", tickmode="array", tickvals=rounds)
-    fig.update_yaxes(title_text="score", tickformat=".0%", secondary_y=False)
-    fig.update_yaxes(title_text="seed labels", secondary_y=True, showgrid=False, rangemode="tozero")
-    return fig
+    fig.update_yaxes(title_text="score", secondary_y=False, **SHARE_AXIS)
+    fig.update_yaxes(title_text="seed labels", secondary_y=True, showgrid=False, **seeds)
+    fig.update_traces(cliponaxis=False, selector=dict(type="scatter"))
+    return fit_layout(fig, x_labels=[str(r) for r in rounds], y_labels=SHARE_LABELS, y2_labels=axis_labels(seeds))

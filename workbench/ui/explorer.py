@@ -2,20 +2,16 @@
 
 A widget for a notebook or a Voila web app. Sliders set the global confidence threshold
 and per-class thresholds; toggles switch deduplication, rebalancing and diversity sampling
-on and off. Every change re-runs :func:`workbench.curate.curate` and updates three plotly
-``FigureWidget`` figures (coverage vs labeled-set precision with the current point,
+on and off. Every change re-runs :func:`workbench.curate.curate` and redraws three plotly
+figures (coverage vs labeled-set precision with the current point,
 the confidence histogram with the threshold lines, and the kept set: its class balance
 against the target beside the funnel of rows each step removed), the kept-row count and a
 preview of the rows either side of the threshold. A button (and :meth:`ThresholdExplorer.curated`) returns the curated DataFrame
 with its filter record.
 
-Everything the widget shows is computed before its figures are built, so the figures carry
-their final data when the page first renders them (Voila 0.5 can drop ``FigureWidget``
-edits made before the page exists). Every refresh shows each figure as a new ``FigureWidget``
-in a box of its own: under Voila 0.5.13 a ``FigureWidget`` view present when the page loaded
-could stay frozen for the whole page (first seen for the third figure in about one page load
-in four, later for the histogram under load: it never received the kernel's edits, resent or
-not), while a figure widget created after the page loaded always updates.
+Each figure is a :class:`workbench.ui._plotly.PlotlyView` made once and redrawn in place on
+every refresh (plotly's ``FigureWidget`` made the page evaluate 5 MB of plotly.js per figure,
+and under Voila 0.5 one present at page load could stay frozen: see that module).
 
 Example
 -------
@@ -29,9 +25,12 @@ Example
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import html
+import io
 import json
 import os
+from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -56,21 +55,23 @@ from workbench.curate._diversity import text_embedding
 from workbench.curate._funnel import _class_names
 from workbench.curate._registry import CONFIDENCE_STEP
 from workbench.plots import TEMPLATE
+from workbench.plots._layout import resize
 from workbench.plots.filter import (
     kept_set_figure,
     threshold_curve_figure,
     threshold_histogram,
 )
+from workbench.ui._plotly import PlotlyView
 
 # ipywidgets reads a Dropdown value of None as "nothing selected", so "as is" has a name.
 BALANCE_OPTIONS = [("keep as is", "as is"), ("down-sample to target", "downsample"), ("weight to target", "weights")]
 FIGURE_SIZE = dict(width=610, height=350)
 KEPT_FIGURE_SIZE = dict(width=1220, height=360)
 STATUS_KEPT, STATUS_BELOW, STATUS_OTHER = "kept", "below threshold", "removed by other steps"
-#: Control changes closer together than this are drawn once. plotly's FigureWidget front end
-#: drops updates that arrive while it still applies the previous ones (five quick slider key
-#: presses under Voila left one figure stale about half the time; one change never did).
-DEBOUNCE_SECONDS = 0.3
+#: Control changes closer together than this are drawn once: a quick run of slider key presses
+#: costs the kernel one refresh, not one per press.
+DEBOUNCE_SECONDS = 0.15
+FIGURES = ("curve_figure", "histogram_figure", "kept_figure")
 
 
 class ThresholdExplorer:
@@ -110,10 +111,10 @@ class ThresholdExplorer:
     diversity_k : IntSlider
     button : Button
     kept_label, preview, status : HTML
-    curve_figure, histogram_figure : FigureWidget
-        Updated in place.
-    kept_figure : FigureWidget
-        The kept set as last drawn (a new widget on every refresh).
+    curve_figure, histogram_figure, kept_figure : plotly Figure
+        The figures as last drawn.
+    views : dict of str to PlotlyView
+        The widget showing each figure (keys as the attribute names above), redrawn in place.
     last_curated : CuratedSet or None
         What the button produced last.
     """
@@ -174,15 +175,17 @@ class ThresholdExplorer:
         self.diversity = W.Checkbox(value=False, description="Diversity sample of", indent=False, layout=W.Layout(width="13em"))
         self.diversity_k = W.IntSlider(value=min(len(pool), diversity_k or 200), min=1, max=max(1, len(pool)), continuous_update=False,
                                        layout=W.Layout(width="18em"))
-        self.button = W.Button(description="Use this curated set", button_style="success", icon="check", layout=W.Layout(width="16em"))
+        # no icon: ipywidgets draws icons with Font Awesome, which Voila's page would fetch from a CDN
+        self.button = W.Button(description="Use this curated set", button_style="success", layout=W.Layout(width="16em"))
         self.kept_label = W.HTML(layout=W.Layout(margin="4px 0"))
         self.kept_label.add_class("explorer-kept")
         self.preview = W.HTML()
         self.status = W.HTML()
 
+        # figures are built without a template (most of a build's time) and styled in the page
+        self.views = {name: PlotlyView(template=TEMPLATE) for name in FIGURES}
         state = self._compute()
-        self.curve_figure, self.histogram_figure = (go.FigureWidget(f) for f in self._data_figures(state))
-        self.kept_figure = go.FigureWidget(self._kept_set_figure(state))
+        self._show_figures(state)
         self._show_text(state)
 
         self._pending: asyncio.TimerHandle | None = None
@@ -322,15 +325,15 @@ class ThresholdExplorer:
         self._state = {"curated": curated, "status": status, "point": point}
         return self._state
 
-    def _data_figures(self, state: dict, template=TEMPLATE) -> list[go.Figure]:
-        """The curve and the histogram, sized: the page must get every figure complete on first render."""
+    def _data_figures(self, state: dict) -> list[go.Figure]:
+        """The curve and the histogram, sized, without a template (the views style them)."""
         lines = {"threshold": self.threshold.value}
         lines.update({name: s.value for name, s in self.class_thresholds.items() if s.value > self.threshold.value})
         return [
-            threshold_curve_figure(self.curve, state["point"], labeled_name=self.labeled_name,
-                                   template=template).update_layout(**FIGURE_SIZE),
-            threshold_histogram(self.confidence, state["status"], lines, low=1 / len(self.class_names),
-                                template=template).update_layout(**FIGURE_SIZE),
+            resize(threshold_curve_figure(self.curve, state["point"], labeled_name=self.labeled_name, template={}),
+                   **FIGURE_SIZE),
+            resize(threshold_histogram(self.confidence, state["status"], lines, low=1 / len(self.class_names), template={}),
+                   **FIGURE_SIZE),
         ]
 
     def _kept_set_figure(self, state: dict) -> go.Figure:
@@ -338,18 +341,15 @@ class ThresholdExplorer:
         balance = class_balance(curated.frame["label"].to_numpy(), len(self.class_names), target=self.target,
                                 class_names=self.class_names,
                                 sample_weight=curated.frame["sample_weight"].to_numpy() if self.balance.value == "weights" else None)
-        return kept_set_figure(balance, curated.funnel.to_frame(), title=f"The kept set: {len(curated.frame):,} rows",
-                               template=TEMPLATE).update_layout(**KEPT_FIGURE_SIZE)
+        return resize(kept_set_figure(balance, curated.funnel.to_frame(), title=f"The kept set: {len(curated.frame):,} rows",
+                                      template={}), **KEPT_FIGURE_SIZE)
 
     def _show_figures(self, state: dict) -> None:
-        """Show each figure as a new figure widget in place of the old one, each in its own box."""
-        fresh = dict(zip(("curve_figure", "histogram_figure"), self._data_figures(state)))
-        fresh["kept_figure"] = self._kept_set_figure(state)
-        for name, figure in fresh.items():
-            old = getattr(self, name)
-            setattr(self, name, go.FigureWidget(figure))
-            self._boxes[name].children = (getattr(self, name),)
-            old.close()
+        """Build the three figures and redraw each view in place."""
+        figures = [*self._data_figures(state), self._kept_set_figure(state)]
+        for name, figure in zip(FIGURES, figures):
+            setattr(self, name, figure)
+            self.views[name].show(figure)
 
     # --- text and layout -------------------------------------------------------------------
 
@@ -386,9 +386,7 @@ class ThresholdExplorer:
                 + table(above, "Kept, just above the threshold") + table(below, "Dropped, just below the threshold") + "</div>")
 
     def _layout(self) -> W.Widget:
-        # one box per figure: replacing a figure leaves the others' views alone
-        self._boxes = {name: W.Box([getattr(self, name)]) for name in ("curve_figure", "histogram_figure", "kept_figure")}
-        grid = W.Box(list(self._boxes.values()), layout=W.Layout(display="flex", flex_flow="row wrap"))
+        grid = W.Box([self.views[name] for name in FIGURES], layout=W.Layout(display="flex", flex_flow="row wrap"))
         controls = W.VBox([
             W.HTML("<b>Confidence thresholds</b>"), self.threshold, *self.class_thresholds.values(),
             W.HTML("<b>Filter steps</b>"), self.dedupe, self.balance, W.HBox([self.diversity, self.diversity_k]),
@@ -415,3 +413,45 @@ def save_curated(curated: CuratedSet, folder: str | os.PathLike, *, settings: di
     atomic_write(csv_path, lambda tmp: curated.frame.to_csv(tmp, index=False))
     atomic_write(record_path, json.dumps(json_safe(record), indent=2))
     return {"curated": csv_path, "record": record_path}
+
+
+def label_model_proba(model, L_train, others: Mapping[str, np.ndarray] | None = None, *,
+                      cache_dir: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
+    """Fit a label model on ``L_train``; its probabilities on ``"train"`` and on each of ``others``.
+
+    With ``cache_dir`` the probabilities are kept in a file named by a hash of the model's class
+    and parameters and of every label matrix, and a later call with the same inputs reads them
+    instead of fitting: fitting Snorkel's model (importing torch, then training) was most of the
+    explorer app's page-load time, and every page of the app starts a fresh kernel.
+
+    Examples
+    --------
+    >>> proba = label_model_proba(SnorkelLabelModel(), L_train, {"valid": L_valid},
+    ...                           cache_dir=out_dir("explorer"))  # doctest: +SKIP
+    >>> proba["train"].shape, proba["valid"].shape  # doctest: +SKIP
+    """
+    matrices = {"train": L_train, **(others or {})}
+    path = None
+    if cache_dir is not None:
+        key = hashlib.sha256(f"{type(model).__module__}.{type(model).__qualname__}".encode())
+        key.update(json.dumps(json_safe(model.get_params()), sort_keys=True).encode())
+        for name, L in matrices.items():
+            L = np.ascontiguousarray(L)
+            key.update(f"{name}:{L.shape}:{L.dtype}".encode())
+            key.update(L.tobytes())
+        path = Path(cache_dir) / f"label_model_proba_{key.hexdigest()[:20]}.npz"
+        if path.exists():
+            with np.load(path) as saved:
+                return {name: saved[name] for name in matrices}
+    model.fit(L_train)
+    proba = {name: model.predict_proba(L) for name, L in matrices.items()}
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, lambda tmp: Path(tmp).write_bytes(_npz_bytes(proba)))
+    return proba
+
+
+def _npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
