@@ -521,3 +521,20 @@ def test_many_classes_keep_their_labels():
     snap = state.refresh()
     assert snap.L_train.dtype == np.int16
     assert snap.L_train.tolist() == [[150, ABSTAIN], [ABSTAIN, 199], [ABSTAIN, ABSTAIN]]
+
+
+@pytest.mark.parametrize("build", [lambda: keyword_lf("kw_bad", ["song"], 2), lambda: regex_lf("re_bad", r"song", 5)])
+def test_builder_lf_with_an_out_of_range_label_is_a_failing_lf(state, build):
+    """Issue 16.6: the text fast path skipped the label check, so refresh() and every later add() crashed."""
+    state.add(keyword_lf("kw_my", ["my"], SPAM))
+    bad = build()
+    state.add(bad)
+    snap = state.refresh()
+    assert snap.names == ["kw_my"]
+    assert snap.summary.loc[bad.name, "Status"] == "error"
+    message = [e for e in snap.errors if e.lf == bad.name and e.split == "train"][0].message()
+    assert "out of range" in message and "row 1" in message  # "love this song", the first row it fires on
+    state.add(keyword_lf("kw_free", ["free"], SPAM))
+    assert state.refresh().names == ["kw_my", "kw_free"]
+    state.remove(bad.name)
+    assert state.refresh().errors == []

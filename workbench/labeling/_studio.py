@@ -602,7 +602,8 @@ class StudioState:
                 text_column = text_column_of(entry.lf)
                 path = split.text_path(text_column) if text_column is not None else None
                 if path is not None:
-                    column = path.run(entry.lf)  # a builder LF: cannot fault once its column exists
+                    # A builder LF cannot raise once its column exists, but its label may be out of range.
+                    column = applier._validate_column(entry.name, path.run(entry.lf), df, fault, tolerant=True)
                 else:
                     rows = None if is_vectorized(entry.lf) else split.row_objects()
                     show = rows is not None and (self.progress_bar if self.progress_bar is not None else n >= PROGRESS_MIN_ROWS)
