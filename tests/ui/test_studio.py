@@ -53,7 +53,9 @@ def test_table_lists_lfs_with_their_statistics_and_sorts(studio):
     name, checkbox, cells = table(studio)[0]
     assert checkbox.value is True
     assert cells[4] == f"{summary.loc[name, 'Coverage']:.1%}"
-    assert cells[8] == f"{summary.loc[name, 'Dev Acc.']:.1%}"
+    correct, wrong = summary.loc[name, ["Dev Correct", "Dev Incorrect"]]
+    assert cells[8] == f"{summary.loc[name, 'Dev Acc.']:.1%} ({correct}/{correct + wrong})"
+    assert cells[9] == f"{summary.loc[name, 'Dev Acc. Low']:.1%}–{summary.loc[name, 'Dev Acc. High']:.1%}"
     studio.header_buttons["Coverage"].click()
     by_coverage = list(summary["Coverage"].sort_values(ascending=False).index)
     assert names(studio) == by_coverage
