@@ -52,8 +52,11 @@ def display_text(value: Any, width: int | None = None) -> str:
     return text
 
 
-def text_html(value: Any, width: int | None = None, *, tag: str = "span") -> str:
+def text_html(value: Any, width: int | None = None, *, tag: str = "span", style: str | None = None) -> str:
     """Safe HTML showing :func:`display_text` of ``value``; when cut, the full text is the hover title.
+
+    ``value`` is the raw text (decoding twice would turn a typed "&amp;lt;" into "<");
+    ``style`` is the element's CSS.
 
     Examples
     --------
@@ -65,7 +68,8 @@ def text_html(value: Any, width: int | None = None, *, tag: str = "span") -> str
     full = display_text(value)
     shown = display_text(value, width)
     title = f' title="{html.escape(full, quote=True)}"' if shown != full else ""
-    return f"<{tag}{title}>{html.escape(shown, quote=False)}</{tag}>"
+    css = f' style="{html.escape(style, quote=True)}"' if style else ""
+    return f"<{tag}{css}{title}>{html.escape(shown, quote=False)}</{tag}>"
 
 
 def plain_text(markup: str) -> str:
