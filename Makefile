@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo lab test test-fast bench explorer clean
+.PHONY: install demo lab test test-fast bench explorer studio clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ bench: $(STAMP)
 ## Serve the threshold explorer as a web app on http://127.0.0.1:8866 (Voila, loopback only).
 explorer: $(STAMP)
 	$(BIN)/voila apps/explorer.ipynb --no-browser --Voila.ip=127.0.0.1 --port=8866
+
+## Serve the LF Studio as a web app on http://127.0.0.1:8867 (Voila, loopback only); LFs are kept in out/workbench.sqlite.
+studio: $(STAMP)
+	$(BIN)/voila apps/studio.ipynb --no-browser --Voila.ip=127.0.0.1 --port=8867
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
