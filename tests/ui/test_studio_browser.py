@@ -32,6 +32,7 @@ def test_studio_renders_and_the_no_code_form_adds_an_lf(tmp_path, monkeypatch):
     tracker.mkdir(parents=True)
     (tracker / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     monkeypatch.setenv("WORKBENCH_OUT", str(tmp_path / "out"))
+    monkeypatch.setenv("PYTHONPATH", str(NOTEBOOK.parents[1]))  # the kernel imports this checkout
 
     with jupyter_lab(root) as lab, chromium_page() as page:
         page.goto(lab.url(f"lab/tree/{NOTEBOOK.name}"))
@@ -42,7 +43,14 @@ def test_studio_renders_and_the_no_code_form_adds_an_lf(tmp_path, monkeypatch):
         table = page.evaluate(TABLE_TEXT)
         for name in ("kw_subscribe", "kw_song", "re_check_out", "mentions_channel", "praise_without_link", "shouting", "kw_free"):
             assert name in table
-        page.wait_for_function("() => document.querySelectorAll('.wb-studio .js-plotly-plot').length >= 4", timeout=60_000)
+        # Drawn, not only present: plotly sets a div's data once it has rendered it.
+        try:
+            page.wait_for_function("() => { const plots = [...document.querySelectorAll('.wb-studio .js-plotly-plot')];"
+                                   " return plots.length >= 4 && plots.every(gd => gd.data && gd.data.length); }", timeout=60_000)
+        except Exception:
+            screenshot(page, "studio_plots_not_drawn")
+            raise AssertionError(page.evaluate("() => [...document.querySelectorAll('.wb-studio .js-plotly-plot')]"
+                                               ".map(gd => [gd.data ? gd.data.length : 'no data', gd.id, gd.className])"))
         heatmap_names = page.evaluate("() => document.querySelector('.wb-studio .js-plotly-plot').data[0].x")
         assert "mentions_channel" in heatmap_names
         before = page.evaluate(PLOT_DATA)

@@ -260,7 +260,7 @@ class Studio:
     def _add(self, lfs: Sequence[Any], enabled: bool | None, origin: str) -> None:
         for lf in lfs:
             self.state.add(lf, enabled=enabled, origin=origin)
-            self._touched.append(lf_name(lf))
+            self._touch(lf_name(lf))
         self.refresh()
 
     def lf(self, label: Any = None, *, name: str | None = None, resources: dict | None = None) -> Callable:
@@ -288,17 +288,17 @@ class Studio:
 
     def remove(self, name: str) -> None:
         self.state.remove(name)
-        self._touched.append(name)
+        self._touch(name)
         self.refresh()
 
     def enable(self, name: str) -> None:
         self.state.enable(name)
-        self._touched.append(name)
+        self._touch(name)
         self.refresh()
 
     def disable(self, name: str) -> None:
         self.state.disable(name)
-        self._touched.append(name)
+        self._touch(name)
         self.refresh()
 
     def refresh(self) -> Snapshot:
@@ -650,6 +650,10 @@ class Studio:
         shell.events.register("pre_run_cell", before_cell)
         shell.events.register("post_run_cell", after_cell)
         self._hook = (shell, [("pre_run_cell", before_cell), ("post_run_cell", after_cell)])
+
+    def _touch(self, name: str) -> None:
+        if self._cell_mark is not None:  # only a running cell reports what it changed
+            self._touched.append(name)
 
     def _mark_cell(self) -> None:
         """Remember each LF's version as a cell starts (what its result lines compare with)."""
