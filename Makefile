@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo lab test test-fast bench explorer clean
+.PHONY: install demo lab test test-fast bench explorer studio clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ bench: $(STAMP)
 ## workbench template in apps/voila/templates is Voila's lab template without its CDN stylesheets).
 explorer: $(STAMP)
 	JUPYTER_PATH=$(CURDIR)/apps $(BIN)/voila apps/explorer.ipynb --template=workbench --no-browser --Voila.ip=127.0.0.1 --port=8866
+
+## Serve the LF Studio as a web app on http://127.0.0.1:8867 (Voila, loopback only); LFs are kept in out/workbench.sqlite.
+studio: $(STAMP)
+	$(BIN)/voila apps/studio.ipynb --no-browser --Voila.ip=127.0.0.1 --port=8867
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

@@ -24,8 +24,11 @@ from workbench.labeling import (
     LFSaveError,
     StudioState,
     apply_lfs,
+    form_lf,
     keyword_lf,
+    lf_from_spec,
     lf_kind,
+    lf_spec,
     lfs_to_code,
     predicate_lf,
     regex_lf,
@@ -537,3 +540,140 @@ def test_the_default_label_model_is_live_up_to_date_after_every_edit(youtube):
     auto = state.compare_label_models()
     assert set(auto.comparison_.index) >= {"dawid_skene", "hyper", "majority"} and auto.reason_.startswith("auto chose")
     state.close()
+
+
+@pytest.mark.parametrize("build", [lambda: keyword_lf("kw_bad", ["song"], 2), lambda: regex_lf("re_bad", r"song", 5)])
+def test_builder_lf_with_an_out_of_range_label_is_a_failing_lf(state, build):
+    """Issue 16.6: the text fast path skipped the label check, so refresh() and every later add() crashed."""
+    state.add(keyword_lf("kw_my", ["my"], SPAM))
+    bad = build()
+    state.add(bad)
+    snap = state.refresh()
+    assert snap.names == ["kw_my"]
+    assert snap.summary.loc[bad.name, "Status"] == "error"
+    message = [e for e in snap.errors if e.lf == bad.name and e.split == "train"][0].message()
+    assert "out of range" in message and "row 1" in message  # "love this song", the first row it fires on
+    state.add(keyword_lf("kw_free", ["free"], SPAM))
+    assert state.refresh().names == ["kw_my", "kw_free"]
+    state.remove(bad.name)
+    assert state.refresh().errors == []
+
+
+# -- the no-code form, its preview, result lines, sessions ----------------------------------
+
+
+def test_form_lf_builds_keyword_and_regex_lfs_and_says_what_is_missing():
+    lf = form_lf("keywords", " free,  win ,", SPAM)
+    assert lf.name == "kw_free_win" and lf.params["keywords"] == ["free", "win"] and lf.params["label"] == SPAM
+    assert form_lf("regex", r"check\s+out", SPAM, name="re_co").name == "re_co"
+    with pytest.raises(ValueError, match="at least one keyword"):
+        form_lf("keywords", " , ", SPAM)
+    with pytest.raises(ValueError, match="type a regular expression"):
+        form_lf("regex", "  ", SPAM)
+    with pytest.raises(ValueError, match="invalid regular expression"):
+        form_lf("regex", "(", SPAM)
+    assert lf_from_spec(json.loads(json.dumps(lf_spec(lf)))).params == lf.params
+    with pytest.raises(ValueError, match="only keyword_lf or regex_lf|not a keyword_lf"):
+        lf_spec(predicate_lf("p", lambda x: True, SPAM))
+
+
+def test_preview_counts_hits_dev_precision_and_overlap_without_adding(state):
+    state.add(keyword_lf("kw_song", ["song"], HAM))
+    state.add(keyword_lf("kw_channel", ["channel"], SPAM))
+    state.refresh()
+    preview = state.preview(form_lf("keywords", "my", SPAM))
+    # pool "my": rows 0, 2, 5; row 0 and 2 also "channel" (agree), row 5 also "song" (conflict)
+    assert (preview.pool_hits, preview.n_pool, preview.overlap_rows, preview.conflict_rows, preview.new_rows) == (3, 8, 3, 1, 0)
+    assert preview.by_lf.to_dict("records") == [{"LF": "kw_channel", "overlap": 2, "conflict": 0},
+                                                 {"LF": "kw_song", "overlap": 1, "conflict": 1}]
+    assert preview.examples["example_id"].tolist() == ["t0", "t2", "t5"]
+    # dev "my": "visit my channel" (spam: right), "my song" (ham: wrong)
+    assert (preview.dev_correct, preview.dev_votes, preview.dev_precision) == (1, 2, 0.5)
+    low, high = preview.dev_interval
+    assert 0 < low < 0.5 < high < 1
+    assert "dev precision 50% (1/2, 95% CI" in preview.describe()
+    assert state.names == ["kw_song", "kw_channel"] and "kw_my" not in state.snapshot.summary.index
+    # a candidate with an active LF's name is compared with the others only (it would replace it)
+    again = state.preview(keyword_lf("kw_song", ["song", "voice"], HAM))
+    assert again.pool_hits == 4 and again.by_lf.empty
+
+
+def test_preview_of_a_failing_candidate_is_an_error_not_an_exception(state):
+    preview = state.preview(keyword_lf("kw_bad", ["song"], 7))
+    assert preview.pool_hits == 0 and "label 7 out of range" in preview.error and "kw_bad" in preview.describe()
+
+
+def test_summary_has_wilson_intervals_around_dev_accuracy(state):
+    state.add(keyword_lf("kw_my", ["my"], SPAM))
+    state.add(keyword_lf("kw_nothing", ["zebra"], SPAM))
+    s = state.refresh().summary
+    low, high = s.loc["kw_my", ["Dev Acc. Low", "Dev Acc. High"]]
+    assert low < s.loc["kw_my", "Dev Acc."] < high
+    narrow = StudioState(make_dataset(dev=DEV * 10, dev_y=DEV_Y * 10), label_model="majority", cache=LabelCache())
+    narrow.add(keyword_lf("kw_my", ["my"], SPAM))
+    n = narrow.refresh().summary
+    assert n.loc["kw_my", "Dev Acc."] == s.loc["kw_my", "Dev Acc."]  # same accuracy, ten times the votes
+    assert n.loc["kw_my", "Dev Acc. High"] - n.loc["kw_my", "Dev Acc. Low"] < (high - low) / 2
+    assert s.loc["kw_nothing", ["Dev Acc.", "Dev Acc. Low", "Dev Acc. High"]].isna().all()
+
+
+def test_result_line_gives_version_coverage_dev_accuracy_and_change_or_failure(state):
+    state.add(keyword_lf("kw_my", ["my"], SPAM))
+    state.refresh()
+    line = state.result_line("kw_my")
+    assert line.startswith("kw_my v1 (new): coverage 37.5%") and "dev accuracy 50% (1/2, 95% CI" in line
+    state.add(keyword_lf("kw_my", ["my", "free"], SPAM))
+    state.refresh()
+    line = state.result_line("kw_my", since=1)
+    # "free money here", "win a free gift card" join; dev "free iphone" is spam
+    assert line.startswith("kw_my v2 (was v1): coverage 62.5% (+25.0 pts), dev accuracy 67% (2/3")
+    assert line.endswith("(+16.7 pts)")
+    assert "(unchanged)" in state.result_line("kw_my", since=2)
+    state.add(keyword_lf("kw_my", ["my"], 9))
+    state.refresh()
+    assert re.match(r"kw_my v3 \(was v2\): FAILED: LF 'kw_my' failed on .*label 9 out of range", state.result_line("kw_my", since=2))
+    state.remove("kw_my")
+    assert state.result_line("kw_my") == "kw_my: removed"
+
+
+def test_session_round_trip_keeps_lfs_order_switches_origin_and_versions(state):
+    ns = cell("TOPICS = ['song', 'voice']\n\ndef praise(x):\n    return any(t in x.text for t in TOPICS)\n", {})
+    state.add(keyword_lf("kw_my", ["my"], SPAM), origin="form")
+    state.add(keyword_lf("kw_my", ["my", "free"], SPAM), origin="form")
+    state.add(predicate_lf("praise", ns["praise"], HAM))
+    state.add(regex_lf("re_win", r"\bwin\b", SPAM))
+    state.disable("re_win")
+    state.add(predicate_lf("closure", (lambda word: (lambda x: word in x.text))("x"), SPAM))
+    before = state.refresh()
+    session = json.loads(json.dumps(state.to_session()))  # what a store keeps
+    assert [r["origin"] for r in session["lfs"]] == ["form", "code", "code", "code"]
+    assert "spec" in session["lfs"][0] and "def praise" in session["lfs"][1]["source"]
+    assert "unsaved" in session["lfs"][3]
+
+    restored = StudioState(make_dataset(), label_model="majority", cache=LabelCache())
+    problems = restored.restore_session(session)
+    assert len(problems) == 1 and "'closure'" in problems[0] and "run its cell again" in problems[0]
+    after = restored.refresh()
+    assert restored.names == ["kw_my", "praise", "re_win"]
+    assert restored.origin("kw_my") == "form" and restored.origin("praise") == "code"
+    assert not restored.enabled("re_win")
+    np.testing.assert_array_equal(after.L_train, before.L_train[:, :2])
+    assert [v.version for v in restored.history.versions("kw_my")] == [1, 2]  # no new version on restore
+    assert restored.history.versions("kw_my")[0].stats == state.history.versions("kw_my")[0].stats
+    assert restored.history.latest("praise").source == state.history.latest("praise").source
+    assert "(unchanged)" in restored.result_line("kw_my", since=2)
+    # restored code LFs can be saved again, and edited code keeps counting versions
+    restored.to_code()
+    restored.add(predicate_lf("praise", cell("def praise(x):\n    return 'song' in x.text\n", {})["praise"], HAM))
+    restored.refresh()
+    assert restored.history.latest("praise").version == 2
+    with pytest.raises(ValueError, match="not a studio session"):
+        restored.restore_session({"lfs": []})
+
+
+def test_free_name_and_form_origin_needs_a_builder(state):
+    state.add(keyword_lf("kw", ["a"], SPAM))
+    state.add(keyword_lf("kw_2", ["b"], SPAM))
+    assert state.free_name("kw") == "kw_3" and state.free_name("new") == "new"
+    with pytest.raises(ValueError, match="only keyword_lf/regex_lf"):
+        state.add(predicate_lf("p", lambda x: True, SPAM), origin="form")

@@ -43,7 +43,7 @@ def test_new_store_is_wal_and_versioned(store):
     assert store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     raw = sqlite3.connect(store.path)
     assert raw.execute("PRAGMA application_id").fetchone()[0] == store_module.APPLICATION_ID
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == store_module.schema_version() == 1
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == store_module.schema_version() == 2
     assert store.class_names == ["ham", "spam"]
 
 
@@ -88,7 +88,7 @@ def test_newer_schema_is_refused(store):
     raw.execute("PRAGMA user_version = 99")
     raw.commit()
     raw.close()
-    with pytest.raises(NewerSchemaError, match="version 99.*up to 1"):
+    with pytest.raises(NewerSchemaError, match=f"version 99.*up to {store_module.schema_version()}"):
         ProjectStore(path)
 
 
@@ -102,7 +102,7 @@ def test_older_store_is_migrated_keeping_its_data(store, monkeypatch):
 
     monkeypatch.setattr(store_module, "MIGRATIONS", [*store_module.MIGRATIONS, add_comments])
     with ProjectStore(path) as migrated:
-        assert migrated.schema_version == 2
+        assert migrated.schema_version == store_module.schema_version() == 3
         decisions = migrated.decisions()
         assert decisions["example_id"].tolist() == ["a"]
         assert "comment" in decisions.columns
@@ -122,9 +122,30 @@ def test_failed_migration_leaves_the_store_as_it_was(store, monkeypatch):
         ProjectStore(path)
     monkeypatch.undo()
     with ProjectStore(path) as s:
-        assert s.schema_version == 1
+        assert s.schema_version == store_module.schema_version()
         assert s.decisions()["example_id"].tolist() == ["a"]
         assert s._conn.execute("SELECT name FROM sqlite_master WHERE name = 'half_done'").fetchone() is None
+
+
+def test_a_version_1_store_gains_studio_sessions_and_keeps_its_data(tmp_path, monkeypatch):
+    path = tmp_path / "v1.sqlite"
+    monkeypatch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:1])
+    with ProjectStore(path) as old:
+        old.record_decision("a", 1, reviewer="ana")
+        assert old.schema_version == 1
+    monkeypatch.undo()
+    with ProjectStore(path) as s:
+        assert s.schema_version == 2
+        assert s.decisions()["example_id"].tolist() == ["a"]
+        assert s.load_studio("toy") is None
+        s.save_studio("toy", {"lfs": [{"name": "kw", "enabled": False}]})
+        s.save_studio("toy", {"lfs": [{"name": "kw", "enabled": True}], "x": float("nan")})
+        s.save_studio("other", {"lfs": []})
+    with ProjectStore(path) as s:
+        assert s.load_studio("toy") == {"lfs": [{"name": "kw", "enabled": True}], "x": None}
+        assert s.load_studio("other") == {"lfs": []}
+        with pytest.raises(ValueError, match="studio name"):
+            s.load_studio("")
 
 
 def test_class_names_must_match(store):

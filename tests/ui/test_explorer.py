@@ -148,7 +148,17 @@ def test_preview_shows_rows_either_side_of_the_threshold_escaped(explorer, pool_
     assert just_kept in explorer.preview.value and just_dropped in explorer.preview.value
     explorer.threshold.value = 0.5
     explorer.class_thresholds["ham"].value = 0.96
-    assert "<script>" not in explorer.preview.value and "&lt;script&gt;" in explorer.preview.value
+    # one display rule: tags are dropped and entities decoded for display (the data keeps the raw text)
+    assert "<script>" not in explorer.preview.value and "alert('x') buy now" in explorer.preview.value
+    assert pool_data[0]["text"][7] == "<script>alert('x')</script> buy now"
+
+
+def test_preview_shows_comments_without_entities_or_tags(pool_data):
+    pool, P, dev_P, dev_y = pool_data
+    pool = pool.assign(text=[t.replace("number", "I&#39;m<br />number") for t in pool["text"]])
+    explorer = ThresholdExplorer(pool, P, dev_proba=dev_P, dev_labels=dev_y, class_names=NAMES, threshold=0.9)
+    assert "I'm\nnumber" in explorer.preview.value and "&#39;" not in explorer.preview.value
+    assert "&lt;br" not in explorer.preview.value and "<br" not in explorer.preview.value
 
 
 def test_button_returns_and_saves_the_curated_set(pool_data, tmp_path):
@@ -158,6 +168,7 @@ def test_button_returns_and_saves_the_curated_set(pool_data, tmp_path):
     explorer.button.click()
     curated = explorer.last_curated
     assert len(curated.frame) == explorer.kept_count and f"{explorer.kept_count:,} rows" in explorer.status.value
+    assert "<" not in explorer.status_text and f"{explorer.kept_count:,} rows · saved" in explorer.status_text
     saved = pd.read_csv(tmp_path / "explorer" / "curated.csv")
     assert saved["example_id"].tolist() == curated.frame["example_id"].tolist()
     record = json.loads((tmp_path / "explorer" / "filter_record.json").read_text())

@@ -1,3 +1,5 @@
+import re
+
 import nbformat
 import numpy as np
 import pandas as pd
@@ -49,11 +51,24 @@ def test_shows_the_least_certain_example_with_votes_probability_and_neighbours(w
     assert widget.progress.value == 0 and widget.undo_button.disabled
 
 
+def test_text_is_shown_without_markup_and_the_status_reads_as_plain_text(store):
+    pool = pd.DataFrame({"example_id": ["h0"], "text": ["I&#39;m new<br />sub &amp; like <a href='x'>here</a>"]})
+    queue = ReviewQueue(pool, np.array([[0.5, 0.5]]), store=store, reviewer="ana", protected=None)
+    widget = ReviewWidget(queue)
+    assert "I&#x27;m new" in widget.text.value or "I'm new" in widget.text.value
+    assert "&amp;#39;" not in widget.text.value and "&lt;br" not in widget.text.value and "&lt;a" not in widget.text.value
+    assert "sub &amp; like here" in widget.text.value
+    assert queue.current.text == pool.text[0]  # the data keeps the raw text
+    widget.decide("spam")
+    assert "<" not in widget.status_text and "Saved decision" in widget.status_text
+
+
 def test_long_text_is_folded_until_expanded(widget):
-    assert len(widget.text.value) < len(LONG) and "…" in widget.text.value
+    visible = re.sub(r' title="[^"]*"', "", widget.text.value)  # the full text is only the hover title
+    assert len(visible) < len(LONG) and "…" in visible and LONG.strip() in widget.text.value
     assert widget.expand.layout.display is None
     widget.expand.value = True
-    assert LONG in widget.text.value
+    assert LONG.strip() in widget.text.value
     widget.press("f")
     assert "…" in widget.text.value
     widget.decide("spam")  # the next example is short: no fold button

@@ -53,7 +53,9 @@ def test_table_lists_lfs_with_their_statistics_and_sorts(studio):
     name, checkbox, cells = table(studio)[0]
     assert checkbox.value is True
     assert cells[4] == f"{summary.loc[name, 'Coverage']:.1%}"
-    assert cells[8] == f"{summary.loc[name, 'Dev Acc.']:.1%}"
+    correct, wrong = summary.loc[name, ["Dev Correct", "Dev Incorrect"]]
+    assert cells[8] == f"{summary.loc[name, 'Dev Acc.']:.1%} ({correct}/{correct + wrong})"
+    assert cells[9] == f"{summary.loc[name, 'Dev Acc. Low']:.1%}–{summary.loc[name, 'Dev Acc. High']:.1%}"
     studio.header_buttons["Coverage"].click()
     by_coverage = list(summary["Coverage"].sort_values(ascending=False).index)
     assert names(studio) == by_coverage
@@ -299,3 +301,133 @@ def test_the_default_label_model_is_live_and_candidates_compare_side_by_side(you
         assert f"<b>{name}</b>" in html
     assert "auto chose" in html and "interval" in html
     studio.close()
+
+
+# -- issue 17: feedback where the work happens -----------------------------------------------
+
+
+def test_form_preview_follows_typing_before_add(studio):
+    assert "Type keywords" in studio.preview_text and studio.preview is None
+    studio.form_label.value = SPAM
+    studio.form_pattern.value = "check"
+    first = studio.preview
+    assert first.name == "kw_check" and first.pool_hits > 0
+    assert f"fires on {first.pool_hits:,} of {first.n_pool:,} pool rows" in studio.preview_text
+    assert f"({first.dev_correct}/{first.dev_votes} right, 95% interval" in studio.preview_text
+    studio.form_pattern.value = "check, subscribe"
+    second = studio.preview
+    assert second.pool_hits > first.pool_hits and "kw_check_subscribe" in studio.preview_text
+    assert "kw_check_subscribe" not in studio.state.names  # nothing added yet
+    studio.form_label.value = HAM  # the same words voting ham: dev precision collapses
+    assert studio.preview.dev_correct < second.dev_correct
+    studio.form_kind.value = "regex"
+    studio.form_pattern.value = "(unclosed"
+    assert studio.preview is None and "invalid regular expression" in studio.preview_text
+    studio.form_pattern.value = ""
+    assert "Type keywords" in studio.preview_text
+
+
+def test_name_collision_asks_replace_or_rename(studio):
+    code_lf = studio.state.lf("kw_subscribe")
+    studio.form_pattern.value = "sub4sub"
+    studio.form_name.value = "kw_subscribe"
+    studio.form_add.click()
+    assert studio.state.lf("kw_subscribe") is code_lf  # nothing replaced silently
+    assert studio.form_question.layout.display == "flex" and "written in code" in studio.form_ask.value
+    studio.form_rename.click()
+    assert studio.state.lf("kw_subscribe") is code_lf
+    assert studio.state.lf("kw_subscribe_2").params["keywords"] == ["sub4sub"]
+    assert studio.state.origin("kw_subscribe_2") == "form" and studio.form_question.layout.display == "none"
+    studio.form_pattern.value = "sub4sub, sub 4 sub"
+    studio.form_name.value = "kw_subscribe"
+    studio.form_add.click()
+    studio.form_replace.click()
+    assert studio.state.lf("kw_subscribe").params["keywords"] == ["sub4sub", "sub 4 sub"]
+    assert studio.state.origin("kw_subscribe") == "form" and "Replaced" in studio.form_message.value
+
+
+def test_copy_as_code_gives_python_that_rebuilds_the_form_lf(studio):
+    studio.form_kind.value = "regex"
+    studio.form_pattern.value = r"check\s+(out|my)"
+    studio.form_name.value = "re_check"
+    studio.form_copy.click()
+    namespace = {}
+    exec(studio.form_code.value, namespace)
+    assert namespace["re_check"].params == studio._form_lf().params
+    assert studio.form_code.layout.display == "block"
+
+
+def test_status_text_and_example_texts_carry_no_markup(studio):
+    assert "<" not in studio.status_text and re.search(r"^\d+ LFs \(\d+ on", studio.status_text)
+    # 'I&#39;m' and '<br />' in raw comments: shown decoded, never as entities or tags
+    raw = studio.state.splits["train"].df["text"]
+    marked = raw[raw.str.contains("&#39;|<br", regex=True)]
+    assert len(marked) > 0
+    studio.browse_lf.value = studio.snapshot.names[0]
+    html_rows = studio._rows_html(studio.state.splits["train"].df.loc[marked.index[:5], ["example_id", "text"]], "m")
+    assert "&amp;#39;" not in html_rows and "&lt;br" not in html_rows
+
+
+def test_cell_results_print_one_line_per_changed_lf(youtube, capsys):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        shell.user_ns.update(Studio=Studio, youtube=youtube, LabelCache=LabelCache, keyword_lf=keyword_lf)
+        shell.run_cell("studio = Studio(youtube, display=False, label_model='majority', cache=LabelCache())")
+        assert capsys.readouterr().out == ""  # the cell that opens the studio prints nothing
+        shell.run_cell("studio.add(keyword_lf('kw_sub', ['subscribe'], 1))")
+        out = capsys.readouterr().out.strip().splitlines()
+        assert len(out) == 1 and re.match(r"kw_sub v1 \(new\): coverage \d+\.\d%, dev accuracy \d+% \(\d+/\d+, 95% CI", out[0])
+        shell.run_cell("studio.add(keyword_lf('kw_sub', ['subscribe', 'sub'], 1))")
+        out = capsys.readouterr().out.strip().splitlines()
+        assert re.match(r"kw_sub v2 \(was v1\): coverage .* \(\+\d+\.\d pts\), dev accuracy", out[0])
+        shell.run_cell("studio.add(keyword_lf('kw_sub', ['subscribe'], 4))")
+        out = capsys.readouterr().out
+        assert "kw_sub v3 (was v2): FAILED: LF 'kw_sub' failed on" in out and "label 4 out of range" in out
+        shell.run_cell("x = 1")
+        assert capsys.readouterr().out == ""  # a cell that touches no LF prints nothing
+        shell.run_cell("studio.close()")
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def test_store_keeps_the_studios_lfs_across_a_restart(youtube, tmp_path):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    store = tmp_path / "project.sqlite"
+    shell = InteractiveShell.instance()
+    try:
+        shell.run_cell("def shouting(x):\n    return sum(c.isupper() for c in x.text) > 20\n")
+        studio = open_studio(youtube, lfs=YOUTUBE_LFS[:2], store=store)
+        studio.add(predicate_lf("shouting", shell.user_ns["shouting"], SPAM))
+        studio.form_pattern.value, studio.form_label.value = "lottery, prize", SPAM
+        studio.form_add.click()
+        studio.disable(YOUTUBE_LFS[1].name)
+        before = studio.snapshot
+        versions = studio.history.to_records()
+        studio.close()
+    finally:
+        InteractiveShell.clear_instance()  # the kernel is gone: the cell that defined shouting too
+
+    again = open_studio(youtube, lfs=(), store=store)
+    try:
+        assert again.state.names == [YOUTUBE_LFS[0].name, YOUTUBE_LFS[1].name, "shouting", "kw_lottery_prize"]
+        assert not again.state.enabled(YOUTUBE_LFS[1].name) and again.state.origin("kw_lottery_prize") == "form"
+        np.testing.assert_array_equal(again.snapshot.L_train, before.L_train)
+        assert again.history.to_records() == versions and again.restore_problems == []
+        assert names(again)[-1] == "kw_lottery_prize"
+    finally:
+        again.close()
+    other = open_studio(youtube, lfs=(), store=store, session="another project")
+    assert other.state.names == []
+    other.close()
+
+
+def test_export_button_writes_the_lf_module(studio, tmp_path):
+    studio.export_dir = tmp_path / "exported"
+    studio.export_button.click()
+    path = tmp_path / "exported" / "labeling_functions.py"
+    namespace = {}
+    exec(path.read_text(), namespace)
+    assert [lf.name for lf in namespace["LFS"]] == studio.snapshot.names and "Exported" in studio.export_message.value

@@ -7,8 +7,8 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame
-from scipy.stats import binomtest
 
+from workbench._internal.stats import wilson_interval
 from workbench.data._dataset import (
     LABEL_COLUMN,
     TEXT_COLUMN,
@@ -72,13 +72,6 @@ def slice_masks(data: pd.DataFrame, slices: Any) -> dict[str, np.ndarray]:
                 f"cannot make a slice from {item!r}: use a @slicing_function, a column name or a (name, mask) pair"
             )
     return masks
-
-
-def _wilson(errors: int, n: int, confidence: float) -> tuple[float, float]:
-    if n == 0:
-        return np.nan, np.nan
-    ci = binomtest(errors, n).proportion_ci(confidence_level=confidence, method="wilson")
-    return float(ci.low), float(ci.high)
 
 
 def slice_report(
@@ -148,7 +141,7 @@ def slice_report(
     table["share"] = table["n"] / len(y)
     for metric in ("error_rate", "accuracy", "f1"):
         table[f"{metric.split('_')[0]}_gap"] = table[metric] - overall[metric]
-    ci = [_wilson(e, n, confidence) for e, n in zip(errors, table["n"])]
+    ci = [wilson_interval(e, n, confidence) for e, n in zip(errors, table["n"])]
     table["error_low"] = [c[0] for c in ci]
     table["error_high"] = [c[1] for c in ci]
     table["status"] = np.select(
@@ -159,7 +152,7 @@ def slice_report(
     table["flagged"] = table["status"] == "flagged"
     table = table.sort_values("error_gap", ascending=False, na_position="last", kind="stable")
 
-    whole_low, whole_high = _wilson(int(np.sum(y != preds)), len(y), confidence)
+    whole_low, whole_high = wilson_interval(int(np.sum(y != preds)), len(y), confidence)
     whole = {"slice": "all", "n": len(y), "share": 1.0, **overall, "error_gap": 0.0, "accuracy_gap": 0.0,
              "f1_gap": 0.0, "error_low": whole_low, "error_high": whole_high, "status": "all", "flagged": False}
     columns = ["slice", "n", "share", "accuracy", "error_rate", "coverage", "precision", "recall", "f1",

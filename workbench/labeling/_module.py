@@ -242,9 +242,12 @@ class _ModuleWriter:
         self.bind(var, lf, why)
         self.blocks.append(body + f"{var} = {wrap(func.__name__)}")
 
-    def render(self, header: str, active: Sequence[Any]) -> str:
-        header = header.strip().replace("\\", "\\\\").replace('"""', "'''")
-        parts = [f'"""{header}\n"""\n']
+    def render(self, header: str | None, active: Sequence[Any] | None) -> str:
+        """The module's source; without ``header`` no docstring, without ``active`` no ``LFS``/``ALL_LFS`` lists."""
+        parts = []
+        if header is not None:
+            header = header.strip().replace("\\", "\\\\").replace('"""', "'''")
+            parts.append(f'"""{header}\n"""\n')
         parts.append("\n".join(sorted(set(self.imports.values()), key=lambda stmt: (stmt.startswith("from"), stmt))))
         if self.constants:
             parts.append("\n".join(self.constants.values()))
@@ -257,10 +260,11 @@ class _ModuleWriter:
             else:
                 parts.append(block)
             one_liner = single
-        parts.append(f"#: The LFs that were switched on (and healthy) in the studio, in order: apply these.\n"
-                     f"LFS = [{', '.join(self.var_of[id(lf)] for lf in active)}]")
-        parts.append(f"#: Every LF in the studio, switched off or failing ones included.\n"
-                     f"ALL_LFS = [{', '.join(self.var_of[id(lf)] for lf in self.lfs)}]")
+        if active is not None:
+            parts.append(f"#: The LFs that were switched on (and healthy) in the studio, in order: apply these.\n"
+                         f"LFS = [{', '.join(self.var_of[id(lf)] for lf in active)}]")
+            parts.append(f"#: Every LF in the studio, switched off or failing ones included.\n"
+                         f"ALL_LFS = [{', '.join(self.var_of[id(lf)] for lf in self.lfs)}]")
         return "\n\n\n".join(p.rstrip("\n") for p in parts if p) + "\n"
 
 
@@ -294,6 +298,26 @@ def lfs_to_code(lfs: Sequence[Any], active: Sequence[Any] | None = None, header:
         if comment and len(writer.blocks) > before:  # an imported LF has no block of its own
             writer.blocks[-1] = "".join(f"# {line}\n" for line in comment.splitlines()) + writer.blocks[-1]
     return writer.render(header, lfs if active is None else list(active))
+
+
+def lf_to_code(lf: Any) -> str:
+    """Python source that defines ``lf`` under a variable named after it: imports, data, helpers, definition.
+
+    What "copy as code" gives for an LF, to paste into a notebook cell; the same writer as
+    :func:`lfs_to_code`, without the module docstring and the ``LFS`` lists.
+
+    Examples
+    --------
+    >>> from workbench.labeling._lf import keyword_lf
+    >>> print(lf_to_code(keyword_lf("kw_sub", ["subscribe"], 1)))  # doctest: +NORMALIZE_WHITESPACE
+    from workbench.labeling import keyword_lf
+    <BLANKLINE>
+    <BLANKLINE>
+    kw_sub = keyword_lf(name='kw_sub', keywords=['subscribe'], label=1, text_column='text', case_sensitive=False, whole_word=True)
+    """
+    writer = _ModuleWriter([lf])
+    writer.add_lf(lf)
+    return writer.render(None, None)
 
 
 class LFModuleError(ValueError):

@@ -29,7 +29,9 @@ candidates side by side on demand.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import linecache
 import os
 import textwrap
 import threading
@@ -49,6 +51,7 @@ from workbench._internal.atomic import atomic_write
 from workbench._internal.columns import vote_column
 from workbench._internal.jsonsafe import json_safe
 from workbench._internal.progress import PROGRESS_MIN_ROWS
+from workbench._internal.stats import wilson_interval
 from workbench._internal.validation import label_dtype
 from workbench.generate._labelmodel import (
     LABEL_MODELS,
@@ -76,17 +79,20 @@ from workbench.labeling._fastpath import TextFastPath, text_column_of
 from workbench.labeling._lf import (
     ABSTAIN,
     PredicateLF,
+    VectorizedLF,
     is_vectorized,
+    keyword_lf,
     lf_fingerprint,
     lf_kind,
     lf_name,
     lf_source,
+    regex_lf,
 )
-from workbench.labeling._module import LFSaveError, execute_lf_source, lfs_to_code
+from workbench.labeling._module import LFSaveError, execute_lf_source, lf_to_code, lfs_to_code
 
 __all__ = [
-    "LFError", "LFHistory", "LFVersion", "LabelModelRefitter", "ModelOutput",
-    "Snapshot", "StudioState",
+    "FORM_KINDS", "LFError", "LFHistory", "LFVersion", "LabelModelRefitter", "ModelOutput", "Preview",
+    "Snapshot", "StudioState", "form_lf", "lf_from_spec", "lf_spec",
 ]
 
 BROWSE_KINDS = ("fires", "wrong", "conflict", "abstain", "overlap")
@@ -155,6 +161,16 @@ class LFHistory:
                             datetime.now(timezone.utc).isoformat(timespec="seconds"))
         versions.append(version)
         return version
+
+    def extend(self, records: Sequence[dict]) -> None:
+        """Take versions from :meth:`to_records` records (e.g. a saved session), oldest first per LF.
+
+        Names that already have versions here keep their own; the rest get the recorded ones.
+        """
+        known = set(self._versions)
+        for record in records:
+            if record["name"] not in known:
+                self._versions.setdefault(record["name"], []).append(LFVersion(**record))
 
     def versions(self, name: str) -> list[LFVersion]:
         if name not in self._versions:
@@ -418,6 +434,145 @@ class _Split:
 
 
 # ----------------------------------------------------------------------------------------
+# The no-code form: LFs as specs, and what a candidate LF would do before it is added
+# ----------------------------------------------------------------------------------------
+
+#: What the no-code form builds: a keyword list (comma-separated) or a regular expression.
+FORM_KINDS = ("keywords", "regex")
+#: Where an LF came from: the no-code form (saved as its spec) or code (saved as source).
+ORIGINS = ("form", "code")
+_BUILDERS = {"keyword_lf": keyword_lf, "regex_lf": regex_lf}
+
+
+def lf_builder(lf: Any) -> str | None:
+    """``"keyword_lf"``/``"regex_lf"`` for an LF those builders made, else None."""
+    builder = getattr(lf, "builder", None) if isinstance(lf, VectorizedLF) else None
+    return builder if builder in _BUILDERS else None
+
+
+def form_lf(kind: str, pattern: str, label: int, name: str = "") -> VectorizedLF:
+    r"""The LF the no-code form describes: ``kind`` "keywords" (``pattern`` comma-separated) or "regex".
+
+    Without ``name``, one is made from the pattern (``kw_free_win``, ``re_check_out``).
+
+    Raises
+    ------
+    ValueError
+        Saying what to type: no keyword, no pattern, an invalid regular expression.
+
+    Examples
+    --------
+    >>> form_lf("keywords", "free, gift card", 1).params["keywords"]
+    ['free', 'gift card']
+    >>> form_lf("regex", r"check\s+out", 1).name
+    're_check_s_out'
+    """
+    if kind not in FORM_KINDS:
+        raise ValueError(f"kind must be one of {FORM_KINDS}, got {kind!r}")
+    text, name = str(pattern).strip(), str(name).strip()
+    if kind == "keywords":
+        keywords = [k.strip() for k in text.split(",") if k.strip()]
+        if not keywords:
+            raise ValueError("type at least one keyword (separate several with commas)")
+        return keyword_lf(name or "kw_" + "_".join(k.lower().replace(" ", "_") for k in keywords[:2]), keywords, int(label))
+    if not text:
+        raise ValueError("type a regular expression")
+    return regex_lf(name or "re_" + "_".join("".join(c if c.isalnum() else " " for c in text.lower()).split())[:24].strip("_"),
+                    text, int(label))
+
+
+def lf_spec(lf: Any) -> dict:
+    """A keyword/regex LF as plain data: ``{"builder": ..., "params": {...}}`` (:func:`lf_from_spec` rebuilds it)."""
+    builder = lf_builder(lf)
+    if builder is None:
+        raise ValueError(f"LF {lf_name(lf)!r} is not a keyword_lf or regex_lf; only those have a spec")
+    return {"builder": builder, "params": json_safe(dict(lf.params))}
+
+
+def lf_from_spec(spec: dict) -> VectorizedLF:
+    """The keyword/regex LF a :func:`lf_spec` describes.
+
+    Examples
+    --------
+    >>> lf = lf_from_spec(lf_spec(keyword_lf("kw", ["a", "b"], 1)))
+    >>> lf.name, lf.params["keywords"]
+    ('kw', ['a', 'b'])
+    """
+    builder = spec.get("builder") if isinstance(spec, dict) else None
+    if builder not in _BUILDERS:
+        raise ValueError(f"not an LF spec (builder must be one of {sorted(_BUILDERS)}): {spec!r}")
+    return _BUILDERS[builder](**spec.get("params", {}))
+
+
+@dataclass
+class Preview:
+    """What a candidate LF would do if it were added now (see :meth:`StudioState.preview`).
+
+    Pool: ``pool_hits`` of ``n_pool`` rows; of those, ``overlap_rows`` are already voted on by an
+    active LF (``conflict_rows`` of them with another label) and ``new_rows`` by none.
+    ``by_lf`` counts overlaps and conflicts per active LF (most overlapping first);
+    ``examples`` holds the first pool rows it fires on (id and raw text). Dev: ``dev_correct``
+    of ``dev_votes`` votes agree with the gold label (None without dev labels). ``error`` says
+    why the candidate cannot be built or run (then the counts are zero).
+    """
+
+    name: str
+    label: int | None
+    n_pool: int = 0
+    pool_hits: int = 0
+    new_rows: int = 0
+    overlap_rows: int = 0
+    conflict_rows: int = 0
+    by_lf: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["LF", "overlap", "conflict"]))
+    examples: pd.DataFrame = field(default_factory=pd.DataFrame)
+    dev_votes: int | None = None
+    dev_correct: int | None = None
+    error: str | None = None
+
+    @property
+    def coverage(self) -> float:
+        return self.pool_hits / self.n_pool if self.n_pool else 0.0
+
+    @property
+    def dev_precision(self) -> float:
+        """Share of its dev votes that are right (NaN without dev votes)."""
+        return self.dev_correct / self.dev_votes if self.dev_votes else float("nan")
+
+    @property
+    def dev_interval(self) -> tuple[float, float]:
+        """95% Wilson interval of :attr:`dev_precision`."""
+        return wilson_interval(self.dev_correct or 0, self.dev_votes or 0)
+
+    def describe(self) -> str:
+        """One plain-text line: pool hits, dev precision with count and interval, overlap."""
+        if self.error is not None:
+            return f"{self.name}: {self.error}"
+        parts = [f"{self.name}: fires on {self.pool_hits:,} of {self.n_pool:,} pool rows ({self.coverage:.1%})"]
+        parts.append(_dev_text(self.dev_correct, self.dev_votes))
+        if self.pool_hits:
+            parts.append(f"{self.new_rows:,} rows no LF covers yet, {self.overlap_rows:,} overlap with active LFs "
+                         f"({self.conflict_rows:,} conflict)")
+        return "; ".join(parts)
+
+
+def _dev_text(correct: int | None, votes: int | None, what: str = "dev precision") -> str:
+    """"dev precision 92% (12/13, 95% CI 67-99%)", or why there is none."""
+    if votes is None:
+        return "no dev labels"
+    if not votes:
+        return "no dev votes"
+    low, high = wilson_interval(correct, votes)
+    return f"{what} {correct / votes:.0%} ({correct}/{votes}, 95% CI {low:.0%}–{high:.0%})"
+
+
+def _points(new: Any, old: Any) -> str:
+    """" (+1.2 pts)" between two fractions, "" when either is missing."""
+    if new is None or old is None or pd.isna(new) or pd.isna(old):
+        return ""
+    return f" ({(float(new) - float(old)) * 100:+.1f} pts)"
+
+
+# ----------------------------------------------------------------------------------------
 # The studio state
 # ----------------------------------------------------------------------------------------
 
@@ -431,6 +586,8 @@ class _Entry:
     enabled: bool = True
     columns: dict = field(default_factory=dict)  # split -> (fingerprint, column)
     errors: list = field(default_factory=list)  # LFError per split
+    origin: str = "code"  # "form": made by the no-code form, saved as its spec; "code": saved as source
+    saved: tuple | None = None  # (fingerprint, origin, session record): the record is rebuilt only after an edit
 
 
 def _check_dataset(dataset: Any, train_split: str, dev_split: str | None) -> tuple[pd.DataFrame, pd.DataFrame | None, np.ndarray | None, list[str]]:
@@ -550,23 +707,41 @@ class StudioState:
             raise KeyError(f"no LF named {name!r}; LFs are {self.names}")
         return self._entries[name]
 
-    def add(self, lf: Any, *, enabled: bool | None = None) -> LFVersion | None:
+    def add(self, lf: Any, *, enabled: bool | None = None, origin: str = "code") -> LFVersion | None:
         """Register ``lf``; an LF with the same name is replaced in place (its on/off switch kept).
 
-        Returns the new :class:`LFVersion`, or None when the code did not change.
+        ``origin`` is ``"form"`` for an LF made by the no-code form (a keyword or regex LF, saved
+        in a session as its spec), ``"code"`` otherwise (saved as source). Returns the new
+        :class:`LFVersion`, or None when the code did not change.
         """
+        if origin not in ORIGINS:
+            raise ValueError(f"origin must be one of {ORIGINS}, got {origin!r}")
+        if origin == "form" and lf_builder(lf) is None:
+            raise ValueError(f"LF {lf_name(lf)!r}: only keyword_lf/regex_lf LFs can come from the form")
         name = lf_name(lf)
         kind = lf_kind(lf)
         fingerprint = lf_fingerprint(lf)
         with self._lock:
             old = self._entries.get(name)
             if old is not None:
-                old.lf, old.kind, old.fingerprint = lf, kind, fingerprint
+                old.lf, old.kind, old.fingerprint, old.origin = lf, kind, fingerprint, origin
                 if enabled is not None:
                     old.enabled = bool(enabled)
             else:
-                self._entries[name] = _Entry(lf, name, kind, fingerprint, True if enabled is None else bool(enabled))
+                self._entries[name] = _Entry(lf, name, kind, fingerprint, True if enabled is None else bool(enabled),
+                                             origin=origin)
             return self.history.record(name, _display_source(lf), fingerprint, kind)
+
+    def origin(self, name: str) -> str:
+        """``"form"`` (made by the no-code form) or ``"code"``."""
+        return self._entry(name).origin
+
+    def free_name(self, name: str) -> str:
+        """``name``, or ``name_2``, ``name_3``... : the first that no registered LF has."""
+        candidate, i = name, 2
+        while candidate in self._entries:
+            candidate, i = f"{name}_{i}", i + 1
+        return candidate
 
     def remove(self, name: str) -> None:
         """Drop an LF from the registry (its history stays)."""
@@ -596,32 +771,38 @@ class StudioState:
         cached = self.cache.get(key) if self.cache is not None else None
         if cached is not None:
             return cached, None, False
+        column, error = self._run(entry.name, entry.lf, split)
+        if error is None and self.cache is not None:
+            self.cache.put(key, column)
+        return column, error, True
+
+    def _run(self, name: str, lf: Any, split: _Split) -> tuple[np.ndarray, LFError | None]:
+        """(column, error) of one LF on one split, computed now (faulty rows abstain in the column)."""
         df, n = split.df, len(split.df)
-        applier = LFApplier([entry.lf], cardinality=self.cardinality, cache=False, id_column=self.id_column,
+        applier = LFApplier([lf], cardinality=self.cardinality, cache=False, id_column=self.id_column,
                             text_column=self.text_column)
-        fault = LFFault(entry.name)
+        fault = LFFault(name)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", LFFaultWarning)  # faults are shown in the dashboard instead
-                text_column = text_column_of(entry.lf)
+                text_column = text_column_of(lf)
                 path = split.text_path(text_column) if text_column is not None else None
                 if path is not None:
-                    column = path.run(entry.lf)  # a builder LF: cannot fault once its column exists
+                    # A builder LF cannot raise once its column exists, but its label may be out of range.
+                    column = applier._validate_column(name, path.run(lf), df, fault, tolerant=True)
                 else:
-                    rows = None if is_vectorized(entry.lf) else split.row_objects()
+                    rows = None if is_vectorized(lf) else split.row_objects()
                     show = rows is not None and (self.progress_bar if self.progress_bar is not None else n >= PROGRESS_MIN_ROWS)
                     column = applier.apply(df, fault_tolerant=True, data_key=split.key, progress_bar=show, rows=rows)[:, 0]
-                    fault = applier.faults_.get(entry.name, fault)
+                    fault = applier.faults_.get(name, fault)
         except Exception as exc:  # LFApplyError (bad shape or dtype), or a crash outside the LF call
-            error = LFError(entry.name, split.name, n, n, [{"row": None, "example_id": None, "text": None,
-                                                             "error": f"{type(exc).__name__}: {exc}"}])
-            return np.full(n, ABSTAIN, dtype=label_dtype(self.cardinality)), error, True
+            error = LFError(name, split.name, n, n, [{"row": None, "example_id": None, "text": None,
+                                                       "error": f"{type(exc).__name__}: {exc}"}])
+            return np.full(n, ABSTAIN, dtype=label_dtype(self.cardinality)), error
         column = np.asarray(column, dtype=label_dtype(self.cardinality))
         if fault.count:
-            return column, LFError(entry.name, split.name, fault.count, n, list(fault.first_rows)), True
-        if self.cache is not None:
-            self.cache.put(key, column)
-        return column, None, True
+            return column, LFError(name, split.name, fault.count, n, list(fault.first_rows))
+        return column, None
 
     def _update_columns(self) -> list[str]:
         applied = []
@@ -664,8 +845,8 @@ class StudioState:
         ``snapshot.summary`` has one row per registered LF: ``Status`` (on / off / error),
         ``Kind``, ``Version``, Snorkel's ``j``, ``Polarity``, ``Coverage``, ``Overlaps``,
         ``Conflicts`` on the pool (an LF that is off is compared with the LFs that are on), then
-        ``Dev Coverage``, ``Dev Correct``, ``Dev Incorrect``, ``Dev Acc.`` (NaN without dev
-        votes) and ``Learned Acc.`` (the label model's ``lf_accuracies_``, when it is up to date).
+        ``Dev Coverage``, ``Dev Correct``, ``Dev Incorrect``, ``Dev Acc.`` with its 95% Wilson
+        interval ``Dev Acc. Low``/``Dev Acc. High`` (NaN without dev votes) and ``Learned Acc.`` (the label model's ``lf_accuracies_``, when it is up to date).
         """
         with self._lock:
             t0 = time.perf_counter()
@@ -713,7 +894,8 @@ class StudioState:
 
     def _summary(self, active: list[str], L_train: np.ndarray, covered: np.ndarray) -> pd.DataFrame:
         cols = ["Status", "Kind", "Version", "j", "Polarity", "Coverage", "Overlaps", "Conflicts",
-                "Dev Coverage", "Dev Correct", "Dev Incorrect", "Dev Acc.", "Learned Acc."]
+                "Dev Coverage", "Dev Correct", "Dev Incorrect", "Dev Acc.", "Dev Acc. Low", "Dev Acc. High",
+                "Learned Acc."]
         out = pd.DataFrame(index=pd.Index(self.names, name="LF"), columns=cols, dtype=object)
         out["Status"] = ["error" if e.errors else ("on" if e.enabled else "off") for e in self._entries.values()]
         out["Kind"] = [e.kind for e in self._entries.values()]
@@ -744,7 +926,9 @@ class StudioState:
                     out.at[name, "Dev Correct"] = correct
                     out.at[name, "Dev Incorrect"] = votes - correct
                     out.at[name, "Dev Acc."] = correct / votes if votes else np.nan
-        for c in ("Coverage", "Overlaps", "Conflicts", "Dev Coverage", "Dev Acc.", "Learned Acc."):
+                    out.at[name, "Dev Acc. Low"], out.at[name, "Dev Acc. High"] = wilson_interval(correct, votes)
+        for c in ("Coverage", "Overlaps", "Conflicts", "Dev Coverage", "Dev Acc.", "Dev Acc. Low", "Dev Acc. High",
+                  "Learned Acc."):
             out[c] = pd.to_numeric(out[c], errors="coerce").astype(float)
         for c in ("j", "Dev Correct", "Dev Incorrect"):
             out[c] = pd.to_numeric(out[c], errors="coerce").astype("Int64")
@@ -923,6 +1107,124 @@ class StudioState:
         start = max(page, 0) * page_size
         return len(rows), rows.iloc[start : start + page_size]
 
+    # -- the no-code form's preview ---------------------------------------------------------
+
+    def preview(self, lf: Any, n_examples: int = 5) -> Preview:
+        """What ``lf`` would do if added now, computed without adding or caching it.
+
+        Its votes on the pool and the dev set (faults make it an ``error`` preview), the first
+        ``n_examples`` pool rows it fires on, dev precision with its count (interval:
+        :attr:`Preview.dev_interval`), and its overlap and conflicts with the active LFs (an
+        active LF of the same name, which it would replace, is left out).
+        """
+        name = lf_name(lf)
+        label = getattr(lf, "params", {}).get("label")
+        with self._lock:
+            snap = self.snapshot if self.snapshot is not None else self.refresh()
+            columns = {}
+            for sname, split in self.splits.items():
+                column, error = self._run(name, lf, split)
+                if error is not None:
+                    return Preview(name, label, error=error.message().replace(" It is left out of L until it is fixed.", ""))
+                columns[sname] = column
+            keep = [j for j, n in enumerate(snap.names) if n != name]
+            others = [snap.names[j] for j in keep]
+            fires = columns["train"] != ABSTAIN
+            votes = (snap.L_train[:, keep] != ABSTAIN) & fires[:, None]
+            disagree = votes & (snap.L_train[:, keep] != columns["train"][:, None])
+            by_lf = pd.DataFrame({"LF": others, "overlap": votes.sum(axis=0), "conflict": disagree.sum(axis=0)})
+            by_lf = by_lf[by_lf["overlap"] > 0].sort_values(["overlap", "conflict"], ascending=False, kind="stable")
+            train = self.splits["train"].df
+            shown = [c for c in (self.id_column, self.text_column) if c in train.columns]
+            preview = Preview(name, label, n_pool=len(fires), pool_hits=int(fires.sum()),
+                              new_rows=int((fires & ~votes.any(axis=1)).sum()), overlap_rows=int(votes.any(axis=1).sum()),
+                              conflict_rows=int(disagree.any(axis=1).sum()), by_lf=by_lf.reset_index(drop=True),
+                              examples=train.iloc[np.flatnonzero(fires)[:n_examples]][shown])
+            if "dev" in columns and self.Y_dev is not None:
+                dev_fires = columns["dev"] != ABSTAIN
+                preview.dev_votes = int(dev_fires.sum())
+                preview.dev_correct = int((dev_fires & (columns["dev"] == self.Y_dev)).sum())
+            return preview
+
+    # -- one line per LF, for the cell that changed it ----------------------------------------
+
+    def result_line(self, name: str, since: int | None = None) -> str:
+        """One plain-text line on LF ``name``: its version, pool coverage and dev accuracy with
+        their change since version ``since`` (None: the LF is new), or FAILED with the reason.
+
+        Examples: ``kw_free v3 (was v2): coverage 4.2% (+0.8 pts), dev accuracy 92% (12/13,
+        95% CI 67–99%) (+5.0 pts)``; ``kw_bad v1 (new): FAILED: LF 'kw_bad' failed on ...``.
+        """
+        if name not in self._entries:
+            return f"{name}: removed"
+        entry = self._entries[name]
+        version = self.history.latest(name)
+        state = ("new" if since is None else "unchanged" if since == version.version else f"was v{since}")
+        if not entry.enabled:
+            state += ", switched off"
+        head = f"{name} v{version.version} ({state})"
+        stats = version.stats or {}
+        if entry.errors or "error" in stats:
+            return f"{head}: FAILED: {entry.errors[0].message() if entry.errors else stats['error']}"
+        before = {}
+        if since is not None and since != version.version:
+            before = self.history.versions(name)[since - 1].stats or {}
+        if "error" in before:
+            before = {}
+        line = f"{head}: coverage {_fmt_pct(stats.get('coverage'))}{_points(stats.get('coverage'), before.get('coverage'))}"
+        if self.Y_dev is None or "dev" not in self.splits:
+            return f"{line}, no dev labels"
+        dev = _dev_text(stats.get("dev_correct") or 0, stats.get("dev_votes") or 0, "dev accuracy")
+        return f"{line}, {dev}{_points(stats.get('dev_accuracy'), before.get('dev_accuracy'))}"
+
+    # -- sessions: the studio's LFs as plain data, for a project store ---------------------------
+
+    def to_session(self) -> dict:
+        """The studio's LFs, their on/off state and version history as JSON-able data.
+
+        Form LFs are kept as their spec (:func:`lf_spec`), code LFs as source written by the
+        one LF module writer (:func:`workbench.labeling.lfs_to_code`). An LF that cannot be
+        written as code is kept as ``{"name", "unsaved": reason}``. :meth:`restore_session`
+        reads it back.
+        """
+        records = []
+        with self._lock:
+            for entry in self._entries.values():
+                if entry.saved is None or entry.saved[:2] != (entry.fingerprint, entry.origin):
+                    record: dict = {"name": entry.name, "origin": entry.origin, "kind": entry.kind}
+                    if entry.origin == "form":
+                        record["spec"] = lf_spec(entry.lf)
+                    else:
+                        try:
+                            record["source"] = lfs_to_code([entry.lf], header=f"LF {entry.name!r}, saved by the LF Studio.")
+                        except LFSaveError as exc:
+                            record["unsaved"] = str(exc)
+                    entry.saved = (entry.fingerprint, entry.origin, record)
+                records.append({**entry.saved[2], "enabled": entry.enabled})
+            return {"format": 1, "dataset": self.dataset_name, "lfs": records, "history": self.history.to_records()}
+
+    def restore_session(self, session: dict) -> list[str]:
+        """Add the LFs of a :meth:`to_session` record (in order, with their on/off state) and its history.
+
+        Returns the problems, one sentence per LF that could not come back (an LF whose code
+        could not be saved, or whose saved code no longer runs); the others are restored.
+        """
+        if not isinstance(session, dict) or session.get("format") != 1:
+            raise ValueError(f"not a studio session (format 1): {str(session)[:200]}")
+        problems = []
+        with self._lock:
+            self.history.extend(session.get("history", []))
+            for record in session.get("lfs", []):
+                name = record.get("name")
+                try:
+                    if "unsaved" in record:
+                        raise LFSaveError(f"its code was not saved ({record['unsaved']}); run its cell again")
+                    lf = lf_from_spec(record["spec"]) if "spec" in record else _lf_from_source(record["source"], name)
+                    self.add(lf, enabled=record.get("enabled", True), origin=record.get("origin", "code"))
+                except Exception as exc:
+                    problems.append(f"LF {name!r} could not be restored: {type(exc).__name__}: {exc}")
+        return problems
+
     # -- saving ---------------------------------------------------------------------------
 
     def to_code(self) -> str:
@@ -995,6 +1297,26 @@ def _show_fit(snap: Snapshot, fit: ModelOutput | Exception) -> None:
         snap.summary.loc[snap.names, "Learned Acc."] = fit.lf_accuracies
 
 
+
+
+def _fmt_pct(value: Any) -> str:
+    return "–" if value is None or pd.isna(value) else f"{float(value):.1%}"
+
+
+def _lf_from_source(source: str, name: str) -> Any:
+    """The LF named ``name`` from a one-LF module written by :func:`lfs_to_code`.
+
+    The source is registered with :mod:`linecache` under the module's file name, so its
+    functions have source code (fingerprints, saving and the history need it) although no
+    such file exists.
+    """
+    path = Path(f"<workbench-studio-session>/{hashlib.sha256(source.encode()).hexdigest()[:16]}.py").resolve()
+    linecache.cache[str(path)] = (len(source), None, source.splitlines(True), str(path))
+    module = execute_lf_source(source, path)
+    lfs = [lf for lf in getattr(module, "ALL_LFS", []) if lf_name(lf) == name]
+    if not lfs:
+        raise ValueError(f"the saved code defines no LF named {name!r}")
+    return lfs[0]
 
 
 def _fmt(value: Any) -> str:

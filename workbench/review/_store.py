@@ -10,7 +10,8 @@ older store migrates it in one transaction, opening a newer one is refused.
 
 Tables: ``decisions`` (append-only; undo marks a row ``undone_at`` instead of
 deleting it, so the audit trail survives), ``lf_versions``, ``exports``,
-``review_rounds`` and ``meta``.
+``review_rounds``, ``studio_sessions`` (the LF studio's LFs, kept across kernel restarts)
+and ``meta``.
 """
 
 from __future__ import annotations
@@ -86,10 +87,21 @@ CREATE TABLE review_rounds (
 );
 """
 
+# Version 2: the LF studio's session (its LFs, their on/off state and version history), one JSON
+# document per studio, replaced as a whole in one transaction.
+_SCHEMA_V2 = """
+CREATE TABLE studio_sessions (
+    studio    TEXT PRIMARY KEY,
+    state     TEXT NOT NULL,
+    saved_at  TEXT NOT NULL
+);
+"""
+
 #: ``MIGRATIONS[v]`` takes a store from schema version ``v`` to ``v + 1`` inside the
 #: opening transaction; append a step to change the schema, never edit an old one.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     lambda conn: _executescript_in_transaction(conn, _SCHEMA_V1),
+    lambda conn: _executescript_in_transaction(conn, _SCHEMA_V2),
 ]
 
 
@@ -490,6 +502,26 @@ class ProjectStore:
         df["stats"] = df["stats"].map(_loads)
         df["recorded_at"] = pd.to_datetime(df["recorded_at"], utc=True, format="ISO8601")
         return df
+
+    # -- LF studio sessions (written by the LF studio) --------------------------------
+
+    def save_studio(self, studio: str, state: Mapping) -> None:
+        """Replace the saved session of the studio named ``studio`` with ``state`` (JSON-serialisable).
+
+        One transaction: a reader sees the previous session or this one, never a mix.
+        """
+        studio = _check_text(studio, "studio name")
+        state_json = _dumps(dict(state), f"state of studio {studio!r}")
+        with self._transaction() as conn:
+            conn.execute("INSERT INTO studio_sessions (studio, state, saved_at) VALUES (?, ?, ?) "
+                         "ON CONFLICT (studio) DO UPDATE SET state = excluded.state, saved_at = excluded.saved_at",
+                         (studio, state_json, _now()))
+
+    def load_studio(self, studio: str) -> dict | None:
+        """The saved session of the studio named ``studio``, or None if it has none."""
+        row = self._conn.execute("SELECT state FROM studio_sessions WHERE studio = ?",
+                                 (_check_text(studio, "studio name"),)).fetchone()
+        return None if row is None else json.loads(row[0])
 
     # -- export records (written by the export step) ------------------------------
 

@@ -40,6 +40,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from workbench._internal.atomic import atomic_write
+from workbench._internal.display import plain_text, text_html
 from workbench._internal.jsonsafe import json_safe
 from workbench._internal.validation import check_proba
 from workbench.curate._balance import class_balance, class_shares
@@ -375,7 +376,7 @@ class ThresholdExplorer:
             body = "".join(
                 "<tr><td>{}</td><td>{:.2f}</td><td>{}</td></tr>".format(
                     html.escape(self.class_names[self.predicted[p]]), self.confidence[p],
-                    html.escape(str(self.pool[self.text_column].iat[p])[:140]),
+                    text_html(self.pool[self.text_column].iat[p], 140),
                 )
                 for p in rows[positions]
             ) or "<tr><td colspan=3><i>none</i></td></tr>"
@@ -393,6 +394,11 @@ class ThresholdExplorer:
         ], layout=W.Layout(width="30em"))
         actions = W.VBox([self.kept_label, self.button, self.status])
         return W.VBox([W.HBox([controls, actions]), grid, self.preview])
+
+    @property
+    def status_text(self) -> str:
+        """The status line as plain text (``status`` is an HTML widget)."""
+        return plain_text(self.status.value)
 
     def _on_button(self, _button) -> None:
         self.last_curated = self.curated()

@@ -13,6 +13,7 @@ import anywidget
 import ipywidgets as widgets
 import traitlets
 
+from workbench._internal.display import display_text, plain_text, text_html
 from workbench.review._queue import ReviewItem, ReviewQueue
 from workbench.review._store import SKIP, UNSURE
 
@@ -206,6 +207,11 @@ class ReviewWidget(widgets.VBox):
 
     # -- display ------------------------------------------------------------------
 
+    @property
+    def status_text(self) -> str:
+        """The last status message as plain text (``status`` is an HTML widget)."""
+        return plain_text(self.status.value)
+
     def _say(self, message: str, error: bool = False) -> None:
         color = "#b00020" if error else "#2e7d32"
         self.status.value = f"<span style='color:{color}'>{html.escape(message)}</span>"
@@ -253,15 +259,12 @@ class ReviewWidget(widgets.VBox):
     def _show_text(self) -> None:
         if self.item is None:
             return
-        text = self.item.text
+        text = display_text(self.item.text)  # for display only: the queue and the store keep the raw text
         long = len(text) > self.fold_at
         self.expand.layout.display = None if long else "none"
         self.expand.description = "Fold text [f]" if self.expand.value else f"Show full text, {len(text)} characters [f]"
-        shown = text if (self.expand.value or not long) else text[: self.fold_at].rstrip() + " …"
-        self.text.value = (
-            "<div style='white-space:pre-wrap;font-size:1.1em;padding:8px;background:#f6f8fa;border-radius:4px'>"
-            f"{html.escape(shown)}</div>"
-        )
+        self.text.value = text_html(self.item.text, None if self.expand.value else self.fold_at, tag="div",
+                                    style="white-space:pre-wrap;font-size:1.1em;padding:8px;background:#f6f8fa;border-radius:4px")
 
     def _show_neighbours(self, item: ReviewItem) -> None:
         near = self.queue.neighbours(item, k=self.n_neighbours)
@@ -271,7 +274,7 @@ class ReviewWidget(widgets.VBox):
             return
         rows = "".join(
             f"<tr><td><b>{html.escape(r.label)}</b></td><td>{r.similarity:.2f}</td><td>{html.escape(r.source)}</td>"
-            f"<td>{html.escape(r.text if len(r.text) <= 140 else r.text[:140] + ' …')}</td></tr>"
+            f"<td>{text_html(r.text, 140)}</td></tr>"
             for r in near.itertuples()
         )
         head = "".join(f"<th style='text-align:left;padding-right:1em'>{h}</th>" for h in ("label", "similarity", "from", "text"))

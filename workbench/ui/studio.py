@@ -10,8 +10,11 @@
 
 Every add, replace (same name again), switch on/off and removal updates the dashboard in place:
 the sortable summary table, the overlap and conflict heatmaps (click a cell to list its rows),
-the label-model panel and the example browser. The logic lives in :mod:`workbench.labeling`;
-this module only builds widgets and calls it.
+the label-model panel and the example browser. The cell that changed an LF also gets one line
+under it (version, coverage and dev accuracy with their change, or FAILED and why). The no-code
+form previews a keyword list or regex as it is typed. With ``store=`` the studio's LFs, their
+versions and switches are kept in the project store and come back after a kernel restart.
+The logic lives in :mod:`workbench.labeling`; this module only builds widgets and calls it.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import html
 import threading
 import time
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import ipywidgets as W
@@ -27,8 +31,13 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from workbench._internal.columns import PROBA_PREFIX, VOTE_PREFIX
-from workbench.labeling._lf import ABSTAIN, keyword_lf, predicate_lf, regex_lf
-from workbench.labeling._studio import LFHistory, Snapshot, StudioState
+from workbench._internal.display import plain_text, text_html
+from workbench._internal.paths import out_dir
+from workbench._internal.validation import lf_name
+from workbench.labeling._lf import ABSTAIN, predicate_lf
+from workbench.labeling._module import lf_to_code
+from workbench.labeling._studio import LFHistory, Preview, Snapshot, StudioState, form_lf
+from workbench.review._store import ProjectStore
 from workbench.plots.studio import (
     balance_figure,
     confidence_figure,
@@ -50,8 +59,8 @@ TABLE_COLUMNS = [
     ("overlaps", "Overlaps", "pct"),
     ("conflicts", "Conflicts", "pct"),
     ("dev cov.", "Dev Coverage", "pct"),
-    ("dev acc.", "Dev Acc.", "pct"),
-    ("dev ✓/✗", "Dev Correct", None),
+    ("dev acc. (✓/votes)", "Dev Acc.", "acc"),
+    ("95% interval", "Dev Acc. Low", "ci"),
     ("learned acc.", "Learned Acc.", "pct"),
 ]
 BROWSE_KINDS = [("fires", "fires"), ("wrong on dev", "wrong"), ("conflicts", "conflict"), ("no LF fires", "abstain")]
@@ -75,11 +84,13 @@ def _pct(value: Any) -> str:
     return "–" if value is None or pd.isna(value) else f"{float(value):.1%}"
 
 
-def _esc(value: Any, width: int | None = None) -> str:
-    text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
-    if width is not None and len(text) > width:
-        text = text[: width - 1] + "…"
-    return html.escape(text)
+def _esc(value: Any) -> str:
+    """A name, number or message as HTML text (example texts go through ``text_html``, which also unescapes)."""
+    return html.escape("" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value))
+
+
+#: Characters of an example text shown in a table row; the full text is in its hover title.
+TEXT_WIDTH = 300
 
 
 class _Pager:
@@ -163,6 +174,16 @@ class Studio:
         list it reads was edited in another cell).
     display : bool
         Show the dashboard at once when running in IPython.
+    store : ProjectStore, path or None
+        Keep the studio's LFs (form LFs as their spec, code LFs as source), their versions and
+        on/off switches in this project store (:class:`workbench.review.ProjectStore`, or the
+        path of one), saved after every change; a studio opened on the same store and
+        ``session`` (after a kernel restart) starts with them. ``lfs`` given here are added after
+        the restored ones (replacing those of the same name).
+    session : str, optional
+        The studio's name in the store; the dataset's name by default.
+    export_dir : path, optional
+        Where the Export button writes ``labeling_functions.py``; ``out_dir() / "studio"`` by default.
     cache, progress_bar
         Passed to :class:`~workbench.labeling.StudioState`.
 
@@ -186,11 +207,20 @@ class Studio:
     def __init__(self, dataset: Any, lfs: Sequence[Any] = (), *, train_split: str = "train", dev_split: str | None = "dev",
                  label_model: str = "dawid_skene", label_model_settings: dict | None = None, background: bool = True,
                  debounce: float = 0.5, page_size: int = 10, auto_refresh: bool = True, display: bool = True,
+                 store: ProjectStore | str | Path | None = None, session: str | None = None, export_dir=None,
                  cache=None, progress_bar: bool | None = None):
         self.state = StudioState(dataset, train_split=train_split, dev_split=dev_split, label_model=label_model,
                                  label_model_settings=label_model_settings, background=background, debounce=debounce,
                                  cache=cache, progress_bar=progress_bar)
         self.class_names = self.state.class_names
+        self._own_store = store is not None and not isinstance(store, ProjectStore)
+        self.store = ProjectStore(store, class_names=self.class_names) if self._own_store else store
+        self.session = session or self.state.dataset_name
+        self.export_dir = Path(export_dir) if export_dir is not None else None
+        self.restore_problems: list[str] = []
+        self.preview: Preview | None = None  # the no-code form's current candidate, as last previewed
+        self._cell_mark: dict[str, int] | None = None  # LF versions when the running cell started
+        self._touched: list[str] = []  # LFs the running cell added, removed or switched
         self._lock = threading.RLock()
         self._quiet = False
         self._rows: dict[str, _TableRow] = {}
@@ -200,9 +230,16 @@ class Studio:
         self.page_size = page_size
         self._build()
         self.state.on_label_model(self._on_label_model)
+        if self.store is not None:
+            saved = self.store.load_studio(self.session)
+            if saved is not None:
+                self.restore_problems = self.state.restore_session(saved)
         for lf in lfs:
             self.state.add(lf)
         self.refresh()
+        if self.restore_problems:
+            self.message.value = ("<div class='wb-errors'><b>Not restored from the store</b><ul style='margin:2px 0'>"
+                                  + "".join(f"<li>{_esc(p)}</li>" for p in self.restore_problems) + "</ul></div>")
         self._hook = None
         if auto_refresh:
             self._watch()
@@ -219,8 +256,12 @@ class Studio:
         """Add LFs (an LF with an existing name replaces it) and refresh the dashboard."""
         if not lfs:
             raise TypeError("add() needs at least one LF")
+        self._add(lfs, enabled=enabled, origin="code")
+
+    def _add(self, lfs: Sequence[Any], enabled: bool | None, origin: str) -> None:
         for lf in lfs:
-            self.state.add(lf, enabled=enabled)
+            self.state.add(lf, enabled=enabled, origin=origin)
+            self._touch(lf_name(lf))
         self.refresh()
 
     def lf(self, label: Any = None, *, name: str | None = None, resources: dict | None = None) -> Callable:
@@ -248,14 +289,17 @@ class Studio:
 
     def remove(self, name: str) -> None:
         self.state.remove(name)
+        self._touch(name)
         self.refresh()
 
     def enable(self, name: str) -> None:
         self.state.enable(name)
+        self._touch(name)
         self.refresh()
 
     def disable(self, name: str) -> None:
         self.state.disable(name)
+        self._touch(name)
         self.refresh()
 
     def refresh(self) -> Snapshot:
@@ -266,11 +310,33 @@ class Studio:
             self._render(snap)
             self.last_refresh_seconds = time.perf_counter() - t0
             self._render_status(snap)
+            self._render_preview()
+            if self.store is not None:
+                self.store.save_studio(self.session, self.state.to_session())
             return snap
 
     def save_lfs(self, path) -> Any:
         """Write the LFs as an importable module (see :meth:`StudioState.save_lfs`)."""
         return self.state.save_lfs(path)
+
+    def export(self) -> Path:
+        """What the Export button does: the LF module to ``export_dir / "labeling_functions.py"`` (verified,
+        atomic), for the pipeline config's ``lfs:`` key or :func:`workbench.labeling.load_lf_module`."""
+        folder = self.export_dir if self.export_dir is not None else out_dir() / "studio"
+        path = self.save_lfs(folder / "labeling_functions.py")
+        self.export_message.value = (f"<span class='wb-cell'>Exported {len(self.state.snapshot.names)} LFs to "
+                                     f"<code>{_esc(path)}</code> (use it as <code>lfs:</code> in a pipeline config).</span>")
+        return path
+
+    @property
+    def status_text(self) -> str:
+        """The status line as plain text (``status`` is an HTML widget)."""
+        return plain_text(self.status.value)
+
+    @property
+    def preview_text(self) -> str:
+        """The no-code form's preview as plain text."""
+        return plain_text(self.form_preview.value)
 
     def wait_label_model(self, timeout: float | None = 120) -> bool:
         """Block until the background label-model fit for the current LFs has landed."""
@@ -295,10 +361,14 @@ class Studio:
     def close(self) -> None:
         """Stop the background worker, the post-cell hook and the widgets."""
         if self._hook is not None:
-            self._hook[0].events.unregister("post_run_cell", self._hook[1])
+            shell, callbacks = self._hook
+            for event, callback in callbacks:
+                shell.events.unregister(event, callback)
             self._hook = None
         self.state.close()
         self.widget.close()
+        if self._own_store:
+            self.store.close()
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
@@ -318,11 +388,32 @@ class Studio:
                                      layout=W.Layout(width="110px"))
         self.form_name = W.Text(placeholder="name (optional)", layout=W.Layout(width="170px"))
         self.form_add = W.Button(description="Add LF", button_style="primary", icon="plus")
+        self.form_copy = W.Button(description="Copy as code", tooltip="the Python that defines this LF, to paste in a cell")
         self.form_message = W.HTML()
+        self.form_preview = W.HTML()
+        self.form_code = W.Textarea(layout=W.Layout(width="100%", height="90px", display="none"))
+        # Asked when the form's LF has the name of an existing LF: replace it, or add under a free name.
+        self.form_ask = W.HTML()
+        self.form_replace = W.Button(description="Replace it", button_style="warning")
+        self.form_rename = W.Button(description="Add under a new name")
+        self.form_cancel = W.Button(description="Cancel")
+        self.form_question = W.HBox([self.form_ask, self.form_replace, self.form_rename, self.form_cancel],
+                                    layout=W.Layout(flex_flow="row wrap", align_items="center", display="none"))
         self.form_kind.observe(self._on_form_kind, names="value")
+        for w in (self.form_pattern, self.form_label, self.form_name, self.form_kind):
+            w.observe(lambda _: self._guard(self._render_preview, self.form_preview), names="value")
         self.form_add.on_click(lambda _: self._guard(self._add_from_form, self.form_message))
+        self.form_replace.on_click(lambda _: self._guard(lambda: self._add_from_form(collision="replace"), self.form_message))
+        self.form_rename.on_click(lambda _: self._guard(lambda: self._add_from_form(collision="rename"), self.form_message))
+        self.form_cancel.on_click(lambda _: self._ask(None))
+        self.form_copy.on_click(lambda _: self._guard(self._copy_as_code, self.form_message))
         form = W.HBox([self.form_kind, self.form_pattern, W.HTML("<span class='wb-cell'>votes</span>"), self.form_label,
-                       self.form_name, self.form_add], layout=W.Layout(flex_flow="row wrap", align_items="center"))
+                       self.form_name, self.form_add, self.form_copy],
+                      layout=W.Layout(flex_flow="row wrap", align_items="center"))
+        self.export_button = W.Button(description="Export LFs", icon="download",
+                                      tooltip="write the LF module (labeling_functions.py) for the pipeline")
+        self.export_message = W.HTML()
+        self.export_button.on_click(lambda _: self._guard(self.export, self.export_message))
 
         # Summary table
         self.table = W.GridBox(layout=W.Layout(grid_template_columns=f"28px repeat({len(TABLE_COLUMNS)}, auto) 36px",
@@ -380,7 +471,8 @@ class Studio:
 
         self.widget = W.VBox([
             W.HTML(CSS + "<h3 style='margin:4px 0'>LF Studio</h3>"), self.status, self.errors, self.message,
-            section("Add a keyword or regex LF (no code)"), W.VBox([form, self.form_message]),
+            section("Add a keyword or regex LF (no code)"),
+            W.VBox([form, self.form_question, self.form_message, self.form_preview, self.form_code]),
             section("Labeling functions (click a header to sort; untick to switch an LF off)"), self.table,
             section("Overlaps and conflicts on the pool (click a cell to list its rows)"),
             W.HBox([self.overlap_fig, self.conflict_fig], layout=W.Layout(flex_flow="row wrap")),
@@ -394,6 +486,7 @@ class Studio:
                    layout=W.Layout(flex_flow="row wrap")),
             self.browse_rows,
             section("Version history"), self.history_lf, self.history_html,
+            section("Export"), W.HBox([self.export_button, self.export_message], layout=W.Layout(align_items="center")),
         ])
         self.widget.add_class("wb-studio")
         self._on_form_kind({"new": "keywords"})
@@ -416,25 +509,86 @@ class Studio:
     def _on_form_kind(self, change: dict) -> None:
         self.form_pattern.placeholder = "free, win, gift card" if change["new"] == "keywords" else r"check\s+(out|my)"
 
-    def _add_from_form(self) -> None:
-        text = self.form_pattern.value.strip()
-        label = int(self.form_label.value)
-        name = self.form_name.value.strip()
-        if self.form_kind.value == "keywords":
-            keywords = [k.strip() for k in text.split(",") if k.strip()]
-            if not keywords:
-                raise ValueError("type at least one keyword (separate several with commas)")
-            name = name or "kw_" + "_".join(k.lower().replace(" ", "_") for k in keywords[:2])
-            lf = keyword_lf(name, keywords, label)
-        else:
-            if not text:
-                raise ValueError("type a regular expression")
-            name = name or "re_" + "".join(c if c.isalnum() else "_" for c in text.lower())[:24].strip("_")
-            lf = regex_lf(name, text, label)
+    def _form_lf(self, name: str | None = None) -> Any:
+        return form_lf(self.form_kind.value, self.form_pattern.value, int(self.form_label.value),
+                       self.form_name.value if name is None else name)
+
+    def _ask(self, question: str | None) -> None:
+        self.form_ask.value = "" if question is None else f"<span class='wb-cell'>{question}</span>"
+        self.form_question.layout.display = "none" if question is None else "flex"
+
+    def _add_from_form(self, collision: str | None = None) -> None:
+        """Add the form's LF. A name taken by another LF asks first: ``collision`` "replace" or "rename" answers."""
+        lf = self._form_lf()
+        name = lf.name
+        if name in self.state.names and collision is None:
+            where = "written in code" if self.state.origin(name) == "code" else "made with this form"
+            self._ask(f"An LF named <b>{_esc(name)}</b> already exists ({where}). Replace it, or add this one as "
+                      f"<b>{_esc(self.state.free_name(name))}</b>?")
+            return
+        self._ask(None)
+        if collision == "rename":
+            name = self.state.free_name(name)
+            lf = self._form_lf(name)
         replaced = name in self.state.names
-        self.add(lf)
-        self.form_pattern.value = self.form_name.value = ""
+        self._add([lf], enabled=None, origin="form")
+        self._quiet_form(lambda: setattr(self.form_pattern, "value", "") or setattr(self.form_name, "value", ""))
         self.form_message.value = f"<span class='wb-cell'>{'Replaced' if replaced else 'Added'} <b>{_esc(name)}</b>.</span>"
+
+    def _quiet_form(self, action: Callable[[], Any]) -> None:
+        """Change form fields without previewing each intermediate state."""
+        self._quiet = True
+        try:
+            action()
+        finally:
+            self._quiet = False
+        self._render_preview()
+
+    def _copy_as_code(self) -> None:
+        """Show the Python for the form's LF (the one LF module writer's), ready to copy into a cell."""
+        self.form_code.value = lf_to_code(self._form_lf())
+        self.form_code.layout.display = "block"
+
+    def _render_preview(self) -> None:
+        """Preview the form's candidate LF on the pool and dev set (nothing is added)."""
+        if self._quiet:
+            return
+        self.form_code.layout.display = "none"
+        if not self.form_pattern.value.strip():
+            self.preview = None
+            self.form_preview.value = ("<span class='wb-cell wb-off'>Type keywords or a regex to see what it would "
+                                       "label before adding it.</span>")
+            return
+        try:
+            lf = self._form_lf()
+        except ValueError as exc:
+            self.preview = None
+            self.form_preview.value = f"<div class='wb-cell wb-err'>{_esc(exc)}</div>"
+            return
+        self.preview = preview = self.state.preview(lf)
+        self.form_preview.value = self._preview_html(preview)
+
+    def _preview_html(self, p: Preview) -> str:
+        if p.error is not None:
+            return f"<div class='wb-cell wb-err'>Preview of <b>{_esc(p.name)}</b>: {_esc(p.error)}</div>"
+        lines = [f"<b>Preview of {_esc(p.name)}</b> (not added yet): fires on <b>{p.pool_hits:,}</b> of {p.n_pool:,} "
+                 f"pool rows ({_pct(p.coverage)})"]
+        if p.dev_votes is None:
+            lines.append("no dev labels")
+        elif not p.dev_votes:
+            lines.append("no dev votes, so no precision yet")
+        else:
+            low, high = p.dev_interval
+            lines.append(f"dev precision <b>{_pct(p.dev_precision)}</b> ({p.dev_correct}/{p.dev_votes} right, "
+                         f"95% interval {_pct(low)}–{_pct(high)})")
+        if p.pool_hits:
+            top = ", ".join(f"{_esc(r.LF)} {r.overlap:,}" + (f" ({r.conflict:,} conflict)" if r.conflict else "")
+                            for r in p.by_lf.head(3).itertuples())
+            lines.append(f"{p.new_rows:,} rows no LF covers yet; overlaps active LFs on {p.overlap_rows:,} rows "
+                         f"({p.conflict_rows:,} conflicting)" + (f": {top}" if top else ""))
+        examples = "".join(f"<li>{text_html(t, 160)}</li>" for t in p.examples.get(self.state.text_column, []))
+        return (f"<div class='wb-cell' style='white-space:normal'>{' · '.join(lines)}</div>"
+                + (f"<ul class='wb-cell' style='margin:2px 0;white-space:normal'>{examples}</ul>" if examples else ""))
 
     def sort_table(self, column: str) -> None:
         """Sort the summary table by ``column`` (a summary column or "LF"); again reverses it."""
@@ -490,12 +644,45 @@ class Studio:
         if shell is None:
             return
 
-        def after_cell(_result) -> None:
+        def before_cell(_info=None) -> None:
+            self._mark_cell()
+
+        def after_cell(_result=None) -> None:
             if self.state.needs_refresh():
                 self._guard(self.refresh)
+            self._print_cell_results()
 
+        shell.events.register("pre_run_cell", before_cell)
         shell.events.register("post_run_cell", after_cell)
-        self._hook = (shell, after_cell)
+        self._hook = (shell, [("pre_run_cell", before_cell), ("post_run_cell", after_cell)])
+
+    def _touch(self, name: str) -> None:
+        if self._cell_mark is not None:  # only a running cell reports what it changed
+            self._touched.append(name)
+
+    def _mark_cell(self) -> None:
+        """Remember each LF's version as a cell starts (what its result lines compare with)."""
+        self._cell_mark = {}
+        for name in self.state.names:
+            latest = self.state.history.latest(name)
+            if latest is not None:
+                self._cell_mark[name] = latest.version
+        self._touched = []
+
+    def cell_results(self) -> list[str]:
+        """One line per LF the running cell added, edited, switched or removed (see
+        :meth:`StudioState.result_line`); printed under the cell when it ends."""
+        mark = self._cell_mark
+        if mark is None:
+            return []
+        changed = [n for n in self.state.names
+                   if self.state.history.latest(n) is not None and self.state.history.latest(n).version != mark.get(n)]
+        return [self.state.result_line(n, since=mark.get(n)) for n in dict.fromkeys(self._touched + changed)]
+
+    def _print_cell_results(self) -> None:
+        for line in self.cell_results():
+            print(line)  # post_run_cell runs inside the cell's execution: this lands in its output
+        self._cell_mark, self._touched = None, []
 
     # -- rendering ------------------------------------------------------------------------
 
@@ -574,10 +761,13 @@ class Studio:
             return _esc(", ".join(self.class_names[p] for p in polarity)) if isinstance(polarity, list) else "–"
         if column == "Version":
             return f"v{int(stats['Version'])}"
-        if column == "Dev Correct":
-            if pd.isna(stats["Dev Correct"]):
+        if fmt == "acc":
+            if pd.isna(stats["Dev Acc."]):
                 return "–"
-            return f"{int(stats['Dev Correct'])}/{int(stats['Dev Incorrect'])}"
+            correct = int(stats["Dev Correct"])
+            return f"{_pct(stats['Dev Acc.'])} ({correct}/{correct + int(stats['Dev Incorrect'])})"
+        if fmt == "ci":
+            return "–" if pd.isna(stats["Dev Acc. Low"]) else f"{_pct(stats['Dev Acc. Low'])}–{_pct(stats['Dev Acc. High'])}"
         if fmt == "pct":
             return _pct(stats[column])
         return _esc(stats[column])
@@ -669,7 +859,7 @@ class Studio:
             gold = f"<td>{_esc(self.class_names[int(r['gold'])])}</td>" if has_gold else ""
             probs = ("<td class='wb-nowrap'>" + "<br>".join(f"{_esc(c[len(PROBA_PREFIX):])} {float(r[c]):.2f}" for c in prob_cols)
                      + "</td>") if prob_cols else ""
-            body.append(f"<tr><td class='wb-nowrap'>{_esc(r.get('example_id', ''))}</td><td>{_esc(r.get('text', ''), 300)}</td>"
+            body.append(f"<tr><td class='wb-nowrap'>{_esc(r.get('example_id', ''))}</td><td>{text_html(r.get('text', ''), TEXT_WIDTH)}</td>"
                         f"<td>{votes}</td>{gold}{probs}</tr>")
         return f"<table class='wb-rows'>{head}{''.join(body)}</table>"
 
