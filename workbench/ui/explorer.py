@@ -157,7 +157,7 @@ class ThresholdExplorer:
         self.random_state = random_state
         self.confidence = self.proba.max(axis=1)
         self.predicted = self.proba.argmax(axis=1)
-        self.curve = threshold_curve(self.proba, dev_proba=self.dev_proba, dev_labels=self.dev_labels, class_names=self.class_names)
+        self.curve = threshold_curve(self.proba, valid_proba=self.dev_proba, valid_labels=self.dev_labels, class_names=self.class_names)
         self._duplicates: DuplicateClusters | None = None
         self._features: np.ndarray | None = None
         self._holding = False
@@ -318,7 +318,7 @@ class ThresholdExplorer:
         reasons = curated.funnel.reasons()
         status = np.where(reasons["step"] == "", STATUS_KEPT, np.where(reasons["step"] == CONFIDENCE_STEP, STATUS_BELOW, STATUS_OTHER))
         point = operating_point(self.proba, self.threshold.value, class_thresholds=self._class_threshold_values(),
-                                dev_proba=self.dev_proba, dev_labels=self.dev_labels, class_names=self.class_names)
+                                valid_proba=self.dev_proba, valid_labels=self.dev_labels, class_names=self.class_names)
         self._state = {"curated": curated, "status": status, "point": point}
         return self._state
 
@@ -357,10 +357,10 @@ class ThresholdExplorer:
         n_kept, n = len(state["curated"].frame), len(self.pool)
         overall = state["point"].iloc[0]
         precision = ""
-        if "dev_precision" in overall and not pd.isna(overall["dev_precision"]):
+        if "valid_precision" in overall and not pd.isna(overall["valid_precision"]):
             name = html.escape(self.labeled_name)
-            precision = (f" &middot; {name} precision at these thresholds <b>{overall['dev_precision']:.1%}</b>"
-                         f" ({int(overall['dev_n_kept'])} {name} rows)")
+            precision = (f" &middot; {name} precision at these thresholds <b>{overall['valid_precision']:.1%}</b>"
+                         f" ({int(overall['valid_n_kept'])} {name} rows)")
         self.kept_label.value = f'<span class="kept-count">Kept <b>{n_kept:,}</b> of {n:,} rows ({n_kept / max(n, 1):.1%})</span>{precision}'
         self.preview.value = self._preview_html(state)
 
