@@ -51,6 +51,13 @@ from workbench.labeling._lf import (
     regex_lf,
     vectorized_lf,
 )
+from workbench.labeling._lfset import (
+    BUNDLED_LFS,
+    SAVED_LFS_FILE,
+    LFSet,
+    resolve_lf_set,
+    saved_lfs_path,
+)
 from workbench.labeling._module import (
     LFModule,
     LFModuleError,
@@ -80,6 +87,7 @@ from workbench.labeling._studio import (
 __all__ = [
     "ABSTAIN",
     "BROWSE_KINDS",
+    "BUNDLED_LFS",
     "DEFAULT_CACHE",
     "DaskLFApplier",
     "KINDS",
@@ -92,6 +100,7 @@ __all__ = [
     "LFModule",
     "LFModuleError",
     "LFSaveError",
+    "LFSet",
     "LFVersion",
     "LabelCache",
     "LabelModelRefitter",
@@ -101,6 +110,7 @@ __all__ = [
     "RE2Form",
     "RemoteTraceback",
     "Row",
+    "SAVED_LFS_FILE",
     "Snapshot",
     "StudioState",
     "TEXT_BUILDERS",
@@ -133,8 +143,10 @@ __all__ = [
     "predicate_lf",
     "re2_form",
     "regex_lf",
+    "resolve_lf_set",
     "rewrite_non_ascii",
     "row_objects",
+    "saved_lfs_path",
     "search",
     "text_column_of",
     "total_coverage",

@@ -27,6 +27,7 @@ from workbench.curate._funnel import Funnel
 from workbench.curate._registry import FilterContext, run_filter_steps
 from workbench.data._dataset import ID_COLUMN, PROTECTED_SPLITS, TEXT_COLUMN, Dataset, load_youtube_spam
 from workbench.evaluate._canary import canary_gate
+from workbench.evaluate._label_model_score import label_model_score
 from workbench.evaluate._leakage import LeakageReport, check_leakage
 from workbench.export import _lineage as lineage
 from workbench.export._table import PROBA_PREFIX, WRITERS, build_export_frame, export_format
@@ -375,7 +376,7 @@ def evaluate_stage(config: PipelineConfig, ds: Dataset, L: dict, label_model: An
     y_test = ds.gold("test")
     evaluation = {
         "test": {
-            "label_model": label_model.metrics(L["test"], y_test),
+            "label_model": label_model_score(label_model, L["test"], y_test, split="test").to_dict(),
             "end_model": _metrics(y_test, end_model.predict(ds["test"]["text"]), k),
         },
         "canary": None,
