@@ -6,7 +6,7 @@ import html
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Feedback:
     """The verdict on one exercise answer.
 
@@ -29,6 +29,8 @@ class Feedback:
     def __str__(self) -> str:
         mark = {True: "✓", False: "✗", None: "…"}[self.passed]
         return f"{mark} {self.exercise}: {self.verdict}. {self.message}"
+
+    __repr__ = __str__
 
     def _repr_html_(self) -> str:
         colour = {True: "#1a7f37", False: "#b42318", None: "#6b7280"}[self.passed]
