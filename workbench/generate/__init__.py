@@ -14,6 +14,7 @@ from workbench.generate._base import (
 from workbench.generate._distill import (
     TARGETS,
     Distiller,
+    best_student,
     compare_targets,
     make_student,
     make_teacher,
@@ -53,6 +54,7 @@ __all__ = [
     "TARGETS",
     "TIE_BREAKS",
     "WEIGHTING",
+    "best_student",
     "check_label_source",
     "compare_targets",
     "fit_label_model",
