@@ -47,6 +47,7 @@ from workbench.evaluate._compare import (
 from workbench.evaluate._label_model_score import (
     ABSTAIN_POLICY,
     LabelModelScore,
+    label_model_labels,
     label_model_name,
     label_model_score,
 )
@@ -88,6 +89,7 @@ __all__ = [
     "compare_models",
     "error_cost",
     "evaluate",
+    "label_model_labels",
     "label_model_name",
     "label_model_score",
     "metrics_over_time",

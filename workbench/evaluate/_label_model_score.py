@@ -54,6 +54,25 @@ class LabelModelScore:
         return asdict(self)
 
 
+def label_model_labels(model: Any, L: Any) -> np.ndarray:
+    """A fitted label model's labels under the convention: ``ABSTAIN`` on rows no LF covers and on ties.
+
+    Give these (not ``predict_proba``) to :func:`workbench.evaluate.compare_models` so a label
+    model is compared the same way everywhere.
+
+    Examples
+    --------
+    >>> from workbench.generate import MajorityVote
+    >>> L = np.array([[1, 1], [0, 1], [-1, -1]])
+    >>> label_model_labels(MajorityVote().fit(L), L).tolist()
+    [1, -1, -1]
+    """
+    L = check_label_matrix(L, int(model.cardinality))
+    labels = proba_to_labels(model.predict_proba(L), tie_break="abstain")
+    labels[~covered(L)] = ABSTAIN
+    return labels
+
+
 def label_model_score(model: Any, L: Any, y: Any, *, split: str = "test", name: str | None = None) -> LabelModelScore:
     """Score a fitted label model on ``(L, y)`` with the one abstain convention.
 
@@ -81,10 +100,8 @@ def label_model_score(model: Any, L: Any, y: Any, *, split: str = "test", name: 
     majority vote on dev (4 rows): accuracy 0.500 with abstentions counted as errors; 1.000 on the 50% of rows it labels
     """
     k = int(model.cardinality)
-    L = check_label_matrix(L, k)
-    y = check_labels(y, k, n_rows=len(L), name="y")
-    labels = proba_to_labels(model.predict_proba(L), tie_break="abstain")
-    labels[~covered(L)] = ABSTAIN
+    labels = label_model_labels(model, L)
+    y = check_labels(y, k, n_rows=len(labels), name="y")
     got = labels != ABSTAIN
     return LabelModelScore(
         model=name or label_model_name(model),
