@@ -3,7 +3,9 @@
 Every ``check_*`` function takes the learner's answer first (``None`` while unanswered),
 recomputes the right answer with the package and returns a :class:`Feedback` that says
 right or wrong and why; :func:`check_choice` checks the concept questions of
-:data:`QUESTIONS`. :func:`build_course` executes the notebooks into a readable HTML copy.
+:data:`QUESTIONS`. The primer's worked example (:func:`simulate_votes`,
+:func:`accuracies_from_agreement`) lives here too, and :func:`build_course` executes the notebooks
+into a readable HTML copy.
 """
 
 from workbench.course._build import (
@@ -35,6 +37,12 @@ from workbench.course._checks import (
 from workbench.course._feedback import (
     Feedback,
 )
+from workbench.course._primer import (
+    accuracies_from_agreement,
+    accuracy_figure,
+    simulate_votes,
+    split_roles,
+)
 from workbench.course._questions import (
     QUESTIONS,
     Question,
@@ -45,6 +53,8 @@ __all__ = [
     "Feedback",
     "QUESTIONS",
     "Question",
+    "accuracies_from_agreement",
+    "accuracy_figure",
     "build_course",
     "build_notebook",
     "check_best_round",
@@ -68,4 +78,6 @@ __all__ = [
     "check_threshold",
     "check_top_conflict",
     "course_notebooks",
+    "simulate_votes",
+    "split_roles",
 ]
