@@ -304,8 +304,8 @@ def check_flagged_slices(answer: Sequence[str] | None, slices: pd.DataFrame) -> 
     name = "flagged slices"
     if answer is None:
         return unanswered(name, "the slice names whose 'flagged' column is True")
-    table = slices.reset_index()
-    key = table.columns[0]
+    table = slices if "slice" in slices.columns else slices.reset_index()
+    key = "slice" if "slice" in table.columns else table.columns[0]
     truth = set(table.loc[table["flagged"], key])
     if set(answer) == truth:
         return Feedback(name, True, f"{sorted(truth) or 'none'}; the others are within the margin or too small to tell.")
