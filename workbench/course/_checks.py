@@ -260,14 +260,17 @@ def check_ece(answer: float | None, y: Any, proba: Any, n_bins: int = 10) -> Fee
 
 
 def check_brier(answer: float | None, y: Any, proba: Any) -> Feedback:
-    """Mean squared distance between the probability vectors and the one-hot truth."""
+    """Brier score as scikit-learn counts it: for two classes, the mean of ``(p_1 - y)^2``."""
     name = "Brier score"
     if answer is None:
-        return unanswered(name, "mean over rows of the sum over classes of (p_c - [y == c])^2")
+        return unanswered(name, "for two classes: the mean over rows of (probability of class 1 - gold label)^2")
     truth = brier_score(y, proba)
     if close(answer, truth, TOL):
         return Feedback(name, True, f"{truth:.3f} (0 is perfect).")
-    return Feedback(name, False, f"not {answer}; sum the squared gaps over the classes, then average over rows.")
+    if np.asarray(proba).shape[1] == 2 and close(answer, 2 * truth, TOL):
+        return Feedback(name, False, "that sums the squared gaps over both classes; with two classes the Brier "
+                                     "score (scikit-learn's) counts the positive class only, half of that.")
+    return Feedback(name, False, f"not {answer}; average (p_1 - y)^2 over the rows.")
 
 
 def check_curation_choice(answer: Any, choices: pd.DataFrame) -> Feedback:
