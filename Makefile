@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo lab test test-fast bench explorer clean
+.PHONY: install demo lab test test-fast bench explorer course clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ bench: $(STAMP)
 ## Serve the threshold explorer as a web app on http://127.0.0.1:8866 (Voila, loopback only).
 explorer: $(STAMP)
 	$(BIN)/voila apps/explorer.ipynb --no-browser --Voila.ip=127.0.0.1 --port=8866
+
+## Execute the whole notebook series into a readable HTML copy in out/course/ (figures static, plotly.js inline: no
+## kernel or network needed to read it; widgets shown as snapshots). Takes a few minutes.
+course: $(STAMP)
+	$(BIN)/python -m workbench.course --out out/course
 
 clean:
 	rm -rf $(VENV) out .pytest_cache
