@@ -18,8 +18,15 @@ def widget_notebook(path):
         nbformat.v4.new_code_cell("import plotly.graph_objects as go, ipywidgets as w\n"
                                   "fig = go.Figure(go.Bar(x=['a', 'b'], y=[3, 5], name='bars in a widget'))\n"
                                   "w.VBox([w.HTML('<b>dashboard status</b>'), go.FigureWidget(fig),"
-                                  " w.IntSlider(4, description='threshold'), w.Button(description='Add')])"),
+                                  " w.IntSlider(4, description='threshold'), w.Button(description='Add'),"
+                                  " w.Dropdown(options=['ham', 'spam'], value='spam', description='votes'),"
+                                  " w.GridBox([w.Checkbox(True), w.HTML('kw_song')],"
+                                  " layout=w.Layout(grid_template_columns='30px 1fr'))])"),
         nbformat.v4.new_code_cell("fig.show()"),
+        nbformat.v4.new_code_cell("import numpy as np\n"
+                                  "heat = go.FigureWidget(go.Heatmap(z=np.zeros((2, 2))))\nheat"),
+        nbformat.v4.new_code_cell("heat.data[0].z = np.array([[1.5, 2.5], [3.5, 4.5]])  # updated in place, as the studio does\n"
+                                  "heat.layout.title = 'updated after display'"),
     ]
     nbformat.write(nb, path)
     return path
@@ -48,8 +55,12 @@ def test_widgets_become_snapshots_with_their_figures_static(tmp_path):
     built = build_course(tmp_path / "html", [widget_notebook(tmp_path / "page.ipynb")], verbose=False)
     html = built[0].read_text()
     assert "Snapshot of an interactive widget" in html and "<b>dashboard status</b>" in html
-    assert html.count("Plotly.newPlot") == 2 and "bars in a widget" in html  # the FigureWidget and fig.show()
+    assert html.count("Plotly.newPlot") == 3 and "bars in a widget" in html  # two FigureWidgets and fig.show()
+    assert '"title":{"text":"updated after display"}' in html  # the widget as it was at the end, not as first shown
     assert re.search(r"<button disabled[^>]*>Add</button>", html) and "threshold <code>4</code>" in html
+    assert "votes <code>spam</code>" in html  # a dropdown shows its choice
+    grid = re.search(r"display:grid;grid-template-columns:30px 1fr[^>]*><span><input ([^>]*)>", html)
+    assert grid and "checked" in grid.group(1) and "disabled" in grid.group(1)  # a ticked checkbox, in its grid
     assert "widget-view+json" not in html and "Error displaying widget" not in html
 
 
@@ -62,4 +73,4 @@ def test_built_figures_draw_offline_in_a_browser(tmp_path):
         page.route("http*://**", lambda route: route.abort())  # no network: everything must be in the file
         page.goto(built[0].as_uri())
         page.wait_for_function("document.querySelectorAll('.js-plotly-plot .main-svg').length > 0", timeout=30_000)
-        assert page.evaluate("document.querySelectorAll('.js-plotly-plot').length") == 2
+        assert page.evaluate("document.querySelectorAll('.js-plotly-plot').length") == 3

@@ -38,6 +38,19 @@ SNAPSHOT_NOTE = ("Snapshot of an interactive widget as it was when the notebook 
                  "open the notebook in JupyterLab to use it.")
 
 
+# Run after the notebook: a figure widget updated in place (as the studio's are) keeps its first
+# data in the saved widget state, so its snapshot would show that; re-sending the current figure
+# records what the reader would have seen. The cell is removed again before export.
+SYNC_FIGURE_WIDGETS = """
+import gc as _gc, json as _json
+import plotly.io as _pio
+from plotly.basewidget import BaseFigureWidget as _FigureWidget
+for _w in [_o for _o in _gc.get_objects() if isinstance(_o, _FigureWidget)]:
+    _fig = _json.loads(_pio.to_json(_w, validate=False))
+    _w._widget_data, _w._widget_layout = _fig.get("data", []), _fig.get("layout", {})
+"""
+
+
 def course_notebooks(folder: str | os.PathLike = NOTEBOOKS_DIR) -> list[Path]:
     """The series in reading order (the primer sorts first); solutions are not part of the handout."""
     return sorted(Path(folder).glob("*.ipynb"))
@@ -78,6 +91,9 @@ class _Page:
         name, s = model["model_name"], model["state"]
         if name in BOXES:
             children = "".join(self.widget(ref.removeprefix("IPY_MODEL_")) for ref in s.get("children", []))
+            columns = self._layout(s).get("grid_template_columns")
+            if name == "GridBoxModel" and columns:
+                return f'<div style="display:grid;grid-template-columns:{html.escape(columns)};gap:2px 8px">{children}</div>'
             return f'<div style="display:flex;flex-direction:{BOXES[name]};gap:6px;flex-wrap:wrap">{children}</div>'
         if "_widget_data" in s:  # plotly FigureWidget
             return self.figure({"data": s.get("_widget_data") or [], "layout": s.get("_widget_layout") or {}})
@@ -92,10 +108,25 @@ class _Page:
                     f"<progress value=\"{s.get('value', 0)}\" max=\"{s.get('max', 100)}\"></progress></span>")
         if name in ("ButtonModel", "ToggleButtonModel"):
             return f"<button disabled>{html.escape(str(s.get('description', '')))}</button>"
+        if name == "CheckboxModel":
+            return f"<span><input type=\"checkbox\" disabled{' checked' if s.get('value') else ''}> " \
+                   f"{html.escape(str(s.get('description', '')))}</span>"
+        if name in ("TextModel", "TextareaModel"):
+            return (f"<span>{html.escape(str(s.get('description', '')))} <input disabled "
+                    f"value=\"{html.escape(str(s.get('value', '')))}\" placeholder=\"{html.escape(str(s.get('placeholder', '')))}\"></span>")
+        if "_options_labels" in s:  # dropdowns, toggle buttons, radio buttons: the chosen option
+            labels, index = s["_options_labels"], s.get("index")
+            chosen = labels[index] if isinstance(index, int) and 0 <= index < len(labels) else ""
+            return f'<span class="wb-control">{html.escape(str(s.get("description", "")))} <code>{html.escape(chosen)}</code></span>'
         label = html.escape(str(s.get("description", "")))
         if "value" in s:
             return f'<span class="wb-control">{label} <code>{html.escape(json.dumps(s["value"]))}</code></span>'
         return f"<em>[{html.escape(name.removesuffix('Model'))}: interactive in JupyterLab]</em>"
+
+    def _layout(self, state: dict) -> dict:
+        ref = state.get("layout")
+        model = self.state.get(ref.removeprefix("IPY_MODEL_")) if isinstance(ref, str) else None
+        return model["state"] if model else {}
 
     def output(self, output: dict) -> str:
         data = output.get("data", {})
@@ -133,9 +164,11 @@ def build_notebook(path: str | os.PathLike, out: str | os.PathLike, *, timeout: 
     """Execute one notebook and write its static HTML as ``out/<name>.html``; a failing cell raises."""
     path = Path(path).resolve()
     nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(SYNC_FIGURE_WIDGETS))
     with tempfile.TemporaryDirectory(prefix="course-") as scratch, _environment(WORKBENCH_OUT=scratch):
         NotebookClient(nb, timeout=timeout, kernel_name=kernel_name,
                        resources={"metadata": {"path": str(path.parent)}}).execute()
+    nb.cells.pop()
     make_static(nb)
     body, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
     # With require.js on the page, the inlined plotly.js registers as an AMD module instead of
