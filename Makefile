@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo lab test test-fast bench explorer studio clean
+.PHONY: install demo lab test test-fast bench explorer studio course clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ explorer: $(STAMP)
 ## Serve the LF Studio as a web app on http://127.0.0.1:8867 (Voila, loopback only); LFs are kept in out/workbench.sqlite.
 studio: $(STAMP)
 	$(BIN)/voila apps/studio.ipynb --no-browser --Voila.ip=127.0.0.1 --port=8867
+
+## Execute the whole notebook series into a readable HTML copy in out/course/ (figures static, plotly.js inline: no
+## kernel or network needed to read it; widgets shown as snapshots). Takes a few minutes.
+course: $(STAMP)
+	$(BIN)/python -m workbench.course --out out/course
 
 clean:
 	rm -rf $(VENV) out .pytest_cache

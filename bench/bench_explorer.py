@@ -48,7 +48,7 @@ def main() -> None:
             proba = label_model_proba(SnorkelLabelModel(cardinality=ds.cardinality), L_train, {"valid": L_valid}, cache_dir=cache)
         with stopwatch() as warm:
             label_model_proba(SnorkelLabelModel(cardinality=ds.cardinality), L_train, {"valid": L_valid}, cache_dir=cache)
-    explorer = ThresholdExplorer(ds.train, proba["train"], dev_proba=proba["valid"], dev_labels=ds.valid["label"],
+    explorer = ThresholdExplorer(ds.train, proba["train"], valid_proba=proba["valid"], valid_labels=ds.valid["label"],
                                  class_names=ds.class_names, abstained=~covered(L_train),
                                  target=class_shares(ds.dev["label"], ds.cardinality), threshold=0.7, labeled_name="valid")
     ours, baseline, sent, old_sent = [], [], [], []

@@ -42,7 +42,7 @@ def test_threshold_curve_matches_counting_by_hand():
     D = rng.dirichlet([1, 1, 1], size=80)
     y = rng.integers(0, 3, size=80)
     grid = np.array([0.34, 0.5, 0.62, 0.8, 0.95])
-    curve = threshold_curve(P, dev_proba=D, dev_labels=y, thresholds=grid, class_names=["a", "b", "c"])
+    curve = threshold_curve(P, valid_proba=D, valid_labels=y, thresholds=grid, class_names=["a", "b", "c"])
     assert len(curve) == len(grid) * 4
     for t in grid:
         row = curve[(curve["threshold"] == t) & (curve["class"] == "all")].iloc[0]
@@ -50,31 +50,31 @@ def test_threshold_curve_matches_counting_by_hand():
         assert row["n_kept"] == kept.sum() and row["coverage"] == pytest.approx(kept.mean())
         dev_kept = D.max(1) >= t
         expected = (D.argmax(1) == y)[dev_kept].mean() if dev_kept.any() else np.nan
-        assert row["dev_precision"] == pytest.approx(expected, nan_ok=True)
+        assert row["valid_precision"] == pytest.approx(expected, nan_ok=True)
         for c, name in enumerate("abc"):
             row = curve[(curve["threshold"] == t) & (curve["class"] == name)].iloc[0]
             kept_c = kept & (P.argmax(1) == c)
             assert row["n_kept"] == kept_c.sum()
             dev_c = dev_kept & (D.argmax(1) == c)
             expected = (y[dev_c] == c).mean() if dev_c.any() else np.nan
-            assert row["dev_precision"] == pytest.approx(expected, nan_ok=True)
+            assert row["valid_precision"] == pytest.approx(expected, nan_ok=True)
 
 
 def test_threshold_curve_known_values_and_monotone_coverage():
     # confidences 0.55, 0.65, ..., 0.95; the two least confident dev rows are wrong
     P = binary_proba([0.55, 0.65, 0.75, 0.85, 0.95])
-    curve = threshold_curve(P, dev_proba=P, dev_labels=[0, 0, 1, 1, 1], thresholds=[0.5, 0.6, 0.7, 0.9, 0.96])
+    curve = threshold_curve(P, valid_proba=P, valid_labels=[0, 0, 1, 1, 1], thresholds=[0.5, 0.6, 0.7, 0.9, 0.96])
     overall = curve[curve["class"] == "all"]
     assert overall["coverage"].tolist() == [1.0, 0.8, 0.6, 0.2, 0.0]
-    np.testing.assert_allclose(overall["dev_precision"], [0.6, 0.75, 1.0, 1.0, np.nan])
+    np.testing.assert_allclose(overall["valid_precision"], [0.6, 0.75, 1.0, 1.0, np.nan])
     default = threshold_curve(binary_proba(np.random.default_rng(0).random(100)))
     assert default["threshold"].min() == 0.5 and default["threshold"].max() == 1.0
     for _, part in default.groupby("class"):
         assert (np.diff(part.sort_values("threshold")["coverage"].to_numpy()) <= 0).all()
-    with pytest.raises(ValueError, match="both dev_proba and dev_labels"):
-        threshold_curve(P, dev_proba=P)
+    with pytest.raises(ValueError, match="both valid_proba and valid_labels"):
+        threshold_curve(P, valid_proba=P)
     with pytest.raises(ValueError, match="out of range"):
-        threshold_curve(P, dev_proba=P, dev_labels=[0, 1, 2, 0, 0])
+        threshold_curve(P, valid_proba=P, valid_labels=[0, 1, 2, 0, 0])
 
 
 def test_examples_near_threshold():

@@ -101,3 +101,19 @@ def test_bad_inputs_name_the_problem(fixture):
         Distiller().fit(X_transfer, posterior(X_transfer) * 2)
     with pytest.raises(ValueError, match="temperature must be a positive"):
         Distiller(LogisticRegression(), temperature=0).fit(X_transfer, posterior(X_transfer))
+
+
+def test_best_student_lets_hard_and_soft_compete_and_never_picks_the_teacher():
+    import pandas as pd
+
+    from workbench.generate import best_student
+
+    table = pd.DataFrame({"targets": ["teacher", "hard", "soft", "soft"], "temperature": [np.nan, np.nan, 1.0, 2.0],
+                          "log_loss": [0.10, 0.20, 0.30, 0.25], "accuracy": [0.9, 0.8, 0.85, 0.7]},
+                         index=["teacher", "hard", "soft T=1", "soft T=2"])
+    assert best_student(table) == {"targets": "hard", "temperature": 1.0}
+    assert best_student(table.drop(index="hard")) == {"targets": "soft", "temperature": 2.0}
+    with pytest.raises(ValueError, match="'brier'"):
+        best_student(table, metric="brier")
+    with pytest.raises(ValueError, match="no student rows"):
+        best_student(table.loc[["teacher"]])

@@ -21,14 +21,14 @@ def moons():
         y[rng.choice(np.flatnonzero(gold[:600] == c), 2, replace=False)] = c
     return {
         "X": F[:600], "y": y, "gold": gold[:600],
-        "X_dev": F[600:800], "y_dev": gold[600:800], "X_test": F[800:], "y_test": gold[800:],
+        "X_valid": F[600:800], "y_valid": gold[600:800], "X_test": F[800:], "y_test": gold[800:],
     }
 
 
 def run(moons, **params):
     params = {"estimator": LogisticRegression(C=10), "progress_bar": False, "patience": 2, **params}
     return PseudoLabeler(**params).fit(
-        moons["X"], moons["y"], X_dev=moons["X_dev"], y_dev=moons["y_dev"],
+        moons["X"], moons["y"], X_valid=moons["X_valid"], y_valid=moons["y_valid"],
         eval_sets={"test": (moons["X_test"], moons["y_test"])}, audit_labels=moons["gold"],
     )
 
@@ -41,7 +41,7 @@ def test_separable_clusters_with_few_seeds_reach_high_accuracy(moons):
     assert model.score(moons["X_test"], moons["y_test"]) > 0.97  # ... following the clusters is
     h = model.history_
     assert h["round"].tolist() == list(range(len(h)))
-    assert h.loc[model.best_round_, "dev_accuracy"] == h["dev_accuracy"].max()
+    assert h.loc[model.best_round_, "valid_accuracy"] == h["valid_accuracy"].max()
     assert h["test_accuracy"].iloc[model.best_round_] > h["test_accuracy"].iloc[0] + 0.15
     kept = h[h["kept"] & (h["round"] > 0)]
     assert (kept["pseudo_label_accuracy"] > 0.97).all()
@@ -62,24 +62,24 @@ def test_bad_threshold_degrades_and_the_history_shows_it(moons):
     h = bad.history_
     # Threshold 0.5 takes the whole pool in round 1, mistakes of the seed model included ...
     assert h.loc[1, "n_added"] == (moons["y"] == -1).sum()
-    assert bad.termination_condition_ in ("all_labeled", "dev_plateau")
+    assert bad.termination_condition_ in ("all_labeled", "valid_plateau")
     assert h.loc[1, "pseudo_label_accuracy"] < 0.85
     # ... and the clean dev score shows no gain, unlike the good run's.
-    assert h["dev_accuracy"].max() < h.loc[0, "dev_accuracy"] + 0.02
-    assert good.history_["dev_accuracy"].max() > good.history_.loc[0, "dev_accuracy"] + 0.15
+    assert h["valid_accuracy"].max() < h.loc[0, "valid_accuracy"] + 0.02
+    assert good.history_["valid_accuracy"].max() > good.history_.loc[0, "valid_accuracy"] + 0.15
 
 
 def test_early_stopping_rolls_back_to_the_best_dev_round(moons):
     model = run(moons, threshold=0.6, patience=1, max_rounds=10)
     h = model.history_
     best = model.best_round_
-    assert h.loc[best, "dev_accuracy"] == h["dev_accuracy"].max()
-    if model.termination_condition_ == "dev_plateau":
-        assert h["dev_accuracy"].iloc[-1] <= h.loc[best, "dev_accuracy"]
+    assert h.loc[best, "valid_accuracy"] == h["valid_accuracy"].max()
+    if model.termination_condition_ == "valid_plateau":
+        assert h["valid_accuracy"].iloc[-1] <= h.loc[best, "valid_accuracy"]
     assert h["kept"].tolist() == [r <= best for r in h["round"]]
     assert model.labeled_iter_.max() == best
     assert (model.transduction_[model.labeled_iter_ == -1] == -1).all()
-    assert model.score(moons["X_dev"], moons["y_dev"]) == pytest.approx(h.loc[best, "dev_accuracy"])
+    assert model.score(moons["X_valid"], moons["y_valid"]) == pytest.approx(h.loc[best, "valid_accuracy"])
 
 
 def test_matches_sklearn_self_training_in_plain_mode(moons):
@@ -129,8 +129,8 @@ def test_input_errors_name_the_problem(moons):
         PseudoLabeler().fit(X, np.r_[-2, y[1:]])
     with pytest.raises(ValueError, match="balance must be one of"):
         PseudoLabeler(balance="yes").fit(X, y)
-    with pytest.raises(ValueError, match="both X_dev and y_dev"):
-        PseudoLabeler().fit(X, y, X_dev=moons["X_dev"])
+    with pytest.raises(ValueError, match="both X_valid and y_valid"):
+        PseudoLabeler().fit(X, y, X_valid=moons["X_valid"])
     with pytest.raises(TypeError, match="takes no sample_weight"):
         from sklearn.neighbors import KNeighborsClassifier
 
@@ -143,11 +143,11 @@ def test_rounds_figure_shows_pool_growth_and_scores(moons):
     fig = pseudo_label_rounds(h, class_names=["moon A", "moon B"])
     names = [t.name for t in fig.data]
     assert names[:3] == ["seeds", "pseudo-labeled moon A", "pseudo-labeled moon B"]
-    assert {"dev accuracy", "test accuracy", "pseudo-label accuracy (audit)"} <= set(names)
+    assert {"valid accuracy", "test accuracy", "pseudo-label accuracy (audit)"} <= set(names)
     bars = {t.name: np.asarray(t.y) for t in fig.data if t.type == "bar"}
     np.testing.assert_array_equal(bars["seeds"] + bars["pseudo-labeled moon A"] + bars["pseudo-labeled moon B"], h["n_labeled"])
-    dev = next(t for t in fig.data if t.name == "dev accuracy")
-    np.testing.assert_allclose(dev.y, h["dev_accuracy"])
+    dev = next(t for t in fig.data if t.name == "valid accuracy")
+    np.testing.assert_allclose(dev.y, h["valid_accuracy"])
     # Rolled-back rounds are faded.
     faded = np.asarray(fig.data[1].marker.opacity) < 1
     np.testing.assert_array_equal(faded, ~h["kept"].to_numpy())

@@ -63,23 +63,23 @@ def test_fit_weighted_routes_to_the_pipeline_and_fit_soft_matches_targets():
 def task():
     rng = np.random.default_rng(0)
     X_pool, y_pool = linear_task(rng, 800)
-    X_dev, y_dev = linear_task(rng, 200)
+    X_valid, y_valid = linear_task(rng, 200)
     X_test, y_test = linear_task(rng, 1000)
-    return X_pool, y_pool, X_dev, y_dev, X_test, y_test
+    return X_pool, y_pool, X_valid, y_valid, X_test, y_test
 
 
 def test_early_stopping_keeps_the_best_dev_epoch_and_checkpoints_every_epoch(task, tmp_path):
-    X_pool, y_pool, X_dev, y_dev, _, _ = task
+    X_pool, y_pool, X_valid, y_valid, _, _ = task
     P = noisy_teacher(np.random.default_rng(1), y_pool, flip=0.25)
     trainer = EndModelTrainer(
         "passthrough", eta0=1.0, max_epochs=40, patience=3, checkpoint_dir=tmp_path, progress_bar=False
-    ).fit(X_pool, P, X_dev=X_dev, y_dev=y_dev)
+    ).fit(X_pool, P, X_valid=X_valid, y_valid=y_valid)
     h = trainer.history_
     best = trainer.best_epoch_
     assert h.loc[h["best"], "epoch"].item() == best
-    assert h["dev_accuracy"].max() == h.loc[best - 1, "dev_accuracy"]
-    ties = h[(h["dev_accuracy"] == h["dev_accuracy"].max()) & (h["epoch"] <= best)]
-    assert h.loc[best - 1, "dev_log_loss"] == ties["dev_log_loss"].min()  # log loss breaks accuracy ties
+    assert h["valid_accuracy"].max() == h.loc[best - 1, "valid_accuracy"]
+    ties = h[(h["valid_accuracy"] == h["valid_accuracy"].max()) & (h["epoch"] <= best)]
+    assert h.loc[best - 1, "valid_log_loss"] == ties["valid_log_loss"].min()  # log loss breaks accuracy ties
     # Stopped `patience` epochs after the best (or at the epoch limit).
     assert len(h) == min(best + 3, 40)
     assert len(trainer.checkpoints_) == len(h)
@@ -90,13 +90,13 @@ def test_early_stopping_keeps_the_best_dev_epoch_and_checkpoints_every_epoch(tas
     for epoch in (1, len(h)):
         with open(tmp_path / f"epoch_{epoch:03d}.pkl", "rb") as fh:
             restored = pickle.load(fh)
-        assert restored.score(X_dev, y_dev) == pytest.approx(h.loc[epoch - 1, "dev_accuracy"])
-    np.testing.assert_allclose(trainer.predict_proba(X_dev), trainer.checkpoints_[best - 1].predict_proba(X_dev))
-    assert trainer.score(X_dev, y_dev) == pytest.approx(h["dev_accuracy"].max())
+        assert restored.score(X_valid, y_valid) == pytest.approx(h.loc[epoch - 1, "valid_accuracy"])
+    np.testing.assert_allclose(trainer.predict_proba(X_valid), trainer.checkpoints_[best - 1].predict_proba(X_valid))
+    assert trainer.score(X_valid, y_valid) == pytest.approx(h["valid_accuracy"].max())
 
 
 def test_supervised_weight_lets_few_clean_rows_correct_systematic_synthetic_errors(task):
-    X_pool, y_pool, X_dev, y_dev, X_test, y_test = task
+    X_pool, y_pool, X_valid, y_valid, X_test, y_test = task
     # Synthetic labels that are wrong wherever x1 > 0.8 (a systematic blind spot).
     blind = X_pool[:, 1] > 0.8
     P = one_hot(np.where(blind, 1 - y_pool, y_pool), 2)
@@ -108,7 +108,7 @@ def test_supervised_weight_lets_few_clean_rows_correct_systematic_synthetic_erro
 
     def accuracy_in_region(weight):
         t = EndModelTrainer("passthrough", supervised_weight=weight, max_epochs=15, progress_bar=False)
-        t.fit(X_pool, P, X_sup, y_sup, X_dev=X_dev, y_dev=y_dev)
+        t.fit(X_pool, P, X_sup, y_sup, X_valid=X_valid, y_valid=y_valid)
         return (t.predict(X_test[region]) == y_test[region]).mean()
 
     heavy, ignored = accuracy_in_region(20.0), accuracy_in_region(0.0)
@@ -116,89 +116,89 @@ def test_supervised_weight_lets_few_clean_rows_correct_systematic_synthetic_erro
 
 
 def test_soft_labels_reach_the_end_model(task):
-    X_pool, y_pool, X_dev, y_dev, _, _ = task
+    X_pool, y_pool, X_valid, y_valid, _, _ = task
     hard = EndModelTrainer("passthrough", alpha=1e-5, max_epochs=10, patience=10, progress_bar=False)
     soft = EndModelTrainer("passthrough", alpha=1e-5, max_epochs=10, patience=10, progress_bar=False)
-    hard.fit(X_pool, one_hot(y_pool, 2), X_dev=X_dev, y_dev=y_dev)
-    soft.fit(X_pool, one_hot(y_pool, 2) * 0.6 + 0.2, X_dev=X_dev, y_dev=y_dev)
-    assert soft.predict_proba(X_dev).max(axis=1).mean() < hard.predict_proba(X_dev).max(axis=1).mean() - 0.1
+    hard.fit(X_pool, one_hot(y_pool, 2), X_valid=X_valid, y_valid=y_valid)
+    soft.fit(X_pool, one_hot(y_pool, 2) * 0.6 + 0.2, X_valid=X_valid, y_valid=y_valid)
+    assert soft.predict_proba(X_valid).max(axis=1).mean() < hard.predict_proba(X_valid).max(axis=1).mean() - 0.1
     # targets="hard" trains on the arg-max of the same soft labels: the hard model again.
     argmax = EndModelTrainer("passthrough", targets="hard", alpha=1e-5, max_epochs=10, patience=10, progress_bar=False)
-    argmax.fit(X_pool, one_hot(y_pool, 2) * 0.6 + 0.2, X_dev=X_dev, y_dev=y_dev)
-    np.testing.assert_allclose(argmax.predict_proba(X_dev), hard.predict_proba(X_dev))
+    argmax.fit(X_pool, one_hot(y_pool, 2) * 0.6 + 0.2, X_valid=X_valid, y_valid=y_valid)
+    np.testing.assert_allclose(argmax.predict_proba(X_valid), hard.predict_proba(X_valid))
     # Label smoothing of hard targets tempers the confidence they teach.
     smoothed = EndModelTrainer("passthrough", targets="hard", label_smoothing=0.2, alpha=1e-5, max_epochs=10,
-                               patience=10, progress_bar=False).fit(X_pool, one_hot(y_pool, 2), X_dev=X_dev, y_dev=y_dev)
-    assert smoothed.predict_proba(X_dev).max(axis=1).mean() < hard.predict_proba(X_dev).max(axis=1).mean() - 0.05
+                               patience=10, progress_bar=False).fit(X_pool, one_hot(y_pool, 2), X_valid=X_valid, y_valid=y_valid)
+    assert smoothed.predict_proba(X_valid).max(axis=1).mean() < hard.predict_proba(X_valid).max(axis=1).mean() - 0.05
     with pytest.raises(ValueError, match="targets must be 'soft' or 'hard'"):
-        EndModelTrainer("passthrough", targets="argmax").fit(X_pool, one_hot(y_pool, 2), X_dev=X_dev, y_dev=y_dev)
+        EndModelTrainer("passthrough", targets="argmax").fit(X_pool, one_hot(y_pool, 2), X_valid=X_valid, y_valid=y_valid)
 
 
 def test_trainer_on_texts_mixes_a_supervised_set():
     texts = ["free money now", "win a free prize", "check my channel", "love this song", "great video", "nice voice"]
     P = one_hot([1, 1, 1, 0, 0, 0], 2)
     trainer = EndModelTrainer(max_epochs=5, progress_bar=False).fit(
-        texts * 4, np.tile(P, (4, 1)), ["subscribe to my channel"], [1], X_dev=texts, y_dev=[1, 1, 1, 0, 0, 0]
+        texts * 4, np.tile(P, (4, 1)), ["subscribe to my channel"], [1], X_valid=texts, y_valid=[1, 1, 1, 0, 0, 0]
     )
     assert "subscribe" in trainer.model_[0].vocabulary_  # features fitted on the supervised rows too
     assert trainer.predict(["free prize money", "love the voice"]).tolist() == [1, 0]
 
 
 def test_student_teacher_loop_replaces_a_noisy_teacher_and_stops_at_a_perfect_one(task):
-    X_pool, y_pool, X_dev, y_dev, X_test, y_test = task
+    X_pool, y_pool, X_valid, y_valid, X_test, y_test = task
     rng = np.random.default_rng(3)
-    teacher = {"pool": noisy_teacher(rng, y_pool, 0.3), "dev": noisy_teacher(rng, y_dev, 0.3),
+    teacher = {"pool": noisy_teacher(rng, y_pool, 0.3), "valid": noisy_teacher(rng, y_valid, 0.3),
                "test": noisy_teacher(rng, y_test, 0.3)}
     trainer = EndModelTrainer("passthrough", max_epochs=10, progress_bar=False)
-    result = student_teacher_loop(X_pool, teacher, X_dev, y_dev, X_test, y_test, trainer=trainer,
+    result = student_teacher_loop(X_pool, teacher, X_valid, y_valid, X_test, y_test, trainer=trainer,
                                   max_rounds=2, progress_bar=False)
     h = result.history
     # A linear student averages out random label noise: it beats its 70%-accurate teacher ...
-    assert h.loc[0, "teacher_dev_accuracy"] == pytest.approx(0.7, abs=0.07)
+    assert h.loc[0, "teacher_valid_accuracy"] == pytest.approx(0.7, abs=0.07)
     assert h.loc[0, "student_beats_teacher"] and h.loc[0, "student_test_accuracy"] > 0.9
     # ... and becomes the teacher of round 2.
     assert h.loc[1, "teacher"] == "student 1"
-    assert h.loc[1, "teacher_dev_accuracy"] == pytest.approx(h.loc[0, "student_dev_accuracy"])
+    assert h.loc[1, "teacher_valid_accuracy"] == pytest.approx(h.loc[0, "student_valid_accuracy"])
     assert len(result.students) == 2
 
-    perfect = {"pool": one_hot(y_pool, 2), "dev": one_hot(y_dev, 2), "test": one_hot(y_test, 2)}
-    stop = student_teacher_loop(X_pool, perfect, X_dev, y_dev, X_test, y_test, trainer=trainer, max_rounds=3,
+    perfect = {"pool": one_hot(y_pool, 2), "valid": one_hot(y_valid, 2), "test": one_hot(y_test, 2)}
+    stop = student_teacher_loop(X_pool, perfect, X_valid, y_valid, X_test, y_test, trainer=trainer, max_rounds=3,
                                 progress_bar=False)
     assert len(stop.history) == 1 and not stop.history.loc[0, "student_beats_teacher"]
     np.testing.assert_array_equal(stop.final_proba["test"], perfect["test"])
 
 
 def test_curation_and_input_errors(task):
-    X_pool, y_pool, X_dev, y_dev, X_test, y_test = task
+    X_pool, y_pool, X_valid, y_valid, X_test, y_test = task
     P = np.c_[np.full(len(y_pool), 0.5), np.full(len(y_pool), 0.5)]
     P[:100] = one_hot(y_pool[:100], 2)
-    teacher = {"pool": P, "dev": one_hot(y_dev, 2), "test": one_hot(y_test, 2)}
-    result = student_teacher_loop(X_pool, teacher, X_dev, y_dev, X_test, y_test,
+    teacher = {"pool": P, "valid": one_hot(y_valid, 2), "test": one_hot(y_test, 2)}
+    result = student_teacher_loop(X_pool, teacher, X_valid, y_valid, X_test, y_test,
                                   curate=lambda proba: confidence_filter(proba, 0.6).kept,
                                   trainer=EndModelTrainer("passthrough", max_epochs=3, progress_bar=False),
                                   max_rounds=1, progress_bar=False)
     assert result.history.loc[0, "n_curated"] == 100
     with pytest.raises(ValueError, match="teacher_proba needs a 'test' array"):
-        student_teacher_loop(X_pool, {"pool": P, "dev": P[:200]}, X_dev, y_dev, X_test, y_test)
+        student_teacher_loop(X_pool, {"pool": P, "valid": P[:200]}, X_valid, y_valid, X_test, y_test)
     with pytest.raises(ValueError, match="non-empty boolean mask"):
-        student_teacher_loop(X_pool, teacher, X_dev, y_dev, X_test, y_test, curate=lambda P: np.zeros(len(P), bool),
+        student_teacher_loop(X_pool, teacher, X_valid, y_valid, X_test, y_test, curate=lambda P: np.zeros(len(P), bool),
                              progress_bar=False, max_rounds=1)
     with pytest.raises(ValueError, match="y_supervised has 2 labels for 3 rows"):
-        EndModelTrainer("passthrough").fit(X_pool, P, X_dev[:3], [0, 1], X_dev=X_dev, y_dev=y_dev)
+        EndModelTrainer("passthrough").fit(X_pool, P, X_valid[:3], [0, 1], X_valid=X_valid, y_valid=y_valid)
     with pytest.raises(ValueError, match="proba_synthetic has 5 rows; expected 800"):
-        EndModelTrainer("passthrough").fit(X_pool, P[:5], X_dev=X_dev, y_dev=y_dev)
+        EndModelTrainer("passthrough").fit(X_pool, P[:5], X_valid=X_valid, y_valid=y_valid)
     with pytest.raises(TypeError, match="takes no sample_weight"):
         from sklearn.neighbors import KNeighborsClassifier
 
-        fit_weighted(KNeighborsClassifier(), X_dev, y_dev, np.ones(len(y_dev)))
+        fit_weighted(KNeighborsClassifier(), X_valid, y_valid, np.ones(len(y_valid)))
 
 
 def test_loop_and_training_figures(task):
-    X_pool, y_pool, X_dev, y_dev, X_test, y_test = task
+    X_pool, y_pool, X_valid, y_valid, X_test, y_test = task
     rng = np.random.default_rng(4)
-    teacher = {"pool": noisy_teacher(rng, y_pool, 0.3), "dev": noisy_teacher(rng, y_dev, 0.3),
+    teacher = {"pool": noisy_teacher(rng, y_pool, 0.3), "valid": noisy_teacher(rng, y_valid, 0.3),
                "test": noisy_teacher(rng, y_test, 0.3)}
-    result = student_teacher_loop(X_pool, teacher, X_dev, y_dev, X_test, y_test, max_rounds=2, progress_bar=False,
+    result = student_teacher_loop(X_pool, teacher, X_valid, y_valid, X_test, y_test, max_rounds=2, progress_bar=False,
                                   trainer=EndModelTrainer("passthrough", max_epochs=6, progress_bar=False))
     fig = student_teacher_rounds(result.history)
     stars = next(t for t in fig.data if t.name == "student wins → relabels")
@@ -208,20 +208,20 @@ def test_loop_and_training_figures(task):
     student = result.students[0]
     curve = training_curve(student.history_)
     assert curve.layout.shapes[0].x0 == student.best_epoch_
-    assert [t.name for t in curve.data][:2] == ["train loss (soft labels)", "dev log loss"]
+    assert [t.name for t in curve.data][:2] == ["train loss (soft labels)", "valid log loss"]
 
 
 def test_progress_bars_end_full_and_say_where_training_stopped_early(task, monkeypatch):
     import workbench.learn._learner as learner
 
-    X_pool, y_pool, X_dev, y_dev, X_test, y_test = task
+    X_pool, y_pool, X_valid, y_valid, X_test, y_test = task
     bars = notebook_bars(monkeypatch, learner)
     P = noisy_teacher(np.random.default_rng(1), y_pool, flip=0.25)
     epochs = len(EndModelTrainer("passthrough", eta0=1.0, max_epochs=40, patience=3, progress_bar=True)
-                 .fit(X_pool, P, X_dev=X_dev, y_dev=y_dev).history_)
+                 .fit(X_pool, P, X_valid=X_valid, y_valid=y_valid).history_)
     assert epochs < 40
-    perfect = {"pool": one_hot(y_pool, 2), "dev": one_hot(y_dev, 2), "test": one_hot(y_test, 2)}
-    student_teacher_loop(X_pool, perfect, X_dev, y_dev, X_test, y_test, max_rounds=3, progress_bar=True,
+    perfect = {"pool": one_hot(y_pool, 2), "valid": one_hot(y_valid, 2), "test": one_hot(y_test, 2)}
+    student_teacher_loop(X_pool, perfect, X_valid, y_valid, X_test, y_test, max_rounds=3, progress_bar=True,
                          trainer=EndModelTrainer("passthrough", max_epochs=3, progress_bar=False))
 
     final = [(b.desc, b.container.children[1].value, b.container.children[1].max, b.container.children[1].bar_style)

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from workbench.curate import FILTER_STEPS, StepParam, exclude, filter_step
-from workbench.evaluate import LeakageError, check_leakage
+from workbench.evaluate import ABSTAIN_POLICY, LeakageError, check_leakage
 from workbench.export import export_file_sha256, file_sha256, latest_run, read_export, read_table
 from workbench.generate import LABEL_MODELS, MajorityVote
 from workbench.pipeline import STAGES, ConfigError, PipelineError, parse_config, run_pipeline
@@ -88,6 +88,7 @@ def test_known_answers_on_a_tiny_user_dataset(tiny):
     assert (lm["requested"], lm["used"]) == ("majority", "majority") and lm["labeled_rows"] == 0
     test = m["evaluation"]["test"]["label_model"]
     assert (test["accuracy"], test["coverage"], test["accuracy_covered"]) == (0.5, 0.5, 1.0)  # t3, t4 get no vote
+    assert (test["model"], test["split"], test["policy"]) == ("majority vote", "test", ABSTAIN_POLICY)
     assert m["evaluation"]["synthetic_label_accuracy"]["accuracy"] == pytest.approx(2 / 3)  # p6 is really ham
     assert m["evaluation"]["canary"] is None and m["evaluation"]["canary_gate"] is None
     assert m["evaluation"]["end_model_training"] == {"synthetic_rows": 3, "seed_rows": 2}
@@ -101,6 +102,9 @@ def test_known_answers_on_a_tiny_user_dataset(tiny):
     report = res.report_path.read_text()
     assert res.report_path.name == "tiny.report.txt" and "Funnel" in report and "p5" not in report
     assert "protected_duplicates" in report and "0.500" in report
+    assert "label model: majority vote" in report and ABSTAIN_POLICY in report  # every number names its convention
+    assert ("label model (majority vote) accuracy 0.500 with abstentions counted as errors "
+            "(1.000 on the 50% of rows it labels)") in res.summary()
     assert "tiny: 6 pool rows -> 3 exported (uncovered -1, confidence -1, protected_duplicates -1)" in res.summary()
 
 

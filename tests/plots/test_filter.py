@@ -39,8 +39,8 @@ def by_name(fig):
 
 
 def test_threshold_curve_figure_draws_coverage_against_dev_precision_per_class():
-    curve = threshold_curve(PROBA, dev_proba=PROBA, dev_labels=DEV_LABELS, thresholds=[0.5, 0.7, 0.9], class_names=NAMES)
-    point = operating_point(PROBA, 0.6, class_thresholds={"spam": 0.7}, dev_proba=PROBA, dev_labels=DEV_LABELS,
+    curve = threshold_curve(PROBA, valid_proba=PROBA, valid_labels=DEV_LABELS, thresholds=[0.5, 0.7, 0.9], class_names=NAMES)
+    point = operating_point(PROBA, 0.6, class_thresholds={"spam": 0.7}, valid_proba=PROBA, valid_labels=DEV_LABELS,
                             class_names=NAMES)
     fig = threshold_curve_figure(curve, point, labeled_name="valid")
     assert [(t.type, t.name, t.mode) for t in fig.data] == [
@@ -51,12 +51,12 @@ def test_threshold_curve_figure_draws_coverage_against_dev_precision_per_class()
         part = curve[curve["class"] == name]
         line = by_name(fig)[name]
         np.testing.assert_allclose(line.x, part["coverage"])
-        np.testing.assert_allclose(line.y, part["dev_precision"])  # NaN where nothing is kept stays a gap
-        np.testing.assert_allclose(line.customdata, part[["threshold", "dev_n_kept"]])  # hover: threshold and support
+        np.testing.assert_allclose(line.y, part["valid_precision"])  # NaN where nothing is kept stays a gap
+        np.testing.assert_allclose(line.customdata, part[["threshold", "valid_n_kept"]])  # hover: threshold and support
     current = by_name(fig)["current"]
     assert list(current.text) == ["all", "ham", "spam"]
     np.testing.assert_allclose(current.x, point["coverage"])
-    np.testing.assert_allclose(current.y, point["dev_precision"])
+    np.testing.assert_allclose(current.y, point["valid_precision"])
     np.testing.assert_allclose(current.customdata[:, 0], [0.6, 0.6, 0.7])
     assert fig.layout.title.text == "Coverage vs valid precision"
     assert fig.layout.xaxis.title.text == "pool coverage" and fig.layout.yaxis.title.text == "valid precision"
@@ -83,8 +83,8 @@ def test_threshold_curve_figure_sorts_each_line_by_threshold():
 
 def test_filter_figures_keep_their_traces_for_any_input():
     """The explorer copies fresh data into its figure widgets trace by trace."""
-    small = threshold_curve(PROBA[:2], dev_proba=PROBA, dev_labels=DEV_LABELS, class_names=NAMES)
-    large = threshold_curve(np.random.default_rng(0).dirichlet([1, 1], 500), dev_proba=PROBA, dev_labels=DEV_LABELS,
+    small = threshold_curve(PROBA[:2], valid_proba=PROBA, valid_labels=DEV_LABELS, class_names=NAMES)
+    large = threshold_curve(np.random.default_rng(0).dirichlet([1, 1], 500), valid_proba=PROBA, valid_labels=DEV_LABELS,
                             class_names=NAMES)
     names = [[t.name for t in threshold_curve_figure(c).data] for c in (small, large)]
     assert names[0] == names[1] == ["all", "ham", "spam", "current"]

@@ -176,8 +176,8 @@ def _curve():
     P = softmax(rng.normal(scale=2, size=(400, 2)), axis=1)
     dev = softmax(rng.normal(scale=2, size=(80, 2)), axis=1)
     y = dev.argmax(1)
-    curve = threshold_curve(P, dev_proba=dev, dev_labels=y, class_names=["ham", "spam"])
-    return curve, operating_point(P, 0.7, dev_proba=dev, dev_labels=y, class_names=["ham", "spam"])
+    curve = threshold_curve(P, valid_proba=dev, valid_labels=y, class_names=["ham", "spam"])
+    return curve, operating_point(P, 0.7, valid_proba=dev, valid_labels=y, class_names=["ham", "spam"])
 
 
 def curve_case():

@@ -41,7 +41,7 @@ def pseudo_history():
     for c in (0, 1):
         y[np.flatnonzero(gold[:300] == c)[:2]] = c
     model = PseudoLabeler(LogisticRegression(C=10), threshold=0.9, max_rounds=6, patience=1, progress_bar=False)
-    model.fit(X[:300], y, X_dev=X[300:500], y_dev=gold[300:500], eval_sets={"test": (X[500:], gold[500:])},
+    model.fit(X[:300], y, X_valid=X[300:500], y_valid=gold[300:500], eval_sets={"test": (X[500:], gold[500:])},
               audit_labels=gold[:300])
     return model.history_
 
@@ -52,7 +52,7 @@ def test_pseudo_label_rounds_stack_the_labeled_pool_and_draw_the_scores(pseudo_h
     fig = pseudo_label_rounds(h, class_names=["moon A", "moon B"])
     assert [(t.type, t.name) for t in fig.data] == [
         ("bar", "seeds"), ("bar", "pseudo-labeled moon A"), ("bar", "pseudo-labeled moon B"),
-        ("scatter", "dev accuracy"), ("scatter", "test accuracy"), ("scatter", "pseudo-label accuracy (audit)"),
+        ("scatter", "valid accuracy"), ("scatter", "test accuracy"), ("scatter", "pseudo-label accuracy (audit)"),
     ]
     rounds = h["round"].tolist()
     assert all(list(t.x) == rounds for t in fig.data)
@@ -60,7 +60,7 @@ def test_pseudo_label_rounds_stack_the_labeled_pool_and_draw_the_scores(pseudo_h
     assert bars[0].tolist() == [4] * len(h)
     np.testing.assert_array_equal(bars[1], h["added_0"].cumsum())
     np.testing.assert_array_equal(sum(bars), h["n_labeled"])  # the stack is the labeled pool
-    np.testing.assert_allclose(fig.data[3].y, h["dev_accuracy"])
+    np.testing.assert_allclose(fig.data[3].y, h["valid_accuracy"])
     np.testing.assert_allclose(fig.data[4].y, h["test_accuracy"])
     np.testing.assert_allclose(fig.data[5].y, h["pseudo_label_accuracy"])
     assert {t.yaxis for t in fig.data[3:]} == {"y2"}  # scores on the right axis
@@ -145,9 +145,9 @@ def student_teacher():
         wrong = rng.random(len(y)) < 0.3
         return one_hot(np.where(wrong, 1 - y, y), 2) * 0.6 + 0.2
 
-    (X_pool, y_pool), (X_dev, y_dev), (X_test, y_test) = task(400), task(100), task(300)
-    teacher = {"pool": noisy_teacher(y_pool), "dev": noisy_teacher(y_dev), "test": noisy_teacher(y_test)}
-    return student_teacher_loop(X_pool, teacher, X_dev, y_dev, X_test, y_test, max_rounds=2, progress_bar=False,
+    (X_pool, y_pool), (X_valid, y_valid), (X_test, y_test) = task(400), task(100), task(300)
+    teacher = {"pool": noisy_teacher(y_pool), "valid": noisy_teacher(y_valid), "test": noisy_teacher(y_test)}
+    return student_teacher_loop(X_pool, teacher, X_valid, y_valid, X_test, y_test, max_rounds=2, progress_bar=False,
                                 trainer=EndModelTrainer("passthrough", max_epochs=6, progress_bar=False))
 
 
@@ -155,7 +155,7 @@ def test_student_teacher_rounds_draw_both_on_both_sets_and_star_the_wins(student
     h = student_teacher.history
     fig = student_teacher_rounds(h)
     assert [(t.type, t.name) for t in fig.data] == [
-        ("scatter", "teacher · dev"), ("scatter", "teacher · test"), ("scatter", "student · dev"),
+        ("scatter", "teacher · valid"), ("scatter", "teacher · test"), ("scatter", "student · valid"),
         ("scatter", "student · test"), ("scatter", "student wins → relabels"),
     ]
     for trace in fig.data[:4]:
@@ -166,24 +166,24 @@ def test_student_teacher_rounds_draw_both_on_both_sets_and_star_the_wins(student
     won = h["student_beats_teacher"].to_numpy(bool)
     assert won.any() and not won.all()
     assert list(fig.data[4].x) == h.loc[won, "round"].tolist()
-    np.testing.assert_allclose(fig.data[4].y, h.loc[won, "student_dev_accuracy"])
+    np.testing.assert_allclose(fig.data[4].y, h.loc[won, "student_valid_accuracy"])
     assert fig.layout.title.text == "Student vs teacher per round"
     assert fig.layout.xaxis.title.text == "round" and fig.layout.yaxis.title.text == "accuracy"
 
 
-def test_training_curve_draws_losses_and_dev_scores_and_marks_the_kept_epoch(student_teacher):
+def test_training_curve_draws_losses_and_valid_scores_and_marks_the_kept_epoch(student_teacher):
     student = student_teacher.students[0]
     h = student.history_
     fig = training_curve(h)
     assert [(t.type, t.name) for t in fig.data] == [
-        ("scatter", "train loss (soft labels)"), ("scatter", "dev log loss"), ("scatter", "dev accuracy"),
+        ("scatter", "train loss (soft labels)"), ("scatter", "valid log loss"), ("scatter", "valid accuracy"),
     ]
     assert all(list(t.x) == h["epoch"].tolist() for t in fig.data)
     np.testing.assert_allclose(fig.data[0].y, h["train_loss"])
-    np.testing.assert_allclose(fig.data[1].y, h["dev_log_loss"])
-    np.testing.assert_allclose(fig.data[2].y, h["dev_accuracy"])
+    np.testing.assert_allclose(fig.data[1].y, h["valid_log_loss"])
+    np.testing.assert_allclose(fig.data[2].y, h["valid_accuracy"])
     assert fig.data[2].yaxis == "y2"  # scores on the right, losses on the left
     assert [s.x0 for s in fig.layout.shapes] == [student.best_epoch_]
     assert [a.text for a in fig.layout.annotations] == [f"kept: epoch {student.best_epoch_}"]
     assert fig.layout.title.text == "End model training" and fig.layout.xaxis.title.text == "epoch"
-    assert fig.layout.yaxis.title.text == "log loss" and fig.layout.yaxis2.title.text == "dev score"
+    assert fig.layout.yaxis.title.text == "log loss" and fig.layout.yaxis2.title.text == "valid score"

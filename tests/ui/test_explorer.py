@@ -32,7 +32,7 @@ def pool_data():
 @pytest.fixture
 def explorer(pool_data):
     pool, P, dev_P, dev_y = pool_data
-    return ThresholdExplorer(pool, P, dev_proba=dev_P, dev_labels=dev_y, class_names=NAMES, threshold=0.6)
+    return ThresholdExplorer(pool, P, valid_proba=dev_P, valid_labels=dev_y, class_names=NAMES, threshold=0.6)
 
 
 def kept_by_threshold(P, t, spam_t=0.0):
@@ -129,7 +129,7 @@ def test_set_refreshes_once_and_matches_setting_one_by_one(explorer, pool_data, 
     monkeypatch.setattr(explorer, "refresh", lambda: (calls.append(1), original())[1])
     explorer.set(threshold=0.75, class_thresholds={"ham": 0.8}, dedupe=True)
     assert len(calls) == 1
-    other = ThresholdExplorer(pool, P, dev_proba=dev_P, dev_labels=dev_y, class_names=NAMES)
+    other = ThresholdExplorer(pool, P, valid_proba=dev_P, valid_labels=dev_y, class_names=NAMES)
     other.threshold.value = 0.75
     other.class_thresholds["ham"].value = 0.8
     other.dedupe.value = True
@@ -156,14 +156,14 @@ def test_preview_shows_rows_either_side_of_the_threshold_escaped(explorer, pool_
 def test_preview_shows_comments_without_entities_or_tags(pool_data):
     pool, P, dev_P, dev_y = pool_data
     pool = pool.assign(text=[t.replace("number", "I&#39;m<br />number") for t in pool["text"]])
-    explorer = ThresholdExplorer(pool, P, dev_proba=dev_P, dev_labels=dev_y, class_names=NAMES, threshold=0.9)
+    explorer = ThresholdExplorer(pool, P, valid_proba=dev_P, valid_labels=dev_y, class_names=NAMES, threshold=0.9)
     assert "I'm\nnumber" in explorer.preview.value and "&#39;" not in explorer.preview.value
     assert "&lt;br" not in explorer.preview.value and "<br" not in explorer.preview.value
 
 
 def test_button_returns_and_saves_the_curated_set(pool_data, tmp_path):
     pool, P, dev_P, dev_y = pool_data
-    explorer = ThresholdExplorer(pool, P, dev_proba=dev_P, dev_labels=dev_y, class_names=NAMES, save_dir=tmp_path / "explorer")
+    explorer = ThresholdExplorer(pool, P, valid_proba=dev_P, valid_labels=dev_y, class_names=NAMES, save_dir=tmp_path / "explorer")
     explorer.set(threshold=0.8, dedupe=True)
     explorer.button.click()
     curated = explorer.last_curated

@@ -47,7 +47,7 @@ def class_balance(labels, cardinality: int, *, target=None, class_names=None, sa
         Labels of the kept rows.
     cardinality : int
     target : sequence or mapping, optional
-        Target share per class (e.g. ``class_shares(dev_labels, k)``); default uniform.
+        Target share per class (e.g. ``class_shares(valid_labels, k)``); default uniform.
     class_names : sequence of str, optional
     sample_weight : array, optional
         Sample weights; shares are then weighted.

@@ -94,19 +94,19 @@ def confidence_filter(proba, threshold: float = 0.5, *, class_thresholds=None, i
     return FilterStep.from_reasons("confidence", ids, reasons, params=params)
 
 
-def threshold_curve(proba, *, dev_proba=None, dev_labels=None, thresholds=None, class_names=None) -> pd.DataFrame:
-    """What each confidence threshold costs in coverage and buys in dev-set precision.
+def threshold_curve(proba, *, valid_proba=None, valid_labels=None, thresholds=None, class_names=None) -> pd.DataFrame:
+    """What each confidence threshold costs in coverage and buys in precision on the labeled validation set.
 
     Coverage is measured on ``proba`` (the unlabeled pool); precision on the labeled
-    ``dev_proba``/``dev_labels`` (pass the same set twice to measure both on one set).
+    ``valid_proba``/``valid_labels`` (pass the same set twice to measure both on one set).
 
     Parameters
     ----------
     proba : array of shape (n, k)
         Pool probabilities.
-    dev_proba : array of shape (m, k), optional
+    valid_proba : array of shape (m, k), optional
         Probabilities on a labeled set.
-    dev_labels : array of shape (m,), optional
+    valid_labels : array of shape (m,), optional
         Its gold labels.
     thresholds : array, optional
         Thresholds to evaluate (default: 51 steps from ``1/k`` to 1).
@@ -117,16 +117,16 @@ def threshold_curve(proba, *, dev_proba=None, dev_labels=None, thresholds=None, 
     DataFrame
         Long format, one row per (threshold, class) with class ``"all"`` for the whole set:
         ``threshold, class, n_kept, coverage`` (share of the pool kept with that predicted
-        class) and, with a dev set, ``dev_n_kept, dev_coverage, dev_precision`` (share of
-        kept dev rows whose gold label is the predicted one; for ``"all"`` it is accuracy;
+        class) and, with a validation set, ``valid_n_kept, valid_coverage, valid_precision`` (share of
+        kept valid rows whose gold label is the predicted one; for ``"all"`` it is accuracy;
         NaN where nothing is kept).
 
     Examples
     --------
     >>> import numpy as np
     >>> P = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8]])
-    >>> c = threshold_curve(P, dev_proba=P, dev_labels=[0, 1, 1], thresholds=[0.5, 0.7])
-    >>> c[c["class"] == "all"][["threshold", "coverage", "dev_precision"]].to_numpy().round(3).tolist()
+    >>> c = threshold_curve(P, valid_proba=P, valid_labels=[0, 1, 1], thresholds=[0.5, 0.7])
+    >>> c[c["class"] == "all"][["threshold", "coverage", "valid_precision"]].to_numpy().round(3).tolist()
     [[0.5, 1.0, 0.667], [0.7, 0.667, 1.0]]
     """
     P = check_proba(proba)
@@ -158,22 +158,22 @@ def threshold_curve(proba, *, dev_proba=None, dev_labels=None, thresholds=None, 
             "coverage": counts.ravel() / max(len(P), 1),
         }
     )
-    if dev_proba is not None or dev_labels is not None:
-        if dev_proba is None or dev_labels is None:
-            raise ValueError("pass both dev_proba and dev_labels, or neither")
-        D = check_proba(dev_proba, name="dev_proba")
-        y = check_labels(dev_labels, k, name="dev_labels")
+    if valid_proba is not None or valid_labels is not None:
+        if valid_proba is None or valid_labels is None:
+            raise ValueError("pass both valid_proba and valid_labels, or neither")
+        D = check_proba(valid_proba, name="valid_proba")
+        y = check_labels(valid_labels, k, name="valid_labels")
         if D.shape[1] != k or len(y) != len(D):
-            raise ValueError(f"dev_proba {D.shape} and dev_labels ({len(y)},) do not match proba's {k} classes")
-        dev_counts, dev_hits = kept_counts(D, D.argmax(axis=1) == y)
-        frame["dev_n_kept"] = dev_counts.ravel()
-        frame["dev_coverage"] = dev_counts.ravel() / max(len(D), 1)
+            raise ValueError(f"valid_proba {D.shape} and valid_labels ({len(y)},) do not match proba's {k} classes")
+        valid_counts, valid_hits = kept_counts(D, D.argmax(axis=1) == y)
+        frame["valid_n_kept"] = valid_counts.ravel()
+        frame["valid_coverage"] = valid_counts.ravel() / max(len(D), 1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            frame["dev_precision"] = np.where(dev_counts > 0, dev_hits / dev_counts, np.nan).ravel()
+            frame["valid_precision"] = np.where(valid_counts > 0, valid_hits / valid_counts, np.nan).ravel()
     return frame
 
 
-def operating_point(proba, threshold: float, *, class_thresholds=None, dev_proba=None, dev_labels=None, class_names=None) -> pd.DataFrame:
+def operating_point(proba, threshold: float, *, class_thresholds=None, valid_proba=None, valid_labels=None, class_names=None) -> pd.DataFrame:
     """Where the current thresholds sit on :func:`threshold_curve`: one row for ``all`` and one per class.
 
     The ``all`` row applies the per-class thresholds together (as :func:`confidence_filter`
@@ -183,8 +183,8 @@ def operating_point(proba, threshold: float, *, class_thresholds=None, dev_proba
     --------
     >>> import numpy as np
     >>> P = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8], [0.35, 0.65]])
-    >>> op = operating_point(P, 0.6, class_thresholds=[0.0, 0.7], dev_proba=P, dev_labels=[0, 1, 1, 1])
-    >>> op[["class", "threshold", "n_kept", "dev_precision"]].to_numpy().tolist()
+    >>> op = operating_point(P, 0.6, class_thresholds=[0.0, 0.7], valid_proba=P, valid_labels=[0, 1, 1, 1])
+    >>> op[["class", "threshold", "n_kept", "valid_precision"]].to_numpy().tolist()
     [['all', 0.6, 3, 0.6666666666666666], ['0', 0.6, 2, 0.5], ['1', 0.7, 1, 1.0]]
     """
     P = check_proba(proba)
@@ -193,17 +193,17 @@ def operating_point(proba, threshold: float, *, class_thresholds=None, dev_proba
     thresholds = effective_thresholds(threshold, class_thresholds, k, names)
     rows = []
     for c, name in enumerate(names):
-        curve = threshold_curve(P, dev_proba=dev_proba, dev_labels=dev_labels, thresholds=[thresholds[c]], class_names=names)
+        curve = threshold_curve(P, valid_proba=valid_proba, valid_labels=valid_labels, thresholds=[thresholds[c]], class_names=names)
         rows.append(curve[curve["class"] == name])
     kept = confidence_filter(P, threshold, class_thresholds=thresholds).kept
     overall = {"threshold": float(threshold), "class": "all", "n_kept": int(kept.sum()), "coverage": kept.mean() if len(P) else np.nan}
-    if dev_proba is not None:
-        D = check_proba(dev_proba, name="dev_proba")
-        y = check_labels(dev_labels, k, name="dev_labels")
-        dev_kept = confidence_filter(D, threshold, class_thresholds=thresholds).kept
-        overall["dev_n_kept"] = int(dev_kept.sum())
-        overall["dev_coverage"] = dev_kept.mean() if len(D) else np.nan
-        overall["dev_precision"] = (D.argmax(axis=1) == y)[dev_kept].mean() if dev_kept.any() else np.nan
+    if valid_proba is not None:
+        D = check_proba(valid_proba, name="valid_proba")
+        y = check_labels(valid_labels, k, name="valid_labels")
+        valid_kept = confidence_filter(D, threshold, class_thresholds=thresholds).kept
+        overall["valid_n_kept"] = int(valid_kept.sum())
+        overall["valid_coverage"] = valid_kept.mean() if len(D) else np.nan
+        overall["valid_precision"] = (D.argmax(axis=1) == y)[valid_kept].mean() if valid_kept.any() else np.nan
     return pd.concat([pd.DataFrame([overall]), *rows], ignore_index=True)
 
 

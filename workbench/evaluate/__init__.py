@@ -22,7 +22,10 @@ fails:
   report's ``method`` saying which ran; :meth:`LeakageReport.enforce` raises
   :class:`LeakageError` naming the rows;
 - :func:`compare_models` -- several models on the same clean set and slices, as a
-  DataFrame.
+  DataFrame;
+- :func:`label_model_score` -- *the* convention for a label model's accuracy (uncovered rows
+  and ties abstain, abstentions count as errors, the accuracy on covered rows beside it), so
+  every number names its model, split and abstain policy.
 
 Every function takes ``model_or_probs`` first: a fitted model with
 ``predict_proba`` (or ``predict``) that is applied to ``data[text_column]``, an
@@ -40,6 +43,13 @@ from workbench.evaluate._canary import (
 )
 from workbench.evaluate._compare import (
     compare_models,
+)
+from workbench.evaluate._label_model_score import (
+    ABSTAIN_POLICY,
+    LabelModelScore,
+    label_model_labels,
+    label_model_name,
+    label_model_score,
 )
 from workbench.evaluate._leakage import (
     LeakageError,
@@ -65,11 +75,13 @@ from workbench.evaluate._time import (
 )
 
 __all__ = [
+    "ABSTAIN_POLICY",
     "CanaryGateError",
     "CanaryVerdict",
     "ErrorCost",
     "EvaluationReport",
     "GATE_METRICS",
+    "LabelModelScore",
     "LeakageError",
     "LeakageReport",
     "MatrixCost",
@@ -80,6 +92,9 @@ __all__ = [
     "compare_models",
     "error_cost",
     "evaluate",
+    "label_model_labels",
+    "label_model_name",
+    "label_model_score",
     "matrix_cost",
     "metrics_over_time",
     "slice_masks",

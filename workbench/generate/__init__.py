@@ -18,6 +18,7 @@ from workbench.generate._base import (
 from workbench.generate._distill import (
     TARGETS,
     Distiller,
+    best_student,
     compare_targets,
     make_student,
     make_teacher,
@@ -75,6 +76,7 @@ __all__ = [
     "TIE_BREAKS",
     "WEIGHTING",
     "WeightedVote",
+    "best_student",
     "check_label_source",
     "compare_targets",
     "fit_label_model",

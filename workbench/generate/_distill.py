@@ -223,3 +223,25 @@ def compare_targets(
         teacher_pred = proba_by_name["teacher"].argmax(axis=1)
         table["agreement_with_teacher"] = [float((p.argmax(axis=1) == teacher_pred).mean()) for p in proba_by_name.values()]
     return table
+
+
+def best_student(table: pd.DataFrame, metric: str = "log_loss") -> dict:
+    """The student with the lowest ``metric`` in a :func:`compare_targets` table, as :class:`Distiller` settings.
+
+    Hard and soft students compete (the teacher row does not); pass a table scored on a split kept
+    for choices (``valid``): chosen on ``test``, the test score of the choice is no longer a verdict.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"targets": ["teacher", "hard", "soft", "soft"], "temperature": [np.nan, np.nan, 1.0, 2.0],
+    ...                   "log_loss": [0.20, 0.30, 0.28, 0.25]}, index=["teacher", "hard", "soft T=1", "soft T=2"])
+    >>> best_student(t)
+    {'targets': 'soft', 'temperature': 2.0}
+    """
+    if metric not in table:
+        raise ValueError(f"no column {metric!r} in the table; columns are {list(table.columns)}")
+    students = table[table["targets"].isin(TARGETS)]
+    if students.empty:
+        raise ValueError(f"the table has no student rows (targets in {TARGETS})")
+    row = students.loc[students[metric].idxmin()]
+    return {"targets": str(row["targets"]), "temperature": 1.0 if row["targets"] == "hard" else float(row["temperature"])}

@@ -8,12 +8,12 @@ attributes) and adds what a practitioner needs from it:
 
 - a per-round ``history_`` (rows added per class, threshold, confidence of what was
   added, accuracy of the pseudo-labels against audit labels if given, score on the
-  clean dev set and any other clean sets);
+  clean validation set and any other clean sets);
 - class-balanced selection (``balance="prior"`` keeps the seed set's class shares,
   ``"equal"`` adds as many rows of each class), so a majority class cannot swamp
   the pool round after round;
 - confidence-weighted samples (a pseudo-label counts as much as the model was sure of it);
-- early stopping when the clean dev score stops improving, rolling back to the best round.
+- early stopping when the clean validation score stops improving, rolling back to the best round.
 
 It is a :class:`~workbench.generate.Generator` (``source = "pseudo_label"``, reads ``X``).
 """
@@ -67,10 +67,10 @@ class PseudoLabeler(Generator, MetaEstimatorMixin, ClassifierMixin, BaseEstimato
     scoring : str
         scikit-learn scorer name for the clean sets (``"accuracy"``, ``"f1"``, ...).
     patience : int
-        With a dev set, stop after this many rounds without a dev-score gain larger
+        With a validation set, stop after this many rounds without a valid-score gain larger
         than ``min_delta``, and roll back to the best round.
     min_delta : float
-        Smallest dev-score gain that counts as an improvement.
+        Smallest valid-score gain that counts as an improvement.
     cardinality : int, optional
         Number of classes. When given, seed labels must lie in ``0..cardinality-1`` and
         ``predict_proba`` has one column per class (0 for a class no seed has); else the
@@ -80,7 +80,7 @@ class PseudoLabeler(Generator, MetaEstimatorMixin, ClassifierMixin, BaseEstimato
 
     Attributes
     ----------
-    estimator_ : the fitted estimator of the kept round (the best on dev, if given).
+    estimator_ : the fitted estimator of the kept round (the best on valid, if given).
     classes_ : ndarray
         ``0..cardinality-1``, or the classes of the seeds without ``cardinality``.
     transduction_ : ndarray of shape (n,)
@@ -99,7 +99,7 @@ class PseudoLabeler(Generator, MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         Rounds run (excluding round 0).
     termination_condition_ : str
         ``"max_rounds"``, ``"all_labeled"``, ``"no_change"`` (nothing passed the
-        criterion) or ``"dev_plateau"`` (early stop).
+        criterion) or ``"valid_plateau"`` (early stop).
 
     Examples
     --------
@@ -166,7 +166,7 @@ class PseudoLabeler(Generator, MetaEstimatorMixin, ClassifierMixin, BaseEstimato
         if self.seed_weight <= 0:
             raise ValueError(f"seed_weight must be positive; got {self.seed_weight}")
 
-    def fit(self, X, y, *, X_dev=None, y_dev=None, eval_sets=None, audit_labels=None) -> "PseudoLabeler":
+    def fit(self, X, y, *, X_valid=None, y_valid=None, eval_sets=None, audit_labels=None) -> "PseudoLabeler":
         """Run the self-training rounds.
 
         Parameters
@@ -175,8 +175,8 @@ class PseudoLabeler(Generator, MetaEstimatorMixin, ClassifierMixin, BaseEstimato
             Seeds and the unlabeled pool together.
         y : array of shape (n,)
             Seed labels, ``-1`` (``ABSTAIN``) for unlabeled rows.
-        X_dev, y_dev : clean labeled set, optional
-            Scored every round (``dev_<scoring>`` column); enables early stopping.
+        X_valid, y_valid : clean labeled set, optional
+            Scored every round (``valid_<scoring>`` column); enables early stopping.
         eval_sets : dict of str to (X, y), optional
             More clean sets to score every round (``<name>_<scoring>`` columns); for
             reporting only, never used to choose anything.
@@ -212,16 +212,16 @@ class PseudoLabeler(Generator, MetaEstimatorMixin, ClassifierMixin, BaseEstimato
                 f"among {int(seeds.sum())} labeled rows"
             )
         self.classes_ = seen if self.cardinality is None else np.arange(self.cardinality)
-        if (X_dev is None) != (y_dev is None):
-            raise ValueError("pass both X_dev and y_dev, or neither")
+        if (X_valid is None) != (y_valid is None):
+            raise ValueError("pass both X_valid and y_valid, or neither")
         if audit_labels is not None:
             audit_labels = np.asarray(audit_labels)
             if audit_labels.shape != (n,):
                 raise ValueError(f"audit_labels must have one label per row of X ({n}); got shape {audit_labels.shape}")
-        clean_sets = {} if X_dev is None else {"dev": (X_dev, np.asarray(y_dev))}
+        clean_sets = {} if X_valid is None else {"valid": (X_valid, np.asarray(y_valid))}
         for name, pair in (eval_sets or {}).items():
-            if name == "dev":
-                raise ValueError("eval_sets cannot be named 'dev'; pass the dev set as X_dev, y_dev")
+            if name == "valid":
+                raise ValueError("eval_sets cannot be named 'valid'; pass the validation set as X_valid, y_valid")
             clean_sets[name] = (pair[0], np.asarray(pair[1]))
         scorer = get_scorer(self.scoring)
         base = self.estimator if self.estimator is not None else LogisticRegression(max_iter=1000)
@@ -253,8 +253,8 @@ class PseudoLabeler(Generator, MetaEstimatorMixin, ClassifierMixin, BaseEstimato
 
         model = fit_round()
         history = [record(0, model, np.flatnonzero(np.zeros(n, bool)))]
-        dev_key = f"dev_{self.scoring}"
-        best = {"round": 0, "model": model, "score": history[0].get(dev_key, -np.inf)}
+        valid_key = f"valid_{self.scoring}"
+        best = {"round": 0, "model": model, "score": history[0].get(valid_key, -np.inf)}
         stale = 0
         self.termination_condition_ = "max_rounds"
         show = self.progress_bar if self.progress_bar is not None else n >= PROGRESS_MIN_ROWS
@@ -282,22 +282,22 @@ class PseudoLabeler(Generator, MetaEstimatorMixin, ClassifierMixin, BaseEstimato
             history.append(record(round_, model, added))
             rounds.set_postfix(labeled=history[-1]["n_labeled"], refresh=False)
             rounds.update()
-            if clean_sets.get("dev") is not None:
-                score = history[-1][dev_key]
+            if clean_sets.get("valid") is not None:
+                score = history[-1][valid_key]
                 if score > best["score"] + self.min_delta:
                     best, stale = {"round": round_, "model": model, "score": score}, 0
                 else:
                     stale += 1
                     if stale >= self.patience:
-                        self.termination_condition_ = "dev_plateau"
-                        end_early(rounds, f"round {round_} (dev score stopped improving)")
+                        self.termination_condition_ = "valid_plateau"
+                        end_early(rounds, f"round {round_} (valid score stopped improving)")
                         break
         rounds.close()
 
         self.n_iter_ = len(history) - 1
-        self.best_round_ = best["round"] if "dev" in clean_sets else self.n_iter_
+        self.best_round_ = best["round"] if "valid" in clean_sets else self.n_iter_
         keep = self.best_round_
-        self.estimator_ = best["model"] if "dev" in clean_sets else model
+        self.estimator_ = best["model"] if "valid" in clean_sets else model
         rolled_back = labeled_iter > keep
         labels[rolled_back], weights[rolled_back] = ABSTAIN, 0.0
         confidence[rolled_back], labeled_iter[rolled_back] = np.nan, -1

@@ -53,6 +53,13 @@ from workbench.labeling._lf import (
     regex_lf,
     vectorized_lf,
 )
+from workbench.labeling._lfset import (
+    BUNDLED_LFS,
+    SAVED_LFS_FILE,
+    LFSet,
+    resolve_lf_set,
+    saved_lfs_path,
+)
 from workbench.labeling._module import (
     LFModule,
     LFModuleError,
@@ -93,6 +100,7 @@ from workbench.labeling._suggest import (
 __all__ = [
     "ABSTAIN",
     "BROWSE_KINDS",
+    "BUNDLED_LFS",
     "DEFAULT_CACHE",
     "DaskLFApplier",
     "FORM_KINDS",
@@ -107,6 +115,7 @@ __all__ = [
     "LFModule",
     "LFModuleError",
     "LFSaveError",
+    "LFSet",
     "LFVersion",
     "LabelCache",
     "LabelModelRefitter",
@@ -117,6 +126,7 @@ __all__ = [
     "RE2Form",
     "RemoteTraceback",
     "Row",
+    "SAVED_LFS_FILE",
     "Snapshot",
     "StudioState",
     "TEXT_BUILDERS",
@@ -156,8 +166,10 @@ __all__ = [
     "predicate_lf",
     "re2_form",
     "regex_lf",
+    "resolve_lf_set",
     "rewrite_non_ascii",
     "row_objects",
+    "saved_lfs_path",
     "search",
     "suggest_keyword_lfs",
     "text_column_of",

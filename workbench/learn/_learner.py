@@ -8,10 +8,10 @@ targets, and the uncertainty of synthetic labels really reaches the model
 
 - :func:`train_end_model`: one-shot TF-IDF + logistic regression on soft labels.
 - :class:`EndModelTrainer`: curated synthetic labels mixed with the small supervised set
-  (``supervised_weight``), trained epoch by epoch with early stopping on the clean dev set
+  (``supervised_weight``), trained epoch by epoch with early stopping on the clean validation set
   and a checkpoint of every epoch (in memory, and on disk if asked).
 - :func:`student_teacher_loop`: student vs teacher side by side on clean data; while the
-  student beats the teacher on dev, it becomes the teacher, relabels the pool, and a new
+  student beats the teacher on valid, it becomes the teacher, relabels the pool, and a new
   student is trained (a round limit and a history table).
 """
 
@@ -185,14 +185,14 @@ def _concat_rows(a, b):
 
 
 class EndModelTrainer(ClassifierMixin, BaseEstimator):
-    """An end model on synthetic labels plus a weighted supervised set, early-stopped on clean dev data.
+    """An end model on synthetic labels plus a weighted supervised set, early-stopped on clean validation data.
 
     Features (TF-IDF by default) are fitted once on the training texts; a logistic
     model (``SGDClassifier(loss="log_loss")``) then learns epoch by epoch on the soft
     labels, each row expanded into one row per class weighted by its probability,
     with a constant step size and averaged weights (ASGD: steady progress per epoch, little noise).
-    After every epoch the model is scored on the clean dev set and checkpointed; the
-    epoch with the best dev score is kept (ties broken by the dev log loss).
+    After every epoch the model is scored on the clean validation set and checkpointed; the
+    epoch with the best valid score is kept (ties broken by the valid log loss).
 
     Parameters
     ----------
@@ -213,10 +213,10 @@ class EndModelTrainer(ClassifierMixin, BaseEstimator):
     eta0 : float
         SGD step size.
     max_epochs, patience, min_delta : early stopping
-        Stop after ``patience`` epochs without a dev-score gain above ``min_delta`` (or,
-        at an equal score, a lower dev log loss).
+        Stop after ``patience`` epochs without a valid-score gain above ``min_delta`` (or,
+        at an equal score, a lower valid log loss).
     scoring : str
-        scikit-learn scorer for the dev set (``"accuracy"``, ``"f1"``, ``"neg_log_loss"``...).
+        scikit-learn scorer for the validation set (``"accuracy"``, ``"f1"``, ``"neg_log_loss"``...).
     checkpoint_dir : path, optional
         Also write every epoch's model there (``epoch_NNN.pkl``, written atomically).
     random_state : int
@@ -230,7 +230,7 @@ class EndModelTrainer(ClassifierMixin, BaseEstimator):
         Features and the best epoch's classifier.
     history_ : DataFrame
         ``epoch``, ``train_loss`` (weighted cross-entropy against the soft labels),
-        ``dev_<scoring>``, ``dev_log_loss``, ``best``.
+        ``valid_<scoring>``, ``valid_log_loss``, ``best``.
     checkpoints_ : list of Pipeline
         The model after each epoch (the fitted features are shared).
     best_epoch_ : int
@@ -239,7 +239,7 @@ class EndModelTrainer(ClassifierMixin, BaseEstimator):
     Examples
     --------
     >>> trainer = EndModelTrainer(supervised_weight=3.0, progress_bar=False)  # doctest: +SKIP
-    >>> trainer.fit(pool.text[keep], proba[keep], dev.text, dev.label, X_dev=valid.text, y_dev=valid.label)  # doctest: +SKIP
+    >>> trainer.fit(pool.text[keep], proba[keep], seed.text, seed.label, X_valid=valid.text, y_valid=valid.label)  # doctest: +SKIP
     >>> trainer.history_.tail(3)  # doctest: +SKIP
     """
 
@@ -274,9 +274,9 @@ class EndModelTrainer(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
         self.progress_bar = progress_bar
 
-    def fit(self, X_synthetic, proba_synthetic, X_supervised=None, y_supervised=None, *, X_dev, y_dev,
+    def fit(self, X_synthetic, proba_synthetic, X_supervised=None, y_supervised=None, *, X_valid, y_valid,
             sample_weight=None) -> "EndModelTrainer":
-        """Train on ``(X_synthetic, proba_synthetic)`` plus ``(X_supervised, y_supervised)``; stop on dev.
+        """Train on ``(X_synthetic, proba_synthetic)`` plus ``(X_supervised, y_supervised)``; stop on the validation set.
 
         Parameters
         ----------
@@ -286,7 +286,7 @@ class EndModelTrainer(ClassifierMixin, BaseEstimator):
             Their soft labels (one-hot rows for hard labels).
         X_supervised, y_supervised : optional
             The small hand-labeled set, weighted by ``supervised_weight``.
-        X_dev, y_dev : clean labeled set for early stopping (never trained on).
+        X_valid, y_valid : clean labeled set for early stopping (never trained on).
         sample_weight : array of shape (n,), optional
             Per-row weights of the synthetic rows (e.g. a curation score).
         """
@@ -317,9 +317,9 @@ class EndModelTrainer(ClassifierMixin, BaseEstimator):
             w = np.r_[w, np.full(len(y_sup), float(self.supervised_weight))]
         if self.label_smoothing:
             proba = smooth_labels(proba, self.label_smoothing)
-        y_dev = np.asarray(y_dev).reshape(-1)
-        if len(y_dev) != _n_rows(X_dev):
-            raise ValueError(f"y_dev has {len(y_dev)} labels for {_n_rows(X_dev)} rows of X_dev")
+        y_valid = np.asarray(y_valid).reshape(-1)
+        if len(y_valid) != _n_rows(X_valid):
+            raise ValueError(f"y_valid has {len(y_valid)} labels for {_n_rows(X_valid)} rows of X_valid")
 
         features = tfidf_vectorizer() if self.features is None else self.features
         features = "passthrough" if features == "passthrough" else clone(features)
@@ -348,20 +348,20 @@ class EndModelTrainer(ClassifierMixin, BaseEstimator):
             checkpoints.append(model)
             if out is not None:
                 atomic_pickle(model, out / f"epoch_{epoch:03d}.pkl")
-            dev_proba = model.predict_proba(X_dev)
-            score = float(scorer(model, X_dev, y_dev))
-            dev_log_loss = float(log_loss(y_dev, np.clip(dev_proba, 1e-12, 1), labels=self.classes_))
+            valid_proba = model.predict_proba(X_valid)
+            score = float(scorer(model, X_valid, y_valid))
+            valid_log_loss = float(log_loss(y_valid, np.clip(valid_proba, 1e-12, 1), labels=self.classes_))
             history.append({
                 "epoch": epoch,
                 "train_loss": float(log_loss(y_rep, clf.predict_proba(X_rep), sample_weight=w_rep, labels=self.classes_)),
-                f"dev_{self.scoring}": score,
-                "dev_log_loss": dev_log_loss,
+                f"valid_{self.scoring}": score,
+                "valid_log_loss": valid_log_loss,
             })
-            epochs.set_postfix({f"dev_{self.scoring}": round(score, 4)}, refresh=False)
+            epochs.set_postfix({f"valid_{self.scoring}": round(score, 4)}, refresh=False)
             epochs.update()
-            # A small dev set ties often on accuracy; the dev log loss breaks ties.
-            if score > best_score + self.min_delta or (score == best_score and dev_log_loss < best_log_loss):
-                best_score, best_log_loss, best_epoch, stale = score, dev_log_loss, epoch, 0
+            # A small validation set ties often on accuracy; its log loss breaks ties.
+            if score > best_score + self.min_delta or (score == best_score and valid_log_loss < best_log_loss):
+                best_score, best_log_loss, best_epoch, stale = score, valid_log_loss, epoch, 0
             else:
                 stale += 1
                 if stale >= self.patience:
@@ -393,13 +393,13 @@ class StudentTeacherResult:
     ----------
     history : DataFrame
         One row per round: ``round``, ``teacher``, ``n_curated``, the teacher's and the
-        student's dev and test accuracy, ``student_beats_teacher`` (on dev) and
+        student's valid and test accuracy, ``student_beats_teacher`` (on valid) and
         ``best_epoch`` of the student's training.
     students : list of EndModelTrainer
         The student of each round.
     final_proba : dict of str to ndarray
         Probabilities of the final teacher (the last student that won, else the
-        original teacher) on ``pool``, ``dev`` and ``test``.
+        original teacher) on ``pool``, ``valid`` and ``test``.
     """
 
     history: pd.DataFrame
@@ -410,8 +410,8 @@ class StudentTeacherResult:
 def student_teacher_loop(
     X_pool,
     teacher_proba: dict,
-    X_dev,
-    y_dev,
+    X_valid,
+    y_valid,
     X_test,
     y_test,
     *,
@@ -426,18 +426,18 @@ def student_teacher_loop(
     """Train a student on the teacher's curated labels; while it beats the teacher, let it relabel.
 
     Round ``r``: curate the teacher's pool probabilities, train a student
-    (``trainer``, early-stopped on dev) on them plus the supervised set, and score
-    teacher and student side by side on the clean dev and test sets. If the student's
-    dev accuracy beats the teacher's by more than ``min_gain``, it becomes the teacher
+    (``trainer``, early-stopped on valid) on them plus the supervised set, and score
+    teacher and student side by side on the clean valid and test sets. If the student's
+    valid accuracy beats the teacher's by more than ``min_gain``, it becomes the teacher
     (its probabilities relabel the pool) and the next round starts; otherwise the loop
-    ends. The decision is taken on dev, never on test: test stays an unbiased report.
+    ends. The decision is taken on valid, never on test: test stays an unbiased report.
 
     Parameters
     ----------
     X_pool : the unlabeled pool (texts or features)
-    teacher_proba : dict with ``"pool"``, ``"dev"`` and ``"test"`` arrays of shape (n, k)
+    teacher_proba : dict with ``"pool"``, ``"valid"`` and ``"test"`` arrays of shape (n, k)
         The first teacher's probabilities (e.g. the label model's on each split's ``L``).
-    X_dev, y_dev, X_test, y_test : clean labeled sets
+    X_valid, y_valid, X_test, y_test : clean labeled sets
     X_supervised, y_supervised : the small hand-labeled set mixed into every student
     trainer : EndModelTrainer, default ``EndModelTrainer()``
     curate : callable ``proba -> bool mask`` over the pool rows, optional
@@ -450,18 +450,18 @@ def student_teacher_loop(
 
     Examples
     --------
-    >>> result = student_teacher_loop(pool.text, {"pool": proba, "dev": proba_dev, "test": proba_test},
+    >>> result = student_teacher_loop(pool.text, {"pool": proba, "valid": proba_valid, "test": proba_test},
     ...                               valid.text, valid.label, test.text, test.label)  # doctest: +SKIP
     >>> result.history  # doctest: +SKIP
     """
-    for split in ("pool", "dev", "test"):
+    for split in ("pool", "valid", "test"):
         if split not in teacher_proba:
             raise ValueError(f"teacher_proba needs a {split!r} array; got keys {sorted(teacher_proba)}")
-    lengths = {"pool": _n_rows(X_pool), "dev": _n_rows(X_dev), "test": _n_rows(X_test)}
+    lengths = {"pool": _n_rows(X_pool), "valid": _n_rows(X_valid), "test": _n_rows(X_test)}
     current = {}
     for split, n in lengths.items():
         current[split] = check_proba(teacher_proba[split], n)
-    y_dev, y_test = np.asarray(y_dev).reshape(-1), np.asarray(y_test).reshape(-1)
+    y_valid, y_test = np.asarray(y_valid).reshape(-1), np.asarray(y_test).reshape(-1)
     trainer = trainer if trainer is not None else EndModelTrainer(progress_bar=False)
 
     rows, students = [], []
@@ -475,27 +475,27 @@ def student_teacher_loop(
             raise ValueError(f"round {round_}: curate must return a non-empty boolean mask over the {lengths['pool']} pool rows")
         student = clone(trainer).fit(
             take_rows(X_pool, np.flatnonzero(keep)), current["pool"][keep], X_supervised, y_supervised,
-            X_dev=X_dev, y_dev=y_dev,
+            X_valid=X_valid, y_valid=y_valid,
         )
         students.append(student)
-        student_dev, student_test = student.predict_proba(X_dev), student.predict_proba(X_test)
+        student_valid, student_test = student.predict_proba(X_valid), student.predict_proba(X_test)
         row = {
             "round": round_,
             "teacher": teacher_name,
             "n_curated": int(keep.sum()),
-            "teacher_dev_accuracy": float((current["dev"].argmax(axis=1) == y_dev).mean()),
-            "student_dev_accuracy": float((student_dev.argmax(axis=1) == y_dev).mean()),
+            "teacher_valid_accuracy": float((current["valid"].argmax(axis=1) == y_valid).mean()),
+            "student_valid_accuracy": float((student_valid.argmax(axis=1) == y_valid).mean()),
             "teacher_test_accuracy": float((current["test"].argmax(axis=1) == y_test).mean()),
             "student_test_accuracy": float((student_test.argmax(axis=1) == y_test).mean()),
             "best_epoch": student.best_epoch_,
         }
-        row["student_beats_teacher"] = row["student_dev_accuracy"] > row["teacher_dev_accuracy"] + min_gain
+        row["student_beats_teacher"] = row["student_valid_accuracy"] > row["teacher_valid_accuracy"] + min_gain
         rows.append(row)
         bar.update()
         if not row["student_beats_teacher"]:
             end_early(bar, f"round {round_} (the student did not beat its teacher)")
             break
-        current = {"pool": student.predict_proba(X_pool), "dev": student_dev, "test": student_test}
+        current = {"pool": student.predict_proba(X_pool), "valid": student_valid, "test": student_test}
         teacher_name = f"student {round_}"
     bar.close()
     return StudentTeacherResult(history=pd.DataFrame(rows), students=students, final_proba=current)

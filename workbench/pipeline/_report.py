@@ -53,8 +53,10 @@ def render_summary(manifest: dict, run: ExportRun) -> str:
         f"({', '.join(removed) or 'no filters'})",
         f"label model: {lm['used']}" + (f" (auto: {lm['reason'][0]})" if lm["requested"] == "auto" and lm.get("reason") else ""),
         f"leakage: {_leakage_text(leak)}",
-        f"test ({test['end_model']['n']} rows): label model accuracy {_fmt(test['label_model']['accuracy'])} "
-        f"(coverage {_fmt(test['label_model']['coverage'])}), end model accuracy {_fmt(test['end_model']['accuracy'])}, "
+        f"test ({test['end_model']['n']} rows): label model ({test['label_model']['model']}) accuracy "
+        f"{_fmt(test['label_model']['accuracy'])} with abstentions counted as errors "
+        f"({_fmt(test['label_model']['accuracy_covered'])} on the {test['label_model']['coverage']:.0%} of rows it labels), "
+        f"end model accuracy {_fmt(test['end_model']['accuracy'])}, "
         f"F1 {_fmt(test['end_model']['f1_macro'])}",
     ]
     if ev.get("canary_gate"):
@@ -111,11 +113,14 @@ def render_report(manifest: dict, export_path: Path, manifest_path: Path, fmt: s
 
     test = ev["test"]
     out += [h("Evaluation on the clean test set"), ""]
-    out += table(["model", "accuracy", "F1 (macro)", "coverage", "rows"], [
-        ["label model", test["label_model"]["accuracy"], test["label_model"]["f1_macro"], test["label_model"]["coverage"],
-         test["label_model"]["n"]],
-        ["end model", test["end_model"]["accuracy"], test["end_model"]["f1_macro"], 1.0, test["end_model"]["n"]],
+    lm_test = test["label_model"]
+    out += table(["model", "accuracy", "accuracy on covered rows", "F1 (macro)", "coverage", "rows"], [
+        [f"label model: {lm_test['model']}", lm_test["accuracy"], lm_test["accuracy_covered"], lm_test["f1_macro"],
+         lm_test["coverage"], lm_test["n"]],
+        ["end model", test["end_model"]["accuracy"], test["end_model"]["accuracy"], test["end_model"]["f1_macro"], 1.0,
+         test["end_model"]["n"]],
     ])
+    out += [f"Label-model accuracy counts as the whole workbench does: {lm_test['policy']}.", ""]
     per_class = test["end_model"].get("per_class")
     if per_class:
         out += ["End model per class on the test set:", ""]

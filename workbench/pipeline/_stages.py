@@ -37,6 +37,7 @@ from workbench.data._dataset import (
     load_youtube_spam,
 )
 from workbench.evaluate._canary import canary_gate
+from workbench.evaluate._label_model_score import label_model_score
 from workbench.evaluate._leakage import LeakageReport, check_leakage
 from workbench.export import _lineage as lineage
 from workbench.export._runs import (
@@ -471,7 +472,7 @@ def evaluate_stage(config: PipelineConfig, ds: Dataset, L: dict, label_model: An
     predicted = end_model.predict(ds["test"]["text"])
     evaluation = {
         "test": {
-            "label_model": label_model.metrics(L["test"], y_test),
+            "label_model": label_model_score(label_model, L["test"], y_test, split="test").to_dict(),
             "end_model": {**_metrics(y_test, predicted, k), "per_class": _per_class(y_test, predicted, ds.class_names)},
         },
         "canary": None,

@@ -27,7 +27,7 @@ def _class_color(i: int) -> str:
     return CLASS_COLORS[i % len(CLASS_COLORS)]
 
 
-def threshold_curve_figure(curve: pd.DataFrame, current: pd.DataFrame | None = None, *, labeled_name: str = "dev",
+def threshold_curve_figure(curve: pd.DataFrame, current: pd.DataFrame | None = None, *, labeled_name: str = "valid",
                            title: str | None = None, template=TEMPLATE) -> go.Figure:
     """Coverage of the pool against precision on a labeled set, one line per class (and ``all``).
 
@@ -35,7 +35,7 @@ def threshold_curve_figure(curve: pd.DataFrame, current: pd.DataFrame | None = N
     ----------
     curve : DataFrame
         From :func:`workbench.curate.threshold_curve` with a labeled set
-        (``dev_precision``); without one, coverage is drawn against the threshold.
+        (``valid_precision``); without one, coverage is drawn against the threshold.
     current : DataFrame, optional
         The same columns at the current thresholds (:func:`workbench.curate.operating_point`),
         drawn as markers.
@@ -46,13 +46,13 @@ def threshold_curve_figure(curve: pd.DataFrame, current: pd.DataFrame | None = N
         Styling; an empty one (``{}``) builds several times faster when only the data is
         needed (the explorer's in-place updates).
     """
-    has_dev = "dev_precision" in curve.columns
-    x_col, y_col = ("coverage", "dev_precision") if has_dev else ("threshold", "coverage")
-    x_title = "pool coverage" if has_dev else "threshold"
-    y_title = f"{labeled_name} precision" if has_dev else "pool coverage"
-    support = "dev_n_kept" if has_dev else "n_kept"
+    has_valid = "valid_precision" in curve.columns
+    x_col, y_col = ("coverage", "valid_precision") if has_valid else ("threshold", "coverage")
+    x_title = "pool coverage" if has_valid else "threshold"
+    y_title = f"{labeled_name} precision" if has_valid else "pool coverage"
+    support = "valid_n_kept" if has_valid else "n_kept"
     hover = (f"threshold %{{customdata[0]:.2f}}<br>{x_title} %{{x:.1%}}<br>{y_title} %{{y:.1%}}"
-             f" (%{{customdata[1]}} {labeled_name + ' ' if has_dev else ''}rows)<extra>%{{fullData.name}}</extra>")
+             f" (%{{customdata[1]}} {labeled_name + ' ' if has_valid else ''}rows)<extra>%{{fullData.name}}</extra>")
     classes = list(pd.unique(curve["class"]))
     fig = go.Figure(layout=dict(template=template))
     for i, name in enumerate(classes):
@@ -69,13 +69,13 @@ def threshold_curve_figure(curve: pd.DataFrame, current: pd.DataFrame | None = N
         marker=dict(size=13, color=THRESHOLD_COLOR, line=dict(color="white", width=2)),
         hovertemplate=hover.replace("%{fullData.name}", "%{text} now"),
     )
-    x_axis = SHARE_AXIS if has_dev else dict(tickformat=".2f")
+    x_axis = SHARE_AXIS if has_valid else dict(tickformat=".2f")
     fig.update_layout(
-        title=title or (f"Coverage vs {labeled_name} precision" if has_dev else "Coverage vs threshold"),
+        title=title or (f"Coverage vs {labeled_name} precision" if has_valid else "Coverage vs threshold"),
         xaxis=dict(title=x_title, **x_axis), yaxis=dict(title=y_title, **SHARE_AXIS),
     )
     fig.update_traces(cliponaxis=False)
-    return fit_layout(fig, x_labels=SHARE_LABELS if has_dev else ["0.00"], y_labels=SHARE_LABELS)
+    return fit_layout(fig, x_labels=SHARE_LABELS if has_valid else ["0.00"], y_labels=SHARE_LABELS)
 
 
 def class_balance_figure(balance: pd.DataFrame, title: str = "Class balance of the kept set", *, template=TEMPLATE) -> go.Figure:

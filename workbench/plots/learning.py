@@ -119,20 +119,20 @@ def model_comparison(report: pd.DataFrame, metrics: Sequence[str] = ("accuracy",
 
 
 def student_teacher_rounds(history: pd.DataFrame, title: str = "Student vs teacher per round") -> go.Figure:
-    """Teacher and student accuracy on the clean dev and test sets, round by round.
+    """Teacher and student accuracy on the clean valid and test sets, round by round.
 
     ``history`` is :attr:`workbench.learn.StudentTeacherResult.history`; rounds where the
-    student beat the teacher on dev (and so relabeled the pool) are marked with a star.
+    student beat the teacher on valid (and so relabeled the pool) are marked with a star.
     """
     rounds = history["round"].to_numpy()
     fig = go.Figure()
     styles = {"teacher": dict(dash="dash"), "student": dict(dash="solid")}
     for who in ("teacher", "student"):
-        for split, color in (("dev", "#1f77b4"), ("test", "#d62728")):
+        for split, color in (("valid", "#1f77b4"), ("test", "#d62728")):
             fig.add_scatter(x=rounds, y=history[f"{who}_{split}_accuracy"], name=f"{who} · {split}",
                             mode="lines+markers", line=dict(color=color, **styles[who]))
     won = history["student_beats_teacher"].to_numpy(bool)
-    fig.add_scatter(x=rounds[won], y=history["student_dev_accuracy"][won], mode="markers", name="student wins → relabels",
+    fig.add_scatter(x=rounds[won], y=history["student_valid_accuracy"][won], mode="markers", name="student wins → relabels",
                     marker=dict(symbol="star", size=14, color="gold", line=dict(color="black", width=1)))
     fig.update_layout(title=title, template=TEMPLATE, xaxis=dict(title="round", dtick=1),
                       yaxis=dict(title="accuracy", **SHARE_AXIS))
@@ -141,22 +141,22 @@ def student_teacher_rounds(history: pd.DataFrame, title: str = "Student vs teach
 
 
 def training_curve(history: pd.DataFrame, title: str = "End model training") -> go.Figure:
-    """Training loss and clean dev scores per epoch, with the kept (best) epoch marked.
+    """Training loss and clean validation scores per epoch, with the kept (best) epoch marked.
 
     ``history`` is :attr:`workbench.learn.EndModelTrainer.history_`.
     """
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     epochs = history["epoch"].to_numpy()
     fig.add_scatter(x=epochs, y=history["train_loss"], name="train loss (soft labels)", mode="lines+markers")
-    fig.add_scatter(x=epochs, y=history["dev_log_loss"], name="dev log loss", mode="lines+markers")
-    for col in [c for c in history.columns if c.startswith("dev_") and c != "dev_log_loss"]:
+    fig.add_scatter(x=epochs, y=history["valid_log_loss"], name="valid log loss", mode="lines+markers")
+    for col in [c for c in history.columns if c.startswith("valid_") and c != "valid_log_loss"]:
         fig.add_scatter(x=epochs, y=history[col], name=col.replace("_", " "), mode="lines+markers", secondary_y=True)
     best = int(history.loc[history["best"], "epoch"].iloc[0])
     fig.add_vline(x=best, line_dash="dot", line_color="green", annotation_text=f"kept: epoch {best}")
-    losses = history[["train_loss", "dev_log_loss"]].to_numpy(float)
+    losses = history[["train_loss", "valid_log_loss"]].to_numpy(float)
     loss = round_axis(float(np.nanmax(losses)) if losses.size else 0.0, integer=False)
     fig.update_layout(title=title, template=TEMPLATE, xaxis=dict(title="epoch", dtick=1 if len(epochs) <= 20 else None))
     fig.update_yaxes(title_text="log loss", secondary_y=False, **loss)
-    fig.update_yaxes(title_text="dev score", secondary_y=True, showgrid=False, **SHARE_AXIS)
+    fig.update_yaxes(title_text="valid score", secondary_y=True, showgrid=False, **SHARE_AXIS)
     fig.update_traces(cliponaxis=False)
     return fit_layout(fig, x_labels=[str(e) for e in epochs], y_labels=axis_labels(loss), y2_labels=SHARE_LABELS)

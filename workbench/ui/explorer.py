@@ -15,7 +15,7 @@ and under Voila 0.5 one present at page load could stay frozen: see that module)
 
 Example
 -------
->>> explorer = ThresholdExplorer(ds.train, P_train, dev_proba=P_dev, dev_labels=y_dev,
+>>> explorer = ThresholdExplorer(ds.train, P_train, valid_proba=P_dev, valid_labels=y_dev,
 ...                              class_names=ds.class_names)  # doctest: +SKIP
 >>> explorer  # displays the widget  # doctest: +SKIP
 >>> explorer.set(threshold=0.8, dedupe=True).kept_count  # doctest: +SKIP
@@ -84,13 +84,14 @@ class ThresholdExplorer:
         The unlabeled rows with ``id_column`` and ``text_column``.
     proba : array of shape (len(pool), k)
         The generator's class probabilities for the pool.
-    dev_proba, dev_labels : optional
-        Probabilities and gold labels on a labeled set, for the precision curve.
+    valid_proba, valid_labels : optional
+        Probabilities and gold labels on the labeled set that thresholds are chosen on (``valid``:
+        never dev, on which the LFs were written), for the precision curve.
     class_names : sequence of str, optional
     abstained : array of bool, optional
         Pool rows no labeling function voted on (removed as ``no_lf_vote``).
     target : sequence or mapping, optional
-        Target class shares; default the dev set's (``dev_labels``), else uniform.
+        Target class shares; default those of ``valid_labels``, else uniform.
     text_column, id_column : str
     threshold : float, optional
         Starting global threshold (default 0.8, or ``1/k`` if that is higher).
@@ -99,7 +100,7 @@ class ThresholdExplorer:
     save_dir : path, optional
         Where the button writes ``curated.csv`` and ``filter_record.json`` (atomically).
     labeled_name : str
-        What to call the labeled set in the figures (``"dev"``, ``"valid"``).
+        What to call the labeled set in the figures.
     random_state : int
 
     Attributes
@@ -125,8 +126,8 @@ class ThresholdExplorer:
         pool: pd.DataFrame,
         proba,
         *,
-        dev_proba=None,
-        dev_labels=None,
+        valid_proba=None,
+        valid_labels=None,
         class_names=None,
         abstained=None,
         target=None,
@@ -135,7 +136,7 @@ class ThresholdExplorer:
         threshold: float | None = None,
         diversity_k: int | None = None,
         save_dir: str | os.PathLike | None = None,
-        labeled_name: str = "dev",
+        labeled_name: str = "valid",
         random_state: int = 0,
     ):
         for column in (text_column, id_column):
@@ -147,10 +148,10 @@ class ThresholdExplorer:
             raise ValueError(f"proba has {len(self.proba)} rows but the pool has {len(pool)}")
         k = self.proba.shape[1]
         self.class_names = _class_names(class_names, k)
-        self.dev_proba = None if dev_proba is None else check_proba(dev_proba, name="dev_proba")
-        self.dev_labels = None if dev_labels is None else np.asarray(dev_labels)
-        if target is None and dev_labels is not None:
-            target = class_shares(dev_labels, k)
+        self.valid_proba = None if valid_proba is None else check_proba(valid_proba, name="valid_proba")
+        self.valid_labels = None if valid_labels is None else np.asarray(valid_labels)
+        if target is None and valid_labels is not None:
+            target = class_shares(valid_labels, k)
         self.target = target
         self.abstained = None if abstained is None else np.asarray(abstained, dtype=bool)
         self.text_column, self.id_column = text_column, id_column
@@ -159,7 +160,7 @@ class ThresholdExplorer:
         self.random_state = random_state
         self.confidence = self.proba.max(axis=1)
         self.predicted = self.proba.argmax(axis=1)
-        self.curve = threshold_curve(self.proba, dev_proba=self.dev_proba, dev_labels=self.dev_labels, class_names=self.class_names)
+        self.curve = threshold_curve(self.proba, valid_proba=self.valid_proba, valid_labels=self.valid_labels, class_names=self.class_names)
         self._duplicates: DuplicateClusters | None = None
         self._features: np.ndarray | None = None
         self._holding = False
@@ -322,7 +323,7 @@ class ThresholdExplorer:
         reasons = curated.funnel.reasons()
         status = np.where(reasons["step"] == "", STATUS_KEPT, np.where(reasons["step"] == CONFIDENCE_STEP, STATUS_BELOW, STATUS_OTHER))
         point = operating_point(self.proba, self.threshold.value, class_thresholds=self._class_threshold_values(),
-                                dev_proba=self.dev_proba, dev_labels=self.dev_labels, class_names=self.class_names)
+                                valid_proba=self.valid_proba, valid_labels=self.valid_labels, class_names=self.class_names)
         self._state = {"curated": curated, "status": status, "point": point}
         return self._state
 
@@ -358,10 +359,10 @@ class ThresholdExplorer:
         n_kept, n = len(state["curated"].frame), len(self.pool)
         overall = state["point"].iloc[0]
         precision = ""
-        if "dev_precision" in overall and not pd.isna(overall["dev_precision"]):
+        if "valid_precision" in overall and not pd.isna(overall["valid_precision"]):
             name = html.escape(self.labeled_name)
-            precision = (f" &middot; {name} precision at these thresholds <b>{overall['dev_precision']:.1%}</b>"
-                         f" ({int(overall['dev_n_kept'])} {name} rows)")
+            precision = (f" &middot; {name} precision at these thresholds <b>{overall['valid_precision']:.1%}</b>"
+                         f" ({int(overall['valid_n_kept'])} {name} rows)")
         self.kept_label.value = f'<span class="kept-count">Kept <b>{n_kept:,}</b> of {n:,} rows ({n_kept / max(n, 1):.1%})</span>{precision}'
         self.preview.value = self._preview_html(state)
 
