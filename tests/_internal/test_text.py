@@ -6,7 +6,8 @@ import unicodedata
 import numpy as np
 import pandas as pd
 import pytest
-from datasketch import LeanMinHash, MinHash, MinHashLSH
+from datasketch import LeanMinHash, MinHashLSH
+from rensa import RMinHash
 
 from workbench._internal.text import (
     NORMALIZATION,
@@ -150,17 +151,21 @@ def test_short_texts_have_one_padded_shingle():
     assert set(shingles("hi")) != set(shingles("hi!"))  # a short text equals only itself
 
 
-def test_signatures_equal_datasketch_minhash_with_the_same_hash():
+def test_signatures_equal_rensa_minhash_of_the_shingle_hashes():
     texts = ["check out my channel", "hi", "", "ünïcödé 🎵 text here"]
     sig = minhash_signatures(texts, shingle_size=5, num_perm=64, random_state=3)
     assert sig.dtype == np.uint32 and sig.shape == (4, 64)
-    for text, row in zip(texts, sig):
-        reference = MinHash(num_perm=64, seed=3, hashfunc=shingle_hash)
-        reference.update_batch(shingles(text, 5))
-        assert np.array_equal(reference.hashvalues, row)
+    hashes = [[shingle_hash(s) for s in shingles(text, 5)] for text in texts]
+    reference = np.array(RMinHash.digest_matrix_from_token_hash_sets(hashes, 64, 3).to_rows(), dtype=np.uint32)
+    assert np.array_equal(sig, reference)
     assert not np.array_equal(minhash_signatures(texts, random_state=4), minhash_signatures(texts, random_state=3))
     with pytest.raises(TypeError, match="random_state must be an int"):
         minhash_signatures(texts, random_state=np.random.default_rng(0))
+
+
+def test_signatures_do_not_depend_on_the_chunk_size():
+    texts = [f"comment number {i} " * (i % 7) for i in range(57)]
+    assert np.array_equal(minhash_signatures(texts, chunk_rows=5), minhash_signatures(texts))
 
 
 def test_minhash_estimates_the_exact_jaccard_of_random_pairs():

@@ -9,6 +9,7 @@ from workbench.curate import (
     NEAR_DUPLICATE,
     drop_duplicates,
     find_duplicates,
+    normalize_text,
 )
 
 
@@ -77,3 +78,32 @@ def test_drop_duplicates_keeps_the_highest_priority_representative():
 
 
 # --- diversity ----------------------------------------------------------------------------
+
+
+def test_near_duplicate_clusters_on_the_bundled_data_are_those_of_exact_jaccard():
+    # The MinHash engine only proposes candidates: every link is decided by the exact Jaccard of the
+    # shingle sets when the estimate is near the threshold, so the clusters are the connected
+    # components of the exact-Jaccard graph (all pairs, brute force here).
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from workbench import load_youtube_spam
+    from workbench.curate import shingles
+
+    ds = load_youtube_spam()
+    texts = pd.concat([ds[s]["text"] for s in ds.splits], ignore_index=True)
+    codes, unique = pd.factorize(normalize_text(texts))
+    sets = [set(shingles(t)) for t in unique]
+    left, right = [], []
+    for i, a in enumerate(sets):
+        for j in range(i + 1, len(sets)):
+            shared = len(a & sets[j])
+            if shared and shared / (len(a) + len(sets[j]) - shared) >= 0.8:
+                left.append(i)
+                right.append(j)
+    m = len(sets)
+    _, component = connected_components(coo_matrix((np.ones(len(left)), (left, right)), shape=(m, m)), directed=False)
+    found = find_duplicates(texts, threshold=0.8).cluster
+    pairs = pd.crosstab(found, component[codes]) > 0
+    assert len(left) > 50  # the bundled data has many near copies
+    assert (pairs.sum(axis=1) == 1).all() and (pairs.sum(axis=0) == 1).all()  # the same partition

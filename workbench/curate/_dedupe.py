@@ -13,11 +13,13 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from workbench._internal.text import (
+    EXACT_CHECK_MARGIN,
     LSH_WEIGHTS,
     NUM_PERM,
     SHINGLE_SIZE,
     lsh_bands,
     lsh_buckets,
+    exact_jaccard,
     minhash_signatures,
     normalize_text,
 )
@@ -121,8 +123,11 @@ def find_duplicates(
     2. Near pass, on one text per group: MinHash signatures of character shingles
        (:func:`minhash_signatures`) are banded as in datasketch's ``MinHashLSH`` tuned for
        ``threshold`` (:func:`lsh_buckets`); within each bucket every member is compared with
-       the bucket's first three members, and pairs whose estimated Jaccard similarity
-       reaches ``threshold`` are linked. Clusters are the connected components of these links.
+       the bucket's first three members, and pairs whose Jaccard similarity reaches
+       ``threshold`` are linked. The signatures' estimate decides a pair only when it is far
+       from the threshold (:data:`~workbench._internal.text.EXACT_CHECK_MARGIN`); the exact
+       Jaccard of the shingle sets decides the rest, so the MinHash engine's hash family
+       proposes candidates but decides nothing. Clusters are the connected components of the links.
 
     The LSH bands are chosen by datasketch for ``threshold`` with ``lsh_weights``
     (false-positive weight, false-negative weight; :func:`lsh_bands`). The default favours
@@ -175,16 +180,21 @@ def find_duplicates(
     if len(unique_texts) < 2:
         return DuplicateClusters(ids, exact_group.copy(), exact_group, normalized, params)
 
-    signatures = minhash_signatures(list(unique_texts), shingle_size=shingle_size, num_perm=num_perm,
+    unique_texts = list(unique_texts)
+    signatures = minhash_signatures(unique_texts, shingle_size=shingle_size, num_perm=num_perm,
                                     random_state=random_state, progress_bar=progress_bar)
     bands, rows = lsh_bands(threshold, num_perm, tuple(lsh_weights))
     keys, sizes = lsh_buckets(signatures, bands, rows)
     leaders, members = _bucket_pairs(keys, sizes, n_leaders=3)
-    similar = np.zeros(len(leaders), dtype=bool)
+    agreement = np.empty(len(leaders))
     for lo in range(0, len(leaders), 65536):
         hi = lo + 65536
-        agreement = (signatures[leaders[lo:hi]] == signatures[members[lo:hi]]).mean(axis=1)
-        similar[lo:hi] = agreement >= threshold - 1e-12
+        agreement[lo:hi] = (signatures[leaders[lo:hi]] == signatures[members[lo:hi]]).mean(axis=1)
+    del signatures
+    similar = agreement >= threshold + EXACT_CHECK_MARGIN
+    unsure = np.flatnonzero(np.abs(agreement - threshold) < EXACT_CHECK_MARGIN)
+    similar[unsure] = exact_jaccard(unique_texts, leaders[unsure], members[unsure],
+                                    shingle_size=shingle_size) >= threshold - 1e-12
     m = len(unique_texts)
     graph = coo_matrix((np.ones(similar.sum()), (leaders[similar], members[similar])), shape=(m, m))
     _, component = connected_components(graph, directed=False)

@@ -147,7 +147,8 @@ class Funnel:
     @property
     def kept_mask(self) -> np.ndarray:
         """Boolean mask over the pool: rows that every step kept."""
-        return np.isin(self.pool_ids, self.kept_ids)
+        # A hash lookup: np.isin on object ids (strings) sorts and compares Python objects, minutes at 1M rows.
+        return pd.Index(self.pool_ids).isin(self.kept_ids)
 
     def then(self, step: FilterStep) -> Funnel:
         """Append a step that was run on this funnel's kept rows."""
