@@ -32,10 +32,17 @@ def widget_notebook(path):
     return path
 
 
-def test_the_series_is_built_in_reading_order_primer_first_without_solutions():
+def test_the_series_is_built_in_reading_order_primer_first_without_solutions(monkeypatch):
+    monkeypatch.chdir(REPO)  # the default folder is notebooks/ of the current folder
     names = [p.name for p in course_notebooks()]
     assert names[:2] == ["00_primer.ipynb", "00_quickstart.ipynb"]
     assert names == sorted(names) and not any("solutions" in n for n in names)
+
+
+def test_outside_a_checkout_the_missing_notebooks_are_named(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no notebooks in .*run from the workbench checkout's root"):
+        course_notebooks()
 
 
 @pytest.mark.slow

@@ -159,12 +159,12 @@ def test_progress_bar_ends_full_and_says_where_self_training_stopped(moons, monk
 
     bars = notebook_bars(monkeypatch, pseudolabel)
     model = run(moons, threshold=0.6, patience=1, max_rounds=10, progress_bar=True)
-    assert model.termination_condition_ == "dev_plateau"
+    assert model.termination_condition_ == "valid_plateau"
     rounds = model.n_iter_
     (bar,) = bars
     progress = bar.container.children[1]
     assert (progress.value, progress.max, progress.bar_style) == (rounds, rounds, "success")
-    assert bar.desc == f"pseudo-labeling: stopped early at round {rounds} (dev score stopped improving)"
+    assert bar.desc == f"pseudo-labeling: stopped early at round {rounds} (valid score stopped improving)"
 
     bars.clear()
     run(moons, threshold=0.6, patience=10, max_rounds=2, progress_bar=True)  # ran every round: no early stop

@@ -220,7 +220,7 @@ def diversity_case():
 
 def pseudo_case():
     history = pd.DataFrame({"round": [0, 1, 2], "n_labeled": [4, 180, 333], "added_0": [0, 90, 70], "added_1": [0, 86, 83],
-                            "dev_accuracy": [0.7, 0.9, 0.88], "threshold": [0.9] * 3, "kept": [True, True, False]})
+                            "valid_accuracy": [0.7, 0.9, 0.88], "threshold": [0.9] * 3, "kept": [True, True, False]})
     return pseudo_label_rounds(history), "Pseudo-labeling rounds (threshold 0.90)", ["round", "labeled rows", "score"]
 
 
@@ -239,16 +239,16 @@ def comparison_case():
 
 
 def student_case():
-    history = pd.DataFrame({"round": [1, 2], "teacher_dev_accuracy": [0.7, 0.9], "student_dev_accuracy": [0.9, 0.88],
+    history = pd.DataFrame({"round": [1, 2], "teacher_valid_accuracy": [0.7, 0.9], "student_valid_accuracy": [0.9, 0.88],
                             "teacher_test_accuracy": [0.7, 0.9], "student_test_accuracy": [0.9, 0.87],
                             "student_beats_teacher": [True, False]})
     return student_teacher_rounds(history), "Student vs teacher per round", ["round", "accuracy"]
 
 
 def training_case():
-    history = pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [0.9, 0.5, 0.4], "dev_log_loss": [0.8, 0.55, 0.6],
-                            "dev_accuracy": [0.7, 0.85, 0.84], "best": [False, True, False]})
-    return training_curve(history), "End model training", ["epoch", "log loss", "dev score"]
+    history = pd.DataFrame({"epoch": [1, 2, 3], "train_loss": [0.9, 0.5, 0.4], "valid_log_loss": [0.8, 0.55, 0.6],
+                            "valid_accuracy": [0.7, 0.85, 0.84], "best": [False, True, False]})
+    return training_curve(history), "End model training", ["epoch", "log loss", "valid score"]
 
 
 def review_case():

@@ -26,9 +26,9 @@ from nbclient import NotebookClient
 from nbconvert import HTMLExporter
 
 from workbench._internal.atomic import atomic_write
-from workbench._internal.paths import REPO_ROOT, out_dir
+from workbench._internal.paths import out_dir
 
-NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+NOTEBOOKS_DIR = Path("notebooks")  # of the current folder: the checkout's root, where `make course` runs
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE_MIME = "application/vnd.jupyter.widget-state+json"
@@ -53,7 +53,11 @@ for _w in [_o for _o in _gc.get_objects() if isinstance(_o, _FigureWidget)]:
 
 def course_notebooks(folder: str | os.PathLike = NOTEBOOKS_DIR) -> list[Path]:
     """The series in reading order (the primer sorts first); solutions are not part of the handout."""
-    return sorted(Path(folder).glob("*.ipynb"))
+    found = sorted(Path(folder).glob("*.ipynb"))
+    if not found:
+        raise FileNotFoundError(f"no notebooks in {Path(folder).resolve()}: run from the workbench checkout's root "
+                                "(the notebooks are not part of the installed package), or name the notebooks to build")
+    return found
 
 
 @contextmanager
