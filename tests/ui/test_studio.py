@@ -213,7 +213,9 @@ def test_failing_lf_is_shown_and_the_rest_keeps_working(studio):
 
 
 def test_label_model_panel_says_which_model_and_whether_current(youtube):
-    studio = open_studio(youtube, YOUTUBE_LFS, label_model="snorkel", debounce=0.05,
+    # The debounce keeps the fit pending long enough to see the "refitting" state: a 0.3 s fit
+    # behind a 0.05 s debounce could finish before the first assertion on an idle machine.
+    studio = open_studio(youtube, YOUTUBE_LFS, label_model="snorkel", debounce=3,
                          label_model_settings={"n_epochs": 50})
     try:
         assert "refitting" in studio.lm_status.value and "majority vote" in studio.lm_status.value
