@@ -283,12 +283,19 @@ class HyperLabelModel(BaseLabelModel):
         return p / p.sum(axis=1, keepdims=True)
 
     def _calibrate(self, proba: np.ndarray) -> np.ndarray:
-        """``hyperlm.hyper_label_model.calibrate_probs`` with the extremes measured at fit."""
+        """``hyperlm.hyper_label_model.calibrate_probs`` with the extremes measured at fit.
+
+        The package means to stretch the largest fitted value to 1, but scales the values above
+        the tie ``1/k`` by ``1/k`` (right for two classes only): with six classes they ended at
+        most at ``2/k``, the pool's top probabilities were all below 0.45 and a confidence
+        threshold of 0.6 removed every row. Here they are scaled by ``1 - 1/k``, the same for two
+        classes (the predicted class does not change).
+        """
         tie = 1 / self.cardinality_
         p = proba.copy()
         if self._high is not None and self._high > tie:
             up = p > tie
-            p[up] = (p[up] - tie) * tie / (self._high - tie) + tie
+            p[up] = (p[up] - tie) * (1 - tie) / (self._high - tie) + tie
         if self._low is not None and self._low < tie:
             down = p < tie
             p[down] = (p[down] - tie) * tie / (tie - self._low) + tie
