@@ -80,6 +80,6 @@ def test_the_installed_wheel_runs_the_cli_from_another_folder(tmp_path):
     run = subprocess.run([str(python), "-m", "workbench", "run", "config.yaml", "--quiet"], cwd=work, env=env,
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    run = latest_run(work / "out" / "youtube_spam")  # a run folder of ./out of the current folder
-    assert run.export_path.is_file() and run.export_path.is_relative_to(work / "out")
+    current = latest_run(work / "out" / "youtube_spam")  # a run folder of ./out of the current folder
+    assert current.export_path.is_file() and current.export_path.is_relative_to(work / "out")
     assert "pool rows" in run.stdout
