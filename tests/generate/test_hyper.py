@@ -13,7 +13,7 @@ from workbench.data.youtube_lfs import YOUTUBE_LFS
 
 @pytest.fixture(scope="module")
 def youtube_votes(youtube):
-    L = {s: apply_lfs(youtube[s], YOUTUBE_LFS, progress_bar=False) for s in ("train", "seed", "test")}
+    L = {s: apply_lfs(youtube[s], YOUTUBE_LFS, cardinality=youtube.cardinality, progress_bar=False) for s in ("train", "seed", "test")}
     return L, {s: youtube.gold(s) for s in L}
 
 
