@@ -109,8 +109,8 @@ def best_of(repeats: int, run) -> tuple[float, object]:
 
 
 def measure_group(df: pd.DataFrame, sub: pd.DataFrame, lfs: list, repeats: int) -> tuple[dict, np.ndarray]:
-    ours, L = best_of(repeats, lambda: apply_lfs(df, lfs, cache=False, progress_bar=False))
-    one_thread, L_one = best_of(repeats, lambda: apply_lfs(df, lfs, cache=False, progress_bar=False, n_jobs=1))
+    ours, L = best_of(repeats, lambda: apply_lfs(df, lfs, cache=False, progress_bar=False, cardinality=2))
+    one_thread, L_one = best_of(repeats, lambda: apply_lfs(df, lfs, cache=False, progress_bar=False, n_jobs=1, cardinality=2))
     twins = [snorkel_twin(lf) for lf in lfs]
     theirs, L_snorkel = best_of(repeats, lambda: PandasLFApplier(twins).apply(sub, progress_bar=False))
     snorkel_full = theirs * len(df) / len(sub)
@@ -139,7 +139,7 @@ def measure_dask(df: pd.DataFrame, lfs: list, L_full: np.ndarray) -> dict:
         out = {"startup_seconds": startup["seconds"], "workers": 2}
         for name, group in (("all", lfs), ("row-wise Python", [lf for lf in lfs if kind(lf) == "row-wise Python"])):
             with stopwatch() as t:
-                L = apply_lfs(df, group, engine="dask", client=client, progress_bar=False)
+                L = apply_lfs(df, group, engine="dask", client=client, progress_bar=False, cardinality=2)
             columns = [lfs.index(lf) for lf in group]
             out[name] = {"seconds": t["seconds"], "same_L_as_local": bool((L == L_full[:, columns]).all())}
         return out

@@ -42,7 +42,7 @@ def old_refresh(explorer: ThresholdExplorer) -> list[go.FigureWidget]:
 
 def main() -> None:
     ds = load_youtube_spam()
-    L_train, L_valid = apply_lfs(ds.train, YOUTUBE_LFS), apply_lfs(ds.valid, YOUTUBE_LFS)
+    L_train, L_valid = apply_lfs(ds.train, YOUTUBE_LFS, cardinality=ds.cardinality), apply_lfs(ds.valid, YOUTUBE_LFS, cardinality=ds.cardinality)
     with tempfile.TemporaryDirectory() as cache:
         with stopwatch() as cold:
             proba = label_model_proba(SnorkelLabelModel(cardinality=ds.cardinality), L_train, {"valid": L_valid}, cache_dir=cache)

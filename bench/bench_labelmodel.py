@@ -164,7 +164,7 @@ def bundled(full: bool) -> dict:
     from workbench.labeling import apply_lfs
 
     ds = load_youtube_spam()
-    L = {s: apply_lfs(ds[s], YOUTUBE_LFS, cache=False, progress_bar=False) for s in ("train", "seed", "dev", "test")}
+    L = {s: apply_lfs(ds[s], YOUTUBE_LFS, cache=False, progress_bar=False, cardinality=ds.cardinality) for s in ("train", "seed", "dev", "test")}
     L_pool = np.vstack([L["train"], L["seed"]])
     y_pool = np.concatenate([np.full(len(L["train"]), ABSTAIN), ds.gold("seed")])
     return run_case("bundled YouTube spam", L_pool, y_pool, L["dev"], ds.gold("dev"), L["test"], ds.gold("test"), 2, False, full)

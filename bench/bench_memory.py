@@ -94,7 +94,7 @@ def measure(case: str, n_rows: int, votes_path: str) -> dict:
     df = comments_corpus(n_rows)
     lfs = keyword_lfs()
     if case == "ours":
-        out, L = _measured(lambda: apply_lfs(df, lfs, cache=False, progress_bar=False))
+        out, L = _measured(lambda: apply_lfs(df, lfs, cache=False, progress_bar=False, cardinality=2))
         np.save(votes_path, L)  # the votes the Snorkel replay starts from
         return out
     if case == "snorkel_replay":

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from workbench.export import latest_run
+
 ROOT = Path(__file__).resolve().parent.parent
 # conda-forge names differ from PyPI for a few packages, or split one PyPI extra in two.
 CONDA_NAMES = {"dask": {"dask", "distributed"}}
@@ -78,5 +80,6 @@ def test_the_installed_wheel_runs_the_cli_from_another_folder(tmp_path):
     run = subprocess.run([str(python), "-m", "workbench", "run", "config.yaml", "--quiet"], cwd=work, env=env,
                          capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
-    assert (work / "out" / "youtube_spam.parquet").is_file()
+    current = latest_run(work / "out" / "youtube_spam")  # a run folder of ./out of the current folder
+    assert current.export_path.is_file() and current.export_path.is_relative_to(work / "out")
     assert "pool rows" in run.stdout

@@ -31,9 +31,17 @@ def test_confidence_filter_rejects_bad_input():
     with pytest.raises(ValueError, match="threshold must be in"):
         confidence_filter(binary_proba([0.5]), 1.5)
     with pytest.raises(ValueError, match="unknown class 'eggs'"):
-        effective_thresholds(0.5, {"eggs": 0.9}, 2, ["ham", "spam"])
+        effective_thresholds(0.5, {"eggs": 0.9}, class_names=["ham", "spam"])
     with pytest.raises(ValueError, match="one entry per row"):
         confidence_filter(binary_proba([0.5, 0.9]), ids=[1])
+
+
+def test_effective_thresholds_count_the_classes_from_what_they_are_given():
+    assert effective_thresholds(0.5, {"c": 0.9}, class_names=["a", "b", "c"]).tolist() == [0.5, 0.5, 0.9]
+    assert effective_thresholds(0.5, [0.4, 0.7, 0.8]).tolist() == [0.5, 0.7, 0.8]
+    assert effective_thresholds(0.5, {2: 0.9}, 4).tolist() == [0.5, 0.5, 0.9, 0.5]
+    with pytest.raises(ValueError, match="needs the number of classes: pass cardinality= or class_names="):
+        effective_thresholds(0.5, {1: 0.9})
 
 
 def test_threshold_curve_matches_counting_by_hand():

@@ -134,7 +134,9 @@ def test_wrench_label_matrices_hold_labels_past_127(tmp_path):
         examples = {str(i): {"data": {"text": f"{split} {i}"}, "label": 199 - i, "weak_labels": [199 - i, -1]} for i in range(3)}
         (tmp_path / f"{split}.json").write_text(json.dumps(examples))
     (tmp_path / "label.json").write_text(json.dumps({str(i): f"c{i}" for i in range(k)}))
-    ds = load_wrench(tmp_path)
+    with pytest.raises(ValueError, match=r"class\(es\) \['c0', 'c1', .*have no labeled row in any split"):
+        load_wrench(tmp_path)  # 200 class names, 3 of them labeled
+    ds = load_wrench(tmp_path, allow_missing_classes=True)
     assert ds.label_matrices["train"][:, 0].tolist() == [199, 198, 197]
 
 
@@ -146,3 +148,23 @@ def test_ids_must_be_unique_across_splits():
     with pytest.raises(ValueError, match=r"1 example_id value\(s\) appear more than once .*'t1' \(train\+test\)"):
         Dataset("mine", {"train": pool, "test": test}, ["ham", "spam"])
     Dataset("mine", {"train": pool.iloc[:2], "test": test}, ["ham", "spam"])  # distinct ids: fine
+
+
+def test_class_names_no_labeled_row_uses_are_an_error_unless_allowed(tmp_path):
+    from workbench.data import Dataset, load_dataset
+
+    pool = pd.DataFrame({"example_id": ["p1", "p2"], "text": ["x", "y"]})
+    dev = pd.DataFrame({"example_id": ["d1", "d2"], "text": ["z", "w"], "label": [0, 1]})
+    names = ["ham", "spam", "eggs"]
+    with pytest.raises(ValueError, match=r"class\(es\) \['eggs'\] of \['ham', 'spam', 'eggs'\] have no labeled row"
+                                         r".*allow_missing_classes=True"):
+        Dataset("mine", {"train": pool, "dev": dev}, names)
+    ds = Dataset("mine", {"train": pool, "dev": dev}, names, allow_missing_classes=True)
+    assert ds.cardinality == 3
+    ds.save(tmp_path / "ds")
+    assert load_dataset(tmp_path / "ds").allow_missing_classes  # saved with the dataset
+    with pytest.raises(ValueError, match=r"\['eggs'\] .* have no labeled row"):
+        load_dataset(tmp_path / "ds", allow_missing_classes=False)
+    with pytest.raises(ValueError, match=r"split 'dev' has label 2, but the class names are \['ham', 'spam'\]"):
+        Dataset("mine", {"train": pool, "dev": dev.assign(label=[0, 2])}, names[:2], allow_missing_classes=True)
+    Dataset("pool only", {"train": pool}, names)  # no labeled row at all: nothing to compare

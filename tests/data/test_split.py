@@ -51,6 +51,8 @@ def test_bad_requests_are_named():
         split_dataset(df, {"tets": 10})
     with pytest.raises(ValueError, match="class\\(es\\) \\['c'\\] .* have no labeled row"):
         split_dataset(df, {"dev": 10}, class_names=["a", "b", "c"])
+    intended = split_dataset(df, {"dev": 10}, class_names=["a", "b", "c"], allow_missing_classes=True)
+    assert intended.cardinality == 3 and intended.allow_missing_classes
     with pytest.raises(ValueError, match="no column 'who'"):
         split_dataset(df, {"dev": 10}, group_column="who")
 

@@ -13,7 +13,7 @@ from workbench.data.youtube_lfs import YOUTUBE_LFS
 
 @pytest.fixture(scope="module")
 def youtube_votes(youtube):
-    L = {s: apply_lfs(youtube[s], YOUTUBE_LFS, progress_bar=False) for s in ("train", "seed", "test")}
+    L = {s: apply_lfs(youtube[s], YOUTUBE_LFS, cardinality=youtube.cardinality, progress_bar=False) for s in ("train", "seed", "test")}
     return L, {s: youtube.gold(s) for s in L}
 
 
@@ -35,23 +35,45 @@ def test_a_checkpoint_that_fails_to_load_is_named(tmp_path):
         HyperLabelModel(checkpoint=other).fit(np.array([[0, 1], [1, 1]]))
 
 
-def _package_unsupervised(L):
-    """The package's own transductive pass, on our safely loaded network."""
+def _package_raw(L):
+    """The package's own transductive pass, on our safely loaded network, before its calibration."""
     import hyperlm.hyper_label_model as H
 
     wrapper = H.UnsupervisedWraper.__new__(H.UnsupervisedWraper)
     wrapper.device, wrapper.net = "cpu", _network(load_checkpoint())
-    return H.calibrate_probs(wrapper.predict_prob(L))
+    return wrapper.predict_prob(L)
 
 
-@pytest.mark.parametrize("k", [2, 3])
-def test_fitted_rows_get_exactly_the_packages_answer(youtube_votes, k):
+def _stretched_to_one(probs):
+    """``hyperlm.hyper_label_model.calibrate_probs`` as its comment means it (the largest value
+    reaches 1 before the rows are normalised): values above the tie scaled by ``1 - 1/k`` instead of
+    ``1/k``, the same for two classes."""
+    tie = 1 / probs.shape[1]
+    p = probs.copy()
+    p[p > tie] = (p[p > tie] - tie) * (1 - tie) / (p[p > tie].max() - tie) + tie
+    p[p < tie] = (p[p < tie] - tie) * tie / (tie - p[p < tie].min()) + tie
+    p = np.clip(p, 0, 1)
+    return p / p.sum(axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("k", [2, 3, 6])
+def test_fitted_rows_get_the_packages_answer_stretched_to_full_confidence(youtube_votes, k):
+    import hyperlm.hyper_label_model as H
+
     L = youtube_votes[0]["train"]
     L = L[(L != ABSTAIN).any(axis=1)]
-    if k == 3:
-        L = np.where(L == ABSTAIN, ABSTAIN, (L + np.arange(L.shape[1])) % 3)
+    if k > 2:
+        L = np.where(L == ABSTAIN, ABSTAIN, (L + np.arange(L.shape[1])) % k)
     ours = HyperLabelModel(k, use_labels=False).fit(L).predict_proba(L)
-    np.testing.assert_allclose(ours, _package_unsupervised(L), atol=1e-5)
+    raw = _package_raw(L)
+    np.testing.assert_allclose(ours, _stretched_to_one(raw), atol=1e-5)
+    package = H.calibrate_probs(raw.copy())
+    np.testing.assert_array_equal(ours.argmax(axis=1), package.argmax(axis=1))
+    if k == 2:
+        np.testing.assert_allclose(ours, package, atol=1e-5)  # exactly the package's answer
+    else:  # the package's scaling keeps most rows near 2/k whatever the votes; ours spreads them toward 1
+        typical = np.median(package.max(axis=1)), np.median(ours.max(axis=1))
+        assert typical[0] < 2.2 / k and typical[1] > typical[0] + 0.05, typical
 
 
 def test_semi_supervised_fit_is_the_packages_fine_tune(youtube_votes, monkeypatch):

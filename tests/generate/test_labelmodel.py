@@ -14,6 +14,7 @@ from workbench.generate import (
     SnorkelLabelModel,
     WeightedVote,
     fit_label_model,
+    health_check,
     proba_to_labels,
 )
 from workbench.labeling import ABSTAIN
@@ -79,8 +80,8 @@ def test_score_is_accuracy_and_metrics_count_abstentions_as_errors():
 
 
 def test_inputs_are_validated_in_fit():
-    with pytest.raises(ValueError, match=r"label 2 \(LF column 0, row 0\) but cardinality is 2"):
-        MajorityVote().fit(np.array([[2, 0, 1]]))
+    with pytest.raises(ValueError, match=r"label 2 \(LF column 0, row 0\) but cardinality is 2 .* need cardinality=3"):
+        MajorityVote(cardinality=2).fit(np.array([[2, 0, 1]]))
     with pytest.raises(ValueError, match="SnorkelLabelModel needs at least 3 LFs; L has 2"):
         SnorkelLabelModel().fit(np.array([[0, 1], [1, 1]]))
     bad = MajorityVote(class_balance=[0.5, 0.6])  # stored as given: the error comes from fit
@@ -91,13 +92,39 @@ def test_inputs_are_validated_in_fit():
         MajorityVote(cardinality=3, class_balance=[0.5, 0.5]).fit(np.zeros((2, 3), int))
     with pytest.raises(ValueError, match="tie_break must be one of"):
         MajorityVote(tie_break="coin").fit(np.zeros((2, 3), int))
-    with pytest.raises(ValueError, match="cardinality must be an int >= 2"):
+    with pytest.raises(ValueError, match="cardinality must be None \\(inferred in fit\\) or an int >= 2"):
         MajorityVote(cardinality=1).fit(np.zeros((2, 3), int))
     with pytest.raises(ValueError, match="unknown label model 'dawid'"):
         fit_label_model("dawid", np.zeros((2, 3), int))
     mv = MajorityVote().fit(np.zeros((2, 3), int))
     with pytest.raises(ValueError, match="L has 4 LF columns; MajorityVote was fitted on 3"):
         mv.predict_proba(np.zeros((2, 4), int))
+
+
+@pytest.mark.parametrize("kind", ["majority", "snorkel", "hyper", "dawid_skene", "weighted", "auto"])
+def test_cardinality_none_is_inferred_in_fit_from_votes_labels_or_class_balance(kind):
+    model = LABEL_MODELS[kind]
+    L = np.array([[0, 1, 0], [1, 1, -1], [0, -1, 0], [1, 0, 1]] * 5)
+    fitted = model().fit(L)
+    assert fitted.cardinality is None and fitted.cardinality_ == 2  # the parameter stays as given
+    assert fitted.predict_proba(L).shape == (len(L), 2)
+    y = np.full(len(L), ABSTAIN)
+    y[:3] = [0, 1, 2]  # a seed label names a class no LF votes for
+    assert model().fit(L, y).cardinality_ == 3
+    five = np.where(L == 1, 4, L)  # votes reach class 4
+    assert model().fit(five).predict_proba(five).shape == (len(L), 5)
+    if "class_balance" in model().get_params():
+        assert model(class_balance=[0.2, 0.3, 0.5]).fit(L).cardinality_ == 3
+    with pytest.raises(ValueError, match="cannot infer cardinality: L \\(and y\\) holds no vote or label"):
+        model().fit(np.full((4, 3), ABSTAIN))
+
+
+def test_health_check_takes_the_number_of_classes_from_the_model_or_the_labels():
+    L_train = np.array([[0, 1, 2], [1, 1, -1], [2, -1, 2], [0, 0, 0]] * 10)
+    L_dev, y_dev = L_train[:12], np.array([0, 1, 2, 0] * 3)
+    assert health_check(L_train, L_dev, y_dev).model.cardinality_ == 3
+    four = MajorityVote(cardinality=4).fit(L_train)
+    assert health_check(L_train, L_dev, y_dev, label_model=four).model.cardinality_ == 4
 
 
 # -- scikit-learn estimator behaviour ----------------------------------------------------------------
@@ -118,7 +145,7 @@ ESTIMATORS = [
 
 
 def fit_data(model):
-    return synthetic_L(n=300, k=model.cardinality)[0]
+    return synthetic_L(n=300, k=model.cardinality or 2)[0]
 
 
 @pytest.mark.parametrize("kind", ["majority", "snorkel", "hyper", "dawid_skene", "weighted", "auto"])
@@ -157,10 +184,10 @@ def test_label_models_follow_the_estimator_contract(model):
     assert twin.fit(L) is twin
     assert repr(twin.get_params()) == repr(params)  # fit leaves parameters exactly as given
     assert {"classes_", "n_lfs_", "class_balance_", "lf_accuracies_"} <= set(vars(twin))
-    assert twin.n_lfs_ == L.shape[1] and twin.classes_.tolist() == list(range(model.cardinality))
-    assert twin.lf_accuracies_.shape == (L.shape[1],) and twin.class_balance_.shape == (model.cardinality,)
+    assert twin.n_lfs_ == L.shape[1] and twin.classes_.tolist() == list(range(twin.cardinality_))
+    assert twin.lf_accuracies_.shape == (L.shape[1],) and twin.class_balance_.shape == (twin.cardinality_,)
     proba = twin.predict_proba(L)
-    assert proba.shape == (len(L), model.cardinality) and np.allclose(proba.sum(axis=1), 1)
+    assert proba.shape == (len(L), twin.cardinality_) and np.allclose(proba.sum(axis=1), 1)
     np.testing.assert_array_equal(clone(model).fit(L).predict_proba(L), proba)  # clones fit alike
     assert not [a for a in vars(clone(twin)) if a.endswith("_")]  # a clone of a fitted model is unfitted
 

@@ -117,7 +117,7 @@ def test_auto_bad_input_is_named():
     with pytest.raises(ValueError, match="L_eval has 4 LF columns but L has 5"):
         AutoLabelModel().fit(L, L_eval=L[:10, :4], y_eval=Y[:10])
     with pytest.raises(ValueError, match=r"y_eval\[0\] = 5 is outside 0..1"):
-        AutoLabelModel().fit(L, L_eval=L[:2], y_eval=[5, 0])
+        AutoLabelModel(cardinality=2).fit(L, L_eval=L[:2], y_eval=[5, 0])
     with pytest.raises(ValueError, match="candidate 'mv' is not a label model"):
         AutoLabelModel(candidates={"mv": object()}).fit(L)
     with pytest.raises(ValueError, match="n_folds must be an int >= 2"):

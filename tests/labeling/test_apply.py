@@ -48,7 +48,7 @@ def lf_short(x):
 
 def test_mixed_lfs_match_snorkel(df):
     lfs = [keyword_lf("kw_my", ["my"], 1), regex_lf("re_song", "song", 0), lf_love, lf_short]
-    L = apply_lfs(df, lfs, cache=False)
+    L = apply_lfs(df, lfs, cache=False, cardinality=2)
     assert L.dtype == np.int8 and L.shape == (4, 4)
     assert L.tolist() == [[1, -1, -1, -1], [-1, 0, 0, 0], [-1, -1, -1, 0], [-1, -1, -1, -1]]
     snorkel_L = PandasLFApplier([lf_love, lf_short]).apply(df, progress_bar=False)
@@ -66,15 +66,15 @@ def test_cache_reapplies_only_changed_lf(df):
 
     cache = LabelCache()
     kw = keyword_lf("kw", ["my"], 1)
-    first = LFApplier([kw, counted], cache=cache)
+    first = LFApplier([kw, counted], cache=cache, cardinality=2)
     first.apply(df)
     assert first.applied_ == ["kw", "counted"]
-    second = LFApplier([keyword_lf("kw", ["love"], 0), counted], cache=cache)
+    second = LFApplier([keyword_lf("kw", ["love"], 0), counted], cache=cache, cardinality=2)
     L = second.apply(df)
     assert second.applied_ == ["kw"] and calls.runs == 1
     assert L[:, 0].tolist() == [-1, 0, -1, -1]
     # a changed table is a cache miss
-    third = LFApplier([counted], cache=cache)
+    third = LFApplier([counted], cache=cache, cardinality=2)
     third.apply(df.iloc[:2])
     assert third.applied_ == ["counted"]
 
@@ -92,7 +92,7 @@ def test_error_names_lf_row_and_original_exception(df):
         return 1 if x.text.startswith("I") else ABSTAIN  # None has no startswith
 
     with pytest.raises(LFApplyError, match=r"LF 'broken' raised AttributeError.*row 3 \(example_id='d'") as info:
-        apply_lfs(df, [broken], cache=False)
+        apply_lfs(df, [broken], cache=False, cardinality=2)
     assert isinstance(info.value.__cause__, AttributeError)
     error = info.value
     assert (error.lf, error.kind, error.row, error.example_id) == ("broken", "raised", 3, "d")
@@ -102,7 +102,7 @@ def test_apply_errors_carry_fields_that_survive_pickling_and_restate_for_a_whole
     import pickle
 
     with pytest.raises(LFApplyError) as info:
-        apply_lfs(df, [keyword_lf("kw", ["my", "I"], 2)], cache=False)
+        apply_lfs(df, [keyword_lf("kw", ["my", "I"], 2)], cache=False, cardinality=2)
     error = info.value
     assert (error.lf, error.kind, error.row, error.count) == ("kw", "out_of_range", 0, 2)
     copy = pickle.loads(pickle.dumps(error))  # as Dask ships it from a worker
@@ -118,13 +118,13 @@ def test_braces_in_what_an_lf_said_are_kept(df):
         return {"label": 1}
 
     with pytest.raises(LFApplyError, match=r"returned \{'label': 1\} on row 0"):
-        apply_lfs(df, [returns_a_dict], cache=False)
+        apply_lfs(df, [returns_a_dict], cache=False, cardinality=2)
 
 
 def test_out_of_range_and_wrong_type_values_are_named(df):
     with pytest.raises(LFApplyError, match=r"LF 'kw' returned label 2 on row 0 \(example_id='a'.*outside -1..1 .*"
                                            r"if the task has 3 or more classes, pass cardinality=dataset.cardinality"):
-        apply_lfs(df, [keyword_lf("kw", ["my"], 2)], cache=False)
+        apply_lfs(df, [keyword_lf("kw", ["my"], 2)], cache=False, cardinality=2)
 
     @labeling_function()
     def forgot_return(x):
@@ -132,21 +132,44 @@ def test_out_of_range_and_wrong_type_values_are_named(df):
             return 0
 
     with pytest.raises(LFApplyError, match=r"'forgot_return' returned None on row 0.*forget `return ABSTAIN`"):
-        apply_lfs(df, [forgot_return], cache=False)
+        apply_lfs(df, [forgot_return], cache=False, cardinality=2)
 
     @labeling_function()
     def returns_text(x):
         return "spam"
 
     with pytest.raises(LFApplyError, match="returned 'spam'"):
-        apply_lfs(df, [returns_text], cache=False)
+        apply_lfs(df, [returns_text], cache=False, cardinality=2)
 
     @vectorized_lf()
     def returns_bool(d):
         return d.text.notna().to_numpy()
 
     with pytest.raises(LFApplyError, match="'returns_bool' returned values of type bool"):
-        apply_lfs(df, [returns_bool], cache=False)
+        apply_lfs(df, [returns_bool], cache=False, cardinality=2)
+
+
+def test_cardinality_comes_from_the_labels_the_lfs_declare(df):
+    from workbench.labeling import vectorized_lf
+
+    L = apply_lfs(df, [keyword_lf("kw", ["my"], 4), regex_lf("re", "song", 0)], cache=False)  # five classes
+    assert L.max() == 4
+    assert LFApplier([keyword_lf("kw", ["my"], 0)]).cardinality == 2  # at least two classes
+
+    @vectorized_lf(labels=[0, 6])
+    def two_ways(frame):
+        return np.where(frame["text"].str.len() > 10, 6, 0)
+
+    assert LFApplier([two_ways]).cardinality == 7
+
+    @labeling_function()
+    def snorkel_lf(x):
+        return 1
+
+    with pytest.raises(ValueError, match=r"cannot tell the number of classes: LF\(s\) \['snorkel_lf'\] do not declare "
+                                         r"the labels they vote .*pass cardinality= \(dataset.cardinality\)"):
+        apply_lfs(df, [keyword_lf("kw", ["my"], 1), snorkel_lf], cache=False)
+    assert apply_lfs(df, [snorkel_lf], cardinality=2, cache=False).tolist() == [[1]] * len(df)
 
 
 def test_multiclass_labels_accepted_up_to_cardinality(df):
@@ -160,7 +183,7 @@ def test_fault_tolerant_mode_reports_instead_of_pretending_to_abstain(df):
     def broken(x):
         return 1 if x.text.startswith("c") else ABSTAIN
 
-    applier = LFApplier([keyword_lf("kw", ["my"], 1), broken], cache=False)
+    applier = LFApplier([keyword_lf("kw", ["my"], 1), broken], cache=False, cardinality=2)
     with pytest.warns(LFFaultWarning, match=r"'broken' failed on 1 row.*not abstentions"):
         L = applier.apply(df, fault_tolerant=True)
     assert L[:, 1].tolist() == [1, -1, -1, -1]
@@ -182,13 +205,13 @@ def test_faulty_columns_are_not_cached(df):
     cache = LabelCache()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LFFaultWarning)
-        LFApplier([flaky], cache=cache).apply(df, fault_tolerant=True)
+        LFApplier([flaky], cache=cache, cardinality=2).apply(df, fault_tolerant=True)
     assert len(cache) == 0
 
 
 def test_duplicate_names_refused(df):
     with pytest.raises(ValueError, match="duplicate LF names"):
-        apply_lfs(df, [keyword_lf("x", ["a"], 1), keyword_lf("x", ["b"], 1)])
+        apply_lfs(df, [keyword_lf("x", ["a"], 1), keyword_lf("x", ["b"], 1)], cardinality=2)
 
 
 def test_row_behaves_like_a_series_for_lfs():
@@ -221,7 +244,7 @@ def test_prebuilt_row_objects_are_used_and_checked():
     df = pd.DataFrame({"text": ["a", "b"]})
     rows = row_objects(df)
     rows[1]["marked"] = True  # what the caller built is what the LF sees
-    applier = LFApplier([lf_marked], cache=False)
+    applier = LFApplier([lf_marked], cache=False, cardinality=2)
     assert applier.apply(df, rows=rows)[:, 0].tolist() == [ABSTAIN, 1]
     with pytest.raises(ValueError, match="rows has 1 row objects for a table of 2 rows"):
         applier.apply(df, rows=rows[:1])

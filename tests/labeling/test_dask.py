@@ -78,8 +78,8 @@ def test_same_L_as_local_on_youtube(youtube, client):
 @pytest.mark.slow
 def test_dask_dataframe_input_keeps_its_partitions_and_row_order(youtube, client):
     ddf = dd.from_pandas(youtube.train, npartitions=3)
-    L = apply_lfs(ddf, YOUTUBE_LFS, engine="dask", client=client)
-    np.testing.assert_array_equal(L, apply_lfs(youtube.train, YOUTUBE_LFS, cache=False))
+    L = apply_lfs(ddf, YOUTUBE_LFS, engine="dask", client=client, cardinality=2)
+    np.testing.assert_array_equal(L, apply_lfs(youtube.train, YOUTUBE_LFS, cache=False, cardinality=2))
 
 
 @pytest.mark.parametrize("cardinality", [2, 3, 200])
@@ -217,9 +217,9 @@ def test_temporary_local_cluster_is_shut_down(corpus):
     lfs = [keyword_lf("kw_check", ["check"], 1), *rowwise_returns_none()[0]]
     before = {p.pid for p in multiprocessing.active_children()}  # the module's cluster may be running
     with pytest.warns(LFFaultWarning, match="forgets_abstain"):
-        L = apply_dask(corpus, lfs, fault_tolerant=True)
+        L = apply_dask(corpus, lfs, fault_tolerant=True, cardinality=2)
     with pytest.warns(LFFaultWarning):
-        np.testing.assert_array_equal(L, apply_lfs(corpus, lfs, cache=False, fault_tolerant=True))
+        np.testing.assert_array_equal(L, apply_lfs(corpus, lfs, cache=False, fault_tolerant=True, cardinality=2))
     assert {p.pid for p in multiprocessing.active_children()} <= before
     with pytest.raises(ValueError, match="No clients found"):
         default_client()
@@ -228,13 +228,13 @@ def test_temporary_local_cluster_is_shut_down(corpus):
 @pytest.mark.slow
 def test_scheduler_address(corpus, client):
     lfs = [keyword_lf("kw_song", ["song"], 0)]
-    L = apply_lfs(corpus, lfs, engine="dask", scheduler=client.scheduler.address)
-    np.testing.assert_array_equal(L, apply_lfs(corpus, lfs, cache=False))
+    L = apply_lfs(corpus, lfs, engine="dask", scheduler=client.scheduler.address, cardinality=2)
+    np.testing.assert_array_equal(L, apply_lfs(corpus, lfs, cache=False, cardinality=2))
 
 
 @pytest.mark.slow
 def test_empty_table(corpus, client):
-    L = apply_dask(corpus.iloc[:0], YOUTUBE_LFS[:2], client=client)
+    L = apply_dask(corpus.iloc[:0], YOUTUBE_LFS[:2], client=client, cardinality=2)
     assert L.shape == (0, 2) and L.dtype == np.int8
 
 
@@ -242,15 +242,15 @@ def test_empty_table(corpus, client):
 def test_engine_arguments_are_checked(corpus, client):
     lfs = [keyword_lf("kw_song", ["song"], 0)]
     with pytest.raises(ValueError, match="engine must be"):
-        apply_lfs(corpus, lfs, engine="spark")
+        apply_lfs(corpus, lfs, engine="spark", cardinality=2)
     with pytest.raises(ValueError, match="for engine='dask'"):
-        apply_lfs(corpus, lfs, client=client)
+        apply_lfs(corpus, lfs, client=client, cardinality=2)
     with pytest.raises(ValueError, match="does not cache"):
-        apply_lfs(corpus, lfs, engine="dask", client=client, cache=True)
+        apply_lfs(corpus, lfs, engine="dask", client=client, cache=True, cardinality=2)
     with pytest.raises(ValueError, match="either client= or scheduler="):
-        apply_dask(corpus, lfs, client=client, scheduler="tcp://127.0.0.1:1")
+        apply_dask(corpus, lfs, client=client, scheduler="tcp://127.0.0.1:1", cardinality=2)
     with pytest.raises(TypeError, match="pandas or Dask DataFrame"):
-        apply_dask(corpus.to_dict(), lfs, client=client)
+        apply_dask(corpus.to_dict(), lfs, client=client, cardinality=2)
 
 
 @pytest.mark.slow
@@ -263,7 +263,7 @@ def test_unpicklable_lf_is_named(corpus, client):
             return ABSTAIN
 
     with pytest.raises(TypeError, match="LF 'holds_a_lock' cannot be sent to Dask workers"):
-        apply_dask(corpus, [keyword_lf("kw_song", ["song"], 0), holds_a_lock], client=client)
+        apply_dask(corpus, [keyword_lf("kw_song", ["song"], 0), holds_a_lock], client=client, cardinality=2)
 
 
 # --- the local engine's text fast path (TextFastPath) ---
@@ -324,13 +324,13 @@ def test_random_regex_lfs_vote_like_themselves(fast_path_always):
     df = pd.DataFrame({"text": texts})
     lfs = [regex_lf(f"re_{i}", compiled.pattern, 1, flags=compiled.flags)
            for i, (_, compiled) in enumerate(compiled_patterns(seed=4, n=400))]
-    np.testing.assert_array_equal(apply_lfs(df, lfs, cache=False), np.column_stack([lf(df) for lf in lfs]))
+    np.testing.assert_array_equal(apply_lfs(df, lfs, cache=False, cardinality=2), np.column_stack([lf(df) for lf in lfs]))
 
 
 def test_fast_path_on_youtube_comments(youtube, fast_path_always):
     builders = [lf for lf in YOUTUBE_LFS if getattr(lf, "builder", None)]
     df = youtube.train
-    np.testing.assert_array_equal(apply_lfs(df, builders, cache=False), np.column_stack([lf(df) for lf in builders]))
+    np.testing.assert_array_equal(apply_lfs(df, builders, cache=False, cardinality=2), np.column_stack([lf(df) for lf in builders]))
 
 
 def test_small_columns_run_the_lfs_as_they_are():
@@ -342,4 +342,4 @@ def test_small_columns_run_the_lfs_as_they_are():
 
 def test_n_jobs_is_checked():
     with pytest.raises(ValueError, match="n_jobs must be None or an int >= 1"):
-        apply_lfs(pd.DataFrame({"text": ["a"]}), [keyword_lf("kw", ["a"], 1)], n_jobs=0)
+        apply_lfs(pd.DataFrame({"text": ["a"]}), [keyword_lf("kw", ["a"], 1)], n_jobs=0, cardinality=2)

@@ -143,10 +143,10 @@ def test_the_votes_of_a_row_wise_lf_follow_the_contents_of_a_global_array_and_ob
     frame = pd.DataFrame({"text": ["a", "b", "c"], "n": [1, 2, 3]})
     lfs = [ns["lf_known"], ns["lf_config"]]
     first = lf_fingerprint(ns["lf_known"]), lf_fingerprint(ns["lf_config"])
-    assert apply_lfs(frame, lfs).tolist() == [[1, -1], [1, 1], [-1, 1]]
+    assert apply_lfs(frame, lfs, cardinality=2).tolist() == [[1, -1], [1, 1], [-1, 1]]
     ns["KNOWN"][:] = [2, 3]  # same array object, new content
     ns["CONFIG"].minimum = 3  # same object, new attribute value
-    assert apply_lfs(frame, lfs).tolist() == [[-1, -1], [1, -1], [1, 1]]
+    assert apply_lfs(frame, lfs, cardinality=2).tolist() == [[-1, -1], [1, -1], [1, 1]]
     assert (lf_fingerprint(ns["lf_known"]), lf_fingerprint(ns["lf_config"])) != first
     assert lf_fingerprint(ns["lf_known"]) != lf_fingerprint(rowwise_namespace()["lf_known"])
     # and unchanged content gives the same fingerprint, in another object
@@ -166,8 +166,8 @@ def test_an_lf_reading_what_cannot_be_fingerprinted_bypasses_the_cache_with_a_wa
             assert lf_cache_key(ns["lf_handle"]) is None
         cache = LabelCache()
         with pytest.warns(UncachedLFWarning):
-            assert apply_lfs(frame, [ns["lf_handle"], ns["lf_known"]], cache=cache).tolist() == [[-1, 1], [1, 1]]
+            assert apply_lfs(frame, [ns["lf_handle"], ns["lf_known"]], cache=cache, cardinality=2).tolist() == [[-1, 1], [1, 1]]
     # the file is closed now: a cached column would still say otherwise
     with pytest.warns(UncachedLFWarning):
-        assert apply_lfs(frame, [ns["lf_handle"], ns["lf_known"]], cache=cache).tolist() == [[1, 1], [1, 1]]
+        assert apply_lfs(frame, [ns["lf_handle"], ns["lf_known"]], cache=cache, cardinality=2).tolist() == [[1, 1], [1, 1]]
     assert len(cache) == 1  # only lf_known's column was cached

@@ -324,7 +324,7 @@ def test_save_lfs_writes_a_module_that_rebuilds_L(state, tmp_path):
     assert [lf.name for lf in module.LFS] == snap.names
     assert [lf.name for lf in module.ALL_LFS] == state.names
     for split, expected in (("train", snap.L_train), ("dev", snap.L_dev)):
-        got = apply_lfs(state.splits[split].df, module.LFS, cache=False)
+        got = apply_lfs(state.splits[split].df, module.LFS, cardinality=state.cardinality, cache=False)
         np.testing.assert_array_equal(got, expected)
 
 

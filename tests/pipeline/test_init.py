@@ -9,7 +9,7 @@ from nbclient import NotebookClient
 
 from workbench.__main__ import main
 from workbench.data import load_dataset
-from workbench.export import read_table
+from workbench.export import latest_run, read_table
 from workbench.pipeline import init_project, reproduce
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,12 +21,12 @@ def _init_run_reproduce(tmp_path, capsys, *init_args):
     assert main(["init", *init_args, "--project", str(project)]) == 0
     assert "next: python -m workbench run" in capsys.readouterr().out
     assert main(["run", str(project / "config.yaml"), "--quiet"]) == 0
-    exports = list((project / "out").glob("*.parquet"))
-    assert len(exports) == 1
-    manifest = exports[0].with_name(exports[0].name + ".manifest.json")
-    assert main(["reproduce", str(manifest), "--quiet"]) == 0
+    folders = [p for p in (project / "out").iterdir() if p.is_dir()]
+    assert len(folders) == 1  # one export folder (out/<name>/), holding this one run
+    run = latest_run(folders[0])
+    assert main(["reproduce", str(run.manifest_path), "--quiet"]) == 0
     assert capsys.readouterr().out.count("reproduced: every step") == 1
-    return project, read_table(exports[0]), exports[0]
+    return project, read_table(run.export_path), run
 
 
 @pytest.mark.slow
@@ -51,13 +51,17 @@ def test_headerless_tsv_with_string_labels_goes_from_init_to_export_and_reproduc
 
 @pytest.mark.slow
 def test_six_classes_go_the_same_way_with_class_names_in_the_report(tmp_path, capsys):
-    project, export, path = _init_run_reproduce(
+    project, export, run = _init_run_reproduce(
         tmp_path, capsys, str(FIXTURES / "comments_6class.csv"), "--text-column", "comment", "--label-column", "label",
         "--sizes", "test=0.2,dev=0.3,valid=0.1,canary=0.1,seed=0.05")
     names = ["eminem_fan", "katy_fan", "lmfao_fan", "psy_fan", "shakira_fan", "spam"]
     assert load_dataset(project / "dataset").class_names == names
+    # starter bars scaled to six classes: 0.6 and 0.5 (the two-class bars) kept 12 of the 120 covered rows
+    config = (project / "config.yaml").read_text()
+    assert "threshold: 0.33 " in config and "minimum: 0.33 " in config
+    assert len(export) >= 60
     assert [c for c in export.columns if c.startswith("proba_")] == [f"proba_{n}" for n in names]
-    report = path.with_name(path.stem + ".report.md").read_text()
+    report = run.report_path.read_text()
     assert "End model per class on the test set" in report
     assert all(f"| {n} |" in report for n in names)
 

@@ -485,3 +485,26 @@ def test_an_id_in_two_split_files_is_a_config_error_naming_the_splits(tiny):
     pd.DataFrame({"id": ["t1", "s9"], "body": ["some pool text", "other text"], "gold": [0, 1]}).to_csv(tiny / "pool.csv", index=False)
     with pytest.raises(ConfigError, match=r"data: .*'t1' \(train\+test\)"):
         run_pipeline(tiny_config(tiny), progress_bar=False, echo=None)
+
+
+def test_class_names_no_labeled_row_uses_stop_the_run_unless_the_config_allows_them(tiny, tmp_path):
+    from workbench.data import load_table, split_dataset
+    from workbench.pipeline import load_data
+
+    three = {**tiny_config(tiny).to_dict()["data"], "class_names": ["ham", "spam", "eggs"]}
+    with pytest.raises(ConfigError, match=r"^data.class_names: .*class\(es\) \['eggs'\] of \['ham', 'spam', 'eggs'\] "
+                                          r"have no labeled row in any split.*allow_missing_classes"):
+        load_data(tiny_config(tiny, data=three))
+    ds, _ = load_data(tiny_config(tiny, data={**three, "allow_missing_classes": True}))
+    assert ds.cardinality == 3 and ds.allow_missing_classes  # intended: a three-class task
+    assert tiny_config(tiny, data={**three, "allow_missing_classes": True}).to_dict()["data"]["allow_missing_classes"]
+    with pytest.raises(ConfigError, match=r"data.allow_missing_classes: must be true or false, got 'yes'"):
+        tiny_config(tiny, data={**three, "allow_missing_classes": "yes"})
+
+    # a saved dataset: its own setting, unless the config says otherwise
+    table = load_table(tiny / "seed.csv", "body", "y", "id")
+    saved = split_dataset(table, {"dev": 2}, class_names=["ham", "spam", "eggs"], allow_missing_classes=True)
+    saved.save(tmp_path / "ds")
+    assert load_data(tiny_config(tiny, data={"dataset": str(tmp_path / "ds")}))[0].cardinality == 3
+    with pytest.raises(ConfigError, match=r"^data.dataset: .*\['eggs'\] .* have no labeled row"):
+        load_data(tiny_config(tiny, data={"dataset": str(tmp_path / "ds"), "allow_missing_classes": False}))

@@ -128,3 +128,17 @@ def test_confusion_figure_is_the_count_matrix(sliced):
     assert fig.data[0].texttemplate == "%{z:,d}"  # counts in the cells, as integers
     assert fig.layout.title.text == "Confusion matrix"
     assert fig.layout.xaxis.title.text == confusion.columns.name and fig.layout.yaxis.title.text == confusion.index.name
+
+
+def test_confusion_figure_names_the_classes_of_a_report_made_without_them():
+    y, preds = [0, 1, 2, 2, 1], [0, 2, 2, -1, 1]
+    confusion = evaluate(np.array(preds), y).confusion
+    assert list(confusion.index) == ["true 0", "true 1", "true 2"]  # ids: evaluate had no names
+    fig = confusion_figure(confusion, class_names=["ham", "spam", "eggs"])
+    assert list(fig.data[0].y) == ["true ham", "true spam", "true eggs"]
+    assert list(fig.data[0].x) == ["pred ham", "pred spam", "pred eggs", "abstain"]
+    np.testing.assert_array_equal(fig.data[0].z, confusion.to_numpy())
+    named = evaluate(np.array(preds), y, class_names=["ham", "spam", "eggs"]).confusion
+    assert list(confusion_figure(named, class_names=["ham", "spam", "eggs"]).data[0].y) == list(named.index)
+    with pytest.raises(ValueError, match=r"class '2' is neither one of the class names \['ham', 'spam'\]"):
+        confusion_figure(confusion, class_names=["ham", "spam"])

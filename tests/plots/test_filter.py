@@ -106,6 +106,22 @@ def test_class_balance_figure_shows_the_kept_share_beside_the_target():
     assert fig.layout.title.text == "Class balance of the kept set" and fig.layout.yaxis.tickformat == ".0%"
 
 
+def test_filter_figures_show_class_names_for_tables_of_class_ids():
+    names = ["ham", "spam", "eggs"]
+    ids = class_balance([0, 2, 2, 1], 3, target=[0.2, 0.3, 0.5])
+    assert list(ids.index.astype(str)) == ["0", "1", "2"]
+    assert all(list(t.x) == names for t in class_balance_figure(ids, class_names=names).data)
+    assert all(list(t.x) == names for t in kept_set_figure(ids, pd.DataFrame({"stage": ["raw pool"], "n_rows": [4], "removed": [{}]}),
+                                                           class_names=names).data[:2])
+    proba = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6], [0.5, 0.3, 0.2]])
+    curve = threshold_curve(proba, valid_proba=proba, valid_labels=[0, 1, 2, 1])
+    fig = threshold_curve_figure(curve, operating_point(proba, 0.5, valid_proba=proba, valid_labels=[0, 1, 2, 1]), class_names=names)
+    assert [t.name for t in fig.data] == ["all", *names, "current"]
+    assert set(fig.data[-1].text) <= {"all", *names}
+    with pytest.raises(ValueError, match=r"class '2' is neither one of the class names \['ham', 'spam'\]"):
+        class_balance_figure(ids, class_names=names[:2])
+
+
 def test_class_balance_figure_shows_weighted_shares_when_weights_balance_the_set():
     balance = class_balance([0, 0, 0, 1], 2, class_names=NAMES, sample_weight=[1, 1, 1, 3])
     fig = class_balance_figure(balance, title="Weighted")

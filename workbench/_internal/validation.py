@@ -19,6 +19,27 @@ def label_dtype(cardinality: int) -> np.dtype:
     return np.dtype(np.int64)
 
 
+def infer_cardinality(*labels: Any, what: str = "L") -> int:
+    """The number of classes the labels show: the largest class id in any of ``labels`` plus one (at least 2).
+
+    ``labels`` are label matrices or label vectors (``ABSTAIN`` entries ignored, ``None`` skipped).
+    A class that no vote and no label names cannot be seen: callers that know the task's classes
+    pass ``cardinality`` (``dataset.cardinality``) instead.
+
+    Raises
+    ------
+    ValueError
+        When there is not a single vote or label to infer from (naming ``what``).
+    """
+    arrays = [a for a in (np.asarray(x) for x in labels if x is not None) if a.size and a.dtype.kind in "iuf"]
+    # a label that is not a whole number is left to the caller's own validation to name
+    top = max((int(np.nanmax(a)) for a in arrays if np.isfinite(np.nanmax(a))), default=ABSTAIN)
+    if top < 0:
+        raise ValueError(f"cannot infer cardinality: {what} holds no vote or label (every entry is ABSTAIN); "
+                         "pass cardinality= (the number of classes, e.g. dataset.cardinality)")
+    return max(2, top + 1)
+
+
 def check_label_matrix(L: Any, cardinality: int | None = None) -> np.ndarray:
     """``L`` as a 2-D array (n examples x m LFs) whose entries are ``ABSTAIN`` or class ids.
 
@@ -33,7 +54,8 @@ def check_label_matrix(L: Any, cardinality: int | None = None) -> np.ndarray:
     if cardinality is not None and L.size and L.max() >= cardinality:
         row, column = (int(i[0]) for i in np.nonzero(L >= cardinality))
         raise ValueError(f"L holds label {int(L[row, column])} (LF column {column}, row {row}) but cardinality is "
-                         f"{cardinality} (labels 0..{cardinality - 1})")
+                         f"{cardinality} (labels 0..{cardinality - 1}); the votes need cardinality={int(L.max()) + 1} "
+                         "or more (dataset.cardinality)")
     return L
 
 

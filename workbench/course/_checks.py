@@ -78,7 +78,8 @@ def check_lf(lf: Any, ds: Any, *, label: int | None = None, min_accuracy: float 
     if lf_name in {getattr(t, "name", t) for t in taken}:
         return Feedback(name, False, f"{lf_name!r} is already in the list: write a new one (another name and idea).")
     try:
-        L_pool, L_dev = apply_lfs(ds.train, [lf], progress_bar=False), apply_lfs(ds.dev, [lf], progress_bar=False)
+        L_pool, L_dev = (apply_lfs(ds[split], [lf], cardinality=ds.cardinality, progress_bar=False)
+                         for split in ("train", "dev"))
     except Exception as exc:  # the learner's LF: any failure is the feedback
         return Feedback(name, False, f"{lf_name!r} FAILED: {str(exc).splitlines()[0]}")
     pool_votes, dev_votes = L_pool[:, 0], L_dev[:, 0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
@@ -20,17 +22,27 @@ from workbench.curate._funnel import (
 # ----------------------------------------------------------------------------------------
 
 
-def effective_thresholds(threshold: float, class_thresholds=None, cardinality: int = 2, class_names=None) -> np.ndarray:
+def effective_thresholds(threshold: float, class_thresholds=None, cardinality: int | None = None,
+                         class_names=None) -> np.ndarray:
     """Threshold per class: the larger of the global threshold and the class's own.
 
     ``class_thresholds`` is a sequence with one value per class or a mapping from class
-    index or name to value; classes left out use the global threshold.
+    index or name to value; classes left out use the global threshold. The number of classes
+    is ``cardinality``, else the length of ``class_names``, else that of a ``class_thresholds``
+    sequence; a mapping alone cannot tell it (an error asks for one of the others).
 
     Examples
     --------
-    >>> effective_thresholds(0.6, {"spam": 0.8}, 2, ["ham", "spam"]).tolist()
+    >>> effective_thresholds(0.6, {"spam": 0.8}, class_names=["ham", "spam"]).tolist()
     [0.6, 0.8]
     """
+    if cardinality is None:
+        if class_names is not None:
+            cardinality = len(class_names)
+        elif class_thresholds is not None and not isinstance(class_thresholds, Mapping):
+            cardinality = len(class_thresholds)
+        else:
+            raise ValueError("effective_thresholds needs the number of classes: pass cardinality= or class_names=")
     names = _class_names(class_names, cardinality)
     if not 0 <= threshold <= 1:
         raise ValueError(f"threshold must be in [0, 1], got {threshold}")

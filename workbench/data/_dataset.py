@@ -67,6 +67,10 @@ class Dataset:
     recipe : dict
         How the splits were made (:func:`split_dataset`'s sizes, key, group and time columns,
         what each split received); saved with the dataset, with its hash.
+    allow_missing_classes : bool, default False
+        Class names and labels must match (checked on construction, see
+        :meth:`check_class_names`): a class with no labeled row in any split is an error
+        unless this is True (a class the user means to label later); saved with the dataset.
     """
 
     name: str
@@ -79,9 +83,11 @@ class Dataset:
     text_column: str = TEXT_COLUMN
     label_column: str = LABEL_COLUMN
     id_column: str = ID_COLUMN
+    allow_missing_classes: bool = False
 
     def __post_init__(self):
         self._check_ids_are_unique()
+        self.check_class_names()
 
     def _check_ids_are_unique(self) -> None:
         """One example, one split: an id in two splits would let a protected row reach training."""
@@ -135,7 +141,10 @@ class Dataset:
         """Class names and labels must match: every label names a class, every class has a labeled row.
 
         A class without a single hand-labeled row would give a model a class it can never learn
-        or be scored on (three class names for binary labels train a three-class model).
+        or be scored on (three class names for binary labels train a three-class model), so it
+        is an error naming the classes, unless ``allow_missing_classes`` says it is intended.
+        Only the labeled splits count (not the pool's hidden labels); a dataset without any
+        labeled row is not checked. Runs when the dataset is made.
         """
         k = len(self.class_names)
         seen: set[int] = set()
@@ -149,9 +158,11 @@ class Dataset:
                                  f"{self.class_names} (ids 0..{k - 1}): class names and labels do not match")
             seen.update(int(v) for v in np.unique(y[y >= 0]))
         unused = [name for c, name in enumerate(self.class_names) if c not in seen]
-        if unused and seen:
+        if unused and seen and not self.allow_missing_classes:
             raise ValueError(f"dataset {self.name!r}: class(es) {unused} of {self.class_names} have no labeled row in "
-                             f"any split; the labels use {len(seen)} of {k} classes: class names and labels do not match")
+                             f"any split; the labels use {len(seen)} of {k} classes: class names and labels do not "
+                             "match. Drop those names, or, if a class is meant to have no labeled row yet, say so with "
+                             "allow_missing_classes=True (config: data.allow_missing_classes: true)")
 
     def save(self, folder: str | os.PathLike, *, overwrite: bool = False) -> Path:
         """Write the dataset to ``folder``: one Parquet file per split and a small ``dataset.json``.
@@ -177,6 +188,7 @@ class Dataset:
             "name": self.name, "class_names": list(self.class_names), "id_column": self.id_column,
             "text_column": self.text_column, "label_column": self.label_column, "splits": {},
             "recipe": self.recipe, "recipe_sha256": recipe_sha256(self.recipe),
+            "allow_missing_classes": bool(self.allow_missing_classes),
         }
         for split, df in self.splits.items():
             if id(df) in first_name:  # one table under two names (WRENCH's dev is its valid split)
@@ -228,14 +240,17 @@ def recipe_sha256(recipe: dict) -> str:
     return hashlib.sha256(json.dumps(json_safe(recipe), sort_keys=True).encode()).hexdigest()
 
 
-def load_dataset(folder: str | os.PathLike) -> Dataset:
+def load_dataset(folder: str | os.PathLike, *, allow_missing_classes: bool | None = None) -> Dataset:
     """Read a dataset written by :meth:`Dataset.save`, checking every file against its recorded SHA-256.
+
+    ``allow_missing_classes`` (see :class:`Dataset`) is as saved when None.
 
     Raises
     ------
     FileNotFoundError, ValueError
         No ``dataset.json`` in the folder, a missing file, or a file changed since it was saved
-        (so a notebook and the pipeline cannot silently read different splits).
+        (so a notebook and the pipeline cannot silently read different splits); class names
+        that do not match the labels.
     """
     folder = Path(folder)
     described = folder / DATASET_FILE
@@ -269,7 +284,9 @@ def load_dataset(folder: str | os.PathLike) -> Dataset:
         raise ValueError(f"{described}: the split recipe does not match its recorded hash; the file was edited")
     return Dataset(name=meta["name"], splits=splits, class_names=list(meta["class_names"]), hidden_labels=hidden,
                    label_matrices=matrices, lf_names=lf_names, recipe=meta.get("recipe", {}),
-                   text_column=meta["text_column"], label_column=meta["label_column"], id_column=meta["id_column"])
+                   text_column=meta["text_column"], label_column=meta["label_column"], id_column=meta["id_column"],
+                   allow_missing_classes=bool(meta.get("allow_missing_classes", False) if allow_missing_classes is None
+                                              else allow_missing_classes))
 
 
 def _rank_keys(keys: Any, random_state: int | None) -> np.ndarray:
@@ -309,6 +326,7 @@ def split_dataset(
     time_column: str | None = None,
     random_state: int | None = None,
     hide_columns: Sequence[str] | None = None,
+    allow_missing_classes: bool = False,
 ) -> Dataset:
     """Split one table (``example_id``, ``text``, ``label`` with -1 for unlabeled) into a :class:`Dataset`.
 
@@ -343,12 +361,15 @@ def split_dataset(
     hide_columns : sequence of str, optional
         Columns dropped from the pool because they hold its gold labels (default: the label
         column :func:`load_table` read, from ``df.attrs``).
+    allow_missing_classes : bool, default False
+        Accept class names that no labeled row uses (see :class:`Dataset`); otherwise they are
+        an error naming them.
 
     Raises
     ------
     ValueError
         Naming the problem: missing column, no labels, one class only, fewer labeled rows (of
-        a class) than the sizes need, unknown split names.
+        a class) than the sizes need, unknown split names, class names no labeled row uses.
 
     Examples
     --------
@@ -464,9 +485,8 @@ def split_dataset(
             splits[split] = frame[assigned == split].reset_index(drop=True)
     recipe["rows"] = {split: int(len(part)) for split, part in splits.items()}
     recipe["hidden_labels"] = int(len(gold))
-    dataset = Dataset(name=name, splits=splits, class_names=class_names, hidden_labels=hidden, recipe=json_safe(recipe))
-    dataset.check_class_names()
-    return dataset
+    return Dataset(name=name, splits=splits, class_names=class_names, hidden_labels=hidden, recipe=json_safe(recipe),
+                   allow_missing_classes=allow_missing_classes)
 
 
 def load_youtube_spam(
@@ -534,7 +554,7 @@ def load_youtube_spam(
     )
 
 
-def load_wrench(folder: str | os.PathLike, name: str | None = None) -> Dataset:
+def load_wrench(folder: str | os.PathLike, name: str | None = None, *, allow_missing_classes: bool = False) -> Dataset:
     """Import a dataset in the WRENCH benchmark format, label matrices included.
 
     ``folder`` holds ``train.json``, ``valid.json`` and ``test.json`` (each a JSON
@@ -542,7 +562,8 @@ def load_wrench(folder: str | os.PathLike, name: str | None = None) -> Dataset:
     and optionally ``label.json`` (``{"0": "name", ...}``). The weak labels become
     ``dataset.label_matrices[split]`` (ABSTAIN = -1), so every workbench tool runs on
     them without re-applying labeling functions. WRENCH's ``valid`` split doubles as
-    ``dev``. Extra fields under ``data`` become columns.
+    ``dev``. Extra fields under ``data`` become columns. A class of ``label.json`` that no
+    valid or test row has is an error unless ``allow_missing_classes`` (see :class:`Dataset`).
 
     Examples
     --------
@@ -607,4 +628,5 @@ def load_wrench(folder: str | os.PathLike, name: str | None = None) -> Dataset:
         hidden_labels=hidden,
         label_matrices=matrices,
         lf_names=[f"lf_{j}" for j in range(n_lfs or 0)],
+        allow_missing_classes=allow_missing_classes,
     )

@@ -76,7 +76,7 @@ def label_model_labels(model: Any, L: Any) -> np.ndarray:
     >>> label_model_labels(MajorityVote().fit(L), L).tolist()
     [1, -1, -1]
     """
-    L = check_label_matrix(L, int(model.cardinality))
+    L = check_label_matrix(L, int(model.cardinality_))
     labels = proba_to_labels(model.predict_proba(L), tie_break="abstain")
     labels[~covered(L)] = ABSTAIN
     return labels
@@ -88,7 +88,7 @@ def label_model_score(model: Any, L: Any, y: Any, *, split: str = "test", name: 
     Parameters
     ----------
     model : fitted label model
-        Anything with ``predict_proba(L)`` and ``cardinality`` (the ``workbench.generate`` models).
+        Anything with ``predict_proba(L)`` and ``cardinality_`` (the fitted ``workbench.generate`` models).
     L : array of shape (n, m)
         The LF votes on a labeled split.
     y : array of shape (n,)
@@ -108,7 +108,7 @@ def label_model_score(model: Any, L: Any, y: Any, *, split: str = "test", name: 
     >>> print(score)
     majority vote on dev (4 rows): accuracy 0.500 with abstentions counted as errors; 1.000 on the 50% of rows it labels
     """
-    k = int(model.cardinality)
+    k = int(model.cardinality_)
     labels = label_model_labels(model, L)
     y = check_labels(y, k, n_rows=len(labels), name="y")
     got = labels != ABSTAIN

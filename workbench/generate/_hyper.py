@@ -139,7 +139,8 @@ class HyperLabelModel(BaseLabelModel):
 
     Parameters
     ----------
-    cardinality : int
+    cardinality : int or None, default None
+        Number of classes; None infers it in ``fit`` from ``L`` and ``y`` (as :class:`MajorityVote`).
     use_labels : bool, default True
         With labeled rows in ``fit(L, y)``, fine-tune on them (the package's semi-supervised
         mode); False ignores ``y`` (one forward pass, nothing trained).
@@ -156,7 +157,7 @@ class HyperLabelModel(BaseLabelModel):
 
     Attributes
     ----------
-    classes_, n_lfs_ : as :class:`MajorityVote`
+    cardinality_, classes_, n_lfs_ : as :class:`MajorityVote`
     class_balance_ : ndarray of shape (k,)
     lf_accuracies_ : ndarray of shape (m,)
         The network has no per-LF parameter: each LF's expected accuracy under the model's
@@ -170,7 +171,7 @@ class HyperLabelModel(BaseLabelModel):
     [1, 0, 1, 0]
     """
 
-    def __init__(self, cardinality: int = 2, *, use_labels: bool = True, checkpoint: Any = None, max_rows: int = 200_000,
+    def __init__(self, cardinality: int | None = None, *, use_labels: bool = True, checkpoint: Any = None, max_rows: int = 200_000,
                  class_balance: Any = None, tie_break: str = "abstain", random_state: int | None = 0):
         self.cardinality = cardinality
         self.use_labels = use_labels
@@ -184,16 +185,16 @@ class HyperLabelModel(BaseLabelModel):
         return bool(self.use_labels)
 
     def _positives(self) -> list[int]:
-        return [1] if self.cardinality == 2 else list(range(self.cardinality))
+        return [1] if self.cardinality_ == 2 else list(range(self.cardinality_))
 
     def fit(self, L: Any, y: Any = None) -> "HyperLabelModel":
         """Record the network's pools on ``L``; with labeled rows in ``y`` (and ``use_labels``), fine-tune first."""
         import torch
 
-        L = self._validate_fit(L)
+        L = self._validate_fit(L, y)
         if isinstance(self.max_rows, bool) or not isinstance(self.max_rows, (int, np.integer)) or self.max_rows < 1:
             raise ValueError(f"max_rows must be an int >= 1, got {self.max_rows!r}")
-        y = check_partial_labels(y, len(L), self.cardinality)  # checked even when not used
+        y = check_partial_labels(y, len(L), self.cardinality_)  # checked even when not used
         y = y if self.use_labels else None
         given = self._check_class_balance()
         checkpoint = load_checkpoint(None if self.checkpoint is None else str(self.checkpoint))
@@ -224,7 +225,7 @@ class HyperLabelModel(BaseLabelModel):
         # The package rescales probabilities so that the most and least confident fitted rows reach 1 and 0.
         proba_raw = self._stack(outs)
         fires = (rows != ABSTAIN).any(axis=1)
-        tie = 1 / self.cardinality
+        tie = 1 / self.cardinality_
         high, low = proba_raw[fires][proba_raw[fires] > tie], proba_raw[fires][proba_raw[fires] < tie]
         self._high = float(high.max()) if high.size else None
         self._low = float(low.min()) if low.size else None
@@ -245,7 +246,7 @@ class HyperLabelModel(BaseLabelModel):
         import torch
         from hyperlm.loss import BCEMask, BCEMaskWeighted
 
-        if self.cardinality == 2:
+        if self.cardinality_ == 2:
             positive_share = float(target.mean())
             criterion = BCEMaskWeighted([positive_share, 1 - positive_share])
         else:
@@ -276,18 +277,25 @@ class HyperLabelModel(BaseLabelModel):
 
     def _stack(self, outs: list) -> np.ndarray:
         """The passes' outputs as probabilities: ``[1 - p, p]`` for two classes, else normalised."""
-        if self.cardinality == 2:
+        if self.cardinality_ == 2:
             return np.column_stack([1 - outs[0], outs[0]])
         p = np.column_stack(outs)
         return p / p.sum(axis=1, keepdims=True)
 
     def _calibrate(self, proba: np.ndarray) -> np.ndarray:
-        """``hyperlm.hyper_label_model.calibrate_probs`` with the extremes measured at fit."""
-        tie = 1 / self.cardinality
+        """``hyperlm.hyper_label_model.calibrate_probs`` with the extremes measured at fit.
+
+        The package means to stretch the largest fitted value to 1, but scales the values above
+        the tie ``1/k`` by ``1/k`` (right for two classes only): with six classes they ended at
+        most at ``2/k``, the pool's top probabilities were all below 0.45 and a confidence
+        threshold of 0.6 removed every row. Here they are scaled by ``1 - 1/k``, the same for two
+        classes (the predicted class does not change).
+        """
+        tie = 1 / self.cardinality_
         p = proba.copy()
         if self._high is not None and self._high > tie:
             up = p > tie
-            p[up] = (p[up] - tie) * tie / (self._high - tie) + tie
+            p[up] = (p[up] - tie) * (1 - tie) / (self._high - tie) + tie
         if self._low is not None and self._low < tie:
             down = p < tie
             p[down] = (p[down] - tie) * tie / (tie - self._low) + tie

@@ -33,6 +33,7 @@ from workbench._internal.validation import (
     check_label_matrix,
     check_labels,
     check_proba,
+    infer_cardinality,
 )
 from workbench.generate._base import Generator
 from workbench.generate._votes import check_partial_labels
@@ -78,8 +79,9 @@ class BaseLabelModel(Generator, ClassifierMixin, BaseEstimator):
     A subclass takes ``cardinality``, ``tie_break``, ``class_balance`` and ``random_state``
     (and its own settings) as ``__init__`` keywords stored unchanged, and implements
 
-    - ``fit(L, y=None)``: call ``L = self._validate_fit(L)`` first (it checks the parameters
-      and ``L`` and sets ``classes_`` and ``n_lfs_``), then set ``class_balance_`` (the class
+    - ``fit(L, y=None)``: call ``L = self._validate_fit(L, y)`` first (it checks the parameters
+      and ``L`` and sets ``cardinality_``, ``classes_`` and ``n_lfs_``; fit and predict read the
+      number of classes from ``cardinality_``), then set ``class_balance_`` (the class
       proportions the model uses) and ``lf_accuracies_`` (one estimate per LF), return ``self``;
     - ``predict_proba(L)``: call ``L = self._validate_predict(L)`` first.
 
@@ -101,30 +103,41 @@ class BaseLabelModel(Generator, ClassifierMixin, BaseEstimator):
         """Whether ``fit(L, y)`` learns from the labeled rows of ``y`` (choosing a model cross-fits those that do)."""
         return False
 
-    def _validate_fit(self, L: Any) -> np.ndarray:
-        if isinstance(self.cardinality, bool) or not isinstance(self.cardinality, (int, np.integer)) or self.cardinality < 2:
-            raise ValueError(f"cardinality must be an int >= 2 (the number of classes), got {self.cardinality!r}")
+    def _validate_fit(self, L: Any, y: Any = None, *labeled: Any) -> np.ndarray:
+        self.cardinality_ = self._resolve_cardinality(L, y, *labeled)
         if self.tie_break not in TIE_BREAKS:
             raise ValueError(f"tie_break must be one of {TIE_BREAKS}, got {self.tie_break!r}")
         self._check_class_balance()
-        L = check_label_matrix(L, self.cardinality)
+        L = check_label_matrix(L, self.cardinality_)
         if L.shape[1] < self.min_lfs:
             raise ValueError(f"{type(self).__name__} needs at least {self.min_lfs} LFs; L has {L.shape[1]}")
-        self.classes_ = np.arange(self.cardinality)
+        self.classes_ = np.arange(self.cardinality_)
         self.n_lfs_ = L.shape[1]
         return L
+
+    def _resolve_cardinality(self, L: Any, y: Any = None, *labeled: Any) -> int:
+        """``cardinality`` as given, else the length of ``class_balance``, else inferred from ``L``, ``y`` (and
+        other ``labeled`` votes or labels the model is given, such as ``AutoLabelModel``'s ``L_eval``/``y_eval``)."""
+        if self.cardinality is None:
+            if self.class_balance is not None:
+                return len(np.asarray(self.class_balance).reshape(-1))
+            return infer_cardinality(L, y, *labeled, what="L (and y)")
+        if isinstance(self.cardinality, bool) or not isinstance(self.cardinality, (int, np.integer)) or self.cardinality < 2:
+            raise ValueError(f"cardinality must be None (inferred in fit) or an int >= 2 (the number of classes), "
+                             f"got {self.cardinality!r}")
+        return int(self.cardinality)
 
     def _check_class_balance(self) -> np.ndarray | None:
         if self.class_balance is None:
             return None
         balance = np.asarray(self.class_balance, dtype=float).reshape(-1)
-        if balance.shape != (self.cardinality,):
-            raise ValueError(f"class_balance must have {self.cardinality} entries (one per class), got {self.class_balance!r}")
+        if balance.shape != (self.cardinality_,):
+            raise ValueError(f"class_balance must have {self.cardinality_} entries (one per class), got {self.class_balance!r}")
         return check_proba(balance[None, :], name="class_balance")[0]
 
     def _validate_predict(self, L: Any) -> np.ndarray:
         check_is_fitted(self, "n_lfs_")
-        L = check_label_matrix(L, self.cardinality)
+        L = check_label_matrix(L, self.cardinality_)
         if L.shape[1] != self.n_lfs_:
             raise ValueError(f"L has {L.shape[1]} LF columns; {type(self).__name__} was fitted on {self.n_lfs_}")
         return L
@@ -143,11 +156,11 @@ class BaseLabelModel(Generator, ClassifierMixin, BaseEstimator):
         (``score(L, y)`` is scikit-learn's: the accuracy alone.)
         """
         labels = self.predict(L, tie_break)
-        y = check_labels(y, self.cardinality, n_rows=len(labels), name="y")
+        y = check_labels(y, self.cardinality_, n_rows=len(labels), name="y")
         got = labels != ABSTAIN
         return {
             "accuracy": float(accuracy_score(y, labels)),
-            "f1_macro": float(f1_score(y, labels, labels=list(range(self.cardinality)), average="macro", zero_division=0)),
+            "f1_macro": float(f1_score(y, labels, labels=list(range(self.cardinality_)), average="macro", zero_division=0)),
             "accuracy_covered": float(accuracy_score(y[got], labels[got])) if got.any() else float("nan"),
             "coverage": float(got.mean()),
             "n": int(len(y)),
@@ -159,8 +172,11 @@ class MajorityVote(BaseLabelModel):
 
     Parameters
     ----------
-    cardinality : int
-        Number of classes.
+    cardinality : int or None, default None
+        Number of classes. None infers it in ``fit``: the length of ``class_balance`` when
+        given, else the largest class id in ``L`` and ``y`` plus one (at least 2); an error
+        when ``L`` and ``y`` hold no vote. Pass ``dataset.cardinality`` when a class may have
+        no vote and no label (the inference cannot see it).
     tie_break : {"abstain", "random", "prior"}
         How :meth:`predict` settles ties (and rows no LF covers).
     class_balance : array-like of shape (cardinality,), optional
@@ -171,7 +187,9 @@ class MajorityVote(BaseLabelModel):
 
     Attributes
     ----------
-    classes_ : ndarray, ``0..cardinality-1``
+    cardinality_ : int
+        The number of classes fitted (``cardinality``, or what was inferred).
+    classes_ : ndarray, ``0..cardinality_-1``
     n_lfs_ : int
     class_balance_ : ndarray of shape (cardinality,)
         ``class_balance``, or the smoothed share of each class among the votes.
@@ -188,7 +206,7 @@ class MajorityVote(BaseLabelModel):
 
     live = True
 
-    def __init__(self, cardinality: int = 2, *, tie_break: str = "abstain", class_balance: Any = None,
+    def __init__(self, cardinality: int | None = None, *, tie_break: str = "abstain", class_balance: Any = None,
                  random_state: int | None = 0):
         self.cardinality = cardinality
         self.tie_break = tie_break
@@ -196,15 +214,15 @@ class MajorityVote(BaseLabelModel):
         self.random_state = random_state
 
     def _counts(self, L: np.ndarray) -> np.ndarray:
-        return np.stack([(L == c).sum(axis=1) for c in range(self.cardinality)], axis=1).astype(float)
+        return np.stack([(L == c).sum(axis=1) for c in range(self.cardinality_)], axis=1).astype(float)
 
     def fit(self, L: Any, y: Any = None) -> "MajorityVote":
         """Estimate the class balance and each LF's agreement with the majority. ``y`` is checked, then ignored."""
-        L = self._validate_fit(L)
-        check_partial_labels(y, len(L), self.cardinality)
+        L = self._validate_fit(L, y)
+        check_partial_labels(y, len(L), self.cardinality_)
         given = self._check_class_balance()
         counts = self._counts(L)
-        self.class_balance_ = given if given is not None else (counts.sum(axis=0) + 1) / (counts.sum() + self.cardinality)
+        self.class_balance_ = given if given is not None else (counts.sum(axis=0) + 1) / (counts.sum() + self.cardinality_)
         labels = proba_to_labels(self._proba(counts, given), "abstain")
         voted = (L != ABSTAIN) & (labels[:, None] != ABSTAIN)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -213,7 +231,7 @@ class MajorityVote(BaseLabelModel):
 
     def _proba(self, counts: np.ndarray, balance: np.ndarray | None) -> np.ndarray:
         total = counts.sum(axis=1, keepdims=True)
-        base = balance if balance is not None else np.full(self.cardinality, 1 / self.cardinality)
+        base = balance if balance is not None else np.full(self.cardinality_, 1 / self.cardinality_)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(total > 0, counts / total, base)
 
@@ -228,7 +246,8 @@ class SnorkelLabelModel(BaseLabelModel):
 
     Parameters
     ----------
-    cardinality : int
+    cardinality : int or None, default None
+        Number of classes; None infers it in ``fit`` (as :class:`MajorityVote`).
     n_epochs, lr, l2 : training settings passed to Snorkel's ``LabelModel.fit``
     random_state : int
         Snorkel's seed (results are reproducible for a fixed value); also seeds the
@@ -239,7 +258,7 @@ class SnorkelLabelModel(BaseLabelModel):
 
     Attributes
     ----------
-    classes_, n_lfs_ : as :class:`MajorityVote`
+    cardinality_, classes_, n_lfs_ : as :class:`MajorityVote`
     class_balance_ : ndarray, Snorkel's class prior (``class_balance`` or uniform)
     lf_accuracies_ : ndarray, each LF's learned accuracy (Snorkel's ``get_weights``)
     model_ : the fitted ``snorkel.labeling.model.LabelModel``
@@ -252,7 +271,7 @@ class SnorkelLabelModel(BaseLabelModel):
 
     min_lfs = 3  # Snorkel estimates each LF's accuracy from its agreements with two others
 
-    def __init__(self, cardinality: int = 2, *, n_epochs: int = 500, lr: float = 0.01, l2: float = 0.0,
+    def __init__(self, cardinality: int | None = None, *, n_epochs: int = 500, lr: float = 0.01, l2: float = 0.0,
                  random_state: int = 123, class_balance: Any = None, tie_break: str = "abstain"):
         self.cardinality = cardinality
         self.n_epochs = n_epochs
@@ -267,10 +286,10 @@ class SnorkelLabelModel(BaseLabelModel):
         import torch
         from snorkel.labeling.model import LabelModel
 
-        L = self._validate_fit(L)
-        check_partial_labels(y, len(L), self.cardinality)
+        L = self._validate_fit(L, y)
+        check_partial_labels(y, len(L), self.cardinality_)
         given = self._check_class_balance()
-        self.model_ = LabelModel(cardinality=self.cardinality, verbose=False)
+        self.model_ = LabelModel(cardinality=self.cardinality_, verbose=False)
         # The model has a few dozen parameters: torch's thread pool only adds overhead, and on a
         # busy machine its spinning threads make a sub-second fit take tens of seconds.
         threads = torch.get_num_threads()
@@ -299,9 +318,10 @@ LABEL_MODELS.register("majority", MajorityVote)
 LABEL_MODELS.register("snorkel", SnorkelLabelModel)
 
 
-def fit_label_model(kind: str, L_train: Any, cardinality: int = 2, y: Any = None, **params: Any) -> BaseLabelModel:
+def fit_label_model(kind: str, L_train: Any, cardinality: int | None = None, y: Any = None, **params: Any) -> BaseLabelModel:
     """Build the registered label model ``kind`` with ``params`` and fit it on ``L_train`` (and ``y``:
-    one entry per row, ``ABSTAIN`` for unlabeled rows; models that use no labels ignore it)."""
+    one entry per row, ``ABSTAIN`` for unlabeled rows; models that use no labels ignore it).
+    ``cardinality=None`` infers the number of classes from ``L_train`` and ``y``."""
     try:
         model = LABEL_MODELS[kind]
     except KeyError as exc:

@@ -31,7 +31,7 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
-from workbench._internal.validation import ABSTAIN, check_label_matrix, check_labels, lf_names
+from workbench._internal.validation import ABSTAIN, check_label_matrix, check_labels, infer_cardinality, lf_names
 from workbench.generate._hyper import HyperLabelModel
 from workbench.generate._labelmodel import LABEL_MODELS, BaseLabelModel, MajorityVote, SnorkelLabelModel
 from workbench.generate._semisup import DawidSkeneLabelModel
@@ -152,7 +152,9 @@ class AutoLabelModel(BaseLabelModel):
 
     Parameters
     ----------
-    cardinality : int
+    cardinality : int or None, default None
+        Number of classes; None infers it in ``fit`` from ``L``, ``y``, ``L_eval`` and ``y_eval``
+        (the largest class id plus one, as :class:`MajorityVote`).
     candidates : dict of str to BaseLabelModel, optional
         Unfitted models by name (cloned, with this ``cardinality``); :data:`DEFAULT_CANDIDATES` by default.
     preference : sequence of str, optional
@@ -178,7 +180,7 @@ class AutoLabelModel(BaseLabelModel):
     difference_, interval_ : the compared difference and its bootstrap interval
     reason_ : str, the choice, the interval and the reason in one sentence
     lf_accuracies_, class_balance_ : the chosen model's
-    classes_, n_lfs_
+    cardinality_, classes_, n_lfs_
 
     Examples
     --------
@@ -186,7 +188,7 @@ class AutoLabelModel(BaseLabelModel):
     >>> print(auto.reason_)  # doctest: +SKIP
     """
 
-    def __init__(self, cardinality: int = 2, *, candidates: dict | None = None, preference: Any = None,
+    def __init__(self, cardinality: int | None = None, *, candidates: dict | None = None, preference: Any = None,
                  n_folds: int = 3, max_rows: int = 5_000, n_bootstrap: int = 2000, confidence: float = 0.95,
                  class_balance: Any = None, tie_break: str = "abstain", random_state: int | None = 0):
         self.cardinality = cardinality
@@ -211,7 +213,7 @@ class AutoLabelModel(BaseLabelModel):
         for name, model in given.items():
             if not isinstance(model, BaseLabelModel):
                 raise ValueError(f"candidate {name!r} is not a label model (a BaseLabelModel), got {type(model).__name__}")
-            params = {"cardinality": self.cardinality}
+            params = {"cardinality": self.cardinality_}
             own = model.get_params()
             for shared in ("class_balance", "tie_break"):
                 if shared in own:
@@ -219,8 +221,8 @@ class AutoLabelModel(BaseLabelModel):
             model = clone(model).set_params(**params)
             if m < model.min_lfs:
                 notes[name] = f"skipped: needs at least {model.min_lfs} LFs"
-            elif isinstance(model, SnorkelLabelModel) and m * self.cardinality > SNORKEL_MAX_LF_CLASSES:
-                notes[name] = f"skipped: {m} LFs x {self.cardinality} classes is too slow for Snorkel's model"
+            elif isinstance(model, SnorkelLabelModel) and m * self.cardinality_ > SNORKEL_MAX_LF_CLASSES:
+                notes[name] = f"skipped: {m} LFs x {self.cardinality_} classes is too slow for Snorkel's model"
             elif model.uses_labels() and not has_labels and self.candidates is None and name.endswith("_semi"):
                 continue  # without labels the semi-supervised default is its unsupervised twin
             else:
@@ -235,8 +237,8 @@ class AutoLabelModel(BaseLabelModel):
         ``y``: one entry per row of ``L``, ``ABSTAIN`` for unlabeled rows; the labeled rows are
         scored by cross-fitting. ``L_eval``/``y_eval``: labeled rows no candidate is fitted on.
         """
-        L = self._validate_fit(L)
-        y = check_partial_labels(y, len(L), self.cardinality)
+        L = self._validate_fit(L, y, L_eval, y_eval)
+        y = check_partial_labels(y, len(L), self.cardinality_)
         for name in ("n_folds", "max_rows", "n_bootstrap"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (2 if name == "n_folds" else 1):
@@ -246,10 +248,10 @@ class AutoLabelModel(BaseLabelModel):
         if (L_eval is None) != (y_eval is None):
             raise ValueError("give L_eval and y_eval together (the labeled rows to compare the candidates on)")
         if L_eval is not None:
-            L_eval = check_label_matrix(L_eval, self.cardinality)
+            L_eval = check_label_matrix(L_eval, self.cardinality_)
             if L_eval.shape[1] != L.shape[1]:
                 raise ValueError(f"L_eval has {L_eval.shape[1]} LF columns but L has {L.shape[1]}")
-            y_eval = check_labels(y_eval, self.cardinality, n_rows=len(L_eval), name="y_eval")
+            y_eval = check_labels(y_eval, self.cardinality_, n_rows=len(L_eval), name="y_eval")
             keep = (L_eval != ABSTAIN).any(axis=1)  # where the models can differ
             L_eval, y_eval = L_eval[keep], y_eval[keep]
         else:
@@ -361,7 +363,7 @@ def _kind(model: BaseLabelModel) -> str:
 
 
 def health_check(L_train: Any, L_dev: Any, y_dev: Any, lfs=None, label_model: BaseLabelModel | None = None,
-                 cardinality: int = 2, *, y_train: Any = None, accuracy_gap: float = 0.25, min_dev_votes: int = 10,
+                 cardinality: int | None = None, *, y_train: Any = None, accuracy_gap: float = 0.25, min_dev_votes: int = 10,
                  broad_coverage: float = 0.5, random_state: int | None = 0) -> HealthReport:
     """Choose (or check) the label model on the dev set and flag suspicious LFs.
 
@@ -377,11 +379,17 @@ def health_check(L_train: Any, L_dev: Any, y_dev: Any, lfs=None, label_model: Ba
       they vote alone on at least half of their rows, or the model follows them on at least
       95% of their rows.
 
+    ``cardinality`` is the number of classes: the fitted ``label_model``'s when None and one is
+    given, else the largest class id in ``L_train``, ``L_dev``, ``y_dev`` and ``y_train`` plus one.
+
     Examples
     --------
     >>> report = health_check(L_train, L_dev, y_dev, lfs)  # doctest: +SKIP
     >>> print(report)  # doctest: +SKIP
     """
+    if cardinality is None:
+        cardinality = (int(label_model.cardinality_) if hasattr(label_model, "cardinality_")
+                       else infer_cardinality(L_train, L_dev, y_dev, y_train, what="L_train, L_dev, y_dev and y_train"))
     L_train = check_label_matrix(L_train, cardinality)
     names = lf_names(lfs, L_train.shape[1])
     L_dev = check_label_matrix(L_dev, cardinality)

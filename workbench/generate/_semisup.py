@@ -40,7 +40,8 @@ class DawidSkeneLabelModel(BaseLabelModel):
 
     Parameters
     ----------
-    cardinality : int
+    cardinality : int or None, default None
+        Number of classes; None infers it in ``fit`` from ``L`` and ``y`` (as :class:`MajorityVote`).
     use_labels : bool, default True
         Use the labeled rows of ``y`` in ``fit(L, y)``; False ignores ``y`` (plain Dawid-Skene).
     label_weight : float, default 5.0
@@ -60,7 +61,7 @@ class DawidSkeneLabelModel(BaseLabelModel):
 
     Attributes
     ----------
-    classes_, n_lfs_ : as :class:`MajorityVote`
+    cardinality_, classes_, n_lfs_ : as :class:`MajorityVote`
     class_balance_ : ndarray of shape (k,), the estimated (or given) class prior
     confusion_ : ndarray of shape (m, k, k + 1)
         ``confusion_[j, c, v]`` = P(LF j outputs v | class c); ``v = k`` is abstaining.
@@ -79,7 +80,7 @@ class DawidSkeneLabelModel(BaseLabelModel):
 
     live = True
 
-    def __init__(self, cardinality: int = 2, *, use_labels: bool = True, label_weight: float = 5.0,
+    def __init__(self, cardinality: int | None = None, *, use_labels: bool = True, label_weight: float = 5.0,
                  prior_strength: float = 2.0, prior_accuracy: float = 0.7, n_iter: int = 100, tol: float = 1e-4,
                  class_balance: Any = None, tie_break: str = "abstain", random_state: int | None = 0):
         self.cardinality = cardinality
@@ -109,12 +110,12 @@ class DawidSkeneLabelModel(BaseLabelModel):
 
     def fit(self, L: Any, y: Any = None) -> "DawidSkeneLabelModel":
         """Fit by EM on ``L``; ``y`` (one entry per row, ``ABSTAIN`` for unlabeled) anchors and clamps labeled rows."""
-        L = self._validate_fit(L)
+        L = self._validate_fit(L, y)
         self._check_params()
-        y = check_partial_labels(y, len(L), self.cardinality)  # checked even when not used
+        y = check_partial_labels(y, len(L), self.cardinality_)  # checked even when not used
         y = y if self.use_labels else None
         given = self._check_class_balance()
-        k, m = self.cardinality, L.shape[1]
+        k, m = self.cardinality_, L.shape[1]
         labeled = np.zeros(len(L), bool) if y is None else y != ABSTAIN
         # Unlabeled rows as distinct patterns with counts; labeled rows one by one, each counting label_weight.
         patterns, _, counts = compress(L[~labeled])
@@ -165,7 +166,7 @@ class DawidSkeneLabelModel(BaseLabelModel):
         return self
 
     def _m_step(self, V, q, weight, pseudo, given):
-        k = self.cardinality
+        k = self.cardinality_
         m = pseudo.shape[0]
         mass = q * weight[:, None]
         class_mass = mass.sum(axis=0)
@@ -181,7 +182,7 @@ class DawidSkeneLabelModel(BaseLabelModel):
         return log_pi, np.log(counts / counts.sum(axis=2, keepdims=True))
 
     def _posterior(self, V, log_pi, log_theta):
-        k = self.cardinality
+        k = self.cardinality_
         # Every LF starts silent (sum_j log theta_j[c, abstain]); each vote swaps its LF's silence for the vote.
         silent = log_theta[:, :, k].sum(axis=0)
         swap = (log_theta[:, :, :k] - log_theta[:, :, k:]).transpose(0, 2, 1).reshape(-1, k)  # row j * k + v -> [c]
@@ -194,4 +195,4 @@ class DawidSkeneLabelModel(BaseLabelModel):
         """Posterior class probabilities (for a row no LF covers, all silences speak)."""
         L = self._validate_predict(L)
         patterns, inverse, _ = compress(L)
-        return self._posterior(vote_indicator(patterns, self.cardinality), self._log_pi, self._log_theta)[inverse]
+        return self._posterior(vote_indicator(patterns, self.cardinality_), self._log_pi, self._log_theta)[inverse]

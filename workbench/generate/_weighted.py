@@ -30,7 +30,8 @@ class WeightedVote(BaseLabelModel):
 
     Parameters
     ----------
-    cardinality : int
+    cardinality : int or None, default None
+        Number of classes; None infers it in ``fit`` from ``L`` and ``y`` (as :class:`MajorityVote`).
     use_labels : bool, default True
         Use the labeled rows of ``y`` in ``fit(L, y)``; False relies on the label-free estimate alone.
     prior_strength : float, default 10.0
@@ -43,7 +44,7 @@ class WeightedVote(BaseLabelModel):
 
     Attributes
     ----------
-    classes_, n_lfs_ : as :class:`MajorityVote`
+    cardinality_, classes_, n_lfs_ : as :class:`MajorityVote`
     lf_accuracies_ : ndarray of shape (m,), the smoothed accuracy estimates behind the weights
     weights_ : ndarray of shape (m,), each LF's vote weight
     class_balance_ : ndarray of shape (k,)
@@ -58,7 +59,7 @@ class WeightedVote(BaseLabelModel):
 
     live = True
 
-    def __init__(self, cardinality: int = 2, *, use_labels: bool = True, prior_strength: float = 10.0,
+    def __init__(self, cardinality: int | None = None, *, use_labels: bool = True, prior_strength: float = 10.0,
                  class_balance: Any = None, tie_break: str = "abstain", random_state: int | None = 0):
         self.cardinality = cardinality
         self.use_labels = use_labels
@@ -72,14 +73,14 @@ class WeightedVote(BaseLabelModel):
 
     def fit(self, L: Any, y: Any = None) -> "WeightedVote":
         """Weights from the labeled rows of ``y`` (``ABSTAIN`` = unlabeled) and the votes' agreement."""
-        L = self._validate_fit(L)
+        L = self._validate_fit(L, y)
         s = self.prior_strength
         if isinstance(s, bool) or not isinstance(s, (int, float)) or not np.isfinite(s) or s < 0:
             raise ValueError(f"prior_strength must be a number >= 0, got {s!r}")
-        y = check_partial_labels(y, len(L), self.cardinality)  # checked even when not used
+        y = check_partial_labels(y, len(L), self.cardinality_)  # checked even when not used
         y = y if self.use_labels else None
         given = self._check_class_balance()
-        k = self.cardinality
+        k = self.cardinality_
         patterns, _, counts = compress(L)
         free = DawidSkeneLabelModel(k, use_labels=False).fit(L).lf_accuracies_
         free = np.where(np.isfinite(free), free, 1 / k)  # an LF that never votes gets no weight
@@ -111,7 +112,7 @@ class WeightedVote(BaseLabelModel):
     def predict_proba(self, L: Any) -> np.ndarray:
         """Softmax of the class prior's log plus the weighted votes; rows no LF covers get the prior."""
         L = self._validate_predict(L)
-        k = self.cardinality
+        k = self.cardinality_
         patterns, inverse, _ = compress(L)
         table = np.kron(self.weights_[:, None], np.eye(k))  # row j * k + v -> weight_j at class v
         logits = np.asarray(vote_indicator(patterns, k) @ table) + np.log(self.class_balance_)

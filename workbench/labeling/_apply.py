@@ -23,7 +23,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from workbench._internal.progress import PROGRESS_MIN_ROWS
-from workbench._internal.validation import ABSTAIN, label_dtype
+from workbench._internal.validation import ABSTAIN, label_dtype, lf_name
 from workbench.labeling._fastpath import TextFastPath, text_column_of
 from workbench.labeling._lf import check_unique_names, is_vectorized, lf_cache_key
 
@@ -188,6 +188,21 @@ class LabelCache:
 DEFAULT_CACHE = LabelCache()
 
 
+def declared_cardinality(lfs: Sequence[Any]) -> int:
+    """The number of classes the LFs declare: their largest declared label plus one (at least 2).
+
+    Raises
+    ------
+    ValueError
+        Naming the LFs that declare no labels (Snorkel LFs, ``@vectorized_lf`` without ``labels=``).
+    """
+    undeclared = [lf_name(lf) for lf in lfs if not getattr(lf, "labels", ())]
+    if undeclared:
+        raise ValueError(f"cannot tell the number of classes: LF(s) {undeclared} do not declare the labels they vote "
+                         "(a Snorkel LF, or @vectorized_lf without labels=); pass cardinality= (dataset.cardinality)")
+    return max([2] + [max(lf.labels) + 1 for lf in lfs])
+
+
 class LFApplier:
     """Apply a list of LFs to DataFrames, with caching and clear fault reports.
 
@@ -196,8 +211,11 @@ class LFApplier:
     lfs : sequence of LFs
         Vectorized LFs (builders, ``@vectorized_lf``) and/or Snorkel ``LabelingFunction`` s.
         Names must be unique.
-    cardinality : int, default 2
-        Number of classes ``k``; every vote must lie in ``-1..k-1``.
+    cardinality : int or None, default None
+        Number of classes ``k``; every vote must lie in ``-1..k-1``. None: the largest label
+        the LFs declare, plus one (at least 2): ``keyword_lf``, ``regex_lf`` and
+        ``@vectorized_lf(labels=...)`` declare theirs. With an LF that declares none (a Snorkel
+        ``@labeling_function``) nothing tells the number of classes: pass ``dataset.cardinality``.
     cache : LabelCache, False or None
         ``None`` uses the process-wide cache, ``False`` none.
     id_column, text_column : str
@@ -222,10 +240,12 @@ class LFApplier:
     [[1], [-1]]
     """
 
-    def __init__(self, lfs: Sequence[Any], cardinality: int = 2, cache: LabelCache | bool | None = None,
+    def __init__(self, lfs: Sequence[Any], cardinality: int | None = None, cache: LabelCache | bool | None = None,
                  id_column: str = "example_id", text_column: str = "text", n_jobs: int | None = None):
         self.lfs = list(lfs)
         self.names = check_unique_names(self.lfs)
+        if cardinality is None:
+            cardinality = declared_cardinality(self.lfs)
         if not isinstance(cardinality, (int, np.integer)) or cardinality < 2:
             raise ValueError(f"cardinality must be an int >= 2, got {cardinality!r}")
         self.cardinality = int(cardinality)

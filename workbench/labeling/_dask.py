@@ -126,7 +126,8 @@ class DaskLFApplier(LFApplier):
     ----------
     lfs : sequence of LFs
         Vectorized LFs run once per partition, row-wise (Snorkel) LFs row by row in it.
-    cardinality : int, default 2
+    cardinality : int or None, default None
+        As in :class:`~workbench.labeling.LFApplier` (None: from the labels the LFs declare).
     client : distributed.Client, optional
         Cluster to use. ``scheduler`` may give an address (or a Cluster object) instead.
         With neither, the current default client is used if there is one, else a temporary
@@ -158,7 +159,7 @@ class DaskLFApplier(LFApplier):
     [[1], [-1]]
     """
 
-    def __init__(self, lfs: Sequence[Any], cardinality: int = 2, *, client: Client | None = None,
+    def __init__(self, lfs: Sequence[Any], cardinality: int | None = None, *, client: Client | None = None,
                  scheduler: Any = None, n_workers: int = 2, npartitions: int | None = None,
                  id_column: str = "example_id", text_column: str = "text"):
         super().__init__(lfs, cardinality=cardinality, cache=False, id_column=id_column, text_column=text_column)
@@ -233,7 +234,7 @@ class DaskLFApplier(LFApplier):
         return np.concatenate([empty, *blocks]) if blocks else empty
 
 
-def apply_dask(data: pd.DataFrame | dd.DataFrame, lfs: Sequence[Any], *, cardinality: int = 2,
+def apply_dask(data: pd.DataFrame | dd.DataFrame, lfs: Sequence[Any], *, cardinality: int | None = None,
                fault_tolerant: bool = False, client: Client | None = None, scheduler: Any = None,
                n_workers: int = 2, npartitions: int | None = None, progress_bar: bool | None = None) -> np.ndarray:
     """Apply ``lfs`` with Dask and return ``L``, exactly as ``apply_lfs`` would on one machine.
@@ -242,7 +243,8 @@ def apply_dask(data: pd.DataFrame | dd.DataFrame, lfs: Sequence[Any], *, cardina
     ----------
     data : pandas or Dask DataFrame
     lfs : iterable of LFs
-    cardinality : int, default 2
+    cardinality : int or None, default None
+        As in :func:`workbench.labeling.apply_lfs`.
     fault_tolerant : bool, default False
         As in :func:`workbench.labeling.apply_lfs`; fault reports count rows over the whole table.
     client, scheduler : where to run (see :class:`DaskLFApplier`); by default a temporary

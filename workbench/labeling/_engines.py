@@ -15,7 +15,7 @@ import pandas as pd
 from workbench.labeling._apply import LabelCache, LFApplier
 
 
-def apply_lfs(df: pd.DataFrame, lfs: Iterable[Any], *, cardinality: int = 2, fault_tolerant: bool = False,
+def apply_lfs(df: pd.DataFrame, lfs: Iterable[Any], *, cardinality: int | None = None, fault_tolerant: bool = False,
               cache: LabelCache | bool | None = None, progress_bar: bool | None = None, engine: str = "local",
               client: Any = None, scheduler: Any = None, n_jobs: int | None = None) -> np.ndarray:
     """Apply ``lfs`` to ``df`` and return the label matrix ``L`` (int8, ABSTAIN = -1).
@@ -26,8 +26,10 @@ def apply_lfs(df: pd.DataFrame, lfs: Iterable[Any], *, cardinality: int = 2, fau
         A pandas DataFrame; with ``engine="dask"`` also a Dask DataFrame.
     lfs : iterable of LFs
         Builder/vectorized LFs and Snorkel ``@labeling_function`` LFs, with unique names.
-    cardinality : int, default 2
+    cardinality : int or None, default None
         Number of classes; votes outside ``-1..cardinality-1`` are an error naming LF and row.
+        None: the largest label the LFs declare plus one (builder LFs and ``@vectorized_lf(labels=...)``
+        declare theirs); with a Snorkel LF, which declares none, pass ``dataset.cardinality``.
     fault_tolerant : bool, default False
         If False, the first LF that raises stops everything with an :class:`LFApplyError`
         naming the LF, the row (id and text) and the original exception. If True, failing

@@ -1236,7 +1236,7 @@ class StudioState:
                  f"Dataset {self.dataset_name!r}; statistics on its {self.train_split!r} split"
                  + (f" and dev accuracy on {self.dev_split!r}" if self.Y_dev is not None else "") + ".",
                  "", "    from labeling_functions import LFS  # the LFs that were switched on, in order",
-                 "    L = workbench.labeling.apply_lfs(df, LFS)", "",
+                 f"    L = workbench.labeling.apply_lfs(df, LFS, cardinality={self.cardinality})  # classes {self.class_names}", "",
                  f"{'LF':<24} {'status':<7} {'version':>7} {'coverage':>9} {'dev acc':>8}  fingerprint"]
         for name, row in snap.summary.iterrows():
             lines.append(f"{name:<24} {row['Status']:<7} {'v' + str(row['Version']):>7} "

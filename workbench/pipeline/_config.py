@@ -15,6 +15,11 @@ A config describes one headless run (``python -m workbench run CONFIG``)::
       # seed:   {path: seed.csv, label_column: y}   # optional: hand labels the end model MAY train on
       # valid / canary: optional, protected like dev and test (never trained on)
       # class_names: [ham, spam]       # default: "0", "1", ... from the labels; needed for labels that are names
+      # allow_missing_classes: false   # class names and labels must match: a class that no row of any labeled
+                                       # split (seed/dev/valid/test/canary) has stops the run, naming the class,
+                                       # since the model would have a class it can neither learn nor be scored
+                                       # on; true says it is intended (a class to label later). With tables or
+                                       # a saved dataset (whose own setting it overrides when given)
       # sep / header / names / encoding: how to read the tables (load_table's options), here or per table
     lfs: workbench.data.youtube_lfs         # a module path or a .py file exposing LFS (or one *_LFS list)
     # lfs: {module: my_lfs.py, attribute: MY_LFS}
@@ -126,6 +131,7 @@ class DataConfig:
     tables: dict[str, TableSpec] = field(default_factory=dict)
     class_names: list[str] | None = None
     dataset: Path | None = None
+    allow_missing_classes: bool | None = None  # None: False for tables, as saved for a dataset
 
 
 @dataclass(frozen=True)
@@ -319,6 +325,8 @@ class PipelineConfig:
                            for k, v in asdict(spec).items() if v is not None and not (k == "header" and v == "infer")}
         if self.data.class_names is not None:
             data["class_names"] = list(self.data.class_names)
+        if self.data.allow_missing_classes is not None:
+            data["allow_missing_classes"] = self.data.allow_missing_classes
         lfs = {"module": self.lfs.module} if not self.lfs.attribute else asdict(self.lfs)
         out = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self.output).items()
                if v is not None and not (k == "name" and v == self.name)}  # renaming the config renames its files
@@ -493,8 +501,11 @@ def _parse_data(raw: Any, base_dir: Path) -> DataConfig:
     raw = _mapping(raw, "data")
     if not raw:
         raise ConfigError("data", "missing: give `bundled: youtube_spam`, `dataset: FOLDER` or your tables (train, dev, test)")
-    _check_keys(raw, {"bundled", "dataset", "class_names", "text_column", "label_column", "id_column", *READ_OPTIONS,
-                      *SPLITS}, "data")
+    _check_keys(raw, {"bundled", "dataset", "class_names", "allow_missing_classes", "text_column", "label_column",
+                      "id_column", *READ_OPTIONS, *SPLITS}, "data")
+    allow = raw.get("allow_missing_classes")
+    if allow is not None and not isinstance(allow, bool):
+        raise ConfigError("data.allow_missing_classes", f"must be true or false, got {allow!r}")
     class_names = raw.get("class_names")
     if class_names is not None and (not isinstance(class_names, list) or len(class_names) < 2
                                     or len(set(map(str, class_names))) != len(class_names)):
@@ -503,7 +514,7 @@ def _parse_data(raw: Any, base_dir: Path) -> DataConfig:
 
     for source in ("bundled", "dataset"):
         if source in raw:
-            extra = [k for k in raw if k != source]
+            extra = [k for k in raw if k != source and not (source == "dataset" and k == "allow_missing_classes")]
             if extra:
                 raise ConfigError(f"data.{extra[0]}", f"cannot be combined with data.{source} (it has its own splits "
                                                       "and class names)")
@@ -514,7 +525,7 @@ def _parse_data(raw: Any, base_dir: Path) -> DataConfig:
         if not (folder / DATASET_FILE).is_file():
             raise ConfigError("data.dataset", f"{folder} holds no saved dataset (no {DATASET_FILE}); "
                                               "write one with Dataset.save(folder) or python -m workbench init")
-        return DataConfig(dataset=folder)
+        return DataConfig(dataset=folder, allow_missing_classes=allow)
 
     defaults = {"text_column": raw.get("text_column", "text"), "label_column": raw.get("label_column"),
                 "id_column": raw.get("id_column")}
@@ -566,7 +577,7 @@ def _parse_data(raw: Any, base_dir: Path) -> DataConfig:
                 hint = _suggest(col, columns)
                 raise ConfigError(f"{key}.{k}", f"{col!r} is not a column of {path.name}{hint}; columns are {columns}")
         tables[split] = TableSpec(path=path, **cols, **options)
-    return DataConfig(tables=tables, class_names=class_names)
+    return DataConfig(tables=tables, class_names=class_names, allow_missing_classes=allow)
 
 
 def _parse_lfs(raw: Any, base_dir: Path) -> LFModuleSpec:

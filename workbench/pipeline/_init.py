@@ -63,11 +63,16 @@ def _project_name(path: Path) -> str:
 
 
 def _config_text(name: str, source: Path, ds: Dataset, suggestions: list[KeywordSuggestion]) -> str:
+    k = ds.cardinality
+    # Starter bars that mean the same for any number of classes: the confidence threshold a fifth of
+    # the way from a tie (1/k) to certainty (0.6 for two classes), the canary's bar twice the macro F1
+    # of guessing (about 1/k), at most 0.5. Six classes with 0.6 and 0.5 kept a handful of rows.
+    threshold = round(1 / k + 0.2 * (1 - 1 / k), 2)
     canary = ""
     if "canary" in ds.splits:
         canary = ("\ncanary:                          # no export unless the end model passes on the untouched canary set\n"
-                  f"  metric: {'f1' if ds.cardinality == 2 else 'f1_macro'}\n"
-                  "  minimum: 0.5                   # a starter's bar: raise it as your LFs improve\n")
+                  f"  metric: {'f1' if k == 2 else 'f1_macro'}\n"
+                  f"  minimum: {min(0.5, round(2 / k, 2))}                   # a starter's bar: raise it as your LFs improve\n")
     seed = "  mix_seed: true                 # train on the soft labels plus the hand-labeled seed split\n" \
         if "seed" in ds.splits else "  mix_seed: false\n"
     return f"""# Made by `python -m workbench init` from {source.name}. Run: python -m workbench run {CONFIG_FILE}
@@ -79,13 +84,13 @@ data:
 lfs: {LF_FILE}     # {len(suggestions)} starter keyword LFs; write better ones in {NOTEBOOK_FILE}
 
 label_model:
-  kind: auto                     # Snorkel's label model only if it beats majority vote on dev
+  kind: auto                     # the candidate that labels dev (and cross-fitted seeds) best, beyond noise
   random_state: 123
 
 filter:
   - uncovered                    # no LF voted: nothing to learn from
   - step: confidence
-    threshold: 0.6
+    threshold: {threshold}                 # a fifth of the way from a tie (1/{k}) to certainty
     # class_thresholds: {{{ds.class_names[-1]}: 0.8}}   # a stricter bar for some classes
   - protected_duplicates         # same text as a dev/valid/test/canary row
   - step: near_duplicates

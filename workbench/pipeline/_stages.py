@@ -108,8 +108,7 @@ def load_data(config: PipelineConfig) -> tuple[Dataset, list[dict]]:
     if config.data.dataset is not None:
         folder = config.data.dataset
         try:
-            ds = load_dataset(folder)
-            ds.check_class_names()
+            ds = load_dataset(folder, allow_missing_classes=config.data.allow_missing_classes)
         except (ValueError, FileNotFoundError) as exc:
             raise ConfigError("data.dataset", str(exc)) from exc
         records = [{"path": str(f), "sha256": lineage.file_sha256(f), "bytes": f.stat().st_size}
@@ -145,10 +144,17 @@ def load_data(config: PipelineConfig) -> tuple[Dataset, list[dict]]:
     if k_seen > len(class_names):
         raise ConfigError("data.class_names", f"labels go up to {k_seen - 1} but only {len(class_names)} class names are given")
     try:
-        ds = Dataset(name=config.name, splits=splits, class_names=class_names, hidden_labels=hidden)
-        ds.check_class_names()
-    except ValueError as exc:  # e.g. one id in two split files, or class names that do not match the labels
+        # made permissive first so that an id in two split files is a problem of `data` and a class without
+        # a labeled row one of `data.class_names`
+        ds = Dataset(name=config.name, splits=splits, class_names=class_names, hidden_labels=hidden,
+                     allow_missing_classes=True)
+    except ValueError as exc:
         raise ConfigError("data", str(exc)) from exc
+    ds.allow_missing_classes = bool(config.data.allow_missing_classes)
+    try:
+        ds.check_class_names()
+    except ValueError as exc:
+        raise ConfigError("data.class_names", str(exc)) from exc
     return ds, records
 
 

@@ -21,6 +21,27 @@ SHARE_AXIS = dict(range=[0, 1], tick0=0, dtick=0.2, tickmode="linear", tickforma
 SHARE_LABELS = axis_labels(SHARE_AXIS)
 
 
+def class_labels(labels, class_names: Sequence[str] | None, keep: Sequence[str] = ()) -> list[str]:
+    """The classes of a table as names: a class id (``1``, ``"1"``) becomes ``class_names[id]``.
+
+    A label that already is one of ``class_names``, or one of ``keep`` (such as ``"all"``), stays;
+    without ``class_names`` every label is shown as it is. Anything else is an error naming it.
+    """
+    if class_names is None:
+        return [str(label) for label in labels]
+    names = [str(n) for n in class_names]
+    out = []
+    for label in labels:
+        text = str(label)
+        if text in names or text in keep:
+            out.append(text)
+        elif text.isdigit() and int(text) < len(names):
+            out.append(names[int(text)])
+        else:
+            raise ValueError(f"class {text!r} is neither one of the class names {names} nor a class id 0..{len(names) - 1}")
+    return out
+
+
 def category_angle(labels) -> int:
     """Tick angle for category labels: level when short, slanted when long or many."""
     labels = [str(label) for label in labels]

@@ -22,7 +22,7 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from workbench.plots import SHARE_AXIS, SHARE_LABELS, TEMPLATE, category_angle
+from workbench.plots import SHARE_AXIS, SHARE_LABELS, TEMPLATE, category_angle, class_labels
 from workbench.plots._layout import axis_labels, fit_layout, round_axis
 
 STATUS_COLORS = {"flagged": "#d62728", "ok": "#1f77b4", "too small": "#c7c7c7", "empty": "#eeeeee"}
@@ -123,8 +123,20 @@ def model_comparison_figure(comparison: pd.DataFrame, metric: str = "accuracy") 
     return fit_layout(fig, x_labels=labels, y_labels=SHARE_LABELS, x_angle=angle)
 
 
-def confusion_figure(confusion: pd.DataFrame, title: str = "Confusion matrix") -> go.Figure:
-    """Heatmap of :attr:`EvaluationReport.confusion <workbench.evaluate.EvaluationReport>` with counts in the cells."""
+def confusion_figure(confusion: pd.DataFrame, title: str = "Confusion matrix", *,
+                     class_names: Sequence[str] | None = None) -> go.Figure:
+    """Heatmap of :attr:`EvaluationReport.confusion <workbench.evaluate.EvaluationReport>` with counts in the cells.
+
+    Rows and columns show class names: those :func:`~workbench.evaluate.evaluate` was given, or
+    ``class_names`` here for a report made without them (``true 1`` becomes ``true spam``).
+    """
+    def named(labels):
+        parts = [str(label).split(" ", 1) if " " in str(label) else ["", str(label)] for label in labels]
+        names = class_labels([c for _, c in parts], class_names, keep=("abstain",))
+        return [f"{prefix} {name}".strip() for (prefix, _), name in zip(parts, names)]
+
+    confusion = pd.DataFrame(confusion.to_numpy(), index=pd.Index(named(confusion.index), name=confusion.index.name),
+                             columns=pd.Index(named(confusion.columns), name=confusion.columns.name))
     fig = px.imshow(confusion, text_auto=",d", color_continuous_scale="Blues", aspect="auto")
     fig.update_layout(title=title, coloraxis_showscale=False, template=TEMPLATE, height=360,
                       xaxis=dict(title=confusion.columns.name or "predicted", side="bottom"),

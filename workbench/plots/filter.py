@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from workbench.plots import SHARE_AXIS, SHARE_LABELS, TEMPLATE, category_angle
+from workbench.plots import SHARE_AXIS, SHARE_LABELS, TEMPLATE, category_angle, class_labels
 from workbench.plots._layout import axis_labels, fit_layout, round_axis
 
 KEPT_COLOR = "#2a9d8f"
@@ -28,7 +28,8 @@ def _class_color(i: int) -> str:
 
 
 def threshold_curve_figure(curve: pd.DataFrame, current: pd.DataFrame | None = None, *, labeled_name: str = "valid",
-                           title: str | None = None, template=TEMPLATE) -> go.Figure:
+                           class_names: Sequence[str] | None = None, title: str | None = None,
+                           template=TEMPLATE) -> go.Figure:
     """Coverage of the pool against precision on a labeled set, one line per class (and ``all``).
 
     Parameters
@@ -41,6 +42,8 @@ def threshold_curve_figure(curve: pd.DataFrame, current: pd.DataFrame | None = N
         drawn as markers.
     labeled_name : str
         What to call the labeled set (``"dev"``, ``"valid"``).
+    class_names : sequence of str, optional
+        Names for a curve whose classes are ids (made without ``class_names``).
     title : str, optional
     template : plotly template
         Styling; an empty one (``{}``) builds several times faster when only the data is
@@ -53,6 +56,10 @@ def threshold_curve_figure(curve: pd.DataFrame, current: pd.DataFrame | None = N
     support = "valid_n_kept" if has_valid else "n_kept"
     hover = (f"threshold %{{customdata[0]:.2f}}<br>{x_title} %{{x:.1%}}<br>{y_title} %{{y:.1%}}"
              f" (%{{customdata[1]}} {labeled_name + ' ' if has_valid else ''}rows)<extra>%{{fullData.name}}</extra>")
+    if class_names is not None:
+        curve = curve.assign(**{"class": class_labels(curve["class"], class_names, keep=("all",))})
+        if current is not None:
+            current = current.assign(**{"class": class_labels(current["class"], class_names, keep=("all",))})
     classes = list(pd.unique(curve["class"]))
     fig = go.Figure(layout=dict(template=template))
     for i, name in enumerate(classes):
@@ -78,13 +85,15 @@ def threshold_curve_figure(curve: pd.DataFrame, current: pd.DataFrame | None = N
     return fit_layout(fig, x_labels=SHARE_LABELS if has_valid else ["0.00"], y_labels=SHARE_LABELS)
 
 
-def class_balance_figure(balance: pd.DataFrame, title: str = "Class balance of the kept set", *, template=TEMPLATE) -> go.Figure:
+def class_balance_figure(balance: pd.DataFrame, title: str = "Class balance of the kept set", *,
+                         class_names: Sequence[str] | None = None, template=TEMPLATE) -> go.Figure:
     """Bars of the kept set's class shares beside the target shares.
 
     ``balance`` is :func:`workbench.curate.class_balance`; when it has ``weighted_share``
-    (balanced by weights) that is what the kept bars show.
+    (balanced by weights) that is what the kept bars show. Its classes are shown by name:
+    ``class_names`` names a table made without them.
     """
-    names = [str(c) for c in balance.index]
+    names = class_labels(balance.index, class_names)
     share = balance["weighted_share"] if "weighted_share" in balance.columns else balance["share"]
     label = "kept (weighted)" if "weighted_share" in balance.columns else "kept"
     fig = go.Figure(layout=dict(template=template))
@@ -166,7 +175,8 @@ def funnel_figure(stages: pd.DataFrame, title: str = "Filter funnel", *, templat
     return fit_layout(fig, y_labels=stage_names, legend=False)
 
 
-def kept_set_figure(balance: pd.DataFrame, stages: pd.DataFrame, *, title: str = "The kept set", template=TEMPLATE) -> go.Figure:
+def kept_set_figure(balance: pd.DataFrame, stages: pd.DataFrame, *, class_names: Sequence[str] | None = None,
+                    title: str = "The kept set", template=TEMPLATE) -> go.Figure:
     """The kept set's class balance against the target (left) beside the filter funnel (right).
 
     One figure instead of :func:`class_balance_figure` and :func:`funnel_figure` side by
@@ -174,7 +184,7 @@ def kept_set_figure(balance: pd.DataFrame, stages: pd.DataFrame, *, title: str =
     """
     from plotly.subplots import make_subplots
 
-    left = class_balance_figure(balance, template={})
+    left = class_balance_figure(balance, class_names=class_names, template={})
     right = funnel_figure(stages, template={})
     fig = make_subplots(rows=1, cols=2, column_widths=[0.4, 0.6], horizontal_spacing=0.14,
                         subplot_titles=(left.layout.title.text, right.layout.title.text),
@@ -184,7 +194,7 @@ def kept_set_figure(balance: pd.DataFrame, stages: pd.DataFrame, *, title: str =
     fig.update_yaxes(title="share of rows", row=1, col=1, **SHARE_AXIS)
     fig.update_xaxes(title="class", row=1, col=1)
     fig.update_layout(title=title, template=template, barmode="group")
-    return fit_layout(fig, x_labels=[str(c) for c in balance.index], y_labels=SHARE_LABELS)
+    return fit_layout(fig, x_labels=class_labels(balance.index, class_names), y_labels=SHARE_LABELS)
 
 
 def diversity_scatter(X, selections: Mapping[str, Sequence[int]], *, max_points: int = 3000, random_state: int = 0,

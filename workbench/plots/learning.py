@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from workbench.learn._calibration import expected_calibration_error, reliability_table
-from workbench.plots import SHARE_AXIS, SHARE_LABELS, TEMPLATE, category_angle
+from workbench.plots import SHARE_AXIS, SHARE_LABELS, TEMPLATE, category_angle, class_labels
 from workbench.plots._layout import axis_labels, fit_layout, nice_step, round_axis
 
 
@@ -41,9 +41,7 @@ def pseudo_label_rounds(history: pd.DataFrame, class_names: Sequence[str] | None
     opacity = np.where(kept, 1.0, 0.35)
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_bar(x=rounds, y=np.full(len(rounds), seeds), name="seeds", marker=dict(color="#7f7f7f", opacity=opacity))
-    for j, col in enumerate(class_cols):
-        label = col.removeprefix("added_")
-        name = class_names[int(label)] if class_names is not None and label.isdigit() else label
+    for col, name in zip(class_cols, class_labels([c.removeprefix("added_") for c in class_cols], class_names)):
         fig.add_bar(x=rounds, y=history[col].cumsum(), name=f"pseudo-labeled {name}",
                     marker=dict(opacity=opacity), hovertemplate="round %{x}: %{y} rows<extra>" + name + "</extra>")
     for col in _score_columns(history):
