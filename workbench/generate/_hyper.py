@@ -186,6 +186,16 @@ class HyperLabelModel(BaseLabelModel):
     def _positives(self) -> list[int]:
         return [1] if self.cardinality == 2 else list(range(self.cardinality))
 
+    def fit_work(self, L: np.ndarray, y: np.ndarray | None = None) -> int:
+        """Vote entries the network sees (the unlabeled rows' distinct patterns, the labeled rows)
+        times its passes: one per class (one for binary), each ``2 * sqrt(#labels)`` fine-tuning
+        passes (forward and backward) plus the final one. Fine-tuning 9 classes on 60 labels at
+        2,000 rows x 164 LFs is about 18,000 entries x 9 x 15 passes, 2 s on one core."""
+        labeled = np.zeros(len(L), bool) if y is None or not self.use_labels else y != ABSTAIN
+        entries = int((compress(L[~labeled])[0] != ABSTAIN).sum() + (L[labeled] != ABSTAIN).sum())
+        steps = int(math.sqrt(labeled.sum()))
+        return entries * len(self._positives()) * (2 * steps + 1)
+
     def fit(self, L: Any, y: Any = None) -> "HyperLabelModel":
         """Record the network's pools on ``L``; with labeled rows in ``y`` (and ``use_labels``), fine-tune first."""
         import torch

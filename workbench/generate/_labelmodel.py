@@ -101,6 +101,12 @@ class BaseLabelModel(Generator, ClassifierMixin, BaseEstimator):
         """Whether ``fit(L, y)`` learns from the labeled rows of ``y`` (choosing a model cross-fits those that do)."""
         return False
 
+    def fit_work(self, L: np.ndarray, y: np.ndarray | None = None) -> int | None:
+        """Vote entries ``fit(L, y)`` processes, all passes counted, for models whose fit costs
+        seconds; None for those that cost milliseconds (vectorised over distinct vote patterns).
+        ``auto`` leaves a candidate out when its comparison fits would exceed ``work_budget``."""
+        return None
+
     def _validate_fit(self, L: Any) -> np.ndarray:
         if isinstance(self.cardinality, bool) or not isinstance(self.cardinality, (int, np.integer)) or self.cardinality < 2:
             raise ValueError(f"cardinality must be an int >= 2 (the number of classes), got {self.cardinality!r}")

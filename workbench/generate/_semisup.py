@@ -151,7 +151,7 @@ class DawidSkeneLabelModel(BaseLabelModel):
             new_q = self._posterior(V, log_pi, log_theta)
             new_q[is_clamped] = clamp
             self.n_iter_ += 1
-            moved = float(np.abs(new_q - q).max()) if len(q) else 0.0
+            moved = float((np.abs(new_q - q).sum(axis=1) * weight).sum() / weight.sum()) if len(q) else 0.0
             q = new_q
             log_pi, log_theta = self._m_step(V, q, weight, pseudo, given)
             if moved < self.tol:
