@@ -210,7 +210,12 @@ def main(argv: list[str] | None = None) -> None:
             r = results[case]
             chosen = r["auto"]["chosen"]
             print(f"  {case}: auto (comparison + chosen fit + predict) {r['auto']['seconds']:.2f} s, the chosen model "
-                  f"({chosen}) alone {r[chosen]['seconds']:.2f} s; target < {limit:g} s")
+                  f"({chosen}) alone {r[chosen]['seconds']:.2f} s (auto / chosen {r['auto']['seconds'] / r[chosen]['seconds']:.1f}); "
+                  f"target < {limit:g} s -> {'met' if r['auto']['seconds'] < limit else 'NOT met'} in this run "
+                  f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    print("\nauto's reasons:")
+    for case, r in results.items():
+        print(f"  {case}: {r['auto']['reason']}")
     write_results("labelmodel", {"full": full, "cases": results, "means": means})
 
 

@@ -62,7 +62,7 @@ LFS = [lf for lf in YOUTUBE_LFS if lf.name != "kw_my"] + [keyword_lf("kw_learner
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["02_thresholds_and_filter.ipynb", "08_export.ipynb"])
+@pytest.mark.parametrize("name", ["02_thresholds_and_filter.ipynb", "07_human_review.ipynb", "08_export.ipynb"])
 def test_later_notebooks_use_the_lfs_saved_in_01(name, tmp_path, monkeypatch):
     from workbench.labeling import SAVED_LFS_FILE
 

@@ -6,12 +6,13 @@ from workbench.generate import (
     AutoLabelModel,
     BaseLabelModel,
     DawidSkeneLabelModel,
+    HyperLabelModel,
     MajorityVote,
     SnorkelLabelModel,
     health_check,
     paired_bootstrap,
 )
-from workbench.generate._select import choose, expected_correct
+from workbench.generate._select import choose, conflict_share, expected_correct
 from workbench.generate._votes import check_partial_labels
 from workbench.labeling import ABSTAIN
 
@@ -102,6 +103,51 @@ def test_auto_fits_the_comparison_on_a_bounded_sample_and_only_the_choice_on_eve
     assert auto.comparison_.loc["recorder", "n_rows"] == int((L[:200] != ABSTAIN).any(axis=1).sum())
 
 
+def test_auto_keeps_its_comparison_fit_when_nothing_was_sampled():
+    L, Y = synthetic_votes(n=800, seed=8)
+    Recorder.fitted_rows = []
+    auto = AutoLabelModel(candidates={"recorder": Recorder()}, max_rows=800).fit(L, L_eval=L[:200], y_eval=Y[:200])
+    assert Recorder.fitted_rows == [800]
+    np.testing.assert_allclose(auto.predict_proba(L), MajorityVote().fit(L).predict_proba(L))
+
+
+def test_auto_leaves_out_a_candidate_over_the_work_budget_and_says_so():
+    """Fine-tuning the hyper model per class and cross-fitting it costs seconds: over the budget it is
+    left out (the reason names it, the budget and the work); within it, it is compared."""
+    L, Y = synthetic_votes(n=1000, k=3, coverage=0.5, seed=2)
+    y = np.where(np.arange(len(Y)) < 60, Y, ABSTAIN)
+    candidates = {"hyper_semi": HyperLabelModel(), "majority": MajorityVote()}
+    work = HyperLabelModel(3).fit_work(L[np.r_[60:1000, 0:60]], y[np.r_[60:1000, 0:60]])
+    assert work > HyperLabelModel(3, use_labels=False).fit_work(L, y) > HyperLabelModel(2, use_labels=False).fit_work(L, y)
+    tight = AutoLabelModel(3, candidates=candidates, work_budget=4 * work - 1).fit(L, y, L_eval=L[:100], y_eval=Y[:100])
+    assert tight.comparison_.loc["hyper_semi", "status"].startswith("left out: its 4 comparison fits would process")
+    assert "hyper_semi left out" in tight.reason_ and "work_budget" in tight.reason_ and tight.chosen_ == "majority"
+    roomy = AutoLabelModel(3, candidates=candidates, work_budget=4 * work).fit(L, y, L_eval=L[:100], y_eval=Y[:100])
+    assert roomy.comparison_.loc["hyper_semi", "status"] == "ok" and "left out" not in roomy.reason_
+
+
+def test_conflict_share_counts_covered_rows_whose_votes_disagree():
+    L = np.array([[0, 1, -1], [2, 2, -1], [-1, -1, -1], [1, -1, 1], [-1, 2, 0]], dtype=np.int8)
+    assert conflict_share(L) == pytest.approx(2 / 4)
+    assert conflict_share(np.full((3, 2), ABSTAIN)) == 0.0
+
+
+def test_auto_prefers_majority_vote_when_votes_rarely_conflict():
+    """Rare LFs that seldom overlap: within noise auto keeps majority vote, not the benchmark's
+    first choice, and says why; with the same LFs firing often the first choice is kept."""
+    accuracies = (0.8, 0.75, 0.7, 0.65, 0.8, 0.75, 0.7, 0.65)
+    candidates = {"dawid_skene": DawidSkeneLabelModel(), "majority": MajorityVote()}
+    L, Y = synthetic_votes(n=4000, accuracies=accuracies, coverage=0.02, seed=3)
+    assert conflict_share(L) < 0.1
+    sparse = AutoLabelModel(candidates=candidates).fit(L, L_eval=L[:300], y_eval=Y[:300])
+    assert sparse.chosen_ == "majority" and "votes rarely conflict" in sparse.reason_
+    L, Y = synthetic_votes(n=4000, accuracies=accuracies, coverage=0.5, seed=3)
+    dense = AutoLabelModel(candidates=candidates).fit(L, L_eval=L[:300], y_eval=Y[:300])
+    assert dense.chosen_ == "dawid_skene" and "rarely conflict" not in dense.reason_
+    given = AutoLabelModel(candidates=candidates, preference=("dawid_skene", "majority"))
+    assert "rarely conflict" not in given.fit(*synthetic_votes(n=4000, accuracies=accuracies, coverage=0.02, seed=3)[:1]).reason_
+
+
 def test_auto_leaves_out_snorkel_where_it_is_too_slow_and_says_so():
     L, Y = synthetic_votes(n=600, k=9, accuracies=(0.8,) * 30, coverage=0.3, seed=9)
     auto = AutoLabelModel(9, candidates={"snorkel": SnorkelLabelModel(), "majority": MajorityVote()}).fit(
@@ -122,6 +168,10 @@ def test_auto_bad_input_is_named():
         AutoLabelModel(candidates={"mv": object()}).fit(L)
     with pytest.raises(ValueError, match="n_folds must be an int >= 2"):
         AutoLabelModel(n_folds=1).fit(L)
+    with pytest.raises(ValueError, match="work_budget must be an int >= 1"):
+        AutoLabelModel(work_budget=0).fit(L)
+    with pytest.raises(ValueError, match="low_conflict must be a share between 0 and 1"):
+        AutoLabelModel(low_conflict=2).fit(L)
 
 
 def test_health_check_states_auto_choice_interval_and_reason_in_one_sentence():

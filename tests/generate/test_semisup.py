@@ -61,3 +61,20 @@ def test_fit_is_the_same_on_shuffled_rows(rng):
 def test_bad_settings_are_named(params, message):
     with pytest.raises(ValueError, match=message):
         DawidSkeneLabelModel(**params).fit(np.array([[0, 1], [1, 1]]))
+
+
+def test_the_accuracy_prior_is_counted_in_votes_whatever_the_coverage():
+    """A strong prior holds a rare LF's accuracy near prior_accuracy: its pseudo-votes are not
+    scaled down by its coverage (they were, and a rare LF's accuracy was then set by a handful of votes)."""
+    rng = np.random.default_rng(4)
+    n = 20_000
+    Y = rng.integers(0, 2, n)
+
+    def lf(coverage, accuracy):
+        return np.where(rng.random(n) < coverage, np.where(rng.random(n) < accuracy, Y, 1 - Y), ABSTAIN)
+
+    L = np.column_stack([lf(0.3, 0.75), lf(0.3, 0.75), lf(0.3, 0.75), lf(0.005, 0.95)]).astype(np.int8)
+    free = DawidSkeneLabelModel(use_labels=False, prior_strength=0).fit(L)
+    held = DawidSkeneLabelModel(use_labels=False, prior_strength=1000, prior_accuracy=0.6).fit(L)
+    assert free.lf_accuracies_[3] > 0.85
+    assert abs(held.lf_accuracies_[3] - 0.6) < 0.05

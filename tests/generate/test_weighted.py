@@ -41,3 +41,17 @@ def test_an_lf_below_chance_counts_against_the_class_it_votes():
 def test_prior_strength_is_checked():
     with pytest.raises(ValueError, match="prior_strength must be a number >= 0"):
         WeightedVote(prior_strength=-2).fit(np.array([[0, 1], [1, 1]]))
+
+
+def test_the_label_free_estimate_is_remembered_per_matrix_and_never_shared():
+    """Cross-fitting refits the weighted vote on one matrix with other labels hidden: the label-free
+    estimate is computed once per matrix, and a caller changing what it got changes nothing."""
+    from workbench.generate._weighted import label_free_accuracies
+
+    L, _ = synthetic_votes(n=1500, seed=11)
+    first = label_free_accuracies(L, 2)
+    first[:] = 0.0
+    again = label_free_accuracies(L, 2)
+    np.testing.assert_allclose(again, DawidSkeneLabelModel(use_labels=False).fit(L).lf_accuracies_)
+    other = label_free_accuracies(L[::-1].copy(), 2)  # another matrix: its own estimate
+    assert other is not again and not np.all(again == 0)

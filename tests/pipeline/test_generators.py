@@ -3,6 +3,7 @@
 import sqlite3
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from tests.pipeline.test_pipeline import elsewhere, tiny, tiny_config  # noqa: F401 (tiny is a fixture)
@@ -11,7 +12,7 @@ from workbench.export import read_table
 from workbench.generate import MajorityVote
 from workbench.generate import LABEL_MODELS
 from workbench.pipeline import ConfigError, parse_config, reproduce, run_pipeline
-from workbench.review import ProjectStore
+from workbench.review import ProjectStore, ReviewQueue
 
 
 @pytest.fixture
@@ -37,7 +38,9 @@ def test_review_answers_reach_the_export_as_human_rows_and_reproduce(answered):
     assert out.loc[["p3", "p4"], "label_source"].tolist() == ["human_review", "human_review"]
     assert out.loc[["p3", "p4"], "label"].tolist() == [0, 1]
     assert out.loc[["p3", "p4"], "sample_weight"].tolist() == [3.0, 3.0]
-    assert out.loc[["p1", "p2", "p6"], "label_source"].eq("label_model").all()
+    assert out.loc[["p1", "p6"], "label_source"].eq("label_model").all()
+    # the answer on p4 (spam) shows kw_ham wrong there: p2, where kw_ham votes alone, drops below the threshold
+    assert "p2" in res.manifest["funnel"]["steps"][1]["removed"]["below_threshold"]["ids"]
     assert "p5" not in out.index  # a copy of a test row: never trained on, answered or not
     review = res.manifest["review"]
     assert review["labels"] == 2 and review["decisions"] == 3 and review["reviewers"] == ["ana", "bo"]
@@ -118,6 +121,33 @@ def test_two_generators_flag_disagreement_and_the_filter_step_routes_it(tiny):
     step = routed.manifest["funnel"]["steps"][-1]
     assert step["step"] == "disagreement" and set(step["removed"][ROUTED_TO_REVIEW]["ids"]) == flagged
     assert not set(routed.export["example_id"]) & flagged
+
+
+def test_rows_routed_to_review_are_queued_in_the_review_store(tiny):
+    """With review: configured, the routed rows become review requests: the next session shows them first."""
+    use = ["label_model", {"kind": "pseudo_label", "threshold": 0.5, "max_rounds": 2}]
+    first = run_pipeline(tiny_config(tiny, generators={"use": use}), progress_bar=False, echo=None)
+    scores = read_table(first.export_path).set_index("example_id")["disagreement_score"]
+    cut = float(scores.max())
+    flagged = set(scores.index[scores >= cut])
+    steps = ["uncovered", "protected_duplicates", {"step": "disagreement", "threshold": cut, "route": "review"}]
+    with ProjectStore(tiny / "review.sqlite", class_names=["ham", "spam"]):
+        pass
+    config = review_config(tiny, generators={"use": use, "disagreement": cut}, filter=steps, output=elsewhere("out2"))
+    routed = run_pipeline(config, progress_bar=False, echo=None)
+    with ProjectStore(tiny / "review.sqlite") as store:
+        requests = store.review_requests()
+        assert set(requests["example_id"]) == flagged and requests["reason"].eq(ROUTED_TO_REVIEW).all()
+        assert requests["score"].ge(cut).all() and not set(routed.export["example_id"]) & flagged
+        raw = pd.read_csv(tiny / "pool.csv")
+        pool = pd.DataFrame({"example_id": raw["id"], "text": raw["body"]})
+        queue = ReviewQueue(pool, np.full((len(pool), 2), 0.5), store=store, reviewer="ana", protected=None,
+                            size=len(flagged))
+        assert {queue.current.example_id} <= flagged and queue.n_requested == len(flagged)
+        assert set(queue.upcoming(len(flagged))["example_id"]) == flagged
+    assert reproduce(routed.manifest_path).ok  # queuing them again changes nothing
+    with ProjectStore(tiny / "review.sqlite") as store:
+        assert len(store.review_requests()) == len(flagged)
 
 
 def test_the_disagreement_step_needs_two_generators(tiny):

@@ -194,3 +194,15 @@ def test_protected_ids_of_a_dataset(youtube):
     assert len(ids) == sum(len(youtube[s]) for s in ("dev", "valid", "test", "canary"))
     assert ids["v5-000"] == "test"
     assert not set(youtube.train["example_id"]) & set(ids)
+
+
+def test_requested_rows_come_first_until_decided(pool, store):
+    """Rows the pipeline asked about (ProjectStore.request_review) lead the queue, highest score
+    first; a decided one drops out, ids of another pool are ignored, and requested=False ranks alone."""
+    store.request_review(["p4", "p0", "elsewhere"], reason="generators disagree: sent to review", scores=[0.6, 0.9, 1.0])
+    queue = review_queue(pool, store)
+    assert queue.n_requested == 2
+    assert queue.upcoming(5)["example_id"].tolist() == ["p0", "p4", "p1", "p3", "p2"]
+    queue.decide(0)  # p0
+    assert review_queue(pool, store).upcoming(5)["example_id"].tolist() == ["p4", "p1", "p3", "p2"]
+    assert review_queue(pool, store, requested=False).upcoming(5)["example_id"].tolist() == ["p1", "p3", "p2", "p4"]

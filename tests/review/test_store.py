@@ -43,7 +43,7 @@ def test_new_store_is_wal_and_versioned(store):
     assert store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     raw = sqlite3.connect(store.path)
     assert raw.execute("PRAGMA application_id").fetchone()[0] == store_module.APPLICATION_ID
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == store_module.schema_version() == 2
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == store_module.schema_version() == 3
     assert store.class_names == ["ham", "spam"]
 
 
@@ -102,7 +102,7 @@ def test_older_store_is_migrated_keeping_its_data(store, monkeypatch):
 
     monkeypatch.setattr(store_module, "MIGRATIONS", [*store_module.MIGRATIONS, add_comments])
     with ProjectStore(path) as migrated:
-        assert migrated.schema_version == store_module.schema_version() == 3
+        assert migrated.schema_version == store_module.schema_version() == 4
         decisions = migrated.decisions()
         assert decisions["example_id"].tolist() == ["a"]
         assert "comment" in decisions.columns
@@ -135,9 +135,10 @@ def test_a_version_1_store_gains_studio_sessions_and_keeps_its_data(tmp_path, mo
         assert old.schema_version == 1
     monkeypatch.undo()
     with ProjectStore(path) as s:
-        assert s.schema_version == 2
+        assert s.schema_version == store_module.schema_version()
         assert s.decisions()["example_id"].tolist() == ["a"]
         assert s.load_studio("toy") is None
+        assert s.review_requests().empty
         s.save_studio("toy", {"lfs": [{"name": "kw", "enabled": False}]})
         s.save_studio("toy", {"lfs": [{"name": "kw", "enabled": True}], "x": float("nan")})
         s.save_studio("other", {"lfs": []})
@@ -335,3 +336,17 @@ def test_two_writer_processes_create_and_fill_one_store_losing_nothing(tmp_path)
         assert store.decided_ids(reviewer=f"writer{k}") == expected
     assert store.integrity_check() == "ok"
     store.close()
+
+
+def test_review_requests_are_kept_once_and_pending_until_decided(store):
+    reason = "generators disagree: sent to review"
+    assert store.request_review(["a", "b"], reason=reason, scores=[0.5, 0.8]) == 2
+    assert store.request_review(["b", "c"], reason=reason, scores=[0.8, 0.6]) == 1  # b was asked for already
+    assert store.review_requests()["example_id"].tolist() == ["b", "c", "a"]  # highest score first
+    store.record_decision("b", 1, reviewer="ana")
+    assert store.review_requests()["example_id"].tolist() == ["c", "a"]
+    assert len(store.review_requests(pending=False)) == 3
+    with pytest.raises(ValueError, match="2 scores for 1 example ids"):
+        store.request_review(["d"], reason=reason, scores=[0.1, 0.2])
+    with pytest.raises(ValueError, match="reason must be a non-empty string"):
+        store.request_review(["d"], reason=" ")

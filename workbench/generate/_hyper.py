@@ -184,8 +184,20 @@ class HyperLabelModel(BaseLabelModel):
     def uses_labels(self) -> bool:
         return bool(self.use_labels)
 
-    def _positives(self) -> list[int]:
-        return [1] if self.cardinality_ == 2 else list(range(self.cardinality_))
+    @staticmethod
+    def _positives(cardinality: int) -> list[int]:
+        """The classes a network is run for: one for binary, one per class (one-vs-rest) beyond."""
+        return [1] if cardinality == 2 else list(range(cardinality))
+
+    def fit_work(self, L: np.ndarray, y: np.ndarray | None = None) -> int:
+        """Vote entries the network sees (the unlabeled rows' distinct patterns, the labeled rows)
+        times its passes: one per class (one for binary), each ``2 * sqrt(#labels)`` fine-tuning
+        passes (forward and backward) plus the final one. Fine-tuning 9 classes on 60 labels at
+        2,000 rows x 164 LFs is about 18,000 entries x 9 x 15 passes, 2 s on one core."""
+        labeled = np.zeros(len(L), bool) if y is None or not self.use_labels else y != ABSTAIN
+        entries = int((compress(L[~labeled])[0] != ABSTAIN).sum() + (L[labeled] != ABSTAIN).sum())
+        steps = int(math.sqrt(labeled.sum()))
+        return entries * len(self._positives(self._resolve_cardinality(L, y))) * (2 * steps + 1)
 
     def fit(self, L: Any, y: Any = None) -> "HyperLabelModel":
         """Record the network's pools on ``L``; with labeled rows in ``y`` (and ``use_labels``), fine-tune first."""
@@ -210,7 +222,7 @@ class HyperLabelModel(BaseLabelModel):
         self._nets, self._pools, outs = [], [], []
         with torch.random.fork_rng(), _one_thread():
             torch.manual_seed(0 if self.random_state is None else self.random_state)
-            for positive in self._positives():
+            for positive in self._positives(self.cardinality_):
                 net = _network(checkpoint)
                 el = _Elements(rows, weights, positive)
                 if labeled.any():
@@ -270,7 +282,7 @@ class HyperLabelModel(BaseLabelModel):
 
         outs = []
         with torch.no_grad(), _one_thread():
-            for net, pools, positive in zip(self._nets, self._pools, self._positives()):
+            for net, pools, positive in zip(self._nets, self._pools, self._positives(self.cardinality_)):
                 out, _ = _forward(net, _Elements(rows, np.ones(len(rows)), positive), frozen=pools)
                 outs.append(out.numpy().astype(float))
         return self._stack(outs)

@@ -103,6 +103,12 @@ class BaseLabelModel(Generator, ClassifierMixin, BaseEstimator):
         """Whether ``fit(L, y)`` learns from the labeled rows of ``y`` (choosing a model cross-fits those that do)."""
         return False
 
+    def fit_work(self, L: np.ndarray, y: np.ndarray | None = None) -> int | None:
+        """Vote entries ``fit(L, y)`` processes, all passes counted, for models whose fit costs
+        seconds; None for those that cost milliseconds (vectorised over distinct vote patterns).
+        ``auto`` leaves a candidate out when its comparison fits would exceed ``work_budget``."""
+        return None
+
     def _validate_fit(self, L: Any, y: Any = None, *labeled: Any) -> np.ndarray:
         self.cardinality_ = self._resolve_cardinality(L, y, *labeled)
         if self.tie_break not in TIE_BREAKS:

@@ -10,7 +10,8 @@
 
 Every candidate is fitted on the labeled rows plus a bounded uniform sample (``max_rows``) of
 the unlabeled ones, so the comparison costs the same at a million rows as at twenty thousand;
-only the chosen model is then fitted on all of ``L``.
+only the chosen model is then fitted on all of ``L`` (when nothing was sampled, its comparison
+fit already is that model and is kept).
 
 The score is accuracy on the covered scored rows (a tie counts as the share of the tied
 classes that is right: the expected accuracy of a random tie-break). A **paired bootstrap**
@@ -18,6 +19,19 @@ over the rows gives an interval on the difference between the best candidate and
 benchmark's preferred one (:data:`PREFERENCE`). The best replaces the preferred model only if
 the whole interval is above zero; within noise the workbench keeps the model with the better
 record on ``python -m bench labelmodel`` instead of flipping to whichever won on a hundred rows.
+
+Two rules keep the comparison cheap and its default sound, and the reason names them:
+
+- **a work budget**: a candidate whose comparison fits would process more than ``work_budget``
+  vote entries (:meth:`BaseLabelModel.fit_work`: the hyper model fine-tuned per class, cross-fitted)
+  is left out; the others cost milliseconds. At 2,000 rows x 164 LFs x 9 classes fine-tuning
+  ``hyper_semi`` four times took 7 s of ``auto``'s 7.1 s.
+- **low conflict prefers majority vote**: a label model can only beat majority vote where votes
+  conflict, and learns LF accuracies from where they overlap. When fewer than ``low_conflict``
+  of the covered rows have conflicting votes (the low label density regime of Ratner et al.,
+  "Snorkel: rapid training data creation with weak supervision", VLDB 2017, where majority
+  vote is near optimal), majority vote is kept within noise: the learned accuracies rest on
+  too few overlaps to be trusted over it without evidence.
 """
 
 from __future__ import annotations
@@ -64,6 +78,24 @@ def expected_correct(proba: np.ndarray, y: np.ndarray, tol: float = 1e-5) -> np.
     """Per row: 1 if the top class is ``y``, ``1/t`` if ``y`` is among ``t`` tied top classes, else 0."""
     top = proba >= proba.max(axis=1, keepdims=True) - tol
     return top[np.arange(len(y)), y] / top.sum(axis=1)
+
+
+def conflict_share(L: np.ndarray) -> float:
+    """Share of the covered rows of ``L`` whose votes name more than one class (0 if none is covered).
+
+    Examples
+    --------
+    >>> conflict_share(np.array([[0, 1], [1, 1], [1, -1], [-1, -1]]))
+    0.3333333333333333
+    """
+    L = np.asarray(L, dtype=np.int64)  # the sentinel below must fit (label matrices are often int8)
+    votes = L != ABSTAIN
+    covered = votes.any(axis=1)
+    if not covered.any():
+        return 0.0
+    high = np.where(votes, L, -1).max(axis=1)
+    low = np.where(votes, L, np.iinfo(np.int64).max).min(axis=1)
+    return float((high[covered] != low[covered]).mean())
 
 
 def paired_bootstrap(a: np.ndarray, b: np.ndarray, n_bootstrap: int = 2000, confidence: float = 0.95,
@@ -167,6 +199,13 @@ class AutoLabelModel(BaseLabelModel):
         keeps the comparison's cost flat in the pool size.
     n_bootstrap : int, default 2000
     confidence : float, default 0.95
+    work_budget : int, default 2,000,000
+        Most vote entries a candidate's comparison fits may process together
+        (:meth:`BaseLabelModel.fit_work`, about 1.5 s on one core); a candidate above it is
+        left out, and the reason says so.
+    low_conflict : float, default 0.1
+        Below this share of covered rows with conflicting votes, majority vote comes first in
+        the default preference (kept unless another candidate beats it beyond noise).
     class_balance, tie_break : passed to every candidate that takes them
     random_state : int
         Seeds the row sample, the folds and the bootstrap.
@@ -190,7 +229,8 @@ class AutoLabelModel(BaseLabelModel):
 
     def __init__(self, cardinality: int | None = None, *, candidates: dict | None = None, preference: Any = None,
                  n_folds: int = 3, max_rows: int = 5_000, n_bootstrap: int = 2000, confidence: float = 0.95,
-                 class_balance: Any = None, tie_break: str = "abstain", random_state: int | None = 0):
+                 work_budget: int = 2_000_000, low_conflict: float = 0.1, class_balance: Any = None,
+                 tie_break: str = "abstain", random_state: int | None = 0):
         self.cardinality = cardinality
         self.candidates = candidates
         self.preference = preference
@@ -198,6 +238,8 @@ class AutoLabelModel(BaseLabelModel):
         self.max_rows = max_rows
         self.n_bootstrap = n_bootstrap
         self.confidence = confidence
+        self.work_budget = work_budget
+        self.low_conflict = low_conflict
         self.class_balance = class_balance
         self.tie_break = tie_break
         self.random_state = random_state
@@ -205,10 +247,11 @@ class AutoLabelModel(BaseLabelModel):
     def uses_labels(self) -> bool:
         return True
 
-    def _candidates(self, m: int, has_labels: bool) -> tuple[dict[str, BaseLabelModel], dict[str, str]]:
+    def _candidates(self, L_fit: np.ndarray, y_fit: np.ndarray, n_folds: int) -> tuple[dict[str, BaseLabelModel], dict[str, str]]:
         given = DEFAULT_CANDIDATES if self.candidates is None else self.candidates
         if not isinstance(given, dict) or not given:
             raise ValueError(f"candidates must be a non-empty dict of name -> label model, got {given!r}")
+        m, has_labels = L_fit.shape[1], bool((y_fit != ABSTAIN).any())
         models, notes = {}, {}
         for name, model in given.items():
             if not isinstance(model, BaseLabelModel):
@@ -226,7 +269,14 @@ class AutoLabelModel(BaseLabelModel):
             elif model.uses_labels() and not has_labels and self.candidates is None and name.endswith("_semi"):
                 continue  # without labels the semi-supervised default is its unsupervised twin
             else:
-                models[name] = model
+                uses = model.uses_labels() and has_labels
+                work = model.fit_work(L_fit, y_fit if uses else None)
+                n_fits = 1 + (n_folds if uses else 0)
+                if work is not None and work * n_fits > self.work_budget:
+                    notes[name] = (f"left out: its {n_fits} comparison fits would process {work * n_fits / 1e6:.1f}M "
+                                   f"vote entries, over work_budget ({self.work_budget / 1e6:g}M)")
+                else:
+                    models[name] = model
         if not models:
             raise ValueError(f"no candidate label model can be fitted on {m} LFs: {notes}")
         return models, notes
@@ -239,12 +289,15 @@ class AutoLabelModel(BaseLabelModel):
         """
         L = self._validate_fit(L, y, L_eval, y_eval)
         y = check_partial_labels(y, len(L), self.cardinality_)
-        for name in ("n_folds", "max_rows", "n_bootstrap"):
+        for name in ("n_folds", "max_rows", "n_bootstrap", "work_budget"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (2 if name == "n_folds" else 1):
                 raise ValueError(f"{name} must be an int >= {2 if name == 'n_folds' else 1}, got {value!r}")
         if not 0 < self.confidence < 1:
             raise ValueError(f"confidence must be strictly between 0 and 1, got {self.confidence!r}")
+        if isinstance(self.low_conflict, bool) or not isinstance(self.low_conflict, (int, float)) \
+                or not 0 <= self.low_conflict <= 1:
+            raise ValueError(f"low_conflict must be a share between 0 and 1, got {self.low_conflict!r}")
         if (L_eval is None) != (y_eval is None):
             raise ValueError("give L_eval and y_eval together (the labeled rows to compare the candidates on)")
         if L_eval is not None:
@@ -259,7 +312,8 @@ class AutoLabelModel(BaseLabelModel):
         rng = np.random.default_rng(self.random_state)
         labeled = np.flatnonzero(y != ABSTAIN) if y is not None else np.zeros(0, dtype=np.int64)
         unlabeled = np.flatnonzero(y == ABSTAIN) if y is not None else np.arange(len(L))
-        if len(unlabeled) > self.max_rows:
+        sampled = len(unlabeled) > self.max_rows
+        if sampled:
             unlabeled = np.sort(rng.choice(unlabeled, self.max_rows, replace=False))
         fit_rows = np.concatenate([unlabeled, labeled])
         L_fit = L[fit_rows]
@@ -269,12 +323,21 @@ class AutoLabelModel(BaseLabelModel):
         y_scored_lab = y[labeled][lab_covered] if y is not None else np.zeros(0, dtype=np.int64)
         folds = np.array_split(rng.permutation(len(scored_lab)), min(self.n_folds, len(scored_lab))) \
             if len(scored_lab) >= 2 else []
-        models, notes = self._candidates(L.shape[1], len(labeled) > 0)
-        row_scores, seconds = {}, {}
+        y_fit = np.full(len(L_fit), ABSTAIN, dtype=np.int64)
+        if y is not None:
+            y_fit[lab_pos] = y[labeled]
+        models, notes = self._candidates(L_fit, y_fit, len(folds))
+        preference, preferred_is = tuple(self.preference or PREFERENCE), "the benchmark's first choice"
+        conflict = conflict_share(L_fit)
+        if self.preference is None and conflict < self.low_conflict and "majority" in models:
+            preference = ("majority", *(name for name in preference if name != "majority"))
+            preferred_is = (f"the first choice when votes rarely conflict ({conflict:.1%} of the covered rows, "
+                            f"under low_conflict {self.low_conflict:.0%})")
+        row_scores, seconds, fitted = {}, {}, {}
         for name, model in models.items():
             try:
-                row_scores[name], seconds[name] = self._score(model, L_fit, lab_pos, y, labeled, scored_lab,
-                                                              y_scored_lab, folds, L_eval, y_eval)
+                row_scores[name], seconds[name], fitted[name] = self._score(model, L_fit, y_fit, scored_lab, y_scored_lab, folds,
+                                                              L_eval, y_eval)
             except Exception as exc:  # one broken candidate must not stop the choice; it is reported
                 notes[name] = f"failed: {type(exc).__name__}: {exc}"
         if not row_scores:
@@ -282,26 +345,27 @@ class AutoLabelModel(BaseLabelModel):
         n_cross = len(scored_lab) if folds else 0
         what = " and ".join(part for part, count in ((f"{n_cross} cross-fitted labeled rows", n_cross),
                                                       (f"{len(y_eval)} evaluation rows", len(y_eval))) if count)
-        choice = choose(row_scores, tuple(self.preference or PREFERENCE), n_bootstrap=self.n_bootstrap,
+        choice = choose(row_scores, preference, n_bootstrap=self.n_bootstrap,
                         confidence=self.confidence, random_state=self.random_state,
-                        what=f"held-out rows ({what})" if what else "labeled rows", notes=notes, seconds=seconds)
+                        what=f"held-out rows ({what})" if what else "labeled rows", notes=notes, seconds=seconds,
+                        preferred_is=preferred_is)
         self.chosen_ = choice.chosen
         self.comparison_ = choice.scores
         self.difference_, self.interval_ = choice.difference, choice.interval
-        self.reason_ = choice.reason
+        self.reason_ = choice.reason + "".join(f"; {name} {note}" for name, note in notes.items())
         chosen = models[choice.chosen]
-        self.model_ = clone(chosen).fit(L, y if chosen.uses_labels() else None)
+        # Without a sample the comparison's fit already saw every row of L and every label (the
+        # labeled rows last, which no candidate's fit depends on): it is the model, not refitted.
+        self.model_ = clone(chosen).fit(L, y if chosen.uses_labels() else None) if sampled else fitted[choice.chosen]
         self.lf_accuracies_ = self.model_.lf_accuracies_
         self.class_balance_ = self.model_.class_balance_
         return self
 
-    def _score(self, model, L_fit, lab_pos, y, labeled, scored_lab, y_scored_lab, folds, L_eval, y_eval):
-        """Per-row correctness of ``model`` on the cross-fitted labeled rows then the evaluation rows."""
+    def _score(self, model, L_fit, y_fit, scored_lab, y_scored_lab, folds, L_eval, y_eval):
+        """Per-row correctness of ``model`` on the cross-fitted labeled rows then the evaluation rows,
+        the seconds of one fit, and the model fitted on all of ``L_fit``."""
         start = time.perf_counter()
-        y_fit = np.full(len(L_fit), ABSTAIN, dtype=np.int64)
-        if y is not None:
-            y_fit[lab_pos] = y[labeled]
-        uses = model.uses_labels() and y is not None and len(labeled) > 0
+        uses = model.uses_labels() and bool((y_fit != ABSTAIN).any())
         full = clone(model).fit(L_fit, y_fit if uses else None)
         fit_seconds = time.perf_counter() - start
         parts = []
@@ -318,7 +382,7 @@ class AutoLabelModel(BaseLabelModel):
                 parts.append(expected_correct(full.predict_proba(L_fit[scored_lab]), y_scored_lab))
         if len(y_eval):
             parts.append(expected_correct(full.predict_proba(L_eval), y_eval))
-        return (np.concatenate(parts) if parts else np.zeros(0)), fit_seconds
+        return (np.concatenate(parts) if parts else np.zeros(0)), fit_seconds, full
 
     def predict_proba(self, L: Any) -> np.ndarray:
         """The chosen model's probabilities."""

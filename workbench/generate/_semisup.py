@@ -14,9 +14,13 @@ parameters, as usual, with three changes that make it use every labeled row:
 - **clamped labels**: in every E-step a labeled row's posterior is its gold class, weighted
   ``label_weight`` times an unlabeled row, so the labeled evidence is never averaged away by a
   large pool;
-- **shrinkage**: Dirichlet pseudo-counts (``prior_strength`` outputs per LF and class: its
-  overall coverage, with accuracy ``prior_accuracy`` when it votes) keep the confusion matrix
-  of a rarely firing LF near a sensible default.
+- **shrinkage**: Dirichlet pseudo-counts keep the confusion matrix of a rarely firing LF near a
+  sensible default: ``prior_strength`` pseudo-*votes* per LF and class, right with
+  ``prior_accuracy``, plus as many pseudo-silences as make it fire at its overall coverage. The
+  strength is counted in votes, not scaled down by the coverage: an LF that fires on 0.5% of
+  the rows, mostly alone, gives EM almost nothing to learn its accuracy from, and one wrong
+  labeled vote must not turn it round (at 0.3-2% coverage per LF that cost 5 points of
+  accuracy on ``python -m bench labelmodel``).
 
 Without labeled rows it is plain (smoothed) Dawid-Skene started from majority vote. It works
 on the distinct vote patterns weighted by their counts (:func:`workbench.generate._votes.compress`),
@@ -47,11 +51,15 @@ class DawidSkeneLabelModel(BaseLabelModel):
     label_weight : float, default 5.0
         How many unlabeled rows one labeled row counts for in the M-step.
     prior_strength : float, default 2.0
-        Dirichlet pseudo-outputs per LF and class (at the LF's coverage and ``prior_accuracy``).
+        Dirichlet pseudo-votes per LF and class (right with ``prior_accuracy``), with
+        pseudo-silences at the LF's coverage.
     prior_accuracy : float, default 0.7
         The accuracy the pseudo-votes assume (the rest spread evenly over the other classes).
-    n_iter : int, default 100
-        Most EM iterations; stops earlier when no posterior moves by more than ``tol``.
+    n_iter : int, default 50
+        Most EM iterations; stops earlier when the posteriors move by less than ``tol`` (summed
+        over classes, averaged over rows). Where EM does not settle (9 classes x 164 LFs, LFs at
+        0.3-2% coverage) its later iterations drift by under 0.1% and change no bench accuracy by
+        more than 0.2 points either way, while doubling the cost.
     tol : float, default 1e-4
     class_balance : array-like, optional
         Known class proportions; fixed instead of estimated.
@@ -81,7 +89,7 @@ class DawidSkeneLabelModel(BaseLabelModel):
     live = True
 
     def __init__(self, cardinality: int | None = None, *, use_labels: bool = True, label_weight: float = 5.0,
-                 prior_strength: float = 2.0, prior_accuracy: float = 0.7, n_iter: int = 100, tol: float = 1e-4,
+                 prior_strength: float = 2.0, prior_accuracy: float = 0.7, n_iter: int = 50, tol: float = 1e-4,
                  class_balance: Any = None, tie_break: str = "abstain", random_state: int | None = 0):
         self.cardinality = cardinality
         self.use_labels = use_labels
@@ -135,8 +143,8 @@ class DawidSkeneLabelModel(BaseLabelModel):
         coverage = np.clip(coverage, 1e-3, 1 - 1e-3)  # an LF that always (or never) votes keeps both outcomes possible
         off = (1 - self.prior_accuracy) / (k - 1)
         pseudo = np.empty((m, k, k + 1))
-        pseudo[:, :, :k] = coverage[:, None, None] * np.where(np.eye(k, dtype=bool), self.prior_accuracy, off)
-        pseudo[:, :, k] = (1 - coverage)[:, None]
+        pseudo[:, :, :k] = np.where(np.eye(k, dtype=bool), self.prior_accuracy, off)
+        pseudo[:, :, k] = ((1 - coverage) / coverage)[:, None]
         pseudo *= self.prior_strength
         self.n_iter_ = 0
         # Anchored start: with labeled rows, the first parameters come from them alone (plus the
@@ -147,7 +155,7 @@ class DawidSkeneLabelModel(BaseLabelModel):
             new_q = self._posterior(V, log_pi, log_theta)
             new_q[is_clamped] = clamp
             self.n_iter_ += 1
-            moved = float(np.abs(new_q - q).max()) if len(q) else 0.0
+            moved = float((np.abs(new_q - q).sum(axis=1) * weight).sum() / weight.sum()) if len(q) else 0.0
             q = new_q
             log_pi, log_theta = self._m_step(V, q, weight, pseudo, given)
             if moved < self.tol:

@@ -12,6 +12,8 @@ the label-free ones.
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,20 @@ from workbench.generate._votes import check_partial_labels, compress, vote_indic
 
 #: Accuracies are kept inside this range so that no single LF's weight is unbounded.
 _ACCURACY_RANGE = (0.02, 0.98)
+
+#: The label-free estimates of the last few matrices: choosing a model cross-fits the weighted
+#: vote several times on one matrix with different labels hidden, and the estimate ignores labels.
+_LABEL_FREE: OrderedDict = OrderedDict()
+
+
+def label_free_accuracies(L: np.ndarray, cardinality: int) -> np.ndarray:
+    """The unsupervised Dawid-Skene model's LF accuracies on ``L`` (remembered for the last 4 matrices)."""
+    key = (hashlib.blake2b(np.ascontiguousarray(L).data, digest_size=16).digest(), L.shape, L.dtype.str, cardinality)
+    if key not in _LABEL_FREE:
+        _LABEL_FREE[key] = DawidSkeneLabelModel(cardinality, use_labels=False).fit(L).lf_accuracies_
+        while len(_LABEL_FREE) > 4:
+            _LABEL_FREE.popitem(last=False)
+    return _LABEL_FREE[key].copy()
 
 
 class WeightedVote(BaseLabelModel):
@@ -82,7 +98,7 @@ class WeightedVote(BaseLabelModel):
         given = self._check_class_balance()
         k = self.cardinality_
         patterns, _, counts = compress(L)
-        free = DawidSkeneLabelModel(k, use_labels=False).fit(L).lf_accuracies_
+        free = label_free_accuracies(L, k)
         free = np.where(np.isfinite(free), free, 1 / k)  # an LF that never votes gets no weight
         correct = np.zeros(L.shape[1])
         voted = np.zeros(L.shape[1])

@@ -7,6 +7,8 @@ and the student rounds.
   generators of ``generators.use`` (a pseudo-labeler seeded from the ``seed`` split and the
   answers; distillation from a teacher), combines them (``primary`` or ``blend``) and scores
   their disagreement per row.
+- :func:`route_to_review` puts the rows the ``disagreement`` filter step routed to review
+  (``route: review``) in the ``review:`` store's queue, so the next review session shows them.
 - :func:`student_round` scores the end model against its teacher on clean validation data
   (``rounds:``); when it wins, its probabilities relabel the pool for the next round.
 
@@ -25,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from workbench._internal.validation import ABSTAIN, check_proba
+from workbench.curate._disagreement import ROUTED_TO_REVIEW
 from workbench.curate._scores import disagreement_score
 from workbench.data._dataset import ID_COLUMN, PROTECTED_SPLITS, TEXT_COLUMN, Dataset
 from workbench.evaluate._leakage import check_leakage
@@ -114,6 +117,23 @@ def review_stage(config: PipelineConfig, ds: Dataset) -> tuple[StageResult[Revie
                                            reviewers=record["reviewers"])}
     return (StageResult(ReviewAnswers(y, cfg.weight), {"review": record}, steps),
             replace(config, review=pinned))
+
+
+def route_to_review(config: PipelineConfig, ds: Dataset, funnel: dict, generated: Generated) -> int:
+    """Queue the rows the filter funnel routed to review in the ``review:`` store, scored by how much
+    the generators disagree; returns how many were not queued already (0 without ``review:``).
+
+    The manifest is not touched: a re-run (``reproduce``) queues the same rows again, which changes nothing.
+    """
+    if config.review is None:
+        return 0
+    routed = [i for step in funnel["steps"] for i in step["removed"].get(ROUTED_TO_REVIEW, {}).get("ids", [])]
+    if not routed:
+        return 0
+    position = pd.Series(np.arange(len(ds["train"])), index=ds["train"][ID_COLUMN].astype(str))
+    scores = generated.disagreement[position.loc[[str(i) for i in routed]].to_numpy()]
+    with ProjectStore(config.review.store) as store:
+        return store.request_review(routed, reason=ROUTED_TO_REVIEW, scores=scores)
 
 
 # --------------------------------------------------------------------------- generators

@@ -44,7 +44,7 @@ from workbench.pipeline._stages import (
     leakage_stage,
     load_inputs,
 )
-from workbench.pipeline._generators import RoundsOutcome, generators_stage, review_stage, rounds_stage
+from workbench.pipeline._generators import RoundsOutcome, generators_stage, review_stage, rounds_stage, route_to_review
 
 @dataclass
 class PipelineResult:
@@ -203,6 +203,7 @@ def run_pipeline(
             generated, generator_set = stages.run("label model", generators_stage, config, L, ds, lfs, answers)
             curated = stages.run("filter", filter_stage, config, ds, L["train"], generated.artifact, lf_names,
                                  progress_bar=detail, **human)
+            route_to_review(config, ds, curated.record["funnel"], generated.artifact)
             guarded = stages.run("leakage", leakage_stage, config, ds, curated.artifact.table, progress_bar=detail)
             learned = stages.run("end model", end_model_stage, config, guarded.artifact, ds.class_names)
             rounds, last = stages.run("rounds", rounds_stage, config, ds, L["train"], generator_set, lf_names,

@@ -257,6 +257,10 @@ class ReviewQueue:
         the same examples (for :func:`reviewer_agreement`).
     round : int, optional
         The loop round recorded with each decision.
+    requested : bool, default True
+        Show first the pool rows the store holds review requests for
+        (:meth:`ProjectStore.request_review`, e.g. the pipeline's ``disagreement`` step with
+        ``route: review``) and no decision yet, highest request score first; then the ranking.
 
     Examples
     --------
@@ -284,6 +288,7 @@ class ReviewQueue:
         revisit: bool = False,
         second_opinion: bool = False,
         round: int | None = None,
+        requested: bool = True,
     ):
         for col in (ID_COLUMN, TEXT_COLUMN):
             if col not in pool.columns:
@@ -325,6 +330,13 @@ class ReviewQueue:
             self.proba, strategy=strategy, predictions=predictions, width=width,
             features=self.features, diversity=diversity, exclude=hidden,
         )
+        if requested:
+            position = pd.Series(np.arange(len(self.ids)), index=self.ids)
+            asked = store.review_requests()["example_id"].drop_duplicates()
+            asked = position.reindex(asked).dropna().astype(int).to_numpy()  # requests for rows of this pool
+            asked = asked[~hidden[asked]]
+            order = np.concatenate([asked, order[~np.isin(order, asked)]])
+        self.n_requested = len(asked) if requested else 0
         self._scores = uncertainty(self.proba, "margin")
         self._queue: deque[int] = deque(order.tolist())
         self._history: list[int] = []  # positions decided in this session, for undo

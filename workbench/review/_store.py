@@ -97,11 +97,25 @@ CREATE TABLE studio_sessions (
 );
 """
 
+# Version 3: rows the headless pipeline asks a reviewer to look at (its ``disagreement`` filter
+# step with ``route: review``); a request stands until the example has a decision.
+_SCHEMA_V3 = """
+CREATE TABLE review_requests (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    example_id    TEXT NOT NULL,
+    reason        TEXT NOT NULL,
+    score         REAL,
+    requested_at  TEXT NOT NULL,
+    UNIQUE (example_id, reason)
+);
+"""
+
 #: ``MIGRATIONS[v]`` takes a store from schema version ``v`` to ``v + 1`` inside the
 #: opening transaction; append a step to change the schema, never edit an old one.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     lambda conn: _executescript_in_transaction(conn, _SCHEMA_V1),
     lambda conn: _executescript_in_transaction(conn, _SCHEMA_V2),
+    lambda conn: _executescript_in_transaction(conn, _SCHEMA_V3),
 ]
 
 
@@ -451,6 +465,33 @@ class ProjectStore:
             sql += " AND reviewer = ?"
             params.append(reviewer)
         return {r[0] for r in self._conn.execute(sql, params)}
+
+    # -- review requests (written by the pipeline) ------------------------------------
+
+    def request_review(self, example_ids: Sequence[str], *, reason: str, scores: Sequence[float] | None = None) -> int:
+        """Ask for a review of these examples (the next :class:`ReviewQueue` shows them first, highest
+        ``score`` first); return how many were not already requested for ``reason``."""
+        ids = [_check_text(str(e), "example_id") for e in example_ids]
+        reason = _check_text(reason, "reason")
+        if scores is not None and len(scores) != len(ids):
+            raise ValueError(f"{len(scores)} scores for {len(ids)} example ids")
+        values = [float(v) for v in scores] if scores is not None else [None] * len(ids)
+        now = _now()
+        with self._transaction() as conn:
+            before = conn.total_changes
+            conn.executemany("INSERT OR IGNORE INTO review_requests (example_id, reason, score, requested_at) "
+                             "VALUES (?, ?, ?, ?)", [(e, reason, v, now) for e, v in zip(ids, values)])
+            return conn.total_changes - before
+
+    def review_requests(self, *, pending: bool = True) -> pd.DataFrame:
+        """Requested reviews, highest score first: ``example_id, reason, score, requested_at``;
+        ``pending`` keeps those whose example has no standing decision yet."""
+        df = pd.read_sql_query("SELECT example_id, reason, score, requested_at FROM review_requests "
+                               "ORDER BY score IS NULL, score DESC, id", self._conn)
+        if pending:
+            df = df[~df["example_id"].isin(self.decided_ids())].reset_index(drop=True)
+        df["requested_at"] = pd.to_datetime(df["requested_at"], utc=True, format="ISO8601")
+        return df
 
     # -- LF versions (written by the LF studio) ---------------------------------------
 
