@@ -123,7 +123,7 @@ print("RESULT " + json.dumps({"wall": time.perf_counter() - start, "timings": re
                               "exported": result.manifest["export"]["rows"],
                               "end_model_accuracy": result.manifest["evaluation"]["test"]["end_model"]["accuracy"],
                               "canary_gate_passed": result.manifest["evaluation"].get("canary_gate", {}).get("passed"),
-                              "exported_labels": result.export["label"].value_counts().sort_index().to_dict(),
+                              "exported_labels": {str(k): int(v) for k, v in result.export["label"].value_counts().sort_index().items()},
                               "end_model_learner": type(result.end_model[-1]).__name__}))
 """
 
