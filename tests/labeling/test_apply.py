@@ -248,3 +248,103 @@ def test_prebuilt_row_objects_are_used_and_checked():
     assert applier.apply(df, rows=rows)[:, 0].tolist() == [ABSTAIN, 1]
     with pytest.raises(ValueError, match="rows has 1 row objects for a table of 2 rows"):
         applier.apply(df, rows=rows[:1])
+
+
+# --------------------------------------------------------------------------- row-wise LFs on worker processes
+
+
+class _Unpicklable(Exception):
+    """An exception that cannot travel back from a worker process."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.lock = __import__("threading").Lock()
+
+
+def _tricky_rowwise_lfs():
+    """Row-wise LFs that vote, raise (also unpicklably), return bad values, mutate rows, and one lambda."""
+    from snorkel.labeling import LabelingFunction
+
+    @labeling_function()
+    def raises_late(x):
+        if x.text.endswith("7"):
+            raise ValueError(f"no {{sevens}} in {x.text}")
+        return 1 if "1" in x.text else ABSTAIN
+
+    @labeling_function()
+    def returns_none_late(x):
+        return None if x.text.endswith("3") else ABSTAIN
+
+    @labeling_function()
+    def raises_unpicklable(x):
+        if x.text.endswith("5"):
+            raise _Unpicklable("locked")
+        return ABSTAIN
+
+    return [lf_love, lf_short, LabelingFunction("lam", lambda x: 0 if "2" in x.text else ABSTAIN),
+            raises_late, returns_none_late, raises_unpicklable]
+
+
+@pytest.fixture
+def numbered():
+    return pd.DataFrame({"example_id": [f"e{i}" for i in range(60)], "text": [f"love row {i}" for i in range(60)]})
+
+
+def _outcome(lfs, df, n_jobs, tolerant):
+    applier = LFApplier(lfs, cache=False, n_jobs=n_jobs)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            L = applier.apply(df, fault_tolerant=tolerant)
+    except LFApplyError as error:
+        return ("error", str(error), error.lf, error.kind, error.row, type(error.__cause__))
+    return (L.tolist(), applier.faults_frame().to_dict("records"), [str(w.message) for w in caught])
+
+
+@pytest.mark.parametrize("tolerant", [False, True])
+@pytest.mark.parametrize("pick", [slice(0, 3), slice(2, 3), slice(3, 4), slice(4, 5), slice(5, 6), slice(0, 6)])
+def test_row_wise_lfs_on_processes_give_the_same_votes_faults_and_errors(numbered, pick, tolerant):
+    lfs = _tricky_rowwise_lfs()[pick]
+    one = _outcome(lfs, numbered, 1, tolerant)
+    on_processes = _outcome(lfs, numbered, 3, tolerant)  # 12 shares of 5 rows on 3 processes
+    if tolerant and pick == slice(3, 4):  # a fault in several shares: counted over all, first rows in order
+        assert one[1][0]["count"] == 6 and [r["row"] for r in one[1]] == [7, 17, 27, 37, 47]
+    if not tolerant and pick == slice(5, 6):  # the exception could not come back from the worker; its text did
+        assert one[:5] == on_processes[:5] and one[5] is _Unpicklable and on_processes[5] is RuntimeError
+        assert one[1].startswith("LF 'raises_unpicklable' raised _Unpicklable: locked on row 5")
+    else:
+        assert on_processes == one
+
+
+def test_row_wise_lfs_use_processes_only_from_a_size_or_when_asked(numbered, monkeypatch):
+    import workbench.labeling._apply as apply_module
+
+    seen = []
+
+    @labeling_function()
+    def remembers(x):  # a side effect: visible here only when the LF runs in this process
+        seen.append(x.example_id)
+        return ABSTAIN
+
+    LFApplier([remembers], cache=False).apply(numbered)  # n_jobs=None below PROCESS_MIN_ROWS: this process
+    assert len(seen) == len(numbered)
+    seen.clear()
+    LFApplier([remembers], cache=False, n_jobs=2).apply(numbered)
+    assert seen == []
+    monkeypatch.setattr(apply_module, "PROCESS_MIN_ROWS", 10)
+    monkeypatch.setattr(apply_module.os, "sched_getaffinity", lambda pid: {0, 1})
+    LFApplier([remembers], cache=False).apply(numbered)  # large enough now: all (two) cores
+    assert seen == []
+
+
+def test_without_fork_row_wise_lfs_run_here_and_say_so_once(numbered, monkeypatch):
+    import workbench.labeling._apply as apply_module
+
+    monkeypatch.setattr(apply_module, "_CAN_FORK", False)
+    monkeypatch.setattr(apply_module, "_SAID_NO_FORK", False)
+    with pytest.warns(RuntimeWarning, match="row-wise LFs run on one process"):
+        first = LFApplier([lf_short], cache=False, n_jobs=2).apply(numbered)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        second = LFApplier([lf_short], cache=False, n_jobs=2).apply(numbered)
+    assert first.tolist() == second.tolist() == LFApplier([lf_short], cache=False, n_jobs=1).apply(numbered).tolist()

@@ -230,3 +230,34 @@ def test_progress_bars_end_full_and_say_where_training_stopped_early(task, monke
         (f"end model: stopped early at epoch {epochs}", epochs, epochs, "success"),
         ("student-teacher: stopped early at round 1 (the student did not beat its teacher)", 1, 1, "success"),
     ]
+
+
+def test_features_are_sparse_float32_and_hard_labels_are_not_copied():
+    X = tfidf_vectorizer().fit_transform(["free money now", "nice song"])
+    assert X.dtype == np.float32
+    X_rep, y, w = expand_soft_labels(X, one_hot([1, 0], 2), sample_weight=[2.0, 1.0])
+    assert X_rep is X and y.tolist() == [1, 0] and w.tolist() == [2.0, 1.0]
+    X_rep, y, _ = expand_soft_labels(X, [[0.5, 0.5], [0.0, 1.0]])  # soft: rows repeated per class
+    assert X_rep.shape[0] == 3 and y.tolist() == [0, 1, 1]
+
+
+@pytest.mark.parametrize("soft", [False, True])
+def test_large_tables_train_chunk_by_chunk_as_well_as_all_at_once(soft, monkeypatch):
+    import workbench.learn._learner as learner
+    from workbench.data import load_youtube_spam
+
+    ds = load_youtube_spam()
+    train, test = ds["train"], ds["test"]
+    rng = np.random.default_rng(0)
+    proba = noisy_teacher(rng, ds.gold("train"), flip=0.1) if soft else one_hot(ds.gold("train"), 2)
+    at_once = train_end_model(train["text"], proba)
+    monkeypatch.setattr(learner, "CHUNK_ROWS", 300)  # several chunks of the 1,586 rows
+    chunks = []
+    real_expand = learner.expand_soft_labels
+    monkeypatch.setattr(learner, "expand_soft_labels", lambda X, *a: chunks.append(X.shape[0]) or real_expand(X, *a))
+    in_chunks = train_end_model(train["text"], proba, max_rows_in_memory=1000)
+    assert isinstance(at_once[-1], LogisticRegression) and type(in_chunks[-1]).__name__ == "SGDClassifier"
+    assert max(chunks) == 300 and sum(chunks) == 5 * len(train)  # five epochs over every row, 300 at a time
+    accuracy = {name: (model.predict(test["text"]) == ds.gold("test")).mean()
+                for name, model in (("at_once", at_once), ("in_chunks", in_chunks))}
+    assert accuracy["at_once"] > 0.85 and accuracy["in_chunks"] >= accuracy["at_once"] - 0.02, accuracy  # no worse

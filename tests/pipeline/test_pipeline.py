@@ -233,7 +233,9 @@ def test_stage_times_are_recorded_but_never_hashed(tiny):
     second = run_pipeline(tiny_config(tiny, output=elsewhere("out2")), progress_bar=False, echo=None)
     assert list(first.manifest["timings"]) == list(first.timings) == list(STAGES)
     assert all(t >= 0 for t in first.manifest["timings"].values())
-    assert "Timings" in first.report_path.read_text() and "took " in first.summary()
+    report = first.report_path.read_text()
+    assert "Timings" in report and "took " in first.summary()
+    assert all(re.search(rf"^{stage} +\d+\.\d\d *$", report, re.M) for stage in STAGES)  # every stage's time
     assert first.manifest["steps"] == second.manifest["steps"]  # times and check times differ, hashes do not
     assert list(first.manifest["steps"]) == ["inputs", "lfs", "apply", "label_model", "filter", "leakage",
                                              "export_table", "export_file", "evaluation"]
@@ -375,6 +377,29 @@ def every_bar_shows(monkeypatch):
     for module in [m for m in sys.modules.values() if m is not None and m.__name__.startswith("workbench")]:
         if hasattr(module, "PROGRESS_MIN_ROWS"):
             monkeypatch.setattr(module, "PROGRESS_MIN_ROWS", 1)
+
+
+def test_stage_bar_names_the_stage_and_the_last_one_s_pace_through_the_pool(monkeypatch):
+    import functools
+    import io
+    import time
+
+    import workbench.pipeline._run as run_module
+
+    out = io.StringIO()
+    # the bar as the CLI shows it, written here (the test session sets $TQDM_DISABLE)
+    monkeypatch.setattr(run_module, "tqdm", functools.partial(run_module.tqdm, file=out, disable=False, mininterval=0))
+    stages = run_module._Stages("demo", progress_bar=None)
+    stages.run("load data", time.sleep, 0.01)
+    assert out.getvalue() == ""  # no bar before the pool's size is known
+    stages.data_loaded(200_000)  # a large pool: the bar appears
+    stages.run("apply LFs", time.sleep, 0.02)
+    stages.run("label model", lambda: None)
+    stages.close()
+    shown = out.getvalue().replace("\r", "\n")
+    rate = re.search(r"label model \(last: apply LFs (0\.\d) s, ([\d,]+) rows/s\)", shown)
+    assert rate and int(rate[2].replace(",", "")) <= 200_000 / 0.02  # the pool's rows over the stage's time
+    assert list(stages.timings) == ["load data", "apply LFs", "label model"]
 
 
 def test_quiet_cli_shows_no_progress_at_all(tiny, monkeypatch, capfd):

@@ -5,18 +5,24 @@
 ``L.astype(int)`` where a library wants wider integers). Vectorized LFs run on whole
 columns; row-wise (Snorkel) LFs run row by row on light-weight row objects. Each LF's
 column is cached by (LF fingerprint, data fingerprint), so re-applying a set in which one
-LF changed runs only that LF.
+LF changed runs only that LF. Row-wise LFs on large tables run on every core, in forked
+worker processes (see :class:`LFApplier`'s ``n_jobs``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
+import os
+import pickle
+import sys
+import threading
 import warnings
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -27,7 +33,12 @@ from workbench._internal.validation import ABSTAIN, label_dtype, lf_name
 from workbench.labeling._fastpath import TextFastPath, text_column_of
 from workbench.labeling._lf import check_unique_names, is_vectorized, lf_cache_key
 
-#: Row count from which ``progress_bar=None`` shows a progress bar.
+#: Row count from which ``n_jobs=None`` runs row-wise LFs in worker processes: below it, starting
+#: the processes costs more than a row-wise LF takes (a few microseconds per row).
+PROCESS_MIN_ROWS = 50_000
+
+#: Rows of each LF's faults kept for the report (all are counted).
+FAULT_ROWS_KEPT = 5
 
 
 class LFApplyError(RuntimeError):
@@ -112,7 +123,7 @@ class LFFault:
     count: int = 0
     first_rows: list[dict] = field(default_factory=list)
 
-    def add(self, position: int, example_id: Any, text: Any, error: str, keep: int = 5) -> None:
+    def add(self, position: int, example_id: Any, text: Any, error: str, keep: int = FAULT_ROWS_KEPT) -> None:
         self.count += 1
         if len(self.first_rows) < keep:
             self.first_rows.append({"row": position, "example_id": example_id, "text": _short(text), "error": error})
@@ -221,9 +232,17 @@ class LFApplier:
     id_column, text_column : str
         Columns quoted in error messages to name the offending row.
     n_jobs : int or None
-        Threads that run keyword/regex builder LFs side by side (their matching runs in
-        pyarrow, outside the GIL). ``None`` uses pyarrow's CPU count (``pyarrow.cpu_count()``,
-        set with ``pyarrow.set_cpu_count``); other LFs always run one after the other.
+        How many cores to use. Keyword/regex builder LFs run side by side on ``n_jobs`` threads
+        (their matching runs in pyarrow, outside the GIL; ``None``: ``pyarrow.cpu_count()``).
+        Row-wise (Snorkel) LFs run on ``n_jobs`` worker processes, each applying every row-wise
+        LF to its share of the rows (``None``: every core the process may use, from
+        :data:`PROCESS_MIN_ROWS` rows; below that, starting processes costs more than it saves).
+        ``L``, faults and error messages are the same as on one process. The workers are forked,
+        so an LF need not be picklable (lambdas and closures work), but what an LF changes
+        outside its return value (a counter, a cache it fills) changes in the worker only: pass
+        ``n_jobs=1`` for such LFs, or for LFs calling libraries that do not survive a fork.
+        Where the platform cannot fork (not Linux), row-wise LFs run on one process, said once.
+        Other vectorized LFs always run one after the other, in this process.
 
     Attributes
     ----------
@@ -284,7 +303,11 @@ class LFApplier:
         cached = [self.cache.get(key) if key is not None else None for key in keys]
         if rows is not None and len(rows) != n:
             raise ValueError(f"rows has {len(rows)} row objects for a table of {n} rows")
-        with self._text_lfs_on_threads(df, [lf for lf, c in zip(self.lfs, cached) if c is None]):
+        to_run = [lf for lf, c in zip(self.lfs, cached) if c is None]
+        rowwise = [lf for lf in to_run if not is_vectorized(lf)]
+        # processes first: forking while the builder LFs' threads run would copy their half-done state
+        with self._rowwise_on_processes(df, rows, rowwise, fault_tolerant, show) as on_processes, \
+                self._text_lfs_on_threads(df, to_run):
             for j, lf in enumerate(tqdm(self.lfs, desc="Applying LFs", disable=not show, leave=False)):
                 if cached[j] is not None:
                     L[:, j] = cached[j]
@@ -293,9 +316,14 @@ class LFApplier:
                 if is_vectorized(lf):
                     column = self._run_vectorized(lf, df, fault, fault_tolerant)
                 else:
-                    if rows is None:
-                        rows = row_objects(df)
-                    column = self._run_rowwise(lf, df, rows, fault, fault_tolerant, show)
+                    if on_processes is not None:
+                        outcome = on_processes.outcome(lf.name)
+                    else:
+                        if rows is None:
+                            rows = row_objects(df)
+                        outcome = _rowwise_outcome(lf, tqdm(rows, desc=lf.name, disable=not show, leave=False),
+                                                   len(rows), self.cardinality, fault_tolerant)
+                    column = self._report_rowwise(lf, df, outcome, fault, fault_tolerant)
                 L[:, j] = column
                 self.applied_.append(self.names[j])
                 if fault.count:
@@ -414,25 +442,154 @@ class LFApplier:
             arr = np.where(bad, ABSTAIN, arr)
         return arr
 
-    def _run_rowwise(self, lf, df: pd.DataFrame, rows: list[Row], fault: LFFault, tolerant: bool, show: bool) -> np.ndarray:
-        out = np.full(len(rows), ABSTAIN, dtype=np.int64)
-        k = self.cardinality
-        for i, row in enumerate(tqdm(rows, desc=lf.name, disable=not show, leave=False)):
+    def _processes(self, n_rows: int, n_rowwise: int) -> int:
+        """How many worker processes run the row-wise LFs (1: this process)."""
+        if n_rowwise == 0:
+            return 1
+        if self.n_jobs is None:
+            wanted = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1) \
+                if n_rows >= PROCESS_MIN_ROWS else 1
+        else:
+            wanted = min(self.n_jobs, n_rows)
+        if wanted < 2 or multiprocessing.current_process().daemon:  # in another pool's worker (Dask's): theirs to spread
+            return 1
+        if not _CAN_FORK:
+            global _SAID_NO_FORK
+            if not _SAID_NO_FORK:
+                _SAID_NO_FORK = True
+                warnings.warn(f"row-wise LFs run on one process: worker processes need fork(), which {sys.platform} "
+                              "does not offer safely", RuntimeWarning, stacklevel=4)
+            return 1
+        return wanted
+
+    @contextmanager
+    def _rowwise_on_processes(self, df: pd.DataFrame, rows: list[Row] | None, lfs: list, tolerant: bool,
+                              show: bool) -> Iterator["_ProcessRun | None"]:
+        """Start ``lfs`` (row-wise) on forked worker processes, each over a share of the rows; None when on one process."""
+        jobs = self._processes(len(df), len(lfs))
+        if jobs < 2:
+            yield None
+            return
+        global _INHERITED
+        n = len(df)
+        step = -(-n // (jobs * 4))  # a few shares per process, so that one slow share does not hold up the rest
+        shares = [(start, min(start + step, n)) for start in range(0, n, step)]
+        with _FORK_LOCK:
+            _INHERITED = (df, rows, lfs, self.cardinality, tolerant)
             try:
-                value = lf(row)
-            except Exception as exc:
-                if not tolerant:
-                    raise LFApplyError(lf.name, "raised", _literal(f"LF {{lf}} raised {type(exc).__name__}: ", exc, " on {where}"),
-                                       **self._row_fields(df, i)) from exc
-                fault.add(i, *self._row_ident(df, i), f"{type(exc).__name__}: {exc}")
+                pool = multiprocessing.get_context("fork").Pool(jobs)
+            finally:
+                _INHERITED = None  # the workers have their copy; do not keep the table alive here
+        try:
+            yield _ProcessRun([lf.name for lf in lfs], pool.imap(_rowwise_share, shares), shares,
+                              tqdm(total=n, desc=f"Row-wise LFs on {jobs} processes", unit="rows", disable=not show,
+                                   leave=False))
+        finally:
+            pool.terminate()
+            pool.join()
+
+    def _report_rowwise(self, lf, df: pd.DataFrame, outcome: "_RowwiseOutcome", fault: LFFault,
+                        tolerant: bool) -> np.ndarray:
+        """Raise the first problem of a row-wise LF (strict), or record its faults (tolerant); its votes."""
+        for position, kind, message, error, cause in outcome.problems:
+            if not tolerant:
+                raise LFApplyError(lf.name, kind, message, **self._row_fields(df, position)) from cause
+            fault.add(position, *self._row_ident(df, position), error)
+        fault.count += outcome.count - len(outcome.problems)  # counted beyond the rows kept
+        return outcome.votes
+
+
+_CAN_FORK = sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
+_SAID_NO_FORK = False
+_FORK_LOCK = threading.Lock()
+#: What forked row-wise workers read: (df, rows, lfs, cardinality, tolerant), set only around the fork.
+_INHERITED: tuple | None = None
+
+
+@dataclass
+class _RowwiseOutcome:
+    """A row-wise LF's votes on some rows and its problems there, in row order.
+
+    ``problems`` holds ``(position, kind, message, error, cause)``: the :class:`LFApplyError`
+    fields, the fault text and the exception the LF raised (None if it returned a bad value);
+    the first one only when strict, the first
+    :data:`FAULT_ROWS_KEPT` when fault-tolerant, with ``count`` of them in all.
+    """
+
+    votes: np.ndarray
+    problems: list[tuple]
+    count: int
+
+
+def _rowwise_outcome(lf, rows: Iterable, n_rows: int, cardinality: int, tolerant: bool) -> _RowwiseOutcome:
+    """Run a row-wise LF on ``rows``: the one loop of both the in-process and the worker-process path."""
+    votes = np.full(n_rows, ABSTAIN, dtype=label_dtype(cardinality))
+    problems: list[tuple] = []
+    count = 0
+    for i, row in enumerate(rows):
+        try:
+            value = lf(row)
+        except Exception as exc:
+            problem = (i, "raised", _literal(f"LF {{lf}} raised {type(exc).__name__}: ", exc, " on {where}"),
+                       f"{type(exc).__name__}: {exc}", exc)
+        else:
+            if not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, np.integer)) and ABSTAIN <= value < cardinality:
+                votes[i] = value
                 continue
-            if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not ABSTAIN <= value < k:
-                hint = " (did you forget `return ABSTAIN`?)" if value is None else ""
-                if not tolerant:
-                    raise LFApplyError(lf.name, "returned", _literal(f"LF {{lf}} returned ", repr(value),
-                                                                     f" on {{where}}; expected an int in {ABSTAIN}..{k - 1}{hint}"),
-                                       **self._row_fields(df, i))
-                fault.add(i, *self._row_ident(df, i), f"returned {value!r}")
-                continue
-            out[i] = value
-        return out
+            hint = " (did you forget `return ABSTAIN`?)" if value is None else ""
+            problem = (i, "returned", _literal("LF {lf} returned ", repr(value),
+                                               f" on {{where}}; expected an int in {ABSTAIN}..{cardinality - 1}{hint}"),
+                       f"returned {value!r}", None)
+        count += 1
+        if len(problems) < FAULT_ROWS_KEPT:
+            problems.append(problem)
+        if not tolerant:
+            break
+    return _RowwiseOutcome(votes, problems, count)
+
+
+def _travels(exc: BaseException) -> BaseException:
+    """``exc`` if it can be sent back from a worker process (pickled), else a stand-in that says what it was."""
+    try:
+        pickle.dumps(exc)
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc} (raised in a worker process; the exception itself "
+                            "cannot be pickled to send it back)")
+    return exc
+
+
+def _rowwise_share(share: tuple[int, int]) -> list[_RowwiseOutcome]:
+    """In a forked worker: every row-wise LF on rows ``start:stop``, positions counted over the whole table."""
+    df, rows, lfs, cardinality, tolerant = _INHERITED
+    start, stop = share
+    part = rows[start:stop] if rows is not None else row_objects(df.iloc[start:stop])
+    outcomes = []
+    for lf in lfs:
+        outcome = _rowwise_outcome(lf, part, len(part), cardinality, tolerant)
+        outcome.problems = [(i + start, kind, message, error, cause if cause is None else _travels(cause))
+                            for i, kind, message, error, cause in outcome.problems]
+        outcomes.append(outcome)
+    return outcomes
+
+
+class _ProcessRun:
+    """The row-wise LFs' outcomes from the worker processes, gathered on first ask, share by share in row order."""
+
+    def __init__(self, names: list[str], shares: Iterator[list[_RowwiseOutcome]], bounds: list, bar):
+        self._names, self._shares, self._bounds, self._bar = names, shares, bounds, bar
+        self._outcomes: dict[str, _RowwiseOutcome] | None = None
+
+    def outcome(self, name: str) -> _RowwiseOutcome:
+        if self._outcomes is None:
+            parts: list[list[_RowwiseOutcome]] = []
+            for (start, stop), part in zip(self._bounds, self._shares):
+                parts.append(part)
+                self._bar.update(stop - start)
+            self._bar.close()
+            self._outcomes = {}
+            for j, lf_name in enumerate(self._names):
+                mine = [part[j] for part in parts]
+                problems = [p for o in mine for p in o.problems][:FAULT_ROWS_KEPT]
+                self._outcomes[lf_name] = _RowwiseOutcome(np.concatenate([o.votes for o in mine]), problems,
+                                                          sum(o.count for o in mine))
+        return self._outcomes[name]

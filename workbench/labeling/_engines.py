@@ -46,8 +46,9 @@ def apply_lfs(df: pd.DataFrame, lfs: Iterable[Any], *, cardinality: int | None =
         A ``distributed.Client``, or a scheduler address; by default a temporary 2-worker
         ``LocalCluster``.
     n_jobs : int or None, local engine only
-        Threads for keyword/regex builder LFs (see :class:`LFApplier`); ``None`` uses
-        pyarrow's CPU count.
+        Cores to use (see :class:`LFApplier`): threads for keyword/regex builder LFs (``None``:
+        pyarrow's CPU count) and forked worker processes for row-wise LFs (``None``: every core,
+        from :data:`~workbench.labeling.PROCESS_MIN_ROWS` rows); ``n_jobs=1`` for one of each.
 
     Examples
     --------

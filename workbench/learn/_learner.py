@@ -6,7 +6,8 @@ so the classifier's (weighted) log loss is exactly the cross-entropy against the
 targets, and the uncertainty of synthetic labels really reaches the model
 (:func:`fit_soft` does it for any estimator or pipeline taking sample weights).
 
-- :func:`train_end_model`: one-shot TF-IDF + logistic regression on soft labels.
+- :func:`train_end_model`: one-shot TF-IDF + logistic regression on soft labels (L-BFGS on the
+  whole table; chunk by chunk with SGD when the expanded table would be large).
 - :class:`EndModelTrainer`: curated synthetic labels mixed with the small supervised set
   (``supervised_weight``), trained epoch by epoch with early stopping on the clean validation set
   and a checkpoint of every epoch (in memory, and on disk if asked).
@@ -40,12 +41,20 @@ from workbench._internal.validation import check_labels, check_proba
 from workbench.learn._calibration import smooth_labels
 
 
+#: Expanded (row, class) pairs above which :func:`train_end_model` learns chunk by chunk (SGD) instead of
+#: all at once (L-BFGS): below it the expanded copy of the features is small next to the features themselves.
+IN_MEMORY_MAX_ROWS = 2_000_000
+#: Rows per chunk of the chunked learner (expanded chunk by chunk, so memory stays bounded).
+CHUNK_ROWS = 50_000
+
+
 def tfidf_vectorizer(**overrides: Any) -> TfidfVectorizer:
     """An unfitted ``TfidfVectorizer`` that works well on short user comments (word 1-2 grams, sublinear tf).
 
-    ``overrides`` are ``TfidfVectorizer`` parameters replacing these defaults.
+    Features are sparse float32: half the memory of float64, and both learners here take them as
+    they are. ``overrides`` are ``TfidfVectorizer`` parameters replacing these defaults.
     """
-    settings = {"ngram_range": (1, 2), "min_df": 1, "sublinear_tf": True, "lowercase": True}
+    settings = {"ngram_range": (1, 2), "min_df": 1, "sublinear_tf": True, "lowercase": True, "dtype": np.float32}
     settings.update(overrides)
     return TfidfVectorizer(**settings)
 
@@ -86,15 +95,25 @@ def expand_soft_labels(X: Any, proba: Any, sample_weight: Any = None, min_weight
     w = (proba * base[:, None]).reshape(-1)
     keep = w > min_weight
     rows, y, w = rows[keep], y[keep], w[keep]
+    if len(rows) == n and (rows == np.arange(n)).all():  # one class per row (hard labels): X as it is, no copy
+        return X, y, w
     return take_rows(X, rows), y, w
 
 
 def train_end_model(texts: Any, proba: Any, sample_weight: Any = None, C: float = 10.0, features: Any = None,
-                    max_iter: int = 2000) -> Pipeline:
+                    max_iter: int = 2000, *, max_rows_in_memory: int = IN_MEMORY_MAX_ROWS,
+                    random_state: int = 0) -> Pipeline:
     """Fit TF-IDF + logistic regression on texts with soft labels ``proba`` (n, k).
 
     Hard labels work too: pass one-hot rows. Mix in a hand-labeled set by concatenating its
     texts and one-hot labels, with a larger ``sample_weight`` if it should count more.
+
+    Up to ``max_rows_in_memory`` expanded rows (one per row and class of non-zero weight, see
+    :func:`expand_soft_labels`), ``LogisticRegression`` (L-BFGS) fits them all at once. Beyond,
+    ``SGDClassifier(loss="log_loss")`` with the same regularisation (``alpha = 1 / (C * rows)``)
+    learns from chunks of :data:`CHUNK_ROWS` rows, expanded one chunk at a time, for
+    ``min(max_iter, 5)`` epochs in a shuffled order (``random_state``), so memory stays that of
+    the features.
 
     Examples
     --------
@@ -104,10 +123,35 @@ def train_end_model(texts: Any, proba: Any, sample_weight: Any = None, C: float 
     texts = list(np.asarray(texts, dtype=object))
     vectorizer = features if features is not None else tfidf_vectorizer()
     X = vectorizer.fit_transform(texts)
-    X_rep, y, w = expand_soft_labels(X, proba, sample_weight)
-    clf = LogisticRegression(C=C, max_iter=max_iter)
-    clf.fit(X_rep, y, sample_weight=w)
+    n = _n_rows(X)
+    proba = check_proba(proba, n)
+    weights = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=float).reshape(-1)
+    if weights.shape[0] != n:
+        raise ValueError(f"sample_weight has {weights.shape[0]} values for {n} rows")
+    n_expanded = int(np.count_nonzero(proba * weights[:, None] > 1e-6))
+    if n_expanded <= max_rows_in_memory:
+        X_rep, y, w = expand_soft_labels(X, proba, weights)
+        clf = LogisticRegression(C=C, max_iter=max_iter)
+        clf.fit(X_rep, y, sample_weight=w)
+    else:
+        clf = _sgd_in_chunks(X, proba, weights, alpha=1.0 / (C * n_expanded), epochs=min(int(max_iter), 5),
+                             random_state=random_state)
     return Pipeline([("features", vectorizer), ("model", clf)])
+
+
+def _sgd_in_chunks(X, proba: np.ndarray, weights: np.ndarray, *, alpha: float, epochs: int,
+                   random_state: int) -> SGDClassifier:
+    """Logistic regression by SGD over shuffled chunks of rows, each expanded on its own (bounded memory)."""
+    n, k = proba.shape
+    clf = SGDClassifier(loss="log_loss", alpha=alpha, average=True, random_state=random_state)
+    rng = np.random.default_rng(random_state)
+    for _ in range(epochs):
+        order = rng.permutation(n)
+        for start in range(0, n, CHUNK_ROWS):
+            rows = np.sort(order[start:start + CHUNK_ROWS])  # sorted: a cheap slice of the CSR matrix
+            X_rep, y, w = expand_soft_labels(X[rows], proba[rows], weights[rows])
+            clf.partial_fit(X_rep, y, classes=np.arange(k), sample_weight=w)
+    return clf
 
 
 def one_hot(y: Any, cardinality: int) -> np.ndarray:

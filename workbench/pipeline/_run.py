@@ -90,14 +90,18 @@ def export_folder(config: PipelineConfig, out: str | os.PathLike | None = None) 
 class _Stages:
     """Runs the stages one by one: times each, and shows them on a progress bar.
 
-    With ``progress_bar=None`` the bar appears once the data is loaded, if the pool has at
-    least :data:`~workbench._internal.progress.PROGRESS_MIN_ROWS` rows.
+    The bar names the running stage and, once the pool's size is known, how fast the last
+    stage went through it (pool rows per second). With ``progress_bar=None`` the bar appears
+    once the data is loaded, if the pool has at least
+    :data:`~workbench._internal.progress.PROGRESS_MIN_ROWS` rows.
     """
 
     def __init__(self, name: str, progress_bar: bool | None):
         self.name, self.progress_bar = name, progress_bar
         self.timings: dict[str, float] = {}
+        self.rows: int | None = None
         self.bar = None
+        self._last = ""
         if progress_bar:
             self._open(0)
 
@@ -107,15 +111,20 @@ class _Stages:
 
     def run(self, stage: str, function: Callable[..., StageResult], *args: Any, **kwargs: Any) -> StageResult:
         if self.bar is not None:
-            self.bar.set_postfix_str(stage)
+            self.bar.set_postfix_str(stage + self._last)
         start = time.perf_counter()
         result = function(*args, **kwargs)
-        self.timings[stage] = round(time.perf_counter() - start, 3)
+        seconds = time.perf_counter() - start
+        self.timings[stage] = round(seconds, 3)
         if self.bar is not None:
+            done = f"{stage} {seconds:.1f} s" + (f", {self.rows / seconds:,.0f} rows/s" if self.rows and seconds > 0 else "")
+            self._last = f" (last: {done})"
+            self.bar.set_postfix_str(done, refresh=False)  # shown by the update; the last stage's stays on the bar
             self.bar.update()
         return result
 
     def data_loaded(self, n_rows: int) -> None:
+        self.rows = n_rows
         if self.progress_bar is None and n_rows >= PROGRESS_MIN_ROWS:
             self._open(len(self.timings))
 
