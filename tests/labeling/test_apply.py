@@ -291,7 +291,7 @@ def numbered():
 
 
 def _outcome(lfs, df, n_jobs, tolerant):
-    applier = LFApplier(lfs, cache=False, n_jobs=n_jobs)
+    applier = LFApplier(lfs, cache=False, n_jobs=n_jobs, cardinality=2)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -326,14 +326,14 @@ def test_row_wise_lfs_use_processes_only_from_a_size_or_when_asked(numbered, mon
         seen.append(x.example_id)
         return ABSTAIN
 
-    LFApplier([remembers], cache=False).apply(numbered)  # n_jobs=None below PROCESS_MIN_ROWS: this process
+    LFApplier([remembers], cache=False, cardinality=2).apply(numbered)  # n_jobs=None below PROCESS_MIN_ROWS: this process
     assert len(seen) == len(numbered)
     seen.clear()
-    LFApplier([remembers], cache=False, n_jobs=2).apply(numbered)
+    LFApplier([remembers], cache=False, n_jobs=2, cardinality=2).apply(numbered)
     assert seen == []
     monkeypatch.setattr(apply_module, "PROCESS_MIN_ROWS", 10)
     monkeypatch.setattr(apply_module.os, "sched_getaffinity", lambda pid: {0, 1})
-    LFApplier([remembers], cache=False).apply(numbered)  # large enough now: all (two) cores
+    LFApplier([remembers], cache=False, cardinality=2).apply(numbered)  # large enough now: all (two) cores
     assert seen == []
 
 
@@ -343,8 +343,8 @@ def test_without_fork_row_wise_lfs_run_here_and_say_so_once(numbered, monkeypatc
     monkeypatch.setattr(apply_module, "_CAN_FORK", False)
     monkeypatch.setattr(apply_module, "_SAID_NO_FORK", False)
     with pytest.warns(RuntimeWarning, match="row-wise LFs run on one process"):
-        first = LFApplier([lf_short], cache=False, n_jobs=2).apply(numbered)
+        first = LFApplier([lf_short], cache=False, n_jobs=2, cardinality=2).apply(numbered)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        second = LFApplier([lf_short], cache=False, n_jobs=2).apply(numbered)
-    assert first.tolist() == second.tolist() == LFApplier([lf_short], cache=False, n_jobs=1).apply(numbered).tolist()
+        second = LFApplier([lf_short], cache=False, n_jobs=2, cardinality=2).apply(numbered)
+    assert first.tolist() == second.tolist() == LFApplier([lf_short], cache=False, n_jobs=1, cardinality=2).apply(numbered).tolist()
