@@ -86,13 +86,14 @@ def _plotly_js() -> str:
 def plotly_js_html() -> HTML:
     """plotly.js as an inline ``<script>``, for a Voila app's notebook to display before its widgets.
 
-    Voila sends a cell's HTML output inside the page, so the browser compiles plotly.js while
-    it loads Voila's own scripts, and every :class:`PlotlyView` finds ``window.Plotly`` and draws
-    at once. Without it the first view asks the kernel for plotly.js once the page is up: a
-    4.8 MB message through the kernel's channel, then compiled from a blob, after everything else
-    (most of the explorer app's page-ready time).
+    Marked (output metadata ``{"workbench": "page"}``) for the ``workbench`` Voila template, which
+    puts it into the page's HTML as it is: the browser runs it while parsing the page, before
+    Voila's own scripts start, and every :class:`PlotlyView` finds ``window.Plotly`` and draws at
+    once. Without it the first view asks the kernel for plotly.js once the page is up: a 4.8 MB
+    message through the kernel's channel, then compiled from a blob, after everything else (most
+    of the explorer app's page-ready time).
     """
-    return HTML(f"<script>{_plotly_js()}</script>")
+    return HTML(f"<script>{_plotly_js()}</script>", metadata={"workbench": "page"})
 
 
 class PlotlyView(anywidget.AnyWidget):
