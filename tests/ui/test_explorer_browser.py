@@ -17,7 +17,13 @@ from urllib.parse import urlsplit
 import pandas as pd
 import pytest
 
-from tests._browser import EXPLORER_READY, chromium_page, requires_chromium, screenshot, voila
+from tests._browser import (
+    EXPLORER_READY,
+    chromium_page,
+    requires_chromium,
+    screenshot,
+    voila,
+)
 
 APP = Path(__file__).resolve().parents[2] / "apps" / "explorer.ipynb"
 LOADS = 10

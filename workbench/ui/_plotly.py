@@ -17,9 +17,9 @@ from importlib.resources import files
 
 import anywidget
 import plotly.graph_objects as go
-from IPython.display import HTML
 import plotly.io as pio
 import traitlets
+from IPython.display import HTML
 from plotly.io.json import to_json, to_json_plotly
 
 _ESM = r"""
