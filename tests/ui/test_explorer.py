@@ -243,3 +243,5 @@ def test_label_model_proba_learns_from_the_seed_rows_as_the_pipeline_does(tmp_pa
     label_model_proba(MajorityVote(cardinality=2), L, seed=(L_seed, [1, 0]))  # a model without labels ignores them
     with pytest.raises(ValueError, match="y_seed"):
         label_model_proba(LabelLearner(cardinality=2), L, seed=(L_seed, [1, 2]))
+    with pytest.raises(ValueError, match="L_seed has shape \\(2, 1\\) but L_train has 2 LF columns"):
+        label_model_proba(LabelLearner(cardinality=2), L, seed=(L_seed[:, :1], [1, 0]))

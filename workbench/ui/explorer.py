@@ -446,6 +446,9 @@ def label_model_proba(model, L_train, others: Mapping[str, np.ndarray] | None = 
     L_fit, y_fit = L_train, None
     if seed is not None and model.uses_labels():
         L_seed, y_seed = seed
+        L_seed = np.asarray(L_seed)
+        if L_seed.ndim != 2 or L_seed.shape[1] != np.shape(L_train)[1]:
+            raise ValueError(f"seed: L_seed has shape {L_seed.shape} but L_train has {np.shape(L_train)[1]} LF columns")
         y_seed = check_labels(y_seed, model.cardinality, n_rows=len(L_seed), name="y_seed")
         L_fit = np.vstack([L_train, L_seed])
         y_fit = np.concatenate([np.full(len(L_train), ABSTAIN, dtype=np.int64), y_seed])
