@@ -36,14 +36,18 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-## Serve the threshold explorer as a web app on http://127.0.0.1:8866 (Voila, loopback only; the
-## workbench template in apps/voila/templates is Voila's lab template without its CDN stylesheets).
+## Serve the threshold explorer as a web app on http://127.0.0.1:8866 (Voila, loopback only). Its settings are in
+## apps/voila/explorer/voila.json: the workbench template (apps/voila/templates: Voila's lab template without its CDN
+## stylesheets), two kernels that have already run the notebook waiting for the next pages, and only the JupyterLab
+## extensions the app uses (plotly's own would send the page another 4.8 MB of plotly.js).
 explorer: $(STAMP)
-	JUPYTER_PATH=$(CURDIR)/apps $(BIN)/voila apps/explorer.ipynb --template=workbench --no-browser --Voila.ip=127.0.0.1 --port=8866
+	JUPYTER_PATH=$(CURDIR)/apps $(BIN)/voila apps/explorer.ipynb --Voila.config_file_paths=apps/voila/explorer --no-browser --Voila.ip=127.0.0.1 --port=8866
 
 ## Serve the LF Studio as a web app on http://127.0.0.1:8867 (Voila, loopback only); LFs are kept in out/workbench.sqlite.
+## Settings in apps/voila/studio/voila.json: the workbench template and the extensions the app uses. No kernel runs the
+## notebook before a page asks: it would show the LFs of the store as they were then.
 studio: $(STAMP)
-	$(BIN)/voila apps/studio.ipynb --no-browser --Voila.ip=127.0.0.1 --port=8867
+	JUPYTER_PATH=$(CURDIR)/apps $(BIN)/voila apps/studio.ipynb --Voila.config_file_paths=apps/voila/studio --no-browser --Voila.ip=127.0.0.1 --port=8867
 
 ## Execute the whole notebook series into a readable HTML copy in out/course/ (figures static, plotly.js inline: no
 ## kernel or network needed to read it; widgets shown as snapshots). Takes a few minutes.

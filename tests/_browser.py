@@ -41,7 +41,16 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-VOILA_TEMPLATES = Path(__file__).resolve().parents[1] / "apps"  # holds voila/templates/workbench
+APPS = Path(__file__).resolve().parents[1] / "apps"  # holds voila/templates/workbench and voila/<app>/
+
+# The threshold explorer app is ready: its three figures drawn and the kept count shown ('error' if a cell raised).
+EXPLORER_READY = """() => {
+    if (document.body.innerText.includes('There was an error when executing cell')
+        || document.querySelector('[data-mime-type="application/vnd.jupyter.error"]')) return 'error';
+    const views = [...document.querySelectorAll('.workbench-plotly')];
+    return views.length === 3 && views.every(v => v.dataset.revision && v.querySelector('.main-svg'))
+        && document.querySelector('.explorer-kept .kept-count') !== null;
+}"""
 
 requires_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")
 
@@ -123,15 +132,16 @@ def jupyter_lab(root: Path):
 
 @contextmanager
 def voila(notebook: Path, workdir: Path):
-    """Voila serving one notebook as a web app on 127.0.0.1 with a token, as ``make explorer`` does:
-    with the repository's ``workbench`` template (Voila's lab template minus its CDN stylesheets)."""
+    """Voila serving one notebook as a web app on 127.0.0.1 with a token, as ``make explorer`` / ``make studio`` do:
+    with the app's settings (``apps/voila/<notebook name>/voila.json``) and the repository's templates."""
     port, token = _free_port(), secrets.token_hex(16)
     cmd = [
         sys.executable, "-m", "voila", str(notebook), "--no-browser", "--Voila.ip=127.0.0.1", f"--port={port}",
-        f"--token={token}", "--template=workbench", "--show_tracebacks=True",
+        f"--token={token}", f"--Voila.config_file_paths={APPS / 'voila' / Path(notebook).stem}",
+        "--show_tracebacks=True",
     ]
     # probe a static file: asking for the app's page would start (and execute) a kernel per probe
-    with _serve(cmd, "voila/static/voila-style.js", {"JUPYTER_PATH": str(VOILA_TEMPLATES)}, Path(workdir), token,
+    with _serve(cmd, "voila/static/voila-style.js", {"JUPYTER_PATH": str(APPS)}, Path(workdir), token,
                 port) as server:
         yield server
 

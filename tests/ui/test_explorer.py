@@ -214,3 +214,34 @@ def test_label_model_proba_fits_once_then_reads_the_cache(tmp_path):
     label_model_proba(CountingVote(cardinality=3), L, {"valid": L[:2]}, cache_dir=tmp_path)  # new parameters: refit
     assert len(fits) == 3 and len(list(tmp_path.glob("label_model_proba_*.npz"))) == 3
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_label_model_proba_learns_from_the_seed_rows_as_the_pipeline_does(tmp_path):
+    from workbench import ABSTAIN as A
+    from workbench.generate import MajorityVote
+    from workbench.ui.explorer import label_model_proba
+
+    seen = []
+
+    class LabelLearner(MajorityVote):
+        def uses_labels(self):
+            return True
+
+        def fit(self, L, y=None):
+            seen.append((np.asarray(L).copy(), None if y is None else np.asarray(y).copy()))
+            return super().fit(L)
+
+    L, L_seed = np.array([[0, 1], [1, 1], [0, A]]), np.array([[1, A], [0, 0]])
+    proba = label_model_proba(LabelLearner(cardinality=2), L, {"valid": L[:1]}, seed=(L_seed, [1, 0]), cache_dir=tmp_path)
+    fitted_L, fitted_y = seen[0]
+    np.testing.assert_array_equal(fitted_L, np.vstack([L, L_seed]))
+    np.testing.assert_array_equal(fitted_y, [A, A, A, 1, 0])
+    assert proba["train"].shape == (3, 2) and proba["valid"].shape == (1, 2)  # the pool's rows only
+    label_model_proba(LabelLearner(cardinality=2), L, {"valid": L[:1]}, seed=(L_seed, [1, 0]), cache_dir=tmp_path)
+    label_model_proba(LabelLearner(cardinality=2), L, {"valid": L[:1]}, seed=(L_seed, [1, 1]), cache_dir=tmp_path)
+    assert len(seen) == 2  # the same seed labels come from the cache, other ones refit
+    label_model_proba(MajorityVote(cardinality=2), L, seed=(L_seed, [1, 0]))  # a model without labels ignores them
+    with pytest.raises(ValueError, match="y_seed"):
+        label_model_proba(LabelLearner(cardinality=2), L, seed=(L_seed, [1, 2]))
+    with pytest.raises(ValueError, match="L_seed has shape \\(2, 1\\) but L_train has 2 LF columns"):
+        label_model_proba(LabelLearner(cardinality=2), L, seed=(L_seed[:, :1], [1, 0]))

@@ -26,3 +26,16 @@ def test_plotly_js_is_sent_once_asked_and_is_the_installed_copy(monkeypatch):
     (message,) = sent
     assert message["type"] == "plotly.js" and "window.Plotly" in message["source"] and len(message["source"]) > 1_000_000
     assert "cdn." not in message["source"][:2000]
+
+
+def test_plotly_js_html_is_the_installed_copy_as_one_inline_script_marked_for_the_page():
+    from importlib.resources import files
+
+    from workbench.ui import plotly_js_html
+
+    html = plotly_js_html()
+    installed = (files("plotly") / "package_data" / "plotly.min.js").read_text(encoding="utf-8")
+    assert html.data == f"<script>{installed}</script>"
+    # the mark the workbench Voila template looks for to put it in the page's HTML as it is
+    assert html._repr_html_()[1] == {"workbench": "page"}
+    assert "</script" not in installed.lower()  # nothing inside could end the script early

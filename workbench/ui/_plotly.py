@@ -5,8 +5,9 @@ plotly.js bundle (about 5 MB) in its widget state, so each figure made the page 
 evaluate 5 MB of JavaScript (the threshold explorer made three new ones per slider move:
 2.8-3.9 s per update), and under Voila 0.5 a ``FigureWidget`` present at page load could stay
 frozen. This widget's module is a few lines. plotly.js (the copy installed with the plotly
-package, never a CDN) goes to the page once, when the first view asks for it, and every later
-view on the page reuses it; a figure change sends only the figure's JSON.
+package, never a CDN) goes to the page once and every view on the page uses it: in a Voila app
+with the page's HTML (:func:`plotly_js_html`), elsewhere asked from the kernel by the first view
+that needs it. A figure change sends only the figure's JSON.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import anywidget
 import plotly.graph_objects as go
 import plotly.io as pio
 import traitlets
+from IPython.display import HTML
 from plotly.io.json import to_json, to_json_plotly
 
 _ESM = r"""
@@ -79,6 +81,19 @@ export default { render };
 @cache
 def _plotly_js() -> str:
     return (files("plotly") / "package_data" / "plotly.min.js").read_text(encoding="utf-8")
+
+
+def plotly_js_html() -> HTML:
+    """plotly.js as an inline ``<script>``, for a Voila app's notebook to display before its widgets.
+
+    Marked (output metadata ``{"workbench": "page"}``) for the ``workbench`` Voila template, which
+    puts it into the page's HTML as it is: the browser runs it while parsing the page, before
+    Voila's own scripts start, and every :class:`PlotlyView` finds ``window.Plotly`` and draws at
+    once. Without it the first view asks the kernel for plotly.js once the page is up: a 4.8 MB
+    message through the kernel's channel, then compiled from a blob, after everything else (most
+    of the explorer app's page-ready time).
+    """
+    return HTML(f"<script>{_plotly_js()}</script>", metadata={"workbench": "page"})
 
 
 class PlotlyView(anywidget.AnyWidget):

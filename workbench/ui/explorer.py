@@ -42,7 +42,7 @@ import plotly.graph_objects as go
 from workbench._internal.atomic import atomic_write
 from workbench._internal.display import plain_text, text_html
 from workbench._internal.jsonsafe import json_safe
-from workbench._internal.validation import check_proba
+from workbench._internal.validation import ABSTAIN, check_labels, check_proba
 from workbench.curate._balance import class_balance, class_shares
 from workbench.curate._confidence import (
     effective_thresholds,
@@ -422,27 +422,42 @@ def save_curated(curated: CuratedSet, folder: str | os.PathLike, *, settings: di
     return {"curated": csv_path, "record": record_path}
 
 
-def label_model_proba(model, L_train, others: Mapping[str, np.ndarray] | None = None, *,
+def label_model_proba(model, L_train, others: Mapping[str, np.ndarray] | None = None, *, seed=None,
                       cache_dir: str | os.PathLike | None = None) -> dict[str, np.ndarray]:
     """Fit a label model on ``L_train``; its probabilities on ``"train"`` and on each of ``others``.
 
+    ``seed``, a pair ``(L_seed, y_seed)`` of labeled rows, is learned from as the pipeline's
+    label-model stage does: a model that learns from labels is fitted on ``L_train`` and
+    ``L_seed`` stacked, with ``y_seed`` on the seed rows and ``ABSTAIN`` on the others; other
+    models ignore it.
+
     With ``cache_dir`` the probabilities are kept in a file named by a hash of the model's class
-    and parameters and of every label matrix, and a later call with the same inputs reads them
-    instead of fitting: fitting Snorkel's model (importing torch, then training) was most of the
-    explorer app's page-load time, and every page of the app starts a fresh kernel.
+    and parameters and of every label matrix (and the seed labels a fit used), and a later call
+    with the same inputs reads them instead of fitting: every page of the explorer app starts a
+    fresh kernel, and a fit can cost seconds (importing torch, then training).
 
     Examples
     --------
-    >>> proba = label_model_proba(SnorkelLabelModel(), L_train, {"valid": L_valid},
+    >>> proba = label_model_proba(HyperLabelModel(), L_train, {"valid": L_valid}, seed=(L_seed, y_seed),
     ...                           cache_dir=out_dir("explorer"))  # doctest: +SKIP
     >>> proba["train"].shape, proba["valid"].shape  # doctest: +SKIP
     """
     matrices = {"train": L_train, **(others or {})}
+    L_fit, y_fit = L_train, None
+    if seed is not None and model.uses_labels():
+        L_seed, y_seed = seed
+        L_seed = np.asarray(L_seed)
+        if L_seed.ndim != 2 or L_seed.shape[1] != np.shape(L_train)[1]:
+            raise ValueError(f"seed: L_seed has shape {L_seed.shape} but L_train has {np.shape(L_train)[1]} LF columns")
+        y_seed = check_labels(y_seed, model.cardinality, n_rows=len(L_seed), name="y_seed")
+        L_fit = np.vstack([L_train, L_seed])
+        y_fit = np.concatenate([np.full(len(L_train), ABSTAIN, dtype=np.int64), y_seed])
     path = None
     if cache_dir is not None:
         key = hashlib.sha256(f"{type(model).__module__}.{type(model).__qualname__}".encode())
         key.update(json.dumps(json_safe(model.get_params()), sort_keys=True).encode())
-        for name, L in matrices.items():
+        hashed = dict(matrices) if y_fit is None else {**matrices, "seed": L_seed, "seed labels": y_seed}
+        for name, L in hashed.items():
             L = np.ascontiguousarray(L)
             key.update(f"{name}:{L.shape}:{L.dtype}".encode())
             key.update(L.tobytes())
@@ -450,7 +465,7 @@ def label_model_proba(model, L_train, others: Mapping[str, np.ndarray] | None = 
         if path.exists():
             with np.load(path) as saved:
                 return {name: saved[name] for name in matrices}
-    model.fit(L_train)
+    model.fit(L_fit, y_fit)
     proba = {name: model.predict_proba(L) for name, L in matrices.items()}
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
