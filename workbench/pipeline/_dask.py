@@ -1,0 +1,395 @@
+"""The pipeline's Dask engine (``engine: dask``): the same run over a Parquet pool that need not fit in memory.
+
+The pool (``data.train``: a Parquet file, a folder of files or a glob) is read partition by
+partition on a Dask cluster; the labeled splits (seed, dev, valid, test, canary) are small and
+stay in this process, as on the local engine. Two passes go over the pool:
+
+1. **apply LFs**: :class:`workbench.labeling.DaskLFApplier` on the partitions. Its result, the label
+   matrix ``L`` (n x m int8), is collected here: 1 byte per row and LF, where the texts are 100 and more.
+2. **label model**: fitted *here on the whole of* ``L`` by the local engine's own stage
+   (:func:`workbench.pipeline._stages.label_model_stage`), which also predicts here: the
+   probabilities and labels are n x (k + 1) numbers (26 bytes a row for 2 classes), so the
+   results are exactly the local engine's, whatever the partitioning.
+3. **filter**: each partition, read again, gets its own block of ``L``, probabilities and labels and
+   runs the per-row filter steps (:data:`~workbench.pipeline._config.DASK_ROW_STEPS`), the leakage
+   check of its curated rows against the protected splits (broadcast: they are small) and writes
+   its part of the export (``part-00000.parquet``, ...) into a folder beside the export runs. Only the
+   columns the end model trains on (id, text, label, probabilities, weight) come back here: the
+   curated rows are collected to train the end model in memory, so they must fit (the pool need not).
+4. **end model**, **evaluate** and **export** are the local engine's stages; the export moves the
+   written parts into the new run as the folder ``<name>.parquet/`` under one manifest
+   (:class:`workbench.export.PartitionedExport`), switched in by ``latest.json`` as always.
+
+Not run on Dask yet (refused by the config, naming the key): review answers, student rounds, other
+generators than the label model, and the near-duplicate filter (its clusters span partitions).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import resource
+import secrets
+import shutil
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm.auto import tqdm
+
+from workbench._internal.columns import PROBA_PREFIX
+from workbench._internal.validation import ABSTAIN
+from workbench.curate._registry import FilterContext, run_filter_steps
+from workbench.data._dataset import ID_COLUMN, PROTECTED_SPLITS, TEXT_COLUMN, Dataset
+from workbench.data._table import encode_labels
+from workbench.evaluate._leakage import check_leakage
+from workbench.export import _lineage as lineage
+from workbench.export._runs import RUNS, PartitionedExport
+from workbench.export._table import build_export_frame
+from workbench.labeling._dask import DaskLFApplier
+from workbench.labeling._engines import apply_lfs
+from workbench.pipeline._config import ConfigError, EngineConfig, PipelineConfig
+from workbench.pipeline._stages import (
+    Inputs,
+    PipelineError,
+    StageResult,
+    TrainingSet,
+    _guard,
+    end_model_stage,
+    evaluate_stage,
+    export_stage,
+    label_model_stage,
+    load_inputs,
+)
+
+if TYPE_CHECKING:
+    import dask.dataframe as dd
+    from distributed import Client
+
+#: The pool's gold label column inside a partition: never exported, never trained on.
+_GOLD = "_gold"
+#: The folder, beside the runs, that the workers write the export's parts into before it moves into a run.
+_PARTS = ".dask-parts-"
+
+
+@contextmanager
+def cluster_client(engine: EngineConfig) -> Iterator[Client]:
+    """A client of the cluster at ``engine.scheduler``, or of a ``LocalCluster`` started (and shut down) here."""
+    from distributed import Client, LocalCluster
+
+    if engine.scheduler is not None:
+        with Client(engine.scheduler, set_as_default=False) as client:  # closes the connection, not the cluster
+            yield client
+        return
+    # One thread per worker: LFs are Python that holds the GIL. The dashboard on a free loopback port.
+    with LocalCluster(n_workers=engine.n_workers, threads_per_worker=1, processes=engine.processes,
+                      memory_limit=engine.memory_limit if engine.memory_limit is not None else "auto",
+                      dashboard_address="127.0.0.1:0") as cluster, Client(cluster, set_as_default=False) as client:
+        yield client
+
+
+# --------------------------------------------------------------------------- load data
+
+
+@dataclass(frozen=True)
+class DaskInputs:
+    """The small splits and LFs (as on the local engine) and the pool as a Dask DataFrame."""
+
+    inputs: Inputs
+    pool: dd.DataFrame
+
+
+def _pool_partition(df: pd.DataFrame, id_column: str, text_column: str, label_column: str | None,
+                    columns: tuple[str, ...], class_names: list[str]) -> pd.DataFrame:
+    """One partition of the pool as ``load_table`` gives the local engine the pool: string ids, text
+    (an empty cell is ``""``), the exported columns, and the gold label apart."""
+    ids = df[id_column]
+    if ids.isna().any():
+        raise ConfigError("data.train.id_column", f"id column {id_column!r} has missing ids")
+    out = pd.DataFrame({ID_COLUMN: ids.astype(str).to_numpy(),
+                        TEXT_COLUMN: df[text_column].astype("string").fillna("").astype(str).to_numpy()})
+    for column in columns:
+        out[column] = df[column].to_numpy()
+    if label_column is not None:
+        out[_GOLD] = encode_labels(df[label_column], class_names, where=f"data.train: label column {label_column!r}")[0]
+    return out
+
+
+def load_dask_inputs(config: PipelineConfig) -> StageResult[DaskInputs]:
+    """Load the labeled splits and the LFs as the local engine does, and open the pool's Parquet files."""
+    import dask.dataframe as dd
+
+    spec = config.data.tables["train"]
+    small = dataclasses.replace(config, data=dataclasses.replace(
+        config.data, tables={s: t for s, t in config.data.tables.items() if s != "train"}))
+    loaded = load_inputs(small)
+    ds = loaded.artifact.dataset
+    files = [str(f) for f in spec.files]
+    raw = dd.read_parquet(files)
+    missing = [c for c in config.export.columns if c not in raw.columns]
+    if missing:
+        gold = " (the pool's gold labels are never exported)" if spec.label_column is not None else ""
+        raise ConfigError("export.columns", f"{missing} are not columns of the pool{gold}; "
+                                            f"columns are {[str(c) for c in raw.columns]}")
+    for key in ("id_column", "text_column", "label_column"):
+        column = getattr(spec, key)
+        if column is not None and column not in raw.columns:
+            raise ConfigError(f"data.train.{key}", f"{column!r} is not a column of every pool file")
+    needed = list(dict.fromkeys(c for c in (spec.id_column, spec.text_column, spec.label_column, *config.export.columns)
+                                if c is not None))
+    meta = _pool_partition(raw._meta[needed], spec.id_column, spec.text_column, spec.label_column,
+                           config.export.columns, ds.class_names)
+    pool = raw[needed].map_partitions(_pool_partition, spec.id_column, spec.text_column, spec.label_column,
+                                      config.export.columns, ds.class_names, meta=meta)
+    # The pool is recorded by its files: hashing its rows would cost a pass over them.
+    records = [{"split": "train", "path": f, "sha256": lineage.file_sha256(Path(f)), "bytes": Path(f).stat().st_size}
+               for f in files]
+    record = dict(loaded.record)
+    record["inputs"] = {**record["inputs"], "files": [*records, *record["inputs"]["files"]],
+                        "splits": {"train": {"partitions": int(pool.npartitions),
+                                             "sha256": lineage.json_sha256([r["sha256"] for r in records])},
+                                   **record["inputs"]["splits"]}}
+    inputs, splits = record["inputs"]["files"], record["inputs"]["splits"]
+    steps = {**loaded.steps, "inputs": lineage.step_record(
+        lineage.json_sha256([inputs, splits]), files={f["path"]: f["sha256"] for f in inputs},
+        splits={s: r.get("rows", r.get("partitions")) for s, r in splits.items()})}
+    return StageResult(DaskInputs(loaded.artifact, pool), record, steps)
+
+
+# --------------------------------------------------------------------------- apply LFs
+
+
+def apply_dask_stage(ds: Dataset, pool: dd.DataFrame, lfs: list, lf_names: list[str], client: Client,
+                     progress_bar: bool | None = None) -> StageResult[tuple[dict, list[int]]]:
+    """``L`` of every split: the labeled ones here, the pool on the cluster; and the pool's partition sizes."""
+    L = {s: apply_lfs(df, lfs, cardinality=ds.cardinality, progress_bar=False) for s, df in ds.splits.items()
+         if s in ("seed", "dev", "test", "canary")}
+    applier = DaskLFApplier(lfs, cardinality=ds.cardinality, client=client)
+    L["train"] = applier.apply(pool, progress_bar=progress_bar)
+    voted = L["train"] != ABSTAIN
+    steps = {"apply": lineage.step_record(
+        lineage.array_sha256(*(L[s] for s in sorted(L))),
+        train_columns={n: lineage.array_sha256(L["train"][:, j])[:16] for j, n in enumerate(lf_names)},
+        coverage={n: round(float(voted[:, j].mean()), 6) for j, n in enumerate(lf_names)},
+    )}
+    return StageResult((L, applier.partition_rows_), steps=steps)
+
+
+# --------------------------------------------------------------------------- filter, leakage and the export's parts
+
+
+@dataclass(frozen=True)
+class _PartSettings:
+    """What every partition's task needs besides its own rows (sent to the workers once)."""
+
+    config: PipelineConfig
+    class_names: list[str]
+    lf_names: list[str]
+    source: str
+    protected: dict
+    protected_ids: frozenset
+    parts: str
+
+
+@dataclass
+class _PartOutcome:
+    funnel: dict
+    leakage: dict
+    method: str
+    rows: int
+    table_sha256: str | None
+    columns: list[str]
+    training: pd.DataFrame
+    gold: pd.Series | None
+
+
+def _curate_partition(pool: pd.DataFrame, L: np.ndarray, proba: np.ndarray, labels: np.ndarray, index: int,
+                      settings: _PartSettings) -> _PartOutcome:
+    """Task run on a worker: the per-row filters, the leakage check and the export part of one partition."""
+    config = settings.config
+    clash = pool[ID_COLUMN][pool[ID_COLUMN].isin(settings.protected_ids)]
+    if len(clash):
+        raise ConfigError("data", f"{len(clash)} pool id(s) are also ids of a protected split (first: "
+                                  f"{clash.iloc[:5].tolist()}); ids must be unique across all splits")
+    context = FilterContext(pool, proba, L=L, class_names=settings.class_names, progress_bar=False,
+                            protected=settings.protected)
+    funnel = run_filter_steps(context, ((f.step, f.params) for f in config.filters))
+    rows = np.flatnonzero(funnel.kept_mask)
+    table = build_export_frame(pool.iloc[rows], proba[rows], class_names=settings.class_names, source=settings.source,
+                               columns=config.export.columns, L=L[rows], lf_names=settings.lf_names,
+                               labels=labels[rows], sample_weight=np.full(len(rows), config.end_model.synthetic_weight))
+    cfg = config.leakage
+    report = check_leakage(table[[ID_COLUMN, TEXT_COLUMN]], settings.protected, near=cfg.near_duplicates,
+                           threshold=cfg.threshold, progress_bar=False)
+    keep, leakage = _guard(report, 0, table[ID_COLUMN].astype(str).to_numpy(), "export", "the export table", cfg.export)
+    table = table[keep].reset_index(drop=True)
+    gold = pool[_GOLD].iloc[rows][keep].set_axis(table[ID_COLUMN]).rename("gold") if _GOLD in pool.columns else None
+    sha = None
+    if len(table):
+        path = Path(settings.parts) / f"part-{index:05d}.parquet"
+        pq.write_table(pa.Table.from_pandas(table, preserve_index=False), path)
+        with open(path, "rb") as fh:  # flushed before the run's rename, as write_run does with its own files
+            os.fsync(fh.fileno())
+        sha = lineage.frame_sha256(table)
+    proba_columns = [PROBA_PREFIX + str(c) for c in settings.class_names]
+    training = table[[ID_COLUMN, TEXT_COLUMN, "label", *proba_columns, "sample_weight"]]
+    return _PartOutcome(funnel.to_dict(), leakage, report.method, len(table), sha, list(table.columns), training, gold)
+
+
+def _merge_funnels(records: list[dict]) -> dict:
+    """One funnel record from the partitions' (counts added, removed ids in pool order)."""
+    steps = []
+    for j, first in enumerate(records[0]["steps"]):
+        parts = [r["steps"][j] for r in records]
+        removed: dict = {}
+        for part in parts:
+            for reason, found in part["removed"].items():
+                slot = removed.setdefault(reason, {"count": 0, "ids": []})
+                slot["count"] += found["count"]
+                slot["ids"] += found["ids"]
+        step = {"step": first["step"], "params": first["params"], "n_in": sum(p["n_in"] for p in parts),
+                "n_kept": sum(p["n_kept"] for p in parts), "removed": removed}
+        weights = [p["sample_weight"] for p in parts if "sample_weight" in p]
+        if weights:
+            step["sample_weight"] = {"min": min(w["min"] for w in weights), "max": max(w["max"] for w in weights)}
+        steps.append(step)
+    return {"n_pool": sum(r["n_pool"] for r in records), "n_kept": sum(r["n_kept"] for r in records), "steps": steps}
+
+
+def _merge_leakage(records: list[dict]) -> dict:
+    merged = {"rows": sum(r["rows"] for r in records), "policy": records[0]["policy"]}
+    for key in ("exact_copies", "near_copies", "removed", "matches"):
+        merged[key] = [item for r in records for item in r[key]]
+    return merged
+
+
+@dataclass(frozen=True)
+class DaskCurated:
+    """What the filter pass left: the rows the end model trains on (here), the export's parts (on disk)."""
+
+    training: TrainingSet
+    gold: pd.Series | None
+    export: PartitionedExport
+
+
+def filter_dask_stage(config: PipelineConfig, ds: Dataset, pool: dd.DataFrame, L_train: np.ndarray,
+                      partition_rows: list[int], generated: Any, lf_names: list[str], client: Client, parts: Path,
+                      progress_bar: bool | None = None) -> StageResult[DaskCurated]:
+    """Filter every partition, check its curated rows for leakage and write its export part into ``parts``;
+    then check the seed split here. Records the funnel and the leakage check as the local engine does."""
+    import dask
+    from distributed import as_completed
+
+    protected = {s: ds[s] for s in PROTECTED_SPLITS if s in ds.splits}
+    settings = _PartSettings(config, list(ds.class_names), list(lf_names), generated.source, protected,
+                             frozenset(str(i) for df in ds.splits.values() for i in df[ID_COLUMN]), str(parts))
+    remote = client.scatter(settings, broadcast=True, hash=False)
+    offsets = np.concatenate([[0], np.cumsum(partition_rows)]).astype(int)
+    blocks = [slice(a, b) for a, b in zip(offsets[:-1], offsets[1:])]
+    # Each partition's block of the label model's output, sent once to the cluster (not through the graph).
+    L_parts = client.scatter([L_train[b] for b in blocks], hash=False)
+    proba_parts = client.scatter([generated.proba[b] for b in blocks], hash=False)
+    label_parts = client.scatter([np.asarray(generated.labels)[b] for b in blocks], hash=False)
+    task = dask.delayed(_curate_partition, pure=False)
+    futures = client.compute([task(part, L_parts[i], proba_parts[i], label_parts[i], i, remote)
+                              for i, part in enumerate(pool.to_delayed())])
+    show = progress_bar if progress_bar is not None else len(L_train) >= 50_000
+    for _ in tqdm(as_completed(futures, loop=client.loop), total=len(futures), desc="Filtering (Dask)", disable=not show, leave=False):
+        pass
+    outcomes: list[_PartOutcome] = client.gather(futures)
+
+    funnel = _merge_funnels([o.funnel for o in outcomes])
+    n_kept = sum(o.rows for o in outcomes)
+    if not funnel["n_kept"]:
+        raise PipelineError(f"the filters removed all {funnel['n_pool']} pool rows; funnel: "
+                            + ", ".join(f"{s['step']} kept {s['n_kept']}" for s in funnel["steps"]))
+    if not n_kept:
+        raise PipelineError(f"the leakage check removed all {funnel['n_kept']} rows of the export table")
+    funnel["human_review_rows_exempt"] = 0
+    training = TrainingSet(pd.concat([o.training for o in outcomes], ignore_index=True))
+    golds = [o.gold for o in outcomes if o.gold is not None]
+    gold = pd.concat(golds) if golds else None
+
+    cfg = config.leakage
+    leakage = {"method": outcomes[0].method, "protected_sizes": {s: int(len(df)) for s, df in protected.items()},
+               "export": _merge_leakage([o.leakage for o in outcomes]), "seed": None}
+    checked_at = pd.Timestamp.now("UTC").isoformat()
+    if config.end_model.mix_seed and "seed" in ds.splits:
+        seed = ds["seed"]
+        report = check_leakage(seed[[ID_COLUMN, TEXT_COLUMN]], protected, near=cfg.near_duplicates,
+                               threshold=cfg.threshold, progress_bar=False)
+        keep, leakage["seed"] = _guard(report, 0, seed[ID_COLUMN].astype(str).to_numpy(), "seed", "the seed split",
+                                       cfg.seed)
+        checked_at = report.checked_at
+        training = dataclasses.replace(training, seed=seed[keep], seed_labels=ds.gold("seed")[keep])
+
+    columns = next(o.columns for o in outcomes if o.rows)
+    export = PartitionedExport(parts, n_kept, columns, lineage.json_sha256([o.table_sha256 for o in outcomes if o.rows]))
+    steps = {
+        "filter": lineage.step_record(lineage.json_sha256(funnel), steps={
+            f"{i}:{s['step']}": {"n_in": s["n_in"], "n_kept": s["n_kept"]} for i, s in enumerate(funnel["steps"])}),
+        "leakage": lineage.step_record(lineage.json_sha256(leakage), method=leakage["method"],
+                                       removed={p: len(r["removed"]) for p, r in leakage.items()
+                                                if p in ("export", "seed") and r is not None}),
+    }
+    thresholds = {f"{f.step}.{p}": v for f in config.filters for p, v in f.params.items()}
+    record = {"funnel": funnel, "thresholds": thresholds,
+              "evaluation": {"leakage": {**leakage, "checked_at": checked_at}}}
+    return StageResult(DaskCurated(training, gold, export), record, steps)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def _worker_peaks(client: Client) -> dict[str, int]:
+    """Peak resident memory of every worker process so far (bytes; Linux reports kilobytes)."""
+    return client.run(lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+
+
+def run_dask(config: PipelineConfig, folder: Path, stages: Any, *, overwrite: bool,
+             progress_bar: bool | None) -> tuple[StageResult, TrainingSet, Any, Any]:
+    """Run the stages of ``config`` on its Dask engine (``stages`` times them, as :func:`run_pipeline` does).
+
+    Returns the export stage's result, the training set (the curated rows, here), the label model
+    and the end model.
+    """
+    engine = config.engine
+    parts = folder / RUNS / f"{_PARTS}{secrets.token_hex(4)}"
+    parts.mkdir(parents=True)
+    try:
+        with cluster_client(engine) as client:
+            loaded = stages.run("load data", load_dask_inputs, config)
+            inputs, pool = loaded.artifact.inputs, loaded.artifact.pool
+            ds, lfs, lf_names = inputs.dataset, inputs.lfs, inputs.lf_names
+            votes = stages.run("apply LFs", apply_dask_stage, ds, pool, lfs, lf_names, client, progress_bar=progress_bar)
+            L, partition_rows = votes.artifact
+            stages.data_loaded(len(L["train"]))
+            generated = stages.run("label model", label_model_stage, config.label_model, L, ds.gold("dev"), lfs,
+                                   ds.cardinality, y_seed=ds.gold("seed") if "seed" in ds.splits else None)
+            curated = stages.run("filter", filter_dask_stage, config, ds, pool, L["train"], partition_rows,
+                                 generated.artifact, lf_names, client, parts, progress_bar=progress_bar)
+            training = curated.artifact.training
+            learned = stages.run("end model", end_model_stage, config, training, ds.class_names)
+            # evaluate_stage reads the pool's gold labels of the curated rows, here the only pool rows in memory
+            gold = curated.artifact.gold
+            ds_eval = Dataset(name=ds.name, splits={"train": training.table[[ID_COLUMN, TEXT_COLUMN]], **ds.splits},
+                              class_names=ds.class_names, hidden_labels={} if gold is None else {"train": gold})
+            evaluated = stages.run("evaluate", evaluate_stage, config, ds_eval, L, generated.artifact.model,
+                                   learned.artifact, training)
+            engine_record = {"kind": "dask", "scheduler": engine.scheduler or "LocalCluster",
+                             "workers": len(client.scheduler_info()["workers"]), "partitions": len(partition_rows),
+                             "worker_peak_bytes": _worker_peaks(client)}
+        review = StageResult(None, {"review": {"decisions": 0, "store": None}})
+        exported = stages.run("export", export_stage, config, folder, curated.artifact.export,
+                              (loaded, votes, review, generated, curated, learned, evaluated,
+                               StageResult(None, {"engine": engine_record})),
+                              label_source=generated.artifact.source, timings=dict(stages.timings),
+                              overwrite=overwrite)
+    finally:
+        shutil.rmtree(parts, ignore_errors=True)  # moved into the run when the export succeeded
+    return exported, training, generated.artifact.model, learned.artifact
