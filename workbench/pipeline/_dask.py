@@ -252,7 +252,10 @@ def _merge_funnels(records: list[dict]) -> dict:
                 slot = removed.setdefault(reason, {"count": 0, "ids": []})
                 slot["count"] += found["count"]
                 slot["ids"] += found["ids"]
-        step = {"step": first["step"], "params": first["params"], "n_in": sum(p["n_in"] for p in parts),
+        params = dict(first["params"])
+        if "n_listed" in params:  # exclude()'s count of the ids it was given: each partition was given its own
+            params["n_listed"] = sum(p["params"]["n_listed"] for p in parts)
+        step = {"step": first["step"], "params": params, "n_in": sum(p["n_in"] for p in parts),
                 "n_kept": sum(p["n_kept"] for p in parts), "removed": removed}
         weights = [p["sample_weight"] for p in parts if "sample_weight" in p]
         if weights:
