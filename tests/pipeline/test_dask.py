@@ -36,7 +36,8 @@ def tables(tmp_path_factory):
 def _raw(data, **overrides):
     raw = {"name": "dask_same", "data": data, "lfs": "workbench.data.youtube_lfs",
            "label_model": {"kind": "snorkel", "random_state": 123},
-           "filter": ["uncovered", {"step": "confidence", "threshold": 0.7}, "protected_duplicates"],
+           "filter": ["uncovered", {"step": "confidence", "threshold": 0.7}, {"step": "near_duplicates", "threshold": 0.7},
+                      "protected_duplicates"],
            "leakage": {"seed": {"exact": "remove", "near": "remove"}},
            "export": {"columns": ["author"]}, "output": {"overwrite": True}}
     return {**raw, **overrides}
@@ -115,7 +116,9 @@ def test_what_the_dask_engine_does_not_run_is_refused_by_key(tables, tmp_path):
         "engine.kind": {"data": {"bundled": "youtube_spam"}},
         "rounds.max": {"rounds": {"max": 1}},
         "generators.use[1].kind": {"generators": ["label_model", {"kind": "pseudo_label"}]},
-        "filter[1].step": {"filter": ["uncovered", {"step": "near_duplicates", "threshold": 0.7}]},
+        "filter[1].step": {"filter": ["uncovered", {"step": "disagreement", "threshold": 0.5}]},
+        "filter[2].step": {"filter": [{"step": "near_duplicates", "threshold": 0.7}, "uncovered",
+                                      {"step": "near_duplicates", "threshold": 0.8}]},
         "data.train.id_column": {"data": {**data, "id_column": None, "train": {"path": "pool/part-0.parquet",
                                                                                "label_column": "gold"}}},
     }

@@ -3,7 +3,7 @@
 from workbench.pipeline._config import (
     AUTO,
     BUNDLED,
-    DASK_ROW_STEPS,
+    DASK_FILTER_STEPS,
     DEFAULT_FILTERS,
     ENGINE_KINDS,
     EXPORT_FORMATS,
@@ -66,7 +66,7 @@ __all__ = [
     "BUNDLED",
     "CanaryConfig",
     "ConfigError",
-    "DASK_ROW_STEPS",
+    "DASK_FILTER_STEPS",
     "DEFAULT_FILTERS",
     "DataConfig",
     "ENGINE_KINDS",

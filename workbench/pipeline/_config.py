@@ -319,8 +319,9 @@ class OutputConfig:
 
 #: ``engine.kind``: in this process on pandas, or partition by partition on a Dask cluster.
 ENGINE_KINDS = ("local", "dask")
-#: The filter steps the Dask engine runs partition by partition: each decides a row on that row alone.
-DASK_ROW_STEPS = ("uncovered", "confidence", "protected_duplicates")
+#: The filter steps the Dask engine runs: those that decide each row alone run partition by partition,
+#: ``near_duplicates`` over the whole pool (MinHash band keys shuffled by band).
+DASK_FILTER_STEPS = ("uncovered", "confidence", "protected_duplicates", "near_duplicates")
 
 
 @dataclass(frozen=True)
@@ -970,10 +971,15 @@ def _check_dask(config: PipelineConfig) -> None:
         if spec.kind != "label_model":
             raise ConfigError(f"generators.use[{i}].kind", f"{spec.kind} is not run by the Dask engine yet; "
                                                            "it generates with the label model alone")
+    seen_near = False
     for i, step in enumerate(config.filters):
-        if step.step not in DASK_ROW_STEPS:
-            raise ConfigError(f"filter[{i}].step", f"{step.step} is not run by the Dask engine yet; it runs the steps "
-                                                   f"that decide each row alone: {list(DASK_ROW_STEPS)}")
+        if step.step not in DASK_FILTER_STEPS:
+            raise ConfigError(f"filter[{i}].step", f"{step.step} is not run by the Dask engine yet; it runs "
+                                                   f"{list(DASK_FILTER_STEPS)}")
+        if step.step == "near_duplicates":
+            if seen_near:
+                raise ConfigError(f"filter[{i}].step", "the Dask engine runs near_duplicates once per run")
+            seen_near = True
 
 
 TOP_LEVEL = {"name", "data", "lfs", "label_model", "generators", "review", "rounds", "filter", "leakage", "end_model",

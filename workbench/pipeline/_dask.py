@@ -11,7 +11,7 @@ stay in this process, as on the local engine. Two passes go over the pool:
    probabilities and labels are n x (k + 1) numbers (26 bytes a row for 2 classes), so the
    results are exactly the local engine's, whatever the partitioning.
 3. **filter**: each partition, read again, gets its own block of ``L``, probabilities and labels and
-   runs the per-row filter steps (:data:`~workbench.pipeline._config.DASK_ROW_STEPS`), the leakage
+   runs the per-row filter steps (:data:`~workbench.pipeline._config.DASK_FILTER_STEPS`), the leakage
    check of its curated rows against the protected splits (broadcast: they are small) and writes
    its part of the export (``part-00000.parquet``, ...) into a folder beside the export runs. Only the
    columns the end model trains on (id, text, label, probabilities, weight) come back here: the
@@ -20,8 +20,12 @@ stay in this process, as on the local engine. Two passes go over the pool:
    written parts into the new run as the folder ``<name>.parquet/`` under one manifest
    (:class:`workbench.export.PartitionedExport`), switched in by ``latest.json`` as always.
 
-Not run on Dask yet (refused by the config, naming the key): review answers, student rounds, other
-generators than the label model, and the near-duplicate filter (its clusters span partitions).
+   ``near_duplicates`` (clusters span partitions) runs between two such passes over the whole pool
+   (:func:`_near_duplicates`): MinHash signatures and LSH band keys by partition, the keys shuffled by
+   band, candidate pairs confirmed on the cluster as the local engine confirms them, clustered here.
+
+Not run on Dask yet (refused by the config, naming the key): review answers, student rounds, and other
+generators than the label model.
 """
 
 from __future__ import annotations
@@ -42,9 +46,25 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
 from workbench._internal.columns import PROBA_PREFIX
+from workbench._internal.text import (
+    EXACT_CHECK_MARGIN,
+    LSH_WEIGHTS,
+    NUM_PERM,
+    SHINGLE_SIZE,
+    exact_jaccard,
+    lsh_band_key,
+    lsh_bands,
+    minhash_signatures,
+    normalize_text,
+)
 from workbench._internal.validation import ABSTAIN
-from workbench.curate._registry import FilterContext, run_filter_steps
+from workbench.curate._dedupe import DuplicateClusters, _bucket_pairs, _first_position, drop_duplicates
+from workbench.curate._funnel import FilterStep
+from workbench.curate._registry import NEAR_DUPLICATES_STEP, FilterContext, run_filter_steps
 from workbench.data._dataset import ID_COLUMN, PROTECTED_SPLITS, TEXT_COLUMN, Dataset
 from workbench.data._table import encode_labels
 from workbench.evaluate._leakage import check_leakage
@@ -208,18 +228,101 @@ class _PartOutcome:
     gold: pd.Series | None
 
 
-def _curate_partition(pool: pd.DataFrame, L: np.ndarray, proba: np.ndarray, labels: np.ndarray, index: int,
-                      settings: _PartSettings) -> _PartOutcome:
-    """Task run on a worker: the per-row filters, the leakage check and the export part of one partition."""
-    config = settings.config
+def _check_ids(pool: pd.DataFrame, settings: _PartSettings) -> None:
     clash = pool[ID_COLUMN][pool[ID_COLUMN].isin(settings.protected_ids)]
     if len(clash):
         raise ConfigError("data", f"{len(clash)} pool id(s) are also ids of a protected split (first: "
                                   f"{clash.iloc[:5].tolist()}); ids must be unique across all splits")
-    context = FilterContext(pool, proba, L=L, class_names=settings.class_names, progress_bar=False,
-                            protected=settings.protected)
-    funnel = run_filter_steps(context, ((f.step, f.params) for f in config.filters))
+
+
+def _context(pool: pd.DataFrame, L: np.ndarray, proba: np.ndarray, rows: np.ndarray | None,
+             settings: _PartSettings) -> FilterContext:
+    if rows is not None:
+        pool, L, proba = pool.iloc[rows], L[rows], proba[rows]
+    return FilterContext(pool, proba, L=L, class_names=settings.class_names, progress_bar=False,
+                         protected=settings.protected)
+
+
+@dataclass
+class _BeforeDedupe:
+    """A partition's rows that reach the near-duplicate step, and what the step needs of them here."""
+
+    funnel: dict
+    rows: np.ndarray
+    ids: np.ndarray
+    text_key: np.ndarray
+    priority: np.ndarray
+
+
+# Two keys of pandas' SipHash: 128 bits tell normalised texts apart (a collision has probability ~2**-128).
+_HASH_KEYS = ("workbench-dedupe", "near-duplicates.")
+
+
+def _filter_before_dedupe(pool: pd.DataFrame, L: np.ndarray, proba: np.ndarray, steps: list,
+                          settings: _PartSettings) -> _BeforeDedupe:
+    """Task: the per-row steps before ``near_duplicates``; the kept rows' ids, text keys and confidence."""
+    _check_ids(pool, settings)
+    context = _context(pool, L, proba, None, settings)
+    funnel = run_filter_steps(context, steps)
     rows = np.flatnonzero(funnel.kept_mask)
+    normalized = normalize_text(context.texts.iloc[rows]).to_numpy(dtype=object)
+    key = np.stack([pd.util.hash_array(normalized, hash_key=k) for k in _HASH_KEYS], axis=1)
+    return _BeforeDedupe(funnel.to_dict(), rows, context.ids[rows], key, proba[rows].max(axis=1))
+
+
+def _band_rows(pool: pd.DataFrame, rows: np.ndarray, text: np.ndarray, bands: int,
+               band_rows: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Task: the MinHash band keys of the distinct texts first seen in this partition (``text`` numbers them
+    pool-wide), and those texts normalised."""
+    normalized = normalize_text(pool[TEXT_COLUMN].iloc[rows]).tolist()
+    signatures = minhash_signatures(normalized, progress_bar=False)
+    n = len(rows)
+    keys = pd.DataFrame({"band": np.repeat(np.arange(bands, dtype=np.int16), n),
+                         "key": np.concatenate([lsh_band_key(signatures, b, band_rows) for b in range(bands)]) if n
+                         else np.empty(0, np.uint64),
+                         "text": np.tile(text.astype(np.int64), bands)})
+    return keys, pd.DataFrame({"text": text.astype(np.int64), "normalized": pd.Series(normalized, dtype=object)})
+
+
+def _bucket_candidates(keys: pd.DataFrame) -> pd.DataFrame:
+    """Task on a partition of band keys shuffled by (band, key): every bucket's candidate pairs, each
+    member with the bucket's first three texts, as :func:`workbench.curate.find_duplicates` pairs them."""
+    keys = keys.sort_values(["band", "key", "text"], kind="stable")
+    band, key, text = keys["band"].to_numpy(), keys["key"].to_numpy(), keys["text"].to_numpy()
+    new = np.ones(len(keys), dtype=bool)
+    new[1:] = (band[1:] != band[:-1]) | (key[1:] != key[:-1])
+    sizes = np.diff(np.append(np.flatnonzero(new), len(keys)))
+    shared = np.repeat(sizes, sizes) > 1
+    leaders, members = _bucket_pairs(text[shared], sizes[sizes > 1], n_leaders=3)
+    return pd.DataFrame({"a": leaders.astype(np.int64), "b": members.astype(np.int64)}).drop_duplicates()
+
+
+def _confirm_pairs(pairs: pd.DataFrame, threshold: float) -> pd.DataFrame:
+    """Task: the candidate pairs that are near duplicates, decided as the local engine decides them (the
+    signatures' agreement when far from the threshold, the exact Jaccard of the shingle sets otherwise)."""
+    if pairs.empty:
+        return pairs[["a", "b"]]
+    codes, texts = pd.factorize(pd.concat([pairs["normalized_a"], pairs["normalized_b"]], ignore_index=True))
+    texts = list(texts)
+    left, right = codes[: len(pairs)], codes[len(pairs):]
+    signatures = minhash_signatures(texts, progress_bar=False)
+    agreement = (signatures[left] == signatures[right]).mean(axis=1)
+    similar = agreement >= threshold + EXACT_CHECK_MARGIN
+    unsure = np.flatnonzero(np.abs(agreement - threshold) < EXACT_CHECK_MARGIN)
+    similar[unsure] = exact_jaccard(texts, left[unsure], right[unsure]) >= threshold - 1e-12
+    return pairs.loc[similar, ["a", "b"]]
+
+
+def _curate_partition(pool: pd.DataFrame, L: np.ndarray, proba: np.ndarray, labels: np.ndarray, index: int,
+                      settings: _PartSettings, steps: list, rows: np.ndarray | None = None) -> _PartOutcome:
+    """Task: the per-row ``steps`` (on ``rows``, the rows near-duplicate detection kept, if it ran), the
+    leakage check and the export part of one partition."""
+    config = settings.config
+    if rows is None:
+        _check_ids(pool, settings)
+    context = _context(pool, L, proba, rows, settings)
+    funnel = run_filter_steps(context, steps)
+    rows = np.flatnonzero(funnel.kept_mask) if rows is None else rows[funnel.kept_mask]
     table = build_export_frame(pool.iloc[rows], proba[rows], class_names=settings.class_names, source=settings.source,
                                columns=config.export.columns, L=L[rows], lf_names=settings.lf_names,
                                labels=labels[rows], sample_weight=np.full(len(rows), config.end_model.synthetic_weight))
@@ -241,11 +344,11 @@ def _curate_partition(pool: pd.DataFrame, L: np.ndarray, proba: np.ndarray, labe
     return _PartOutcome(funnel.to_dict(), leakage, report.method, len(table), sha, list(table.columns), training, gold)
 
 
-def _merge_funnels(records: list[dict]) -> dict:
-    """One funnel record from the partitions' (counts added, removed ids in pool order)."""
+def _merge_steps(records: list[list[dict]]) -> list[dict]:
+    """One record per filter step from the partitions' (counts added, removed ids in pool order)."""
     steps = []
-    for j, first in enumerate(records[0]["steps"]):
-        parts = [r["steps"][j] for r in records]
+    for j, first in enumerate(records[0] if records else []):
+        parts = [r[j] for r in records]
         removed: dict = {}
         for part in parts:
             for reason, found in part["removed"].items():
@@ -261,7 +364,7 @@ def _merge_funnels(records: list[dict]) -> dict:
         if weights:
             step["sample_weight"] = {"min": min(w["min"] for w in weights), "max": max(w["max"] for w in weights)}
         steps.append(step)
-    return {"n_pool": sum(r["n_pool"] for r in records), "n_kept": sum(r["n_kept"] for r in records), "steps": steps}
+    return steps
 
 
 def _merge_leakage(records: list[dict]) -> dict:
@@ -280,13 +383,79 @@ class DaskCurated:
     export: PartitionedExport
 
 
+def _near_duplicates(client: Client, pool: dd.DataFrame, before: list[_BeforeDedupe], threshold: float,
+                     progress_bar: bool | None) -> tuple[FilterStep, list[np.ndarray]]:
+    """The ``near_duplicates`` step over the whole pool, as :func:`workbench.curate.find_duplicates` and
+    :func:`workbench.curate.drop_duplicates` run it on one machine; returns the step and, per partition,
+    the rows it keeps.
+
+    Distinct texts are numbered here in pool order (from 128-bit hashes of the normalised texts, 16
+    bytes a row); each partition computes the MinHash signatures and band keys of the texts first seen
+    in it; the keys are shuffled by (band, key) so that every bucket lands whole in one partition,
+    which pairs its members with its first three texts; the candidate pairs are joined with their texts
+    and confirmed there. Only the confirmed pairs come back, to be clustered here.
+    """
+    import dask
+    import dask.dataframe as dd
+
+    ids = np.concatenate([b.ids for b in before])
+    priority = np.concatenate([b.priority for b in before])
+    key = np.concatenate([b.text_key for b in before]) if ids.size else np.empty((0, 2), np.uint64)
+    # group numbers in order of first appearance: the local engine's pd.factorize of the normalised texts
+    text = pd.DataFrame(key).groupby([0, 1], sort=False).ngroup().to_numpy()
+    n_texts = int(text.max()) + 1 if len(text) else 0
+    exact_group = _first_position(text)
+    params = {"threshold": threshold, "shingle_size": SHINGLE_SIZE, "num_perm": NUM_PERM, "random_state": 1,
+              "lsh_weights": list(LSH_WEIGHTS)}
+    cluster = exact_group.copy()
+    if n_texts >= 2:
+        bands, band_rows = lsh_bands(threshold, NUM_PERM, LSH_WEIGHTS)
+        first = np.zeros(len(text), dtype=bool)
+        first[np.unique(text, return_index=True)[1]] = True
+        offsets = np.concatenate([[0], np.cumsum([len(b.rows) for b in before])]).astype(int)
+        task = dask.delayed(_band_rows, pure=False, nout=2)
+        parts = [task(part, b.rows[first[lo:hi]], text[lo:hi][first[lo:hi]], bands, band_rows)
+                 for part, b, lo, hi in zip(pool.to_delayed(), before, offsets[:-1], offsets[1:])]
+        keys = dd.from_delayed([p[0] for p in parts], meta={"band": np.int16, "key": np.uint64, "text": np.int64},
+                               verify_meta=False)
+        texts = dd.from_delayed([p[1] for p in parts], meta={"text": np.int64, "normalized": object}, verify_meta=False)
+        candidates = keys.shuffle(on=["band", "key"]).map_partitions(
+            _bucket_candidates, meta={"a": np.int64, "b": np.int64}).drop_duplicates()
+        with_texts = (candidates.merge(texts.rename(columns={"text": "a", "normalized": "normalized_a"}), on="a")
+                      .merge(texts.rename(columns={"text": "b", "normalized": "normalized_b"}), on="b"))
+        confirmed = with_texts.map_partitions(_confirm_pairs, threshold, meta={"a": np.int64, "b": np.int64})
+        links = client.compute(confirmed).result()
+        graph = coo_matrix((np.ones(len(links)), (links["a"].to_numpy(), links["b"].to_numpy())),
+                           shape=(n_texts, n_texts))
+        _, component = connected_components(graph, directed=False)
+        cluster = _first_position(component[text])
+        params["lsh_bands"], params["lsh_rows"] = bands, band_rows
+    # the normalised texts stay on the cluster: drop_duplicates reads the clusters' ids and groups only
+    clusters = DuplicateClusters(ids, cluster, exact_group, normalized=None, params=params)
+    step = dataclasses.replace(drop_duplicates(clusters, ids=ids, priority=priority), name=NEAR_DUPLICATES_STEP)
+    kept = step.kept
+    offsets = np.concatenate([[0], np.cumsum([len(b.rows) for b in before])]).astype(int)
+    return step, [b.rows[kept[lo:hi]] for b, lo, hi in zip(before, offsets[:-1], offsets[1:])]
+
+
+def _gathered(client: Client, futures: list, desc: str, show: bool) -> list:
+    from distributed import as_completed
+
+    for _ in tqdm(as_completed(futures, loop=client.loop), total=len(futures), desc=desc, disable=not show, leave=False):
+        pass
+    return client.gather(futures)
+
+
 def filter_dask_stage(config: PipelineConfig, ds: Dataset, pool: dd.DataFrame, L_train: np.ndarray,
                       partition_rows: list[int], generated: Any, lf_names: list[str], client: Client, parts: Path,
                       progress_bar: bool | None = None) -> StageResult[DaskCurated]:
     """Filter every partition, check its curated rows for leakage and write its export part into ``parts``;
-    then check the seed split here. Records the funnel and the leakage check as the local engine does."""
+    then check the seed split here. Records the funnel and the leakage check as the local engine does.
+
+    With a ``near_duplicates`` step, the steps before it run in a first pass over the partitions, the
+    step itself over the whole pool (:func:`_near_duplicates`), and the steps after it in the last pass.
+    """
     import dask
-    from distributed import as_completed
 
     protected = {s: ds[s] for s in PROTECTED_SPLITS if s in ds.splits}
     settings = _PartSettings(config, list(ds.class_names), list(lf_names), generated.source, protected,
@@ -298,15 +467,30 @@ def filter_dask_stage(config: PipelineConfig, ds: Dataset, pool: dd.DataFrame, L
     L_parts = client.scatter([L_train[b] for b in blocks], hash=False)
     proba_parts = client.scatter([generated.proba[b] for b in blocks], hash=False)
     label_parts = client.scatter([np.asarray(generated.labels)[b] for b in blocks], hash=False)
-    task = dask.delayed(_curate_partition, pure=False)
-    futures = client.compute([task(part, L_parts[i], proba_parts[i], label_parts[i], i, remote)
-                              for i, part in enumerate(pool.to_delayed())])
     show = progress_bar if progress_bar is not None else len(L_train) >= 50_000
-    for _ in tqdm(as_completed(futures, loop=client.loop), total=len(futures), desc="Filtering (Dask)", disable=not show, leave=False):
-        pass
-    outcomes: list[_PartOutcome] = client.gather(futures)
+    steps = [(f.step, f.params) for f in config.filters]
+    at = next((i for i, (name, _) in enumerate(steps) if name == NEAR_DUPLICATES_STEP), None)
 
-    funnel = _merge_funnels([o.funnel for o in outcomes])
+    kept_rows: list = [None] * len(blocks)
+    steps_before, dedupe = [], None
+    if at is not None:
+        task = dask.delayed(_filter_before_dedupe, pure=False)
+        before = _gathered(client, client.compute([task(part, L_parts[i], proba_parts[i], steps[:at], remote)
+                                                   for i, part in enumerate(pool.to_delayed())]),
+                           "Filtering (Dask)", show)
+        steps_before = [b.funnel["steps"] for b in before]
+        dedupe, kept_rows = _near_duplicates(client, pool, before, steps[at][1]["threshold"], progress_bar)
+        steps = steps[at + 1:]
+    task = dask.delayed(_curate_partition, pure=False)
+    outcomes: list[_PartOutcome] = _gathered(client, client.compute(
+        [task(part, L_parts[i], proba_parts[i], label_parts[i], i, remote, steps, kept_rows[i])
+         for i, part in enumerate(pool.to_delayed())]), "Filtering (Dask)", show)
+
+    n_pool = int(offsets[-1])
+    funnel = {"n_pool": n_pool, "n_kept": 0,
+              "steps": [*_merge_steps(steps_before), *([dedupe.to_dict()] if dedupe is not None else []),
+                        *_merge_steps([o.funnel["steps"] for o in outcomes])]}
+    funnel["n_kept"] = funnel["steps"][-1]["n_kept"] if funnel["steps"] else n_pool
     n_kept = sum(o.rows for o in outcomes)
     if not funnel["n_kept"]:
         raise PipelineError(f"the filters removed all {funnel['n_pool']} pool rows; funnel: "
