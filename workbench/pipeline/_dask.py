@@ -35,19 +35,19 @@ import os
 import resource
 import secrets
 import shutil
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from tqdm.auto import tqdm
-
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+from tqdm.auto import tqdm
 
 from workbench._internal.columns import PROBA_PREFIX
 from workbench._internal.text import (
@@ -62,9 +62,18 @@ from workbench._internal.text import (
     normalize_text,
 )
 from workbench._internal.validation import ABSTAIN
-from workbench.curate._dedupe import DuplicateClusters, _bucket_pairs, _first_position, drop_duplicates
+from workbench.curate._dedupe import (
+    DuplicateClusters,
+    _bucket_pairs,
+    _first_position,
+    drop_duplicates,
+)
 from workbench.curate._funnel import FilterStep
-from workbench.curate._registry import NEAR_DUPLICATES_STEP, FilterContext, run_filter_steps
+from workbench.curate._registry import (
+    NEAR_DUPLICATES_STEP,
+    FilterContext,
+    run_filter_steps,
+)
 from workbench.data._dataset import ID_COLUMN, PROTECTED_SPLITS, TEXT_COLUMN, Dataset
 from workbench.data._table import encode_labels
 from workbench.evaluate._leakage import check_leakage
@@ -383,8 +392,8 @@ class DaskCurated:
     export: PartitionedExport
 
 
-def _near_duplicates(client: Client, pool: dd.DataFrame, before: list[_BeforeDedupe], threshold: float,
-                     progress_bar: bool | None) -> tuple[FilterStep, list[np.ndarray]]:
+def _near_duplicates(client: Client, pool: dd.DataFrame, before: list[_BeforeDedupe],
+                     threshold: float) -> tuple[FilterStep, list[np.ndarray]]:
     """The ``near_duplicates`` step over the whole pool, as :func:`workbench.curate.find_duplicates` and
     :func:`workbench.curate.drop_duplicates` run it on one machine; returns the step and, per partition,
     the rows it keeps.
@@ -479,7 +488,7 @@ def filter_dask_stage(config: PipelineConfig, ds: Dataset, pool: dd.DataFrame, L
                                                    for i, part in enumerate(pool.to_delayed())]),
                            "Filtering (Dask)", show)
         steps_before = [b.funnel["steps"] for b in before]
-        dedupe, kept_rows = _near_duplicates(client, pool, before, steps[at][1]["threshold"], progress_bar)
+        dedupe, kept_rows = _near_duplicates(client, pool, before, steps[at][1]["threshold"])
         steps = steps[at + 1:]
     task = dask.delayed(_curate_partition, pure=False)
     outcomes: list[_PartOutcome] = _gathered(client, client.compute(
@@ -503,7 +512,7 @@ def filter_dask_stage(config: PipelineConfig, ds: Dataset, pool: dd.DataFrame, L
     gold = pd.concat(golds) if golds else None
 
     cfg = config.leakage
-    leakage = {"method": outcomes[0].method, "protected_sizes": {s: int(len(df)) for s, df in protected.items()},
+    leakage = {"method": outcomes[0].method, "protected_sizes": {s: len(df) for s, df in protected.items()},
                "export": _merge_leakage([o.leakage for o in outcomes]), "seed": None}
     checked_at = pd.Timestamp.now("UTC").isoformat()
     if config.end_model.mix_seed and "seed" in ds.splits:
