@@ -226,14 +226,18 @@ def _gb(n_bytes: float | None) -> str:
     return "-" if n_bytes is None else f"{n_bytes / 2**30:.2f} GB"
 
 
+DASK_PART_ROWS = 250_000
+
+
 def dask_main(n_rows: int) -> dict:
     """The Dask run alone (``--dask-only``): an ``n_rows`` Parquet pool generated on the fly (a folder of
-    1M-row files), the bundled config with ``engine: dask`` on a 2-worker ``LocalCluster`` (worker
+    files of ``DASK_PART_ROWS`` rows), the bundled config with ``engine: dask`` on a 2-worker ``LocalCluster`` (worker
     processes); prints each stage's wall time, rows/s and the peak memory of the driver and of each worker."""
     with tempfile.TemporaryDirectory(prefix="bench_pipeline_dask_") as tmp:
         folder = Path(tmp)
         with stopwatch() as t:
-            pool = write_pool(folder, n_rows)
+            # a partition is a Parquet file's row group: files of DASK_PART_ROWS give both workers work from 500k rows
+            pool = write_pool(folder, n_rows, chunk_rows=DASK_PART_ROWS)
         print(f"{n_rows:,}-row Parquet pool generated in {t['seconds']:.0f} s; running on Dask ...", flush=True)
         config = write_inputs(folder, pool, engine="dask")
         raw = yaml.safe_load(config.read_text())
