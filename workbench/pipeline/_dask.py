@@ -2,7 +2,8 @@
 
 The pool (``data.train``: a Parquet file, a folder of files or a glob) is read partition by
 partition on a Dask cluster; the labeled splits (seed, dev, valid, test, canary) are small and
-stay in this process, as on the local engine. Two passes go over the pool:
+stay in this process, as on the local engine. The pool is read two to four times (apply, filter, and
+with ``near_duplicates`` the text keys and band keys), never held whole:
 
 1. **apply LFs**: :class:`workbench.labeling.DaskLFApplier` on the partitions. Its result, the label
    matrix ``L`` (n x m int8), is collected here: 1 byte per row and LF, where the texts are 100 and more.
@@ -20,9 +21,10 @@ stay in this process, as on the local engine. Two passes go over the pool:
    written parts into the new run as the folder ``<name>.parquet/`` under one manifest
    (:class:`workbench.export.PartitionedExport`), switched in by ``latest.json`` as always.
 
-   ``near_duplicates`` (clusters span partitions) runs between two such passes over the whole pool
-   (:func:`_near_duplicates`): MinHash signatures and LSH band keys by partition, the keys shuffled by
-   band, candidate pairs confirmed on the cluster as the local engine confirms them, clustered here.
+``near_duplicates`` (its clusters span partitions) runs within the filter stage over the whole pool
+(:func:`_near_duplicates`), between a pass of the steps before it and a pass of the steps after it:
+MinHash signatures and LSH band keys by partition, the keys shuffled by band, candidate pairs
+confirmed on the cluster as the local engine confirms them, clustered here.
 
 Not run on Dask yet (refused by the config, naming the key): review answers, student rounds, and other
 generators than the label model.
