@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run (default all: {', '.join(available)})")
     parser.add_argument("--rows", type=int, help="corpus size (default 1,000,000)")
     parser.add_argument("--full", action="store_true", help="the big sizes too, where a benchmark has them")
-    args = parser.parse_args(argv)
+    # options after the names go to the benchmarks (python -m bench pipeline --dask)
+    args, extra = parser.parse_known_args(argv)
     unknown = sorted(set(args.names) - set(available))
     if unknown:
         parser.error(f"no benchmark named {', '.join(unknown)}; choose from {', '.join(available)}")
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n=== bench_{name} ===", flush=True)
         start = time.perf_counter()
         code = f"import bench.bench_{name} as m; m.main()"
-        result = subprocess.run([sys.executable, "-c", code], env=env, cwd=BENCH_DIR.parent)
+        result = subprocess.run([sys.executable, "-c", code, *extra], env=env, cwd=BENCH_DIR.parent)
         print(f"=== bench_{name}: {'ok' if result.returncode == 0 else 'FAILED'} in {time.perf_counter() - start:.0f} s ===", flush=True)
         if result.returncode != 0:
             failed.append(name)

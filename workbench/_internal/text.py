@@ -355,6 +355,18 @@ def lsh_bands(threshold: float, num_perm: int = NUM_PERM, weights: tuple[float, 
     return int(lsh.b), int(lsh.r)
 
 
+def lsh_band_key(signatures: np.ndarray, band: int, rows: int) -> np.ndarray:
+    """Each signature's bucket key in band ``band`` (of ``rows`` values): the band's values folded into
+    one uint64, equal for two signatures that agree on the whole band (and, by chance, with
+    probability about 2**-64 otherwise). The Dask engine shuffles these keys to find buckets across partitions.
+    """
+    block = signatures[:, band * rows : (band + 1) * rows]
+    key = np.zeros(len(signatures), dtype=np.uint64)
+    for j in range(rows):
+        key = _mix64(key * _SHINGLE_BASE + block[:, j].astype(np.uint64))
+    return key
+
+
 def lsh_buckets(signatures: np.ndarray, bands: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
     """The buckets of a MinHash LSH index with ``bands`` bands of ``rows`` rows, in bulk.
 
@@ -372,11 +384,7 @@ def lsh_buckets(signatures: np.ndarray, bands: int, rows: int) -> tuple[np.ndarr
     """
     keys, sizes = [], []
     for band in range(bands):
-        block = signatures[:, band * rows : (band + 1) * rows]
-        key = np.zeros(len(signatures), dtype=np.uint64)
-        for j in range(rows):
-            key = _mix64(key * _SHINGLE_BASE + block[:, j].astype(np.uint64))
-        bucket = pd.factorize(key)[0]
+        bucket = pd.factorize(lsh_band_key(signatures, band, rows))[0]
         counts = np.bincount(bucket)
         shared = np.flatnonzero(counts[bucket] > 1)
         order = np.argsort(bucket[shared], kind="stable")  # stable: members stay in row order

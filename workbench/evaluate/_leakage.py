@@ -65,6 +65,17 @@ class LeakageError(ValueError):
             f"'protected_duplicates' filter step). Checked by {report.method}."
         )
 
+    def __reduce__(self):
+        # Raised on a Dask worker, it reaches the client pickled: with its report and its message.
+        return _rebuild_leakage_error, (self.report, self.args[0])
+
+
+def _rebuild_leakage_error(report: LeakageReport, message: str) -> LeakageError:
+    error = LeakageError.__new__(LeakageError)
+    ValueError.__init__(error, message)
+    error.report = report
+    return error
+
 
 @dataclass(frozen=True, eq=False)
 class LeakageReport:

@@ -175,6 +175,7 @@ def build_manifest(
     steps: dict,
     timings: dict | None = None,
     rounds: list | None = None,
+    engine: dict | None = None,
 ) -> dict:
     """Assemble a manifest (schema version :data:`MANIFEST_VERSION`) from its sections.
 
@@ -184,7 +185,8 @@ def build_manifest(
     module docstring); ``rounds`` the student rounds' records (None without ``rounds:``); ``evaluation``
     holds ``test`` metrics, ``canary`` metrics, ``canary_gate`` (a verdict dict, or None
     when no gate ran) and ``leakage`` (the record of the leakage check); ``timings`` maps
-    each stage to its wall time in seconds.
+    each stage to its wall time in seconds; ``engine`` (the Dask engine's cluster, partitions and worker
+    peak memory) is recorded when given.
     """
     manifest = {
         "manifest_version": MANIFEST_VERSION,
@@ -205,6 +207,8 @@ def build_manifest(
         "timings": timings or {},
         "environment": environment(),
     }
+    if engine is not None:
+        manifest["engine"] = engine
     return json_safe(manifest)
 
 

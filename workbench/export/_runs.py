@@ -22,6 +22,10 @@ detected: in the Parquet file's key-value metadata (key :data:`MANIFEST_KEY`), a
 in the pointer. The manifest in turn records the export file's SHA-256; for Parquet this is the
 hash of the file with the embedded manifest hash zeroed (:func:`export_file_sha256`), which is
 also what a re-run compares, so times in the manifest never make two runs' files differ.
+
+A partitioned export (the Dask engine's: a folder ``<name>.parquet/`` of ``part-*.parquet`` files
+written by the workers, :class:`PartitionedExport`) is moved whole into the staging folder; it has
+one manifest, whose hash is kept in the pointer, and its SHA-256 is that of its parts' names and hashes.
 """
 
 from __future__ import annotations
@@ -67,6 +71,17 @@ class ExportRun:
     manifest_path: Path
     report_path: Path
     manifest_sha256: str
+
+
+@dataclass(frozen=True)
+class PartitionedExport:
+    """A Parquet export already written part by part into the folder ``parts`` (on the export folder's
+    file system, so that it moves into a run by one rename): its size, columns and content hash."""
+
+    parts: Path
+    rows: int
+    columns: list[str]
+    table_sha256: str
 
 
 @dataclass(frozen=True)
@@ -134,6 +149,11 @@ def export_file_sha256(path: str | os.PathLike, fmt: str) -> str:
     """SHA-256 of an export file as its manifest records it: for Parquet, with the embedded manifest
     hash zeroed (the manifest cannot hold the hash of a file that holds the manifest's hash)."""
     path = Path(path)
+    if path.is_dir():  # a partitioned export: its parts' names and hashes, in order
+        parts = sorted(path.glob("*.parquet"))
+        if not parts:
+            raise LineageError(f"{path}: a partitioned export without parts")
+        return hashlib.sha256("".join(f"{p.name}:{file_sha256(p)}\n" for p in parts).encode()).hexdigest()
     if fmt != "parquet":
         return file_sha256(path)
     embedded = embedded_manifest_sha256(path)
@@ -199,14 +219,14 @@ def resolve_manifest(where: str | os.PathLike) -> Path:
 
 def _recorded_manifest_sha256(manifest_path: Path, fmt: str, export: Path) -> tuple[str | None, str]:
     """The manifest hash the export carries, and where it was found."""
-    if fmt == "parquet":
+    if fmt == "parquet" and export.is_file():
         return embedded_manifest_sha256(export), f"the Parquet metadata of {export.name}"
     folder = manifest_path.parent.parent.parent
     if manifest_path.parent.parent.name == RUNS and (folder / POINTER).is_file():
         for entry in _read_pointer(folder)["runs"]:
             if entry["run"] == manifest_path.parent.name:
                 return entry["manifest_sha256"], str(folder / POINTER)
-    return None, f"the pointer of its export folder ({fmt.upper()} files carry no metadata)"
+    return None, f"the pointer of its export folder ({fmt.upper()} {'folders' if export.is_dir() else 'files'} carry no metadata)"
 
 
 def check_export(where: str | os.PathLike) -> tuple[dict, list[str], list[str]]:
@@ -219,7 +239,7 @@ def check_export(where: str | os.PathLike) -> tuple[dict, list[str], list[str]]:
     manifest = load_manifest(manifest_path)
     export = export_path_of(manifest_path, manifest)
     fmt = manifest["export"]["format"]
-    if not export.is_file():
+    if not export.exists():
         return manifest, [f"cannot check the manifest: its export {export} is missing"], [
             f"{export}: the export named by {manifest_path} is missing"]
     manifest_problems, export_problems = [], []

@@ -143,6 +143,9 @@ class DaskLFApplier(LFApplier):
     faults_ : dict of str to LFFault
         After a fault-tolerant ``apply``: the LFs that raised or returned bad values, with
         rows counted over the whole table.
+    partition_rows_ : list of int
+        After ``apply``: the rows of each partition, in order (``L`` stacks their blocks), so that a
+        caller can send each partition its own block of ``L`` back.
 
     Notes
     -----
@@ -212,7 +215,8 @@ class DaskLFApplier(LFApplier):
                                 "an LF must be picklable (load models and open files inside it, not around it)") from exc
 
     def _combine(self, results: list[_PartitionResult]) -> np.ndarray:
-        offsets = np.concatenate([[0], np.cumsum([r.n_rows for r in results])]).astype(int)
+        self.partition_rows_ = [r.n_rows for r in results]
+        offsets = np.concatenate([[0], np.cumsum(self.partition_rows_)]).astype(int)
         errors = [(r.error, int(offsets[p])) for p, r in enumerate(results) if r.error is not None]
         if errors:
             first, offset = min(errors, key=lambda e: (e[0].lf_index, _KIND_ORDER[e[0].error.kind], e[1]))

@@ -55,6 +55,10 @@ A config describes one headless run (``python -m workbench run CONFIG``)::
                                            # override: "why" exports despite a failed gate, recorded
     export: {columns: [AUTHOR]}        # pool columns exported besides id, text and the synthetic labels (default none)
     output: {dir: out, format: parquet, overwrite: false, report: md}
+    engine: local                      # or dask: the pool (Parquet: a file, a folder of files or a glob such as
+                                       # pool/*.parquet) read and processed partition by partition on a Dask cluster
+    # engine: {kind: dask, scheduler: "tcp://10.0.0.5:8786"}      # a running cluster, or a LocalCluster:
+    # engine: {kind: dask, n_workers: 2, memory_limit: 4GB, processes: true}
 
 Relative paths are relative to the config file's folder. ``output.dir`` defaults to the
 workbench output folder (``$WORKBENCH_OUT`` or ``out/``). Every problem raises
@@ -118,9 +122,34 @@ class TableSpec:
     names: tuple[str, ...] | None = None
     encoding: str | None = None
 
+    @property
+    def files(self) -> list[Path]:
+        """The table's files: the path itself, or (a pool given as a folder or a glob) its Parquet files, sorted."""
+        return parquet_files(self.path) if is_multi_file(self.path) else [self.path]
+
     def load(self, class_names: list[str] | None = None) -> pd.DataFrame:
-        return load_table(self.path, self.text_column, self.label_column, self.id_column, class_names=class_names,
-                          sep=self.sep, header=self.header, names=self.names, encoding=self.encoding)
+        frames = [load_table(path, self.text_column, self.label_column, self.id_column, class_names=class_names,
+                             sep=self.sep, header=self.header, names=self.names, encoding=self.encoding)
+                  for path in self.files]
+        if len(frames) == 1:
+            return frames[0]
+        table = pd.concat(frames, ignore_index=True)
+        table.attrs = frames[0].attrs
+        duplicated = table["example_id"][table["example_id"].duplicated()]
+        if len(duplicated):
+            raise ValueError(f"{self.path}: id column {self.id_column!r} has ids in more than one file: "
+                             f"{sorted(duplicated.unique())[:5]}")
+        return table
+
+
+def is_multi_file(path: Path) -> bool:
+    """A pool given as a folder of Parquet files or as a glob pattern."""
+    return path.is_dir() or any(c in path.name for c in "*?[")
+
+
+def parquet_files(path: Path) -> list[Path]:
+    """The Parquet files of a folder (``*.parquet``) or of a glob pattern, sorted (their order is the pool's)."""
+    return sorted(path.glob("*.parquet")) if path.is_dir() else sorted(path.parent.glob(path.name))
 
 
 @dataclass(frozen=True)
@@ -294,6 +323,26 @@ class OutputConfig:
     report: str = "md"
 
 
+#: ``engine.kind``: in this process on pandas, or partition by partition on a Dask cluster.
+ENGINE_KINDS = ("local", "dask")
+#: The filter steps the Dask engine runs: those that decide each row alone run partition by partition,
+#: ``near_duplicates`` over the whole pool (MinHash band keys shuffled by band).
+DASK_FILTER_STEPS = ("uncovered", "confidence", "protected_duplicates", "near_duplicates")
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Where the run's pool is processed. ``dask``: on the cluster at ``scheduler`` (an address), or on a
+    ``LocalCluster`` of ``n_workers`` single-threaded workers (``memory_limit`` each: bytes, or a string
+    such as ``"4GB"``; ``processes: false`` makes them threads of this process)."""
+
+    kind: str = "local"
+    scheduler: str | None = None
+    n_workers: int = 2
+    memory_limit: str | int | None = None
+    processes: bool = True
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
     """A validated pipeline config (see the module docstring for the file format)."""
@@ -311,6 +360,7 @@ class PipelineConfig:
     canary: CanaryConfig = CanaryConfig()
     export: ExportConfig = ExportConfig()
     output: OutputConfig | None = None
+    engine: EngineConfig = EngineConfig()
     source: Path | None = None
 
     def to_dict(self) -> dict:
@@ -348,6 +398,8 @@ class PipelineConfig:
             review = {k: v for k, v in asdict(self.review).items() if v is not None}
             out_dict["review"] = {**review, "store": str(self.review.store),
                                   **({"reviewers": list(self.review.reviewers)} if self.review.reviewers else {})}
+        if self.engine.kind != "local":
+            out_dict["engine"] = {k: v for k, v in asdict(self.engine).items() if v is not None}
         if self.data.bundled or self.data.dataset is not None or "canary" in self.data.tables:
             out_dict["canary"] = {k: v for k, v in asdict(self.canary).items() if v is not None}
         return out_dict
@@ -549,7 +601,16 @@ def _parse_data(raw: Any, base_dir: Path) -> DataConfig:
         if "path" not in spec:
             raise ConfigError(f"{key}.path", "missing: where is the table?")
         path = _resolve(spec["path"], base_dir, f"{key}.path")
-        if not path.is_file():
+        first = path
+        if split == "train" and is_multi_file(path):
+            files = parquet_files(path)
+            if not files:
+                raise ConfigError(f"{key}.path", f"no Parquet files (*.parquet) in {path}")
+            if len(files) > 1 and spec.get("id_column", defaults["id_column"]) is None:
+                raise ConfigError(f"{key}.id_column", f"missing: a pool of {len(files)} files needs an id column "
+                                                      "(row numbers would repeat from file to file)")
+            first = files[0]
+        elif not path.is_file():
             raise ConfigError(f"{key}.path", f"no such file: {path}")
         cols = {k: spec.get(k, defaults[k]) for k in ("text_column", "label_column", "id_column")}
         pool_default_label = split == "train" and "label_column" not in spec
@@ -563,19 +624,19 @@ def _parse_data(raw: Any, base_dir: Path) -> DataConfig:
         options = _read_options(spec, read_defaults, key)
         try:
             try:
-                columns = table_columns(path, columns={k: c for k, c in cols.items() if c is not None}, **options)
+                columns = table_columns(first, columns={k: c for k, c in cols.items() if c is not None}, **options)
             except ValueError:
                 # a column missing from the header line: read the header as it is, and name the key below
-                columns = table_columns(path, **options)
+                columns = table_columns(first, **options)
         except ValueError as exc:
             message = " ".join(str(exc).split())
-            raise ConfigError(f"{key}.path", f"cannot read {path.name}: {message}") from exc
+            raise ConfigError(f"{key}.path", f"cannot read {first.name}: {message}") from exc
         if pool_default_label and defaults["label_column"] in columns:
             cols["label_column"] = defaults["label_column"]
         for k, col in cols.items():
             if col is not None and col not in columns:
                 hint = _suggest(col, columns)
-                raise ConfigError(f"{key}.{k}", f"{col!r} is not a column of {path.name}{hint}; columns are {columns}")
+                raise ConfigError(f"{key}.{k}", f"{col!r} is not a column of {first.name}{hint}; columns are {columns}")
         tables[split] = TableSpec(path=path, **cols, **options)
     return DataConfig(tables=tables, class_names=class_names, allow_missing_classes=allow)
 
@@ -862,8 +923,78 @@ def _parse_export(raw: Any) -> ExportConfig:
     return ExportConfig(columns=tuple(dict.fromkeys(columns)))
 
 
+def _parse_engine(raw: Any) -> EngineConfig:
+    if raw is None:
+        return EngineConfig()
+    if isinstance(raw, str):
+        raw = {"kind": raw}
+    raw = _mapping(raw, "engine")
+    _check_keys(raw, {"kind", "scheduler", "n_workers", "memory_limit", "processes"}, "engine")
+    d = EngineConfig()
+    kind = _choice(raw.get("kind", d.kind), ENGINE_KINDS, "engine.kind")
+    if kind == "local":
+        extra = sorted(set(raw) - {"kind"})
+        if extra:
+            raise ConfigError(f"engine.{extra[0]}", "is a setting of the Dask engine; set engine.kind: dask or remove it")
+        return d
+    scheduler = _typed(raw, "scheduler", str, None, "engine")
+    if scheduler is not None and not scheduler.strip():
+        raise ConfigError("engine.scheduler", "must be a scheduler address such as tcp://10.0.0.5:8786")
+    if scheduler is not None:
+        local = sorted({"n_workers", "memory_limit", "processes"} & set(raw))
+        if local:
+            raise ConfigError(f"engine.{local[0]}", "sets up a LocalCluster; with engine.scheduler the cluster you run "
+                                                    "has its own workers")
+    n_workers = int(_positive(_typed(raw, "n_workers", int, d.n_workers, "engine"), "engine.n_workers"))
+    memory_limit = raw.get("memory_limit")
+    if memory_limit is not None:
+        from dask.utils import parse_bytes  # only a Dask config imports dask
+
+        try:
+            if isinstance(memory_limit, bool) or parse_bytes(memory_limit) <= 0:
+                raise ValueError(memory_limit)
+        except (TypeError, ValueError):
+            raise ConfigError("engine.memory_limit", f"must be a size per worker (bytes, or like 4GB), "
+                                                     f"got {memory_limit!r}") from None
+    return EngineConfig(kind, scheduler, n_workers, memory_limit,
+                        _typed(raw, "processes", bool, d.processes, "engine"))
+
+
+def _check_dask(config: PipelineConfig) -> None:
+    """What the Dask engine does not run (yet), named by key: everything else runs as on the local engine."""
+    data = config.data
+    if data.bundled or data.dataset is not None:
+        raise ConfigError("engine.kind", "the Dask engine reads the pool from Parquet tables: give data.train "
+                                         "(and dev, test, ...) instead of data.bundled / data.dataset")
+    pool = data.tables["train"]
+    if any(f.suffix.lower() not in (".parquet", ".pq") for f in pool.files):
+        raise ConfigError("data.train.path", "the Dask engine reads the pool from Parquet: a file, a folder of "
+                                             f"*.parquet files or a glob; got {pool.path.name}")
+    if pool.id_column is None:
+        raise ConfigError("data.train.id_column", "missing: the Dask engine needs the pool's own ids (row numbers "
+                                                  "are not known partition by partition)")
+    if config.review is not None:
+        raise ConfigError("review", "not run by the Dask engine yet; use engine: local to bring in review answers")
+    if config.rounds.max:
+        raise ConfigError("rounds.max", "student rounds relabel the whole pool in memory; not run by the Dask engine "
+                                        "(set rounds.max: 0 or engine: local)")
+    for i, spec in enumerate(config.generators.use):
+        if spec.kind != "label_model":
+            raise ConfigError(f"generators.use[{i}].kind", f"{spec.kind} is not run by the Dask engine yet; "
+                                                           "it generates with the label model alone")
+    seen_near = False
+    for i, step in enumerate(config.filters):
+        if step.step not in DASK_FILTER_STEPS:
+            raise ConfigError(f"filter[{i}].step", f"{step.step} is not run by the Dask engine yet; it runs "
+                                                   f"{list(DASK_FILTER_STEPS)}")
+        if step.step == "near_duplicates":
+            if seen_near:
+                raise ConfigError(f"filter[{i}].step", "the Dask engine runs near_duplicates once per run")
+            seen_near = True
+
+
 TOP_LEVEL = {"name", "data", "lfs", "label_model", "generators", "review", "rounds", "filter", "leakage", "end_model",
-             "canary", "export", "output"}
+             "canary", "export", "output", "engine"}
 
 
 def parse_config(raw: dict, *, base_dir: str | os.PathLike = ".", source: str | os.PathLike | None = None,
@@ -884,7 +1015,7 @@ def parse_config(raw: dict, *, base_dir: str | os.PathLike = ".", source: str | 
     if data.dataset is not None:
         known = json.loads((data.dataset / DATASET_FILE).read_text(encoding="utf-8"))["class_names"]
     _check_class_thresholds(filters, known)
-    return PipelineConfig(
+    config = PipelineConfig(
         name=name,
         data=data,
         lfs=_parse_lfs(raw.get("lfs"), base_dir),
@@ -898,5 +1029,9 @@ def parse_config(raw: dict, *, base_dir: str | os.PathLike = ".", source: str | 
         canary=_parse_canary(raw.get("canary"), data),
         export=_parse_export(raw.get("export")),
         output=_parse_output(raw.get("output"), base_dir, name),
+        engine=_parse_engine(raw.get("engine")),
         source=Path(source) if source else None,
     )
+    if config.engine.kind == "dask":
+        _check_dask(config)
+    return config

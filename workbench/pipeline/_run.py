@@ -13,7 +13,8 @@ evaluate both models on the clean test set and gate the export on the canary set
 (:func:`workbench.evaluate.canary_gate`), and write the curated set, its lineage manifest and
 a short report as one new run of the export folder ``<output.dir>/<name>/``, made current by one
 atomic rename of its ``latest.json`` (:mod:`workbench.export._runs`). ``python -m workbench run
-CONFIG`` calls it.
+CONFIG`` calls it. With ``engine: dask`` the pool is processed on a Dask cluster
+(:mod:`workbench.pipeline._dask`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from workbench.pipeline._report import render_summary
 from workbench.pipeline._stages import (
     STAGES,
     StageResult,
+    TrainingSet,
     apply_stage,
     end_model_stage,
     evaluate_stage,
@@ -49,7 +51,9 @@ from workbench.pipeline._generators import RoundsOutcome, generators_stage, revi
 @dataclass
 class PipelineResult:
     """Everything a run produced: the run (its folder and files), the manifest, the export table, both
-    models, and the stage times."""
+    models, and the stage times. On the Dask engine ``export`` holds the exported rows' columns the end
+    model trained on (id, text, label, probabilities, weight); the whole export is read with
+    :func:`workbench.export.read_export`."""
 
     config: PipelineConfig
     run: ExportRun
@@ -133,6 +137,38 @@ class _Stages:
             self.bar.close()
 
 
+def _run_local(config: PipelineConfig, folder: Path, stages: _Stages, overwrite: bool,
+               detail: bool | None) -> tuple[PipelineConfig, StageResult, TrainingSet, Any, Any]:
+    """The stages on the local engine, in this process: the config (its review round pinned), the export's
+    result, the training set and both models."""
+    loaded = stages.run("load data", load_inputs, config)
+    ds, lfs, lf_names = loaded.artifact.dataset, loaded.artifact.lfs, loaded.artifact.lf_names
+    stages.data_loaded(len(ds["train"]))
+    votes = stages.run("apply LFs", apply_stage, ds, lfs, lf_names, progress_bar=detail)
+    L = votes.artifact
+    # the config comes back with the review round pinned: the manifest records what was read
+    reviewed, config = stages.run("review", review_stage, config, ds)
+    answers = reviewed.artifact
+    human = {} if answers is None else {"human": answers.y, "human_weight": answers.weight}
+    generated, generator_set = stages.run("label model", generators_stage, config, L, ds, lfs, answers)
+    curated = stages.run("filter", filter_stage, config, ds, L["train"], generated.artifact, lf_names,
+                         progress_bar=detail, **human)
+    route_to_review(config, ds, curated.record["funnel"], generated.artifact)
+    guarded = stages.run("leakage", leakage_stage, config, ds, curated.artifact.table, progress_bar=detail)
+    learned = stages.run("end model", end_model_stage, config, guarded.artifact, ds.class_names)
+    rounds, last = stages.run("rounds", rounds_stage, config, ds, L["train"], generator_set, lf_names,
+                              RoundsOutcome(curated, guarded, learned), answers, progress_bar=detail)
+    curated, guarded, learned = last.curated, last.guarded, last.learned
+    training = guarded.artifact
+    evaluated = stages.run("evaluate", evaluate_stage, config, ds, L, generated.artifact.model, learned.artifact,
+                           training)
+    exported = stages.run("export", export_stage, config, folder, training.table,
+                          (loaded, votes, reviewed, generated, curated, guarded, learned, rounds, evaluated),
+                          label_source=", ".join(sorted(set(training.table["label_source"]))), timings=dict(stages.timings),
+                          overwrite=overwrite)
+    return config, exported, training, generated.artifact.model, learned.artifact
+
+
 def run_pipeline(
     config: PipelineConfig | str | os.PathLike,
     *,
@@ -200,37 +236,19 @@ def run_pipeline(
     # add nothing but spinning threads, which cost 10x and more on a busy machine.
     with threadpool_limits(limits=1):
         try:
-            loaded = stages.run("load data", load_inputs, config)
-            ds, lfs, lf_names = loaded.artifact.dataset, loaded.artifact.lfs, loaded.artifact.lf_names
-            stages.data_loaded(len(ds["train"]))
-            votes = stages.run("apply LFs", apply_stage, ds, lfs, lf_names, progress_bar=detail)
-            L = votes.artifact
-            # the config comes back with the review round pinned: the manifest records what was read
-            reviewed, config = stages.run("review", review_stage, config, ds)
-            answers = reviewed.artifact
-            human = {} if answers is None else {"human": answers.y, "human_weight": answers.weight}
-            generated, generator_set = stages.run("label model", generators_stage, config, L, ds, lfs, answers)
-            curated = stages.run("filter", filter_stage, config, ds, L["train"], generated.artifact, lf_names,
-                                 progress_bar=detail, **human)
-            route_to_review(config, ds, curated.record["funnel"], generated.artifact)
-            guarded = stages.run("leakage", leakage_stage, config, ds, curated.artifact.table, progress_bar=detail)
-            learned = stages.run("end model", end_model_stage, config, guarded.artifact, ds.class_names)
-            rounds, last = stages.run("rounds", rounds_stage, config, ds, L["train"], generator_set, lf_names,
-                                      RoundsOutcome(curated, guarded, learned), answers, progress_bar=detail)
-            curated, guarded, learned = last.curated, last.guarded, last.learned
-            training = guarded.artifact
-            evaluated = stages.run("evaluate", evaluate_stage, config, ds, L, generated.artifact.model, learned.artifact,
-                                   training)
-            exported = stages.run("export", export_stage, config, folder, training.table,
-                                  (loaded, votes, reviewed, generated, curated, guarded, learned, rounds, evaluated),
-                                  label_source=", ".join(sorted(set(training.table["label_source"]))), timings=dict(stages.timings),
-                                  overwrite=overwrite)
+            if config.engine.kind == "dask":
+                from workbench.pipeline._dask import run_dask  # imports dask only when asked for
+
+                exported, training, label_model, end_model = run_dask(config, folder, stages, overwrite=overwrite,
+                                                                      progress_bar=detail)
+            else:
+                config, exported, training, label_model, end_model = _run_local(config, folder, stages, overwrite,
+                                                                                detail)
         finally:
             stages.close()
 
     manifest, run = exported.artifact
-    result = PipelineResult(config, run, manifest, training.table, generated.artifact.model, learned.artifact,
-                            stages.timings)
+    result = PipelineResult(config, run, manifest, training.table, label_model, end_model, stages.timings)
     if echo is not None:
         echo(result.summary())
     return result

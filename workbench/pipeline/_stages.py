@@ -42,6 +42,7 @@ from workbench.evaluate._leakage import LeakageReport, check_leakage
 from workbench.export import _lineage as lineage
 from workbench.export._runs import (
     ExportRun,
+    PartitionedExport,
     RunFiles,
     embed_manifest_sha256,
     export_file_sha256,
@@ -126,8 +127,8 @@ def load_data(config: PipelineConfig) -> tuple[Dataset, list[dict]]:
             raise ConfigError("data.class_names", f"the labels of {spec.path.name} are class names "
                                                   f"({', '.join(df.attrs['class_names'][:6])}); list them in "
                                                   "data.class_names so that every table maps them to the same ids")
-        records.append({"split": split, "path": str(spec.path), "sha256": lineage.file_sha256(spec.path),
-                        "bytes": spec.path.stat().st_size})
+        records += [{"split": split, "path": str(f), "sha256": lineage.file_sha256(f), "bytes": f.stat().st_size}
+                    for f in spec.files]  # a pool may be a folder of Parquet files
         if split == "train" and spec.label_column is not None:
             # Gold labels of the pool only measure synthetic-label quality: never trained on, never exported.
             hidden["train"] = df.set_index("example_id")["label"].rename("gold")
@@ -531,11 +532,14 @@ def export_names(config: PipelineConfig) -> RunFiles:
     return RunFiles(export, export + lineage.MANIFEST_SUFFIX, f"{config.output.name}.report.{config.output.report}")
 
 
-def export_stage(config: PipelineConfig, folder: Path, table: pd.DataFrame,
+def export_stage(config: PipelineConfig, folder: Path, table: pd.DataFrame | PartitionedExport,
                  results: tuple[StageResult, ...], *, label_source: str, timings: dict,
                  overwrite: bool) -> StageResult[tuple[dict, ExportRun]]:
     """Write the export table, its lineage manifest and the report as a new run of the export folder,
     made current by one atomic rename (:func:`workbench.export.write_run`), and return the manifest and the run.
+
+    A :class:`~workbench.export.PartitionedExport` (the Dask engine's parts, already written) is moved
+    into the run as the folder ``<name>.parquet/``, under the same one manifest.
 
     ``results`` are the earlier stages' (their records make the manifest), ``timings`` their
     wall times; the export's own is measured up to writing the manifest.
@@ -545,27 +549,34 @@ def export_stage(config: PipelineConfig, folder: Path, table: pd.DataFrame,
     rounds = sections.pop("rounds", None)
     names = export_names(config)
     fmt = export_format(names.export, config.output.format)
-    table_sha = lineage.frame_sha256(table)
-    steps["export_table"] = lineage.step_record(table_sha, rows=len(table), columns=list(table.columns))
+    partitioned = isinstance(table, PartitionedExport)
+    if partitioned:
+        table_sha, n_rows, columns = table.table_sha256, table.rows, table.columns
+    else:
+        table_sha, n_rows, columns = lineage.frame_sha256(table), len(table), list(table.columns)
+    steps["export_table"] = lineage.step_record(table_sha, rows=n_rows, columns=columns)
     written: dict = {}
 
     def write(staging: Path, run: Path) -> RunFiles:
         export, manifest_file = staging / names.export, staging / names.manifest
-        write_export_file(table, export, fmt)
+        if partitioned:
+            table.parts.rename(export)
+        else:
+            write_export_file(table, export, fmt)
         file_sha = export_file_sha256(export, fmt)
         steps["export_file"] = lineage.step_record(file_sha, format=fmt)
         manifest = lineage.build_manifest(
             config=config.to_dict(),
-            export={"file": names.export, "format": fmt, "sha256": file_sha, "rows": int(len(table)),
-                    "columns": list(table.columns), "table_sha256": table_sha,
-                    "label_source": label_source},
+            export={"file": names.export, "format": fmt, "sha256": file_sha, "rows": int(n_rows),
+                    "columns": columns, "table_sha256": table_sha, "label_source": label_source,
+                    **({"parts": len(list(export.glob("*.parquet")))} if partitioned else {})},
             steps={s: steps[s] for s in lineage.STEP_ORDER if s in steps},
             timings={**timings, "export": round(time.perf_counter() - started, 3)},
             rounds=rounds,
             **sections,
         )
         manifest_file.write_text(lineage.dump_manifest(manifest), encoding="utf-8")
-        if fmt == "parquet":
+        if fmt == "parquet" and not partitioned:  # a partitioned export's manifest hash is kept in the pointer
             embed_manifest_sha256(export, lineage.file_sha256(manifest_file))
         report = render_report(manifest, run / names.export, run / names.manifest, config.output.report)
         (staging / names.report).write_text(report, encoding="utf-8")
