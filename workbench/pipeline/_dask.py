@@ -578,7 +578,7 @@ def run_dask(config: PipelineConfig, folder: Path, stages: Any, *, overwrite: bo
             ds_eval = Dataset(name=ds.name, splits={"train": training.table[[ID_COLUMN, TEXT_COLUMN]], **ds.splits},
                               class_names=ds.class_names, hidden_labels={} if gold is None else {"train": gold})
             evaluated = stages.run("evaluate", evaluate_stage, config, ds_eval, L, generated.artifact.model,
-                                   learned.artifact, training)
+                                   learned.artifact, training, funnel=curated.record["funnel"])
             engine_record = {"kind": "dask", "scheduler": engine.scheduler or "LocalCluster",
                              "workers": len(client.scheduler_info()["workers"]), "partitions": len(partition_rows),
                              "worker_peak_bytes": _worker_peaks(client)}

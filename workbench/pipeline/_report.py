@@ -59,6 +59,7 @@ def render_summary(manifest: dict, run: ExportRun) -> str:
         f"end model accuracy {_fmt(test['end_model']['accuracy'])}, "
         f"F1 {_fmt(test['end_model']['f1_macro'])}",
     ]
+    lines += [f"WARNING: class check: {w}" for w in (ev.get("classes") or {}).get("warnings", [])]
     if ev.get("canary_gate"):
         lines.append(f"canary gate: {_gate_text(ev['canary_gate'])}")
     if (ev.get("synthetic_label_accuracy") or {}).get("accuracy") is not None:
@@ -92,12 +93,25 @@ def render_report(manifest: dict, export_path: Path, manifest_path: Path, fmt: s
            f"Created {manifest['created_at']}. Export `{export_path.name}` ({manifest['export']['rows']} rows, "
            f"{manifest['export']['format']}, sha256 `{manifest['export']['sha256']}`); lineage in `{manifest_path.name}`.", ""]
     out += [h("Funnel"), ""]
-    rows = [["pool", "", funnel["n_pool"], ""]]
+    # rows left per class (by the generated label), when the filter stage counted them
+    by_class = "n_pool_by_class" in funnel and all("n_kept_by_class" in s for s in funnel["steps"])
+    names = list(funnel["n_pool_by_class"]) if by_class else []
+    per_class = (lambda counts: [" / ".join(str(counts[n]) for n in names)]) if by_class else (lambda counts: [])
+    rows = [["pool", "", funnel["n_pool"], *per_class(funnel.get("n_pool_by_class")), ""]]
     for s, configured in zip(funnel["steps"], manifest["config"]["filter"]):
         why = "; ".join(f"{r}: {v['count']}" for r, v in s["removed"].items()) or "-"
         params = ", ".join(f"{k}={v}" for k, v in configured.items() if k != "step")  # as configured
-        rows.append([s["step"] + (f" ({params})" if params else ""), s["n_in"] - s["n_kept"], s["n_kept"], why])
-    out += table(["step", "removed", "rows left", "reasons"], rows)
+        rows.append([s["step"] + (f" ({params})" if params else ""), s["n_in"] - s["n_kept"], s["n_kept"],
+                     *per_class(s.get("n_kept_by_class")), why])
+    out += table(["step", "removed", "rows left", *([f"by label ({' / '.join(names)})"] if by_class else []), "reasons"], rows)
+    classes = ev.get("classes")
+    if classes:
+        out += [h("Classes"), "", "Each class's share of the export (by its exported label) against the dev set's "
+                f"(flagged when the {classes['rule']}).", ""]
+        out += [f"- **WARNING**: {w}" if md else f"- WARNING: {w}" for w in classes["warnings"]] + ([""] if classes["warnings"] else [])
+        out += table(["class", "dev rows", "dev share", "dev 95% interval", "export rows", "export share"], [
+            [name, c["dev_rows"], c["dev_share"], f"{_fmt(c['dev_share_interval'][0])} to {_fmt(c['dev_share_interval'][1])}",
+             c["export_rows"], c["export_share"]] for name, c in classes["classes"].items()])
     out += [h("Label model"), "", f"Requested `{lm['requested']}`, used `{lm['used']}` ({lm['class']}).", ""]
     out += [f"- {m}" for m in lm.get("reason", [])] + ([""] if lm.get("reason") else [])
 

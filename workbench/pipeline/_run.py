@@ -161,7 +161,7 @@ def _run_local(config: PipelineConfig, folder: Path, stages: _Stages, overwrite:
     curated, guarded, learned = last.curated, last.guarded, last.learned
     training = guarded.artifact
     evaluated = stages.run("evaluate", evaluate_stage, config, ds, L, generated.artifact.model, learned.artifact,
-                           training)
+                           training, funnel=curated.record["funnel"])
     exported = stages.run("export", export_stage, config, folder, training.table,
                           (loaded, votes, reviewed, generated, curated, guarded, learned, rounds, evaluated),
                           label_source=", ".join(sorted(set(training.table["label_source"]))), timings=dict(stages.timings),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -24,6 +25,7 @@ from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_su
 
 from workbench._internal.columns import DISAGREEMENT_SCORE, GENERATORS_DISAGREE
 from workbench._internal.paths import data_dir
+from workbench._internal.stats import wilson_interval
 from workbench._internal.validation import ABSTAIN
 from workbench.curate._funnel import Funnel
 from workbench.curate._registry import FilterContext, run_filter_steps
@@ -74,6 +76,10 @@ T = TypeVar("T")
 
 class PipelineError(RuntimeError):
     """The pipeline cannot go on; the message says which stage and why."""
+
+
+class ClassShareWarning(UserWarning):
+    """A class is far rarer in the export than in the dev set (see :func:`class_check`)."""
 
 
 @dataclass(frozen=True)
@@ -314,7 +320,8 @@ def filter_stage(config: PipelineConfig, ds: Dataset, L_train: np.ndarray, gener
                             progress_bar=progress_bar, protected={s: ds[s] for s in PROTECTED_SPLITS if s in ds.splits},
                             disagreement=None if generated.disagreement is None else generated.disagreement[filtered])
     funnel = run_filter_steps(context, ((f.step, f.params) for f in config.filters))
-    record = {**funnel.to_dict(), "human_review_rows_exempt": int(answered.sum())}
+    record = _with_class_counts(funnel.to_dict(), funnel, np.asarray(generated.labels)[filtered], ds.class_names)
+    record["human_review_rows_exempt"] = int(answered.sum())
     rows = np.sort(np.concatenate([filtered[funnel.kept_mask], np.flatnonzero(answered)]))
     if not len(rows):
         raise PipelineError(f"the filters removed all {len(pool)} pool rows; funnel: "
@@ -342,6 +349,23 @@ def filter_stage(config: PipelineConfig, ds: Dataset, L_train: np.ndarray, gener
         f"{i}:{s['step']}": {"n_in": s["n_in"], "n_kept": s["n_kept"]} for i, s in enumerate(record["steps"])})}
     thresholds = {f"{f.step}.{p}": v for f in config.filters for p, v in f.params.items()}
     return StageResult(Curated(funnel, table), {"funnel": record, "thresholds": thresholds}, steps)
+
+
+def _with_class_counts(record: dict, funnel: Funnel, labels: np.ndarray, class_names: list[str]) -> dict:
+    """The funnel record with the rows of each class (by the generated label) in the pool
+    (``n_pool_by_class``) and after every step (``n_kept_by_class``): which step thinned which class."""
+    k = len(class_names)
+
+    def by_class(rows: np.ndarray) -> dict[str, int]:
+        found = labels[rows]
+        return dict(zip(class_names, map(int, np.bincount(found[found != ABSTAIN], minlength=k))))
+
+    rows = np.arange(len(labels))  # each step looked at exactly the rows the previous one kept, in order
+    record["n_pool_by_class"] = by_class(rows)
+    for step, step_record in zip(funnel.steps, record["steps"]):
+        rows = rows[step.kept]
+        step_record["n_kept_by_class"] = by_class(rows)
+    return record
 
 
 # --------------------------------------------------------------------------- leakage
@@ -470,10 +494,80 @@ def _rounded(obj: Any, decimals: int = PROBA_DECIMALS) -> Any:
     return obj
 
 
+#: A class is flagged when its share of the export is below this fraction of the low end of the
+#: 95% interval of its dev share: rarer than chance or an honest class-balance shift explains.
+UNDER_REPRESENTED = 0.5
+
+
+def _where_lost(name: str, funnel: dict | None, export_rows: int) -> str:
+    """Which step removed the rows of class ``name``, from the funnel's per-class counts."""
+    steps = (funnel or {}).get("steps", [])
+    if not funnel or "n_pool_by_class" not in funnel or any("n_kept_by_class" not in s for s in steps):
+        return "see the funnel in the report for the step that removed its rows"
+    before = funnel["n_pool_by_class"][name]
+    if before == 0:
+        return ("the label model gave no pool row this label; check the LFs that vote for it and the "
+                "label model's class balance")
+    losses = []
+    for step in steps:
+        after = step["n_kept_by_class"][name]
+        losses.append((before - after, before, step["step"]))
+        before = after
+    removed, had, step = max(losses)
+    text = f"the {step} step removed {removed} of its {had} rows"
+    if before > export_rows:
+        text += f", the leakage check {before - export_rows} more"
+    return text + f" (the label model labelled {funnel['n_pool_by_class'][name]} pool rows {name!r})"
+
+
+def class_check(export_labels: Any, dev_labels: Any, class_names: list[str], funnel: dict | None = None) -> dict:
+    """Each class's share of the export against its share of the dev set.
+
+    A label model whose probabilities never reach the confidence threshold for one class exports
+    the other classes only, and the end model, trained on them plus a few seed rows, still runs:
+    the result is silently wrong. Returns a JSON-safe record: per class the dev rows, dev share and
+    its 95% Wilson interval, the export rows and share; ``missing`` (classes of the dev set with no
+    export row) and ``warnings`` (one sentence per missing or under-represented class, naming the
+    step that removed its rows when ``funnel`` has per-class counts). A class is under-represented
+    when its export share is below :data:`UNDER_REPRESENTED` times the low end of its dev interval.
+    """
+    k = len(class_names)
+    export_labels, dev_labels = np.asarray(export_labels), np.asarray(dev_labels)
+    export = np.bincount(export_labels[export_labels != ABSTAIN], minlength=k)
+    dev = np.bincount(dev_labels, minlength=k)
+    n_export, n_dev = int(export.sum()), int(dev.sum())
+    classes, missing, warnings_ = {}, [], []
+    for c, name in enumerate(class_names):
+        low, high = wilson_interval(int(dev[c]), n_dev)
+        share = export[c] / n_export if n_export else 0.0
+        classes[name] = {"dev_rows": int(dev[c]), "dev_share": float(dev[c] / n_dev) if n_dev else None,
+                         "dev_share_interval": [low, high], "export_rows": int(export[c]), "export_share": float(share)}
+        if dev[c] == 0:
+            continue
+        seen = f"{dev[c]} of {n_dev} dev rows ({dev[c] / n_dev:.0%}, 95% interval {low:.0%} to {high:.0%})"
+        if export[c] == 0:
+            missing.append(name)
+            warnings_.append(f"class {name!r} has no row in the export ({n_export} rows) but {seen}: "
+                             f"{_where_lost(name, funnel, 0)}")
+        elif share < UNDER_REPRESENTED * low:
+            warnings_.append(f"class {name!r} is {share:.1%} of the export ({export[c]} of {n_export} rows) but {seen}: "
+                             f"{_where_lost(name, funnel, int(export[c]))}")
+    return {"classes": classes, "missing": missing, "warnings": warnings_,
+            "rule": f"export share below {UNDER_REPRESENTED:g} x the low end of the dev share's 95% interval"}
+
+
 def evaluate_stage(config: PipelineConfig, ds: Dataset, L: dict, label_model: Any, end_model: Any,
-                   training: TrainingSet) -> StageResult[dict]:
+                   training: TrainingSet, funnel: dict | None = None) -> StageResult[dict]:
     """Both models on the clean test set, the end model on the canary set, the exported labels against
-    the pool's hidden gold labels (when there are any); then the canary gate before export."""
+    the pool's hidden gold labels (when there are any), the export's classes against the dev set's
+    (:func:`class_check`, with the filter stage's ``funnel`` record to name the step that thinned a
+    class); then the class check and the canary gate before export.
+
+    Raises
+    ------
+    PipelineError
+        A class of the dev set has no row in the export (the message names the step that removed it).
+    """
     k, table = ds.cardinality, training.table
     y_test = ds.gold("test")
     predicted = end_model.predict(ds["test"]["text"])
@@ -498,6 +592,14 @@ def evaluate_stage(config: PipelineConfig, ds: Dataset, L: dict, label_model: An
             "note": "agreement of the exported labels with the pool's hidden gold labels (never trained on)"}
     evaluation["end_model_training"] = {"synthetic_rows": int(len(table)),
                                         "seed_rows": 0 if training.seed is None else int(len(training.seed))}
+    classes = evaluation["classes"] = class_check(table["label"].to_numpy(), ds.gold("dev"), ds.class_names, funnel)
+    if classes["missing"]:
+        raise PipelineError("class check: the export lacks a class the dev set has, so the end model would learn it "
+                            "from the seed rows alone; " + "; ".join(classes["warnings"]) + ". Check the label "
+                            "model's probabilities for that class (a confidence threshold it never reaches?) and "
+                            "the LFs that vote for it")
+    for message in classes["warnings"]:
+        warnings.warn(f"class check: {message}", ClassShareWarning, stacklevel=2)
     verdict = None
     if "canary" in ds.splits:
         c = config.canary
