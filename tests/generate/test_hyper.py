@@ -1,7 +1,9 @@
 import copy
 import pickle
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -9,6 +11,7 @@ from workbench.generate import HyperLabelModel, load_checkpoint
 from workbench.generate._hyper import _network, default_checkpoint
 from workbench.labeling import ABSTAIN, apply_lfs
 from workbench.data.youtube_lfs import YOUTUBE_LFS
+from workbench.pipeline import load_config
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +128,46 @@ def test_max_rows_samples_the_pool_for_the_pools(rng):
     assert np.abs(full.predict_proba(L) - sampled.predict_proba(L)).mean() < 0.05  # a sample estimates the pools
     with pytest.raises(ValueError, match="max_rows must be an int >= 1"):
         HyperLabelModel(max_rows=0).fit(L)
+
+
+def _resampled_pool(youtube, repeats: int, seed: int = 0):
+    """The bundled pool drawn ``repeats`` times over with replacement, each comment with three
+    random extra words of the comments' own vocabulary (as ``python -m bench pipeline`` builds its
+    pools), and its gold labels."""
+    texts = youtube["train"]["text"].reset_index(drop=True)
+    vocabulary = np.array(sorted(set(texts.str.lower().str.findall(r"[a-z]{3,12}").explode().dropna())), dtype=object)
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, len(texts), repeats * len(texts))
+    extra = vocabulary[rng.integers(0, len(vocabulary), (len(pick), 3))]
+    text = texts.to_numpy(dtype=object)[pick] + " " + extra[:, 0] + " " + extra[:, 1] + " " + extra[:, 2]
+    return pd.DataFrame({"text": text}), youtube.gold("train")[pick]
+
+
+def _config_threshold() -> float:
+    config = load_config(Path(__file__).resolve().parents[2] / "configs" / "youtube_spam.yaml")
+    return next(f.params["threshold"] for f in config.filters if f.step == "confidence")
+
+
+@pytest.mark.parametrize("use_labels", [True, False])
+def test_a_resampled_pool_keeps_both_classes_at_the_config_threshold(youtube, youtube_votes, use_labels):
+    # Issues 14/18: on pools resampled from the bundled comments, the semi-supervised model's
+    # spam probabilities all stayed below 0.64 (one scale for both classes, set by the surest ham
+    # row), so the bundled config's 0.7 confidence filter kept ham only.
+    pool, gold = _resampled_pool(youtube, repeats=10)
+    L = apply_lfs(pool, YOUTUBE_LFS, cardinality=youtube.cardinality, progress_bar=False, cache=False)
+    L_seed, y_seed = youtube_votes[0]["seed"], youtube_votes[1]["seed"]
+    model = HyperLabelModel(use_labels=use_labels).fit(np.vstack([L, L_seed]), np.concatenate([np.full(len(L), ABSTAIN), y_seed]))
+    covered = (L != ABSTAIN).any(axis=1)
+    proba = model.predict_proba(L[covered])
+    kept = proba.max(axis=1) >= _config_threshold()
+    kept_shares = np.bincount(proba[kept].argmax(axis=1), minlength=2) / kept.sum()
+    gold_shares = np.bincount(gold[covered], minlength=2) / covered.sum()
+    assert kept.mean() > 0.5
+    np.testing.assert_allclose(kept_shares, gold_shares, atol=0.1)
+
+
+def test_repeating_the_pool_does_not_change_the_probabilities(youtube_votes):
+    L = youtube_votes[0]["train"]
+    once = HyperLabelModel(use_labels=False).fit(L)
+    np.testing.assert_allclose(HyperLabelModel(use_labels=False).fit(np.tile(L, (20, 1))).predict_proba(L),
+                               once.predict_proba(L), atol=1e-5)

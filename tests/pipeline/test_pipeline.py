@@ -199,14 +199,16 @@ def test_the_seed_split_is_checked_when_trained_on(tiny):
 
 def test_near_copies_are_removed_by_default_and_refused_on_request(tiny):
     add_to_seed(tiny, ("s3", "lovely tunes", 0))  # a near copy of test row t4 "lovely tune"
-    res = run_pipeline(tiny_config(tiny, leakage={"threshold": 0.6}), progress_bar=False, echo=None)
+    # majority vote: with this seed, auto's Dawid-Skene model keeps no spam row past the 0.7 threshold (the class check stops that)
+    res = run_pipeline(tiny_config(tiny, label_model="majority", leakage={"threshold": 0.6}), progress_bar=False, echo=None)
     seed = res.manifest["evaluation"]["leakage"]["seed"]
     assert (seed["exact_copies"], seed["near_copies"], seed["removed"]) == ([], ["s3"], ["s3"])
     assert seed["matches"][0]["kind"] == "near" and 0.6 <= seed["matches"][0]["similarity"] < 1
     with pytest.raises(LeakageError, match=r"'s3' 'lovely tunes' matches test 't4' \(near, 0\.\d+\)"):
         run_pipeline(tiny_config(tiny, leakage={"threshold": 0.6, "seed": {"near": "refuse"}}, output=elsewhere("out2")),
                      progress_bar=False, echo=None)
-    off = run_pipeline(tiny_config(tiny, leakage={"threshold": 0.6, "near_duplicates": False}, output=elsewhere("out3")),
+    off = run_pipeline(tiny_config(tiny, label_model="majority", leakage={"threshold": 0.6, "near_duplicates": False},
+                                   output=elsewhere("out3")),
                        progress_bar=False, echo=None)
     assert off.manifest["evaluation"]["leakage"]["seed"]["removed"] == []
 
@@ -274,6 +276,38 @@ def test_a_registered_filter_step_is_validated_run_and_recorded_under_its_name(t
     assert "short_texts (min_words=3)" in latest_run(tiny / "out" / "tiny").report_path.read_text()
 
 
+def test_the_funnel_and_the_report_count_each_class(tiny):
+    res = run_pipeline(tiny_config(tiny, label_model="majority"), progress_bar=False, echo=None)
+    funnel = res.manifest["funnel"]
+    # by majority vote: p1, p6 spam; p2, p5 ham; p3 (no vote) and p4 (a tie) go to the more common class, ham
+    assert funnel["n_pool_by_class"] == {"ham": 4, "spam": 2}
+    assert [s["n_kept_by_class"] for s in funnel["steps"]] == [{"ham": 3, "spam": 2}, {"ham": 2, "spam": 2},
+                                                               {"ham": 1, "spam": 2}]
+    classes = res.manifest["evaluation"]["classes"]
+    assert classes["classes"]["spam"] == {"dev_rows": 2, "dev_share": 0.5, "dev_share_interval": pytest.approx([0.15, 0.85], abs=0.01),
+                                          "export_rows": 2, "export_share": pytest.approx(2 / 3)}
+    assert classes["warnings"] == [] and "WARNING" not in res.summary()
+    report = res.report_path.read_text()
+    assert "by label (ham / spam)" in report and "Classes" in report
+
+
+def test_an_export_without_a_class_of_the_dev_set_stops_the_run_naming_the_step(tiny):
+    @filter_step("no_channel_talk")
+    def no_channel_talk(context, rows):
+        ids = context.ids[rows]
+        return exclude(ids, ids[context.texts.iloc[rows].str.contains("check|subscribe").to_numpy()], "channel talk",
+                       name="no_channel_talk")
+
+    try:
+        cfg = tiny_config(tiny, label_model="majority", filter=["uncovered", "no_channel_talk", "protected_duplicates"])
+        with pytest.raises(PipelineError, match=r"class check: .*class 'spam' has none of the export's 1 rows but 2 of 4 "
+                                                r"dev rows \(50%.*the no_channel_talk step removed 2 of its 2 rows"):
+            run_pipeline(cfg, progress_bar=False, echo=None)
+    finally:
+        FILTER_STEPS.unregister("no_channel_talk")
+    assert not (tiny / "out" / "tiny").exists()  # nothing exported
+
+
 def test_a_step_that_renames_itself_is_refused(tiny):
     @filter_step("sloppy")
     def sloppy(context, rows):
@@ -288,10 +322,12 @@ def test_a_step_that_renames_itself_is_refused(tiny):
 
 
 class AlwaysSpam(MajorityVote):
-    """A label model that calls every row spam: registered in a test, picked up by config and pipeline."""
+    """A label model that calls every row spam unless majority vote is sure it is ham: registered in
+    a test, picked up by config and pipeline (an export of one class would stop the run)."""
 
     def predict_proba(self, L):
-        return np.tile([0.1, 0.9], (len(super().predict_proba(L)), 1))
+        majority = super().predict_proba(L)
+        return np.where(majority[:, :1] == 1, majority, [0.1, 0.9])
 
 
 def test_a_registered_label_model_is_validated_and_used(tiny):
@@ -308,7 +344,8 @@ def test_a_registered_label_model_is_validated_and_used(tiny):
     assert (lm["requested"], lm["used"], lm["class"]) == ("always_spam", "always_spam", f"{__name__}.AlwaysSpam")
     assert isinstance(res.label_model, AlwaysSpam)
     assert res.export["example_id"].tolist() == ["p1", "p2", "p4", "p6"]  # all confident now: p4 passes the threshold
-    assert res.export["label_name"].tolist() == ["spam"] * 4 and set(res.export["label_source"]) == {"label_model"}
+    assert res.export["label_name"].tolist() == ["spam", "ham", "spam", "spam"]
+    assert set(res.export["label_source"]) == {"label_model"}
     assert lm["settings"]["random_state"] == 7
     assert res.manifest["steps"]["label_model"]["used"] == "always_spam"
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from workbench.evaluate import check_leakage
-from workbench.pipeline import LeakageConfig, PipelineError, parse_config, run_pipeline
+from workbench.pipeline import UNDER_REPRESENTED, LeakageConfig, PipelineError, class_check, parse_config, run_pipeline
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -112,3 +112,43 @@ def test_end_model_refuses_hard_targets_of_one_class():
     config = parse_config({"name": "t", "data": {"bundled": "youtube_spam"}, "lfs": "workbench.data.youtube_lfs"})
     with pytest.raises(PipelineError, match="end model: all 2 training rows have the label 'spam'.*targets: soft"):
         end_model_stage(config, TrainingSet(table), ["ham", "spam"])
+
+
+# --------------------------------------------------------------------------- the class check
+
+
+def _funnel(pool: dict, *steps: tuple[str, dict]) -> dict:
+    """A funnel record with per-class counts, as the filter stage writes it in the manifest."""
+    return {"n_pool_by_class": pool, "steps": [{"step": name, "n_kept_by_class": kept} for name, kept in steps]}
+
+
+def test_the_class_check_names_a_missing_class_and_the_step_that_removed_it():
+    dev = np.array([0] * 50 + [1] * 50)
+    funnel = _funnel({"ham": 4, "spam": 6}, ("uncovered", {"ham": 4, "spam": 5}), ("confidence", {"ham": 4, "spam": 0}))
+    check = class_check(np.zeros(4, dtype=int), dev, ["ham", "spam"], funnel)
+    assert check["missing"] == ["spam"]
+    assert check["classes"]["spam"]["export_rows"] == 0 and check["classes"]["ham"]["export_share"] == 1.0
+    assert len(check["warnings"]) == 1
+    assert check["warnings"][0].startswith("class 'spam' has none of the export's 4 rows but 50 of 100 dev rows (50%")
+    assert "the confidence step removed 5 of its 5 rows (the label model labelled 6 pool rows 'spam')" in check["warnings"][0]
+    # rows the filters kept and the leakage check removed are named too
+    funnel = _funnel({"ham": 4, "spam": 6}, ("confidence", {"ham": 3, "spam": 2}))
+    check = class_check(np.zeros(3, dtype=int), dev, ["ham", "spam"], funnel)
+    assert "the confidence step removed 4 of its 6 rows, the leakage check 2 more" in check["warnings"][0]
+    # a label the label model never gave
+    check = class_check(np.zeros(3, dtype=int), dev, ["ham", "spam"], _funnel({"ham": 4, "spam": 0}))
+    assert "the label model gave no pool row this label" in check["warnings"][0]
+
+
+def test_the_class_check_warns_on_a_class_far_rarer_than_on_dev_only():
+    dev = np.array([0] * 60 + [1] * 40)  # spam 40%, 95% interval about 31% to 50%
+    fine = class_check(np.array([0] * 70 + [1] * 30), dev, ["ham", "spam"])
+    assert fine["missing"] == [] and fine["warnings"] == []
+    rare = class_check(np.array([0] * 90 + [1] * 10), dev, ["ham", "spam"])
+    low = rare["classes"]["spam"]["dev_share_interval"][0]
+    assert 0.10 < UNDER_REPRESENTED * low
+    assert rare["missing"] == [] and len(rare["warnings"]) == 1
+    assert rare["warnings"][0].startswith("class 'spam' is 10.0% of the export (10 of 100 rows) but 40 of 100 dev rows")
+    assert "see the funnel in the report" in rare["warnings"][0]  # no per-class funnel given
+    # a class the dev set lacks is never flagged
+    assert class_check(np.zeros(5, dtype=int), np.zeros(20, dtype=int), ["ham", "spam"])["warnings"] == []

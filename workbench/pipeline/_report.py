@@ -107,7 +107,7 @@ def render_report(manifest: dict, export_path: Path, manifest_path: Path, fmt: s
     classes = ev.get("classes")
     if classes:
         out += [h("Classes"), "", "Each class's share of the export (by its exported label) against the dev set's "
-                f"(flagged when the {classes['rule']}).", ""]
+                f"(a class is flagged when {classes['rule']}).", ""]
         out += [f"- **WARNING**: {w}" if md else f"- WARNING: {w}" for w in classes["warnings"]] + ([""] if classes["warnings"] else [])
         out += table(["class", "dev rows", "dev share", "dev 95% interval", "export rows", "export share"], [
             [name, c["dev_rows"], c["dev_share"], f"{_fmt(c['dev_share_interval'][0])} to {_fmt(c['dev_share_interval'][1])}",

@@ -547,13 +547,13 @@ def class_check(export_labels: Any, dev_labels: Any, class_names: list[str], fun
         seen = f"{dev[c]} of {n_dev} dev rows ({dev[c] / n_dev:.0%}, 95% interval {low:.0%} to {high:.0%})"
         if export[c] == 0:
             missing.append(name)
-            warnings_.append(f"class {name!r} has no row in the export ({n_export} rows) but {seen}: "
+            warnings_.append(f"class {name!r} has none of the export's {n_export} rows but {seen}: "
                              f"{_where_lost(name, funnel, 0)}")
         elif share < UNDER_REPRESENTED * low:
             warnings_.append(f"class {name!r} is {share:.1%} of the export ({export[c]} of {n_export} rows) but {seen}: "
                              f"{_where_lost(name, funnel, int(export[c]))}")
     return {"classes": classes, "missing": missing, "warnings": warnings_,
-            "rule": f"export share below {UNDER_REPRESENTED:g} x the low end of the dev share's 95% interval"}
+            "rule": f"its export share is below {UNDER_REPRESENTED:g} x the low end of its dev share's 95% interval"}
 
 
 def evaluate_stage(config: PipelineConfig, ds: Dataset, L: dict, label_model: Any, end_model: Any,
