@@ -91,6 +91,7 @@ from workbench.pipeline._stages import (
     StageResult,
     TrainingSet,
     _guard,
+    _with_class_counts,
     end_model_stage,
     evaluate_stage,
     export_stage,
@@ -269,7 +270,7 @@ class _BeforeDedupe:
 _HASH_KEYS = ("workbench-dedupe", "near-duplicates.")
 
 
-def _filter_before_dedupe(pool: pd.DataFrame, L: np.ndarray, proba: np.ndarray, steps: list,
+def _filter_before_dedupe(pool: pd.DataFrame, L: np.ndarray, proba: np.ndarray, labels: np.ndarray, steps: list,
                           settings: _PartSettings) -> _BeforeDedupe:
     """Task: the per-row steps before ``near_duplicates``; the kept rows' ids, text keys and confidence."""
     _check_ids(pool, settings)
@@ -278,7 +279,8 @@ def _filter_before_dedupe(pool: pd.DataFrame, L: np.ndarray, proba: np.ndarray, 
     rows = np.flatnonzero(funnel.kept_mask)
     normalized = normalize_text(context.texts.iloc[rows]).to_numpy(dtype=object)
     key = np.stack([pd.util.hash_array(normalized, hash_key=k) for k in _HASH_KEYS], axis=1)
-    return _BeforeDedupe(funnel.to_dict(), rows, context.ids[rows], key, proba[rows].max(axis=1))
+    record = _with_class_counts(funnel.to_dict(), funnel, labels, settings.class_names)
+    return _BeforeDedupe(record, rows, context.ids[rows], key, proba[rows].max(axis=1))
 
 
 def _band_rows(pool: pd.DataFrame, rows: np.ndarray, text: np.ndarray, bands: int,
@@ -333,6 +335,7 @@ def _curate_partition(pool: pd.DataFrame, L: np.ndarray, proba: np.ndarray, labe
         _check_ids(pool, settings)
     context = _context(pool, L, proba, rows, settings)
     funnel = run_filter_steps(context, steps)
+    record = _with_class_counts(funnel.to_dict(), funnel, labels if rows is None else labels[rows], settings.class_names)
     rows = np.flatnonzero(funnel.kept_mask) if rows is None else rows[funnel.kept_mask]
     table = build_export_frame(pool.iloc[rows], proba[rows], class_names=settings.class_names, source=settings.source,
                                columns=config.export.columns, L=L[rows], lf_names=settings.lf_names,
@@ -352,7 +355,7 @@ def _curate_partition(pool: pd.DataFrame, L: np.ndarray, proba: np.ndarray, labe
         sha = lineage.frame_sha256(table)
     proba_columns = [PROBA_PREFIX + str(c) for c in settings.class_names]
     training = table[[ID_COLUMN, TEXT_COLUMN, "label", *proba_columns, "sample_weight"]]
-    return _PartOutcome(funnel.to_dict(), leakage, report.method, len(table), sha, list(table.columns), training, gold)
+    return _PartOutcome(record, leakage, report.method, len(table), sha, list(table.columns), training, gold)
 
 
 def _merge_steps(records: list[list[dict]]) -> list[dict]:
@@ -371,6 +374,7 @@ def _merge_steps(records: list[list[dict]]) -> list[dict]:
             params["n_listed"] = sum(p["params"]["n_listed"] for p in parts)
         step = {"step": first["step"], "params": params, "n_in": sum(p["n_in"] for p in parts),
                 "n_kept": sum(p["n_kept"] for p in parts), "removed": removed}
+        step["n_kept_by_class"] = {name: sum(p["n_kept_by_class"][name] for p in parts) for name in first["n_kept_by_class"]}
         weights = [p["sample_weight"] for p in parts if "sample_weight" in p]
         if weights:
             step["sample_weight"] = {"min": min(w["min"] for w in weights), "max": max(w["max"] for w in weights)}
@@ -486,7 +490,7 @@ def filter_dask_stage(config: PipelineConfig, ds: Dataset, pool: dd.DataFrame, L
     steps_before, dedupe = [], None
     if at is not None:
         task = dask.delayed(_filter_before_dedupe, pure=False)
-        before = _gathered(client, client.compute([task(part, L_parts[i], proba_parts[i], steps[:at], remote)
+        before = _gathered(client, client.compute([task(part, L_parts[i], proba_parts[i], label_parts[i], steps[:at], remote)
                                                    for i, part in enumerate(pool.to_delayed())]),
                            "Filtering (Dask)", show)
         steps_before = [b.funnel["steps"] for b in before]
@@ -498,9 +502,18 @@ def filter_dask_stage(config: PipelineConfig, ds: Dataset, pool: dd.DataFrame, L
          for i, part in enumerate(pool.to_delayed())]), "Filtering (Dask)", show)
 
     n_pool = int(offsets[-1])
+    labels = np.asarray(generated.labels)
+
+    def by_class(found: np.ndarray) -> dict[str, int]:
+        return dict(zip(ds.class_names, map(int, np.bincount(found[found != ABSTAIN], minlength=len(ds.class_names)))))
+
+    deduped = []
+    if dedupe is not None:  # the rows it kept, by partition: positions in each partition's block of the pool
+        deduped = [{**dedupe.to_dict(), "n_kept_by_class": by_class(np.concatenate(
+            [labels[b][r] for b, r in zip(blocks, kept_rows)]))}]
     funnel = {"n_pool": n_pool, "n_kept": 0,
-              "steps": [*_merge_steps(steps_before), *([dedupe.to_dict()] if dedupe is not None else []),
-                        *_merge_steps([o.funnel["steps"] for o in outcomes])]}
+              "steps": [*_merge_steps(steps_before), *deduped, *_merge_steps([o.funnel["steps"] for o in outcomes])],
+              "n_pool_by_class": by_class(labels)}
     funnel["n_kept"] = funnel["steps"][-1]["n_kept"] if funnel["steps"] else n_pool
     n_kept = sum(o.rows for o in outcomes)
     if not funnel["n_kept"]:
