@@ -94,16 +94,19 @@ def render_report(manifest: dict, export_path: Path, manifest_path: Path, fmt: s
            f"{manifest['export']['format']}, sha256 `{manifest['export']['sha256']}`); lineage in `{manifest_path.name}`.", ""]
     out += [h("Funnel"), ""]
     # rows left per class (by the generated label), when the filter stage counted them
-    by_class = "n_pool_by_class" in funnel and all("n_kept_by_class" in s for s in funnel["steps"])
-    names = list(funnel["n_pool_by_class"]) if by_class else []
-    per_class = (lambda counts: [" / ".join(str(counts[n]) for n in names)]) if by_class else (lambda counts: [])
+    counted = "n_pool_by_class" in funnel and all("n_kept_by_class" in s for s in funnel["steps"])
+    names = list(funnel["n_pool_by_class"]) if counted else []
+
+    def per_class(counts: dict | None) -> list[str]:
+        return [" / ".join(str(counts[n]) for n in names)] if counted else []
+
     rows = [["pool", "", funnel["n_pool"], *per_class(funnel.get("n_pool_by_class")), ""]]
     for s, configured in zip(funnel["steps"], manifest["config"]["filter"]):
         why = "; ".join(f"{r}: {v['count']}" for r, v in s["removed"].items()) or "-"
         params = ", ".join(f"{k}={v}" for k, v in configured.items() if k != "step")  # as configured
         rows.append([s["step"] + (f" ({params})" if params else ""), s["n_in"] - s["n_kept"], s["n_kept"],
                      *per_class(s.get("n_kept_by_class")), why])
-    out += table(["step", "removed", "rows left", *([f"by label ({' / '.join(names)})"] if by_class else []), "reasons"], rows)
+    out += table(["step", "removed", "rows left", *([f"by label ({' / '.join(names)})"] if counted else []), "reasons"], rows)
     classes = ev.get("classes")
     if classes:
         out += [h("Classes"), "", "Each class's share of the export (by its exported label) against the dev set's "
