@@ -74,12 +74,27 @@ def _fold_compatibility(s: pd.Series) -> pd.Series:
     return s.str.replace(_FORMAT, "", regex=True).str.normalize("NFKC")
 
 
+# What every match of _URL contains: a scheme, "www." or a dot before a top-level domain. RE2 runs
+# it (no \b, \s or \w, for which pandas falls back to Python's re), so only the rows that may
+# hold a URL go through _URL row by row.
+_MAY_HOLD_URL = r"(?i)https?://|www\.|\.(?:com|net|org|io|ly|co|tv|me|info|biz|us|uk|de|ru|be)"
+
+
 def _urls_to_host(s: pd.Series) -> pd.Series:
-    return s.str.replace(_URL, r" \1\2 ", regex=True)  # one of the two host groups is empty
+    candidates = s.str.contains(_MAY_HOLD_URL, regex=True)
+    if candidates.any():
+        s = s.copy()
+        s[candidates] = s[candidates].str.replace(_URL, r" \1\2 ", regex=True)  # one of the two host groups is empty
+    return s
 
 
 def _strip_reply_prefix(s: pd.Series) -> pd.Series:
-    return s.str.replace(_REPLY_PREFIX, "", regex=True)
+    # \s sends the pattern to Python's re row by row: only rows with a colon can match it
+    colon = s.str.contains(":", regex=False)
+    if colon.any():
+        s = s.copy()
+        s[colon] = s[colon].str.replace(_REPLY_PREFIX, "", regex=True)
+    return s
 
 
 @functools.cache
@@ -103,9 +118,28 @@ def _confusables_table() -> dict[int, str]:
     return table
 
 
+@functools.cache
+def _ascii_confusables() -> tuple[tuple[str, str], ...]:
+    """The confusables table's ASCII sources, whose prototypes are no sources themselves (checked),
+    so that replacing them one after the other maps them as one ``str.translate`` does."""
+    table = _confusables_table()
+    pairs = tuple((chr(code), prototype) for code, prototype in sorted(table.items()) if code < 128)
+    assert not any(ord(c) in table for _, prototype in pairs for c in prototype)
+    return pairs
+
+
 def _skeleton(s: pd.Series) -> pd.Series:
     # TR39: skeleton(X) = NFD(map(NFD(X))); composed again (NFC) so that accents stay one character.
-    return s.str.normalize("NFD").str.translate(_confusables_table()).str.normalize("NFC")
+    # On ASCII rows (most) both normalisations do nothing, so the map is the table's few ASCII
+    # entries as vectorised replacements; only the other rows are translated row by row.
+    ascii_rows = s.str.isascii()
+    out = s
+    for source, prototype in _ascii_confusables():
+        out = out.str.replace(source, prototype, regex=False)
+    if not ascii_rows.all():
+        out = out.copy()
+        out[~ascii_rows] = s[~ascii_rows].str.normalize("NFD").str.translate(_confusables_table()).str.normalize("NFC")
+    return out
 
 
 def _fold_case_and_confusables(s: pd.Series) -> pd.Series:
@@ -323,22 +357,76 @@ def minhash_signatures(texts: Sequence[str], *, shingle_size: int = SHINGLE_SIZE
 EXACT_CHECK_MARGIN = 0.2
 
 
+#: Pairs whose shingle sets are intersected at once in :func:`exact_jaccard`: bounds its buffers
+#: (about 30 bytes per shingle of the pairs' texts) whatever the number of pairs.
+JACCARD_CHUNK_PAIRS = 100_000
+
+
+def _shingle_keys(texts: Sequence[str], shingle_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every shingle of every text as an int64 that equals another shingle's exactly when the two
+    shingles are the same string, and each text's start in the flat array (``n + 1`` offsets).
+
+    A shingle's code points are numbered by rank in the texts' alphabet (``K`` characters) and
+    the shingle is read as a number in base ``K``, which is injective. When the next digit would
+    overflow 63 bits (a large alphabet or long shingles), the numbers so far are first renumbered
+    densely (``pandas.factorize``), which keeps them injective.
+    """
+    texts = [_pad(t, shingle_size) for t in texts]
+    n = len(texts)
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
+    codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+    present = np.zeros(0x110000, dtype=bool)  # every code point: a lookup table, no sort
+    present[codes] = True
+    base = int(present.sum())
+    ranks = (np.cumsum(present) - 1)[codes]
+    text_start = np.cumsum(lengths) - lengths
+    n_shingles = lengths - shingle_size + 1
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(n_shingles, out=offsets[1:])
+    positions = np.repeat(text_start - offsets[:-1], n_shingles) + np.arange(offsets[-1])
+    keys = ranks[positions].astype(np.int64)
+    bound = base  # every key is below it
+    for offset in range(1, shingle_size):
+        if bound > (2**63 - 1) // base:
+            keys, uniques = pd.factorize(keys)
+            bound = max(len(uniques), 1)
+        keys = keys * base + ranks[positions + offset]
+        bound *= base
+    return keys, offsets
+
+
 def exact_jaccard(texts: Sequence[str], left: np.ndarray, right: np.ndarray, *,
                   shingle_size: int = SHINGLE_SIZE) -> np.ndarray:
     """Exact Jaccard similarity of the shingle sets of ``texts[left[i]]`` and ``texts[right[i]]``.
 
-    Each text's shingle set is built once, however many pairs it is in.
+    In bulk: the shingles of the texts in any pair are numbered exactly (equal numbers for equal
+    strings, no hashing), each text's set becomes a row of a sparse matrix, and a pair's
+    intersection is the elementwise product of its two rows, all in scipy's compiled code; pairs
+    are processed ``JACCARD_CHUNK_PAIRS`` at a time. The same numbers as ``len(a & b) / len(a | b)``
+    of the two texts' :func:`shingles` sets.
     """
-    sets: dict[int, set[str]] = {}
+    from scipy.sparse import csr_matrix
+
+    left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
     out = np.empty(len(left))
-    for i, (a, b) in enumerate(zip(left.tolist(), right.tolist())):
-        sa = sets.get(a)
-        if sa is None:
-            sa = sets[a] = set(shingles(texts[a], shingle_size))
-        sb = sets.get(b)
-        if sb is None:
-            sb = sets[b] = set(shingles(texts[b], shingle_size))
-        out[i] = len(sa & sb) / len(sa | sb)
+    if not len(left):
+        return out
+    involved, inverse = np.unique(np.concatenate([left, right]), return_inverse=True)
+    keys, offsets = _shingle_keys([texts[i] for i in involved.tolist()], shingle_size)
+    # one row per text, its shingle numbers as column indices; summing duplicates sorts each row
+    # and leaves each shingle once (values are counts, set back to 1)
+    sets = csr_matrix((np.ones(len(keys), dtype=np.int8), keys, offsets), shape=(len(involved), int(keys.max()) + 1))
+    del keys
+    sets.sum_duplicates()
+    sets.data[:] = 1
+    size = np.diff(sets.indptr)
+    a_all, b_all = inverse[: len(left)], inverse[len(left):]
+    for first in range(0, len(left), JACCARD_CHUNK_PAIRS):
+        a, b = a_all[first : first + JACCARD_CHUNK_PAIRS], b_all[first : first + JACCARD_CHUNK_PAIRS]
+        both = sets[a].multiply(sets[b]).tocsr()
+        # row sums by hand: scipy's sum(axis=1) multiplies by a dense vector as long as the columns
+        inter = np.add.reduceat(np.append(both.data, 0).astype(np.int64), both.indptr[:-1]) * (np.diff(both.indptr) > 0)
+        out[first : first + len(a)] = inter / (size[a] + size[b] - inter)
     return out
 
 

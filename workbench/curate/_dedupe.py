@@ -186,6 +186,11 @@ def find_duplicates(
     bands, rows = lsh_bands(threshold, num_perm, tuple(lsh_weights))
     keys, sizes = lsh_buckets(signatures, bands, rows)
     leaders, members = _bucket_pairs(keys, sizes, n_leaders=3)
+    m = len(unique_texts)
+    # a pair that shares several bands is checked once (a leader comes before its members)
+    pair = np.unique(leaders.astype(np.int64) * m + members)
+    leaders, members = pair // m, pair % m
+    del pair, keys
     agreement = np.empty(len(leaders))
     for lo in range(0, len(leaders), 65536):
         hi = lo + 65536
@@ -193,14 +198,41 @@ def find_duplicates(
     del signatures
     similar = agreement >= threshold + EXACT_CHECK_MARGIN
     unsure = np.flatnonzero(np.abs(agreement - threshold) < EXACT_CHECK_MARGIN)
-    similar[unsure] = exact_jaccard(unique_texts, leaders[unsure], members[unsure],
-                                    shingle_size=shingle_size) >= threshold - 1e-12
-    m = len(unique_texts)
-    graph = coo_matrix((np.ones(similar.sum()), (leaders[similar], members[similar])), shape=(m, m))
-    _, component = connected_components(graph, directed=False)
+    component = _confirm_links(unique_texts, leaders, members, similar, unsure[np.argsort(-agreement[unsure], kind="stable")],
+                               threshold=threshold, shingle_size=shingle_size)
     cluster = _first_position(component[exact_codes])
     params["lsh_bands"], params["lsh_rows"] = bands, rows
     return DuplicateClusters(ids, cluster, exact_group, normalized, params)
+
+
+def _confirm_links(texts: list[str], leaders: np.ndarray, members: np.ndarray, linked: np.ndarray, unsure: np.ndarray, *,
+                   threshold: float, shingle_size: int) -> np.ndarray:
+    """Connected components of the pairs ``linked`` plus the ``unsure`` pairs (most similar first)
+    whose exact Jaccard reaches ``threshold``.
+
+    Only the components matter, so an unsure pair whose texts are already connected is never
+    checked: the unsure pairs go in rounds of doubling size, each checked only where it would
+    join two components so far.
+    """
+    m = len(texts)
+    linked_left, linked_right = [leaders[linked]], [members[linked]]
+
+    def components() -> np.ndarray:
+        left, right = np.concatenate(linked_left), np.concatenate(linked_right)
+        graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(m, m))
+        return connected_components(graph, directed=False)[1]
+
+    component, batch = components(), 65536
+    while len(unsure):
+        unsure = unsure[component[leaders[unsure]] != component[members[unsure]]]
+        check, unsure = unsure[:batch], unsure[batch:]
+        if not len(check):
+            break
+        similar = exact_jaccard(texts, leaders[check], members[check], shingle_size=shingle_size) >= threshold - 1e-12
+        linked_left.append(leaders[check[similar]])
+        linked_right.append(members[check[similar]])
+        component, batch = components(), 2 * batch
+    return component
 
 
 def _bucket_pairs(keys: np.ndarray, sizes: np.ndarray, n_leaders: int) -> tuple[np.ndarray, np.ndarray]:
