@@ -11,7 +11,6 @@ from rensa import RMinHash
 
 from workbench._internal.text import (
     NORMALIZATION,
-    content_hash,
     lsh_bands,
     lsh_buckets,
     minhash_signatures,
@@ -130,14 +129,6 @@ def test_missing_texts_are_empty_and_a_series_keeps_its_index():
 def test_the_description_names_every_equivalence():
     for word in ("HTML", "NFKC", "Cf", "case", "URLs", "whitespace", "punctuation", "emoji", "TR39", "Fwd:"):
         assert word in NORMALIZATION
-
-
-def test_content_hash_is_equal_exactly_for_equal_normalised_text():
-    texts = ["Great video, thanks!", "great   VIDEO, thanks!\u200b", "Great video, thanks a lot", None, ""]
-    h = content_hash(normalize_text(texts))
-    assert h[0] == h[1] != h[2] and h[3] == h[4] and len(set(h)) == 3
-    with pytest.raises(TypeError, match=r"content_hash\(normalize_text\(texts\)\)"):
-        content_hash(texts)
 
 
 # --- shingles, MinHash, LSH ---------------------------------------------------------------

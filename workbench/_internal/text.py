@@ -14,7 +14,6 @@ table (UTS #39 skeletons), not a hand-kept list.
 from __future__ import annotations
 
 import functools
-import hashlib
 import html
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -36,9 +35,9 @@ NUM_PERM = 128
 #: while a missed one is a copy that slips through.
 LSH_WEIGHTS = (0.1, 0.9)
 
-# pyarrow storage whatever pandas' default string storage is: the patterns below use RE2's
-# Unicode classes (\p{Cf}, \p{Z}), which Python's re does not know.
-_STRING = pd.StringDtype("pyarrow", na_value=np.nan)
+#: The dtype of :func:`normalize_text`'s result. pyarrow storage whatever pandas' default string
+#: storage is: the patterns below use RE2's Unicode classes (\p{Cf}, \p{Z}), which Python's re does not know.
+NORMALIZED_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
 
 _HTML_TAG = r"(?i)</?[a-z][^>]*>"
 # Unicode "format" characters (category Cf): zero-width spaces and joiners, direction marks,
@@ -207,29 +206,10 @@ def normalize_text(texts) -> pd.Series:
         s = texts.astype(object)
     else:
         s = pd.Series(list(texts), dtype=object)
-    s = s.where(s.notna(), "").astype(str).astype(_STRING)
+    s = s.where(s.notna(), "").astype(str).astype(NORMALIZED_DTYPE)
     for _, step in NORMALIZATION_STEPS:
         s = step(s)
     return s
-
-
-def content_hash(normalized: pd.Series) -> np.ndarray:
-    """SHA-256 (hex) of each normalised text (the output of :func:`normalize_text`): equal
-    hashes mean the same text.
-
-    Takes normalised texts rather than normalising again, so a caller that needs both the
-    texts and their hashes normalises once.
-
-    Examples
-    --------
-    >>> a, b = content_hash(normalize_text(["Hello  World", "hello world"]))
-    >>> a == b
-    True
-    """
-    if not isinstance(normalized, pd.Series) or normalized.dtype != _STRING:
-        raise TypeError("content_hash takes the output of normalize_text (a Series of normalised texts); "
-                        "call content_hash(normalize_text(texts))")
-    return np.array([hashlib.sha256(t.encode("utf-8")).hexdigest() for t in normalized], dtype=object)
 
 
 # ----------------------------------------------------------------------------------------

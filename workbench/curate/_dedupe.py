@@ -116,6 +116,7 @@ def find_duplicates(
     random_state: int = 1,
     lsh_weights: tuple[float, float] = LSH_WEIGHTS,
     progress_bar: bool | None = None,
+    normalized: pd.Series | None = None,
 ) -> DuplicateClusters:
     """Cluster exact duplicates (after :func:`normalize_text`) and near clones.
 
@@ -158,6 +159,9 @@ def find_duplicates(
     progress_bar : bool or None
         Show a progress bar for the signatures; ``None`` shows one from
         ``PROGRESS_MIN_ROWS`` distinct texts.
+    normalized : Series of str, optional
+        ``texts`` already through :func:`normalize_text`, from a caller that has them (the
+        pipeline's filter steps), so they are not normalised again.
 
     Examples
     --------
@@ -170,7 +174,12 @@ def find_duplicates(
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
     if shingle_size < 1 or num_perm < 2:
         raise ValueError(f"need shingle_size >= 1 and num_perm >= 2, got {shingle_size} and {num_perm}")
-    normalized = normalize_text(texts)
+    if normalized is None:
+        normalized = normalize_text(texts)
+    elif len(normalized) != len(texts):
+        raise ValueError(f"normalized has {len(normalized)} texts but there are {len(texts)} texts")
+    else:
+        normalized = normalized.reset_index(drop=True)
     n = len(normalized)
     ids = _check_ids(ids, n, "texts")
     exact_codes, unique_texts = pd.factorize(normalized)
