@@ -11,6 +11,7 @@ from rensa import RMinHash
 
 from workbench._internal.text import (
     NORMALIZATION,
+    exact_jaccard,
     lsh_bands,
     lsh_buckets,
     minhash_signatures,
@@ -126,6 +127,15 @@ def test_missing_texts_are_empty_and_a_series_keeps_its_index():
         normalize_text("one text")
 
 
+def test_a_texts_normalised_form_does_not_depend_on_the_other_texts():
+    # the fast paths (ASCII rows, rows without a colon or a URL) and the row-by-row ones mixed in one batch
+    texts = ["Re: m0 I|1` www.Shop.COM/x?r=1", "mémé Re: 0 I 1", "Fwd: Ｍ ０ Ｉ", "plain m0I|`", "a: b", "αβγ m 0",
+             "Visit http://a.io/b", "no url. com", "ｍｍ 🎵 ", "", None]
+    batch = normalize_text(texts).tolist()
+    assert batch == [normalize_text([t]).iloc[0] for t in texts]
+    assert batch[0] == "rno ill shopcorn" and batch[3] == "plain rnoil"
+
+
 def test_the_description_names_every_equivalence():
     for word in ("HTML", "NFKC", "Cf", "case", "URLs", "whitespace", "punctuation", "emoji", "TR39", "Fwd:"):
         assert word in NORMALIZATION
@@ -175,6 +185,24 @@ def test_minhash_estimates_the_exact_jaccard_of_random_pairs():
     assert exact.min() < 0.5 < exact.max()  # the pairs span the range
     assert np.abs(estimate - exact).max() < 0.12  # about four standard errors at 256 permutations
     assert np.abs(estimate - exact).mean() < 0.03
+
+
+@pytest.mark.parametrize("size", [1, 3, 5, 12])
+def test_exact_jaccard_is_that_of_the_shingle_sets(size):
+    rng = np.random.default_rng(size)
+    ascii_texts = ["".join(rng.choice(list("abc de"), rng.integers(30, 60))) for _ in range(30)]
+    ascii_texts += [t[:20] + "x" + t[21:] for t in ascii_texts]  # near copies
+    # thousands of distinct characters: too many for one 63-bit number per shingle, renumbered on the way
+    wide = ["".join(map(chr, rng.integers(0x4E00, 0x4E00 + 20_000, 20))) for _ in range(30)]
+    wide += [t[:10] + "x" + t[11:] for t in wide[:10]] + ["\U0010FFFF" * 7, "hi", ""]
+    texts = ascii_texts + wide
+    left, right = rng.integers(0, len(texts), 400), rng.integers(0, len(texts), 400)
+    left[:40], right[:40] = np.r_[0:30, 60:70], np.r_[30:60, 90:100]  # each with its near copy
+    expected = [len(set(shingles(texts[a], size)) & set(shingles(texts[b], size)))
+                / len(set(shingles(texts[a], size)) | set(shingles(texts[b], size))) for a, b in zip(left, right)]
+    assert exact_jaccard(texts, left, right, shingle_size=size).tolist() == expected
+    assert min(expected) == 0 and max(expected) == 1 and any(0 < e < 1 for e in expected)
+    assert exact_jaccard(texts, left[:0], right[:0]).shape == (0,)
 
 
 def test_lsh_finds_a_planted_near_copy():
