@@ -187,8 +187,11 @@ def test_minhash_estimates_the_exact_jaccard_of_random_pairs():
     assert np.abs(estimate - exact).mean() < 0.03
 
 
-@pytest.mark.parametrize("size", [1, 3, 5, 12])
-def test_exact_jaccard_is_that_of_the_shingle_sets(size):
+@pytest.mark.parametrize("size, chunk_rows", [(1, 50_000), (3, 50_000), (5, 50_000), (5, 7), (12, 50_000), (12, 7)])
+def test_exact_jaccard_is_that_of_the_shingle_sets(size, chunk_rows, monkeypatch):
+    import workbench._internal.text as text
+
+    monkeypatch.setattr(text, "SHINGLE_CHUNK_ROWS", chunk_rows)  # 7: texts numbered in chunks, over one alphabet
     rng = np.random.default_rng(size)
     ascii_texts = ["".join(rng.choice(list("abc de"), rng.integers(30, 60))) for _ in range(30)]
     ascii_texts += [t[:20] + "x" + t[21:] for t in ascii_texts]  # near copies

@@ -337,77 +337,108 @@ def minhash_signatures(texts: Sequence[str], *, shingle_size: int = SHINGLE_SIZE
 EXACT_CHECK_MARGIN = 0.2
 
 
-#: Pairs whose shingle sets are intersected at once in :func:`exact_jaccard`: bounds its buffers
-#: (about 30 bytes per shingle of the pairs' texts) whatever the number of pairs.
+#: Pairs whose shingle sets are intersected at once in :func:`set_jaccard`: bounds its buffers whatever
+#: the number of pairs.
 JACCARD_CHUNK_PAIRS = 100_000
+#: Texts whose shingles are numbered at once in :func:`shingle_sets`: bounds its buffers (about 40 bytes
+#: per character) whatever the number of texts.
+SHINGLE_CHUNK_ROWS = 50_000
 
 
-def _shingle_keys(texts: Sequence[str], shingle_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Every shingle of every text as an int64 that equals another shingle's exactly when the two
-    shingles are the same string, and each text's start in the flat array (``n + 1`` offsets).
-
-    A shingle's code points are numbered by rank in the texts' alphabet (``K`` characters) and
-    the shingle is read as a number in base ``K``, which is injective. When the next digit would
-    overflow 63 bits (a large alphabet or long shingles), the numbers so far are first renumbered
-    densely (``pandas.factorize``), which keeps them injective.
-    """
+def _codes(texts: Sequence[str], shingle_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The code points of the texts padded as :func:`shingles` pads them, concatenated, and each text's length."""
     texts = [_pad(t, shingle_size) for t in texts]
-    n = len(texts)
-    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
-    codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
-    present = np.zeros(0x110000, dtype=bool)  # every code point: a lookup table, no sort
-    present[codes] = True
-    base = int(present.sum())
-    ranks = (np.cumsum(present) - 1)[codes]
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    return np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32), lengths
+
+
+def _shingle_keys(codes: np.ndarray, lengths: np.ndarray, ranks: np.ndarray, base: int,
+                  shingle_size: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Every shingle of every text as an int64 that equals another shingle's exactly when the two
+    shingles are the same string; each text's start in the flat array (``n + 1`` offsets); and a bound
+    of the numbers.
+
+    A shingle's code points are numbered by ``ranks`` (their rank in an alphabet of ``base``
+    characters) and the shingle is read as a number in that base, which is injective. When the next
+    digit would overflow 63 bits (a large alphabet or long shingles), the numbers so far are first
+    renumbered densely (``pandas.factorize``), which keeps them injective within this call only.
+    """
+    n = len(lengths)
     text_start = np.cumsum(lengths) - lengths
     n_shingles = lengths - shingle_size + 1
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(n_shingles, out=offsets[1:])
     positions = np.repeat(text_start - offsets[:-1], n_shingles) + np.arange(offsets[-1])
-    keys = ranks[positions].astype(np.int64)
+    digits = ranks[codes]
+    keys = digits[positions].astype(np.int64)
     bound = base  # every key is below it
     for offset in range(1, shingle_size):
         if bound > (2**63 - 1) // base:
             keys, uniques = pd.factorize(keys)
             bound = max(len(uniques), 1)
-        keys = keys * base + ranks[positions + offset]
+        keys = keys * base + digits[positions + offset]
         bound *= base
-    return keys, offsets
+    return keys, offsets, bound
+
+
+def shingle_sets(texts: Sequence[str], *, shingle_size: int = SHINGLE_SIZE):
+    """Each text's set of :func:`shingles` as a row of a sparse 0/1 matrix (CSR, sorted columns).
+
+    Shingles are numbered exactly, without hashing: equal columns for equal strings. Texts are
+    numbered ``SHINGLE_CHUNK_ROWS`` at a time over one alphabet, so the buffers stay bounded; only
+    when a shingle's digits in that alphabet would not fit in 63 bits are all texts numbered at once.
+    """
+    from scipy.sparse import csr_matrix, vstack
+
+    texts = texts if isinstance(texts, list) else list(texts)
+    present = np.zeros(0x110000, dtype=bool)  # every code point: a lookup table, no sort
+    for first in range(0, len(texts), SHINGLE_CHUNK_ROWS):
+        present[_codes(texts[first : first + SHINGLE_CHUNK_ROWS], shingle_size)[0]] = True
+    base = max(int(present.sum()), 1)
+    ranks = np.cumsum(present) - 1
+    chunk = SHINGLE_CHUNK_ROWS if base ** shingle_size <= 2**63 - 1 else max(len(texts), 1)
+    parts = []
+    for first in range(0, len(texts), chunk):
+        keys, offsets, bound = _shingle_keys(*_codes(texts[first : first + chunk], shingle_size), ranks, base, shingle_size)
+        # summing duplicates sorts each row and leaves each shingle once (values are counts, set back to 1)
+        part = csr_matrix((np.ones(len(keys), dtype=np.int8), keys, offsets), shape=(len(offsets) - 1, bound))
+        part.sum_duplicates()
+        part.data[:] = 1
+        parts.append(part)
+    if not parts:
+        return csr_matrix((0, 1), dtype=np.int8)
+    return vstack(parts, format="csr") if len(parts) > 1 else parts[0]
+
+
+def set_jaccard(sets, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Jaccard similarity of rows ``left[i]`` and ``right[i]`` of a 0/1 CSR matrix with sorted columns
+    (:func:`shingle_sets`): a pair's intersection is the elementwise product of its rows, in scipy's
+    compiled code, ``JACCARD_CHUNK_PAIRS`` pairs at a time."""
+    size = np.diff(sets.indptr)
+    out = np.empty(len(left))
+    for first in range(0, len(left), JACCARD_CHUNK_PAIRS):
+        a, b = left[first : first + JACCARD_CHUNK_PAIRS], right[first : first + JACCARD_CHUNK_PAIRS]
+        both = sets[a].multiply(sets[b]).tocsr()
+        # row sums by hand: scipy's sum(axis=1) multiplies by a dense vector as long as the columns
+        inter = np.add.reduceat(np.append(both.data, 0).astype(np.int64), both.indptr[:-1]) * (np.diff(both.indptr) > 0)
+        out[first : first + len(a)] = inter / (size[a] + size[b] - inter)
+    return out
 
 
 def exact_jaccard(texts: Sequence[str], left: np.ndarray, right: np.ndarray, *,
                   shingle_size: int = SHINGLE_SIZE) -> np.ndarray:
     """Exact Jaccard similarity of the shingle sets of ``texts[left[i]]`` and ``texts[right[i]]``.
 
-    In bulk: the shingles of the texts in any pair are numbered exactly (equal numbers for equal
-    strings, no hashing), each text's set becomes a row of a sparse matrix, and a pair's
-    intersection is the elementwise product of its two rows, all in scipy's compiled code; pairs
-    are processed ``JACCARD_CHUNK_PAIRS`` at a time. The same numbers as ``len(a & b) / len(a | b)``
+    In bulk: the sets of the texts in any pair (:func:`shingle_sets`, exact numbering, no hashing)
+    intersected pair by pair (:func:`set_jaccard`). The same numbers as ``len(a & b) / len(a | b)``
     of the two texts' :func:`shingles` sets.
     """
-    from scipy.sparse import csr_matrix
-
     left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
-    out = np.empty(len(left))
     if not len(left):
-        return out
+        return np.empty(0)
     involved, inverse = np.unique(np.concatenate([left, right]), return_inverse=True)
-    keys, offsets = _shingle_keys([texts[i] for i in involved.tolist()], shingle_size)
-    # one row per text, its shingle numbers as column indices; summing duplicates sorts each row
-    # and leaves each shingle once (values are counts, set back to 1)
-    sets = csr_matrix((np.ones(len(keys), dtype=np.int8), keys, offsets), shape=(len(involved), int(keys.max()) + 1))
-    del keys
-    sets.sum_duplicates()
-    sets.data[:] = 1
-    size = np.diff(sets.indptr)
-    a_all, b_all = inverse[: len(left)], inverse[len(left):]
-    for first in range(0, len(left), JACCARD_CHUNK_PAIRS):
-        a, b = a_all[first : first + JACCARD_CHUNK_PAIRS], b_all[first : first + JACCARD_CHUNK_PAIRS]
-        both = sets[a].multiply(sets[b]).tocsr()
-        # row sums by hand: scipy's sum(axis=1) multiplies by a dense vector as long as the columns
-        inter = np.add.reduceat(np.append(both.data, 0).astype(np.int64), both.indptr[:-1]) * (np.diff(both.indptr) > 0)
-        out[first : first + len(a)] = inter / (size[a] + size[b] - inter)
-    return out
+    sets = shingle_sets([texts[i] for i in involved.tolist()], shingle_size=shingle_size)
+    return set_jaccard(sets, inverse[: len(left)], inverse[len(left):])
 
 
 def lsh_bands(threshold: float, num_perm: int = NUM_PERM, weights: tuple[float, float] = LSH_WEIGHTS) -> tuple[int, int]:

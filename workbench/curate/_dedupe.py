@@ -19,9 +19,10 @@ from workbench._internal.text import (
     SHINGLE_SIZE,
     lsh_bands,
     lsh_buckets,
-    exact_jaccard,
     minhash_signatures,
     normalize_text,
+    set_jaccard,
+    shingle_sets,
 )
 from workbench.curate._funnel import (
     EXACT_DUPLICATE,
@@ -197,7 +198,8 @@ def find_duplicates(
     leaders, members = _bucket_pairs(keys, sizes, n_leaders=3)
     m = len(unique_texts)
     # a pair that shares several bands is checked once (a leader comes before its members)
-    pair = np.unique(leaders.astype(np.int64) * m + members)
+    pair = np.sort(leaders.astype(np.int64) * m + members)
+    pair = pair[np.r_[True, pair[1:] != pair[:-1]]] if len(pair) else pair  # numpy's hashed unique is slower here
     leaders, members = pair // m, pair % m
     del pair, keys
     agreement = np.empty(len(leaders))
@@ -225,6 +227,12 @@ def _confirm_links(texts: list[str], leaders: np.ndarray, members: np.ndarray, l
     """
     m = len(texts)
     linked_left, linked_right = [leaders[linked]], [members[linked]]
+    # the shingle sets of every text in an unsure pair, built once for all rounds
+    involved = np.sort(np.concatenate([leaders[unsure], members[unsure]]))
+    involved = involved[np.r_[True, involved[1:] != involved[:-1]]] if len(involved) else involved
+    row = np.full(m, -1, dtype=np.int64)
+    row[involved] = np.arange(len(involved))
+    sets = shingle_sets([texts[i] for i in involved.tolist()], shingle_size=shingle_size)
 
     def components() -> np.ndarray:
         left, right = np.concatenate(linked_left), np.concatenate(linked_right)
@@ -237,7 +245,7 @@ def _confirm_links(texts: list[str], leaders: np.ndarray, members: np.ndarray, l
         check, unsure = unsure[:batch], unsure[batch:]
         if not len(check):
             break
-        similar = exact_jaccard(texts, leaders[check], members[check], shingle_size=shingle_size) >= threshold - 1e-12
+        similar = set_jaccard(sets, row[leaders[check]], row[members[check]]) >= threshold - 1e-12
         linked_left.append(leaders[check[similar]])
         linked_right.append(members[check[similar]])
         component, batch = components(), 2 * batch
