@@ -130,7 +130,7 @@ def test_missing_texts_are_empty_and_a_series_keeps_its_index():
 def test_a_texts_normalised_form_does_not_depend_on_the_other_texts():
     # the fast paths (ASCII rows, rows without a colon or a URL) and the row-by-row ones mixed in one batch
     texts = ["Re: m0 I|1` www.Shop.COM/x?r=1", "mémé Re: 0 I 1", "Fwd: Ｍ ０ Ｉ", "plain m0I|`", "a: b", "αβγ m 0",
-             "Visit http://a.io/b", "no url. com", "ｍｍ 🎵 ", "", None]
+             "Visit http://a.io/b", "no url. com", "ｍｍ 🎵 ", "", None, " \u3000FWD :x", "are: no", "\u00a0re:RE: y"]
     batch = normalize_text(texts).tolist()
     assert batch == [normalize_text([t]).iloc[0] for t in texts]
     assert batch[0] == "rno ill shopcorn" and batch[3] == "plain rnoil"

@@ -87,12 +87,16 @@ def _urls_to_host(s: pd.Series) -> pd.Series:
     return s
 
 
+# What every match of _REPLY_PREFIX starts with, written for RE2 (its \s spelled out as _WHITESPACE's
+# class, which is Python's), so only the rows that may start with a prefix go through Python's re.
+_MAY_START_WITH_REPLY_PREFIX = r"(?i)^[\t-\r\x1c-\x1f\x85\p{Z}]*(?:fwd?|re)[\t-\r\x1c-\x1f\x85\p{Z}]*:"
+
+
 def _strip_reply_prefix(s: pd.Series) -> pd.Series:
-    # \s sends the pattern to Python's re row by row: only rows with a colon can match it
-    colon = s.str.contains(":", regex=False)
-    if colon.any():
+    candidates = s.str.contains(_MAY_START_WITH_REPLY_PREFIX, regex=True)
+    if candidates.any():
         s = s.copy()
-        s[colon] = s[colon].str.replace(_REPLY_PREFIX, "", regex=True)
+        s[candidates] = s[candidates].str.replace(_REPLY_PREFIX, "", regex=True)
     return s
 
 
