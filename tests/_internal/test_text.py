@@ -169,6 +169,20 @@ def test_signatures_do_not_depend_on_the_chunk_size():
     assert np.array_equal(minhash_signatures(texts, chunk_rows=5), minhash_signatures(texts))
 
 
+def test_signatures_leave_the_garbage_collector_as_they_found_it():
+    import gc
+
+    assert gc.isenabled()
+    minhash_signatures(["one text", "another"])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        minhash_signatures(["one text", "another"])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_minhash_estimates_the_exact_jaccard_of_random_pairs():
     rng = np.random.default_rng(0)
     words = np.array("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima".split())
