@@ -11,7 +11,7 @@ from rensa import RMinHash
 
 from workbench._internal.text import (
     NORMALIZATION,
-    content_hash,
+    exact_jaccard,
     lsh_bands,
     lsh_buckets,
     minhash_signatures,
@@ -127,17 +127,18 @@ def test_missing_texts_are_empty_and_a_series_keeps_its_index():
         normalize_text("one text")
 
 
+def test_a_texts_normalised_form_does_not_depend_on_the_other_texts():
+    # the fast paths (ASCII rows, rows without a colon or a URL) and the row-by-row ones mixed in one batch
+    texts = ["Re: m0 I|1` www.Shop.COM/x?r=1", "mémé Re: 0 I 1", "Fwd: Ｍ ０ Ｉ", "plain m0I|`", "a: b", "αβγ m 0",
+             "Visit http://a.io/b", "no url. com", "ｍｍ 🎵 ", "", None, " \u3000FWD :x", "are: no", "\u00a0re:RE: y"]
+    batch = normalize_text(texts).tolist()
+    assert batch == [normalize_text([t]).iloc[0] for t in texts]
+    assert batch[0] == "rno ill shopcorn" and batch[3] == "plain rnoil"
+
+
 def test_the_description_names_every_equivalence():
     for word in ("HTML", "NFKC", "Cf", "case", "URLs", "whitespace", "punctuation", "emoji", "TR39", "Fwd:"):
         assert word in NORMALIZATION
-
-
-def test_content_hash_is_equal_exactly_for_equal_normalised_text():
-    texts = ["Great video, thanks!", "great   VIDEO, thanks!\u200b", "Great video, thanks a lot", None, ""]
-    h = content_hash(normalize_text(texts))
-    assert h[0] == h[1] != h[2] and h[3] == h[4] and len(set(h)) == 3
-    with pytest.raises(TypeError, match=r"content_hash\(normalize_text\(texts\)\)"):
-        content_hash(texts)
 
 
 # --- shingles, MinHash, LSH ---------------------------------------------------------------
@@ -168,6 +169,20 @@ def test_signatures_do_not_depend_on_the_chunk_size():
     assert np.array_equal(minhash_signatures(texts, chunk_rows=5), minhash_signatures(texts))
 
 
+def test_signatures_leave_the_garbage_collector_as_they_found_it():
+    import gc
+
+    assert gc.isenabled()
+    minhash_signatures(["one text", "another"])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        minhash_signatures(["one text", "another"])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_minhash_estimates_the_exact_jaccard_of_random_pairs():
     rng = np.random.default_rng(0)
     words = np.array("alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima".split())
@@ -184,6 +199,27 @@ def test_minhash_estimates_the_exact_jaccard_of_random_pairs():
     assert exact.min() < 0.5 < exact.max()  # the pairs span the range
     assert np.abs(estimate - exact).max() < 0.12  # about four standard errors at 256 permutations
     assert np.abs(estimate - exact).mean() < 0.03
+
+
+@pytest.mark.parametrize("size, chunk_rows", [(1, 50_000), (3, 50_000), (5, 50_000), (5, 7), (12, 50_000), (12, 7)])
+def test_exact_jaccard_is_that_of_the_shingle_sets(size, chunk_rows, monkeypatch):
+    import workbench._internal.text as text
+
+    monkeypatch.setattr(text, "SHINGLE_CHUNK_ROWS", chunk_rows)  # 7: texts numbered in chunks, over one alphabet
+    rng = np.random.default_rng(size)
+    ascii_texts = ["".join(rng.choice(list("abc de"), rng.integers(30, 60))) for _ in range(30)]
+    ascii_texts += [t[:20] + "x" + t[21:] for t in ascii_texts]  # near copies
+    # thousands of distinct characters: too many for one 63-bit number per shingle, renumbered on the way
+    wide = ["".join(map(chr, rng.integers(0x4E00, 0x4E00 + 20_000, 20))) for _ in range(30)]
+    wide += [t[:10] + "x" + t[11:] for t in wide[:10]] + ["\U0010FFFF" * 7, "hi", ""]
+    texts = ascii_texts + wide
+    left, right = rng.integers(0, len(texts), 400), rng.integers(0, len(texts), 400)
+    left[:40], right[:40] = np.r_[0:30, 60:70], np.r_[30:60, 90:100]  # each with its near copy
+    expected = [len(set(shingles(texts[a], size)) & set(shingles(texts[b], size)))
+                / len(set(shingles(texts[a], size)) | set(shingles(texts[b], size))) for a, b in zip(left, right)]
+    assert exact_jaccard(texts, left, right, shingle_size=size).tolist() == expected
+    assert min(expected) == 0 and max(expected) == 1 and any(0 < e < 1 for e in expected)
+    assert exact_jaccard(texts, left[:0], right[:0]).shape == (0,)
 
 
 def test_lsh_finds_a_planted_near_copy():

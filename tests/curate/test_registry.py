@@ -1,4 +1,6 @@
 """The filter-step registry: one object per step, parameters checked with the key named, steps run under their names."""
+import importlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,6 +19,7 @@ from workbench.curate import (
     curate,
     exclude,
     filter_step,
+    normalize_text,
     run_filter_steps,
 )
 from workbench.evaluate import check_leakage
@@ -57,6 +60,17 @@ def test_protected_duplicates_finds_what_the_leakage_check_calls_exact(context):
     step = FILTER_STEPS[PROTECTED_DUPLICATES_STEP](context, rows)
     exact = check_leakage(context.pool, context.protected, near=False)
     assert step.removed_ids[step.reasons[~step.kept][0]].tolist() == [str(i) for i in exact.leaked_ids] == ["14"]
+
+
+def test_each_text_is_normalised_once_for_all_steps(context, monkeypatch):
+    registry = importlib.import_module("workbench.curate._registry")  # workbench.curate is also a function
+    calls = []
+    monkeypatch.setattr(registry, "normalize_text", lambda texts: calls.append(len(texts)) or normalize_text(texts))
+    funnel = run_filter_steps(context, [("uncovered", {}), ("protected_duplicates", {}), ("near_duplicates", {"threshold": 0.5})])
+    assert calls == [4]  # the four covered rows, once, though two steps compared them
+    assert funnel.kept_ids.tolist() == ["11", "12"]
+    assert context.normalized(np.array([4, 0])).tolist() == ["watch rny video", "buy cheap pills now"]  # TR39 skeletons
+    assert calls == [4]
 
 
 def test_the_confidence_name_is_the_one_curate_and_the_explorer_use(context):

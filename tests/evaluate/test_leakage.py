@@ -138,3 +138,15 @@ def test_near_duplicate_matches_agree_with_brute_force(youtube):
              if len(a & b) / len(a | b) >= 0.7}
     assert found <= truth and len(truth) > 100
     assert len(found) >= 0.95 * len(truth)
+
+
+def test_given_normalised_texts_are_used_as_they_are(protected):
+    from workbench.curate import normalize_text
+
+    train = pd.DataFrame({"example_id": ["a", "b"], "text": ["lol", "Check out my channel for free gift cards now!!"]})
+    report = check_leakage(train, protected, normalized=normalize_text(train["text"]))
+    assert report.leaked_ids == check_leakage(train, protected).leaked_ids == ["a", "b"]
+    # the check trusts what it is given: other normalised texts, other matches
+    assert check_leakage(train, protected, normalized=pd.Series(["great video thanks", "x"])).leaked_ids == ["a"]
+    with pytest.raises(ValueError, match="normalized has 1 texts but train has 2 rows"):
+        check_leakage(train, protected, normalized=pd.Series(["lol"]))

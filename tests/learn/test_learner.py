@@ -261,3 +261,25 @@ def test_large_tables_train_chunk_by_chunk_as_well_as_all_at_once(soft, monkeypa
     accuracy = {name: (model.predict(test["text"]) == ds.gold("test")).mean()
                 for name, model in (("at_once", at_once), ("in_chunks", in_chunks))}
     assert accuracy["at_once"] > 0.85 and accuracy["in_chunks"] >= accuracy["at_once"] - 0.02, accuracy  # no worse
+
+
+def test_large_corpora_hash_their_features_as_well_as_a_vocabulary(monkeypatch):
+    import workbench.learn._learner as learner
+    from workbench.data import load_youtube_spam
+    from workbench.learn import hashed_tfidf_vectorizer
+
+    ds = load_youtube_spam()
+    train, test = ds["train"], ds["test"]
+    with_vocabulary = train_end_model(train["text"], one_hot(ds.gold("train"), 2))
+    monkeypatch.setattr(learner, "VOCABULARY_MAX_ROWS", 1000)  # the 1,586 rows count as a large corpus
+    hashed = train_end_model(train["text"], one_hot(ds.gold("train"), 2))
+    assert "vocabulary_" in vars(with_vocabulary["features"]) and [n for n, _ in hashed["features"].steps] == [
+        "counts", "seen", "tfidf"]
+    accuracy = {name: (model.predict(test["text"]) == ds.gold("test")).mean()
+                for name, model in (("vocabulary", with_vocabulary), ("hashed", hashed))}
+    assert accuracy["vocabulary"] > 0.85 and accuracy["hashed"] >= accuracy["vocabulary"] - 0.02, accuracy
+    # only the columns seen in training are features: a text of unseen words has none
+    features = hashed_tfidf_vectorizer().fit(["buy cheap pills", "nice song"])
+    X = features.transform(["buy cheap pills", "zzz qqq", "nice song"])
+    assert X.shape == (3, 5 + 3) and X.dtype == np.float32 and X[1].nnz == 0
+    assert np.allclose(X.multiply(X).sum(axis=1).A1, [1, 0, 1])  # l2-normalised rows, as tfidf_vectorizer's

@@ -14,7 +14,7 @@ table (UTS #39 skeletons), not a hand-kept list.
 from __future__ import annotations
 
 import functools
-import hashlib
+import gc
 import html
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -36,9 +36,9 @@ NUM_PERM = 128
 #: while a missed one is a copy that slips through.
 LSH_WEIGHTS = (0.1, 0.9)
 
-# pyarrow storage whatever pandas' default string storage is: the patterns below use RE2's
-# Unicode classes (\p{Cf}, \p{Z}), which Python's re does not know.
-_STRING = pd.StringDtype("pyarrow", na_value=np.nan)
+#: The dtype of :func:`normalize_text`'s result. pyarrow storage whatever pandas' default string
+#: storage is: the patterns below use RE2's Unicode classes (\p{Cf}, \p{Z}), which Python's re does not know.
+NORMALIZED_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
 
 _HTML_TAG = r"(?i)</?[a-z][^>]*>"
 # Unicode "format" characters (category Cf): zero-width spaces and joiners, direction marks,
@@ -74,12 +74,31 @@ def _fold_compatibility(s: pd.Series) -> pd.Series:
     return s.str.replace(_FORMAT, "", regex=True).str.normalize("NFKC")
 
 
+# What every match of _URL contains: a scheme, "www." or a dot before a top-level domain. RE2 runs
+# it (no \b, \s or \w, for which pandas falls back to Python's re), so only the rows that may
+# hold a URL go through _URL row by row.
+_MAY_HOLD_URL = r"(?i)https?://|www\.|\.(?:com|net|org|io|ly|co|tv|me|info|biz|us|uk|de|ru|be)"
+
+
 def _urls_to_host(s: pd.Series) -> pd.Series:
-    return s.str.replace(_URL, r" \1\2 ", regex=True)  # one of the two host groups is empty
+    candidates = s.str.contains(_MAY_HOLD_URL, regex=True)
+    if candidates.any():
+        s = s.copy()
+        s[candidates] = s[candidates].str.replace(_URL, r" \1\2 ", regex=True)  # one of the two host groups is empty
+    return s
+
+
+# What every match of _REPLY_PREFIX starts with, written for RE2 (its \s spelled out as _WHITESPACE's
+# class, which is Python's), so only the rows that may start with a prefix go through Python's re.
+_MAY_START_WITH_REPLY_PREFIX = r"(?i)^[\t-\r\x1c-\x1f\x85\p{Z}]*(?:fwd?|re)[\t-\r\x1c-\x1f\x85\p{Z}]*:"
 
 
 def _strip_reply_prefix(s: pd.Series) -> pd.Series:
-    return s.str.replace(_REPLY_PREFIX, "", regex=True)
+    candidates = s.str.contains(_MAY_START_WITH_REPLY_PREFIX, regex=True)
+    if candidates.any():
+        s = s.copy()
+        s[candidates] = s[candidates].str.replace(_REPLY_PREFIX, "", regex=True)
+    return s
 
 
 @functools.cache
@@ -103,9 +122,28 @@ def _confusables_table() -> dict[int, str]:
     return table
 
 
+@functools.cache
+def _ascii_confusables() -> tuple[tuple[str, str], ...]:
+    """The confusables table's ASCII sources, whose prototypes are no sources themselves (checked),
+    so that replacing them one after the other maps them as one ``str.translate`` does."""
+    table = _confusables_table()
+    pairs = tuple((chr(code), prototype) for code, prototype in sorted(table.items()) if code < 128)
+    assert not any(ord(c) in table for _, prototype in pairs for c in prototype)
+    return pairs
+
+
 def _skeleton(s: pd.Series) -> pd.Series:
     # TR39: skeleton(X) = NFD(map(NFD(X))); composed again (NFC) so that accents stay one character.
-    return s.str.normalize("NFD").str.translate(_confusables_table()).str.normalize("NFC")
+    # On ASCII rows (most) both normalisations do nothing, so the map is the table's few ASCII
+    # entries as vectorised replacements; only the other rows are translated row by row.
+    ascii_rows = s.str.isascii()
+    out = s
+    for source, prototype in _ascii_confusables():
+        out = out.str.replace(source, prototype, regex=False)
+    if not ascii_rows.all():
+        out = out.copy()
+        out[~ascii_rows] = s[~ascii_rows].str.normalize("NFD").str.translate(_confusables_table()).str.normalize("NFC")
+    return out
 
 
 def _fold_case_and_confusables(s: pd.Series) -> pd.Series:
@@ -173,29 +211,10 @@ def normalize_text(texts) -> pd.Series:
         s = texts.astype(object)
     else:
         s = pd.Series(list(texts), dtype=object)
-    s = s.where(s.notna(), "").astype(str).astype(_STRING)
+    s = s.where(s.notna(), "").astype(str).astype(NORMALIZED_DTYPE)
     for _, step in NORMALIZATION_STEPS:
         s = step(s)
     return s
-
-
-def content_hash(normalized: pd.Series) -> np.ndarray:
-    """SHA-256 (hex) of each normalised text (the output of :func:`normalize_text`): equal
-    hashes mean the same text.
-
-    Takes normalised texts rather than normalising again, so a caller that needs both the
-    texts and their hashes normalises once.
-
-    Examples
-    --------
-    >>> a, b = content_hash(normalize_text(["Hello  World", "hello world"]))
-    >>> a == b
-    True
-    """
-    if not isinstance(normalized, pd.Series) or normalized.dtype != _STRING:
-        raise TypeError("content_hash takes the output of normalize_text (a Series of normalised texts); "
-                        "call content_hash(normalize_text(texts))")
-    return np.array([hashlib.sha256(t.encode("utf-8")).hexdigest() for t in normalized], dtype=object)
 
 
 # ----------------------------------------------------------------------------------------
@@ -307,13 +326,22 @@ def minhash_signatures(texts: Sequence[str], *, shingle_size: int = SHINGLE_SIZE
     n = len(texts)
     show = progress_bar if progress_bar is not None else n >= PROGRESS_MIN_ROWS
     signatures = np.empty((n, num_perm), dtype=np.uint32)
-    with tqdm(total=n, desc="MinHash signatures", unit="text", unit_scale=True, leave=False, disable=not show) as bar:
-        for first in range(0, n, chunk_rows):
-            last = min(first + chunk_rows, n)
-            hashes, offsets = _shingle_hashes(texts[first:last], shingle_size)
-            digests = RMinHash.digest_matrix_from_flat_token_hashes(hashes, offsets, num_perm, int(random_state))
-            signatures[first:last] = digests.to_rows()
-            bar.update(last - first)
+    # rensa hands the digests over as one Python list per text: those allocations would set off the
+    # cyclic garbage collector again and again, each time walking every live object of the process
+    # (at a million texts, a fifth of the time or more); they make no cycles, so it waits until the end
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        with tqdm(total=n, desc="MinHash signatures", unit="text", unit_scale=True, leave=False, disable=not show) as bar:
+            for first in range(0, n, chunk_rows):
+                last = min(first + chunk_rows, n)
+                hashes, offsets = _shingle_hashes(texts[first:last], shingle_size)
+                digests = RMinHash.digest_matrix_from_flat_token_hashes(hashes, offsets, num_perm, int(random_state))
+                signatures[first:last] = digests.to_rows()
+                bar.update(last - first)
+    finally:
+        if collecting:
+            gc.enable()
     return signatures
 
 
@@ -323,23 +351,108 @@ def minhash_signatures(texts: Sequence[str], *, shingle_size: int = SHINGLE_SIZE
 EXACT_CHECK_MARGIN = 0.2
 
 
+#: Pairs whose shingle sets are intersected at once in :func:`set_jaccard`: bounds its buffers whatever
+#: the number of pairs.
+JACCARD_CHUNK_PAIRS = 100_000
+#: Texts whose shingles are numbered at once in :func:`shingle_sets`: bounds its buffers (about 40 bytes
+#: per character) whatever the number of texts.
+SHINGLE_CHUNK_ROWS = 50_000
+
+
+def _codes(texts: Sequence[str], shingle_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The code points of the texts padded as :func:`shingles` pads them, concatenated, and each text's length."""
+    texts = [_pad(t, shingle_size) for t in texts]
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    return np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32), lengths
+
+
+def _shingle_keys(codes: np.ndarray, lengths: np.ndarray, ranks: np.ndarray, base: int,
+                  shingle_size: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Every shingle of every text as an int64 that equals another shingle's exactly when the two
+    shingles are the same string; each text's start in the flat array (``n + 1`` offsets); and a bound
+    of the numbers.
+
+    A shingle's code points are numbered by ``ranks`` (their rank in an alphabet of ``base``
+    characters) and the shingle is read as a number in that base, which is injective. When the next
+    digit would overflow 63 bits (a large alphabet or long shingles), the numbers so far are first
+    renumbered densely (``pandas.factorize``), which keeps them injective within this call only.
+    """
+    n = len(lengths)
+    text_start = np.cumsum(lengths) - lengths
+    n_shingles = lengths - shingle_size + 1
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(n_shingles, out=offsets[1:])
+    positions = np.repeat(text_start - offsets[:-1], n_shingles) + np.arange(offsets[-1])
+    digits = ranks[codes]
+    keys = digits[positions].astype(np.int64)
+    bound = base  # every key is below it
+    for offset in range(1, shingle_size):
+        if bound > (2**63 - 1) // base:
+            keys, uniques = pd.factorize(keys)
+            bound = max(len(uniques), 1)
+        keys = keys * base + digits[positions + offset]
+        bound *= base
+    return keys, offsets, bound
+
+
+def shingle_sets(texts: Sequence[str], *, shingle_size: int = SHINGLE_SIZE):
+    """Each text's set of :func:`shingles` as a row of a sparse 0/1 matrix (CSR, sorted columns).
+
+    Shingles are numbered exactly, without hashing: equal columns for equal strings. Texts are
+    numbered ``SHINGLE_CHUNK_ROWS`` at a time over one alphabet, so the buffers stay bounded; only
+    when a shingle's digits in that alphabet would not fit in 63 bits are all texts numbered at once.
+    """
+    from scipy.sparse import csr_matrix, vstack
+
+    texts = texts if isinstance(texts, list) else list(texts)
+    present = np.zeros(0x110000, dtype=bool)  # every code point: a lookup table, no sort
+    for first in range(0, len(texts), SHINGLE_CHUNK_ROWS):
+        present[_codes(texts[first : first + SHINGLE_CHUNK_ROWS], shingle_size)[0]] = True
+    base = max(int(present.sum()), 1)
+    ranks = np.cumsum(present) - 1
+    chunk = SHINGLE_CHUNK_ROWS if base ** shingle_size <= 2**63 - 1 else max(len(texts), 1)
+    parts = []
+    for first in range(0, len(texts), chunk):
+        keys, offsets, bound = _shingle_keys(*_codes(texts[first : first + chunk], shingle_size), ranks, base, shingle_size)
+        # summing duplicates sorts each row and leaves each shingle once (values are counts, set back to 1)
+        part = csr_matrix((np.ones(len(keys), dtype=np.int8), keys, offsets), shape=(len(offsets) - 1, bound))
+        part.sum_duplicates()
+        part.data[:] = 1
+        parts.append(part)
+    if not parts:
+        return csr_matrix((0, 1), dtype=np.int8)
+    return vstack(parts, format="csr") if len(parts) > 1 else parts[0]
+
+
+def set_jaccard(sets, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Jaccard similarity of rows ``left[i]`` and ``right[i]`` of a 0/1 CSR matrix with sorted columns
+    (:func:`shingle_sets`): a pair's intersection is the elementwise product of its rows, in scipy's
+    compiled code, ``JACCARD_CHUNK_PAIRS`` pairs at a time."""
+    size = np.diff(sets.indptr)
+    out = np.empty(len(left))
+    for first in range(0, len(left), JACCARD_CHUNK_PAIRS):
+        a, b = left[first : first + JACCARD_CHUNK_PAIRS], right[first : first + JACCARD_CHUNK_PAIRS]
+        both = sets[a].multiply(sets[b]).tocsr()
+        # row sums by hand: scipy's sum(axis=1) multiplies by a dense vector as long as the columns
+        inter = np.add.reduceat(np.append(both.data, 0).astype(np.int64), both.indptr[:-1]) * (np.diff(both.indptr) > 0)
+        out[first : first + len(a)] = inter / (size[a] + size[b] - inter)
+    return out
+
+
 def exact_jaccard(texts: Sequence[str], left: np.ndarray, right: np.ndarray, *,
                   shingle_size: int = SHINGLE_SIZE) -> np.ndarray:
     """Exact Jaccard similarity of the shingle sets of ``texts[left[i]]`` and ``texts[right[i]]``.
 
-    Each text's shingle set is built once, however many pairs it is in.
+    In bulk: the sets of the texts in any pair (:func:`shingle_sets`, exact numbering, no hashing)
+    intersected pair by pair (:func:`set_jaccard`). The same numbers as ``len(a & b) / len(a | b)``
+    of the two texts' :func:`shingles` sets.
     """
-    sets: dict[int, set[str]] = {}
-    out = np.empty(len(left))
-    for i, (a, b) in enumerate(zip(left.tolist(), right.tolist())):
-        sa = sets.get(a)
-        if sa is None:
-            sa = sets[a] = set(shingles(texts[a], shingle_size))
-        sb = sets.get(b)
-        if sb is None:
-            sb = sets[b] = set(shingles(texts[b], shingle_size))
-        out[i] = len(sa & sb) / len(sa | sb)
-    return out
+    left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
+    if not len(left):
+        return np.empty(0)
+    involved, inverse = np.unique(np.concatenate([left, right]), return_inverse=True)
+    sets = shingle_sets([texts[i] for i in involved.tolist()], shingle_size=shingle_size)
+    return set_jaccard(sets, inverse[: len(left)], inverse[len(left):])
 
 
 def lsh_bands(threshold: float, num_perm: int = NUM_PERM, weights: tuple[float, float] = LSH_WEIGHTS) -> tuple[int, int]:

@@ -19,9 +19,10 @@ from workbench._internal.text import (
     SHINGLE_SIZE,
     lsh_bands,
     lsh_buckets,
-    exact_jaccard,
     minhash_signatures,
     normalize_text,
+    set_jaccard,
+    shingle_sets,
 )
 from workbench.curate._funnel import (
     EXACT_DUPLICATE,
@@ -116,6 +117,7 @@ def find_duplicates(
     random_state: int = 1,
     lsh_weights: tuple[float, float] = LSH_WEIGHTS,
     progress_bar: bool | None = None,
+    normalized: pd.Series | None = None,
 ) -> DuplicateClusters:
     """Cluster exact duplicates (after :func:`normalize_text`) and near clones.
 
@@ -158,6 +160,9 @@ def find_duplicates(
     progress_bar : bool or None
         Show a progress bar for the signatures; ``None`` shows one from
         ``PROGRESS_MIN_ROWS`` distinct texts.
+    normalized : Series of str, optional
+        ``texts`` already through :func:`normalize_text`, from a caller that has them (the
+        pipeline's filter steps), so they are not normalised again.
 
     Examples
     --------
@@ -170,7 +175,12 @@ def find_duplicates(
         raise ValueError(f"threshold must be in (0, 1], got {threshold}")
     if shingle_size < 1 or num_perm < 2:
         raise ValueError(f"need shingle_size >= 1 and num_perm >= 2, got {shingle_size} and {num_perm}")
-    normalized = normalize_text(texts)
+    if normalized is None:
+        normalized = normalize_text(texts)
+    elif len(normalized) != len(texts):
+        raise ValueError(f"normalized has {len(normalized)} texts but there are {len(texts)} texts")
+    else:
+        normalized = normalized.reset_index(drop=True)
     n = len(normalized)
     ids = _check_ids(ids, n, "texts")
     exact_codes, unique_texts = pd.factorize(normalized)
@@ -186,6 +196,12 @@ def find_duplicates(
     bands, rows = lsh_bands(threshold, num_perm, tuple(lsh_weights))
     keys, sizes = lsh_buckets(signatures, bands, rows)
     leaders, members = _bucket_pairs(keys, sizes, n_leaders=3)
+    m = len(unique_texts)
+    # a pair that shares several bands is checked once (a leader comes before its members)
+    pair = np.sort(leaders.astype(np.int64) * m + members)
+    pair = pair[np.r_[True, pair[1:] != pair[:-1]]] if len(pair) else pair  # numpy's hashed unique is slower here
+    leaders, members = pair // m, pair % m
+    del pair, keys
     agreement = np.empty(len(leaders))
     for lo in range(0, len(leaders), 65536):
         hi = lo + 65536
@@ -193,14 +209,47 @@ def find_duplicates(
     del signatures
     similar = agreement >= threshold + EXACT_CHECK_MARGIN
     unsure = np.flatnonzero(np.abs(agreement - threshold) < EXACT_CHECK_MARGIN)
-    similar[unsure] = exact_jaccard(unique_texts, leaders[unsure], members[unsure],
-                                    shingle_size=shingle_size) >= threshold - 1e-12
-    m = len(unique_texts)
-    graph = coo_matrix((np.ones(similar.sum()), (leaders[similar], members[similar])), shape=(m, m))
-    _, component = connected_components(graph, directed=False)
+    component = _confirm_links(unique_texts, leaders, members, similar, unsure[np.argsort(-agreement[unsure], kind="stable")],
+                               threshold=threshold, shingle_size=shingle_size)
     cluster = _first_position(component[exact_codes])
     params["lsh_bands"], params["lsh_rows"] = bands, rows
     return DuplicateClusters(ids, cluster, exact_group, normalized, params)
+
+
+def _confirm_links(texts: list[str], leaders: np.ndarray, members: np.ndarray, linked: np.ndarray, unsure: np.ndarray, *,
+                   threshold: float, shingle_size: int) -> np.ndarray:
+    """Connected components of the pairs ``linked`` plus the ``unsure`` pairs (most similar first)
+    whose exact Jaccard reaches ``threshold``.
+
+    Only the components matter, so an unsure pair whose texts are already connected is never
+    checked: the unsure pairs go in rounds of doubling size, each checked only where it would
+    join two components so far.
+    """
+    m = len(texts)
+    linked_left, linked_right = [leaders[linked]], [members[linked]]
+    # the shingle sets of every text in an unsure pair, built once for all rounds
+    involved = np.sort(np.concatenate([leaders[unsure], members[unsure]]))
+    involved = involved[np.r_[True, involved[1:] != involved[:-1]]] if len(involved) else involved
+    row = np.full(m, -1, dtype=np.int64)
+    row[involved] = np.arange(len(involved))
+    sets = shingle_sets([texts[i] for i in involved.tolist()], shingle_size=shingle_size)
+
+    def components() -> np.ndarray:
+        left, right = np.concatenate(linked_left), np.concatenate(linked_right)
+        graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(m, m))
+        return connected_components(graph, directed=False)[1]
+
+    component, batch = components(), 65536
+    while len(unsure):
+        unsure = unsure[component[leaders[unsure]] != component[members[unsure]]]
+        check, unsure = unsure[:batch], unsure[batch:]
+        if not len(check):
+            break
+        similar = set_jaccard(sets, row[leaders[check]], row[members[check]]) >= threshold - 1e-12
+        linked_left.append(leaders[check[similar]])
+        linked_right.append(members[check[similar]])
+        component, batch = components(), 2 * batch
+    return component
 
 
 def _bucket_pairs(keys: np.ndarray, sizes: np.ndarray, n_leaders: int) -> tuple[np.ndarray, np.ndarray]:

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from workbench._internal.registry import Registry
+from workbench._internal.text import NORMALIZED_DTYPE, normalize_text
 from workbench._internal.validation import check_label_matrix, check_proba, covered
 from workbench.curate._confidence import confidence_filter
 from workbench.curate._dedupe import drop_duplicates, find_duplicates
@@ -128,6 +129,9 @@ class FilterContext:
         The pool's ``example_id`` values as strings (the funnel's ids).
     texts : Series
         The pool's texts (``texts[rows]`` selects by position).
+
+    :meth:`normalized` gives the texts through :func:`~workbench.curate.normalize_text`, each
+    row normalised once however many steps compare texts.
     """
 
     pool: pd.DataFrame
@@ -139,6 +143,7 @@ class FilterContext:
     disagreement: np.ndarray | None = None
     ids: np.ndarray = field(init=False, repr=False)
     texts: pd.Series = field(init=False, repr=False)
+    _normalized: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self):
         for column in (ID_COLUMN, TEXT_COLUMN):
@@ -157,6 +162,16 @@ class FilterContext:
             object.__setattr__(self, "disagreement", score)
         object.__setattr__(self, "ids", self.pool[ID_COLUMN].astype(str).to_numpy())
         object.__setattr__(self, "texts", self.pool[TEXT_COLUMN].reset_index(drop=True))
+        object.__setattr__(self, "_normalized", np.full(len(self.pool), None, dtype=object))  # None: not yet
+
+    def normalized(self, rows: np.ndarray) -> pd.Series:
+        """The normalised texts of ``rows`` (positions), as :func:`~workbench.curate.normalize_text`
+        gives them; each row is normalised the first time a step asks for it."""
+        rows = np.asarray(rows)
+        missing = rows[pd.isna(self._normalized[rows])]
+        if len(missing):
+            self._normalized[missing] = normalize_text(self.texts.iloc[missing]).to_numpy(dtype=object)
+        return pd.Series(self._normalized[rows], dtype=NORMALIZED_DTYPE)
 
     def votes(self, step: str) -> np.ndarray:
         """The LF votes ``L``, or an error naming ``step`` when there are none (a generator without LFs)."""
@@ -268,7 +283,8 @@ def protected_duplicates(context: FilterContext, rows: np.ndarray) -> FilterStep
     if not context.protected:
         raise ValueError(f"the {PROTECTED_DUPLICATES_STEP} filter step needs the protected splits (FilterContext.protected)")
     ids = context.ids[rows]
-    leaked = check_leakage(context.pool.iloc[rows], context.protected, near=False).leaked
+    leaked = check_leakage(context.pool.iloc[rows], context.protected, near=False,
+                           normalized=context.normalized(rows)).leaked
     return exclude(ids, ids[leaked], "same text as a protected (dev/valid/test/canary) row", name=PROTECTED_DUPLICATES_STEP)
 
 
@@ -278,7 +294,7 @@ def near_duplicates(context: FilterContext, rows: np.ndarray, *, threshold: floa
     """Clusters of (near) copies within the pool: the most confident row of each is kept."""
     ids = context.ids[rows]
     clusters = find_duplicates(context.texts.iloc[rows].to_numpy(), ids=ids, threshold=threshold,
-                               progress_bar=context.progress_bar)
+                               progress_bar=context.progress_bar, normalized=context.normalized(rows))
     step = drop_duplicates(clusters, ids=ids, priority=context.proba[rows].max(axis=1))
     # drop_duplicates names its step for curate(); this registered step reports under its own name
     return dataclasses.replace(step, name=NEAR_DUPLICATES_STEP)

@@ -26,7 +26,9 @@ re_views = regex_lf("re_views", r"\b(?:\d+\s*(?:billion|million|m|b)\b|views?)",
 @vectorized_lf(labels=[HAM])
 def short_comment(df):
     """Very short comments ("lol", "so good") are rarely spam."""
-    return np.where(df["text"].str.split().str.len() < 5, HAM, ABSTAIN)
+    # words counted as runs of non-space characters (str.split()'s words) without building a list of
+    # words per row: at a million rows those lists alone took more than a gigabyte
+    return np.where(df["text"].str.count(r"\S+") < 5, HAM, ABSTAIN)
 
 
 @labeling_function()

@@ -19,14 +19,14 @@ from workbench._internal.jsonsafe import json_safe
 from workbench._internal.progress import PROGRESS_MIN_ROWS
 from workbench._internal.text import (
     NORMALIZATION,
+    NORMALIZED_DTYPE,
     NUM_PERM,
     SHINGLE_SIZE,
-    content_hash,
+    exact_jaccard,
     lsh_bands,
     lsh_buckets,
     minhash_signatures,
     normalize_text,
-    shingles,
 )
 from workbench.data._dataset import (
     ID_COLUMN,
@@ -186,17 +186,13 @@ def _near_duplicate_pairs(train_norm: pd.Series, protected_norm: pd.Series, thre
     is_prot = members["text"] < len(prot_unique)
     candidates = members[is_prot].merge(members[~is_prot], on="bucket", suffixes=("_p", "_t"))
     candidates = candidates[["text_p", "text_t"]].drop_duplicates()
-    shingle_sets: dict[int, set[str]] = {}
-    confirmed = []
-    for p, t in zip(candidates["text_p"].to_numpy(), candidates["text_t"].to_numpy()):
-        a = shingle_sets.setdefault(p, set(shingles(texts[p])))
-        b = shingle_sets.setdefault(t, set(shingles(texts[t])))
-        jac = len(a & b) / len(a | b)
-        if jac >= threshold:
-            confirmed.append((t - len(prot_unique), p, jac))
-    if not confirmed:
+    p, t = candidates["text_p"].to_numpy(), candidates["text_t"].to_numpy()
+    jaccard = exact_jaccard(texts, p, t)
+    confirmed = jaccard >= threshold
+    if not confirmed.any():
         return empty
-    found = pd.DataFrame(confirmed, columns=["train_text", "prot_text", "jaccard"])
+    found = pd.DataFrame({"train_text": t[confirmed] - len(prot_unique), "prot_text": p[confirmed],
+                          "jaccard": jaccard[confirmed]})
     train_rows = pd.DataFrame({"i": np.arange(len(train_codes)), "train_text": train_codes})
     prot_rows = pd.DataFrame({"j": np.arange(len(prot_codes)), "prot_text": prot_codes})
     return found.merge(train_rows, on="train_text").merge(prot_rows, on="prot_text")[["i", "j", "jaccard"]]
@@ -212,6 +208,7 @@ def check_leakage(
     progress_bar: bool | None = None,
     text_column: str = TEXT_COLUMN,
     id_column: str = ID_COLUMN,
+    normalized: pd.Series | None = None,
 ) -> LeakageReport:
     """Find protected rows (dev, valid, test, canary) in a training set.
 
@@ -239,6 +236,10 @@ def check_leakage(
     progress_bar : bool or None
         Show a progress bar for the near pass; ``None`` shows one from
         ``PROGRESS_MIN_ROWS`` training rows.
+    normalized : Series of str, optional
+        ``train``'s texts already through :func:`~workbench.curate.normalize_text`, one per row in
+        order, from a caller that has them (the pipeline's filter stage), so they are not
+        normalised again.
 
     Returns
     -------
@@ -275,11 +276,17 @@ def check_leakage(
         ignore_index=True,
     )
     tr = pd.DataFrame({"row": train.index, "id": ids(train), "text": train[text_column].to_numpy()})
-    prot_norm, train_norm = normalize_text(prot["text"]), normalize_text(tr["text"])
-    prot["hash"], tr["hash"] = content_hash(prot_norm), content_hash(train_norm)
+    prot_norm = normalize_text(prot["text"])
+    if normalized is None:
+        train_norm = normalize_text(tr["text"])
+    elif len(normalized) != len(tr):
+        raise ValueError(f"normalized has {len(normalized)} texts but train has {len(tr)} rows")
+    else:
+        train_norm = pd.Series(normalized.to_numpy(), dtype=NORMALIZED_DTYPE)
+    prot["normalized"], tr["normalized"] = prot_norm.to_numpy(), train_norm.to_numpy()
 
     exact = tr[(train_norm != "").to_numpy()].reset_index(names="i").merge(
-        prot[(prot_norm != "").to_numpy()].reset_index(names="j"), on="hash")
+        prot[(prot_norm != "").to_numpy()].reset_index(names="j"), on="normalized")
     pairs = pd.DataFrame({"i": exact["i"], "j": exact["j"], "kind": "exact", "similarity": 1.0})
     bands = None
     if near:

@@ -27,8 +27,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassifierMixin, clone
-from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
+from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.metrics import get_scorer, log_loss
 from sklearn.pipeline import Pipeline
@@ -46,6 +46,13 @@ from workbench.learn._calibration import smooth_labels
 IN_MEMORY_MAX_ROWS = 2_000_000
 #: Rows per chunk of the chunked learner (expanded chunk by chunk, so memory stays bounded).
 CHUNK_ROWS = 50_000
+#: Texts above which :func:`train_end_model` hashes its features (:func:`hashed_tfidf_vectorizer`) instead
+#: of keeping a vocabulary: building and sorting a vocabulary grows faster than the rows when most word
+#: pairs are new, while hashing is linear in the rows and its memory is fixed.
+VOCABULARY_MAX_ROWS = 100_000
+#: Columns of the hashed features: of a million distinct words and word pairs, about 4 in 10 share
+#: their column with another (mostly rare ones, which carry little weight).
+HASHED_FEATURES = 2**21
 
 
 def tfidf_vectorizer(**overrides: Any) -> TfidfVectorizer:
@@ -57,6 +64,37 @@ def tfidf_vectorizer(**overrides: Any) -> TfidfVectorizer:
     settings = {"ngram_range": (1, 2), "min_df": 1, "sublinear_tf": True, "lowercase": True, "dtype": np.float32}
     settings.update(overrides)
     return TfidfVectorizer(**settings)
+
+
+def hashed_tfidf_vectorizer(n_features: int = HASHED_FEATURES) -> Pipeline:
+    """:func:`tfidf_vectorizer`'s features with words and word pairs hashed into ``n_features`` columns.
+
+    The same tokens, sublinear tf, idf and l2-normalised float32 rows, but no vocabulary
+    (``HashingVectorizer`` counts, then ``TfidfTransformer``): fitting is linear in the texts and
+    its memory does not grow with the vocabulary; features that share a column are added up.
+    """
+    defaults = tfidf_vectorizer()
+    counts = HashingVectorizer(n_features=n_features, ngram_range=defaults.ngram_range, lowercase=defaults.lowercase,
+                               alternate_sign=False, norm=None, dtype=np.float32)
+    return Pipeline([("counts", counts), ("seen", SeenColumns()),
+                     ("tfidf", TfidfTransformer(sublinear_tf=defaults.sublinear_tf))])
+
+
+class SeenColumns(TransformerMixin, BaseEstimator):
+    """Keep the columns of a sparse matrix that have a value in the rows it was fitted on.
+
+    After hashing, it plays the vocabulary's part: a word never seen in training is dropped
+    (rather than weighing in a text's normalisation with the largest idf), and the model has
+    one weight per seen column, not per possible one.
+    """
+
+    def fit(self, X, y=None):
+        self.columns_ = np.unique(sp.csr_matrix(X).indices)
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "columns_")
+        return sp.csr_matrix(X)[:, self.columns_]
 
 
 def expand_soft_labels(X: Any, proba: Any, sample_weight: Any = None, min_weight: float = 1e-6):
@@ -108,6 +146,8 @@ def train_end_model(texts: Any, proba: Any, sample_weight: Any = None, C: float 
     Hard labels work too: pass one-hot rows. Mix in a hand-labeled set by concatenating its
     texts and one-hot labels, with a larger ``sample_weight`` if it should count more.
 
+    Features are ``features`` if given, else :func:`tfidf_vectorizer` up to
+    :data:`VOCABULARY_MAX_ROWS` texts and :func:`hashed_tfidf_vectorizer` beyond.
     Up to ``max_rows_in_memory`` expanded rows (one per row and class of non-zero weight, see
     :func:`expand_soft_labels`), ``LogisticRegression`` (L-BFGS) fits them all at once. Beyond,
     ``SGDClassifier(loss="log_loss")`` with the same regularisation (``alpha = 1 / (C * rows)``)
@@ -121,7 +161,10 @@ def train_end_model(texts: Any, proba: Any, sample_weight: Any = None, C: float 
     >>> model.predict_proba(test.text)  # doctest: +SKIP
     """
     texts = list(np.asarray(texts, dtype=object))
-    vectorizer = features if features is not None else tfidf_vectorizer()
+    if features is not None:
+        vectorizer = features
+    else:
+        vectorizer = tfidf_vectorizer() if len(texts) <= VOCABULARY_MAX_ROWS else hashed_tfidf_vectorizer()
     X = vectorizer.fit_transform(texts)
     n = _n_rows(X)
     proba = check_proba(proba, n)

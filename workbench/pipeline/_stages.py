@@ -26,6 +26,7 @@ from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_su
 from workbench._internal.columns import DISAGREEMENT_SCORE, GENERATORS_DISAGREE
 from workbench._internal.paths import data_dir
 from workbench._internal.stats import wilson_interval
+from workbench._internal.text import NORMALIZED_DTYPE, normalize_text
 from workbench._internal.validation import ABSTAIN
 from workbench.curate._funnel import Funnel
 from workbench.curate._registry import FilterContext, run_filter_steps
@@ -297,10 +298,12 @@ def label_model_stage(cfg: LabelModelConfig, L: dict, y_dev: np.ndarray, lfs: li
 
 @dataclass(frozen=True)
 class Curated:
-    """The funnel and the curated rows as the export table."""
+    """The funnel, the curated rows as the export table, and their texts normalised (as the filter
+    steps compared them; the leakage check reuses them)."""
 
     funnel: Funnel
     table: pd.DataFrame
+    normalized: pd.Series
 
 
 def filter_stage(config: PipelineConfig, ds: Dataset, L_train: np.ndarray, generated: Generated, lf_names: list[str],
@@ -336,6 +339,10 @@ def filter_stage(config: PipelineConfig, ds: Dataset, L_train: np.ndarray, gener
         labels[answered] = human[answered]
         proba[answered] = np.eye(ds.cardinality)[human[answered]]
     human_rows = answered[rows]
+    normalized = np.empty(len(rows), dtype=object)
+    normalized[~human_rows] = context.normalized(np.flatnonzero(funnel.kept_mask)).to_numpy(dtype=object)
+    if human_rows.any():
+        normalized[human_rows] = normalize_text(pool[TEXT_COLUMN].iloc[rows[human_rows]]).to_numpy(dtype=object)
     table = build_export_frame(pool.iloc[rows], proba[rows], class_names=ds.class_names,
                                source=np.where(human_rows, "human_review", generated.source).tolist(),
                                columns=config.export.columns,
@@ -348,7 +355,8 @@ def filter_stage(config: PipelineConfig, ds: Dataset, L_train: np.ndarray, gener
     steps = {"filter": lineage.step_record(lineage.json_sha256(record), steps={
         f"{i}:{s['step']}": {"n_in": s["n_in"], "n_kept": s["n_kept"]} for i, s in enumerate(record["steps"])})}
     thresholds = {f"{f.step}.{p}": v for f in config.filters for p, v in f.params.items()}
-    return StageResult(Curated(funnel, table), {"funnel": record, "thresholds": thresholds}, steps)
+    return StageResult(Curated(funnel, table, pd.Series(normalized, dtype=NORMALIZED_DTYPE)),
+                       {"funnel": record, "thresholds": thresholds}, steps)
 
 
 def _with_class_counts(record: dict, funnel: Funnel, labels: np.ndarray, class_names: list[str]) -> dict:
@@ -416,10 +424,11 @@ def _guard(report: LeakageReport, first: int, ids: np.ndarray, part: str, what: 
     return ~removed, record
 
 
-def leakage_stage(config: PipelineConfig, ds: Dataset, table: pd.DataFrame,
+def leakage_stage(config: PipelineConfig, ds: Dataset, table: pd.DataFrame, normalized: pd.Series | None = None,
                   progress_bar: bool | None = None) -> StageResult[TrainingSet]:
     """Run the library's leakage check (exact and near copies) on every set the end model trains on:
-    the export table and, when mixed in, the seed split; refuse or remove copies as ``leakage:`` says."""
+    the export table and, when mixed in, the seed split; refuse or remove copies as ``leakage:`` says.
+    ``normalized`` are the table's texts normalised (:attr:`Curated.normalized`), when known."""
     cfg = config.leakage
     protected = {s: ds[s] for s in PROTECTED_SPLITS if s in ds.splits}
     sets = {"export": ("the export table", table, cfg.export)}
@@ -427,7 +436,12 @@ def leakage_stage(config: PipelineConfig, ds: Dataset, table: pd.DataFrame,
         sets["seed"] = ("the seed split", ds["seed"], cfg.seed)
     # One check over all sets: the protected rows' signatures are computed once.
     checked = pd.concat([df[[ID_COLUMN, TEXT_COLUMN]] for _, df, _ in sets.values()], ignore_index=True)
-    report = check_leakage(checked, protected, near=cfg.near_duplicates, threshold=cfg.threshold, progress_bar=progress_bar)
+    if normalized is not None:
+        normalized = pd.concat([normalized.reset_index(drop=True),
+                                *[normalize_text(df[TEXT_COLUMN]) for part, (_, df, _) in sets.items() if part != "export"]],
+                               ignore_index=True)
+    report = check_leakage(checked, protected, near=cfg.near_duplicates, threshold=cfg.threshold, progress_bar=progress_bar,
+                           normalized=normalized)
     record = {"method": report.method, "protected_sizes": {s: int(len(df)) for s, df in protected.items()},
               "export": None, "seed": None}
     keep, first = {}, 0
