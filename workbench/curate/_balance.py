@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 import pandas as pd
 
@@ -13,6 +11,7 @@ from workbench.curate._funnel import (
     FilterStep,
     _check_ids,
     _class_names,
+    _known_cardinality,
     _per_class,
 )
 
@@ -129,13 +128,9 @@ def rebalance(
     if method not in ("downsample", "weights"):
         raise ValueError(f"method must be 'downsample' or 'weights', got {method!r}")
     y = check_labels(labels)
+    cardinality = _known_cardinality(cardinality, class_names, target)
     if cardinality is None:
-        if class_names is not None:
-            cardinality = len(class_names)
-        elif target is not None and not isinstance(target, Mapping):
-            cardinality = len(target)
-        else:
-            cardinality = int(y.max()) + 1 if y.size else 2
+        cardinality = int(y.max()) + 1 if y.size else 2
     y = check_labels(y, cardinality)
     names = _class_names(class_names, cardinality)
     ids = _check_ids(ids, len(y))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 import pandas as pd
 
@@ -14,6 +12,7 @@ from workbench.curate._funnel import (
     FilterStep,
     _check_ids,
     _class_names,
+    _known_cardinality,
     _per_class,
 )
 
@@ -36,13 +35,9 @@ def effective_thresholds(threshold: float, class_thresholds=None, cardinality: i
     >>> effective_thresholds(0.6, {"spam": 0.8}, class_names=["ham", "spam"]).tolist()
     [0.6, 0.8]
     """
+    cardinality = _known_cardinality(cardinality, class_names, class_thresholds)
     if cardinality is None:
-        if class_names is not None:
-            cardinality = len(class_names)
-        elif class_thresholds is not None and not isinstance(class_thresholds, Mapping):
-            cardinality = len(class_thresholds)
-        else:
-            raise ValueError("effective_thresholds needs the number of classes: pass cardinality= or class_names=")
+        raise ValueError("effective_thresholds needs the number of classes: pass cardinality= or class_names=")
     names = _class_names(class_names, cardinality)
     if not 0 <= threshold <= 1:
         raise ValueError(f"threshold must be in [0, 1], got {threshold}")

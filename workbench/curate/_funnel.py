@@ -218,6 +218,18 @@ def _check_ids(ids, n: int, what: str = "rows") -> np.ndarray:
 
 
 
+def _known_cardinality(cardinality: int | None, class_names=None, per_class=None) -> int | None:
+    """The number of classes as given, else told by ``class_names`` or a per-class sequence (a
+    mapping cannot tell it); None when nothing tells it, for the caller to decide."""
+    if cardinality is not None:
+        return cardinality
+    if class_names is not None:
+        return len(class_names)
+    if per_class is not None and not isinstance(per_class, Mapping):
+        return len(per_class)
+    return None
+
+
 def _class_names(class_names, cardinality: int) -> list[str]:
     if class_names is None:
         return [str(c) for c in range(cardinality)]
