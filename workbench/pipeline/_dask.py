@@ -90,6 +90,7 @@ from workbench.pipeline._stages import (
     PipelineError,
     StageResult,
     TrainingSet,
+    _class_counts,
     _guard,
     _with_class_counts,
     end_model_stage,
@@ -504,16 +505,13 @@ def filter_dask_stage(config: PipelineConfig, ds: Dataset, pool: dd.DataFrame, L
     n_pool = int(offsets[-1])
     labels = np.asarray(generated.labels)
 
-    def by_class(found: np.ndarray) -> dict[str, int]:
-        return dict(zip(ds.class_names, map(int, np.bincount(found[found != ABSTAIN], minlength=len(ds.class_names)))))
-
     deduped = []
     if dedupe is not None:  # the rows it kept, by partition: positions in each partition's block of the pool
-        deduped = [{**dedupe.to_dict(), "n_kept_by_class": by_class(np.concatenate(
-            [labels[b][r] for b, r in zip(blocks, kept_rows)]))}]
+        deduped = [{**dedupe.to_dict(), "n_kept_by_class": _class_counts(np.concatenate(
+            [labels[b][r] for b, r in zip(blocks, kept_rows)]), ds.class_names)}]
     funnel = {"n_pool": n_pool, "n_kept": 0,
               "steps": [*_merge_steps(steps_before), *deduped, *_merge_steps([o.funnel["steps"] for o in outcomes])],
-              "n_pool_by_class": by_class(labels)}
+              "n_pool_by_class": _class_counts(labels, ds.class_names)}
     funnel["n_kept"] = funnel["steps"][-1]["n_kept"] if funnel["steps"] else n_pool
     n_kept = sum(o.rows for o in outcomes)
     if not funnel["n_kept"]:

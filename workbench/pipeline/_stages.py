@@ -362,18 +362,18 @@ def filter_stage(config: PipelineConfig, ds: Dataset, L_train: np.ndarray, gener
 def _with_class_counts(record: dict, funnel: Funnel, labels: np.ndarray, class_names: list[str]) -> dict:
     """The funnel record with the rows of each class (by the generated label) in the pool
     (``n_pool_by_class``) and after every step (``n_kept_by_class``): which step thinned which class."""
-    k = len(class_names)
-
-    def by_class(rows: np.ndarray) -> dict[str, int]:
-        found = labels[rows]
-        return dict(zip(class_names, map(int, np.bincount(found[found != ABSTAIN], minlength=k))))
-
     rows = np.arange(len(labels))  # each step looked at exactly the rows the previous one kept, in order
-    record["n_pool_by_class"] = by_class(rows)
+    record["n_pool_by_class"] = _class_counts(labels, class_names)
     for step, step_record in zip(funnel.steps, record["steps"]):
         rows = rows[step.kept]
-        step_record["n_kept_by_class"] = by_class(rows)
+        step_record["n_kept_by_class"] = _class_counts(labels[rows], class_names)
     return record
+
+
+def _class_counts(labels: np.ndarray, class_names: list[str]) -> dict[str, int]:
+    """Rows per class name among ``labels`` (abstentions not counted)."""
+    voted = labels[labels != ABSTAIN]
+    return dict(zip(class_names, map(int, np.bincount(voted, minlength=len(class_names)))))
 
 
 # --------------------------------------------------------------------------- leakage
