@@ -22,3 +22,12 @@ def test_containers_scalars_paths_and_times_become_plain_values():
     assert json_safe(value) == {"1": [1, 2], "s": [True, False], "t": [3], "set": ["a", "b"],
                                 "p": str(Path("out") / "x.csv"), "when": "2026-12-02T12:00:00"}
     assert type(json_safe(np.int64(3))) is int and type(json_safe(np.bool_(True))) is bool
+
+
+def test_arrays_of_ids_and_counts_become_plain_lists_and_what_is_not_plain_still_gets_cleaned():
+    ids = np.array(["p1", "p2", 7], dtype=object)
+    assert json_safe(ids) == ["p1", "p2", 7] and all(type(v) in (str, int) for v in json_safe(ids))
+    assert json_safe(np.array(["a", "b"])) == ["a", "b"] and json_safe(np.arange(3, dtype=np.int16)) == [0, 1, 2]
+    mixed = json_safe(np.array(["a", None, np.float64("nan"), np.int64(4), np.bool_(True)], dtype=object))
+    assert mixed == ["a", None, None, 4, True] and type(mixed[3]) is int and type(mixed[4]) is bool
+    json.dumps(mixed, allow_nan=False)

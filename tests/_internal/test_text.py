@@ -136,6 +136,33 @@ def test_a_texts_normalised_form_does_not_depend_on_the_other_texts():
     assert batch[0] == "rno ill shopcorn" and batch[3] == "plain rnoil"
 
 
+def test_worker_processes_give_the_same_normalised_texts_in_the_same_order(monkeypatch):
+    import workbench._internal.text as text_module
+
+    if not text_module.worker_processes(10, n_jobs=2) == 2:
+        pytest.skip("worker processes need fork()")
+    monkeypatch.setattr(text_module, "NORMALIZE_CHUNK_ROWS", 3)  # several chunks per worker
+    texts = pd.Series(["Re: m0 I|1` www.Shop.COM/x?r=1", "mémé Re: 0 I 1", "Fwd: Ｍ ０ Ｉ", None, "ｍｍ 🎵 ", "",
+                       "<b>Tom</b> &amp; Jerry", "Нello Wоrld", "plain m0I|`", " re:RE: y"],
+                      index=range(100, 110))
+    here, forked = normalize_text(texts, n_jobs=1), normalize_text(texts, n_jobs=2)
+    pd.testing.assert_series_equal(forked, here)
+    assert forked.index.tolist() == list(range(100, 110))
+
+
+def test_one_round_of_confusables_leaves_ascii_text_as_two_rounds_would():
+    # the second round of folding runs on non-ASCII rows only; on every ASCII character it would change nothing
+    from workbench._internal.text import _fold_case_and_confusables, _skeleton
+
+    def two_rounds(s):
+        once = _skeleton(s.str.lower(), s.str.lower().str.isascii()).str.lower()
+        return _skeleton(once, once.str.isascii()).str.lower()
+
+    texts = pd.Series(["".join(map(chr, range(32, 127))), "Mm 0O 1Il| `", "ＭＭ ｍ", "Мм MIx"],
+                      dtype="str").astype(normalize_text([]).dtype)
+    assert _fold_case_and_confusables(texts).tolist() == two_rounds(texts).tolist()
+
+
 def test_the_description_names_every_equivalence():
     for word in ("HTML", "NFKC", "Cf", "case", "URLs", "whitespace", "punctuation", "emoji", "TR39", "Fwd:"):
         assert word in NORMALIZATION

@@ -317,7 +317,7 @@ def test_row_wise_lfs_on_processes_give_the_same_votes_faults_and_errors(numbere
 
 
 def test_row_wise_lfs_use_processes_only_from_a_size_or_when_asked(numbered, monkeypatch):
-    import workbench.labeling._apply as apply_module
+    import workbench._internal.parallel as parallel
 
     seen = []
 
@@ -331,17 +331,17 @@ def test_row_wise_lfs_use_processes_only_from_a_size_or_when_asked(numbered, mon
     seen.clear()
     LFApplier([remembers], cache=False, n_jobs=2, cardinality=2).apply(numbered)
     assert seen == []
-    monkeypatch.setattr(apply_module, "PROCESS_MIN_ROWS", 10)
-    monkeypatch.setattr(apply_module.os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(parallel, "PROCESS_MIN_ROWS", 10)
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: {0, 1})
     LFApplier([remembers], cache=False, cardinality=2).apply(numbered)  # large enough now: all (two) cores
     assert seen == []
 
 
 def test_without_fork_row_wise_lfs_run_here_and_say_so_once(numbered, monkeypatch):
-    import workbench.labeling._apply as apply_module
+    import workbench._internal.parallel as parallel
 
-    monkeypatch.setattr(apply_module, "_CAN_FORK", False)
-    monkeypatch.setattr(apply_module, "_SAID_NO_FORK", False)
+    monkeypatch.setattr(parallel, "CAN_FORK", False)
+    monkeypatch.setattr(parallel, "_SAID_NO_FORK", False)
     with pytest.warns(RuntimeWarning, match="row-wise LFs run on one process"):
         first = LFApplier([lf_short], cache=False, n_jobs=2, cardinality=2).apply(numbered)
     with warnings.catch_warnings():

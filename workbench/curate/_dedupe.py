@@ -12,6 +12,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from workbench._internal.ids import id_index
 from workbench._internal.text import (
     EXACT_CHECK_MARGIN,
     LSH_WEIGHTS,
@@ -291,14 +292,16 @@ def drop_duplicates(clusters: DuplicateClusters, *, ids=None, priority=None) -> 
     >>> drop_duplicates(c, priority=[0.6, 0.9, 0.7]).kept.tolist()
     [False, True, True]
     """
-    position_of = pd.Series(np.arange(len(clusters.ids)), index=clusters.ids)
     if ids is None:
         ids = clusters.ids
     ids = np.asarray(ids)
-    missing = ~pd.Index(ids).isin(position_of.index)
+    known = id_index(clusters.ids)
+    if not known.is_unique:
+        raise ValueError(f"the duplicate clusters' ids must be unique; repeated: {known[known.duplicated()][:5].tolist()}")
+    positions = known.get_indexer(id_index(ids))
+    missing = positions < 0
     if missing.any():
         raise ValueError(f"ids not in the duplicate clusters: {ids[missing][:5].tolist()}")
-    positions = position_of.loc[ids].to_numpy()
     if priority is None:
         priority = np.zeros(len(ids))
     priority = np.asarray(priority, dtype=float)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from workbench._internal.ids import id_index, isin_ids
 from workbench._internal.jsonsafe import json_safe
 
 #: Reasons a step records for the rows it removes.
@@ -135,7 +136,7 @@ class Funnel:
         ids = np.asarray(self.pool_ids)
         if ids.ndim != 1:
             raise ValueError(f"pool ids must be one-dimensional, got shape {ids.shape}")
-        duplicated = pd.Index(ids).duplicated()
+        duplicated = id_index(ids).duplicated()
         if duplicated.any():
             raise ValueError(f"pool ids must be unique; repeated: {ids[duplicated][:5].tolist()}")
         object.__setattr__(self, "pool_ids", ids)
@@ -147,8 +148,7 @@ class Funnel:
     @property
     def kept_mask(self) -> np.ndarray:
         """Boolean mask over the pool: rows that every step kept."""
-        # A hash lookup: np.isin on object ids (strings) sorts and compares Python objects, minutes at 1M rows.
-        return pd.Index(self.pool_ids).isin(self.kept_ids)
+        return isin_ids(self.pool_ids, self.kept_ids)
 
     def then(self, step: FilterStep) -> Funnel:
         """Append a step that was run on this funnel's kept rows."""

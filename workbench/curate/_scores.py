@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import entropy
 
+from workbench._internal.ids import isin_ids
 from workbench._internal.validation import ABSTAIN, check_proba
 from workbench.curate._funnel import FilterStep, _check_ids, _class_names
 
@@ -184,6 +185,6 @@ def exclude(ids, remove, reason: str, *, name: str | None = None) -> FilterStep:
     ids = np.asarray(ids)
     if not reason:
         raise ValueError("exclude needs a non-empty reason")
-    drop = pd.Index(ids).isin(list(remove))
+    drop = isin_ids(ids, list(remove))
     reasons = np.where(drop, reason, "").astype(object)
     return FilterStep.from_reasons(name or reason, ids, reasons, params={"reason": reason, "n_listed": len(list(remove))})

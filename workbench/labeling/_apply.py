@@ -12,11 +12,7 @@ worker processes (see :class:`LFApplier`'s ``n_jobs``).
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
-import os
 import pickle
-import sys
-import threading
 import warnings
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,14 +24,11 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from workbench._internal.parallel import PROCESS_MIN_ROWS, forked_pool, inherited, worker_processes
 from workbench._internal.progress import PROGRESS_MIN_ROWS
 from workbench._internal.validation import ABSTAIN, label_dtype, lf_name
 from workbench.labeling._fastpath import TextFastPath, text_column_of
 from workbench.labeling._lf import check_unique_names, is_vectorized, lf_cache_key
-
-#: Row count from which ``n_jobs=None`` runs row-wise LFs in worker processes: below it, starting
-#: the processes costs more than a row-wise LF takes (a few microseconds per row).
-PROCESS_MIN_ROWS = 50_000
 
 #: Rows of each LF's faults kept for the report (all are counted).
 FAULT_ROWS_KEPT = 5
@@ -444,23 +437,7 @@ class LFApplier:
 
     def _processes(self, n_rows: int, n_rowwise: int) -> int:
         """How many worker processes run the row-wise LFs (1: this process)."""
-        if n_rowwise == 0:
-            return 1
-        if self.n_jobs is None:
-            wanted = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1) \
-                if n_rows >= PROCESS_MIN_ROWS else 1
-        else:
-            wanted = min(self.n_jobs, n_rows)
-        if wanted < 2 or multiprocessing.current_process().daemon:  # in another pool's worker (Dask's): theirs to spread
-            return 1
-        if not _CAN_FORK:
-            global _SAID_NO_FORK
-            if not _SAID_NO_FORK:
-                _SAID_NO_FORK = True
-                warnings.warn(f"row-wise LFs run on one process: worker processes need fork(), which {sys.platform} "
-                              "does not offer safely", RuntimeWarning, stacklevel=4)
-            return 1
-        return wanted
+        return worker_processes(n_rows, self.n_jobs, what="row-wise LFs run") if n_rowwise else 1
 
     @contextmanager
     def _rowwise_on_processes(self, df: pd.DataFrame, rows: list[Row] | None, lfs: list, tolerant: bool,
@@ -470,23 +447,13 @@ class LFApplier:
         if jobs < 2:
             yield None
             return
-        global _INHERITED
         n = len(df)
         step = -(-n // (jobs * 4))  # a few shares per process, so that one slow share does not hold up the rest
         shares = [(start, min(start + step, n)) for start in range(0, n, step)]
-        with _FORK_LOCK:
-            _INHERITED = (df, rows, lfs, self.cardinality, tolerant)
-            try:
-                pool = multiprocessing.get_context("fork").Pool(jobs)
-            finally:
-                _INHERITED = None  # the workers have their copy; do not keep the table alive here
-        try:
+        with forked_pool(jobs, (df, rows, lfs, self.cardinality, tolerant)) as pool:
             yield _ProcessRun([lf.name for lf in lfs], pool.imap(_rowwise_share, shares), shares,
                               tqdm(total=n, desc=f"Row-wise LFs on {jobs} processes", unit="rows", disable=not show,
                                    leave=False))
-        finally:
-            pool.terminate()
-            pool.join()
 
     def _report_rowwise(self, lf, df: pd.DataFrame, outcome: "_RowwiseOutcome", fault: LFFault,
                         tolerant: bool) -> np.ndarray:
@@ -499,11 +466,6 @@ class LFApplier:
         return outcome.votes
 
 
-_CAN_FORK = sys.platform == "linux" and "fork" in multiprocessing.get_all_start_methods()
-_SAID_NO_FORK = False
-_FORK_LOCK = threading.Lock()
-#: What forked row-wise workers read: (df, rows, lfs, cardinality, tolerant), set only around the fork.
-_INHERITED: tuple | None = None
 
 
 @dataclass
@@ -560,7 +522,7 @@ def _travels(exc: BaseException) -> BaseException:
 
 def _rowwise_share(share: tuple[int, int]) -> list[_RowwiseOutcome]:
     """In a forked worker: every row-wise LF on rows ``start:stop``, positions counted over the whole table."""
-    df, rows, lfs, cardinality, tolerant = _INHERITED
+    df, rows, lfs, cardinality, tolerant = inherited()
     start, stop = share
     part = rows[start:stop] if rows is not None else row_objects(df.iloc[start:stop])
     outcomes = []
