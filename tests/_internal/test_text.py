@@ -229,10 +229,18 @@ def test_minhash_estimates_the_exact_jaccard_of_random_pairs():
 
 
 @pytest.mark.parametrize("size, chunk_rows", [(1, 50_000), (3, 50_000), (5, 50_000), (5, 7), (12, 50_000), (12, 7)])
-def test_exact_jaccard_is_that_of_the_shingle_sets(size, chunk_rows, monkeypatch):
+@pytest.mark.parametrize("on_workers", [False, True])
+def test_exact_jaccard_is_that_of_the_shingle_sets(size, chunk_rows, on_workers, monkeypatch):
+    import workbench._internal.parallel as parallel
     import workbench._internal.text as text
 
     monkeypatch.setattr(text, "SHINGLE_CHUNK_ROWS", chunk_rows)  # 7: texts numbered in chunks, over one alphabet
+    if on_workers:  # sets built and pairs checked by two forked workers, a few texts and pairs at a time
+        if not parallel.CAN_FORK:
+            pytest.skip("worker processes need fork()")
+        monkeypatch.setattr(parallel, "PROCESS_MIN_ROWS", 1)
+        monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: {0, 1})
+        monkeypatch.setattr(text, "JACCARD_CHUNK_PAIRS", 50)
     rng = np.random.default_rng(size)
     ascii_texts = ["".join(rng.choice(list("abc de"), rng.integers(30, 60))) for _ in range(30)]
     ascii_texts += [t[:20] + "x" + t[21:] for t in ascii_texts]  # near copies

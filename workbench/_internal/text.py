@@ -430,12 +430,26 @@ def _shingle_keys(codes: np.ndarray, lengths: np.ndarray, ranks: np.ndarray, bas
     return keys, offsets, bound
 
 
-def shingle_sets(texts: Sequence[str], *, shingle_size: int = SHINGLE_SIZE):
+def _shingle_set_rows(data: tuple, first: int, last: int):
+    from scipy.sparse import csr_matrix
+
+    texts, ranks, base, shingle_size = data
+    keys, offsets, bound = _shingle_keys(*_codes(texts[first:last], shingle_size), ranks, base, shingle_size)
+    # summing duplicates sorts each row and leaves each shingle once (values are counts, set back to 1)
+    part = csr_matrix((np.ones(len(keys), dtype=np.int8), keys, offsets), shape=(len(offsets) - 1, bound))
+    part.sum_duplicates()
+    part.data[:] = 1
+    return part
+
+
+def shingle_sets(texts: Sequence[str], *, shingle_size: int = SHINGLE_SIZE, n_jobs: int | None = None):
     """Each text's set of :func:`shingles` as a row of a sparse 0/1 matrix (CSR, sorted columns).
 
     Shingles are numbered exactly, without hashing: equal columns for equal strings. Texts are
     numbered ``SHINGLE_CHUNK_ROWS`` at a time over one alphabet, so the buffers stay bounded; only
     when a shingle's digits in that alphabet would not fit in 63 bits are all texts numbered at once.
+    The chunks are shared by ``n_jobs`` worker processes (``None``: every core from
+    ``PROCESS_MIN_ROWS`` texts).
     """
     from scipy.sparse import csr_matrix, vstack
 
@@ -446,32 +460,32 @@ def shingle_sets(texts: Sequence[str], *, shingle_size: int = SHINGLE_SIZE):
     base = max(int(present.sum()), 1)
     ranks = np.cumsum(present) - 1
     chunk = SHINGLE_CHUNK_ROWS if base ** shingle_size <= 2**63 - 1 else max(len(texts), 1)
-    parts = []
-    for first in range(0, len(texts), chunk):
-        keys, offsets, bound = _shingle_keys(*_codes(texts[first : first + chunk], shingle_size), ranks, base, shingle_size)
-        # summing duplicates sorts each row and leaves each shingle once (values are counts, set back to 1)
-        part = csr_matrix((np.ones(len(keys), dtype=np.int8), keys, offsets), shape=(len(offsets) - 1, bound))
-        part.sum_duplicates()
-        part.data[:] = 1
-        parts.append(part)
+    jobs = worker_processes(len(texts), n_jobs, what="shingle sets run") if chunk < len(texts) else 1
+    parts = [part for _, _, part in map_chunks(_shingle_set_rows, (texts, ranks, base, shingle_size), len(texts),
+                                               chunk_rows=chunk, jobs=jobs)]
     if not parts:
         return csr_matrix((0, 1), dtype=np.int8)
     return vstack(parts, format="csr") if len(parts) > 1 else parts[0]
 
 
-def set_jaccard(sets, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+def _jaccard_rows(data: tuple, first: int, last: int) -> np.ndarray:
+    sets, size, left, right = data
+    a, b = left[first:last], right[first:last]
+    both = sets[a].multiply(sets[b]).tocsr()
+    # row sums by hand: scipy's sum(axis=1) multiplies by a dense vector as long as the columns
+    inter = np.add.reduceat(np.append(both.data, 0).astype(np.int64), both.indptr[:-1]) * (np.diff(both.indptr) > 0)
+    return inter / (size[a] + size[b] - inter)
+
+
+def set_jaccard(sets, left: np.ndarray, right: np.ndarray, *, n_jobs: int | None = None) -> np.ndarray:
     """Jaccard similarity of rows ``left[i]`` and ``right[i]`` of a 0/1 CSR matrix with sorted columns
     (:func:`shingle_sets`): a pair's intersection is the elementwise product of its rows, in scipy's
-    compiled code, ``JACCARD_CHUNK_PAIRS`` pairs at a time."""
-    size = np.diff(sets.indptr)
-    out = np.empty(len(left))
-    for first in range(0, len(left), JACCARD_CHUNK_PAIRS):
-        a, b = left[first : first + JACCARD_CHUNK_PAIRS], right[first : first + JACCARD_CHUNK_PAIRS]
-        both = sets[a].multiply(sets[b]).tocsr()
-        # row sums by hand: scipy's sum(axis=1) multiplies by a dense vector as long as the columns
-        inter = np.add.reduceat(np.append(both.data, 0).astype(np.int64), both.indptr[:-1]) * (np.diff(both.indptr) > 0)
-        out[first : first + len(a)] = inter / (size[a] + size[b] - inter)
-    return out
+    compiled code, ``JACCARD_CHUNK_PAIRS`` pairs at a time, shared by ``n_jobs`` worker processes
+    (``None``: every core from ``PROCESS_MIN_ROWS`` pairs), which inherit the sets."""
+    jobs = worker_processes(len(left), n_jobs, what="the exact Jaccard check runs")
+    data = (sets, np.diff(sets.indptr), np.asarray(left), np.asarray(right))
+    parts = [part for _, _, part in map_chunks(_jaccard_rows, data, len(left), chunk_rows=JACCARD_CHUNK_PAIRS, jobs=jobs)]
+    return np.concatenate(parts) if parts else np.empty(0)
 
 
 def exact_jaccard(texts: Sequence[str], left: np.ndarray, right: np.ndarray, *,
