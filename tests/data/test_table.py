@@ -36,7 +36,8 @@ def test_positions_mean_no_header_and_a_missing_header_column_is_an_error_not_a_
     with pytest.warns(LoadTableWarning, match="read as having no header line"):
         df = load_table(path, text_column=1, label_column=0)
     assert len(df) == 4 and df["text"].iloc[0] == "hello there"
-    with pytest.raises(ValueError, match=r"text_column='text' is not a column: the first line holds \['ham', 'hello there'\]"):
+    with pytest.raises(ValueError, match=r"text_column='text' is not a column: the first line holds \['ham', 'hello there'\]"
+                       r".*header=None with names=\[\.\.\.\] \(on the command line: --header none --names a,b,\.\.\.\)"):
         load_table(path, text_column="text")
 
 

@@ -283,3 +283,21 @@ def test_large_corpora_hash_their_features_as_well_as_a_vocabulary(monkeypatch):
     X = features.transform(["buy cheap pills", "zzz qqq", "nice song"])
     assert X.shape == (3, 5 + 3) and X.dtype == np.float32 and X[1].nnz == 0
     assert np.allclose(X.multiply(X).sum(axis=1).A1, [1, 0, 1])  # l2-normalised rows, as tfidf_vectorizer's
+
+
+def test_hashed_counts_from_worker_processes_are_the_hashers_own(monkeypatch):
+    import workbench._internal.parallel as parallel
+    import workbench.learn._learner as learner
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    from workbench.data import load_youtube_spam
+
+    if not parallel.CAN_FORK:
+        pytest.skip("worker processes need fork()")
+    texts = load_youtube_spam()["train"]["text"]
+    hasher = HashingVectorizer(n_features=2**12, ngram_range=(1, 2), alternate_sign=False, norm=None)
+    monkeypatch.setattr(learner, "ROWWISE_CHUNK_ROWS", 100)  # many shares, so their order matters
+    alone = hasher.transform(texts)
+    for n_jobs in (1, 2):
+        shared = learner.RowWise(hasher, n_jobs=n_jobs).fit(texts).transform(texts)
+        assert shared.shape == alone.shape and (shared != alone).nnz == 0

@@ -73,6 +73,8 @@ def test_bad_input_is_named_and_writes_nothing(tmp_path):
         init_project(raw, tmp_path / "p", text_column="text", label_column="y", **kwargs)
     with pytest.raises(ValueError, match="a label column is needed"):
         init_project(raw, tmp_path / "p", text_column="text", label_column=None, **kwargs)
+    with pytest.raises(FileNotFoundError, match="comments_rawx: no such file"):  # the path first, whatever else is missing
+        init_project(FIXTURES / "comments_rawx", tmp_path / "p", text_column="text", label_column=None, **kwargs)
     one = tmp_path / "one.csv"
     pd.DataFrame({"text": [f"t {i}" for i in range(50)], "y": ["ham"] * 50}).to_csv(one, index=False)
     with pytest.raises(ValueError, match=r"one class only \('ham'\)"):

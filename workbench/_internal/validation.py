@@ -158,3 +158,22 @@ def check_labels(labels: Any, cardinality: int | None = None, *, n_rows: int | N
 def covered(L: Any) -> np.ndarray:
     """Rows of the label matrix ``L`` on which at least one LF voted."""
     return (check_label_matrix(L) != ABSTAIN).any(axis=1)
+
+
+def disagreeing_votes(L: np.ndarray) -> np.ndarray:
+    """(n, m) bool: LF j voted on the row and some other LF voted a different label there."""
+    L = check_label_matrix(L)
+    voted = L != ABSTAIN
+    big = np.iinfo(L.dtype).max  # a Python int wider than L's dtype would overflow under NumPy 2 promotion
+    hi = np.where(voted, L, -1).max(axis=1, keepdims=True)
+    lo = np.where(voted, L, big).min(axis=1, keepdims=True)
+    return voted & ((hi != L) | (lo != L)) & (hi >= 0)
+
+
+def conflict_rows(L: Any) -> np.ndarray:
+    """Bool mask of rows on which two LFs vote different labels.
+
+    >>> conflict_rows(np.array([[0, 1], [1, 1], [1, -1], [-1, -1]])).tolist()
+    [True, False, False, False]
+    """
+    return disagreeing_votes(L).any(axis=1)

@@ -102,7 +102,8 @@ def _read_delimited(path: Path, *, gz: bool, sep: str, header: Any, names: Seque
             missing = ", ".join(f"{arg}={col!r}" for arg, col in wanted.items() if col not in fields)
             raise ValueError(
                 f"{path}: {missing} is not a column: the first line holds {fields[:8]}; if the file has no header "
-                "line, pass header=None with names=[...] (or name columns by position: '0', '1', ...)")
+                "line, pass header=None with names=[...] (on the command line: --header none --names a,b,...), or name "
+                "columns by position: '0', '1', ...")
     elif header is not None and (isinstance(header, bool) or not isinstance(header, int) or header < 0):
         raise ValueError(f"{path}: header must be 'infer', None (no header line) or a line number >= 0, got {header!r}")
     options: dict[str, Any] = {

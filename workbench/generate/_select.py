@@ -45,7 +45,8 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
-from workbench._internal.validation import ABSTAIN, check_label_matrix, check_labels, infer_cardinality, lf_names
+from workbench._internal.validation import (ABSTAIN, check_label_matrix, check_labels, conflict_rows, covered,
+                                            infer_cardinality, lf_names)
 from workbench.generate._hyper import HyperLabelModel
 from workbench.generate._labelmodel import LABEL_MODELS, BaseLabelModel, MajorityVote, SnorkelLabelModel
 from workbench.generate._semisup import DawidSkeneLabelModel
@@ -88,14 +89,8 @@ def conflict_share(L: np.ndarray) -> float:
     >>> conflict_share(np.array([[0, 1], [1, 1], [1, -1], [-1, -1]]))
     0.3333333333333333
     """
-    L = np.asarray(L, dtype=np.int64)  # the sentinel below must fit (label matrices are often int8)
-    votes = L != ABSTAIN
-    covered = votes.any(axis=1)
-    if not covered.any():
-        return 0.0
-    high = np.where(votes, L, -1).max(axis=1)
-    low = np.where(votes, L, np.iinfo(np.int64).max).min(axis=1)
-    return float((high[covered] != low[covered]).mean())
+    voted = covered(L)
+    return float(conflict_rows(L)[voted].mean()) if voted.any() else 0.0
 
 
 def paired_bootstrap(a: np.ndarray, b: np.ndarray, n_bootstrap: int = 2000, confidence: float = 0.95,

@@ -17,6 +17,8 @@ from workbench._internal.validation import (
     ABSTAIN,
     check_label_matrix,
     check_proba,
+    conflict_rows,
+    disagreeing_votes,
     lf_names,
 )
 
@@ -33,14 +35,6 @@ def _check_Y(Y: Any, n: int) -> np.ndarray:
 def _others_vote(voted: np.ndarray) -> np.ndarray:
     """(n, m) bool: some LF other than j voted on the row."""
     return (voted.sum(axis=1, keepdims=True) - voted) > 0
-
-
-def _disagreeing_others(L: np.ndarray, voted: np.ndarray) -> np.ndarray:
-    """(n, m) bool: LF j voted and some other LF voted a different label."""
-    big = np.iinfo(L.dtype).max  # a Python int wider than L's dtype would overflow under NumPy 2 promotion
-    hi = np.where(voted, L, -1).max(axis=1, keepdims=True)
-    lo = np.where(voted, L, big).min(axis=1, keepdims=True)
-    return voted & ((hi != L) | (lo != L)) & (hi >= 0)
 
 
 def lf_summary(L: np.ndarray, lfs: Sequence[Any] | None = None, Y: Any = None,
@@ -73,7 +67,7 @@ def lf_summary(L: np.ndarray, lfs: Sequence[Any] | None = None, Y: Any = None,
     d["Polarity"] = [sorted(int(v) for v in np.unique(L[voted[:, j], j])) for j in range(m)]
     d["Coverage"] = voted.sum(axis=0) / denom
     d["Overlaps"] = (voted & _others_vote(voted)).sum(axis=0) / denom
-    d["Conflicts"] = _disagreeing_others(L, voted).sum(axis=0) / denom
+    d["Conflicts"] = disagreeing_votes(L).sum(axis=0) / denom
     if Y is not None:
         Y = _check_Y(Y, n)
         correct = (voted & (L == Y[:, None])).sum(axis=0)
@@ -112,13 +106,6 @@ def total_coverage(L: np.ndarray) -> float:
     """Fraction of rows on which at least one LF votes."""
     L = check_label_matrix(L)
     return float((L != ABSTAIN).any(axis=1).mean()) if len(L) else 0.0
-
-
-def conflict_rows(L: np.ndarray) -> np.ndarray:
-    """Bool mask of rows on which two LFs vote different labels."""
-    L = check_label_matrix(L)
-    voted = L != ABSTAIN
-    return _disagreeing_others(L, voted).any(axis=1)
 
 
 def conflict_rate(L: np.ndarray) -> float:
@@ -184,7 +171,7 @@ def examples(df: pd.DataFrame, L: np.ndarray, lfs: Sequence[Any], kind: str = "f
             a, b = col(lf), col(other)
             mask = (a != ABSTAIN) & (b != ABSTAIN) & (a != b)
         elif lf is not None:
-            mask = _disagreeing_others(L, L != ABSTAIN)[:, index(lf)]
+            mask = disagreeing_votes(L)[:, index(lf)]
         else:
             mask = conflict_rows(L)
     else:

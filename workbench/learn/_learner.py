@@ -36,6 +36,7 @@ from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 from tqdm.auto import tqdm
 
 from workbench._internal.atomic import atomic_pickle
+from workbench._internal.parallel import map_chunks, worker_processes
 from workbench._internal.progress import PROGRESS_MIN_ROWS, end_early
 from workbench._internal.validation import check_labels, check_proba
 from workbench.learn._calibration import smooth_labels
@@ -76,8 +77,44 @@ def hashed_tfidf_vectorizer(n_features: int = HASHED_FEATURES) -> Pipeline:
     defaults = tfidf_vectorizer()
     counts = HashingVectorizer(n_features=n_features, ngram_range=defaults.ngram_range, lowercase=defaults.lowercase,
                                alternate_sign=False, norm=None, dtype=np.float32)
-    return Pipeline([("counts", counts), ("seen", SeenColumns()),
+    return Pipeline([("counts", RowWise(counts)), ("seen", SeenColumns()),
                      ("tfidf", TfidfTransformer(sublinear_tf=defaults.sublinear_tf))])
+
+
+#: Texts one worker process transforms at once in :class:`RowWise`: bounds what each worker holds.
+ROWWISE_CHUNK_ROWS = 100_000
+
+
+def _transform_rows(data: tuple, first: int, last: int):
+    transformer, rows = data
+    return transformer.transform(rows[first:last])
+
+
+class RowWise(TransformerMixin, BaseEstimator):
+    """A transformer whose output row depends on its input row alone (``HashingVectorizer``), run on
+    ``n_jobs`` forked worker processes, each on a share of the rows (``None``: every core from
+    ``PROCESS_MIN_ROWS`` rows); the shares' sparse rows are stacked in order. Tokenizing is Python
+    per text, on one core otherwise.
+    """
+
+    def __init__(self, transformer: Any, n_jobs: int | None = None):
+        self.transformer = transformer
+        self.n_jobs = n_jobs
+
+    def fit(self, X, y=None):
+        self.transformer_ = clone(self.transformer).fit(X, y)
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "transformer_")
+        rows = X if isinstance(X, list) else list(X)
+        jobs = worker_processes(len(rows), self.n_jobs, what="feature hashing runs")
+        if jobs < 2:
+            return self.transformer_.transform(rows)
+        chunk_rows = min(-(-len(rows) // jobs), ROWWISE_CHUNK_ROWS)
+        parts = [part for _, _, part in map_chunks(_transform_rows, (self.transformer_, rows), len(rows),
+                                                   chunk_rows=chunk_rows, jobs=jobs)]
+        return sp.vstack(parts, format="csr")
 
 
 class SeenColumns(TransformerMixin, BaseEstimator):

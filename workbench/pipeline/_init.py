@@ -179,6 +179,8 @@ def init_project(
     """
     path = Path(path)
     folder = Path(project) if project is not None else Path.cwd() / f"{_project_name(path)}_project"
+    if not path.is_file():  # before any other complaint: a mistyped path is the first thing to hear about
+        raise FileNotFoundError(f"{path}: no such file" + (" (a folder)" if path.is_dir() else ""))
     if label_column is None:
         raise ValueError("a label column is needed (--label-column): the dev and test sets the pipeline checks "
                          "everything on are your hand-labeled rows; rows without a label go to the pool")
