@@ -150,3 +150,36 @@ def test_given_normalised_texts_are_used_as_they_are(protected):
     assert check_leakage(train, protected, normalized=pd.Series(["great video thanks", "x"])).leaked_ids == ["a"]
     with pytest.raises(ValueError, match="normalized has 1 texts but train has 2 rows"):
         check_leakage(train, protected, normalized=pd.Series(["lol"]))
+
+
+@pytest.mark.parametrize("dedupe_threshold", [0.7, 0.85])
+def test_band_keys_of_the_near_duplicate_pass_find_the_same_copies_without_hashing_again(youtube, dedupe_threshold,
+                                                                                         monkeypatch):
+    import importlib
+
+    from workbench.curate import find_duplicates
+
+    leakage = importlib.import_module("workbench.evaluate._leakage")
+    hashed = []
+
+    def counting(texts, **kwargs):
+        hashed.append(len(texts))
+        return minhash_signatures(texts, **kwargs)
+
+    minhash_signatures = leakage.minhash_signatures
+    monkeypatch.setattr(leakage, "minhash_signatures", counting)
+    protected = {s: youtube[s] for s in ("dev", "valid", "test", "canary")}
+    train = youtube.train
+    without = check_leakage(train, protected, threshold=0.7)
+    keys = find_duplicates(train["text"], ids=train["example_id"], threshold=dedupe_threshold).band_keys
+    rows_without_keys = keys.take(pd.RangeIndex(len(train)).where(train.index % 7 != 3, -1))  # some rows have none
+    with_keys = check_leakage(train, protected, threshold=0.7, band_keys=rows_without_keys)
+    pd.testing.assert_frame_equal(with_keys.matches, without.matches)
+    assert without.matches["kind"].eq("near").sum() > 50
+    protected_texts = sum(df["text"].nunique() for df in protected.values())
+    if dedupe_threshold == 0.7:  # the same LSH: only protected texts and the rows without keys are hashed
+        assert hashed[1] < protected_texts + len(train) // 7 + 10 < hashed[0]
+    else:  # other bands: the keys cannot be compared, every text is hashed as without them
+        assert hashed[1] == hashed[0]
+    with pytest.raises(ValueError, match="band_keys has 3 rows but train has"):
+        check_leakage(train, protected, band_keys=keys.take([0, 1, 2]))

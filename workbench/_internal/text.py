@@ -18,6 +18,7 @@ import gc
 import html
 import unicodedata
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
@@ -32,6 +33,8 @@ from workbench._internal.progress import PROGRESS_MIN_ROWS
 SHINGLE_SIZE = 5
 #: MinHash permutations.
 NUM_PERM = 128
+#: The seed of the MinHash permutations, unless a caller picks another.
+MINHASH_SEED = 1
 #: datasketch's weights of false positives and false negatives when it picks the LSH bands.
 #: Recall first: every candidate pair is checked afterwards, so an extra candidate costs little
 #: while a missed one is a copy that slips through.
@@ -328,7 +331,7 @@ def _shingle_hashes(texts: Sequence[str], shingle_size: int) -> tuple[np.ndarray
 
 
 def minhash_signatures(texts: Sequence[str], *, shingle_size: int = SHINGLE_SIZE, num_perm: int = NUM_PERM,
-                       random_state: int = 1, chunk_rows: int = MINHASH_CHUNK_ROWS,
+                       random_state: int = MINHASH_SEED, chunk_rows: int = MINHASH_CHUNK_ROWS,
                        progress_bar: bool | None = None) -> np.ndarray:
     """MinHash signatures of the character shingles of (normalised) texts, in bulk.
 
@@ -529,14 +532,18 @@ def lsh_band_key(signatures: np.ndarray, band: int, rows: int) -> np.ndarray:
     return key
 
 
-def lsh_buckets(signatures: np.ndarray, bands: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """The buckets of a MinHash LSH index with ``bands`` bands of ``rows`` rows, in bulk.
+def lsh_band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """Every signature's bucket key in each of ``bands`` bands (:func:`lsh_band_key`): shape (n, bands), uint64."""
+    keys = np.empty((len(signatures), bands), dtype=np.uint64)
+    for band in range(bands):
+        keys[:, band] = lsh_band_key(signatures, band, rows)
+    return keys
 
-    Two signatures share a bucket when they agree on every value of a band, as in
-    datasketch's ``MinHashLSH`` (whose buckets are keyed by the band's bytes). Here each band's
-    values are folded into one 64-bit key and the keys grouped by hashing (``pandas.factorize``),
-    linear in the number of rows; two different bands fold to the same key with probability
-    about 2**-64, which at worst adds a candidate pair that the signature check then drops.
+
+def band_buckets(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The buckets of an LSH index from its band keys (:func:`lsh_band_keys`): two rows share a
+    bucket when they have the same key in the same band. Keys are grouped by hashing
+    (``pandas.factorize``), linear in the number of rows.
 
     Returns
     -------
@@ -544,12 +551,52 @@ def lsh_buckets(signatures: np.ndarray, bands: int, rows: int) -> tuple[np.ndarr
         The row positions of every bucket with two or more members, bucket after bucket
         (ascending within a bucket), and each bucket's size.
     """
-    keys, sizes = [], []
-    for band in range(bands):
-        bucket = pd.factorize(lsh_band_key(signatures, band, rows))[0]
+    members, sizes = [], []
+    for band in range(keys.shape[1]):
+        bucket = pd.factorize(keys[:, band])[0]
         counts = np.bincount(bucket)
         shared = np.flatnonzero(counts[bucket] > 1)
         order = np.argsort(bucket[shared], kind="stable")  # stable: members stay in row order
-        keys.append(shared[order])
+        members.append(shared[order])
         sizes.append(counts[counts > 1])
-    return np.concatenate(keys), np.concatenate(sizes)
+    if not members:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    return np.concatenate(members), np.concatenate(sizes)
+
+
+def lsh_buckets(signatures: np.ndarray, bands: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """The buckets of a MinHash LSH index with ``bands`` bands of ``rows`` rows, in bulk.
+
+    Two signatures share a bucket when they agree on every value of a band, as in
+    datasketch's ``MinHashLSH`` (whose buckets are keyed by the band's bytes). Here each band's
+    values are folded into one 64-bit key (:func:`lsh_band_keys`) and the keys grouped
+    (:func:`band_buckets`); two different bands fold to the same key with probability
+    about 2**-64, which at worst adds a candidate pair that the signature check then drops.
+    """
+    return band_buckets(lsh_band_keys(signatures, bands, rows))
+
+
+@dataclass(frozen=True, eq=False)
+class BandKeys:
+    """The LSH band keys of distinct normalised texts, and which of them each row has: what a
+    near-duplicate pass computed, kept for a later pass over the same rows (the leakage check
+    after the filters), which then needs no MinHash signatures for them.
+
+    Attributes
+    ----------
+    keys : ndarray of uint64, shape (n_texts, bands)
+    text_of_row : ndarray of int
+        Each row's text (a row of ``keys``); -1 for a row without keys.
+    lsh : tuple
+        (bands, rows per band, permutations, shingle size, seed): keys compare only under the same.
+    """
+
+    keys: np.ndarray
+    text_of_row: np.ndarray
+    lsh: tuple[int, int, int, int, int]
+
+    def take(self, positions: np.ndarray) -> "BandKeys":
+        """The keys of rows ``positions`` (-1: a row without keys), in that order."""
+        positions = np.asarray(positions, dtype=np.int64)
+        text = np.where(positions >= 0, self.text_of_row[np.maximum(positions, 0)], -1)
+        return BandKeys(self.keys, text, self.lsh)

@@ -16,10 +16,13 @@ from workbench._internal.ids import id_index
 from workbench._internal.text import (
     EXACT_CHECK_MARGIN,
     LSH_WEIGHTS,
+    MINHASH_SEED,
     NUM_PERM,
     SHINGLE_SIZE,
+    BandKeys,
+    band_buckets,
+    lsh_band_keys,
     lsh_bands,
-    lsh_buckets,
     minhash_signatures,
     normalize_text,
     set_jaccard,
@@ -49,6 +52,10 @@ class DuplicateClusters:
     normalized : Series
         The normalised texts.
     params : dict
+    band_keys : BandKeys or None
+        The LSH band keys of the rows, for a later check of the same rows (the leakage check
+        reuses them rather than compute the MinHash signatures again); None when there were
+        fewer than two distinct texts.
     """
 
     ids: np.ndarray
@@ -56,6 +63,7 @@ class DuplicateClusters:
     exact_group: np.ndarray
     normalized: pd.Series
     params: dict
+    band_keys: BandKeys | None = None
 
     @property
     def n_clusters(self) -> int:
@@ -115,7 +123,7 @@ def find_duplicates(
     threshold: float = 0.7,
     shingle_size: int = SHINGLE_SIZE,
     num_perm: int = NUM_PERM,
-    random_state: int = 1,
+    random_state: int = MINHASH_SEED,
     lsh_weights: tuple[float, float] = LSH_WEIGHTS,
     progress_bar: bool | None = None,
     normalized: pd.Series | None = None,
@@ -125,7 +133,7 @@ def find_duplicates(
     1. Exact pass: rows with the same normalised text form a group.
     2. Near pass, on one text per group: MinHash signatures of character shingles
        (:func:`minhash_signatures`) are banded as in datasketch's ``MinHashLSH`` tuned for
-       ``threshold`` (:func:`lsh_buckets`); within each bucket every member is compared with
+       ``threshold`` (:func:`~workbench._internal.text.lsh_buckets`); within each bucket every member is compared with
        the bucket's first three members, and pairs whose Jaccard similarity reaches
        ``threshold`` are linked. The signatures' estimate decides a pair only when it is far
        from the threshold (:data:`~workbench._internal.text.EXACT_CHECK_MARGIN`); the exact
@@ -195,7 +203,9 @@ def find_duplicates(
     signatures = minhash_signatures(unique_texts, shingle_size=shingle_size, num_perm=num_perm,
                                     random_state=random_state, progress_bar=progress_bar)
     bands, rows = lsh_bands(threshold, num_perm, tuple(lsh_weights))
-    keys, sizes = lsh_buckets(signatures, bands, rows)
+    band_keys = BandKeys(lsh_band_keys(signatures, bands, rows), exact_codes, (bands, rows, num_perm, shingle_size,
+                                                                             int(random_state)))
+    keys, sizes = band_buckets(band_keys.keys)
     leaders, members = _bucket_pairs(keys, sizes, n_leaders=3)
     m = len(unique_texts)
     # a pair that shares several bands is checked once (a leader comes before its members)
@@ -214,7 +224,7 @@ def find_duplicates(
                                threshold=threshold, shingle_size=shingle_size)
     cluster = _first_position(component[exact_codes])
     params["lsh_bands"], params["lsh_rows"] = bands, rows
-    return DuplicateClusters(ids, cluster, exact_group, normalized, params)
+    return DuplicateClusters(ids, cluster, exact_group, normalized, params, band_keys)
 
 
 def _confirm_links(texts: list[str], leaders: np.ndarray, members: np.ndarray, linked: np.ndarray, unsure: np.ndarray, *,

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from workbench._internal.registry import Registry
-from workbench._internal.text import NORMALIZED_DTYPE, normalize_text
+from workbench._internal.text import NORMALIZED_DTYPE, BandKeys, normalize_text
 from workbench._internal.validation import check_label_matrix, check_proba, covered
 from workbench.curate._confidence import confidence_filter
 from workbench.curate._dedupe import drop_duplicates, find_duplicates
@@ -131,7 +131,8 @@ class FilterContext:
         The pool's texts (``texts[rows]`` selects by position).
 
     :meth:`normalized` gives the texts through :func:`~workbench.curate.normalize_text`, each
-    row normalised once however many steps compare texts.
+    row normalised once however many steps compare texts. :meth:`band_keys` gives the LSH band
+    keys the near-duplicate step computed, for the leakage check to reuse.
     """
 
     pool: pd.DataFrame
@@ -144,6 +145,7 @@ class FilterContext:
     ids: np.ndarray = field(init=False, repr=False)
     texts: pd.Series = field(init=False, repr=False)
     _normalized: np.ndarray = field(init=False, repr=False)
+    _band_keys: tuple | None = field(init=False, repr=False)
 
     def __post_init__(self):
         for column in (ID_COLUMN, TEXT_COLUMN):
@@ -163,6 +165,7 @@ class FilterContext:
         object.__setattr__(self, "ids", self.pool[ID_COLUMN].astype(str).to_numpy())
         object.__setattr__(self, "texts", self.pool[TEXT_COLUMN].reset_index(drop=True))
         object.__setattr__(self, "_normalized", np.full(len(self.pool), None, dtype=object))  # None: not yet
+        object.__setattr__(self, "_band_keys", None)
 
     def normalized(self, rows: np.ndarray) -> pd.Series:
         """The normalised texts of ``rows`` (positions), as :func:`~workbench.curate.normalize_text`
@@ -172,6 +175,21 @@ class FilterContext:
         if len(missing):
             self._normalized[missing] = normalize_text(self.texts.iloc[missing]).to_numpy(dtype=object)
         return pd.Series(self._normalized[rows], dtype=NORMALIZED_DTYPE)
+
+    def keep_band_keys(self, rows: np.ndarray, band_keys: BandKeys | None) -> None:
+        """Keep the band keys a step computed for ``rows`` (ascending positions), one entry per row."""
+        if band_keys is not None:
+            object.__setattr__(self, "_band_keys", (np.asarray(rows), band_keys))
+
+    def band_keys(self, rows: np.ndarray) -> BandKeys | None:
+        """The kept band keys of ``rows`` (positions; a row no step computed keys for has none), or
+        None when no step kept any."""
+        if self._band_keys is None:
+            return None
+        seen, band_keys = self._band_keys
+        at = np.minimum(np.searchsorted(seen, rows), max(len(seen) - 1, 0))
+        found = (seen[at] == rows) if len(seen) else np.zeros(len(rows), dtype=bool)
+        return band_keys.take(np.where(found, at, -1))
 
     def votes(self, step: str) -> np.ndarray:
         """The LF votes ``L``, or an error naming ``step`` when there are none (a generator without LFs)."""
@@ -295,6 +313,7 @@ def near_duplicates(context: FilterContext, rows: np.ndarray, *, threshold: floa
     ids = context.ids[rows]
     clusters = find_duplicates(context.texts.iloc[rows].to_numpy(), ids=ids, threshold=threshold,
                                progress_bar=context.progress_bar, normalized=context.normalized(rows))
+    context.keep_band_keys(rows, clusters.band_keys)
     step = drop_duplicates(clusters, ids=ids, priority=context.proba[rows].max(axis=1))
     # drop_duplicates names its step for curate(); this registered step reports under its own name
     return dataclasses.replace(step, name=NEAR_DUPLICATES_STEP)

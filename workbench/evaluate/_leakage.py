@@ -18,13 +18,16 @@ import pandas as pd
 from workbench._internal.jsonsafe import json_safe
 from workbench._internal.progress import PROGRESS_MIN_ROWS
 from workbench._internal.text import (
+    MINHASH_SEED,
     NORMALIZATION,
     NORMALIZED_DTYPE,
     NUM_PERM,
     SHINGLE_SIZE,
+    BandKeys,
+    band_buckets,
     exact_jaccard,
+    lsh_band_keys,
     lsh_bands,
-    lsh_buckets,
     minhash_signatures,
     normalize_text,
 )
@@ -167,12 +170,13 @@ class LeakageReport:
 
 
 def _near_duplicate_pairs(train_norm: pd.Series, protected_norm: pd.Series, threshold: float, num_perm: int,
-                          bands: int, rows: int, progress_bar: bool) -> pd.DataFrame:
+                          bands: int, rows: int, progress_bar: bool, band_keys: BandKeys | None = None) -> pd.DataFrame:
     """``i`` (train position), ``j`` (protected position), ``jaccard`` for every pair of non-empty
     normalised texts whose shingle sets have Jaccard similarity >= threshold.
 
     MinHash LSH proposes candidates among the distinct texts of each side; the exact Jaccard
     of the shingle sets confirms them, so the LSH's false positives never reach the report.
+    Train texts whose band keys ``band_keys`` holds (under the same LSH) need no signatures.
     """
     empty = pd.DataFrame({"i": np.empty(0, np.int64), "j": np.empty(0, np.int64), "jaccard": np.empty(0)})
     train_codes, train_unique = pd.factorize(train_norm.where(train_norm != ""))
@@ -180,8 +184,19 @@ def _near_duplicate_pairs(train_norm: pd.Series, protected_norm: pd.Series, thre
     if not len(prot_unique) or not len(train_unique):
         return empty
     texts = [*prot_unique, *train_unique]
-    signatures = minhash_signatures(texts, num_perm=num_perm, progress_bar=progress_bar)
-    keys, sizes = lsh_buckets(signatures, bands, rows)
+    keys = np.empty((len(texts), bands), dtype=np.uint64)
+    known = np.zeros(len(texts), dtype=bool)
+    if band_keys is not None and band_keys.lsh == (bands, rows, num_perm, SHINGLE_SIZE, MINHASH_SEED):
+        # equal normalised texts have equal keys, so each distinct text's first row tells its keys
+        codes, first_row = np.unique(train_codes, return_index=True)
+        first_row = first_row[codes >= 0]
+        text = band_keys.text_of_row[first_row]
+        position = len(prot_unique) + np.flatnonzero(text >= 0)
+        keys[position], known[position] = band_keys.keys[text[text >= 0]], True
+    missing = np.flatnonzero(~known)
+    signatures = minhash_signatures([texts[i] for i in missing.tolist()], num_perm=num_perm, progress_bar=progress_bar)
+    keys[missing] = lsh_band_keys(signatures, bands, rows)
+    keys, sizes = band_buckets(keys)
     members = pd.DataFrame({"bucket": np.repeat(np.arange(len(sizes)), sizes), "text": keys})
     is_prot = members["text"] < len(prot_unique)
     candidates = members[is_prot].merge(members[~is_prot], on="bucket", suffixes=("_p", "_t"))
@@ -209,6 +224,7 @@ def check_leakage(
     text_column: str = TEXT_COLUMN,
     id_column: str = ID_COLUMN,
     normalized: pd.Series | None = None,
+    band_keys: BandKeys | None = None,
 ) -> LeakageReport:
     """Find protected rows (dev, valid, test, canary) in a training set.
 
@@ -240,6 +256,10 @@ def check_leakage(
         ``train``'s texts already through :func:`~workbench.curate.normalize_text`, one per row in
         order, from a caller that has them (the pipeline's filter stage), so they are not
         normalised again.
+    band_keys : BandKeys, optional
+        LSH band keys of ``train``'s rows, one entry per row in order, as a near-duplicate pass
+        over the same texts computed them (:attr:`workbench.curate.DuplicateClusters.band_keys`);
+        rows that have keys under this check's LSH need no MinHash signatures.
 
     Returns
     -------
@@ -292,7 +312,9 @@ def check_leakage(
     if near:
         bands = lsh_bands(threshold, num_perm)
         show = progress_bar if progress_bar is not None else len(tr) >= PROGRESS_MIN_ROWS
-        found = _near_duplicate_pairs(train_norm, prot_norm, threshold, num_perm, *bands, show)
+        if band_keys is not None and len(band_keys.text_of_row) != len(tr):
+            raise ValueError(f"band_keys has {len(band_keys.text_of_row)} rows but train has {len(tr)} rows")
+        found = _near_duplicate_pairs(train_norm, prot_norm, threshold, num_perm, *bands, show, band_keys)
         found = found.merge(exact[["i", "j"]], on=["i", "j"], how="left", indicator=True)
         found = found[found["_merge"] == "left_only"]
         pairs = pd.concat([pairs, pd.DataFrame({"i": found["i"], "j": found["j"], "kind": "near",

@@ -126,7 +126,10 @@ class SeenColumns(TransformerMixin, BaseEstimator):
     """
 
     def fit(self, X, y=None):
-        self.columns_ = np.unique(sp.csr_matrix(X).indices)
+        X = sp.csr_matrix(X)
+        seen = np.zeros(X.shape[1], dtype=bool)
+        seen[X.indices] = True  # a mask over the columns: linear, where sorting the indices (np.unique) is not
+        self.columns_ = np.flatnonzero(seen)
         return self
 
     def transform(self, X):

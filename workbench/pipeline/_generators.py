@@ -356,7 +356,8 @@ def rounds_stage(config: PipelineConfig, ds: Dataset, L_train: np.ndarray, gener
         teacher = teacher_next
         curated = filter_stage(config, ds, L_train, relabeled, lf_names, progress_bar=progress_bar, human=human,
                                human_weight=weight)
-        guarded = leakage_stage(config, ds, curated.artifact.table, curated.artifact.normalized, progress_bar=progress_bar)
+        guarded = leakage_stage(config, ds, curated.artifact.table, curated.artifact.normalized, progress_bar=progress_bar,
+                                band_keys=curated.artifact.band_keys)
         outcome = RoundsOutcome(curated, guarded, end_model_stage(config, guarded.artifact, ds.class_names))
     steps = {"rounds": lineage.step_record(lineage.json_sha256([{k: (round(v, 6) if isinstance(v, float) else v)
                                                                  for k, v in e.items()} for e in history]),

@@ -155,7 +155,7 @@ def _run_local(config: PipelineConfig, folder: Path, stages: _Stages, overwrite:
                          progress_bar=detail, **human)
     route_to_review(config, ds, curated.record["funnel"], generated.artifact)
     guarded = stages.run("leakage", leakage_stage, config, ds, curated.artifact.table, curated.artifact.normalized,
-                         progress_bar=detail)
+                         progress_bar=detail, band_keys=curated.artifact.band_keys)
     learned = stages.run("end model", end_model_stage, config, guarded.artifact, ds.class_names)
     rounds, last = stages.run("rounds", rounds_stage, config, ds, L["train"], generator_set, lf_names,
                               RoundsOutcome(curated, guarded, learned), answers, progress_bar=detail)

@@ -26,7 +26,7 @@ from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_su
 from workbench._internal.columns import DISAGREEMENT_SCORE, GENERATORS_DISAGREE
 from workbench._internal.paths import data_dir
 from workbench._internal.stats import wilson_interval
-from workbench._internal.text import NORMALIZED_DTYPE, normalize_text
+from workbench._internal.text import NORMALIZED_DTYPE, BandKeys, normalize_text
 from workbench._internal.validation import ABSTAIN
 from workbench.curate._funnel import Funnel
 from workbench.curate._registry import FilterContext, run_filter_steps
@@ -298,12 +298,14 @@ def label_model_stage(cfg: LabelModelConfig, L: dict, y_dev: np.ndarray, lfs: li
 
 @dataclass(frozen=True)
 class Curated:
-    """The funnel, the curated rows as the export table, and their texts normalised (as the filter
-    steps compared them; the leakage check reuses them)."""
+    """The funnel, the curated rows as the export table, their texts normalised (as the filter
+    steps compared them) and their LSH band keys (as the near-duplicate step computed them, None
+    without that step): the leakage check reuses both."""
 
     funnel: Funnel
     table: pd.DataFrame
     normalized: pd.Series
+    band_keys: BandKeys | None = None
 
 
 def filter_stage(config: PipelineConfig, ds: Dataset, L_train: np.ndarray, generated: Generated, lf_names: list[str],
@@ -339,8 +341,14 @@ def filter_stage(config: PipelineConfig, ds: Dataset, L_train: np.ndarray, gener
         labels[answered] = human[answered]
         proba[answered] = np.eye(ds.cardinality)[human[answered]]
     human_rows = answered[rows]
+    kept = np.flatnonzero(funnel.kept_mask)
     normalized = np.empty(len(rows), dtype=object)
-    normalized[~human_rows] = context.normalized(np.flatnonzero(funnel.kept_mask)).to_numpy(dtype=object)
+    normalized[~human_rows] = context.normalized(kept).to_numpy(dtype=object)
+    band_keys = context.band_keys(kept)
+    if band_keys is not None:  # human rows (not filtered) have none
+        position = np.full(len(rows), -1)
+        position[~human_rows] = np.arange(len(kept))
+        band_keys = band_keys.take(position)
     if human_rows.any():
         normalized[human_rows] = normalize_text(pool[TEXT_COLUMN].iloc[rows[human_rows]]).to_numpy(dtype=object)
     table = build_export_frame(pool.iloc[rows], proba[rows], class_names=ds.class_names,
@@ -355,7 +363,7 @@ def filter_stage(config: PipelineConfig, ds: Dataset, L_train: np.ndarray, gener
     steps = {"filter": lineage.step_record(lineage.json_sha256(record), steps={
         f"{i}:{s['step']}": {"n_in": s["n_in"], "n_kept": s["n_kept"]} for i, s in enumerate(record["steps"])})}
     thresholds = {f"{f.step}.{p}": v for f in config.filters for p, v in f.params.items()}
-    return StageResult(Curated(funnel, table, pd.Series(normalized, dtype=NORMALIZED_DTYPE)),
+    return StageResult(Curated(funnel, table, pd.Series(normalized, dtype=NORMALIZED_DTYPE), band_keys),
                        {"funnel": record, "thresholds": thresholds}, steps)
 
 
@@ -425,10 +433,11 @@ def _guard(report: LeakageReport, first: int, ids: np.ndarray, part: str, what: 
 
 
 def leakage_stage(config: PipelineConfig, ds: Dataset, table: pd.DataFrame, normalized: pd.Series | None = None,
-                  progress_bar: bool | None = None) -> StageResult[TrainingSet]:
+                  progress_bar: bool | None = None, band_keys: BandKeys | None = None) -> StageResult[TrainingSet]:
     """Run the library's leakage check (exact and near copies) on every set the end model trains on:
     the export table and, when mixed in, the seed split; refuse or remove copies as ``leakage:`` says.
-    ``normalized`` are the table's texts normalised (:attr:`Curated.normalized`), when known."""
+    ``normalized`` are the table's texts normalised (:attr:`Curated.normalized`) and ``band_keys``
+    their LSH band keys (:attr:`Curated.band_keys`), when known."""
     cfg = config.leakage
     protected = {s: ds[s] for s in PROTECTED_SPLITS if s in ds.splits}
     sets = {"export": ("the export table", table, cfg.export)}
@@ -440,8 +449,10 @@ def leakage_stage(config: PipelineConfig, ds: Dataset, table: pd.DataFrame, norm
         normalized = pd.concat([normalized.reset_index(drop=True),
                                 *[normalize_text(df[TEXT_COLUMN]) for part, (_, df, _) in sets.items() if part != "export"]],
                                ignore_index=True)
+    if band_keys is not None:  # the seed rows come after the table's, without keys
+        band_keys = band_keys.take(np.r_[np.arange(len(table)), np.full(len(checked) - len(table), -1)])
     report = check_leakage(checked, protected, near=cfg.near_duplicates, threshold=cfg.threshold, progress_bar=progress_bar,
-                           normalized=normalized)
+                           normalized=normalized, band_keys=band_keys)
     record = {"method": report.method, "protected_sizes": {s: int(len(df)) for s, df in protected.items()},
               "export": None, "seed": None}
     keep, first = {}, 0
