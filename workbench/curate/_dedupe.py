@@ -206,13 +206,9 @@ def find_duplicates(
     band_keys = BandKeys(lsh_band_keys(signatures, bands, rows), exact_codes, (bands, rows, num_perm, shingle_size,
                                                                              int(random_state)))
     keys, sizes = band_buckets(band_keys.keys)
-    leaders, members = _bucket_pairs(keys, sizes, n_leaders=3)
     m = len(unique_texts)
-    # a pair that shares several bands is checked once (a leader comes before its members)
-    pair = np.sort(leaders.astype(np.int64) * m + members)
-    pair = pair[np.r_[True, pair[1:] != pair[:-1]]] if len(pair) else pair  # numpy's hashed unique is slower here
-    leaders, members = pair // m, pair % m
-    del pair, keys
+    leaders, members = _bucket_pairs(keys, sizes, n_leaders=3, n_texts=m)
+    del keys
     agreement = np.empty(len(leaders))
     for lo in range(0, len(leaders), 65536):
         hi = lo + 65536
@@ -263,16 +259,29 @@ def _confirm_links(texts: list[str], leaders: np.ndarray, members: np.ndarray, l
     return component
 
 
-def _bucket_pairs(keys: np.ndarray, sizes: np.ndarray, n_leaders: int) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate pairs: each bucket member with the bucket's first ``n_leaders`` members."""
+def _bucket_pairs(keys: np.ndarray, sizes: np.ndarray, n_leaders: int, n_texts: int) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs (leader, member): each bucket member with the bucket's first ``n_leaders``
+    members, each pair once however many bands it shares (a leader comes before its members).
+
+    Pairs are kept as one int64 code each (``leader * n_texts + member``) until they are unique:
+    two arrays per leader round would take twice the memory, at the filter's peak.
+    """
     starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
     position = np.arange(len(keys)) - starts
-    leaders, members = [], []
+    codes = []
     for q in range(n_leaders):
-        later = position > q
-        leaders.append(keys[starts[later] + q])
-        members.append(keys[later])
-    return np.concatenate(leaders), np.concatenate(members)
+        later = np.flatnonzero(position > q)
+        code = keys[starts[later] + q].astype(np.int64)
+        code *= n_texts
+        code += keys[later]
+        codes.append(code)
+        del later, code
+    del starts, position
+    pair = np.concatenate(codes) if codes else np.empty(0, dtype=np.int64)
+    del codes
+    pair.sort()
+    pair = pair[np.r_[True, pair[1:] != pair[:-1]]] if len(pair) else pair  # numpy's hashed unique is slower here
+    return pair // n_texts, pair % n_texts
 
 
 def drop_duplicates(clusters: DuplicateClusters, *, ids=None, priority=None) -> FilterStep:
