@@ -307,8 +307,10 @@ def _bucket_candidates(keys: pd.DataFrame) -> pd.DataFrame:
     new[1:] = (band[1:] != band[:-1]) | (key[1:] != key[:-1])
     sizes = np.diff(np.append(np.flatnonzero(new), len(keys)))
     shared = np.repeat(sizes, sizes) > 1
-    leaders, members = _bucket_pairs(text[shared], sizes[sizes > 1], n_leaders=3)
-    return pd.DataFrame({"a": leaders.astype(np.int64), "b": members.astype(np.int64)}).drop_duplicates()
+    text = text.astype(np.int64)
+    leaders, members = _bucket_pairs(text[shared], sizes[sizes > 1], n_leaders=3,
+                                     n_texts=int(text.max()) + 1 if len(text) else 1)
+    return pd.DataFrame({"a": leaders, "b": members})  # each pair once
 
 
 def _confirm_pairs(pairs: pd.DataFrame, threshold: float) -> pd.DataFrame:
