@@ -76,7 +76,7 @@ def inherited() -> Any:
 
 
 def _run_share(bounds: tuple[int, int]) -> Any:
-    work, data = _INHERITED
+    work, data = inherited()
     return work(data, *bounds)
 
 

@@ -65,11 +65,17 @@ _SYMBOL = r"[\p{S}\x{FE00}-\x{FE0F}\x{20E3}]+"
 _WHITESPACE = r"[\t-\r\x1c-\x1f\x85\p{Z}]+"
 
 
-def _strip_html(s: pd.Series) -> pd.Series:
-    tags = s.str.contains("<", regex=False)  # a literal test is cheap; most rows have no tag to rewrite
-    if tags.any():
+def _replace_where(s: pd.Series, candidates: pd.Series, pattern: str, replacement: str) -> pd.Series:
+    """``pattern`` replaced in the ``candidates`` rows only: a cheap test (a literal, or a pattern RE2
+    runs) rules most rows out, so the costlier replacement (often Python's re, row by row) sees few."""
+    if candidates.any():
         s = s.copy()
-        s[tags] = s[tags].str.replace(_HTML_TAG, " ", regex=True)
+        s[candidates] = s[candidates].str.replace(pattern, replacement, regex=True)
+    return s
+
+
+def _strip_html(s: pd.Series) -> pd.Series:
+    s = _replace_where(s, s.str.contains("<", regex=False), _HTML_TAG, " ")
     entities = s.str.contains("&", regex=False)
     if entities.any():  # few rows have one; html.unescape knows every named entity
         s[entities] = s[entities].map(html.unescape)
@@ -88,11 +94,8 @@ _MAY_HOLD_URL = r"(?i)https?://|www\.|\.(?:com|net|org|io|ly|co|tv|me|info|biz|u
 
 
 def _urls_to_host(s: pd.Series) -> pd.Series:
-    candidates = s.str.contains(_MAY_HOLD_URL, regex=True)
-    if candidates.any():
-        s = s.copy()
-        s[candidates] = s[candidates].str.replace(_URL, r" \1\2 ", regex=True)  # one of the two host groups is empty
-    return s
+    # one of the two host groups is empty
+    return _replace_where(s, s.str.contains(_MAY_HOLD_URL, regex=True), _URL, r" \1\2 ")
 
 
 # What every match of _REPLY_PREFIX starts with, written for RE2 (its \s spelled out as _WHITESPACE's
@@ -101,11 +104,7 @@ _MAY_START_WITH_REPLY_PREFIX = r"(?i)^[\t-\r\x1c-\x1f\x85\p{Z}]*(?:fwd?|re)[\t-\
 
 
 def _strip_reply_prefix(s: pd.Series) -> pd.Series:
-    candidates = s.str.contains(_MAY_START_WITH_REPLY_PREFIX, regex=True)
-    if candidates.any():
-        s = s.copy()
-        s[candidates] = s[candidates].str.replace(_REPLY_PREFIX, "", regex=True)
-    return s
+    return _replace_where(s, s.str.contains(_MAY_START_WITH_REPLY_PREFIX, regex=True), _REPLY_PREFIX, "")
 
 
 @functools.cache
@@ -311,23 +310,34 @@ def shingle_hash(shingle: str) -> int:
     return _mix64(h)
 
 
+def _codes(texts: Sequence[str], shingle_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The code points of the texts padded as :func:`shingles` pads them, concatenated, and each text's length."""
+    texts = [_pad(t, shingle_size) for t in texts]
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    return np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32), lengths
+
+
+def _shingle_positions(lengths: np.ndarray, shingle_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each text's start in the flat array of all shingles (``n + 1`` offsets), and each shingle's
+    first character in the concatenated texts (of ``lengths`` characters each)."""
+    text_start = np.cumsum(lengths) - lengths
+    n_shingles = lengths - shingle_size + 1
+    offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(n_shingles, out=offsets[1:])
+    return offsets, np.repeat(text_start - offsets[:-1], n_shingles) + np.arange(offsets[-1])
+
+
 def _shingle_hashes(texts: Sequence[str], shingle_size: int) -> tuple[np.ndarray, np.ndarray]:
     """:func:`shingle_hash` of every shingle of every text as one flat uint64 array, and each
     text's start in it (``n + 1`` offsets), computed with numpy."""
-    texts = [_pad(t, shingle_size) for t in texts]
-    n = len(texts)
-    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
-    codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    text_start = np.cumsum(lengths) - lengths
-    n_shingles = lengths - shingle_size + 1
-    offsets = np.zeros(n + 1, dtype=np.uint64)
-    np.cumsum(n_shingles, out=offsets[1:])
-    positions = np.repeat(text_start - offsets[:-1].astype(np.int64), n_shingles) + np.arange(int(offsets[-1]))
+    codes, lengths = _codes(texts, shingle_size)
+    offsets, positions = _shingle_positions(lengths, shingle_size)
+    codes = codes.astype(np.uint64)
     h = np.zeros(len(positions), dtype=np.uint64)
     for offset in range(shingle_size):
         h *= _SHINGLE_BASE
         h += codes[positions + offset]
-    return _mix64(h), offsets
+    return _mix64(h), offsets.astype(np.uint64)
 
 
 def minhash_signatures(texts: Sequence[str], *, shingle_size: int = SHINGLE_SIZE, num_perm: int = NUM_PERM,
@@ -354,6 +364,8 @@ def minhash_signatures(texts: Sequence[str], *, shingle_size: int = SHINGLE_SIZE
     -------
     ndarray of uint32, shape (n, num_perm)
     """
+    from rensa import RMinHash
+
     if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)) or random_state < 0:
         raise TypeError(f"random_state must be an int >= 0 (the MinHash permutations' seed), got {random_state!r}")
     if chunk_rows < 1:
@@ -361,8 +373,6 @@ def minhash_signatures(texts: Sequence[str], *, shingle_size: int = SHINGLE_SIZE
     texts = texts if isinstance(texts, list) else list(texts)
     n = len(texts)
     show = progress_bar if progress_bar is not None else n >= PROGRESS_MIN_ROWS
-    from rensa import RMinHash
-
     signatures = np.empty((n, num_perm), dtype=np.uint32)
     # rensa hands the digests over as one Python list per text: those allocations would set off the
     # cyclic garbage collector again and again, each time walking every live object of the process
@@ -397,13 +407,6 @@ JACCARD_CHUNK_PAIRS = 100_000
 SHINGLE_CHUNK_ROWS = 50_000
 
 
-def _codes(texts: Sequence[str], shingle_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """The code points of the texts padded as :func:`shingles` pads them, concatenated, and each text's length."""
-    texts = [_pad(t, shingle_size) for t in texts]
-    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    return np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32), lengths
-
-
 def _shingle_keys(codes: np.ndarray, lengths: np.ndarray, ranks: np.ndarray, base: int,
                   shingle_size: int) -> tuple[np.ndarray, np.ndarray, int]:
     """Every shingle of every text as an int64 that equals another shingle's exactly when the two
@@ -415,12 +418,7 @@ def _shingle_keys(codes: np.ndarray, lengths: np.ndarray, ranks: np.ndarray, bas
     digit would overflow 63 bits (a large alphabet or long shingles), the numbers so far are first
     renumbered densely (``pandas.factorize``), which keeps them injective within this call only.
     """
-    n = len(lengths)
-    text_start = np.cumsum(lengths) - lengths
-    n_shingles = lengths - shingle_size + 1
-    offsets = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(n_shingles, out=offsets[1:])
-    positions = np.repeat(text_start - offsets[:-1], n_shingles) + np.arange(offsets[-1])
+    offsets, positions = _shingle_positions(lengths, shingle_size)
     digits = ranks[codes]
     keys = digits[positions].astype(np.int64)
     bound = base  # every key is below it

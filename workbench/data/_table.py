@@ -160,6 +160,19 @@ def _read_jsonl(path: Path, *, gz: bool, encoding: str, nrows: int | None) -> tu
     return pd.DataFrame.from_records(records), {"bad_lines": bad}
 
 
+def check_table_file(path: str | os.PathLike) -> Path:
+    """``path`` as a Path, or the error that names what is wrong with it as a table file (missing,
+    a folder, empty)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.is_dir():
+        raise ValueError(f"{path}: is a folder, not a table file (a saved dataset is read with load_dataset)")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: the file is empty")
+    return path
+
+
 def read_table_file(path: str | os.PathLike, *, format: str | None = None, sep: str | None = None,
                     header: Any = "infer", names: Sequence[str] | None = None, encoding: str | None = None,
                     columns: Sequence[Any] | dict[str, Any] = (), nrows: int | None = None) -> tuple[pd.DataFrame, dict]:
@@ -171,13 +184,7 @@ def read_table_file(path: str | os.PathLike, *, format: str | None = None, sep: 
     Returns the frame and a dict: ``format``, ``compression``, ``sep``, ``header``, ``encoding``,
     ``guessed`` (notes on what was guessed) and ``bad_lines`` (line numbers that could not be parsed).
     """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
-    if path.is_dir():
-        raise ValueError(f"{path}: is a folder, not a table file (a saved dataset is read with load_dataset)")
-    if path.stat().st_size == 0:
-        raise ValueError(f"{path}: the file is empty")
+    path = check_table_file(path)
     encoding = encoding or "utf-8-sig"  # utf-8, minus a byte-order mark some editors put first
     suffixes = [s.lower() for s in path.suffixes]
     gz = bool(suffixes) and suffixes[-1] == ".gz"

@@ -466,8 +466,6 @@ class LFApplier:
         return outcome.votes
 
 
-
-
 @dataclass
 class _RowwiseOutcome:
     """A row-wise LF's votes on some rows and its problems there, in row order.

@@ -23,7 +23,7 @@ from typing import Any
 
 from workbench._internal.atomic import atomic_files
 from workbench.data._dataset import DEFAULT_SPLIT_SIZES, Dataset, split_dataset
-from workbench.data._table import load_table
+from workbench.data._table import check_table_file, load_table
 from workbench.labeling._module import lfs_to_code
 from workbench.labeling._suggest import KeywordSuggestion, suggest_keyword_lfs
 
@@ -177,10 +177,8 @@ def init_project(
         Naming the problem: no label column, a missing column, one class only, too few labeled
         rows for the splits, a project folder that already holds a project (without ``overwrite``).
     """
-    path = Path(path)
+    path = check_table_file(path)  # before any other complaint: a mistyped path is the first thing to hear about
     folder = Path(project) if project is not None else Path.cwd() / f"{_project_name(path)}_project"
-    if not path.is_file():  # before any other complaint: a mistyped path is the first thing to hear about
-        raise FileNotFoundError(f"{path}: no such file" + (" (a folder)" if path.is_dir() else ""))
     if label_column is None:
         raise ValueError("a label column is needed (--label-column): the dev and test sets the pipeline checks "
                          "everything on are your hand-labeled rows; rows without a label go to the pool")
