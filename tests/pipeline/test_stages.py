@@ -152,3 +152,28 @@ def test_the_class_check_warns_on_a_class_far_rarer_than_on_dev_only():
     assert "see the funnel in the report" in rare["warnings"][0]  # no per-class funnel given
     # a class the dev set lacks is never flagged
     assert class_check(np.zeros(5, dtype=int), np.zeros(20, dtype=int), ["ham", "spam"])["warnings"] == []
+
+
+def test_the_apply_stage_keys_the_lf_cache_by_the_fingerprints_the_load_stage_recorded(youtube, monkeypatch):
+    """The load stage hashes every split for the lineage; the apply stage reuses those hashes as the LF
+    cache's data keys rather than hash a million-row pool a second time."""
+    import workbench.labeling._apply as apply_module
+    from workbench.data.youtube_lfs import YOUTUBE_LFS
+    from workbench.labeling import LabelCache, apply_lfs, data_fingerprint
+    from workbench.pipeline._stages import apply_stage
+
+    fingerprints = {s: data_fingerprint(youtube[s]) for s in youtube.splits}
+    names = [lf.name for lf in YOUTUBE_LFS]
+    cache = LabelCache()
+    monkeypatch.setattr(apply_module, "DEFAULT_CACHE", cache)
+    hashed = []
+    with monkeypatch.context() as patched:
+        patched.setattr(apply_module, "data_fingerprint", lambda df: hashed.append(len(df)) or "hashed again")
+        L = apply_stage(youtube, YOUTUBE_LFS, names, progress_bar=False, fingerprints=fingerprints).artifact
+    assert hashed == []
+    assert {key for _, key in cache._store} == {fingerprints[s] for s in ("train", "seed", "dev", "test", "canary")}
+    hits = cache.hits
+    again = apply_lfs(youtube["train"], YOUTUBE_LFS, cardinality=2, progress_bar=False)  # hashes the pool itself
+    assert cache.hits > hits and np.array_equal(again, L["train"])
+    with pytest.raises(ValueError, match="data_key= are for engine='local'"):
+        apply_lfs(youtube["dev"], YOUTUBE_LFS, engine="dask", data_key=fingerprints["dev"])

@@ -200,7 +200,10 @@ NORMALIZE_CHUNK_ROWS = 100_000
 
 def _normalized_rows(texts: pd.Series, first: int, last: int) -> pd.Series:
     s = texts.iloc[first:last]
-    s = s.where(s.notna(), "").astype(str).astype(NORMALIZED_DTYPE)
+    s = s.where(s.notna(), "")
+    if not isinstance(s.dtype, pd.StringDtype):  # numbers, bytes, mixed objects: their str() form
+        s = s.astype(str)
+    s = s.astype(NORMALIZED_DTYPE)
     for _, step in NORMALIZATION_STEPS:
         s = step(s)
     return s
@@ -242,7 +245,8 @@ def normalize_text(texts, *, n_jobs: int | None = None) -> pd.Series:
     if isinstance(texts, str):
         raise TypeError("normalize_text takes a sequence of texts; wrap a single text in a list")
     if isinstance(texts, pd.Series):
-        s = texts.astype(object)
+        # strings stay in their arrow array: a million Python strings would cost a second and 140 MB
+        s = texts if isinstance(texts.dtype, pd.StringDtype) else texts.astype(object)
     else:
         s = pd.Series(list(texts), dtype=object)
     jobs = worker_processes(len(s), n_jobs, what="text normalisation runs")

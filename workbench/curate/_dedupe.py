@@ -199,7 +199,7 @@ def find_duplicates(
     if len(unique_texts) < 2:
         return DuplicateClusters(ids, exact_group.copy(), exact_group, normalized, params)
 
-    unique_texts = list(unique_texts)
+    unique_texts = unique_texts.tolist()  # not list(): iterating arrow strings one by one is slow
     signatures = minhash_signatures(unique_texts, shingle_size=shingle_size, num_perm=num_perm,
                                     random_state=random_state, progress_bar=progress_bar)
     bands, rows = lsh_bands(threshold, num_perm, tuple(lsh_weights))

@@ -144,7 +144,7 @@ class FilterContext:
     disagreement: np.ndarray | None = None
     ids: np.ndarray = field(init=False, repr=False)
     texts: pd.Series = field(init=False, repr=False)
-    _normalized: np.ndarray = field(init=False, repr=False)
+    _normalized: pd.Series = field(init=False, repr=False)
     _band_keys: tuple | None = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -164,17 +164,27 @@ class FilterContext:
             object.__setattr__(self, "disagreement", score)
         object.__setattr__(self, "ids", self.pool[ID_COLUMN].astype(str).to_numpy())
         object.__setattr__(self, "texts", self.pool[TEXT_COLUMN].reset_index(drop=True))
-        object.__setattr__(self, "_normalized", np.full(len(self.pool), None, dtype=object))  # None: not yet
+        # the normalised texts so far, indexed by their rows' positions (ascending), kept as arrow strings: a
+        # million Python strings would take more memory and converting them back on each call, a second or more
+        object.__setattr__(self, "_normalized", pd.Series([], index=pd.Index([], dtype=np.int64), dtype=NORMALIZED_DTYPE))
         object.__setattr__(self, "_band_keys", None)
 
     def normalized(self, rows: np.ndarray) -> pd.Series:
         """The normalised texts of ``rows`` (positions), as :func:`~workbench.curate.normalize_text`
         gives them; each row is normalised the first time a step asks for it."""
-        rows = np.asarray(rows)
-        missing = rows[pd.isna(self._normalized[rows])]
+        rows = np.asarray(rows, dtype=np.int64)
+        done = self._normalized.index.to_numpy()
+        missing = np.setdiff1d(rows, done)
         if len(missing):
-            self._normalized[missing] = normalize_text(self.texts.iloc[missing]).to_numpy(dtype=object)
-        return pd.Series(self._normalized[rows], dtype=NORMALIZED_DTYPE)
+            new = normalize_text(self.texts.iloc[missing]).set_axis(missing)
+            done = np.concatenate([done, missing])
+            order = np.argsort(done, kind="stable")
+            object.__setattr__(self, "_normalized", pd.concat([self._normalized, new]).iloc[order] if len(new) < len(done) else new)
+            done = done[order]
+        at = np.searchsorted(done, rows)
+        if len(at) == len(done) and (at == np.arange(len(done))).all():  # every row so far, in order: no copy
+            return self._normalized.reset_index(drop=True)
+        return self._normalized.iloc[at].reset_index(drop=True)
 
     def keep_band_keys(self, rows: np.ndarray, band_keys: BandKeys | None) -> None:
         """Keep the band keys a step computed for ``rows`` (ascending positions), one entry per row."""
@@ -311,7 +321,7 @@ def protected_duplicates(context: FilterContext, rows: np.ndarray) -> FilterStep
 def near_duplicates(context: FilterContext, rows: np.ndarray, *, threshold: float) -> FilterStep:
     """Clusters of (near) copies within the pool: the most confident row of each is kept."""
     ids = context.ids[rows]
-    clusters = find_duplicates(context.texts.iloc[rows].to_numpy(), ids=ids, threshold=threshold,
+    clusters = find_duplicates(context.texts.iloc[rows], ids=ids, threshold=threshold,
                                progress_bar=context.progress_bar, normalized=context.normalized(rows))
     context.keep_band_keys(rows, clusters.band_keys)
     step = drop_duplicates(clusters, ids=ids, priority=context.proba[rows].max(axis=1))

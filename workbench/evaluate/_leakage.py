@@ -183,7 +183,7 @@ def _near_duplicate_pairs(train_norm: pd.Series, protected_norm: pd.Series, thre
     prot_codes, prot_unique = pd.factorize(protected_norm.where(protected_norm != ""))
     if not len(prot_unique) or not len(train_unique):
         return empty
-    texts = [*prot_unique, *train_unique]
+    texts = prot_unique.tolist() + train_unique.tolist()  # tolist: iterating arrow strings one by one is slow
     keys = np.empty((len(texts), bands), dtype=np.uint64)
     known = np.zeros(len(texts), dtype=bool)
     if band_keys is not None and band_keys.lsh == (bands, rows, num_perm, SHINGLE_SIZE, MINHASH_SEED):
@@ -295,37 +295,41 @@ def check_leakage(
         [pd.DataFrame({"split": name, "id": ids(df), "text": df[text_column].to_numpy()}) for name, df in protected.items()],
         ignore_index=True,
     )
-    tr = pd.DataFrame({"row": train.index, "id": ids(train), "text": train[text_column].to_numpy()})
     prot_norm = normalize_text(prot["text"])
     if normalized is None:
-        train_norm = normalize_text(tr["text"])
-    elif len(normalized) != len(tr):
-        raise ValueError(f"normalized has {len(normalized)} texts but train has {len(tr)} rows")
+        train_norm = normalize_text(train[text_column].reset_index(drop=True))
+    elif len(normalized) != len(train):
+        raise ValueError(f"normalized has {len(normalized)} texts but train has {len(train)} rows")
     else:
-        train_norm = pd.Series(normalized.to_numpy(), dtype=NORMALIZED_DTYPE)
-    prot["normalized"], tr["normalized"] = prot_norm.to_numpy(), train_norm.to_numpy()
+        train_norm = normalized.reset_index(drop=True).astype(NORMALIZED_DTYPE)
+    prot["normalized"] = prot_norm.to_numpy()
 
-    exact = tr[(train_norm != "").to_numpy()].reset_index(names="i").merge(
-        prot[(prot_norm != "").to_numpy()].reset_index(names="j"), on="normalized")
+    # the training rows are many and the protected ones few: only rows whose text is a protected one
+    # (a hashed lookup) are joined, and only matched rows' ids and texts are ever read
+    prot_texts = prot[(prot_norm != "").to_numpy()].reset_index(names="j")
+    same = np.flatnonzero(train_norm.isin(prot_texts["normalized"]).to_numpy())
+    exact = pd.DataFrame({"i": same, "normalized": train_norm.iloc[same].to_numpy()}).merge(
+        prot_texts[["j", "normalized"]], on="normalized")
     pairs = pd.DataFrame({"i": exact["i"], "j": exact["j"], "kind": "exact", "similarity": 1.0})
     bands = None
     if near:
         bands = lsh_bands(threshold, num_perm)
-        show = progress_bar if progress_bar is not None else len(tr) >= PROGRESS_MIN_ROWS
-        if band_keys is not None and len(band_keys.text_of_row) != len(tr):
-            raise ValueError(f"band_keys has {len(band_keys.text_of_row)} rows but train has {len(tr)} rows")
+        show = progress_bar if progress_bar is not None else len(train) >= PROGRESS_MIN_ROWS
+        if band_keys is not None and len(band_keys.text_of_row) != len(train):
+            raise ValueError(f"band_keys has {len(band_keys.text_of_row)} rows but train has {len(train)} rows")
         found = _near_duplicate_pairs(train_norm, prot_norm, threshold, num_perm, *bands, show, band_keys)
         found = found.merge(exact[["i", "j"]], on=["i", "j"], how="left", indicator=True)
         found = found[found["_merge"] == "left_only"]
         pairs = pd.concat([pairs, pd.DataFrame({"i": found["i"], "j": found["j"], "kind": "near",
                                                 "similarity": found["jaccard"]})], ignore_index=True)
     pairs = pairs.sort_values(["i", "j"], kind="stable")
-    t, p = tr.iloc[pairs["i"].to_numpy()], prot.iloc[pairs["j"].to_numpy()]
+    i = pairs["i"].to_numpy(dtype=np.int64)
+    t, p = train.iloc[i], prot.iloc[pairs["j"].to_numpy()]
     matches = pd.DataFrame({
-        "train_row": t["row"].to_numpy(),
-        "train_position": pairs["i"].to_numpy(dtype=np.int64),
-        "train_id": t["id"].to_numpy(),
-        "train_text": t["text"].to_numpy(),
+        "train_row": t.index.to_numpy(),
+        "train_position": i,
+        "train_id": np.asarray(ids(t), dtype=object),
+        "train_text": t[text_column].to_numpy(),
         "protected_split": p["split"].to_numpy(),
         "protected_id": p["id"].to_numpy(),
         "protected_text": p["text"].to_numpy(),

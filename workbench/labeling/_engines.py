@@ -17,7 +17,8 @@ from workbench.labeling._apply import LabelCache, LFApplier
 
 def apply_lfs(df: pd.DataFrame, lfs: Iterable[Any], *, cardinality: int | None = None, fault_tolerant: bool = False,
               cache: LabelCache | bool | None = None, progress_bar: bool | None = None, engine: str = "local",
-              client: Any = None, scheduler: Any = None, n_jobs: int | None = None) -> np.ndarray:
+              client: Any = None, scheduler: Any = None, n_jobs: int | None = None,
+              data_key: str | None = None) -> np.ndarray:
     """Apply ``lfs`` to ``df`` and return the label matrix ``L`` (int8, ABSTAIN = -1).
 
     Parameters
@@ -49,6 +50,9 @@ def apply_lfs(df: pd.DataFrame, lfs: Iterable[Any], *, cardinality: int | None =
         Cores to use (see :class:`LFApplier`): threads for keyword/regex builder LFs (``None``:
         pyarrow's CPU count) and forked worker processes for row-wise LFs (``None``: every core,
         from :data:`~workbench.labeling.PROCESS_MIN_ROWS` rows); ``n_jobs=1`` for one of each.
+    data_key : str or None, local engine only
+        ``df``'s :func:`~workbench.labeling.data_fingerprint` when the caller has it (the pipeline
+        records it when it loads the data), so the cache does not hash the table again.
 
     Examples
     --------
@@ -61,8 +65,9 @@ def apply_lfs(df: pd.DataFrame, lfs: Iterable[Any], *, cardinality: int | None =
     if engine == "dask":
         if cache not in (None, False):
             raise ValueError("the Dask engine does not cache LF columns; leave cache= unset with engine='dask'")
-        if n_jobs is not None:
-            raise ValueError("n_jobs= is for engine='local'; the Dask engine runs one thread per worker process")
+        if n_jobs is not None or data_key is not None:
+            raise ValueError("n_jobs= and data_key= are for engine='local'; the Dask engine runs one thread per worker "
+                             "process and has no cache")
         from workbench.labeling._dask import (
             apply_dask,  # imports dask only when asked for
         )
@@ -74,5 +79,5 @@ def apply_lfs(df: pd.DataFrame, lfs: Iterable[Any], *, cardinality: int | None =
     if client is not None or scheduler is not None:
         raise ValueError("client= and scheduler= are for engine='dask'")
     return LFApplier(list(lfs), cardinality=cardinality, cache=cache, n_jobs=n_jobs).apply(
-        df, fault_tolerant=fault_tolerant, progress_bar=progress_bar
+        df, fault_tolerant=fault_tolerant, progress_bar=progress_bar, data_key=data_key
     )

@@ -107,7 +107,7 @@ class RowWise(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         check_is_fitted(self, "transformer_")
-        rows = X if isinstance(X, list) else list(X)
+        rows = X if isinstance(X, list) else X.tolist() if hasattr(X, "tolist") else list(X)
         jobs = worker_processes(len(rows), self.n_jobs, what="feature hashing runs")
         if jobs < 2:
             return self.transformer_.transform(rows)

@@ -258,7 +258,7 @@ def generators_stage(config: PipelineConfig, L: dict, ds: Dataset, lfs: list,
     probas, models, weights, kinds = {}, {}, {}, {}
     labeled = None
     eval_split = "valid" if "valid" in ds.splits else None
-    pool_texts = list(ds["train"][TEXT_COLUMN])
+    pool_texts = None  # the pool's texts as Python strings, only for a generator that reads them
     covered = (L["train"] != ABSTAIN).any(axis=1)
     for i, spec in enumerate(config.generators.use):
         key = f"generators.use[{i}]"
@@ -267,6 +267,7 @@ def generators_stage(config: PipelineConfig, L: dict, ds: Dataset, lfs: list,
             model, proba = lm.model, lm.proba
         else:
             labeled = labeled or _labeled_texts(config, ds, answers)
+            pool_texts = pool_texts or ds["train"][TEXT_COLUMN].tolist()
             if spec.kind == "pseudo_label":
                 model = _pseudo_label(spec, key, labeled, ds, eval_split)
             else:

@@ -144,7 +144,8 @@ def _run_local(config: PipelineConfig, folder: Path, stages: _Stages, overwrite:
     loaded = stages.run("load data", load_inputs, config)
     ds, lfs, lf_names = loaded.artifact.dataset, loaded.artifact.lfs, loaded.artifact.lf_names
     stages.data_loaded(len(ds["train"]))
-    votes = stages.run("apply LFs", apply_stage, ds, lfs, lf_names, progress_bar=detail)
+    votes = stages.run("apply LFs", apply_stage, ds, lfs, lf_names, progress_bar=detail,
+                       fingerprints={s: r["sha256"] for s, r in loaded.record["inputs"]["splits"].items()})
     L = votes.artifact
     # the config comes back with the review round pinned: the manifest records what was read
     reviewed, config = stages.run("review", review_stage, config, ds)
@@ -165,7 +166,7 @@ def _run_local(config: PipelineConfig, folder: Path, stages: _Stages, overwrite:
                            training, funnel=curated.record["funnel"])
     exported = stages.run("export", export_stage, config, folder, training.table,
                           (loaded, votes, reviewed, generated, curated, guarded, learned, rounds, evaluated),
-                          label_source=", ".join(sorted(set(training.table["label_source"]))), timings=dict(stages.timings),
+                          label_source=", ".join(sorted(training.table["label_source"].unique())), timings=dict(stages.timings),
                           overwrite=overwrite)
     return config, exported, training, generated.artifact.model, learned.artifact
 

@@ -15,6 +15,7 @@ import dataclasses
 import inspect
 import time
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -26,7 +27,7 @@ from sklearn.metrics import accuracy_score, f1_score, precision_recall_fscore_su
 from workbench._internal.columns import DISAGREEMENT_SCORE, GENERATORS_DISAGREE
 from workbench._internal.paths import data_dir
 from workbench._internal.stats import wilson_interval
-from workbench._internal.text import NORMALIZED_DTYPE, BandKeys, normalize_text
+from workbench._internal.text import BandKeys, normalize_text
 from workbench._internal.validation import ABSTAIN
 from workbench.curate._funnel import Funnel
 from workbench.curate._registry import FilterContext, run_filter_steps
@@ -198,10 +199,16 @@ def load_inputs(config: PipelineConfig) -> StageResult[Inputs]:
 # --------------------------------------------------------------------------- apply LFs
 
 
-def apply_stage(ds: Dataset, lfs: list, lf_names: list[str], progress_bar: bool | None = None) -> StageResult[dict]:
-    """The label matrix ``L`` of every split the later stages read (train, seed, dev, test, canary)."""
-    L = {s: apply_lfs(df, lfs, cardinality=ds.cardinality, progress_bar=progress_bar) for s, df in ds.splits.items()
-         if s in ("train", "seed", "dev", "test", "canary")}
+def apply_stage(ds: Dataset, lfs: list, lf_names: list[str], progress_bar: bool | None = None,
+                fingerprints: Mapping[str, str] | None = None) -> StageResult[dict]:
+    """The label matrix ``L`` of every split the later stages read (train, seed, dev, test, canary).
+
+    ``fingerprints`` are the splits' :func:`~workbench.labeling.data_fingerprint` as the load stage
+    recorded them: the LF cache's key without hashing a million rows again.
+    """
+    fingerprints = fingerprints or {}
+    L = {s: apply_lfs(df, lfs, cardinality=ds.cardinality, progress_bar=progress_bar, data_key=fingerprints.get(s))
+         for s, df in ds.splits.items() if s in ("train", "seed", "dev", "test", "canary")}
     voted = L["train"] != ABSTAIN
     steps = {"apply": lineage.step_record(
         lineage.array_sha256(*(L[s] for s in sorted(L))),
@@ -321,7 +328,9 @@ def filter_stage(config: PipelineConfig, ds: Dataset, L_train: np.ndarray, gener
     pool = ds["train"]
     answered = np.zeros(len(pool), dtype=bool) if human is None else human != ABSTAIN
     filtered = np.flatnonzero(~answered)
-    context = FilterContext(pool.iloc[filtered], generated.proba[filtered], L=L_train[filtered], class_names=ds.class_names,
+    # without human answers every row is filtered: the pool as it is, not a copy of its million rows
+    context = FilterContext(pool.iloc[filtered] if answered.any() else pool, generated.proba[filtered], L=L_train[filtered],
+                            class_names=ds.class_names,
                             progress_bar=progress_bar, protected={s: ds[s] for s in PROTECTED_SPLITS if s in ds.splits},
                             disagreement=None if generated.disagreement is None else generated.disagreement[filtered])
     funnel = run_filter_steps(context, ((f.step, f.params) for f in config.filters))
@@ -342,15 +351,16 @@ def filter_stage(config: PipelineConfig, ds: Dataset, L_train: np.ndarray, gener
         proba[answered] = np.eye(ds.cardinality)[human[answered]]
     human_rows = answered[rows]
     kept = np.flatnonzero(funnel.kept_mask)
-    normalized = np.empty(len(rows), dtype=object)
-    normalized[~human_rows] = context.normalized(kept).to_numpy(dtype=object)
+    normalized = context.normalized(kept)
     band_keys = context.band_keys(kept)
-    if band_keys is not None:  # human rows (not filtered) have none
-        position = np.full(len(rows), -1)
-        position[~human_rows] = np.arange(len(kept))
-        band_keys = band_keys.take(position)
-    if human_rows.any():
-        normalized[human_rows] = normalize_text(pool[TEXT_COLUMN].iloc[rows[human_rows]]).to_numpy(dtype=object)
+    if human_rows.any():  # human rows (not filtered) have no normalised text yet, nor band keys
+        normalized = pd.concat([normalized.set_axis(np.flatnonzero(~human_rows)),
+                                normalize_text(pool[TEXT_COLUMN].iloc[rows[human_rows]]).set_axis(np.flatnonzero(human_rows))])
+        normalized = normalized.sort_index().reset_index(drop=True)
+        if band_keys is not None:
+            position = np.full(len(rows), -1)
+            position[~human_rows] = np.arange(len(kept))
+            band_keys = band_keys.take(position)
     table = build_export_frame(pool.iloc[rows], proba[rows], class_names=ds.class_names,
                                source=np.where(human_rows, "human_review", generated.source).tolist(),
                                columns=config.export.columns,
@@ -363,7 +373,7 @@ def filter_stage(config: PipelineConfig, ds: Dataset, L_train: np.ndarray, gener
     steps = {"filter": lineage.step_record(lineage.json_sha256(record), steps={
         f"{i}:{s['step']}": {"n_in": s["n_in"], "n_kept": s["n_kept"]} for i, s in enumerate(record["steps"])})}
     thresholds = {f"{f.step}.{p}": v for f in config.filters for p, v in f.params.items()}
-    return StageResult(Curated(funnel, table, pd.Series(normalized, dtype=NORMALIZED_DTYPE), band_keys),
+    return StageResult(Curated(funnel, table, normalized, band_keys),
                        {"funnel": record, "thresholds": thresholds}, steps)
 
 
@@ -477,14 +487,14 @@ def end_model_stage(config: PipelineConfig, training: TrainingSet, class_names: 
     """Train the end model on the export table's labels (``end_model.targets``: hard or soft), plus the
     seed split's hand labels when mixed in."""
     table = training.table
-    texts = list(table["text"])
+    texts = table["text"].tolist()  # not list(): iterating arrow strings one by one is slow
     if config.end_model.targets == "soft":
         targets = table[[PROBA_PREFIX + str(c) for c in class_names]].to_numpy()
     else:
         targets = one_hot(table["label"].to_numpy(), len(class_names))
     weights = table["sample_weight"].to_numpy()
     if training.seed is not None:
-        texts += list(training.seed["text"])
+        texts += training.seed["text"].tolist()
         targets = np.vstack([targets, one_hot(training.seed_labels, len(class_names))])
         weights = np.concatenate([weights, np.full(len(training.seed), config.end_model.seed_weight)])
     classes = np.unique(targets.argmax(axis=1))
