@@ -10,6 +10,7 @@ from datasketch import LeanMinHash, MinHashLSH
 from rensa import RMinHash
 
 from workbench._internal.text import (
+    text_list,
     NORMALIZATION,
     exact_jaccard,
     lsh_bands,
@@ -125,6 +126,16 @@ def test_missing_texts_are_empty_and_a_series_keeps_its_index():
     assert out.tolist() == ["", "", "none", "7"] and out.index.tolist() == [10, 11, 12, 13]
     with pytest.raises(TypeError, match="wrap a single text in a list"):
         normalize_text("one text")
+
+
+@pytest.mark.parametrize("dtype", [pd.StringDtype("pyarrow", na_value=np.nan), pd.StringDtype("python"), "string[pyarrow]"])
+def test_a_string_series_is_normalised_as_its_object_form(dtype):
+    """String Series stay in their own storage (no million Python strings): the same output as objects."""
+    texts = ["Fwd: Check  https://x.io/a?ref=1 NOW!!<br />", None, "caf\u00e9 \u0441\u043e\u043e\u043b", "", "  "]
+    out = normalize_text(pd.Series(texts, dtype=dtype, index=[3, 4, 5, 6, 7]))
+    expected = normalize_text(pd.Series(texts, dtype=object, index=[3, 4, 5, 6, 7]))
+    assert out.tolist() == expected.tolist() and out.index.tolist() == [3, 4, 5, 6, 7]
+    assert text_list(pd.Series(["a", "b"], dtype=dtype)) == ["a", "b"] and text_list(("a",)) == ["a"]
 
 
 def test_a_texts_normalised_form_does_not_depend_on_the_other_texts():

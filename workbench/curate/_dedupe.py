@@ -281,7 +281,9 @@ def _bucket_pairs(keys: np.ndarray, sizes: np.ndarray, n_leaders: int, n_texts: 
     del codes
     pair.sort()
     pair = pair[np.r_[True, pair[1:] != pair[:-1]]] if len(pair) else pair  # numpy's hashed unique is slower here
-    return pair // n_texts, pair % n_texts
+    # positions as int32 below 2**31 texts: half the memory of the millions of pairs the filter holds at its peak
+    position = np.int32 if n_texts < 2**31 else np.int64
+    return (pair // n_texts).astype(position), (pair % n_texts).astype(position)
 
 
 def drop_duplicates(clusters: DuplicateClusters, *, ids=None, priority=None) -> FilterStep:

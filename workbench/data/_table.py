@@ -351,8 +351,10 @@ def load_table(
             raise ValueError(f"{path}: {arg}={col!r} is not a column; columns are {[str(c) for c in df.columns]}")
 
     text = df[text_column]
-    bad = text.map(lambda v: not (isinstance(v, str) or (v is None) or (isinstance(v, float) and np.isnan(v))))
-    if bad.any():
+    # a string column holds text or missing values by its dtype; other columns are checked cell by cell
+    bad = None if isinstance(text.dtype, pd.StringDtype) else text.map(
+        lambda v: not (isinstance(v, str) or (v is None) or (isinstance(v, float) and np.isnan(v))))
+    if bad is not None and bad.any():
         i = int(np.flatnonzero(bad.to_numpy())[0])
         raise ValueError(
             f"{path}: column {text_column!r} must hold text, but row {i} holds "

@@ -38,6 +38,7 @@ from tqdm.auto import tqdm
 from workbench._internal.atomic import atomic_pickle
 from workbench._internal.parallel import map_chunks, worker_processes
 from workbench._internal.progress import PROGRESS_MIN_ROWS, end_early
+from workbench._internal.text import text_list
 from workbench._internal.validation import check_labels, check_proba
 from workbench.learn._calibration import smooth_labels
 
@@ -107,7 +108,7 @@ class RowWise(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         check_is_fitted(self, "transformer_")
-        rows = X if isinstance(X, list) else X.tolist() if hasattr(X, "tolist") else list(X)
+        rows = text_list(X)
         jobs = worker_processes(len(rows), self.n_jobs, what="feature hashing runs")
         if jobs < 2:
             return self.transformer_.transform(rows)

@@ -310,7 +310,7 @@ def _bucket_candidates(keys: pd.DataFrame) -> pd.DataFrame:
     text = text.astype(np.int64)
     leaders, members = _bucket_pairs(text[shared], sizes[sizes > 1], n_leaders=3,
                                      n_texts=int(text.max()) + 1 if len(text) else 1)
-    return pd.DataFrame({"a": leaders, "b": members})  # each pair once
+    return pd.DataFrame({"a": leaders.astype(np.int64), "b": members.astype(np.int64)})  # each pair once; the meta's dtype
 
 
 def _confirm_pairs(pairs: pd.DataFrame, threshold: float) -> pd.DataFrame:
@@ -319,7 +319,7 @@ def _confirm_pairs(pairs: pd.DataFrame, threshold: float) -> pd.DataFrame:
     if pairs.empty:
         return pairs[["a", "b"]]
     codes, texts = pd.factorize(pd.concat([pairs["normalized_a"], pairs["normalized_b"]], ignore_index=True))
-    texts = list(texts)
+    texts = texts.tolist()
     left, right = codes[: len(pairs)], codes[len(pairs):]
     signatures = minhash_signatures(texts, progress_bar=False)
     agreement = (signatures[left] == signatures[right]).mean(axis=1)
