@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.sparse import coo_matrix
+import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from workbench._internal.ids import id_index
@@ -216,34 +216,43 @@ def find_duplicates(
     del signatures
     similar = agreement >= threshold + EXACT_CHECK_MARGIN
     unsure = np.flatnonzero(np.abs(agreement - threshold) < EXACT_CHECK_MARGIN)
-    component = _confirm_links(unique_texts, leaders, members, similar, unsure[np.argsort(-agreement[unsure], kind="stable")],
-                               threshold=threshold, shingle_size=shingle_size)
+    unsure = unsure[np.argsort(-agreement[unsure], kind="stable")]  # the most similar first
+    del agreement
+    sets, set_row = _unsure_sets(unique_texts, leaders, members, unsure, shingle_size)
+    del unique_texts  # the checks read the sets: the texts (a million Python strings) are let go before them
+    component = _confirm_links(sets, set_row, leaders, members, similar, unsure, threshold=threshold)
     cluster = _first_position(component[exact_codes])
     params["lsh_bands"], params["lsh_rows"] = bands, rows
     return DuplicateClusters(ids, cluster, exact_group, normalized, params, band_keys)
 
 
-def _confirm_links(texts: list[str], leaders: np.ndarray, members: np.ndarray, linked: np.ndarray, unsure: np.ndarray, *,
-                   threshold: float, shingle_size: int) -> np.ndarray:
+def _unsure_sets(texts: list[str], leaders: np.ndarray, members: np.ndarray, unsure: np.ndarray,
+                 shingle_size: int) -> tuple[sp.csr_matrix, np.ndarray]:
+    """The shingle sets of every text in an ``unsure`` pair, built once for all rounds of checks, and
+    each text's row among them (-1 for a text in no unsure pair)."""
+    involved = np.sort(np.concatenate([leaders[unsure], members[unsure]]))
+    involved = involved[np.r_[True, involved[1:] != involved[:-1]]] if len(involved) else involved
+    row = np.full(len(texts), -1, dtype=np.int64)
+    row[involved] = np.arange(len(involved))
+    return shingle_sets([texts[i] for i in involved.tolist()], shingle_size=shingle_size), row
+
+
+def _confirm_links(sets: sp.csr_matrix, set_row: np.ndarray, leaders: np.ndarray, members: np.ndarray, linked: np.ndarray,
+                   unsure: np.ndarray, *, threshold: float) -> np.ndarray:
     """Connected components of the pairs ``linked`` plus the ``unsure`` pairs (most similar first)
-    whose exact Jaccard reaches ``threshold``.
+    whose exact Jaccard (of the texts' rows ``set_row`` in ``sets``, :func:`_unsure_sets`) reaches
+    ``threshold``.
 
     Only the components matter, so an unsure pair whose texts are already connected is never
     checked: the unsure pairs go in rounds of doubling size, each checked only where it would
     join two components so far.
     """
-    m = len(texts)
+    m = len(set_row)
     linked_left, linked_right = [leaders[linked]], [members[linked]]
-    # the shingle sets of every text in an unsure pair, built once for all rounds
-    involved = np.sort(np.concatenate([leaders[unsure], members[unsure]]))
-    involved = involved[np.r_[True, involved[1:] != involved[:-1]]] if len(involved) else involved
-    row = np.full(m, -1, dtype=np.int64)
-    row[involved] = np.arange(len(involved))
-    sets = shingle_sets([texts[i] for i in involved.tolist()], shingle_size=shingle_size)
 
     def components() -> np.ndarray:
         left, right = np.concatenate(linked_left), np.concatenate(linked_right)
-        graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(m, m))
+        graph = sp.coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(m, m))
         return connected_components(graph, directed=False)[1]
 
     component, batch = components(), 65536
@@ -252,7 +261,7 @@ def _confirm_links(texts: list[str], leaders: np.ndarray, members: np.ndarray, l
         check, unsure = unsure[:batch], unsure[batch:]
         if not len(check):
             break
-        similar = set_jaccard(sets, row[leaders[check]], row[members[check]]) >= threshold - 1e-12
+        similar = set_jaccard(sets, set_row[leaders[check]], set_row[members[check]]) >= threshold - 1e-12
         linked_left.append(leaders[check[similar]])
         linked_right.append(members[check[similar]])
         component, batch = components(), 2 * batch

@@ -158,7 +158,11 @@ class Funnel:
                 f"step {step.name!r} looked at {len(step.ids)} rows, but the funnel has {len(current)} kept rows "
                 "(in this order); run each step on `funnel.kept_ids`"
             )
-        return Funnel(self.pool_ids, self.steps + (step,))
+        # the same pool ids, checked unique when this funnel was made: not hashed again for every step
+        funnel = object.__new__(Funnel)
+        object.__setattr__(funnel, "pool_ids", self.pool_ids)
+        object.__setattr__(funnel, "steps", self.steps + (step,))
+        return funnel
 
     @property
     def sample_weight(self) -> np.ndarray:
