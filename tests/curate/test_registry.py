@@ -71,6 +71,9 @@ def test_each_text_is_normalised_once_for_all_steps(context, monkeypatch):
     assert funnel.kept_ids.tolist() == ["11", "12"]
     assert context.normalized(np.array([4, 0])).tolist() == ["watch rny video", "buy cheap pills now"]  # TR39 skeletons
     assert calls == [4]
+    every_row_backwards = np.arange(len(context.pool))[::-1]  # with the one row no step compared
+    assert context.normalized(every_row_backwards).tolist() == normalize_text(context.pool["text"]).tolist()[::-1]
+    assert calls == [4, 1]
 
 
 def test_the_confidence_name_is_the_one_curate_and_the_explorer_use(context):
