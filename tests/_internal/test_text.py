@@ -10,6 +10,7 @@ from datasketch import LeanMinHash, MinHashLSH
 from rensa import RMinHash
 
 from workbench._internal.text import (
+    _collapse_whitespace,
     text_list,
     NORMALIZATION,
     exact_jaccard,
@@ -116,6 +117,9 @@ def test_every_unicode_format_character_is_removed():
 def test_every_whitespace_character_is_a_space():
     spaces = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()]
     assert normalize_text(["a" + c + c + "b" for c in spaces]).eq("a b").all()
+    # the whitespace step on its own (earlier steps already fold most of them): one alone, the space as it is
+    collapsed = _collapse_whitespace(pd.Series(["a" + c + "b" + c + c + " c " + c for c in spaces], dtype="str"))
+    assert collapsed.eq("a b c").all()
     # and nothing else is: these are not whitespace
     others = ["_", "\u200b", "\x00", "\u00b7"]
     assert not normalize_text(["a" + c + "b" for c in others]).str.contains(" ").any()
