@@ -506,20 +506,30 @@ def set_jaccard(sets, left: np.ndarray, right: np.ndarray, *, n_jobs: int | None
     return np.concatenate(parts) if parts else np.empty(0)
 
 
+def pair_sets(texts: Sequence[str], left: np.ndarray, right: np.ndarray, *,
+              shingle_size: int = SHINGLE_SIZE) -> tuple:
+    """The shingle sets (:func:`shingle_sets`) of every text in a pair ``(texts[left[i]], texts[right[i]])``,
+    each built once, and each text's row among them (-1 for a text in no pair): pair ``i`` is rows
+    ``row[left[i]]`` and ``row[right[i]]`` for :func:`set_jaccard`."""
+    involved = np.unique(np.concatenate([np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)]))
+    row = np.full(len(texts), -1, dtype=np.int64)
+    row[involved] = np.arange(len(involved))
+    return shingle_sets([texts[i] for i in involved.tolist()], shingle_size=shingle_size), row
+
+
 def exact_jaccard(texts: Sequence[str], left: np.ndarray, right: np.ndarray, *,
                   shingle_size: int = SHINGLE_SIZE) -> np.ndarray:
     """Exact Jaccard similarity of the shingle sets of ``texts[left[i]]`` and ``texts[right[i]]``.
 
-    In bulk: the sets of the texts in any pair (:func:`shingle_sets`, exact numbering, no hashing)
+    In bulk: the sets of the texts in any pair (:func:`pair_sets`, exact numbering, no hashing)
     intersected pair by pair (:func:`set_jaccard`). The same numbers as ``len(a & b) / len(a | b)``
     of the two texts' :func:`shingles` sets.
     """
     left, right = np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)
     if not len(left):
         return np.empty(0)
-    involved, inverse = np.unique(np.concatenate([left, right]), return_inverse=True)
-    sets = shingle_sets([texts[i] for i in involved.tolist()], shingle_size=shingle_size)
-    return set_jaccard(sets, inverse[: len(left)], inverse[len(left):])
+    sets, row = pair_sets(texts, left, right, shingle_size=shingle_size)
+    return set_jaccard(sets, row[left], row[right])
 
 
 def lsh_bands(threshold: float, num_perm: int = NUM_PERM, weights: tuple[float, float] = LSH_WEIGHTS) -> tuple[int, int]:

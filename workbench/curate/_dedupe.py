@@ -25,8 +25,8 @@ from workbench._internal.text import (
     lsh_bands,
     minhash_signatures,
     normalize_text,
+    pair_sets,
     set_jaccard,
-    shingle_sets,
 )
 from workbench.curate._funnel import (
     EXACT_DUPLICATE,
@@ -218,7 +218,8 @@ def find_duplicates(
     unsure = np.flatnonzero(np.abs(agreement - threshold) < EXACT_CHECK_MARGIN)
     unsure = unsure[np.argsort(-agreement[unsure], kind="stable")]  # the most similar first
     del agreement
-    sets, set_row = _unsure_sets(unique_texts, leaders, members, unsure, shingle_size)
+    # built once for all rounds of checks
+    sets, set_row = pair_sets(unique_texts, leaders[unsure], members[unsure], shingle_size=shingle_size)
     del unique_texts  # the checks read the sets: the texts (a million Python strings) are let go before them
     component = _confirm_links(sets, set_row, leaders, members, similar, unsure, threshold=threshold)
     cluster = _first_position(component[exact_codes])
@@ -226,22 +227,11 @@ def find_duplicates(
     return DuplicateClusters(ids, cluster, exact_group, normalized, params, band_keys)
 
 
-def _unsure_sets(texts: list[str], leaders: np.ndarray, members: np.ndarray, unsure: np.ndarray,
-                 shingle_size: int) -> tuple[sp.csr_matrix, np.ndarray]:
-    """The shingle sets of every text in an ``unsure`` pair, built once for all rounds of checks, and
-    each text's row among them (-1 for a text in no unsure pair)."""
-    involved = np.sort(np.concatenate([leaders[unsure], members[unsure]]))
-    involved = involved[np.r_[True, involved[1:] != involved[:-1]]] if len(involved) else involved
-    row = np.full(len(texts), -1, dtype=np.int64)
-    row[involved] = np.arange(len(involved))
-    return shingle_sets([texts[i] for i in involved.tolist()], shingle_size=shingle_size), row
-
-
 def _confirm_links(sets: sp.csr_matrix, set_row: np.ndarray, leaders: np.ndarray, members: np.ndarray, linked: np.ndarray,
                    unsure: np.ndarray, *, threshold: float) -> np.ndarray:
     """Connected components of the pairs ``linked`` plus the ``unsure`` pairs (most similar first)
-    whose exact Jaccard (of the texts' rows ``set_row`` in ``sets``, :func:`_unsure_sets`) reaches
-    ``threshold``.
+    whose exact Jaccard (of the texts' rows ``set_row`` in ``sets``,
+    :func:`~workbench._internal.text.pair_sets`) reaches ``threshold``.
 
     Only the components matter, so an unsure pair whose texts are already connected is never
     checked: the unsure pairs go in rounds of doubling size, each checked only where it would

@@ -185,6 +185,7 @@ def exclude(ids, remove, reason: str, *, name: str | None = None) -> FilterStep:
     ids = np.asarray(ids)
     if not reason:
         raise ValueError("exclude needs a non-empty reason")
-    drop = isin_ids(ids, list(remove))
+    remove = list(remove)  # any iterable, read once
+    drop = isin_ids(ids, remove)
     reasons = np.where(drop, reason, "").astype(object)
-    return FilterStep.from_reasons(name or reason, ids, reasons, params={"reason": reason, "n_listed": len(list(remove))})
+    return FilterStep.from_reasons(name or reason, ids, reasons, params={"reason": reason, "n_listed": len(remove)})
