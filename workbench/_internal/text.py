@@ -350,11 +350,14 @@ def _shingle_hashes(texts: Sequence[str], shingle_size: int) -> tuple[np.ndarray
     codes, lengths = _codes(texts, shingle_size)
     offsets, positions = _shingle_positions(lengths, shingle_size)
     codes = codes.astype(np.uint64)
-    h = np.zeros(len(positions), dtype=np.uint64)
+    # the hash of every window of the concatenated texts, from contiguous slices (no gathers), then
+    # the windows that are shingles (those crossing from one text into the next are not)
+    windows = max(len(codes) - shingle_size + 1, 0)
+    h = np.zeros(windows, dtype=np.uint64)
     for offset in range(shingle_size):
         h *= _SHINGLE_BASE
-        h += codes[positions + offset]
-    return _mix64(h), offsets.astype(np.uint64)
+        h += codes[offset : offset + windows]
+    return _mix64(h[positions]), offsets.astype(np.uint64)
 
 
 def minhash_signatures(texts: Sequence[str], *, shingle_size: int = SHINGLE_SIZE, num_perm: int = NUM_PERM,
@@ -437,15 +440,19 @@ def _shingle_keys(codes: np.ndarray, lengths: np.ndarray, ranks: np.ndarray, bas
     """
     offsets, positions = _shingle_positions(lengths, shingle_size)
     digits = ranks[codes]
-    keys = digits[positions].astype(np.int64)
+    # every window of the concatenated texts from contiguous slices (no gathers); the shingles are
+    # the windows at ``positions``
+    windows = max(len(digits) - shingle_size + 1, 0)
+    keys = digits[:windows].astype(np.int64)
     bound = base  # every key is below it
     for offset in range(1, shingle_size):
         if bound > (2**63 - 1) // base:
             keys, uniques = pd.factorize(keys)
             bound = max(len(uniques), 1)
-        keys = keys * base + digits[positions + offset]
+        keys *= base
+        keys += digits[offset : offset + windows]
         bound *= base
-    return keys, offsets, bound
+    return keys[positions], offsets, bound
 
 
 def _shingle_set_rows(data: tuple, first: int, last: int):
@@ -489,9 +496,8 @@ def shingle_sets(texts: Sequence[str], *, shingle_size: int = SHINGLE_SIZE, n_jo
 def _jaccard_rows(data: tuple, first: int, last: int) -> np.ndarray:
     sets, size, left, right = data
     a, b = left[first:last], right[first:last]
-    both = sets[a].multiply(sets[b]).tocsr()
-    # row sums by hand: scipy's sum(axis=1) multiplies by a dense vector as long as the columns
-    inter = np.add.reduceat(np.append(both.data, 0).astype(np.int64), both.indptr[:-1]) * (np.diff(both.indptr) > 0)
+    # the product of two 0/1 rows stores exactly the shingles both have: its row lengths are the intersections
+    inter = np.diff(sets[a].multiply(sets[b]).tocsr().indptr)
     return inter / (size[a] + size[b] - inter)
 
 
