@@ -285,6 +285,28 @@ def test_large_corpora_hash_their_features_as_well_as_a_vocabulary(monkeypatch):
     assert np.allclose(X.multiply(X).sum(axis=1).A1, [1, 0, 1])  # l2-normalised rows, as tfidf_vectorizer's
 
 
+def test_seen_columns_keep_the_columns_of_at_least_min_rows_rows():
+    import scipy.sparse as sp
+
+    from workbench.learn import hashed_tfidf_vectorizer
+    from workbench.learn._learner import SeenColumns
+
+    counts = sp.csr_matrix(np.array([[1, 2, 0, 0], [3, 0, 1, 0], [0, 0, 0, 0]], dtype=np.float32))
+    assert SeenColumns().fit(counts).columns_.tolist() == [0, 1, 2]
+    assert SeenColumns(min_rows=2).fit(counts).columns_.tolist() == [0]  # column 0 alone is in two rows
+    assert SeenColumns(min_rows=2).fit_transform(counts).toarray().tolist() == [[1], [3], [0]]
+    # a column listed twice in one row is in one row, not two
+    twice = sp.csr_matrix((np.ones(3, dtype=np.float32), [1, 1, 0], [0, 2, 3]), shape=(2, 2))
+    assert not twice.has_canonical_format and SeenColumns(min_rows=2).fit(twice).columns_.tolist() == [0, 1]
+    assert SeenColumns(min_rows=3).fit(counts).columns_.tolist() == [0, 1, 2]  # none in three rows: every seen one
+    with pytest.raises(ValueError, match="min_rows must be an int >= 1, got 0"):
+        SeenColumns(min_rows=0).fit(counts)
+    # the hashed features keep words of two texts or more
+    features = hashed_tfidf_vectorizer().fit(["buy cheap pills", "buy now", "nice song"])
+    assert features["seen"].min_rows == 2 and len(features["seen"].columns_) == 1
+    assert features.transform(["buy it", "nice song"]).getnnz(axis=1).tolist() == [1, 0]
+
+
 def test_hashed_counts_from_worker_processes_are_the_hashers_own(monkeypatch):
     import workbench._internal.parallel as parallel
     import workbench.learn._learner as learner

@@ -73,12 +73,13 @@ def hashed_tfidf_vectorizer(n_features: int = HASHED_FEATURES) -> Pipeline:
 
     The same tokens, sublinear tf, idf and l2-normalised float32 rows, but no vocabulary
     (``HashingVectorizer`` counts, then ``TfidfTransformer``): fitting is linear in the texts and
-    its memory does not grow with the vocabulary; features that share a column are added up.
+    its memory does not grow with the vocabulary; features that share a column are added up. Only
+    columns found in two training texts or more are kept (:class:`SeenColumns`).
     """
     defaults = tfidf_vectorizer()
     counts = HashingVectorizer(n_features=n_features, ngram_range=defaults.ngram_range, lowercase=defaults.lowercase,
                                alternate_sign=False, norm=None, dtype=np.float32)
-    return Pipeline([("counts", RowWise(counts)), ("seen", SeenColumns()),
+    return Pipeline([("counts", RowWise(counts)), ("seen", SeenColumns(min_rows=2)),
                      ("tfidf", TfidfTransformer(sublinear_tf=defaults.sublinear_tf))])
 
 
@@ -119,18 +120,36 @@ class RowWise(TransformerMixin, BaseEstimator):
 
 
 class SeenColumns(TransformerMixin, BaseEstimator):
-    """Keep the columns of a sparse matrix that have a value in the rows it was fitted on.
+    """Keep the columns of a sparse matrix that have a value in at least ``min_rows`` of the rows it
+    was fitted on (all the columns seen, if none reaches it).
 
     After hashing, it plays the vocabulary's part: a word never seen in training is dropped
     (rather than weighing in a text's normalisation with the largest idf), and the model has
-    one weight per seen column, not per possible one.
+    one weight per seen column, not per possible one. :func:`hashed_tfidf_vectorizer` keeps
+    words and word pairs found in two rows or more: a column of one training text can only learn
+    that text's label by heart, and at a million texts these one-off columns are most of them (on
+    ``python -m bench pipeline``'s 1M-row pool, 941k of 1.29M columns; dropping them cut the
+    logistic regression's fit 2.7x, at the same test accuracy).
+
+    Parameters
+    ----------
+    min_rows : int
+        Rows a column must have a value in.
     """
 
+    def __init__(self, min_rows: int = 1):
+        self.min_rows = min_rows
+
     def fit(self, X, y=None):
+        if isinstance(self.min_rows, bool) or not isinstance(self.min_rows, (int, np.integer)) or self.min_rows < 1:
+            raise ValueError(f"min_rows must be an int >= 1, got {self.min_rows!r}")
         X = sp.csr_matrix(X)
-        seen = np.zeros(X.shape[1], dtype=bool)
-        seen[X.indices] = True  # a mask over the columns: linear, where sorting the indices (np.unique) is not
-        self.columns_ = np.flatnonzero(seen)
+        if not X.has_canonical_format:  # a column listed twice in a row would count as two rows
+            X = X.copy()
+            X.sum_duplicates()
+        rows = np.bincount(X.indices[X.data != 0], minlength=X.shape[1])  # linear, where np.unique sorts
+        kept = rows >= self.min_rows
+        self.columns_ = np.flatnonzero(kept if kept.any() else rows > 0)
         return self
 
     def transform(self, X):
