@@ -108,11 +108,14 @@ def engine_signatures(engine: str, texts: list[str], num_perm: int, shingle_size
     """uint32 signatures (n, num_perm) of ``texts`` (already normalised) by one MinHash engine."""
     from rensa import CMinHash, RMinHash
 
-    from workbench._internal.text import minhash_signatures
+    from workbench._internal import text
 
     if engine == "workbench (rensa, numpy hashes)":
-        return minhash_signatures(texts, shingle_size=shingle_size, num_perm=num_perm, random_state=seed,
-                                  progress_bar=False)
+        return text.minhash_signatures(texts, shingle_size=shingle_size, num_perm=num_perm, random_state=seed,
+                                       progress_bar=False)
+    # rensa now runs in this process, which workbench's signatures must know: a worker they forked
+    # afterwards would wait forever on rensa's threads
+    text._RENSA_STARTED_HERE = True
     token_sets = [shingles(t, shingle_size) for t in texts]
     if engine == "rensa RMinHash":
         return np.asarray(RMinHash.digest_matrix_from_token_sets(token_sets, num_perm, seed).to_rows(), dtype=np.uint32)

@@ -1,7 +1,9 @@
 """The one definition of "the same text": normalisation, shingles, MinHash signatures and LSH."""
 
+import subprocess
 import sys
 import unicodedata
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -9,6 +11,7 @@ import pytest
 from datasketch import LeanMinHash, MinHashLSH
 from rensa import RMinHash
 
+from workbench._internal import parallel, text
 from workbench._internal.text import (
     _collapse_whitespace,
     text_list,
@@ -211,6 +214,35 @@ def test_signatures_do_not_depend_on_the_chunk_size():
     assert np.array_equal(minhash_signatures(texts, chunk_rows=5), minhash_signatures(texts))
 
 
+def test_signatures_from_forked_workers_equal_those_of_one_process():
+    # in a fresh interpreter: rensa has not run there, so the workers may fork (here it has, see below)
+    script = """
+import numpy as np
+from workbench._internal import text
+texts = [f"comment number {i} " * (i % 7) + "end" for i in range(301)]
+forked = text.minhash_signatures(texts, chunk_rows=40, n_jobs=2)
+assert not text._RENSA_STARTED_HERE, "the signatures were computed here, not in forked workers"
+here = text.minhash_signatures(texts, chunk_rows=40, n_jobs=1)
+assert text._RENSA_STARTED_HERE and np.array_equal(forked, here)
+print("ok")
+"""
+    if not parallel.CAN_FORK:
+        pytest.skip("worker processes need fork()")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_signatures_stay_in_this_process_once_rensa_ran_here(monkeypatch):
+    texts = [f"comment number {i}" for i in range(50)]
+    minhash_signatures(texts[:3], n_jobs=1)  # rensa's threads now run in this process
+    assert text._RENSA_STARTED_HERE
+    # a forked worker would wait forever on those threads: no fork, whatever n_jobs says
+    monkeypatch.setattr(text, "map_chunks", lambda *a, jobs, **k: pytest.fail("forked") if jobs > 1 else real(*a, jobs=jobs, **k))
+    real = parallel.map_chunks
+    assert np.array_equal(minhash_signatures(texts, n_jobs=2, chunk_rows=7), minhash_signatures(texts, n_jobs=1))
+
+
 def test_signatures_leave_the_garbage_collector_as_they_found_it():
     import gc
 
@@ -302,3 +334,19 @@ def test_lsh_bands_are_datasketchs_choice():
     assert lsh_bands(0.7) == (20, 6)
     lsh = MinHashLSH(threshold=0.8, num_perm=128, weights=(0.5, 0.5))
     assert lsh_bands(0.8, weights=(0.5, 0.5)) == (lsh.b, lsh.r)
+
+
+def test_signature_agreement_is_the_share_of_equal_values_on_any_number_of_workers(monkeypatch):
+    from workbench._internal.text import signature_agreement, signature_decision
+
+    rng = np.random.default_rng(0)
+    signatures = rng.integers(0, 3, size=(40, 16)).astype(np.uint32)
+    left, right = rng.integers(0, 40, size=500), rng.integers(0, 40, size=500)
+    expected = (signatures[left] == signatures[right]).mean(axis=1)
+    monkeypatch.setattr(text, "AGREEMENT_CHUNK_PAIRS", 64)  # several chunks
+    for n_jobs in (1, 2):
+        assert np.array_equal(signature_agreement(signatures, left, right, n_jobs=n_jobs), expected)
+    assert signature_agreement(signatures, left[:0], right[:0]).shape == (0,)
+    # far above the threshold: linked on the signatures; within the margin: left to the exact check
+    similar, unsure = signature_decision(np.array([0.95, 0.75, 0.6, 0.4]), 0.7)
+    assert similar.tolist() == [True, False, False, False] and unsure.tolist() == [1, 2]

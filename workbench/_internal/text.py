@@ -16,6 +16,8 @@ from __future__ import annotations
 import functools
 import gc
 import html
+import itertools
+import threading
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -360,9 +362,29 @@ def _shingle_hashes(texts: Sequence[str], shingle_size: int) -> tuple[np.ndarray
     return _mix64(h[positions]), offsets.astype(np.uint64)
 
 
+#: Whether rensa has hashed in this process. rensa hashes on a rayon thread pool, started the first time it
+#: runs; a forked child has no copy of those threads and would wait on them forever. So signatures are
+#: computed in forked workers only while this is False, and in this process (setting it) otherwise;
+#: ``_RENSA_LOCK`` keeps a fork and a first run here from overlapping (threads of one process).
+_RENSA_STARTED_HERE = False
+_RENSA_LOCK = threading.Lock()
+
+
+def _signature_rows(data: tuple, first: int, last: int) -> np.ndarray:
+    """MinHash signatures of ``texts[first:last]`` (:func:`minhash_signatures`), as uint32 rows."""
+    from rensa import RMinHash
+
+    texts, shingle_size, num_perm, seed = data
+    hashes, offsets = _shingle_hashes(texts[first:last], shingle_size)
+    digests = RMinHash.digest_matrix_from_flat_token_hashes(hashes, offsets, num_perm, seed).to_rows()
+    # rensa hands the digests over as one list of Python ints per text: read them in one pass
+    return np.fromiter(itertools.chain.from_iterable(digests), dtype=np.uint32,
+                       count=(last - first) * num_perm).reshape(last - first, num_perm)
+
+
 def minhash_signatures(texts: Sequence[str], *, shingle_size: int = SHINGLE_SIZE, num_perm: int = NUM_PERM,
                        random_state: int = MINHASH_SEED, chunk_rows: int = MINHASH_CHUNK_ROWS,
-                       progress_bar: bool | None = None) -> np.ndarray:
+                       progress_bar: bool | None = None, n_jobs: int | None = None) -> np.ndarray:
     """MinHash signatures of the character shingles of (normalised) texts, in bulk.
 
     The shingles of a chunk of texts are hashed as one numpy array (:func:`shingle_hash`) and
@@ -371,21 +393,26 @@ def minhash_signatures(texts: Sequence[str], *, shingle_size: int = SHINGLE_SIZE
     with the numpy permutations used before, on the pairs each finds. The share of equal values
     of two signatures estimates the Jaccard similarity of the two shingle sets. Texts are
     processed ``chunk_rows`` at a time, so the only memory that grows with the number of texts
-    is the result (4 bytes per text and permutation). rensa hashes on every core (a rayon thread
-    pool); the work stays in this process, as a forked worker would wait forever on the pool's
-    threads, which a fork does not copy.
+    is the result (4 bytes per text and permutation).
+
+    Most of the time goes to reading rensa's digests, which it hands over as Python ints, so the
+    chunks are shared by ``n_jobs`` forked worker processes (``None``: every core from
+    ``PROCESS_MIN_ROWS`` texts). rensa hashes on a rayon thread pool, which a fork does not
+    copy: a child calling rensa after this process has would wait forever. So once rensa has run
+    here (a smaller call), signatures stay in this process.
 
     Parameters
     ----------
     progress_bar : bool or None
         ``None`` shows one from ``PROGRESS_MIN_ROWS`` texts.
+    n_jobs : int or None
+        Worker processes (1: this process).
 
     Returns
     -------
     ndarray of uint32, shape (n, num_perm)
     """
-    from rensa import RMinHash
-
+    global _RENSA_STARTED_HERE
     if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)) or random_state < 0:
         raise TypeError(f"random_state must be an int >= 0 (the MinHash permutations' seed), got {random_state!r}")
     if chunk_rows < 1:
@@ -394,22 +421,25 @@ def minhash_signatures(texts: Sequence[str], *, shingle_size: int = SHINGLE_SIZE
     n = len(texts)
     show = progress_bar if progress_bar is not None else n >= PROGRESS_MIN_ROWS
     signatures = np.empty((n, num_perm), dtype=np.uint32)
-    # rensa hands the digests over as one Python list per text: those allocations would set off the
-    # cyclic garbage collector again and again, each time walking every live object of the process
-    # (at a million texts, a fifth of the time or more); they make no cycles, so it waits until the end
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        with tqdm(total=n, desc="MinHash signatures", unit="text", unit_scale=True, leave=False, disable=not show) as bar:
-            for first in range(0, n, chunk_rows):
-                last = min(first + chunk_rows, n)
-                hashes, offsets = _shingle_hashes(texts[first:last], shingle_size)
-                digests = RMinHash.digest_matrix_from_flat_token_hashes(hashes, offsets, num_perm, int(random_state))
-                signatures[first:last] = digests.to_rows()
-                bar.update(last - first)
-    finally:
-        if collecting:
-            gc.enable()
+    # rensa's digests are millions of Python ints: those allocations would set off the cyclic garbage
+    # collector again and again, each time walking every live object of the process (at a million
+    # texts, a fifth of the time or more); they make no cycles, so it waits until the end (forked
+    # workers inherit the setting)
+    with _RENSA_LOCK:
+        jobs = 1 if _RENSA_STARTED_HERE else worker_processes(n, n_jobs, what="MinHash signatures are computed")
+        _RENSA_STARTED_HERE = _RENSA_STARTED_HERE or (jobs < 2 and n > 0)
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            with tqdm(total=n, desc="MinHash signatures", unit="text", unit_scale=True, leave=False,
+                      disable=not show) as bar:
+                for first, last, rows in map_chunks(_signature_rows, (texts, shingle_size, num_perm, int(random_state)),
+                                                    n, chunk_rows=chunk_rows, jobs=jobs):
+                    signatures[first:last] = rows
+                    bar.update(last - first)
+        finally:
+            if collecting:
+                gc.enable()
     return signatures
 
 
@@ -417,6 +447,38 @@ def minhash_signatures(texts: Sequence[str], *, shingle_size: int = SHINGLE_SIZE
 #: exact check: 5 standard errors at 128 permutations (at most 0.044 near J = 0.5), so an engine's
 #: hash family decides no pair, only which candidates its LSH proposes.
 EXACT_CHECK_MARGIN = 0.2
+
+
+#: Candidate pairs whose signatures a worker compares at once in :func:`signature_agreement`.
+AGREEMENT_CHUNK_PAIRS = 65_536
+
+
+def _agreement_rows(data: tuple, first: int, last: int) -> np.ndarray:
+    signatures, left, right = data
+    return np.count_nonzero(signatures[left[first:last]] == signatures[right[first:last]], axis=1)
+
+
+def signature_agreement(signatures: np.ndarray, left: np.ndarray, right: np.ndarray, *,
+                        n_jobs: int | None = None) -> np.ndarray:
+    """The share of equal values of signatures ``left[i]`` and ``right[i]``: the MinHash estimate of
+    their texts' Jaccard similarity. Pairs are compared ``AGREEMENT_CHUNK_PAIRS`` at a time (bounded
+    buffers), shared by ``n_jobs`` forked worker processes (``None``: every core from
+    ``PROCESS_MIN_ROWS`` pairs), which inherit the signatures; reading millions of signature rows
+    at random is most of the time."""
+    jobs = worker_processes(len(left), n_jobs, what="signatures are compared")
+    parts = [part for _, _, part in map_chunks(_agreement_rows, (signatures, left, right), len(left),
+                                               chunk_rows=AGREEMENT_CHUNK_PAIRS, jobs=jobs)]
+    return (np.concatenate(parts) if parts else np.empty(0)) / signatures.shape[1]
+
+
+def signature_decision(agreement: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """What signatures decide about candidate pairs, with their agreement (:func:`signature_agreement`):
+    which pairs are near duplicates on the signatures alone (at least ``EXACT_CHECK_MARGIN`` above
+    ``threshold``), and the positions of the pairs they cannot decide (within the margin), which the
+    exact Jaccard of their shingle sets decides. The rest are not near duplicates. Both engines (local and
+    Dask) decide by this rule."""
+    similar = agreement >= threshold + EXACT_CHECK_MARGIN
+    return similar, np.flatnonzero(np.abs(agreement - threshold) < EXACT_CHECK_MARGIN)
 
 
 #: Pairs whose shingle sets are intersected at once in :func:`set_jaccard`: bounds its buffers whatever

@@ -14,7 +14,6 @@ from scipy.sparse.csgraph import connected_components
 
 from workbench._internal.ids import id_index
 from workbench._internal.text import (
-    EXACT_CHECK_MARGIN,
     LSH_WEIGHTS,
     MINHASH_SEED,
     NUM_PERM,
@@ -27,6 +26,8 @@ from workbench._internal.text import (
     normalize_text,
     pair_sets,
     set_jaccard,
+    signature_agreement,
+    signature_decision,
 )
 from workbench.curate._funnel import (
     EXACT_DUPLICATE,
@@ -209,13 +210,9 @@ def find_duplicates(
     m = len(unique_texts)
     leaders, members = _bucket_pairs(keys, sizes, n_leaders=3, n_texts=m)
     del keys
-    agreement = np.empty(len(leaders))
-    for lo in range(0, len(leaders), 65536):
-        hi = lo + 65536
-        agreement[lo:hi] = (signatures[leaders[lo:hi]] == signatures[members[lo:hi]]).mean(axis=1)
+    agreement = signature_agreement(signatures, leaders, members)
     del signatures
-    similar = agreement >= threshold + EXACT_CHECK_MARGIN
-    unsure = np.flatnonzero(np.abs(agreement - threshold) < EXACT_CHECK_MARGIN)
+    similar, unsure = signature_decision(agreement, threshold)
     unsure = unsure[np.argsort(-agreement[unsure], kind="stable")]  # the most similar first
     del agreement
     # built once for all rounds of checks

@@ -53,7 +53,6 @@ from tqdm.auto import tqdm
 
 from workbench._internal.columns import PROBA_PREFIX
 from workbench._internal.text import (
-    EXACT_CHECK_MARGIN,
     LSH_WEIGHTS,
     NUM_PERM,
     SHINGLE_SIZE,
@@ -62,6 +61,8 @@ from workbench._internal.text import (
     lsh_bands,
     minhash_signatures,
     normalize_text,
+    signature_agreement,
+    signature_decision,
 )
 from workbench._internal.validation import ABSTAIN
 from workbench.curate._dedupe import (
@@ -322,9 +323,7 @@ def _confirm_pairs(pairs: pd.DataFrame, threshold: float) -> pd.DataFrame:
     texts = texts.tolist()
     left, right = codes[: len(pairs)], codes[len(pairs):]
     signatures = minhash_signatures(texts, progress_bar=False)
-    agreement = (signatures[left] == signatures[right]).mean(axis=1)
-    similar = agreement >= threshold + EXACT_CHECK_MARGIN
-    unsure = np.flatnonzero(np.abs(agreement - threshold) < EXACT_CHECK_MARGIN)
+    similar, unsure = signature_decision(signature_agreement(signatures, left, right), threshold)
     similar[unsure] = exact_jaccard(texts, left[unsure], right[unsure]) >= threshold - 1e-12
     return pairs.loc[similar, ["a", "b"]]
 
