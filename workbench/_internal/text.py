@@ -579,7 +579,10 @@ def pair_sets(texts: Sequence[str], left: np.ndarray, right: np.ndarray, *,
     """The shingle sets (:func:`shingle_sets`) of every text in a pair ``(texts[left[i]], texts[right[i]])``,
     each built once, and each text's row among them (-1 for a text in no pair): pair ``i`` is rows
     ``row[left[i]]`` and ``row[right[i]]`` for :func:`set_jaccard`."""
-    involved = np.unique(np.concatenate([np.asarray(left, dtype=np.int64), np.asarray(right, dtype=np.int64)]))
+    in_pair = np.zeros(len(texts), dtype=bool)  # a mask, not np.unique: linear, where unique hashes millions of pairs
+    in_pair[left] = True
+    in_pair[right] = True
+    involved = np.flatnonzero(in_pair)
     row = np.full(len(texts), -1, dtype=np.int64)
     row[involved] = np.arange(len(involved))
     return shingle_sets([texts[i] for i in involved.tolist()], shingle_size=shingle_size), row

@@ -75,7 +75,7 @@ class DuplicateClusters:
     @property
     def n_redundant(self) -> int:
         """Rows that deduplication would remove (all but one per cluster)."""
-        return len(self.cluster) - len(np.unique(self.cluster))
+        return len(self.cluster) - int(np.count_nonzero(np.bincount(self.cluster)))
 
     def frame(self, texts=None) -> pd.DataFrame:
         """Rows in clusters of two or more, largest clusters first, for inspection.

@@ -187,9 +187,9 @@ def _near_duplicate_pairs(train_norm: pd.Series, protected_norm: pd.Series, thre
     keys = np.empty((len(texts), bands), dtype=np.uint64)
     known = np.zeros(len(texts), dtype=bool)
     if band_keys is not None and band_keys.lsh == (bands, rows, num_perm, SHINGLE_SIZE, MINHASH_SEED):
-        # equal normalised texts have equal keys, so each distinct text's first row tells its keys
-        codes, first_row = np.unique(train_codes, return_index=True)
-        first_row = first_row[codes >= 0]
+        # equal normalised texts have equal keys, so each distinct text's first row tells its keys; factorize
+        # numbers the texts in order of appearance, so a text's first row is where the codes reach a new high
+        first_row = np.flatnonzero(train_codes > np.maximum.accumulate(np.concatenate([[-1], train_codes[:-1]])))
         text = band_keys.text_of_row[first_row]
         position = len(prot_unique) + np.flatnonzero(text >= 0)
         keys[position], known[position] = band_keys.keys[text[text >= 0]], True
