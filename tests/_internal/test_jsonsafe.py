@@ -31,3 +31,17 @@ def test_arrays_of_ids_and_counts_become_plain_lists_and_what_is_not_plain_still
     mixed = json_safe(np.array(["a", None, np.float64("nan"), np.int64(4), np.bool_(True)], dtype=object))
     assert mixed == ["a", None, None, 4, True] and type(mixed[3]) is int and type(mixed[4]) is bool
     json.dumps(mixed, allow_nan=False)
+
+
+def test_lists_of_plain_values_are_copied_and_others_still_cleaned(monkeypatch):
+    import workbench._internal.jsonsafe as jsonsafe
+
+    plain = ["p1", 2, "p3"]
+    calls = []
+    real = jsonsafe.json_safe
+    monkeypatch.setattr(jsonsafe, "json_safe", lambda v: calls.append(v) or real(v))
+    out = real({"removed": plain, "t": ("a", 1)})
+    assert out == {"removed": ["p1", 2, "p3"], "t": ["a", 1]} and out["removed"] is not plain
+    assert calls == [plain, ("a", 1)]  # no call per item of a plain list
+    dirty = real(["a", np.int64(2), float("nan"), True, np.float32(0.5)])
+    assert dirty == ["a", 2, None, True, 0.5] and type(dirty[1]) is int and type(dirty[3]) is bool

@@ -12,3 +12,6 @@ def test_short_comment_counts_the_words_str_split_gives():
     votes = short_comment(pd.DataFrame({"text": texts}))
     assert votes.tolist() == [HAM if len(t.split()) < 5 else ABSTAIN for t in texts]
     assert votes.tolist().count(HAM) == 5  # the zero-width space is no space: "a\u200bb" is one word
+    # whatever the column's storage; a missing text is no short comment
+    for column in (pd.Series(texts + [None], dtype=object), pd.Series(texts + [None], dtype=pd.StringDtype("python"))):
+        assert short_comment(pd.DataFrame({"text": column})).tolist() == votes.tolist() + [ABSTAIN]

@@ -11,6 +11,10 @@ import numpy as np
 import pandas as pd
 
 
+#: Types json_safe leaves as they are (exactly these: a bool or a float subclass has rules of its own).
+_PLAIN = (str, int)
+
+
 def json_safe(value: Any) -> Any:
     """``value`` as plain JSON data.
 
@@ -27,10 +31,12 @@ def json_safe(value: Any) -> Any:
         # the common bulk case (ids, counts): numpy makes the Python values at once, and only what is
         # not already plain (None, NaN, numpy scalars in an object array) goes through the rules below
         items = value.tolist()
-        plain = (str, int) if value.dtype.kind == "O" else None
+        plain = _PLAIN if value.dtype.kind == "O" else None
         if plain is None or all(type(v) in plain for v in items):
             return items
         return [json_safe(v) for v in items]
+    if isinstance(value, (list, tuple)) and all(type(v) in _PLAIN for v in value):
+        return list(value)  # already plain (the funnel's removed ids, cleaned once and read again): no call per item
     if isinstance(value, (list, tuple, set, frozenset, np.ndarray, pd.Series, pd.Index)):
         items = sorted(value, key=str) if isinstance(value, (set, frozenset)) else value
         return [json_safe(v) for v in items]

@@ -6,6 +6,7 @@ regular expressions, and heuristics (vectorized and one row-wise Snorkel LF).
 """
 
 import numpy as np
+import pandas as pd
 from snorkel.labeling import labeling_function
 
 from workbench.labeling._lf import ABSTAIN, keyword_lf, regex_lf, vectorized_lf
@@ -23,12 +24,20 @@ re_check_out = regex_lf("re_check_out", r"check.*out", SPAM)
 re_views = regex_lf("re_views", r"\b(?:\d+\s*(?:billion|million|m|b)\b|views?)", HAM)
 
 
+# Whitespace as str.split() sees it (str.isspace()), spelled for RE2: its own \s is ASCII only.
+_SPACE = r"\t-\r\x1c-\x1f\x85\p{Z}"
+# Five words (runs of characters that are not whitespace) anywhere in a text.
+_FIVE_WORDS = rf"(?:[^{_SPACE}]+[{_SPACE}]+){{4}}[^{_SPACE}]"
+
+
 @vectorized_lf(labels=[HAM])
 def short_comment(df):
     """Very short comments ("lol", "so good") are rarely spam."""
-    # words counted as runs of non-space characters (str.split()'s words) without building a list of
-    # words per row: at a million rows those lists alone took more than a gigabyte
-    return np.where(df["text"].str.count(r"\S+") < 5, HAM, ABSTAIN)
+    # fewer than five of str.split()'s words, without a list of words per row (at a million rows those
+    # lists took more than a gigabyte) or a Python call per row: RE2 looks for a fifth word in arrow
+    # strings and stops there (0.15 s at a million rows, where counting words with str.count took 2.9 s)
+    text = df["text"].astype(pd.StringDtype("pyarrow"))
+    return np.where(text.str.contains(_FIVE_WORDS, na=True), ABSTAIN, HAM)
 
 
 @labeling_function()
