@@ -350,3 +350,17 @@ def test_signature_agreement_is_the_share_of_equal_values_on_any_number_of_worke
     # far above the threshold: linked on the signatures; within the margin: left to the exact check
     similar, unsure = signature_decision(np.array([0.95, 0.75, 0.6, 0.4]), 0.7)
     assert similar.tolist() == [True, False, False, False] and unsure.tolist() == [1, 2]
+
+
+@pytest.mark.parametrize("rows", [1, 2, 3, 6])
+def test_band_keys_are_equal_exactly_when_the_band_is(rows):
+    from workbench._internal.text import lsh_band_key, lsh_band_keys
+
+    rng = np.random.default_rng(rows)
+    signatures = rng.integers(0, 3, size=(400, 2 * rows)).astype(np.uint32)  # few values: many equal bands
+    keys = lsh_band_keys(signatures, 2, rows)
+    for band in range(2):
+        block = signatures[:, band * rows:(band + 1) * rows]
+        same_band = (block[:, None, :] == block[None, :, :]).all(axis=2)
+        assert np.array_equal(keys[:, band][:, None] == keys[:, band][None, :], same_band)
+        assert np.array_equal(lsh_band_key(signatures, band, rows), keys[:, band])

@@ -620,11 +620,19 @@ def lsh_band_key(signatures: np.ndarray, band: int, rows: int) -> np.ndarray:
     """Each signature's bucket key in band ``band`` (of ``rows`` values): the band's values folded into
     one uint64, equal for two signatures that agree on the whole band (and, by chance, with
     probability about 2**-64 otherwise). The Dask engine shuffles these keys to find buckets across partitions.
+
+    The values are read two at a time as one 64-bit word (a contiguous copy of the band viewed as
+    uint64, injective), and each word is mixed into the key: half the passes of one value at a time.
     """
-    block = signatures[:, band * rows : (band + 1) * rows]
+    block = np.ascontiguousarray(signatures[:, band * rows : (band + 1) * rows], dtype=np.uint32)
+    if rows % 2:
+        block = np.concatenate([block, np.zeros((len(block), 1), dtype=np.uint32)], axis=1)
+    words = block.view(np.uint64)
     key = np.zeros(len(signatures), dtype=np.uint64)
-    for j in range(rows):
-        key = _mix64(key * _SHINGLE_BASE + block[:, j].astype(np.uint64))
+    for j in range(words.shape[1]):
+        key *= _SHINGLE_BASE
+        key += words[:, j]
+        key = _mix64(key)
     return key
 
 
