@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import workbench._internal.parallel as parallel
-from workbench._internal.parallel import map_chunks, worker_processes
+from workbench._internal.parallel import map_chunks, pool_map, worker_processes
 
 pytestmark = pytest.mark.skipif(not parallel.CAN_FORK, reason="worker processes need fork()")
 
@@ -24,6 +24,24 @@ def test_chunks_come_back_in_row_order_from_the_workers(jobs):
     assert np.concatenate([result for _, _, (result, _) in out]).tolist() == (data ** 2).tolist()
     pids = {pid for _, _, (_, pid) in out}
     assert (pids == {os.getpid()}) if jobs == 1 else (os.getpid() not in pids)
+
+
+def _scaled_and_pid(data, task):
+    return data * task, os.getpid()
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_pool_map_answers_every_call_in_order_on_the_workers_it_started(jobs):
+    data = np.arange(5)
+    with pool_map(_scaled_and_pid, data, jobs) as run:
+        first = run([1, 2, 3])
+        data[:] = 0
+        second = run([4])
+    assert [r.tolist() for r, _ in first] == [[0, 1, 2, 3, 4], [0, 2, 4, 6, 8], [0, 3, 6, 9, 12]]
+    # forked workers read the data as it was when they started; this process reads it as it is
+    assert second[0][0].tolist() == ([0, 4, 8, 12, 16] if jobs > 1 else [0, 0, 0, 0, 0])
+    pids = {pid for _, pid in first + second}
+    assert (pids == {os.getpid()}) if jobs == 1 else (os.getpid() not in pids and len(pids) <= 2)
 
 
 def test_worker_count_follows_size_cores_and_request(monkeypatch):

@@ -107,3 +107,39 @@ def test_near_duplicate_clusters_on_the_bundled_data_are_those_of_exact_jaccard(
     pairs = pd.crosstab(found, component[codes]) > 0
     assert len(left) > 30  # the bundled data has many near copies (42 pairs of distinct normalised texts)
     assert (pairs.sum(axis=1) == 1).all() and (pairs.sum(axis=0) == 1).all()  # the same partition
+
+
+def test_exact_checks_in_many_rounds_give_the_components_of_every_link(monkeypatch):
+    import importlib
+    from contextlib import contextmanager
+
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from workbench.curate import shingles
+
+    dedupe = importlib.import_module("workbench.curate._dedupe")  # the name `_dedupe` is shadowed by the function
+    rng = np.random.default_rng(0)
+    base = ["".join(rng.choice(list("abcdefgh "), 60)) for _ in range(4)]
+    # variants of each base with a few letters replaced: many pairs near the threshold, linked in chains
+    texts = [b[:k] + "".join(rng.choice(list("xyz"), 5)) + b[k + 5:] for b in base for k in rng.integers(0, 55, 15)]
+    checked = []
+    real = dedupe.jaccard_checker
+
+    @contextmanager
+    def counting(sets, **kwargs):
+        with real(sets, **kwargs) as jaccard:
+            yield lambda left, right: checked.append(len(left)) or jaccard(left, right)
+
+    monkeypatch.setattr(dedupe, "jaccard_checker", counting)
+    monkeypatch.setattr(dedupe, "CONFIRM_ROUND_PAIRS", 2)  # rounds of 2, 3, 4, 6, ... pairs
+    found = find_duplicates(texts, threshold=0.7)
+    codes, unique = pd.factorize(normalize_text(texts))
+    sets = [set(shingles(t)) for t in unique]
+    left, right = zip(*[(i, j) for i in range(len(sets)) for j in range(i + 1, len(sets))
+                        if len(sets[i] & sets[j]) / len(sets[i] | sets[j]) >= 0.7])
+    m = len(sets)
+    _, component = connected_components(coo_matrix((np.ones(len(left)), (left, right)), shape=(m, m)), directed=False)
+    assert len(checked) > 5 and checked[:3] == [2, 3, 4]
+    pairs = pd.crosstab(found.cluster, component[codes]) > 0
+    assert (pairs.sum(axis=1) == 1).all() and (pairs.sum(axis=0) == 1).all()  # the brute-force partition

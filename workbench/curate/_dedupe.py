@@ -20,12 +20,12 @@ from workbench._internal.text import (
     SHINGLE_SIZE,
     BandKeys,
     band_buckets,
+    jaccard_checker,
     lsh_band_keys,
     lsh_bands,
     minhash_signatures,
     normalize_text,
     pair_sets,
-    set_jaccard,
     signature_agreement,
     signature_decision,
 )
@@ -224,6 +224,16 @@ def find_duplicates(
     return DuplicateClusters(ids, cluster, exact_group, normalized, params, band_keys)
 
 
+#: Unsure pairs checked in the first round of :func:`_confirm_links`; each round checks half as many more.
+CONFIRM_ROUND_PAIRS = 65_536
+
+
+def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Connected components of ``n`` nodes joined by the edges ``(left[i], right[i])``."""
+    graph = sp.coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n))
+    return connected_components(graph, directed=False)[1]
+
+
 def _confirm_links(sets: sp.csr_matrix, set_row: np.ndarray, leaders: np.ndarray, members: np.ndarray, linked: np.ndarray,
                    unsure: np.ndarray, *, threshold: float) -> np.ndarray:
     """Connected components of the pairs ``linked`` plus the ``unsure`` pairs (most similar first)
@@ -231,27 +241,22 @@ def _confirm_links(sets: sp.csr_matrix, set_row: np.ndarray, leaders: np.ndarray
     :func:`~workbench._internal.text.pair_sets`) reaches ``threshold``.
 
     Only the components matter, so an unsure pair whose texts are already connected is never
-    checked: the unsure pairs go in rounds of doubling size, each checked only where it would
-    join two components so far.
+    checked: the unsure pairs go in rounds (``CONFIRM_ROUND_PAIRS``, half as many more each round),
+    each checked only where it would join two components so far. The components are merged round by
+    round (the graph of the components the round joined, not of every link so far), and the rounds
+    share one set of worker processes (:func:`~workbench._internal.text.jaccard_checker`).
     """
-    m = len(set_row)
-    linked_left, linked_right = [leaders[linked]], [members[linked]]
-
-    def components() -> np.ndarray:
-        left, right = np.concatenate(linked_left), np.concatenate(linked_right)
-        graph = sp.coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(m, m))
-        return connected_components(graph, directed=False)[1]
-
-    component, batch = components(), 65536
-    while len(unsure):
-        unsure = unsure[component[leaders[unsure]] != component[members[unsure]]]
-        check, unsure = unsure[:batch], unsure[batch:]
-        if not len(check):
-            break
-        similar = set_jaccard(sets, set_row[leaders[check]], set_row[members[check]]) >= threshold - 1e-12
-        linked_left.append(leaders[check[similar]])
-        linked_right.append(members[check[similar]])
-        component, batch = components(), 2 * batch
+    component = _components(len(set_row), leaders[linked], members[linked])
+    batch = CONFIRM_ROUND_PAIRS
+    with jaccard_checker(sets, n_pairs=len(unsure)) as jaccard:
+        while len(unsure):
+            unsure = unsure[component[leaders[unsure]] != component[members[unsure]]]
+            check, unsure = unsure[:batch], unsure[batch:]
+            if not len(check):
+                break
+            joined = check[jaccard(set_row[leaders[check]], set_row[members[check]]) >= threshold - 1e-12]
+            component = _components(int(component.max()) + 1, component[leaders[joined]], component[members[joined]])[component]
+            batch += batch // 2
     return component
 
 
