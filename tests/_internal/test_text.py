@@ -364,3 +364,15 @@ def test_band_keys_are_equal_exactly_when_the_band_is(rows):
         same_band = (block[:, None, :] == block[None, :, :]).all(axis=2)
         assert np.array_equal(keys[:, band][:, None] == keys[:, band][None, :], same_band)
         assert np.array_equal(lsh_band_key(signatures, band, rows), keys[:, band])
+
+
+def test_band_keys_and_buckets_are_the_same_on_forked_workers():
+    from workbench._internal.text import band_buckets, lsh_band_keys
+
+    if not parallel.CAN_FORK:
+        pytest.skip("worker processes need fork()")
+    signatures = np.random.default_rng(1).integers(0, 4, size=(300, 30)).astype(np.uint32)
+    keys = lsh_band_keys(signatures, 5, 6, n_jobs=1)
+    assert np.array_equal(lsh_band_keys(signatures, 5, 6, n_jobs=2), keys)
+    here, forked = band_buckets(keys, n_jobs=1), band_buckets(keys, n_jobs=2)
+    assert len(here[1]) > 5 and all(np.array_equal(a, b) for a, b in zip(here, forked))

@@ -652,18 +652,41 @@ def lsh_band_key(signatures: np.ndarray, band: int, rows: int) -> np.ndarray:
     return key
 
 
-def lsh_band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """Every signature's bucket key in each of ``bands`` bands (:func:`lsh_band_key`): shape (n, bands), uint64."""
+def _band_key_columns(data: tuple, first: int, last: int) -> np.ndarray:
+    signatures, rows = data
+    return np.stack([lsh_band_key(signatures, band, rows) for band in range(first, last)], axis=1)
+
+
+def lsh_band_keys(signatures: np.ndarray, bands: int, rows: int, *, n_jobs: int | None = None) -> np.ndarray:
+    """Every signature's bucket key in each of ``bands`` bands (:func:`lsh_band_key`): shape (n, bands), uint64.
+
+    The bands are shared by ``n_jobs`` forked worker processes (``None``: every core from
+    ``PROCESS_MIN_ROWS`` signatures), which inherit the signatures.
+    """
+    jobs = worker_processes(len(signatures), n_jobs, what="LSH band keys are computed")
     keys = np.empty((len(signatures), bands), dtype=np.uint64)
-    for band in range(bands):
-        keys[:, band] = lsh_band_key(signatures, band, rows)
+    for first, last, columns in map_chunks(_band_key_columns, (signatures, rows), bands,
+                                           chunk_rows=max(1, -(-bands // jobs)), jobs=jobs):
+        keys[:, first:last] = columns
     return keys
 
 
-def band_buckets(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _band_bucket_members(keys: np.ndarray, first: int, last: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    out = []
+    for band in range(first, last):
+        bucket = pd.factorize(keys[:, band])[0]
+        counts = np.bincount(bucket)
+        shared = np.flatnonzero(counts[bucket] > 1)
+        order = np.argsort(bucket[shared], kind="stable")  # stable: members stay in row order
+        out.append((shared[order], counts[counts > 1]))
+    return out
+
+
+def band_buckets(keys: np.ndarray, *, n_jobs: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The buckets of an LSH index from its band keys (:func:`lsh_band_keys`): two rows share a
     bucket when they have the same key in the same band. Keys are grouped by hashing
-    (``pandas.factorize``), linear in the number of rows.
+    (``pandas.factorize``), linear in the number of rows; the bands are shared by ``n_jobs`` forked
+    worker processes (``None``: every core from ``PROCESS_MIN_ROWS`` rows).
 
     Returns
     -------
@@ -671,17 +694,13 @@ def band_buckets(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         The row positions of every bucket with two or more members, bucket after bucket
         (ascending within a bucket), and each bucket's size.
     """
-    members, sizes = [], []
-    for band in range(keys.shape[1]):
-        bucket = pd.factorize(keys[:, band])[0]
-        counts = np.bincount(bucket)
-        shared = np.flatnonzero(counts[bucket] > 1)
-        order = np.argsort(bucket[shared], kind="stable")  # stable: members stay in row order
-        members.append(shared[order])
-        sizes.append(counts[counts > 1])
-    if not members:
+    bands = keys.shape[1]
+    jobs = worker_processes(len(keys), n_jobs, what="LSH buckets are grouped")
+    found = [band for _, _, part in map_chunks(_band_bucket_members, keys, bands, chunk_rows=max(1, -(-bands // jobs)),
+                                               jobs=jobs) for band in part]
+    if not found:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    return np.concatenate(members), np.concatenate(sizes)
+    return np.concatenate([members for members, _ in found]), np.concatenate([sizes for _, sizes in found])
 
 
 def lsh_buckets(signatures: np.ndarray, bands: int, rows: int) -> tuple[np.ndarray, np.ndarray]:
