@@ -53,3 +53,17 @@ def test_generator_disagreement_puts_confident_conflicts_first():
 
 
 # --- label errors -------------------------------------------------------------------------
+
+
+def test_exclude_rows_is_exclude_by_a_mask():
+    from workbench.curate._scores import exclude, exclude_rows
+
+    ids = np.array(["a", "b", "c", "d"], dtype=object)
+    by_mask = exclude_rows(ids, np.array([False, True, False, True]), "no LF voted", name="uncovered")
+    by_ids = exclude(ids, ["b", "d"], "no LF voted", name="uncovered")
+    assert by_mask.kept.tolist() == by_ids.kept.tolist() == [True, False, True, False]
+    assert by_mask.reasons.tolist() == by_ids.reasons.tolist() and by_mask.params == by_ids.params
+    with pytest.raises(ValueError, match="drop must be one bool per id"):
+        exclude_rows(ids, [1, 0, 0, 1], "no LF voted")
+    with pytest.raises(ValueError, match="non-empty reason"):
+        exclude_rows(ids, np.zeros(4, dtype=bool), "")

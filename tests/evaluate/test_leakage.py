@@ -183,3 +183,21 @@ def test_band_keys_of_the_near_duplicate_pass_find_the_same_copies_without_hashi
         assert hashed[1] == hashed[0]
     with pytest.raises(ValueError, match="band_keys has 3 rows but train has"):
         check_leakage(train, protected, band_keys=keys.take([0, 1, 2]))
+
+
+def test_rows_check_a_subset_as_if_it_were_passed(protected):
+    import numpy as np
+
+    train = pd.DataFrame({
+        "example_id": ["tr-0", "tr-1", "tr-2", "tr-3", "tr-4"],
+        "text": ["LOL", "Check out my channel for free gift cards right now", "nice", "great video, THANKS!", "hi"],
+    }, index=[10, 11, 12, 13, 14])
+    rows = np.array([1, 3, 4])
+    subset = check_leakage(train.iloc[rows], protected)
+    by_rows = check_leakage(train, protected, rows=rows)
+    pd.testing.assert_frame_equal(by_rows.matches, subset.matches)
+    assert by_rows.leaked.tolist() == subset.leaked.tolist() == [True, True, False]
+    assert by_rows.matches["train_row"].tolist() == [11, 13]  # the table's own labels
+    assert "tr-0" not in by_rows.leaked_ids  # "LOL" is test-3's text, but row 0 was not asked for
+    with pytest.raises(ValueError, match="normalized has 2 texts but train has 3 rows to check"):
+        check_leakage(train, protected, rows=rows, normalized=pd.Series(["a", "b"]))

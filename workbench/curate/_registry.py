@@ -35,7 +35,7 @@ from workbench._internal.validation import check_label_matrix, check_proba, cove
 from workbench.curate._confidence import confidence_filter
 from workbench.curate._dedupe import drop_duplicates, find_duplicates
 from workbench.curate._funnel import FilterStep, Funnel
-from workbench.curate._scores import exclude
+from workbench.curate._scores import exclude_rows
 from workbench.data._dataset import ID_COLUMN, TEXT_COLUMN
 from workbench.evaluate._leakage import check_leakage
 
@@ -294,9 +294,8 @@ def run_filter_steps(context: FilterContext, steps: Iterable[tuple[str, Mapping[
 @filter_step(UNCOVERED_STEP)
 def uncovered(context: FilterContext, rows: np.ndarray) -> FilterStep:
     """Rows no LF voted on: nothing to learn from."""
-    ids = context.ids[rows]
-    voted = covered(context.votes(UNCOVERED_STEP)[rows])
-    return exclude(ids, ids[~voted], "no LF voted", name=UNCOVERED_STEP)
+    return exclude_rows(context.ids[rows], ~covered(context.votes(UNCOVERED_STEP)[rows]), "no LF voted",
+                        name=UNCOVERED_STEP)
 
 
 @filter_step(CONFIDENCE_STEP, StepParam("threshold", float, low=0, high=1, description="minimum top-class probability"),
@@ -314,10 +313,10 @@ def protected_duplicates(context: FilterContext, rows: np.ndarray) -> FilterStep
     """Rows whose text is a protected (dev/valid/test/canary) row's, as the leakage check compares texts."""
     if not context.protected:
         raise ValueError(f"the {PROTECTED_DUPLICATES_STEP} filter step needs the protected splits (FilterContext.protected)")
-    ids = context.ids[rows]
-    leaked = check_leakage(context.pool.iloc[rows], context.protected, near=False,
-                           normalized=context.normalized(rows)).leaked
-    return exclude(ids, ids[leaked], "same text as a protected (dev/valid/test/canary) row", name=PROTECTED_DUPLICATES_STEP)
+    leaked = check_leakage(context.pool, context.protected, near=False, normalized=context.normalized(rows),
+                           rows=rows).leaked
+    return exclude_rows(context.ids[rows], leaked, "same text as a protected (dev/valid/test/canary) row",
+                        name=PROTECTED_DUPLICATES_STEP)
 
 
 @filter_step(NEAR_DUPLICATES_STEP, StepParam("threshold", float, low=0, high=1, low_open=True,

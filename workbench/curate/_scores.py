@@ -183,9 +183,27 @@ def exclude(ids, remove, reason: str, *, name: str | None = None) -> FilterStep:
     ['a', 'c']
     """
     ids = np.asarray(ids)
+    remove = list(remove)  # any iterable, read once
+    return _excluded(ids, isin_ids(ids, remove), reason, name, n_listed=len(remove))
+
+
+def exclude_rows(ids, drop, reason: str, *, name: str | None = None) -> FilterStep:
+    """:func:`exclude` by a mask over the rows (``drop``, one bool per id) rather than a list of ids: no
+    lookup of a million ids when the caller knows the rows already.
+
+    Examples
+    --------
+    >>> exclude_rows(["a", "b", "c"], [False, True, False], "no LF voted").kept_ids.tolist()
+    ['a', 'c']
+    """
+    ids, drop = np.asarray(ids), np.asarray(drop)
+    if drop.dtype != bool or drop.shape != ids.shape:
+        raise ValueError(f"drop must be one bool per id ({ids.shape}), got {drop.dtype} of shape {drop.shape}")
+    return _excluded(ids, drop, reason, name, n_listed=int(drop.sum()))
+
+
+def _excluded(ids: np.ndarray, drop: np.ndarray, reason: str, name: str | None, *, n_listed: int) -> FilterStep:
     if not reason:
         raise ValueError("exclude needs a non-empty reason")
-    remove = list(remove)  # any iterable, read once
-    drop = isin_ids(ids, remove)
     reasons = np.where(drop, reason, "").astype(object)
-    return FilterStep.from_reasons(name or reason, ids, reasons, params={"reason": reason, "n_listed": len(remove)})
+    return FilterStep.from_reasons(name or reason, ids, reasons, params={"reason": reason, "n_listed": n_listed})

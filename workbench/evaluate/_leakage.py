@@ -225,6 +225,7 @@ def check_leakage(
     id_column: str = ID_COLUMN,
     normalized: pd.Series | None = None,
     band_keys: BandKeys | None = None,
+    rows: np.ndarray | None = None,
 ) -> LeakageReport:
     """Find protected rows (dev, valid, test, canary) in a training set.
 
@@ -260,6 +261,10 @@ def check_leakage(
         LSH band keys of ``train``'s rows, one entry per row in order, as a near-duplicate pass
         over the same texts computed them (:attr:`workbench.curate.DuplicateClusters.band_keys`);
         rows that have keys under this check's LSH need no MinHash signatures.
+    rows : array of int, optional
+        Check only these rows of ``train`` (positions), as if ``train.iloc[rows]`` had been passed;
+        ``normalized``, ``band_keys`` and the report then follow ``rows``. Only matched rows are read,
+        so a caller holding the positions (the pipeline's filter steps) copies no table.
 
     Returns
     -------
@@ -296,10 +301,12 @@ def check_leakage(
         ignore_index=True,
     )
     prot_norm = normalize_text(prot["text"])
+    rows = np.arange(len(train)) if rows is None else np.asarray(rows, dtype=np.int64)
+    n_train = len(rows)
     if normalized is None:
-        train_norm = normalize_text(train[text_column].reset_index(drop=True))
-    elif len(normalized) != len(train):
-        raise ValueError(f"normalized has {len(normalized)} texts but train has {len(train)} rows")
+        train_norm = normalize_text(train[text_column].iloc[rows].reset_index(drop=True))
+    elif len(normalized) != n_train:
+        raise ValueError(f"normalized has {len(normalized)} texts but train has {n_train} rows to check")
     else:
         train_norm = normalized.reset_index(drop=True).astype(NORMALIZED_DTYPE)
     prot["normalized"] = prot_norm.to_numpy()
@@ -314,9 +321,9 @@ def check_leakage(
     bands = None
     if near:
         bands = lsh_bands(threshold, num_perm)
-        show = progress_bar if progress_bar is not None else len(train) >= PROGRESS_MIN_ROWS
-        if band_keys is not None and len(band_keys.text_of_row) != len(train):
-            raise ValueError(f"band_keys has {len(band_keys.text_of_row)} rows but train has {len(train)} rows")
+        show = progress_bar if progress_bar is not None else n_train >= PROGRESS_MIN_ROWS
+        if band_keys is not None and len(band_keys.text_of_row) != n_train:
+            raise ValueError(f"band_keys has {len(band_keys.text_of_row)} rows but train has {n_train} rows to check")
         found = _near_duplicate_pairs(train_norm, prot_norm, threshold, num_perm, *bands, show, band_keys)
         found = found.merge(exact[["i", "j"]], on=["i", "j"], how="left", indicator=True)
         found = found[found["_merge"] == "left_only"]
@@ -324,7 +331,7 @@ def check_leakage(
                                                 "similarity": found["jaccard"]})], ignore_index=True)
     pairs = pairs.sort_values(["i", "j"], kind="stable")
     i = pairs["i"].to_numpy(dtype=np.int64)
-    t, p = train.iloc[i], prot.iloc[pairs["j"].to_numpy()]
+    t, p = train.iloc[rows[i]], prot.iloc[pairs["j"].to_numpy()]
     matches = pd.DataFrame({
         "train_row": t.index.to_numpy(),
         "train_position": i,
@@ -338,7 +345,7 @@ def check_leakage(
     })
     return LeakageReport(
         matches=matches,
-        n_train=len(train),
+        n_train=n_train,
         protected_sizes={name: len(df) for name, df in protected.items()},
         near=near,
         threshold=threshold,
