@@ -106,8 +106,9 @@ def pool_map(work, data: Any, jobs: int) -> Iterator[Any]:
     """A ``map(tasks)`` that returns ``[work(data, task) for task in tasks]``, for many calls on one pool of
     ``jobs`` forked workers (this process when ``jobs`` is 1), started once on entry.
 
-    ``data`` is inherited by the workers, not pickled; the tasks and the results travel (pickled). For work
-    done in rounds, each round's tasks known only after the last round's results.
+    ``data`` is inherited by the workers, not pickled; the tasks and the results travel (pickled). It is
+    for work in rounds, whose tasks are known only once the previous round's results are in: the
+    workers fork once, not once per round.
     """
     if jobs < 2:
         yield lambda tasks: [work(data, task) for task in tasks]
