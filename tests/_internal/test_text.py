@@ -376,3 +376,13 @@ def test_band_keys_and_buckets_are_the_same_on_forked_workers():
     assert np.array_equal(lsh_band_keys(signatures, 5, 6, n_jobs=2), keys)
     here, forked = band_buckets(keys, n_jobs=1), band_buckets(keys, n_jobs=2)
     assert len(here[1]) > 5 and all(np.array_equal(a, b) for a, b in zip(here, forked))
+
+
+def test_band_keys_spread_over_a_longer_table():
+    from workbench._internal.text import BandKeys
+
+    keys = BandKeys(np.arange(6, dtype=np.uint64).reshape(3, 2), np.array([2, 0, -1]), (2, 1, 2, 5, 1))
+    spread = keys.spread(np.array([False, True, True, False, True]))
+    assert spread.text_of_row.tolist() == [-1, 2, 0, -1, -1] and spread.keys is keys.keys and spread.lsh == keys.lsh
+    with pytest.raises(ValueError, match="has_keys marks 2 rows for the keys of 3 rows"):
+        keys.spread(np.array([True, True, False]))

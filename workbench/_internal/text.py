@@ -739,3 +739,13 @@ class BandKeys:
         positions = np.asarray(positions, dtype=np.int64)
         text = np.where(positions >= 0, self.text_of_row[np.maximum(positions, 0)], -1)
         return BandKeys(self.keys, text, self.lsh)
+
+    def spread(self, has_keys: np.ndarray) -> "BandKeys":
+        """These rows, in order, at the rows where ``has_keys`` is true of a longer table whose other rows
+        have no keys (rows added among or after them, which no near-duplicate pass saw)."""
+        has_keys = np.asarray(has_keys, dtype=bool)
+        if int(has_keys.sum()) != len(self.text_of_row):
+            raise ValueError(f"has_keys marks {int(has_keys.sum())} rows for the keys of {len(self.text_of_row)} rows")
+        position = np.full(len(has_keys), -1, dtype=np.int64)
+        position[has_keys] = np.arange(len(self.text_of_row))
+        return self.take(position)

@@ -358,9 +358,7 @@ def filter_stage(config: PipelineConfig, ds: Dataset, L_train: np.ndarray, gener
                                 normalize_text(pool[TEXT_COLUMN].iloc[rows[human_rows]]).set_axis(np.flatnonzero(human_rows))])
         normalized = normalized.sort_index().reset_index(drop=True)
         if band_keys is not None:
-            position = np.full(len(rows), -1)
-            position[~human_rows] = np.arange(len(kept))
-            band_keys = band_keys.take(position)
+            band_keys = band_keys.spread(~human_rows)
     table = build_export_frame(pool.iloc[rows], proba[rows], class_names=ds.class_names,
                                source=np.where(human_rows, "human_review", generated.source).tolist(),
                                columns=config.export.columns,
@@ -460,7 +458,7 @@ def leakage_stage(config: PipelineConfig, ds: Dataset, table: pd.DataFrame, norm
                                 *[normalize_text(df[TEXT_COLUMN]) for part, (_, df, _) in sets.items() if part != "export"]],
                                ignore_index=True)
     if band_keys is not None:  # the seed rows come after the table's, without keys
-        band_keys = band_keys.take(np.r_[np.arange(len(table)), np.full(len(checked) - len(table), -1)])
+        band_keys = band_keys.spread(np.arange(len(checked)) < len(table))
     report = check_leakage(checked, protected, near=cfg.near_duplicates, threshold=cfg.threshold, progress_bar=progress_bar,
                            normalized=normalized, band_keys=band_keys)
     record = {"method": report.method, "protected_sizes": {s: int(len(df)) for s, df in protected.items()},
