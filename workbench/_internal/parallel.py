@@ -53,6 +53,17 @@ def worker_processes(n_rows: int, n_jobs: int | None = None, *, what: str = "the
     return wanted
 
 
+def share_rows(n_rows: int, shares: int, at_most: int | None = None) -> int:
+    """Rows per chunk that split ``n_rows`` rows into ``shares`` chunks (one per worker, or a few per worker),
+    at most ``at_most`` rows, and at least one.
+
+    >>> share_rows(10, 3), share_rows(10, 3, at_most=2), share_rows(0, 2)
+    (4, 2, 1)
+    """
+    rows = -(-n_rows // shares)
+    return max(1, rows if at_most is None else min(rows, at_most))
+
+
 @contextmanager
 def forked_pool(jobs: int, inherit: Any) -> Iterator[multiprocessing.pool.Pool]:
     """A pool of ``jobs`` forked workers that see ``inherit`` through :func:`inherited`; ended on exit."""
@@ -75,9 +86,10 @@ def inherited() -> Any:
     return _INHERITED
 
 
-def _run_share(bounds: tuple[int, int]) -> Any:
+def _run_task(task: Any) -> Any:
+    """In a forked worker: the pool's work on one task, with what the pool was started with."""
     work, data = inherited()
-    return work(data, *bounds)
+    return work(data, task)
 
 
 def map_chunks(work, data: Any, n_rows: int, *, chunk_rows: int, jobs: int) -> Iterator[tuple[int, int, Any]]:
@@ -91,14 +103,9 @@ def map_chunks(work, data: Any, n_rows: int, *, chunk_rows: int, jobs: int) -> I
         for first, last in bounds:
             yield first, last, work(data, first, last)
         return
-    with forked_pool(jobs, (work, data)) as pool:
-        for (first, last), result in zip(bounds, pool.imap(_run_share, bounds)):
+    with forked_pool(jobs, (lambda inherited_data, chunk: work(inherited_data, *chunk), data)) as pool:
+        for (first, last), result in zip(bounds, pool.imap(_run_task, bounds)):
             yield first, last, result
-
-
-def _run_task(task: Any) -> Any:
-    work, data = inherited()
-    return work(data, task)
 
 
 @contextmanager

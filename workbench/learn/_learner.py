@@ -36,7 +36,7 @@ from sklearn.utils.validation import check_is_fitted, has_fit_parameter
 from tqdm.auto import tqdm
 
 from workbench._internal.atomic import atomic_pickle
-from workbench._internal.parallel import map_chunks, worker_processes
+from workbench._internal.parallel import map_chunks, share_rows, worker_processes
 from workbench._internal.progress import PROGRESS_MIN_ROWS, end_early
 from workbench._internal.text import text_list
 from workbench._internal.validation import check_labels, check_proba
@@ -113,7 +113,7 @@ class RowWise(TransformerMixin, BaseEstimator):
         jobs = worker_processes(len(rows), self.n_jobs, what="feature hashing runs")
         if jobs < 2:
             return self.transformer_.transform(rows)
-        chunk_rows = min(-(-len(rows) // jobs), ROWWISE_CHUNK_ROWS)
+        chunk_rows = share_rows(len(rows), jobs, at_most=ROWWISE_CHUNK_ROWS)
         parts = [part for _, _, part in map_chunks(_transform_rows, (self.transformer_, rows), len(rows),
                                                    chunk_rows=chunk_rows, jobs=jobs)]
         return sp.vstack(parts, format="csr")
