@@ -143,3 +143,20 @@ def test_exact_checks_in_many_rounds_give_the_components_of_every_link(monkeypat
     assert len(checked) > 5 and checked[:3] == [2, 3, 4]
     pairs = pd.crosstab(found.cluster, component[codes]) > 0
     assert (pairs.sum(axis=1) == 1).all() and (pairs.sum(axis=0) == 1).all()  # the brute-force partition
+
+
+@pytest.mark.parametrize("n_leaders", [1, 3])
+def test_bucket_pairs_are_each_member_with_the_first_members_of_its_buckets_once(n_leaders):
+    import importlib
+
+    dedupe = importlib.import_module("workbench.curate._dedupe")
+    rng = np.random.default_rng(n_leaders)
+    buckets = [np.sort(rng.choice(30, size=rng.integers(2, 9), replace=False)) for _ in range(40)]  # pairs repeat
+    keys, sizes = np.concatenate(buckets), np.array([len(b) for b in buckets])
+    leaders, members = dedupe._bucket_pairs(keys, sizes, n_leaders=n_leaders, n_texts=30)
+    expected = sorted({(int(b[q]), int(m)) for b in buckets for q in range(min(n_leaders, len(b)))
+                       for m in b[q + 1:]})
+    assert list(zip(leaders.tolist(), members.tolist())) == expected
+    assert leaders.dtype == members.dtype == np.int32
+    empty = dedupe._bucket_pairs(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), n_leaders=3, n_texts=1)
+    assert [len(a) for a in empty] == [0, 0]

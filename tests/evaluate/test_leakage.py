@@ -162,12 +162,12 @@ def test_band_keys_of_the_near_duplicate_pass_find_the_same_copies_without_hashi
     leakage = importlib.import_module("workbench.evaluate._leakage")
     hashed = []
 
-    def counting(texts, **kwargs):
+    def counting(texts, *args, **kwargs):
         hashed.append(len(texts))
-        return minhash_signatures(texts, **kwargs)
+        return minhash_band_keys(texts, *args, **kwargs)
 
-    minhash_signatures = leakage.minhash_signatures
-    monkeypatch.setattr(leakage, "minhash_signatures", counting)
+    minhash_band_keys = leakage.minhash_band_keys
+    monkeypatch.setattr(leakage, "minhash_band_keys", counting)
     protected = {s: youtube[s] for s in ("dev", "valid", "test", "canary")}
     train = youtube.train
     without = check_leakage(train, protected, threshold=0.7)

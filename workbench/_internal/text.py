@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -383,6 +384,40 @@ def _signature_rows(data: tuple, first: int, last: int) -> np.ndarray:
                        count=(last - first) * num_perm).reshape(last - first, num_perm)
 
 
+def _minhash_chunks(work, data: tuple, n: int, *, chunk_rows: int, progress_bar: bool | None,
+                    n_jobs: int | None) -> Iterator[tuple[int, int, Any]]:
+    """``work(data, first, last)`` (MinHash of ``texts[first:last]``, ``texts = data[0]``) on every chunk of
+    ``chunk_rows`` texts, in order, on forked workers while rensa has not run in this process."""
+    global _RENSA_STARTED_HERE
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")
+    show = progress_bar if progress_bar is not None else n >= PROGRESS_MIN_ROWS
+    with _RENSA_LOCK:
+        jobs = 1 if _RENSA_STARTED_HERE else worker_processes(n, n_jobs, what="MinHash signatures are computed")
+        _RENSA_STARTED_HERE = _RENSA_STARTED_HERE or (jobs < 2 and n > 0)
+        # rensa's digests are millions of Python ints: those allocations would set off the cyclic garbage
+        # collector again and again, each time walking every live object of the process (at a million
+        # texts, a fifth of the time or more); they make no cycles, so it waits until the end (forked
+        # workers inherit the setting)
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            with tqdm(total=n, desc="MinHash signatures", unit="text", unit_scale=True, leave=False,
+                      disable=not show) as bar:
+                for first, last, result in map_chunks(work, data, n, chunk_rows=chunk_rows, jobs=jobs):
+                    yield first, last, result
+                    bar.update(last - first)
+        finally:
+            if collecting:
+                gc.enable()
+
+
+def _check_seed(random_state) -> int:
+    if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)) or random_state < 0:
+        raise TypeError(f"random_state must be an int >= 0 (the MinHash permutations' seed), got {random_state!r}")
+    return int(random_state)
+
+
 def minhash_signatures(texts: Sequence[str], *, shingle_size: int = SHINGLE_SIZE, num_perm: int = NUM_PERM,
                        random_state: int = MINHASH_SEED, chunk_rows: int = MINHASH_CHUNK_ROWS,
                        progress_bar: bool | None = None, n_jobs: int | None = None) -> np.ndarray:
@@ -394,7 +429,7 @@ def minhash_signatures(texts: Sequence[str], *, shingle_size: int = SHINGLE_SIZE
     with the numpy permutations used before, on the pairs each finds. The share of equal values
     of two signatures estimates the Jaccard similarity of the two shingle sets. Texts are
     processed ``chunk_rows`` at a time, so the only memory that grows with the number of texts
-    is the result (4 bytes per text and permutation).
+    is the result (4 bytes per text and permutation); :func:`minhash_band_keys` keeps less.
 
     Most of the time goes to reading rensa's digests, which it hands over as Python ints, so the
     chunks are shared by ``n_jobs`` forked worker processes (``None``: every core from
@@ -413,35 +448,57 @@ def minhash_signatures(texts: Sequence[str], *, shingle_size: int = SHINGLE_SIZE
     -------
     ndarray of uint32, shape (n, num_perm)
     """
-    global _RENSA_STARTED_HERE
-    if isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)) or random_state < 0:
-        raise TypeError(f"random_state must be an int >= 0 (the MinHash permutations' seed), got {random_state!r}")
-    if chunk_rows < 1:
-        raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")
+    seed = _check_seed(random_state)
     texts = text_list(texts)
-    n = len(texts)
-    show = progress_bar if progress_bar is not None else n >= PROGRESS_MIN_ROWS
-    signatures = np.empty((n, num_perm), dtype=np.uint32)
-    with _RENSA_LOCK:
-        jobs = 1 if _RENSA_STARTED_HERE else worker_processes(n, n_jobs, what="MinHash signatures are computed")
-        _RENSA_STARTED_HERE = _RENSA_STARTED_HERE or (jobs < 2 and n > 0)
-        # rensa's digests are millions of Python ints: those allocations would set off the cyclic garbage
-        # collector again and again, each time walking every live object of the process (at a million
-        # texts, a fifth of the time or more); they make no cycles, so it waits until the end (forked
-        # workers inherit the setting)
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            with tqdm(total=n, desc="MinHash signatures", unit="text", unit_scale=True, leave=False,
-                      disable=not show) as bar:
-                for first, last, rows in map_chunks(_signature_rows, (texts, shingle_size, num_perm, int(random_state)),
-                                                    n, chunk_rows=chunk_rows, jobs=jobs):
-                    signatures[first:last] = rows
-                    bar.update(last - first)
-        finally:
-            if collecting:
-                gc.enable()
+    signatures = np.empty((len(texts), num_perm), dtype=np.uint32)
+    for first, last, rows in _minhash_chunks(_signature_rows, (texts, shingle_size, num_perm, seed), len(texts),
+                                             chunk_rows=chunk_rows, progress_bar=progress_bar, n_jobs=n_jobs):
+        signatures[first:last] = rows
     return signatures
+
+
+def agreement_digests(signatures: np.ndarray) -> np.ndarray:
+    """The low 16 bits of each MinHash value: what :func:`signature_agreement` compares. Two different
+    32-bit minima agree there by chance with probability 2**-16, which raises an agreement (an
+    estimate of the Jaccard similarity) by 1.5e-5 on average; kept for every text, it takes half the
+    memory of the signatures."""
+    return signatures.astype(np.uint16, copy=False)
+
+
+def _band_key_rows(data: tuple, first: int, last: int) -> tuple[np.ndarray, np.ndarray | None]:
+    texts, shingle_size, num_perm, seed, bands, rows, digests = data
+    signatures = _signature_rows((texts, shingle_size, num_perm, seed), first, last)
+    return lsh_band_keys(signatures, bands, rows), agreement_digests(signatures) if digests else None
+
+
+def minhash_band_keys(texts: Sequence[str], bands: int, rows: int, *, digests: bool = False,
+                      shingle_size: int = SHINGLE_SIZE, num_perm: int = NUM_PERM, random_state: int = MINHASH_SEED,
+                      chunk_rows: int = MINHASH_CHUNK_ROWS, progress_bar: bool | None = None,
+                      n_jobs: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The LSH band keys of the texts' MinHash signatures (``lsh_band_keys(minhash_signatures(texts), bands,
+    rows)``, the same numbers), and with ``digests`` their :func:`agreement_digests`, without the
+    signatures: each chunk's signatures are reduced where they are computed, so the memory that grows
+    with the number of texts is 8 bytes per text and band (plus 2 per permutation with ``digests``)
+    instead of 4 per permutation. Parameters as in :func:`minhash_signatures`.
+
+    Returns
+    -------
+    keys : ndarray of uint64, shape (n, bands)
+    digests : ndarray of uint16, shape (n, num_perm), or None
+    """
+    if rows * bands > num_perm:
+        raise ValueError(f"{bands} bands of {rows} rows need {bands * rows} permutations, there are {num_perm}")
+    seed = _check_seed(random_state)
+    texts = text_list(texts)
+    keys = np.empty((len(texts), bands), dtype=np.uint64)
+    kept = np.empty((len(texts), num_perm), dtype=np.uint16) if digests else None
+    for first, last, (chunk_keys, chunk_digests) in _minhash_chunks(
+            _band_key_rows, (texts, shingle_size, num_perm, seed, bands, rows, digests), len(texts),
+            chunk_rows=chunk_rows, progress_bar=progress_bar, n_jobs=n_jobs):
+        keys[first:last] = chunk_keys
+        if digests:
+            kept[first:last] = chunk_digests
+    return keys, kept
 
 
 #: How far from the threshold a signature's Jaccard estimate must be to be trusted without an
@@ -456,13 +513,15 @@ AGREEMENT_CHUNK_PAIRS = 65_536
 
 def _agreement_rows(data: tuple, first: int, last: int) -> np.ndarray:
     signatures, left, right = data
-    return np.count_nonzero(signatures[left[first:last]] == signatures[right[first:last]], axis=1)
+    return np.count_nonzero(agreement_digests(signatures[left[first:last]])
+                            == agreement_digests(signatures[right[first:last]]), axis=1)
 
 
 def signature_agreement(signatures: np.ndarray, left: np.ndarray, right: np.ndarray, *,
                         n_jobs: int | None = None) -> np.ndarray:
     """The share of equal values of signatures ``left[i]`` and ``right[i]``: the MinHash estimate of
-    their texts' Jaccard similarity. Pairs are compared ``AGREEMENT_CHUNK_PAIRS`` at a time (bounded
+    their texts' Jaccard similarity. Values are compared on their :func:`agreement_digests` (the
+    signatures, or those digests alone, give the same answer). Pairs are compared ``AGREEMENT_CHUNK_PAIRS`` at a time (bounded
     buffers), shared by ``n_jobs`` forked worker processes (``None``: every core from
     ``PROCESS_MIN_ROWS`` pairs), which inherit the signatures; reading millions of signature rows
     at random is most of the time."""
@@ -539,21 +598,32 @@ def shingle_sets(texts: Sequence[str], *, shingle_size: int = SHINGLE_SIZE, n_jo
     The chunks are shared by ``n_jobs`` worker processes (``None``: every core from
     ``PROCESS_MIN_ROWS`` texts).
     """
-    from scipy.sparse import csr_matrix, vstack
+    from scipy.sparse import csr_matrix
 
     texts = text_list(texts)
+    n = len(texts)
+    if not n:
+        return csr_matrix((0, 1), dtype=np.int8)
     present = np.zeros(0x110000, dtype=bool)  # every code point: a lookup table, no sort
-    for first in range(0, len(texts), SHINGLE_CHUNK_ROWS):
+    for first in range(0, n, SHINGLE_CHUNK_ROWS):
         present[_codes(texts[first : first + SHINGLE_CHUNK_ROWS], shingle_size)[0]] = True
     base = max(int(present.sum()), 1)
     ranks = np.cumsum(present) - 1
-    chunk = SHINGLE_CHUNK_ROWS if base ** shingle_size <= 2**63 - 1 else max(len(texts), 1)
-    jobs = worker_processes(len(texts), n_jobs, what="shingle sets run") if chunk < len(texts) else 1
-    parts = [part for _, _, part in map_chunks(_shingle_set_rows, (texts, ranks, base, shingle_size), len(texts),
-                                               chunk_rows=chunk, jobs=jobs)]
-    if not parts:
-        return csr_matrix((0, 1), dtype=np.int8)
-    return vstack(parts, format="csr") if len(parts) > 1 else parts[0]
+    chunk = SHINGLE_CHUNK_ROWS if base ** shingle_size <= 2**63 - 1 else n
+    jobs = worker_processes(n, n_jobs, what="shingle sets run") if chunk < n else 1
+    # Each chunk's rows are copied, as they arrive, into arrays sized for every shingle position (a set has
+    # at most that many members): stacking the chunks at the end would hold them and the whole at once.
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=n)
+    positions = int(np.maximum(lengths, shingle_size).sum()) - n * (shingle_size - 1)
+    index = np.int32 if base ** shingle_size <= np.iinfo(np.int32).max else np.int64
+    indices, indptr, nnz = np.empty(positions, dtype=index), np.zeros(n + 1, dtype=index), 0
+    for first, last, part in map_chunks(_shingle_set_rows, (texts, ranks, base, shingle_size), n,
+                                        chunk_rows=chunk, jobs=jobs):
+        indices[nnz : nnz + part.nnz] = part.indices
+        indptr[first + 1 : last + 1] = part.indptr[1:] + nnz
+        nnz += part.nnz
+        n_columns = part.shape[1]
+    return csr_matrix((np.ones(nnz, dtype=np.int8), indices[:nnz], indptr), shape=(n, n_columns))
 
 
 def _jaccard_pairs(data: tuple, pairs: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
@@ -652,22 +722,12 @@ def lsh_band_key(signatures: np.ndarray, band: int, rows: int) -> np.ndarray:
     return key
 
 
-def _band_key_columns(data: tuple, first: int, last: int) -> np.ndarray:
-    signatures, rows = data
-    return np.stack([lsh_band_key(signatures, band, rows) for band in range(first, last)], axis=1)
-
-
-def lsh_band_keys(signatures: np.ndarray, bands: int, rows: int, *, n_jobs: int | None = None) -> np.ndarray:
+def lsh_band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """Every signature's bucket key in each of ``bands`` bands (:func:`lsh_band_key`): shape (n, bands), uint64.
-
-    The bands are shared by ``n_jobs`` forked worker processes (``None``: every core from
-    ``PROCESS_MIN_ROWS`` signatures), which inherit the signatures.
-    """
-    jobs = worker_processes(len(signatures), n_jobs, what="LSH band keys are computed")
+    :func:`minhash_band_keys` computes them from texts without keeping the signatures."""
     keys = np.empty((len(signatures), bands), dtype=np.uint64)
-    for first, last, columns in map_chunks(_band_key_columns, (signatures, rows), bands,
-                                           chunk_rows=share_rows(bands, jobs), jobs=jobs):
-        keys[:, first:last] = columns
+    for band in range(bands):
+        keys[:, band] = lsh_band_key(signatures, band, rows)
     return keys
 
 

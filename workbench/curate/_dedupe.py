@@ -21,13 +21,13 @@ from workbench._internal.text import (
     BandKeys,
     band_buckets,
     jaccard_checker,
-    lsh_band_keys,
     lsh_bands,
-    minhash_signatures,
+    minhash_band_keys,
     normalize_text,
     pair_sets,
     signature_agreement,
     signature_decision,
+    text_list,
 )
 from workbench.curate._funnel import (
     EXACT_DUPLICATE,
@@ -112,9 +112,17 @@ class DuplicateClusters:
 
 
 def _first_position(labels: np.ndarray) -> np.ndarray:
-    """Rename group labels to the position of each group's first member."""
-    first = pd.Series(np.arange(len(labels))).groupby(labels).transform("min")
-    return first.to_numpy()
+    """Rename group labels to the position of each group's first member.
+
+    >>> _first_position(np.array([7, 3, 7, 5, 3])).tolist()
+    [0, 1, 0, 3, 1]
+    """
+    # factorize numbers the groups in order of appearance: a group's first member is where the numbers reach a
+    # new high (linear, where a groupby sorts or keeps a table per group)
+    codes = pd.factorize(labels)[0]
+    new_high = np.ones(len(codes), dtype=bool)
+    new_high[1:] = codes[1:] > np.maximum.accumulate(codes[:-1])
+    return np.flatnonzero(new_high)[codes]
 
 
 def find_duplicates(
@@ -133,8 +141,8 @@ def find_duplicates(
 
     1. Exact pass: rows with the same normalised text form a group.
     2. Near pass, on one text per group: MinHash signatures of character shingles
-       (:func:`minhash_signatures`) are banded as in datasketch's ``MinHashLSH`` tuned for
-       ``threshold`` (:func:`~workbench._internal.text.lsh_buckets`); within each bucket every member is compared with
+       (:func:`~workbench._internal.text.minhash_signatures`) are banded as in datasketch's
+       ``MinHashLSH`` tuned for ``threshold`` (:func:`~workbench._internal.text.lsh_buckets`); within each bucket every member is compared with
        the bucket's first three members, and pairs whose Jaccard similarity reaches
        ``threshold`` are linked. The signatures' estimate decides a pair only when it is far
        from the threshold (:data:`~workbench._internal.text.EXACT_CHECK_MARGIN`); the exact
@@ -193,25 +201,27 @@ def find_duplicates(
         normalized = normalized.reset_index(drop=True)
     n = len(normalized)
     ids = _check_ids(ids, n, "texts")
-    exact_codes, unique_texts = pd.factorize(normalized)
+    # Python strings first, then numbered: the distinct texts are those same strings (the rest of the pass reads
+    # them as such), where numbering the arrow strings would copy them into new arrow and new Python strings
+    exact_codes, unique_texts = pd.factorize(np.array(text_list(normalized), dtype=object))
     exact_group = _first_position(exact_codes)
     params = {"threshold": threshold, "shingle_size": shingle_size, "num_perm": num_perm, "random_state": random_state,
               "lsh_weights": list(lsh_weights)}
     if len(unique_texts) < 2:
         return DuplicateClusters(ids, exact_group.copy(), exact_group, normalized, params)
 
-    unique_texts = unique_texts.tolist()  # not list(): iterating arrow strings one by one is slow
-    signatures = minhash_signatures(unique_texts, shingle_size=shingle_size, num_perm=num_perm,
-                                    random_state=random_state, progress_bar=progress_bar)
+    unique_texts = unique_texts.tolist()
     bands, rows = lsh_bands(threshold, num_perm, tuple(lsh_weights))
-    band_keys = BandKeys(lsh_band_keys(signatures, bands, rows), exact_codes, (bands, rows, num_perm, shingle_size,
-                                                                             int(random_state)))
+    # the band keys and the agreement digests, not the signatures: half their memory, at the filter's peak
+    keys, digests = minhash_band_keys(unique_texts, bands, rows, digests=True, shingle_size=shingle_size,
+                                      num_perm=num_perm, random_state=random_state, progress_bar=progress_bar)
+    band_keys = BandKeys(keys, exact_codes, (bands, rows, num_perm, shingle_size, int(random_state)))
     keys, sizes = band_buckets(band_keys.keys)
     m = len(unique_texts)
     leaders, members = _bucket_pairs(keys, sizes, n_leaders=3, n_texts=m)
     del keys
-    agreement = signature_agreement(signatures, leaders, members)
-    del signatures
+    agreement = signature_agreement(digests, leaders, members)
+    del digests
     similar, unsure = signature_decision(agreement, threshold)
     unsure = unsure[np.argsort(-agreement[unsure], kind="stable")]  # the most similar first
     del agreement
@@ -269,22 +279,26 @@ def _bucket_pairs(keys: np.ndarray, sizes: np.ndarray, n_leaders: int, n_texts: 
     """
     starts = np.repeat(np.cumsum(sizes) - sizes, sizes)
     position = np.arange(len(keys)) - starts
-    codes = []
-    for q in range(n_leaders):
+    # every round's codes written into one array (a list of rounds concatenated would hold them twice)
+    per_round = [int(np.maximum(sizes - 1 - q, 0).sum()) for q in range(n_leaders)]
+    pair = np.empty(sum(per_round), dtype=np.int64)
+    end = 0
+    for q, count in enumerate(per_round):
         later = np.flatnonzero(position > q)
-        code = keys[starts[later] + q].astype(np.int64)
-        code *= n_texts
+        code = pair[end : end + count]
+        np.multiply(keys[starts[later] + q], n_texts, out=code, casting="unsafe")
         code += keys[later]
-        codes.append(code)
+        end += count
         del later, code
     del starts, position
-    pair = np.concatenate(codes) if codes else np.empty(0, dtype=np.int64)
-    del codes
     pair.sort()
     pair = pair[np.r_[True, pair[1:] != pair[:-1]]] if len(pair) else pair  # numpy's hashed unique is slower here
     # positions as int32 below 2**31 texts: half the memory of the millions of pairs the filter holds at its peak
     position = np.int32 if n_texts < 2**31 else np.int64
-    return (pair // n_texts).astype(position), (pair % n_texts).astype(position)
+    leaders, members = np.empty(len(pair), dtype=position), np.empty(len(pair), dtype=position)
+    np.floor_divide(pair, n_texts, out=leaders, casting="unsafe")  # no int64 temporary of every pair
+    np.remainder(pair, n_texts, out=members, casting="unsafe")
+    return leaders, members
 
 
 def drop_duplicates(clusters: DuplicateClusters, *, ids=None, priority=None) -> FilterStep:

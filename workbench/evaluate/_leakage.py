@@ -26,9 +26,8 @@ from workbench._internal.text import (
     BandKeys,
     band_buckets,
     exact_jaccard,
-    lsh_band_keys,
     lsh_bands,
-    minhash_signatures,
+    minhash_band_keys,
     normalize_text,
 )
 from workbench.data._dataset import (
@@ -194,8 +193,8 @@ def _near_duplicate_pairs(train_norm: pd.Series, protected_norm: pd.Series, thre
         position = len(prot_unique) + np.flatnonzero(text >= 0)
         keys[position], known[position] = band_keys.keys[text[text >= 0]], True
     missing = np.flatnonzero(~known)
-    signatures = minhash_signatures([texts[i] for i in missing.tolist()], num_perm=num_perm, progress_bar=progress_bar)
-    keys[missing] = lsh_band_keys(signatures, bands, rows)
+    keys[missing] = minhash_band_keys([texts[i] for i in missing.tolist()], bands, rows, num_perm=num_perm,
+                                      progress_bar=progress_bar)[0]
     keys, sizes = band_buckets(keys)
     members = pd.DataFrame({"bucket": np.repeat(np.arange(len(sizes)), sizes), "text": keys})
     is_prot = members["text"] < len(prot_unique)

@@ -57,8 +57,8 @@ from workbench._internal.text import (
     NUM_PERM,
     SHINGLE_SIZE,
     exact_jaccard,
-    lsh_band_key,
     lsh_bands,
+    minhash_band_keys,
     minhash_signatures,
     normalize_text,
     signature_agreement,
@@ -290,11 +290,9 @@ def _band_rows(pool: pd.DataFrame, rows: np.ndarray, text: np.ndarray, bands: in
     """Task: the MinHash band keys of the distinct texts first seen in this partition (``text`` numbers them
     pool-wide), and those texts normalised."""
     normalized = normalize_text(pool[TEXT_COLUMN].iloc[rows]).tolist()
-    signatures = minhash_signatures(normalized, progress_bar=False)
     n = len(rows)
     keys = pd.DataFrame({"band": np.repeat(np.arange(bands, dtype=np.int16), n),
-                         "key": np.concatenate([lsh_band_key(signatures, b, band_rows) for b in range(bands)]) if n
-                         else np.empty(0, np.uint64),
+                         "key": minhash_band_keys(normalized, bands, band_rows, progress_bar=False)[0].T.ravel(),
                          "text": np.tile(text.astype(np.int64), bands)})
     return keys, pd.DataFrame({"text": text.astype(np.int64), "normalized": pd.Series(normalized, dtype=object)})
 
