@@ -76,6 +76,14 @@ def test_each_text_is_normalised_once_for_all_steps(context, monkeypatch):
     assert calls == [4, 1]
 
 
+def test_each_step_hands_back_the_memory_its_temporaries_took(context, monkeypatch):
+    registry = importlib.import_module("workbench.curate._registry")
+    released = []
+    monkeypatch.setattr(registry, "release_unused_memory", lambda: released.append(True))
+    run_filter_steps(context, [("uncovered", {}), ("confidence", {"threshold": 0.6}), ("near_duplicates", {"threshold": 0.5})])
+    assert len(released) == 3
+
+
 def test_the_confidence_name_is_the_one_curate_and_the_explorer_use(context):
     assert confidence_filter(context.proba, 0.5).name == CONFIDENCE_STEP
     assert CONFIDENCE_STEP in [s.name for s in curate(context.pool, context.proba, threshold=0.6).funnel.steps]

@@ -567,3 +567,15 @@ def test_class_names_no_labeled_row_uses_stop_the_run_unless_the_config_allows_t
     assert load_data(tiny_config(tiny, data={"dataset": str(tmp_path / "ds")}))[0].cardinality == 3
     with pytest.raises(ConfigError, match=r"^data.dataset: .*\['eggs'\] .* have no labeled row"):
         load_data(tiny_config(tiny, data={"dataset": str(tmp_path / "ds"), "allow_missing_classes": False}))
+
+
+def test_every_stage_hands_back_the_memory_its_temporaries_took(monkeypatch):
+    import importlib
+
+    run_module = importlib.import_module("workbench.pipeline._run")
+    released = []
+    monkeypatch.setattr(run_module, "release_unused_memory", lambda: released.append(len(stages.timings)))
+    stages = run_module._Stages("demo", progress_bar=False)
+    stages.run("load data", lambda: None)
+    stages.run("apply LFs", lambda: None)
+    assert released == [0, 1]  # after each stage's work, before its time is recorded

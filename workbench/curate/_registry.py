@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from workbench._internal.memory import release_unused_memory
 from workbench._internal.registry import Registry
 from workbench._internal.text import NORMALIZED_DTYPE, BandKeys, normalize_text
 from workbench._internal.validation import check_label_matrix, check_proba, covered
@@ -285,6 +286,7 @@ def run_filter_steps(context: FilterContext, steps: Iterable[tuple[str, Mapping[
         step = FILTER_STEPS[name](context, rows, **params)
         funnel = funnel.then(step)
         rows = rows[step.kept]
+        release_unused_memory()  # what the step's temporaries took, kept by the allocators, under the next step
     return funnel
 
 
@@ -324,8 +326,11 @@ def protected_duplicates(context: FilterContext, rows: np.ndarray) -> FilterStep
 def near_duplicates(context: FilterContext, rows: np.ndarray, *, threshold: float) -> FilterStep:
     """Clusters of (near) copies within the pool: the most confident row of each is kept."""
     ids = context.ids[rows]
-    clusters = find_duplicates(context.texts.iloc[rows], ids=ids, threshold=threshold,
-                               progress_bar=context.progress_bar, normalized=context.normalized(rows))
+    normalized = context.normalized(rows)
+    # the normalised texts stand for the texts: the pass reads only them, and a copy of the rows' texts would sit
+    # in memory through it
+    clusters = find_duplicates(normalized, ids=ids, threshold=threshold, progress_bar=context.progress_bar,
+                               normalized=normalized)
     context.keep_band_keys(rows, clusters.band_keys)
     step = drop_duplicates(clusters, ids=ids, priority=context.proba[rows].max(axis=1))
     # drop_duplicates names its step for curate(); this registered step reports under its own name

@@ -29,6 +29,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
+from workbench._internal.memory import release_unused_memory
 from workbench._internal.paths import out_dir
 from workbench._internal.progress import PROGRESS_MIN_ROWS
 from workbench.export._runs import POINTER, ExportRun
@@ -118,6 +119,7 @@ class _Stages:
             self.bar.set_postfix_str(stage + self._last)
         start = time.perf_counter()
         result = function(*args, **kwargs)
+        release_unused_memory()  # the stage's temporaries, kept by the allocators, would sit under the next one's
         seconds = time.perf_counter() - start
         self.timings[stage] = round(seconds, 3)
         if self.bar is not None:
