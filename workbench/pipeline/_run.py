@@ -123,7 +123,9 @@ class _Stages:
         seconds = time.perf_counter() - start
         self.timings[stage] = round(seconds, 3)
         if self.bar is not None:
-            done = f"{stage} {seconds:.1f} s" + (f", {self.rows / seconds:,.0f} rows/s" if self.rows and seconds > 0 else "")
+            # a pace only for a stage whose time shows (one under 0.05 s prints as 0.0 s, and any pace would be noise)
+            paced = self.rows and seconds >= 0.05
+            done = f"{stage} {seconds:.1f} s" + (f", {self.rows / seconds:,.0f} rows/s" if paced else "")
             self._last = f" (last: {done})"
             self.bar.set_postfix_str(done, refresh=False)  # shown by the update; the last stage's stays on the bar
             self.bar.update()
