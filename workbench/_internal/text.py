@@ -775,6 +775,17 @@ def lsh_buckets(signatures: np.ndarray, bands: int, rows: int) -> tuple[np.ndarr
     return band_buckets(lsh_band_keys(signatures, bands, rows))
 
 
+def first_rows(codes: np.ndarray) -> np.ndarray:
+    """The row where each value first appears, from ``pandas.factorize`` codes (which number values in order of
+    appearance, -1 for a missing one): the rows where the codes reach a new high. Linear, where a groupby sorts.
+
+    >>> first_rows(np.array([0, 1, 0, -1, 2, 1])).tolist()
+    [0, 1, 4]
+    """
+    codes = np.asarray(codes)
+    return np.flatnonzero(codes > np.maximum.accumulate(np.concatenate([[-1], codes[:-1]])))
+
+
 @dataclass(frozen=True, eq=False)
 class BandKeys:
     """The LSH band keys of distinct normalised texts, and which of them each row has: what a

@@ -20,6 +20,7 @@ from workbench._internal.text import (
     SHINGLE_SIZE,
     BandKeys,
     band_buckets,
+    first_rows,
     jaccard_checker,
     lsh_bands,
     minhash_band_keys,
@@ -117,12 +118,8 @@ def _first_position(labels: np.ndarray) -> np.ndarray:
     >>> _first_position(np.array([7, 3, 7, 5, 3])).tolist()
     [0, 1, 0, 3, 1]
     """
-    # factorize numbers the groups in order of appearance: a group's first member is where the numbers reach a
-    # new high (linear, where a groupby sorts or keeps a table per group)
     codes = pd.factorize(labels)[0]
-    new_high = np.ones(len(codes), dtype=bool)
-    new_high[1:] = codes[1:] > np.maximum.accumulate(codes[:-1])
-    return np.flatnonzero(new_high)[codes]
+    return first_rows(codes)[codes]
 
 
 def find_duplicates(

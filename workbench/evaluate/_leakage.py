@@ -26,6 +26,7 @@ from workbench._internal.text import (
     BandKeys,
     band_buckets,
     exact_jaccard,
+    first_rows,
     lsh_bands,
     minhash_band_keys,
     normalize_text,
@@ -186,10 +187,8 @@ def _near_duplicate_pairs(train_norm: pd.Series, protected_norm: pd.Series, thre
     keys = np.empty((len(texts), bands), dtype=np.uint64)
     known = np.zeros(len(texts), dtype=bool)
     if band_keys is not None and band_keys.lsh == (bands, rows, num_perm, SHINGLE_SIZE, MINHASH_SEED):
-        # equal normalised texts have equal keys, so each distinct text's first row tells its keys; factorize
-        # numbers the texts in order of appearance, so a text's first row is where the codes reach a new high
-        first_row = np.flatnonzero(train_codes > np.maximum.accumulate(np.concatenate([[-1], train_codes[:-1]])))
-        text = band_keys.text_of_row[first_row]
+        # equal normalised texts have equal keys, so each distinct text's first row tells its keys
+        text = band_keys.text_of_row[first_rows(train_codes)]
         position = len(prot_unique) + np.flatnonzero(text >= 0)
         keys[position], known[position] = band_keys.keys[text[text >= 0]], True
     missing = np.flatnonzero(~known)
