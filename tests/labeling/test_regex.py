@@ -92,3 +92,11 @@ def test_search_is_python_search_on_any_text():
         checked_without_form += re2_form(compiled) is None
     assert checked_without_form > 50
     assert search(pd.Series([], dtype="string"), re.compile("a")).tolist() == []
+
+
+@pytest.mark.parametrize("dtype", [object, "string", pd.StringDtype("pyarrow"), pd.StringDtype("python")])
+@pytest.mark.parametrize("pattern", [r"\bsub\b", r"(?<=s)ub"])  # with an RE2 form, and without one (a lookbehind)
+def test_search_finds_nothing_in_a_missing_text(dtype, pattern):
+    texts = pd.Series(["sub", None, "café sub", None, "nope"], dtype=dtype)
+    assert search(texts, re.compile(pattern)).tolist() == [True, False, True, False, False]
+    assert search(pd.Series([None, None], dtype=dtype), re.compile(pattern)).tolist() == [False, False]

@@ -212,24 +212,24 @@ def re2_form(compiled: re.Pattern) -> RE2Form | None:
 
 
 def search(text: pd.Series, compiled: re.Pattern) -> np.ndarray:
-    """Whether ``compiled.search`` finds a match in each text of a string Series without missing values.
+    """Whether ``compiled.search`` finds a match in each text of a string Series (a missing text: no).
 
     Python's matches, found by RE2 in the ASCII texts when the pattern has an RE2 form
     (:func:`re2_form`) and by Python's ``re`` in the others.
 
     Examples
     --------
-    >>> search(pd.Series(["Sub now", "café sub", "nope"], dtype="string"), re.compile(r"\\bsub\\b", re.I)).tolist()
-    [True, True, False]
+    >>> search(pd.Series(["Sub now", "café sub", "nope", None], dtype="string"), re.compile(r"\\bsub\\b", re.I)).tolist()
+    [True, True, False, False]
     """
-    python_rows = np.arange(len(text))
+    python_rows = np.flatnonzero(text.notna().to_numpy())
     hits = np.zeros(len(text), dtype=bool)
     form = re2_form(compiled)
     if form is not None and len(text):
-        arr = pa.chunked_array(pa.array(text.array))
+        arr = pa.chunked_array(pa.array(text.array, type=pa.large_string(), from_pandas=True))
         try:
-            hits = np.asarray(pc.match_substring_regex(arr, form.pattern), dtype=bool)
-            python_rows = np.flatnonzero(~np.asarray(pc.string_is_ascii(arr), dtype=bool))
+            hits = np.asarray(pc.match_substring_regex(arr, form.pattern).fill_null(False), dtype=bool)
+            python_rows = np.flatnonzero(~np.asarray(pc.string_is_ascii(arr).fill_null(True), dtype=bool))
         except pa.ArrowInvalid:  # beyond RE2's limits (program size)
             pass
     hits[python_rows] = [compiled.search(t) is not None for t in text.iloc[python_rows]]
