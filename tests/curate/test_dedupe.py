@@ -59,6 +59,19 @@ def test_find_duplicates_leaves_distinct_texts_alone():
     assert clusters.n_clusters == 0 and clusters.n_redundant == 0
 
 
+def test_find_duplicates_takes_the_normalised_texts_alone():
+    texts, _, _ = planted_corpus(np.random.default_rng(2), n_groups=20)
+    from_texts = find_duplicates(texts)
+    normalized = normalize_text(pd.Series(texts, index=np.arange(len(texts)) + 100))  # its index is not the rows'
+    from_normalized = find_duplicates(normalized=normalized)
+    assert np.array_equal(from_normalized.cluster, from_texts.cluster)
+    assert np.array_equal(from_normalized.exact_group, from_texts.exact_group)
+    with pytest.raises(TypeError, match="texts or their normalised form"):
+        find_duplicates()
+    with pytest.raises(ValueError, match="normalized has 3 texts but there are 2"):
+        find_duplicates(["a", "b"], normalized=normalized[:3])
+
+
 def test_drop_duplicates_keeps_the_highest_priority_representative():
     texts = ["Buy cheap followers now at my site", "buy cheap followers NOW at my site",
              "Buy cheap followers now at my sites", "I love this song so much", "Totally different words here"]

@@ -123,7 +123,7 @@ def _first_position(labels: np.ndarray) -> np.ndarray:
 
 
 def find_duplicates(
-    texts,
+    texts=None,
     *,
     ids=None,
     threshold: float = 0.7,
@@ -160,7 +160,8 @@ def find_duplicates(
 
     Parameters
     ----------
-    texts : sequence of str
+    texts : sequence of str, optional
+        The texts; not needed when ``normalized`` is given.
     ids : array, optional
     threshold : float
         Jaccard similarity of shingle sets from which two texts count as near duplicates.
@@ -176,8 +177,8 @@ def find_duplicates(
         Show a progress bar for the signatures; ``None`` shows one from
         ``PROGRESS_MIN_ROWS`` distinct texts.
     normalized : Series of str, optional
-        ``texts`` already through :func:`normalize_text`, from a caller that has them (the
-        pipeline's filter steps), so they are not normalised again.
+        The texts already through :func:`normalize_text`, from a caller that has them (the
+        pipeline's filter steps), so they are not normalised again: the pass reads only these.
 
     Examples
     --------
@@ -191,8 +192,10 @@ def find_duplicates(
     if shingle_size < 1 or num_perm < 2:
         raise ValueError(f"need shingle_size >= 1 and num_perm >= 2, got {shingle_size} and {num_perm}")
     if normalized is None:
+        if texts is None:
+            raise TypeError("find_duplicates needs the texts or their normalised form (normalized=)")
         normalized = normalize_text(texts)
-    elif len(normalized) != len(texts):
+    elif texts is not None and len(normalized) != len(texts):
         raise ValueError(f"normalized has {len(normalized)} texts but there are {len(texts)} texts")
     else:
         normalized = normalized.reset_index(drop=True)

@@ -326,11 +326,9 @@ def protected_duplicates(context: FilterContext, rows: np.ndarray) -> FilterStep
 def near_duplicates(context: FilterContext, rows: np.ndarray, *, threshold: float) -> FilterStep:
     """Clusters of (near) copies within the pool: the most confident row of each is kept."""
     ids = context.ids[rows]
-    normalized = context.normalized(rows)
-    # the normalised texts stand for the texts: the pass reads only them, and a copy of the rows' texts would sit
-    # in memory through it
-    clusters = find_duplicates(normalized, ids=ids, threshold=threshold, progress_bar=context.progress_bar,
-                               normalized=normalized)
+    # the normalised texts alone: the pass reads only them, and a copy of the rows' texts would sit in memory through it
+    clusters = find_duplicates(normalized=context.normalized(rows), ids=ids, threshold=threshold,
+                               progress_bar=context.progress_bar)
     context.keep_band_keys(rows, clusters.band_keys)
     step = drop_duplicates(clusters, ids=ids, priority=context.proba[rows].max(axis=1))
     # drop_duplicates names its step for curate(); this registered step reports under its own name
