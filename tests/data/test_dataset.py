@@ -67,7 +67,7 @@ def test_load_table_errors_name_file_and_column(tmp_path):
     pd.DataFrame({"id": [1, 1], "body": ["a", "b"]}).to_csv(path, index=False)
     with pytest.raises(ValueError, match=r"t.csv: text_column='content' is not a column"):
         load_table(path, text_column="content")
-    with pytest.raises(ValueError, match=r"t.csv: id column 'id' has duplicate ids: \['1'\]"):
+    with pytest.raises(ValueError, match=r"t.csv: id column 'id' has duplicate ids: '1' at rows 0, 1$"):
         load_table(path, text_column="body", id_column="id")
     empty = tmp_path / "empty.csv"
     empty.write_text("")

@@ -45,7 +45,7 @@ def test_class_names_map_labels_and_mismatches_are_errors(tmp_path):
     path = _raw(tmp_path, "raw.tsv", "label\ttext\nspam\ta\nham\tb\n\tc\n")
     df = load_table(path, text_column="text", label_column="label", class_names=["spam", "ham"])
     assert df["label"].tolist() == [0, 1, -1]
-    with pytest.raises(ValueError, match=r"label\(s\) \['spam'\] are not among the class names \['ham', 'other'\]"):
+    with pytest.raises(ValueError, match=r"not among the class names \['ham', 'other'\]: 'spam' at row 0$"):
         load_table(path, text_column="text", label_column="label", class_names=["ham", "other"])
     ids = _raw(tmp_path, "ids.csv", "text,y\na,0\nb,2\n")
     with pytest.raises(ValueError, match="labels go up to 2, but only 2 class names are given"):
@@ -88,3 +88,14 @@ def test_encode_labels_without_names_sorts_and_with_ints_keeps_ids():
         ids, names, note = encode_labels(pd.Series(["b", "a", ""]))
     assert ids.tolist() == [1, 0, -1] and names == ["a", "b"] and "sorted" in note
     assert np.asarray(ids).dtype == np.int64
+
+
+def test_unknown_labels_are_named_with_their_rows(tmp_path):
+    labels = tmp_path / "labels.csv"
+    pd.DataFrame({"body": list("abcdefgh"), "y": ["ham", "spma", "", "spam", "Spam", "spma", "x1", "x2"]}).to_csv(labels, index=False)
+    with pytest.raises(ValueError, match=r"labels.csv: label column 'y': labels that are not among the class names "
+                                         r"\['ham', 'spam'\]: 'spma' at rows 1, 5; 'Spam' at row 4; 'x1' at row 6; 'x2' at row 7$"):
+        load_table(labels, text_column="body", label_column="y", class_names=["ham", "spam"])
+    many = pd.Series([f"x{i}" for i in range(7)] + ["x0"] * 6)
+    with pytest.raises(ValueError, match=r"'x0' at rows 0, 7, 8, 9, 10 and 2 more; .* \(7 unknown labels in all\)$"):
+        encode_labels(many, ["ham", "spam"])

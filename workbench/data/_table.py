@@ -227,6 +227,23 @@ def read_table_file(path: str | os.PathLike, *, format: str | None = None, sep: 
     return df, info
 
 
+def _rows_of_values(values: pd.Series, rows: np.ndarray, *, what: str, shown: int = 5) -> str:
+    """The first ``shown`` distinct values at ``rows`` (a mask or positions), in order of first appearance, each
+    with the first rows (0-based positions in the table) that hold it, for an error message.
+
+    Examples
+    --------
+    >>> _rows_of_values(pd.Series(["a", "b", "a", "c", "b"]), np.array([True, True, True, False, True]), what="ids")
+    "'a' at rows 0, 2; 'b' at rows 1, 4"
+    """
+    positions = np.flatnonzero(rows) if rows.dtype == bool else np.asarray(rows)
+    found = pd.Series(positions).groupby(values.iloc[positions].to_numpy(), sort=False).agg(list)
+    listed = "; ".join(f"{value!r} at row{'s' if len(at) > 1 else ''} {', '.join(map(str, at[:shown]))}"
+                       + (f" and {len(at) - shown} more" if len(at) > shown else "")
+                       for value, at in found.head(shown).items())
+    return listed + (f" ({len(found)} {what} in all)" if len(found) > shown else "")
+
+
 def encode_labels(values: pd.Series, class_names: Sequence[str] | None = None,
                   where: str = "labels") -> tuple[np.ndarray, list[str], str | None]:
     """Class ids (``ABSTAIN`` where a label is missing), the class names, and a note if the names were inferred.
@@ -265,10 +282,11 @@ def encode_labels(values: pd.Series, class_names: Sequence[str] | None = None,
         note = (f"{where}: class names inferred from the labels and sorted: "
                 + ", ".join(f"{c}={i}" for i, c in enumerate(class_names)) + "; pass class_names=[...] to choose the order")
     lookup = {str(c): i for i, c in enumerate(class_names)}
-    unknown = sorted(set(text) - set(lookup))
-    if unknown:
-        raise ValueError(f"{where}: label(s) {unknown[:5]} are not among the class names {list(class_names)}"
-                         + (f" ({len(unknown)} unknown values)" if len(unknown) > 5 else ""))
+    unknown = ~text.isin(list(lookup)).to_numpy()
+    if unknown.any():
+        labels = values.astype(str).str.strip().where(~missing)
+        raise ValueError(f"{where}: labels that are not among the class names {list(class_names)}: "
+                         + _rows_of_values(labels, np.flatnonzero(~missing.to_numpy())[unknown], what="unknown labels"))
     ids = np.full(len(values), ABSTAIN, dtype=np.int64)
     ids[~missing.to_numpy()] = text.map(lookup).to_numpy(dtype=np.int64)
     return ids, [str(c) for c in class_names], note
@@ -366,9 +384,10 @@ def load_table(
         ids = out[id_column]
         if ids.isna().any():
             raise ValueError(f"{path}: id column {id_column!r} has missing ids at rows {list(np.flatnonzero(ids.isna()))[:5]}")
-        dup = ids[ids.duplicated(keep=False)]
-        if len(dup):
-            raise ValueError(f"{path}: id column {id_column!r} has duplicate ids: {sorted(map(str, dup.unique()))[:5]}")
+        repeated = ids.duplicated(keep=False).to_numpy()
+        if repeated.any():
+            raise ValueError(f"{path}: id column {id_column!r} has duplicate ids: "
+                             + _rows_of_values(ids.astype(str), repeated, what="repeated ids"))
         out[ID_COLUMN] = ids.astype(str)
     elif ID_COLUMN not in out.columns:
         out[ID_COLUMN] = [str(i) for i in range(len(out))]
