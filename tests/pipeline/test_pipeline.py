@@ -397,6 +397,16 @@ def test_an_lf_module_that_cannot_be_loaded_is_a_config_problem(tiny, source, at
     assert info.value.key == key
 
 
+def test_a_config_problem_found_while_running_names_the_config_file(tiny):
+    pd.DataFrame({"id": ["s1", "s2"], "body": ["visit my page", "great"], "y": ["spam", "spma"]}).to_csv(tiny / "seed.csv", index=False)
+    config = tiny / "tiny.yaml"
+    config.write_text(yaml.safe_dump(tiny_config(tiny).to_dict()))
+    with pytest.raises(ConfigError) as info:
+        run_pipeline(config, progress_bar=False, echo=None)
+    assert str(info.value) == (f"{config.resolve()}: data.seed: seed.csv: label column 'y': labels that are not among "
+                               "the class names ['ham', 'spam']: 'spma' at row 1")
+
+
 # --------------------------------------------------------------------------- the command line
 
 

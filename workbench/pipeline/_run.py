@@ -33,7 +33,7 @@ from workbench._internal.memory import release_unused_memory
 from workbench._internal.paths import out_dir
 from workbench._internal.progress import PROGRESS_MIN_ROWS
 from workbench.export._runs import POINTER, ExportRun
-from workbench.pipeline._config import PipelineConfig, load_config
+from workbench.pipeline._config import ConfigError, PipelineConfig, load_config
 from workbench.pipeline._report import render_summary
 from workbench.pipeline._stages import (
     STAGES,
@@ -250,6 +250,9 @@ def run_pipeline(
             else:
                 config, exported, training, label_model, end_model = _run_local(config, folder, stages, overwrite,
                                                                                 detail)
+        except ConfigError as exc:  # found while running (a table, the LF module): named like a problem found in parsing
+            exc.source = exc.source or config.source
+            raise
         finally:
             stages.close()
 
