@@ -23,6 +23,8 @@ def test_headerless_extensionless_tsv_with_string_labels_is_read_and_every_guess
     message = str(caught[0].message)
     assert "guessed format tsv with separator '\\t'" in message
     assert "class names inferred from the labels and sorted: ham=0, spam=1" in message
+    assert message.startswith(f"{tmp_path / 'raw'}: ") and message.count(f"{tmp_path / 'raw'}") == 1  # named once
+    assert "; label column 'label': class names inferred" in message
     assert "1 line(s) could not be parsed and were left out" in message and "line(s) [2]" in message
     # nothing else lost: the first line is data, a leading quote does not swallow lines, "NA" is text
     assert df["text"].tolist() == ["hello there", '"quoted start', "win cash", "NA"]

@@ -403,7 +403,7 @@ def test_a_config_problem_found_while_running_names_the_config_file(tiny):
     config.write_text(yaml.safe_dump(tiny_config(tiny).to_dict()))
     with pytest.raises(ConfigError) as info:
         run_pipeline(config, progress_bar=False, echo=None)
-    assert str(info.value) == (f"{config.resolve()}: data.seed: seed.csv: label column 'y': labels that are not among "
+    assert str(info.value) == (f"{config.resolve()}: data.seed: {tiny / 'seed.csv'}: label column 'y': labels that are not among "
                                "the class names ['ham', 'spam']: 'spma' at row 1")
 
 

@@ -395,7 +395,10 @@ def load_table(
     out[TEXT_COLUMN] = text.astype("string").fillna("").astype(str)
     notes = list(info["guessed"])
     if label_column is not None:
-        labels, class_names, note = encode_labels(out[label_column], class_names, where=f"{path.name}: label column {label_column!r}")
+        try:
+            labels, class_names, note = encode_labels(out[label_column], class_names, where=f"label column {label_column!r}")
+        except ValueError as exc:  # named like every other problem with the file; its notes get the name below
+            raise ValueError(f"{path}: {exc}") from None
         out[LABEL_COLUMN] = labels
         notes += [note] if note else []
     out.attrs["class_names"] = list(class_names) if class_names is not None else None
