@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 from scipy.special import softmax
@@ -126,6 +128,19 @@ def test_calibration_report_columns(rng):
     assert report.loc["calibrated", "accuracy"] == pytest.approx(report.loc["sharp", "accuracy"])
     assert report.loc["calibrated", "log_loss"] < report.loc["sharp", "log_loss"]
     assert report.loc["calibrated", "ece_uniform"] < report.loc["sharp", "ece_uniform"]
+
+
+def test_calibration_report_takes_float32_probabilities_without_a_warning(rng):
+    # A float32 model's rows sum to 1 only within ~3e-8: scikit-learn's log loss and Brier score warned on them.
+    logits, P, y = calibrated_sample(rng, n=2000)
+    P32 = P.astype(np.float32)
+    assert np.abs(P32.astype(float).sum(axis=1) - 1).max() > 1.5e-8
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        report = calibration_report(y, {"float32": P32})
+        assert brier_score(y, P32) == pytest.approx(brier_score(y, P), rel=1e-6)
+    assert report.loc["float32", "log_loss"] == pytest.approx(calibration_report(y, {"float64": P}).loc["float64", "log_loss"],
+                                                               rel=1e-6)
 
 
 def test_bad_inputs_name_the_problem():

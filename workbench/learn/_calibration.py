@@ -121,6 +121,12 @@ def expected_calibration_error(y_true, proba, n_bins: int = 10, strategy: str = 
     return round(float((table["count"] * table["gap"].abs()).sum() / table["count"].sum()), 12)
 
 
+def _rows_summing_to_one(proba: np.ndarray) -> np.ndarray:
+    """``proba`` with each row divided by its sum: scikit-learn's log loss and Brier score warn on rows
+    further than ~1.5e-8 from 1, which a float32 model's are (~3e-8), though within ``check_proba``'s tolerance."""
+    return proba / proba.sum(axis=1, keepdims=True)
+
+
 def brier_score(y_true, proba) -> float:
     """Brier score (scikit-learn's): mean squared distance to the one-hot gold label.
 
@@ -134,7 +140,7 @@ def brier_score(y_true, proba) -> float:
     """
     proba = check_proba(proba)
     y = check_labels(y_true, proba.shape[1], n_rows=len(proba), name="y_true")
-    return float(brier_score_loss(y, proba, labels=np.arange(proba.shape[1])))
+    return float(brier_score_loss(y, _rows_summing_to_one(proba), labels=np.arange(proba.shape[1])))
 
 
 def calibration_report(y_true, proba_by_name: dict, n_bins: int = 10) -> pd.DataFrame:
@@ -163,7 +169,7 @@ def calibration_report(y_true, proba_by_name: dict, n_bins: int = 10) -> pd.Data
         y = check_labels(y_true, proba.shape[1], n_rows=len(proba), name="y_true")
         rows[name] = {
             "accuracy": float((proba.argmax(axis=1) == y).mean()),
-            "log_loss": float(log_loss(y, np.clip(proba, _EPS, 1.0), labels=np.arange(proba.shape[1]))),
+            "log_loss": float(log_loss(y, _rows_summing_to_one(np.clip(proba, _EPS, 1.0)), labels=np.arange(proba.shape[1]))),
             "brier": brier_score(y, proba),
             "ece_uniform": expected_calibration_error(y, proba, n_bins, "uniform"),
             "ece_quantile": expected_calibration_error(y, proba, n_bins, "quantile"),
