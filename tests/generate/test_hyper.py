@@ -120,6 +120,19 @@ def test_seed_labels_improve_the_bundled_test_accuracy(youtube_votes):
     assert accuracy[True] > accuracy[False]
 
 
+def test_selected_labels_are_not_fine_tuned_on(youtube_votes):
+    """Answers on the rows a queue chose are the pool's hardest: fine-tuning on them would teach it the wrong LFs."""
+    L_all, gold = youtube_votes
+    L = np.vstack([L_all["train"], L_all["seed"]])
+    y = np.concatenate([np.full(len(L_all["train"]), ABSTAIN), gold["seed"]])
+    selected = np.zeros(len(L), bool)
+    selected[len(L_all["train"]):len(L_all["train"]) + 10] = True
+    model = HyperLabelModel().fit(L, y, selected=selected)
+    assert model.n_labeled_ == len(gold["seed"]) - 10
+    expected = HyperLabelModel().fit(L, np.where(selected, ABSTAIN, y))
+    np.testing.assert_allclose(model.predict_proba(L), expected.predict_proba(L))
+
+
 def test_max_rows_samples_the_pool_for_the_pools(rng):
     L = rng.integers(-1, 2, size=(3000, 12)).astype(np.int8)
     full = HyperLabelModel(use_labels=False).fit(L)

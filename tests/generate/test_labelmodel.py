@@ -14,6 +14,7 @@ from workbench.generate import (
     SnorkelLabelModel,
     WeightedVote,
     fit_label_model,
+    fit_with_selected,
     health_check,
     proba_to_labels,
 )
@@ -229,3 +230,18 @@ def test_a_registered_label_model_is_fitted_by_name():
     finally:
         LABEL_MODELS.unregister("accuracy_weighted")
     assert "accuracy_weighted" not in LABEL_MODELS
+
+
+def test_fit_with_selected_passes_selected_to_the_models_that_take_it():
+    L, Y = synthetic_votes(n=500, seed=2)
+    y = np.where(np.arange(len(Y)) < 50, Y, ABSTAIN)
+    selected = np.arange(len(Y)) < 50
+    ours = fit_with_selected(WeightedVote(), L, y, selected)
+    np.testing.assert_allclose(ours.lf_accuracies_, WeightedVote().fit(L).lf_accuracies_)  # every label was selected
+
+    class Users(MajorityVote):  # written before `selected`: gets y as it always did
+        def fit(self, L, y=None):
+            self.y_ = y
+            return super().fit(L, y)
+
+    assert fit_with_selected(Users(), L, y, selected).y_ is y

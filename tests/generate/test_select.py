@@ -95,6 +95,19 @@ def test_auto_cross_fits_models_that_use_labels(rng):
     np.testing.assert_allclose(auto.lf_accuracies_, auto.model_.lf_accuracies_)
 
 
+def test_auto_scores_no_selected_row_and_fits_every_candidate_with_them():
+    L, Y = synthetic_votes(n=2000, seed=7)
+    y = np.where(np.arange(len(Y)) < 300, Y, ABSTAIN)
+    selected = np.arange(len(Y)) < 100
+    auto = AutoLabelModel(candidates={"dawid_skene": DawidSkeneLabelModel()}).fit(L, y, selected=selected)
+    scored = int(((L[100:300] != ABSTAIN).any(axis=1)).sum())
+    assert f"{scored} cross-fitted labeled rows" in auto.reason_
+    assert auto.comparison_.loc["dawid_skene", "n_rows"] == scored
+    expected = DawidSkeneLabelModel().fit(L, y, selected=selected)
+    np.testing.assert_allclose(auto.predict_proba(L), expected.predict_proba(L))
+    assert not np.allclose(DawidSkeneLabelModel().fit(L, y).predict_proba(L), expected.predict_proba(L))
+
+
 def test_auto_fits_the_comparison_on_a_bounded_sample_and_only_the_choice_on_everything():
     L, Y = synthetic_votes(n=5000, seed=8)
     Recorder.fitted_rows = []

@@ -78,3 +78,21 @@ def test_the_accuracy_prior_is_counted_in_votes_whatever_the_coverage():
     held = DawidSkeneLabelModel(use_labels=False, prior_strength=1000, prior_accuracy=0.6).fit(L)
     assert free.lf_accuracies_[3] > 0.85
     assert abs(held.lf_accuracies_[3] - 0.6) < 0.05
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_selected_rows_are_clamped_but_not_counted_as_a_sample(seed):
+    """Answers on the rows the model is least sure of, fitted as a sample, make some LFs look much worse than they
+    are; clamped at one row's weight and kept out of the start, they leave the estimates near the truth."""
+    L, Y = unipolar_votes(seed=seed)
+    fires = L != ABSTAIN
+    truth = np.array([(L[fires[:, j], j] == Y[fires[:, j]]).mean() for j in range(L.shape[1])])
+    P = DawidSkeneLabelModel(use_labels=False).fit(L).predict_proba(L)
+    hardest = np.argsort(np.abs(P[:, 1] - P[:, 0]), kind="stable")[:40]
+    y = np.full(len(Y), ABSTAIN)
+    y[hardest] = Y[hardest]
+    as_sample = DawidSkeneLabelModel().fit(L, y)
+    selected = DawidSkeneLabelModel().fit(L, y, selected=y != ABSTAIN)
+    assert np.abs(as_sample.lf_accuracies_ - truth).max() > 0.06
+    assert np.abs(selected.lf_accuracies_ - truth).max() < 0.03
+    assert selected.n_labeled_ == 40

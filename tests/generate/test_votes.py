@@ -1,7 +1,14 @@
 import numpy as np
 import pytest
 
-from workbench.generate._votes import agreement_accuracies, check_partial_labels, compress, vote_indicator
+from workbench.generate._votes import (
+    agreement_accuracies,
+    check_partial_labels,
+    check_selected,
+    compress,
+    unselected_labels,
+    vote_indicator,
+)
 from workbench.labeling import ABSTAIN
 
 
@@ -37,3 +44,16 @@ def test_partial_labels_are_checked_against_the_rows_and_classes():
         check_partial_labels([1, 0], 3, 2)
     with pytest.raises(ValueError, match=r"y\[2\] = 2 is outside -1..1"):
         check_partial_labels([1, 0, 2], 3, 2)
+
+
+def test_selected_marks_labeled_rows_only_and_bad_masks_are_named():
+    y = np.array([1, ABSTAIN, 0, ABSTAIN])
+    assert check_selected(np.array([True, True, False, False]), y, 4).tolist() == [True, False, False, False]
+    assert check_selected(None, y, 4).tolist() == [False] * 4
+    assert check_selected(np.ones(4, bool), None, 4).tolist() == [False] * 4
+    with pytest.raises(ValueError, match=r"selected must be a boolean array with one entry per row of L \(4 rows\)"):
+        check_selected(np.array([1, 0, 1, 0]), y, 4)
+    with pytest.raises(ValueError, match="shape \\(3,\\)"):
+        check_selected(np.ones(3, bool), y, 4)
+    assert unselected_labels(y, np.array([True, False, False, False])).tolist() == [ABSTAIN, ABSTAIN, 0, ABSTAIN]
+    assert unselected_labels(y, np.array([True, False, True, False])) is None

@@ -55,3 +55,16 @@ def test_the_label_free_estimate_is_remembered_per_matrix_and_never_shared():
     np.testing.assert_allclose(again, DawidSkeneLabelModel(use_labels=False).fit(L).lf_accuracies_)
     other = label_free_accuracies(L[::-1].copy(), 2)  # another matrix: its own estimate
     assert other is not again and not np.all(again == 0)
+
+
+def test_selected_labels_are_left_out_of_the_counts():
+    """Answers on the hardest rows, counted, would make every LF look worse: the weights ignore them."""
+    L, Y = synthetic_votes(n=2000, seed=4)
+    y = np.where(np.arange(len(Y)) < 200, Y, ABSTAIN)
+    selected = np.arange(len(Y)) < 100
+    with_selected = WeightedVote().fit(L, y, selected=selected)
+    without = WeightedVote().fit(L, np.where(selected, ABSTAIN, y))
+    np.testing.assert_allclose(with_selected.lf_accuracies_, without.lf_accuracies_)
+    np.testing.assert_allclose(with_selected.class_balance_, without.class_balance_)
+    assert with_selected.n_labeled_ == 100
+    assert not np.allclose(WeightedVote().fit(L, y).lf_accuracies_, without.lf_accuracies_)

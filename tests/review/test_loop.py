@@ -100,3 +100,28 @@ def test_rounds_regenerate_labels_with_the_answers_and_count_from_the_run(store)
     assert (second.generated_proba[prize].argmax(axis=1) == 1).all()
     assert second.metrics["label_model_dev_accuracy"] == 0.5
     assert loop.history()["round"].tolist() == [1, 2] and loop.history(all_runs=True)["round"].tolist() == [0, 1, 2]
+
+
+@pytest.mark.slow
+def test_answers_on_the_least_certain_rows_do_not_make_the_label_model_worse(youtube, store):
+    """The queue's rows are the pool's hardest: fitted as a sample of it (anchoring the start, weighted), 25
+    answers made every LF look worse and cut the label model's test accuracy from 0.886 to 0.741."""
+    from workbench.data.youtube_lfs import YOUTUBE_LFS
+    from workbench.generate import DawidSkeneLabelModel
+    from workbench.labeling import apply_lfs, covered
+
+    L = apply_lfs(youtube.train, YOUTUBE_LFS, cardinality=2)
+    eval_L = {"test": apply_lfs(youtube.test, YOUTUBE_LFS, cardinality=2)}
+    label_model = DawidSkeneLabelModel(2)
+    loop = ReviewLoop(store, youtube.train, label_model.fit(L).predict_proba(L), protected=youtube,
+                      eval_sets={"test": youtube.test}, covered=covered(L), seed_weight=3.0, label_model=label_model,
+                      L=L, eval_L=eval_L)
+    before = loop.run_round()
+    queue = ReviewQueue(youtube.train, before.pool_proba, store=store, reviewer="sim", protected=youtube, L=L,
+                        diversity=0.3, size=25, round=before.round + 1)
+    gold = youtube.hidden_labels["train"]
+    for item in queue.upcoming(25)["example_id"]:
+        store.record_decision(item, int(gold[item]), reviewer="sim")
+    after = loop.run_round()
+    assert after.training_set.lineage["seed_labels"]["n_labels"] >= 20  # less any that copy a protected text
+    assert after.metrics["label_model_test_accuracy"] >= before.metrics["label_model_test_accuracy"]

@@ -35,6 +35,7 @@ from workbench.generate._labelmodel import (
     MajorityVote,
     SnorkelLabelModel,
     fit_label_model,
+    fit_with_selected,
     proba_to_labels,
 )
 from workbench.generate._pseudolabel import (
@@ -80,6 +81,7 @@ __all__ = [
     "check_label_source",
     "compare_targets",
     "fit_label_model",
+    "fit_with_selected",
     "health_check",
     "load_checkpoint",
     "make_student",

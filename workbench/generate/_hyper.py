@@ -34,7 +34,7 @@ import numpy as np
 
 from workbench._internal.validation import ABSTAIN
 from workbench.generate._labelmodel import BaseLabelModel
-from workbench.generate._votes import agreement_accuracies, check_partial_labels, compress
+from workbench.generate._votes import agreement_accuracies, check_partial_labels, check_selected, compress, unselected_labels
 
 
 def _checkpoint_globals() -> list:
@@ -199,15 +199,16 @@ class HyperLabelModel(BaseLabelModel):
         steps = int(math.sqrt(labeled.sum()))
         return entries * len(self._positives(self._resolve_cardinality(L, y))) * (2 * steps + 1)
 
-    def fit(self, L: Any, y: Any = None) -> "HyperLabelModel":
-        """Record the network's pools on ``L``; with labeled rows in ``y`` (and ``use_labels``), fine-tune first."""
+    def fit(self, L: Any, y: Any = None, *, selected: Any = None) -> "HyperLabelModel":
+        """Record the network's pools on ``L``; with labeled rows in ``y`` (and ``use_labels``), fine-tune first,
+        on those not ``selected`` for their uncertainty (a sample of the hardest rows would teach it the wrong LFs)."""
         import torch
 
         L = self._validate_fit(L, y)
         if isinstance(self.max_rows, bool) or not isinstance(self.max_rows, (int, np.integer)) or self.max_rows < 1:
             raise ValueError(f"max_rows must be an int >= 1, got {self.max_rows!r}")
         y = check_partial_labels(y, len(L), self.cardinality_)  # checked even when not used
-        y = y if self.use_labels else None
+        y = unselected_labels(y, check_selected(selected, y, len(L))) if self.use_labels else None
         given = self._check_class_balance()
         checkpoint = load_checkpoint(None if self.checkpoint is None else str(self.checkpoint))
         labeled = np.zeros(len(L), bool) if y is None else y != ABSTAIN

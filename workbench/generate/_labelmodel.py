@@ -20,6 +20,7 @@ live in their own modules, and ``auto`` with :func:`health_check` in ``_select``
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, ClassVar
 
 import numpy as np
@@ -36,7 +37,7 @@ from workbench._internal.validation import (
     infer_cardinality,
 )
 from workbench.generate._base import Generator
-from workbench.generate._votes import check_partial_labels
+from workbench.generate._votes import check_partial_labels, check_selected
 
 TIE_BREAKS = ("abstain", "random", "prior")
 
@@ -79,7 +80,7 @@ class BaseLabelModel(Generator, ClassifierMixin, BaseEstimator):
     A subclass takes ``cardinality``, ``tie_break``, ``class_balance`` and ``random_state``
     (and its own settings) as ``__init__`` keywords stored unchanged, and implements
 
-    - ``fit(L, y=None)``: call ``L = self._validate_fit(L, y)`` first (it checks the parameters
+    - ``fit(L, y=None, *, selected=None)``: call ``L = self._validate_fit(L, y)`` first (it checks the parameters
       and ``L`` and sets ``cardinality_``, ``classes_`` and ``n_lfs_``; fit and predict read the
       number of classes from ``cardinality_``), then set ``class_balance_`` (the class
       proportions the model uses) and ``lf_accuracies_`` (one estimate per LF), return ``self``;
@@ -88,7 +89,10 @@ class BaseLabelModel(Generator, ClassifierMixin, BaseEstimator):
     ``y`` has one entry per row of ``L``: the gold class of a labeled row (seed labels, review
     answers), ``ABSTAIN`` for the others (the convention of :class:`PseudoLabeler`). A model that
     uses labels validates it with :func:`workbench.generate._votes.check_partial_labels` and says
-    so in :meth:`uses_labels`; the others accept and ignore it. ``min_lfs`` is the fewest LFs
+    so in :meth:`uses_labels`; the others accept and ignore it. ``selected`` (a boolean mask over
+    the rows, :func:`workbench.generate._votes.check_selected`) marks the labeled rows a review
+    queue chose for their uncertainty: not a sample of the pool but its hardest rows, which a
+    model must not count as one when it estimates the LFs' accuracies. ``min_lfs`` is the fewest LFs
     the model can be fitted on. ``predict``, ``score`` and ``metrics`` come from this class.
     """
 
@@ -222,10 +226,11 @@ class MajorityVote(BaseLabelModel):
     def _counts(self, L: np.ndarray) -> np.ndarray:
         return np.stack([(L == c).sum(axis=1) for c in range(self.cardinality_)], axis=1).astype(float)
 
-    def fit(self, L: Any, y: Any = None) -> "MajorityVote":
-        """Estimate the class balance and each LF's agreement with the majority. ``y`` is checked, then ignored."""
+    def fit(self, L: Any, y: Any = None, *, selected: Any = None) -> "MajorityVote":
+        """Estimate the class balance and each LF's agreement with the majority. ``y`` and ``selected`` are
+        checked, then ignored."""
         L = self._validate_fit(L, y)
-        check_partial_labels(y, len(L), self.cardinality_)
+        check_selected(selected, check_partial_labels(y, len(L), self.cardinality_), len(L))
         given = self._check_class_balance()
         counts = self._counts(L)
         self.class_balance_ = given if given is not None else (counts.sum(axis=0) + 1) / (counts.sum() + self.cardinality_)
@@ -287,13 +292,14 @@ class SnorkelLabelModel(BaseLabelModel):
         self.class_balance = class_balance
         self.tie_break = tie_break
 
-    def fit(self, L: Any, y: Any = None) -> "SnorkelLabelModel":
-        """Fit Snorkel's model on the agreements between LFs. ``y`` is checked, then ignored (Snorkel takes no gold labels)."""
+    def fit(self, L: Any, y: Any = None, *, selected: Any = None) -> "SnorkelLabelModel":
+        """Fit Snorkel's model on the agreements between LFs. ``y`` and ``selected`` are checked, then ignored
+        (Snorkel takes no gold labels)."""
         import torch
         from snorkel.labeling.model import LabelModel
 
         L = self._validate_fit(L, y)
-        check_partial_labels(y, len(L), self.cardinality_)
+        check_selected(selected, check_partial_labels(y, len(L), self.cardinality_), len(L))
         given = self._check_class_balance()
         self.model_ = LabelModel(cardinality=self.cardinality_, verbose=False)
         # The model has a few dozen parameters: torch's thread pool only adds overhead, and on a
@@ -322,6 +328,21 @@ class SnorkelLabelModel(BaseLabelModel):
 LABEL_MODELS: Registry[type] = Registry("label model")
 LABEL_MODELS.register("majority", MajorityVote)
 LABEL_MODELS.register("snorkel", SnorkelLabelModel)
+
+
+def fit_with_selected(model: BaseLabelModel, L: Any, y: Any = None, selected: Any = None) -> BaseLabelModel:
+    """``model.fit(L, y, selected=selected)`` for the label models whose ``fit`` takes ``selected``, and
+    ``model.fit(L, y)`` for the others (a user's, written without it): they get ``y`` as they always did.
+
+    Examples
+    --------
+    >>> L, y = np.array([[1, 1], [0, 0], [1, 0]]), np.array([1, -1, 0])
+    >>> fit_with_selected(MajorityVote(), L, y, selected=np.array([False, False, True])).n_lfs_
+    2
+    """
+    if selected is not None and "selected" in inspect.signature(model.fit).parameters:
+        return model.fit(L, y, selected=selected)
+    return model.fit(L, y)
 
 
 def fit_label_model(kind: str, L_train: Any, cardinality: int | None = None, y: Any = None, **params: Any) -> BaseLabelModel:

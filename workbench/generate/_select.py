@@ -48,9 +48,9 @@ from sklearn.utils.validation import check_is_fitted
 from workbench._internal.validation import (ABSTAIN, check_label_matrix, check_labels, conflict_rows, covered,
                                             infer_cardinality, lf_names)
 from workbench.generate._hyper import HyperLabelModel
-from workbench.generate._labelmodel import LABEL_MODELS, BaseLabelModel, MajorityVote, SnorkelLabelModel
+from workbench.generate._labelmodel import LABEL_MODELS, BaseLabelModel, MajorityVote, SnorkelLabelModel, fit_with_selected
 from workbench.generate._semisup import DawidSkeneLabelModel
-from workbench.generate._votes import check_partial_labels
+from workbench.generate._votes import check_partial_labels, check_selected
 from workbench.generate._weighted import WeightedVote
 
 #: The candidates ``auto`` compares by default, by name (``hyper_semi`` only when there are labels).
@@ -276,14 +276,19 @@ class AutoLabelModel(BaseLabelModel):
             raise ValueError(f"no candidate label model can be fitted on {m} LFs: {notes}")
         return models, notes
 
-    def fit(self, L: Any, y: Any = None, *, L_eval: Any = None, y_eval: Any = None) -> "AutoLabelModel":
+    def fit(self, L: Any, y: Any = None, *, selected: Any = None, L_eval: Any = None,
+            y_eval: Any = None) -> "AutoLabelModel":
         """Compare the candidates on held-out labeled rows, then fit the chosen one on ``L`` (and ``y``).
 
         ``y``: one entry per row of ``L``, ``ABSTAIN`` for unlabeled rows; the labeled rows are
-        scored by cross-fitting. ``L_eval``/``y_eval``: labeled rows no candidate is fitted on.
+        scored by cross-fitting, except those ``selected`` for their uncertainty (a boolean mask:
+        the pool's hardest rows would judge the candidates on what no label model gets right),
+        which every candidate is fitted with. ``L_eval``/``y_eval``: labeled rows no candidate is
+        fitted on.
         """
         L = self._validate_fit(L, y, L_eval, y_eval)
         y = check_partial_labels(y, len(L), self.cardinality_)
+        selected = check_selected(selected, y, len(L))
         for name in ("n_folds", "max_rows", "n_bootstrap", "work_budget"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (2 if name == "n_folds" else 1):
@@ -311,11 +316,11 @@ class AutoLabelModel(BaseLabelModel):
         if sampled:
             unlabeled = np.sort(rng.choice(unlabeled, self.max_rows, replace=False))
         fit_rows = np.concatenate([unlabeled, labeled])
-        L_fit = L[fit_rows]
+        L_fit, selected_fit = L[fit_rows], selected[fit_rows]
         lab_pos = np.arange(len(unlabeled), len(fit_rows))  # the labeled rows inside L_fit
-        lab_covered = (L[labeled] != ABSTAIN).any(axis=1)
-        scored_lab = lab_pos[lab_covered]
-        y_scored_lab = y[labeled][lab_covered] if y is not None else np.zeros(0, dtype=np.int64)
+        scored = (L[labeled] != ABSTAIN).any(axis=1) & ~selected[labeled]
+        scored_lab = lab_pos[scored]
+        y_scored_lab = y[labeled][scored] if y is not None else np.zeros(0, dtype=np.int64)
         folds = np.array_split(rng.permutation(len(scored_lab)), min(self.n_folds, len(scored_lab))) \
             if len(scored_lab) >= 2 else []
         y_fit = np.full(len(L_fit), ABSTAIN, dtype=np.int64)
@@ -331,8 +336,8 @@ class AutoLabelModel(BaseLabelModel):
         row_scores, seconds, fitted = {}, {}, {}
         for name, model in models.items():
             try:
-                row_scores[name], seconds[name], fitted[name] = self._score(model, L_fit, y_fit, scored_lab, y_scored_lab, folds,
-                                                              L_eval, y_eval)
+                row_scores[name], seconds[name], fitted[name] = self._score(model, L_fit, y_fit, selected_fit, scored_lab,
+                                                                            y_scored_lab, folds, L_eval, y_eval)
             except Exception as exc:  # one broken candidate must not stop the choice; it is reported
                 notes[name] = f"failed: {type(exc).__name__}: {exc}"
         if not row_scores:
@@ -351,17 +356,19 @@ class AutoLabelModel(BaseLabelModel):
         chosen = models[choice.chosen]
         # Without a sample the comparison's fit already saw every row of L and every label (the
         # labeled rows last, which no candidate's fit depends on): it is the model, not refitted.
-        self.model_ = clone(chosen).fit(L, y if chosen.uses_labels() else None) if sampled else fitted[choice.chosen]
+        uses = chosen.uses_labels()
+        self.model_ = fit_with_selected(clone(chosen), L, y if uses else None, selected) if sampled \
+            else fitted[choice.chosen]
         self.lf_accuracies_ = self.model_.lf_accuracies_
         self.class_balance_ = self.model_.class_balance_
         return self
 
-    def _score(self, model, L_fit, y_fit, scored_lab, y_scored_lab, folds, L_eval, y_eval):
+    def _score(self, model, L_fit, y_fit, selected_fit, scored_lab, y_scored_lab, folds, L_eval, y_eval):
         """Per-row correctness of ``model`` on the cross-fitted labeled rows then the evaluation rows,
         the seconds of one fit, and the model fitted on all of ``L_fit``."""
         start = time.perf_counter()
         uses = model.uses_labels() and bool((y_fit != ABSTAIN).any())
-        full = clone(model).fit(L_fit, y_fit if uses else None)
+        full = fit_with_selected(clone(model), L_fit, y_fit if uses else None, selected_fit)
         fit_seconds = time.perf_counter() - start
         parts = []
         if folds:  # the labeled rows, in the order of scored_lab for every candidate
@@ -370,7 +377,7 @@ class AutoLabelModel(BaseLabelModel):
                 for fold in folds:
                     hidden = y_fit.copy()
                     hidden[scored_lab[fold]] = ABSTAIN
-                    fitted = clone(model).fit(L_fit, hidden)
+                    fitted = fit_with_selected(clone(model), L_fit, hidden, selected_fit)
                     correct[fold] = expected_correct(fitted.predict_proba(L_fit[scored_lab[fold]]), y_scored_lab[fold])
                 parts.append(correct)
             else:

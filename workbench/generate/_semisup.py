@@ -14,6 +14,11 @@ parameters, as usual, with three changes that make it use every labeled row:
 - **clamped labels**: in every E-step a labeled row's posterior is its gold class, weighted
   ``label_weight`` times an unlabeled row, so the labeled evidence is never averaged away by a
   large pool;
+- **selected rows** (``fit(L, y, selected=...)``: review answers on the rows a queue chose for
+  their uncertainty) are clamped too, but count as one row each and take no part in the start.
+  They are the pool's hardest rows, where LFs err most: as anchors, weighted, 25 such answers
+  on the bundled data made every LF look worse and cut test accuracy from 0.886 to 0.757, where
+  clamped alone they raise it a little (0.889, 0.895 after 75);
 - **shrinkage**: Dirichlet pseudo-counts keep the confusion matrix of a rarely firing LF near a
   sensible default: ``prior_strength`` pseudo-*votes* per LF and class, right with
   ``prior_accuracy``, plus as many pseudo-silences as make it fire at its overall coverage. The
@@ -36,7 +41,7 @@ import numpy as np
 
 from workbench._internal.validation import ABSTAIN
 from workbench.generate._labelmodel import BaseLabelModel
-from workbench.generate._votes import check_partial_labels, compress, vote_indicator
+from workbench.generate._votes import check_partial_labels, check_selected, compress, vote_indicator
 
 
 class DawidSkeneLabelModel(BaseLabelModel):
@@ -116,21 +121,27 @@ class DawidSkeneLabelModel(BaseLabelModel):
         if isinstance(self.n_iter, bool) or not isinstance(self.n_iter, (int, np.integer)) or self.n_iter < 1:
             raise ValueError(f"n_iter must be an int >= 1, got {self.n_iter!r}")
 
-    def fit(self, L: Any, y: Any = None) -> "DawidSkeneLabelModel":
-        """Fit by EM on ``L``; ``y`` (one entry per row, ``ABSTAIN`` for unlabeled) anchors and clamps labeled rows."""
+    def fit(self, L: Any, y: Any = None, *, selected: Any = None) -> "DawidSkeneLabelModel":
+        """Fit by EM on ``L``; ``y`` (one entry per row, ``ABSTAIN`` for unlabeled) anchors and clamps labeled rows,
+        and clamps those ``selected`` for their uncertainty (a boolean mask) at one row's weight."""
         L = self._validate_fit(L, y)
         self._check_params()
         y = check_partial_labels(y, len(L), self.cardinality_)  # checked even when not used
+        selected = check_selected(selected, y, len(L))
         y = y if self.use_labels else None
         given = self._check_class_balance()
         k, m = self.cardinality_, L.shape[1]
         labeled = np.zeros(len(L), bool) if y is None else y != ABSTAIN
-        # Unlabeled rows as distinct patterns with counts; labeled rows one by one, each counting label_weight.
+        # Unlabeled rows as distinct patterns with counts; labeled rows one by one, each counting label_weight
+        # (a selected one, one row).
         patterns, _, counts = compress(L[~labeled])
         rows = np.vstack([patterns, L[labeled]])
-        weight = np.concatenate([counts.astype(float), np.full(int(labeled.sum()), float(self.label_weight))])
+        weight = np.concatenate([counts.astype(float),
+                                 np.where(selected[labeled], 1.0, float(self.label_weight))])
         is_clamped = np.zeros(len(rows), bool)
         is_clamped[len(patterns):] = True
+        anchors = is_clamped.copy()
+        anchors[len(patterns):] = ~selected[labeled]
         clamp = np.zeros((int(labeled.sum()), k))
         if labeled.any():
             clamp[np.arange(len(clamp)), y[labeled]] = 1.0
@@ -149,7 +160,7 @@ class DawidSkeneLabelModel(BaseLabelModel):
         self.n_iter_ = 0
         # Anchored start: with labeled rows, the first parameters come from them alone (plus the
         # pseudo-counts), so the classes cannot swap and an LF the labels show to be wrong starts wrong.
-        start_weight = np.where(is_clamped, weight, 0.0) if is_clamped.any() else weight
+        start_weight = np.where(anchors, weight, 0.0) if anchors.any() else weight
         log_pi, log_theta = self._m_step(V, q, start_weight, pseudo, given)
         for _ in range(self.n_iter):
             new_q = self._posterior(V, log_pi, log_theta)

@@ -9,7 +9,8 @@
 - :func:`agreement_accuracies`: each LF's expected accuracy under a model's probabilities,
   the honest "learned accuracy" of models that have no accuracy parameter.
 - :func:`check_partial_labels`: the ``y`` of ``fit(L, y)``, one entry per row, ``ABSTAIN`` for
-  rows without a label.
+  rows without a label; :func:`check_selected` the ``selected`` of ``fit(L, y, selected=...)``,
+  the labeled rows chosen for their uncertainty, and :func:`unselected_labels` ``y`` without them.
 """
 
 from __future__ import annotations
@@ -88,4 +89,34 @@ def check_partial_labels(y: Any, n_rows: int, cardinality: int) -> np.ndarray | 
     if y is None:
         return None
     y = check_labels(y, cardinality, n_rows=n_rows, allow_abstain=True, name="y")
+    return y if (y != ABSTAIN).any() else None
+
+
+def check_selected(selected: Any, y: np.ndarray | None, n_rows: int) -> np.ndarray:
+    """The labeled rows chosen for their uncertainty (review answers), as a boolean mask over the rows.
+
+    Such rows are the hardest of the pool, where LFs are wrong most often: counted as a sample they
+    would make every LF look worse than it is. ``selected`` is None (no row was chosen so) or a
+    boolean array with one entry per row of ``L``; unlabeled rows are never selected.
+
+    Raises
+    ------
+    ValueError
+        Naming ``selected``: not booleans, or a length other than ``n_rows``.
+    """
+    if selected is None:
+        return np.zeros(n_rows, dtype=bool)
+    mask = np.asarray(selected)
+    if mask.dtype != bool or mask.shape != (n_rows,):
+        raise ValueError(f"selected must be a boolean array with one entry per row of L ({n_rows} rows), "
+                         f"got dtype {mask.dtype} and shape {mask.shape}")
+    return mask & (y != ABSTAIN) if y is not None else np.zeros(n_rows, dtype=bool)
+
+
+def unselected_labels(y: np.ndarray | None, selected: np.ndarray) -> np.ndarray | None:
+    """``y`` with the ``selected`` rows unlabeled (None when no label is left): the labels a model that
+    estimates LF accuracies by counting on labeled rows can use without bias."""
+    if y is None or not selected.any():
+        return y
+    y = np.where(selected, ABSTAIN, y)
     return y if (y != ABSTAIN).any() else None

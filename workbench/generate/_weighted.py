@@ -21,7 +21,7 @@ import numpy as np
 from workbench._internal.validation import ABSTAIN
 from workbench.generate._labelmodel import BaseLabelModel
 from workbench.generate._semisup import DawidSkeneLabelModel
-from workbench.generate._votes import check_partial_labels, compress, vote_indicator
+from workbench.generate._votes import check_partial_labels, check_selected, compress, unselected_labels, vote_indicator
 
 #: Accuracies are kept inside this range so that no single LF's weight is unbounded.
 _ACCURACY_RANGE = (0.02, 0.98)
@@ -87,14 +87,15 @@ class WeightedVote(BaseLabelModel):
     def uses_labels(self) -> bool:
         return bool(self.use_labels)
 
-    def fit(self, L: Any, y: Any = None) -> "WeightedVote":
-        """Weights from the labeled rows of ``y`` (``ABSTAIN`` = unlabeled) and the votes' agreement."""
+    def fit(self, L: Any, y: Any = None, *, selected: Any = None) -> "WeightedVote":
+        """Weights from the labeled rows of ``y`` (``ABSTAIN`` = unlabeled) and the votes' agreement. Rows
+        ``selected`` for their uncertainty are left out: counted, they would make every LF look worse."""
         L = self._validate_fit(L, y)
         s = self.prior_strength
         if isinstance(s, bool) or not isinstance(s, (int, float)) or not np.isfinite(s) or s < 0:
             raise ValueError(f"prior_strength must be a number >= 0, got {s!r}")
         y = check_partial_labels(y, len(L), self.cardinality_)  # checked even when not used
-        y = y if self.use_labels else None
+        y = unselected_labels(y, check_selected(selected, y, len(L))) if self.use_labels else None
         given = self._check_class_balance()
         k = self.cardinality_
         patterns, _, counts = compress(L)

@@ -54,7 +54,7 @@ from workbench.export._runs import (
     write_run,
 )
 from workbench.export._table import PROBA_PREFIX, build_export_frame, export_format
-from workbench.generate._labelmodel import LABEL_MODELS
+from workbench.generate._labelmodel import LABEL_MODELS, fit_with_selected
 from workbench.generate._select import AutoLabelModel, health_check
 from workbench.labeling._engines import apply_lfs
 from workbench.labeling._module import LFModule, LFModuleError, load_lf_module
@@ -253,11 +253,12 @@ def label_model_stage(cfg: LabelModelConfig, L: dict, y_dev: np.ndarray, lfs: li
 
     A model that learns from labels gets every labeled row there is: the review answers on pool
     rows (``y_train``, one entry per pool row, ``ABSTAIN`` where no reviewer answered) and the
-    ``seed`` split's labels (``y_seed``), as ``fit(L, y)`` with ``ABSTAIN`` on unlabeled rows; the
-    others the pool alone. ``auto`` (:class:`workbench.generate.AutoLabelModel`) compares the
-    candidates on the dev rows and the cross-fitted labeled rows, none of which the compared fits
-    saw labeled, and records its choice, interval and reason (the health check's first message)
-    with the comparison table.
+    ``seed`` split's labels (``y_seed``), as ``fit(L, y, selected=...)`` with ``ABSTAIN`` on
+    unlabeled rows and the answers ``selected`` (a review queue chose their rows for their
+    uncertainty, so they are no sample of the pool); the others the pool alone. ``auto``
+    (:class:`workbench.generate.AutoLabelModel`) compares the candidates on the dev rows and the
+    cross-fitted seed rows, none of which the compared fits saw labeled, and records its choice,
+    interval and reason (the health check's first message) with the comparison table.
     """
     record: dict = {"requested": cfg.kind}
     L_train = L["train"]
@@ -268,18 +269,20 @@ def label_model_stage(cfg: LabelModelConfig, L: dict, y_dev: np.ndarray, lfs: li
             f"models on dev; the LFs ({', '.join(lf.name for lf in lfs)}) never fire there. "
             "Write LFs that cover some dev examples (compare their keywords or patterns with the dev texts, and "
             f"check data.text_column), or name the label model (label_model.kind: one of {', '.join(LABEL_MODELS.names())})")
-    L_fit, y_fit = L_train, None
+    L_fit, y_fit, selected = L_train, None, None
     if model.uses_labels():
         y_pool = np.full(len(L_train), ABSTAIN, dtype=np.int64) if y_train is None else np.asarray(y_train, dtype=np.int64)
+        selected = y_pool != ABSTAIN
         if y_seed is not None and len(L.get("seed", ())):
             L_fit = np.vstack([L_train, L["seed"]])
             y_pool = np.concatenate([y_pool, y_seed])
+            selected = np.concatenate([selected, np.zeros(len(y_seed), dtype=bool)])
         y_fit = y_pool if (y_pool != ABSTAIN).any() else None
     try:
         if isinstance(model, AutoLabelModel):
-            model.fit(L_fit, y_fit, L_eval=L["dev"], y_eval=y_dev)
+            model.fit(L_fit, y_fit, selected=selected, L_eval=L["dev"], y_eval=y_dev)
         else:
-            model.fit(L_fit, y_fit)
+            fit_with_selected(model, L_fit, y_fit, selected)
     except ValueError as exc:
         raise ConfigError("label_model.kind", f"{cfg.kind} cannot be fitted on this label matrix: {exc}") from exc
     used, fitted = cfg.kind, model

@@ -17,6 +17,7 @@ from workbench.data._dataset import (
     TEXT_COLUMN,
     Dataset,
 )
+from workbench.generate import fit_with_selected
 from workbench.learn._learner import train_end_model
 from workbench.review._harvest import TrainingSet, build_training_set, harvest
 from workbench.review._queue import _refuse_protected, protected_ids
@@ -135,7 +136,8 @@ class ReviewLoop:
         y = np.full(len(self.pool), ABSTAIN, dtype=np.int64)
         rows = pd.Series(np.arange(len(self.pool)), index=self.pool[ID_COLUMN].astype(str))
         y[rows.loc[seeds.labels["example_id"].astype(str)].to_numpy()] = seeds.labels["label"].to_numpy()
-        model = clone(self.label_model).fit(self.L, y)
+        # every answer is on a row a queue chose for its uncertainty: the model may not count them as a sample
+        model = fit_with_selected(clone(self.label_model), self.L, y, selected=y != ABSTAIN)
         return check_proba(model.predict_proba(self.L), len(self.pool)), model
 
     def run_round(self) -> RoundResult:
