@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from workbench.data import LoadTableWarning, encode_labels, load_table
+from workbench.data._table import MAX_INFERRED_CLASSES
 from workbench.labeling import keyword_lf
 
 RAW = "ham\thello there\nspam\tbuy now\tcheap\nham\t\"quoted start\nspam\twin cash\nham\tNA\n"
@@ -101,3 +102,19 @@ def test_unknown_labels_are_named_with_their_rows(tmp_path):
     many = pd.Series([f"x{i}" for i in range(7)] + ["x0"] * 6)
     with pytest.raises(ValueError, match=r"'x0' at rows 0, 7, 8, 9, 10 and 2 more; .* \(7 unknown labels in all\)$"):
         encode_labels(many, ["ham", "spam"])
+
+
+def test_a_huge_integer_label_is_an_error_not_a_list_of_that_many_class_names(tmp_path):
+    # a typo (or a column of codes) read as class ids made 0..10**11 class names and ran out of memory
+    path = tmp_path / "t.csv"
+    path.write_text("text,y\na,0\nb,1\nc,100000000000\n")
+    with pytest.raises(ValueError, match=r"t.csv: label column 'y': labels go up to 100000000000 at row 2; integer labels "
+                                         r"are class ids 0..k-1, .*pass class_names="):
+        load_table(path, text_column="text", label_column="y")
+    ids, names, _ = encode_labels(pd.Series([0, MAX_INFERRED_CLASSES - 1]))
+    assert len(names) == MAX_INFERRED_CLASSES
+    with pytest.raises(ValueError, match="labels go up to 1000 at row 1"):
+        encode_labels(pd.Series([0, MAX_INFERRED_CLASSES]))
+    # with the class names given, as many classes as names
+    names = [f"c{i}" for i in range(MAX_INFERRED_CLASSES + 1)]
+    assert encode_labels(pd.Series([0, MAX_INFERRED_CLASSES]), names)[0].tolist() == [0, MAX_INFERRED_CLASSES]

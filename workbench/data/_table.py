@@ -31,6 +31,8 @@ SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parq
 TABLE_FORMATS = ("csv", "tsv", "parquet", "jsonl")
 #: How many bad lines a message lists by number.
 SHOWN_LINES = 5
+#: The most classes integer labels may imply without ``class_names`` (ids 0..k-1); more must be named.
+MAX_INFERRED_CLASSES = 1000
 _SNIFF_BYTES = 64 * 1024
 
 
@@ -270,6 +272,11 @@ def encode_labels(values: pd.Series, class_names: Sequence[str] | None = None,
             raise ValueError(f"{where}: label {int(ids.min())} is negative; class ids are 0..k-1 (-1 or empty: unlabeled)")
         top = int(ids.max())
         if class_names is None:
+            if top >= MAX_INFERRED_CLASSES:
+                raise ValueError(f"{where}: labels go up to {top} at row {int(np.argmax(ids))}; integer labels are class "
+                                 f"ids 0..k-1, so that would be {top + 1} classes ({len(np.unique(ids[ids >= 0]))} "
+                                 f"distinct labels appear): map the labels to 0..k-1, or pass class_names= (one name "
+                                 "per class id) if that many classes are meant")
             return ids, [str(c) for c in range(max(2, top + 1))], None
         if top >= len(class_names):
             raise ValueError(f"{where}: labels go up to {top}, but only {len(class_names)} class names are given "
