@@ -118,3 +118,19 @@ def test_a_huge_integer_label_is_an_error_not_a_list_of_that_many_class_names(tm
     # with the class names given, as many classes as names
     names = [f"c{i}" for i in range(MAX_INFERRED_CLASSES + 1)]
     assert encode_labels(pd.Series([0, MAX_INFERRED_CLASSES]), names)[0].tolist() == [0, MAX_INFERRED_CLASSES]
+
+
+def test_ids_are_kept_as_written_and_ids_equal_as_text_are_duplicates(tmp_path):
+    # CSV ids were parsed as numbers: "007" became "7" (and clashed with a "7"), long ids lost digits as floats
+    path = tmp_path / "t.csv"
+    for ids in (["007", "7"], ["007", "8", "1.50"], ["12345678901234567", "12345678901234568", "x"]):
+        path.write_text("id,text\n" + "".join(f"{i},t\n" for i in ids))
+        assert load_table(path, "text", id_column="id")["example_id"].tolist() == ids
+    headerless = tmp_path / "h.tsv"
+    headerless.write_text("007\ta\n7\tb\n")
+    assert load_table(headerless, "1", id_column="0", header=None)["example_id"].tolist() == ["007", "7"]
+    # JSON ids 1 and "1" are one example_id, "1": a duplicate, not two rows under one id
+    lines = tmp_path / "t.jsonl"
+    lines.write_text('{"id": 1, "text": "a"}\n{"id": "1", "text": "b"}\n')
+    with pytest.raises(ValueError, match=r"t.jsonl: id column 'id' has duplicate ids: '1' at rows 0, 1"):
+        load_table(lines, "text", id_column="id")

@@ -89,7 +89,8 @@ def _column_key(value: Any) -> Any:
 
 
 def _read_delimited(path: Path, *, gz: bool, sep: str, header: Any, names: Sequence[str] | None, encoding: str,
-                    wanted: dict[str, str], sample: str, nrows: int | None, notes: list[str]) -> tuple[pd.DataFrame, dict]:
+                    wanted: dict[str, str], as_written: Sequence[str], sample: str, nrows: int | None,
+                    notes: list[str]) -> tuple[pd.DataFrame, dict]:
     if header == "infer":
         fields = [f.strip() for f in _first_fields(sample, sep)]
         if names is not None:
@@ -115,6 +116,8 @@ def _read_delimited(path: Path, *, gz: bool, sep: str, header: Any, names: Seque
         "keep_default_na": False, "na_values": [""],
         # TSV has no quoting: a message that starts with a quote must not swallow the lines after it.
         "quoting": csv.QUOTE_NONE if sep == "\t" else csv.QUOTE_MINIMAL,
+        # as written, not parsed: id "007" stays "007" (not 7), a long id keeps its digits
+        "dtype": {int(c) if header is None and names is None and c.isdigit() else c: str for c in as_written} or None,
     }
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", pd.errors.ParserWarning)
@@ -177,11 +180,13 @@ def check_table_file(path: str | os.PathLike) -> Path:
 
 def read_table_file(path: str | os.PathLike, *, format: str | None = None, sep: str | None = None,
                     header: Any = "infer", names: Sequence[str] | None = None, encoding: str | None = None,
-                    columns: Sequence[Any] | dict[str, Any] = (), nrows: int | None = None) -> tuple[pd.DataFrame, dict]:
+                    columns: Sequence[Any] | dict[str, Any] = (), nrows: int | None = None,
+                    as_written: Sequence[Any] = ()) -> tuple[pd.DataFrame, dict]:
     """Read a table file as it is (no column is changed) and say how it was read.
 
     ``columns`` are the columns the caller needs (a mapping names each, for messages); with ``header="infer"`` the first line is the
-    header if it holds them all, and the file has no header line if they are all positions.
+    header if it holds them all, and the file has no header line if they are all positions. ``as_written`` are
+    columns of a CSV/TSV file kept as the text written there (ids: ``007`` is not the number 7).
 
     Returns the frame and a dict: ``format``, ``compression``, ``sep``, ``header``, ``encoding``,
     ``guessed`` (notes on what was guessed) and ``bad_lines`` (line numbers that could not be parsed).
@@ -210,6 +215,7 @@ def read_table_file(path: str | os.PathLike, *, format: str | None = None, sep: 
     if fmt in ("csv", "tsv"):
         sep = sep or ("\t" if fmt == "tsv" else ",")
         df, read = _read_delimited(path, gz=gz, sep=sep, header=header, names=names, encoding=encoding, wanted=wanted,
+                                   as_written=[_column_key(c) for c in as_written if c is not None],
                                    sample=_decode(sample, encoding, path), nrows=nrows, notes=notes)
     elif fmt == "parquet":
         source = io.BytesIO(gzip.open(path).read()) if gz else path
@@ -367,7 +373,8 @@ def load_table(
     path = Path(path)
     text_column, label_column, id_column = map(_column_key, (text_column, label_column, id_column))
     df, info = read_table_file(path, format=format, sep=sep, header=header, names=names, encoding=encoding,
-                               columns={"text_column": text_column, "label_column": label_column, "id_column": id_column})
+                               columns={"text_column": text_column, "label_column": label_column, "id_column": id_column},
+                               as_written=[id_column])
     if df.empty:
         raise ValueError(f"{path}: the file has no rows")
     wanted = {"text_column": text_column, "label_column": label_column, "id_column": id_column}
@@ -390,12 +397,14 @@ def load_table(
     if id_column is not None:
         ids = out[id_column]
         if ids.isna().any():
-            raise ValueError(f"{path}: id column {id_column!r} has missing ids at rows {list(np.flatnonzero(ids.isna()))[:5]}")
+            raise ValueError(f"{path}: id column {id_column!r} has missing ids at rows "
+                             f"{np.flatnonzero(ids.isna()).tolist()[:5]}")
+        ids = ids.astype(str)  # what example_id holds: JSON's 1 and "1" are the same id
         repeated = ids.duplicated(keep=False).to_numpy()
         if repeated.any():
             raise ValueError(f"{path}: id column {id_column!r} has duplicate ids: "
-                             + _rows_of_values(ids.astype(str), repeated, what="repeated ids"))
-        out[ID_COLUMN] = ids.astype(str)
+                             + _rows_of_values(ids, repeated, what="repeated ids"))
+        out[ID_COLUMN] = ids
     elif ID_COLUMN not in out.columns:
         out[ID_COLUMN] = [str(i) for i in range(len(out))]
     # One behaviour whatever the column is called: an empty cell is empty text, never NaN.
