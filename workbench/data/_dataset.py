@@ -21,7 +21,7 @@ import pandas as pd
 from workbench._internal.atomic import atomic_files
 from workbench._internal.jsonsafe import json_safe
 from workbench._internal.paths import data_dir
-from workbench._internal.validation import ABSTAIN, label_dtype
+from workbench._internal.validation import ABSTAIN, check_labels, label_dtype
 
 ID_COLUMN = "example_id"
 TEXT_COLUMN = "text"
@@ -151,7 +151,8 @@ class Dataset:
         for split, df in self.splits.items():
             if self.label_column not in df.columns:
                 continue
-            y = df[self.label_column].to_numpy(dtype=np.int64)
+            y = check_labels(df[self.label_column].to_numpy(), allow_abstain=True,
+                             name=f"dataset {self.name!r}: split {split!r} column {self.label_column!r}")
             if y.size and (y.max() >= k or y.min() < ABSTAIN):
                 bad = int(y.max()) if y.max() >= k else int(y.min())
                 raise ValueError(f"dataset {self.name!r}: split {split!r} has label {bad}, but the class names are "
@@ -392,7 +393,8 @@ def split_dataset(
         hide_columns = [c for c in [(df.attrs.get("load_table") or {}).get("label_column")] if c]
     frame = df.reset_index(drop=True)
     has_labels = LABEL_COLUMN in frame.columns
-    y = frame[LABEL_COLUMN].to_numpy(dtype=np.int64) if has_labels else np.full(len(frame), ABSTAIN, dtype=np.int64)
+    y = (check_labels(frame[LABEL_COLUMN].to_numpy(), allow_abstain=True, name=f"split_dataset: column {LABEL_COLUMN!r}")
+         if has_labels else np.full(len(frame), ABSTAIN, dtype=np.int64))
     labeled = y >= 0
     if sizes and not labeled.any():
         raise ValueError(f"split_dataset: no labeled rows (column {LABEL_COLUMN!r}), so no split of {list(sizes)} "
