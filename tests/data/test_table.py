@@ -134,3 +134,18 @@ def test_ids_are_kept_as_written_and_ids_equal_as_text_are_duplicates(tmp_path):
     lines.write_text('{"id": 1, "text": "a"}\n{"id": "1", "text": "b"}\n')
     with pytest.raises(ValueError, match=r"t.jsonl: id column 'id' has duplicate ids: '1' at rows 0, 1"):
         load_table(lines, "text", id_column="id")
+
+
+def test_a_first_line_with_one_field_too_many_is_an_error_not_every_column_shifted(tmp_path):
+    # pandas took the first field of every line as a row label: ids became texts, texts labels, with no word
+    path = tmp_path / "t.csv"
+    path.write_text("id,text,y\n1,hello, world,a\n2,bye,b\n")
+    with pytest.raises(ValueError, match=r"t.csv: line 2 has more fields than the 3 column names \['id', 'text', 'y'\]"):
+        load_table(path, "text", "y", "id")
+    raw = tmp_path / "raw.tsv"
+    raw.write_text("ham\thello\tthere\nspam\tbuy now\n")
+    with pytest.raises(ValueError, match=r"raw.tsv: line 1 has more fields than the 2 column names \['label', 'text'\]"):
+        load_table(raw, "text", "label", header=None, names=["label", "text"])
+    path.write_text("id,text,y\n1,hello,a\n2,bye, now,b\n")  # a later line: left out and named, as before
+    with pytest.warns(LoadTableWarning, match=r"1 line\(s\) could not be parsed .*\[3\]"):
+        assert load_table(path, "text", "y", "id")["text"].tolist() == ["hello"]

@@ -128,6 +128,12 @@ def _read_delimited(path: Path, *, gz: bool, sep: str, header: Any, names: Seque
                              "pass encoding= the file's encoding, e.g. encoding='latin-1'") from None
         except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
             raise ValueError(f"{path}: could not be read as {'TSV' if sep == chr(9) else 'CSV'} ({' '.join(str(exc).split())})") from exc
+    if not df.index.equals(pd.RangeIndex(len(df))):  # pandas read the first field(s) of every line as row labels
+        line = 1 if header is None else header + 2
+        raise ValueError(f"{path}: line {line} has more fields than the {df.shape[1]} column names "
+                         f"{[str(c) for c in df.columns]}, so every column would be shifted (a field holding the separator "
+                         f"{sep!r}?); fix that line, or, if every line starts with a row name (R's write.table), pass "
+                         "header=0 with names= that name it too")
     bad = [int(n) for w in caught if issubclass(w.category, pd.errors.ParserWarning)
            for n in re.findall(r"Skipping line (\d+)", str(w.message))]
     for w in caught:
