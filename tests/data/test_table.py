@@ -149,3 +149,12 @@ def test_a_first_line_with_one_field_too_many_is_an_error_not_every_column_shift
     path.write_text("id,text,y\n1,hello,a\n2,bye, now,b\n")  # a later line: left out and named, as before
     with pytest.warns(LoadTableWarning, match=r"1 line\(s\) could not be parsed .*\[3\]"):
         assert load_table(path, "text", "y", "id")["text"].tolist() == ["hello"]
+
+
+def test_a_csv_separated_by_semicolons_is_told_which_separator_to_pass(tmp_path):
+    path = tmp_path / "excel.csv"  # Excel in many locales saves "CSV" with semicolons
+    path.write_text("id;text;y\n1;hello, there;a\n2;bye;b\n")
+    with pytest.raises(ValueError, match=r"excel.csv: text_column='text'.* is not a column: the first line holds "
+                                         r"\['id;text;y'\], but it is separated by ';': pass sep=';' \(on the command line: --sep ';'\)"):
+        load_table(path, "text", "y", "id")
+    assert load_table(path, "text", "y", "id", sep=";")["text"].tolist() == ["hello, there", "bye"]

@@ -103,6 +103,11 @@ def _read_delimited(path: Path, *, gz: bool, sep: str, header: Any, names: Seque
                          "having no header line (columns named '0', '1', ...); pass header=0 if it has one")
         else:
             missing = ", ".join(f"{arg}={col!r}" for arg, col in wanted.items() if col not in fields)
+            other = next((s for s in ",;\t|" if s != sep and all(w in [f.strip() for f in _first_fields(sample, s)]
+                                                                 for w in wanted.values())), None)
+            if other is not None:
+                raise ValueError(f"{path}: {missing} is not a column: the first line holds {fields[:8]}, but it is "
+                                 f"separated by {other!r}: pass sep={other!r} (on the command line: --sep {other!r})")
             raise ValueError(
                 f"{path}: {missing} is not a column: the first line holds {fields[:8]}; if the file has no header "
                 "line, pass header=None with names=[...] (on the command line: --header none --names a,b,...), or name "
