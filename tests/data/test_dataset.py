@@ -185,3 +185,16 @@ def test_a_label_column_that_holds_no_class_ids_is_named_not_truncated():
 
     with pytest.raises(ValueError, match=r"split_dataset: column 'label'\[0\] = 'ham' is not a class id"):
         split_dataset(pool, {})
+
+
+def test_a_class_name_given_twice_is_named_not_reported_as_a_class_without_rows(tmp_path):
+    # ['neg', 'neg', 'pos']: labels 'neg' went to class 1 and the message said class 'neg' had no labeled row
+    from workbench.data import Dataset
+
+    dev = pd.DataFrame({"example_id": ["d1", "d2"], "text": ["z", "w"], "label": [0, 1]})
+    with pytest.raises(ValueError, match=r"dataset 'mine': class names must be distinct, but 'neg' is class 0 and 1"):
+        Dataset("mine", {"dev": dev}, ["neg", "neg", "pos"], allow_missing_classes=True)
+    path = tmp_path / "t.csv"
+    path.write_text("text,y\na,neg\nb,pos\n")
+    with pytest.raises(ValueError, match=r"t.csv: label column 'y': class names must be distinct, but 'neg' is class 0 and 2"):
+        load_table(path, "text", "y", class_names=["neg", "pos", "neg"])

@@ -59,6 +59,16 @@ def check_label_matrix(L: Any, cardinality: int | None = None) -> np.ndarray:
     return L
 
 
+def check_class_names_distinct(class_names: Sequence[Any], where: str) -> list[str]:
+    """``class_names`` as strings, or the error (starting with ``where``) naming a name given twice and its class ids."""
+    names = [str(c) for c in class_names]
+    for c, name in enumerate(names):
+        if names.index(name) != c:
+            raise ValueError(f"{where}: class names must be distinct, but {name!r} is class {names.index(name)} and {c} "
+                             f"of {names}")
+    return names
+
+
 def lf_name(lf: Any) -> str:
     """The name of a labeling function (builder, vectorized or Snorkel LF)."""
     name = getattr(lf, "name", None)

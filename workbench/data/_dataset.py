@@ -21,7 +21,7 @@ import pandas as pd
 from workbench._internal.atomic import atomic_files
 from workbench._internal.jsonsafe import json_safe
 from workbench._internal.paths import data_dir
-from workbench._internal.validation import ABSTAIN, check_labels, label_dtype
+from workbench._internal.validation import ABSTAIN, check_class_names_distinct, check_labels, label_dtype
 
 ID_COLUMN = "example_id"
 TEXT_COLUMN = "text"
@@ -146,6 +146,7 @@ class Dataset:
         Only the labeled splits count (not the pool's hidden labels); a dataset without any
         labeled row is not checked. Runs when the dataset is made.
         """
+        check_class_names_distinct(self.class_names, f"dataset {self.name!r}")
         k = len(self.class_names)
         seen: set[int] = set()
         for split, df in self.splits.items():

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench._internal.validation import ABSTAIN
+from workbench._internal.validation import ABSTAIN, check_class_names_distinct
 from workbench.data._dataset import ID_COLUMN, LABEL_COLUMN, TEXT_COLUMN
 
 #: File suffixes and the format they mean (before an optional ``.gz``).
@@ -276,6 +276,8 @@ def encode_labels(values: pd.Series, class_names: Sequence[str] | None = None,
     >>> ids.tolist(), names
     ([1, 0, -1, 1], ['ham', 'spam'])
     """
+    if class_names is not None:
+        class_names = check_class_names_distinct(class_names, where)
     missing = values.isna() | values.astype(str).str.strip().eq("")
     given = values[~missing]
     numbers = pd.to_numeric(given, errors="coerce")
