@@ -461,12 +461,22 @@ def split_dataset(
     else:
         free = labeled & (assigned == "train")
         n_free = int(free.sum())
+        by_class = {c: (rows := np.flatnonzero(free & (y == c)))[np.argsort(digest[rows], kind="stable")] for c in classes}
+        counts: dict[Any, list[int]] = {c: [] for c in classes}
+        for split in order:
+            # each split gets the rows asked for, shared out by class in proportion (largest remainders round up;
+            # on a tie, the class with more rows still free): rounding each class alone gave 4 + 4 for 3 + 5
+            target = int(round(wanted[split]))
+            exact = {c: target * len(by_class[c]) / n_free if n_free else 0.0 for c in classes}
+            got = {c: int(np.floor(exact[c])) for c in classes}
+            order_up = sorted(classes, key=lambda c: (-(exact[c] - got[c]), -(len(by_class[c]) - sum(counts[c]) - got[c])))
+            for c in order_up[:max(0, target - sum(got.values()))]:
+                got[c] += 1
+            for c in classes:
+                counts[c].append(got[c])
         for c in classes:
-            rows = np.flatnonzero(free & (y == c))
-            rows = rows[np.argsort(digest[rows], kind="stable")]
-            share = len(rows) / n_free if n_free else 0.0
-            counts = [round(wanted[split] * share) for split in order]
-            bounds = np.cumsum([0, *counts])
+            rows = by_class[c]
+            bounds = np.cumsum([0, *counts[c]])
             if bounds[-1] > len(rows):
                 raise ValueError(f"split_dataset: class {class_names[int(c)]!r} has {len(rows)} labeled rows but the "
                                  f"splits {order} need {int(bounds[-1])} of them (stratified by class; sizes "
