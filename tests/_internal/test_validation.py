@@ -49,6 +49,13 @@ def test_check_labels_range_abstain_and_whole_floats():
         check_labels([1], 2, n_rows=2, name="y")
 
 
+def test_check_labels_names_the_first_label_that_is_not_a_class_id():
+    with pytest.raises(ValueError, match=r"y\[2\] = 1.5 is not a class id: .* \(2 such labels;"):
+        check_labels([0, 1, 1.5, np.nan], 2, name="y")
+    with pytest.raises(ValueError, match=r"y\[1\] = 'spam' is not a class id: .*class_names="):
+        check_labels(np.array([0, "spam"], dtype=object), name="y")
+
+
 def test_label_matrix_helpers():
     L = np.array([[ABSTAIN, 1], [ABSTAIN, ABSTAIN]])
     assert covered(L).tolist() == [True, False]

@@ -168,3 +168,33 @@ def test_class_names_no_labeled_row_uses_are_an_error_unless_allowed(tmp_path):
     with pytest.raises(ValueError, match=r"split 'dev' has label 2, but the class names are \['ham', 'spam'\]"):
         Dataset("mine", {"train": pool, "dev": dev.assign(label=[0, 2])}, names[:2], allow_missing_classes=True)
     Dataset("pool only", {"train": pool}, names)  # no labeled row at all: nothing to compare
+
+
+def test_a_label_column_that_holds_no_class_ids_is_named_not_truncated():
+    # a pool file's own column 'label' (class names) gave "invalid literal for int() with base 10: 'x'"; float labels
+    # were cut to whole numbers (1.5 -> 1) without a word
+    from workbench.data import Dataset
+
+    pool = pd.DataFrame({"example_id": ["p1", "p2"], "text": ["x", "y"], "label": ["ham", "spam"]})
+    dev = pd.DataFrame({"example_id": ["d1", "d2"], "text": ["z", "w"], "label": [0, 1]})
+    with pytest.raises(ValueError, match=r"dataset 'mine': split 'train' column 'label'\[0\] = 'ham' is not a class id"):
+        Dataset("mine", {"train": pool, "dev": dev}, ["ham", "spam"])
+    with pytest.raises(ValueError, match=r"split 'dev' column 'label'\[1\] = 1.5 is not a class id"):
+        Dataset("mine", {"train": pool.drop(columns="label"), "dev": dev.assign(label=[0, 1.5])}, ["ham", "spam"])
+    from workbench.data import split_dataset
+
+    with pytest.raises(ValueError, match=r"split_dataset: column 'label'\[0\] = 'ham' is not a class id"):
+        split_dataset(pool, {})
+
+
+def test_a_class_name_given_twice_is_named_not_reported_as_a_class_without_rows(tmp_path):
+    # ['neg', 'neg', 'pos']: labels 'neg' went to class 1 and the message said class 'neg' had no labeled row
+    from workbench.data import Dataset
+
+    dev = pd.DataFrame({"example_id": ["d1", "d2"], "text": ["z", "w"], "label": [0, 1]})
+    with pytest.raises(ValueError, match=r"dataset 'mine': class names must be distinct, but 'neg' is class 0 and 1"):
+        Dataset("mine", {"dev": dev}, ["neg", "neg", "pos"], allow_missing_classes=True)
+    path = tmp_path / "t.csv"
+    path.write_text("text,y\na,neg\nb,pos\n")
+    with pytest.raises(ValueError, match=r"t.csv: label column 'y': class names must be distinct, but 'neg' is class 0 and 2"):
+        load_table(path, "text", "y", class_names=["neg", "pos", "neg"])

@@ -86,3 +86,17 @@ def test_wrench_label_matrices_survive_save(tmp_path):
     back = load_dataset(ds.save(tmp_path / "w"))
     assert back.dev is back.valid and back.lf_names == ds.lf_names
     assert np.array_equal(back.label_matrices["train"], ds.label_matrices["train"])
+
+
+@pytest.mark.parametrize(("counts", "sizes", "expected"), [
+    ((50, 50), {"dev": 3, "test": 5}, {"dev": 3, "test": 5}),  # per-class rounding gave dev 4, test 4
+    ((1, 1), {"dev": 1, "test": 1}, {"dev": 1, "test": 1}),  # ... and 0 and 0
+    ((3, 3), {"seed": 1, "dev": 1, "test": 1}, {"seed": 1, "dev": 1, "test": 1}),
+    ((34, 33), {"dev": 10, "test": 0.25}, {"dev": 10, "test": 17}),  # 0.25 of 67 labeled rows: 16.75
+])
+def test_stratified_splits_have_the_sizes_asked_for(counts, sizes, expected):
+    y = [0] * counts[0] + [1] * counts[1]
+    df = pd.DataFrame({"example_id": [str(i) for i in range(len(y))], "text": ["t"] * len(y), "label": y})
+    ds = split_dataset(df, sizes)
+    assert {split: len(ds[split]) for split in sizes} == expected
+    assert len(ds.train) == len(y) - sum(expected.values())

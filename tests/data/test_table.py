@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from workbench.data import LoadTableWarning, encode_labels, load_table
+from workbench.data._table import MAX_INFERRED_CLASSES
 from workbench.labeling import keyword_lf
 
 RAW = "ham\thello there\nspam\tbuy now\tcheap\nham\t\"quoted start\nspam\twin cash\nham\tNA\n"
@@ -101,3 +102,59 @@ def test_unknown_labels_are_named_with_their_rows(tmp_path):
     many = pd.Series([f"x{i}" for i in range(7)] + ["x0"] * 6)
     with pytest.raises(ValueError, match=r"'x0' at rows 0, 7, 8, 9, 10 and 2 more; .* \(7 unknown labels in all\)$"):
         encode_labels(many, ["ham", "spam"])
+
+
+def test_a_huge_integer_label_is_an_error_not_a_list_of_that_many_class_names(tmp_path):
+    # a typo (or a column of codes) read as class ids made 0..10**11 class names and ran out of memory
+    path = tmp_path / "t.csv"
+    path.write_text("text,y\na,0\nb,1\nc,100000000000\n")
+    with pytest.raises(ValueError, match=r"t.csv: label column 'y': labels go up to 100000000000 at row 2; integer labels "
+                                         r"are class ids 0..k-1, .*pass class_names="):
+        load_table(path, text_column="text", label_column="y")
+    ids, names, _ = encode_labels(pd.Series([0, MAX_INFERRED_CLASSES - 1]))
+    assert len(names) == MAX_INFERRED_CLASSES
+    with pytest.raises(ValueError, match="labels go up to 1000 at row 1"):
+        encode_labels(pd.Series([0, MAX_INFERRED_CLASSES]))
+    # with the class names given, as many classes as names
+    names = [f"c{i}" for i in range(MAX_INFERRED_CLASSES + 1)]
+    assert encode_labels(pd.Series([0, MAX_INFERRED_CLASSES]), names)[0].tolist() == [0, MAX_INFERRED_CLASSES]
+
+
+def test_ids_are_kept_as_written_and_ids_equal_as_text_are_duplicates(tmp_path):
+    # CSV ids were parsed as numbers: "007" became "7" (and clashed with a "7"), long ids lost digits as floats
+    path = tmp_path / "t.csv"
+    for ids in (["007", "7"], ["007", "8", "1.50"], ["12345678901234567", "12345678901234568", "x"]):
+        path.write_text("id,text\n" + "".join(f"{i},t\n" for i in ids))
+        assert load_table(path, "text", id_column="id")["example_id"].tolist() == ids
+    headerless = tmp_path / "h.tsv"
+    headerless.write_text("007\ta\n7\tb\n")
+    assert load_table(headerless, "1", id_column="0", header=None)["example_id"].tolist() == ["007", "7"]
+    # JSON ids 1 and "1" are one example_id, "1": a duplicate, not two rows under one id
+    lines = tmp_path / "t.jsonl"
+    lines.write_text('{"id": 1, "text": "a"}\n{"id": "1", "text": "b"}\n')
+    with pytest.raises(ValueError, match=r"t.jsonl: id column 'id' has duplicate ids: '1' at rows 0, 1"):
+        load_table(lines, "text", id_column="id")
+
+
+def test_a_first_line_with_one_field_too_many_is_an_error_not_every_column_shifted(tmp_path):
+    # pandas took the first field of every line as a row label: ids became texts, texts labels, with no word
+    path = tmp_path / "t.csv"
+    path.write_text("id,text,y\n1,hello, world,a\n2,bye,b\n")
+    with pytest.raises(ValueError, match=r"t.csv: line 2 has more fields than the 3 column names \['id', 'text', 'y'\]"):
+        load_table(path, "text", "y", "id")
+    raw = tmp_path / "raw.tsv"
+    raw.write_text("ham\thello\tthere\nspam\tbuy now\n")
+    with pytest.raises(ValueError, match=r"raw.tsv: line 1 has more fields than the 2 column names \['label', 'text'\]"):
+        load_table(raw, "text", "label", header=None, names=["label", "text"])
+    path.write_text("id,text,y\n1,hello,a\n2,bye, now,b\n")  # a later line: left out and named, as before
+    with pytest.warns(LoadTableWarning, match=r"1 line\(s\) could not be parsed .*\[3\]"):
+        assert load_table(path, "text", "y", "id")["text"].tolist() == ["hello"]
+
+
+def test_a_csv_separated_by_semicolons_is_told_which_separator_to_pass(tmp_path):
+    path = tmp_path / "excel.csv"  # Excel in many locales saves "CSV" with semicolons
+    path.write_text("id;text;y\n1;hello, there;a\n2;bye;b\n")
+    with pytest.raises(ValueError, match=r"excel.csv: text_column='text'.* is not a column: the first line holds "
+                                         r"\['id;text;y'\], but it is separated by ';': pass sep=';' \(on the command line: --sep ';'\)"):
+        load_table(path, "text", "y", "id")
+    assert load_table(path, "text", "y", "id", sep=";")["text"].tolist() == ["hello, there", "bye"]

@@ -348,3 +348,22 @@ def test_without_fork_row_wise_lfs_run_here_and_say_so_once(numbered, monkeypatc
         warnings.simplefilter("error")
         second = LFApplier([lf_short], cache=False, n_jobs=2, cardinality=2).apply(numbered)
     assert first.tolist() == second.tolist() == LFApplier([lf_short], cache=False, n_jobs=1, cardinality=2).apply(numbered).tolist()
+
+
+def test_a_vectorized_lf_returning_a_reordered_series_votes_on_the_rows_its_index_names(df):
+    # a Series in another row order (built from a sorted or regrouped frame) was read by position: votes on wrong rows
+    @vectorized_lf()
+    def long_first(frame):
+        lengths = frame["text"].fillna("").str.len().sort_values()
+        return pd.Series(np.where(lengths > 12, 1, ABSTAIN), index=lengths.index)
+
+    expected = [1, 1, -1, -1]  # "check out my channel", "love this song"
+    assert apply_lfs(df, [long_first], cardinality=2, progress_bar=False)[:, 0].tolist() == expected
+    shifted = df.set_axis([10, 11, 12, 13])
+    assert apply_lfs(shifted, [long_first], cardinality=2, progress_bar=False)[:, 0].tolist() == expected
+    # a Series of other index labels (made from a list) is still read by position
+    @vectorized_lf()
+    def from_list(frame):
+        return pd.Series([1, -1, -1, 0])
+
+    assert apply_lfs(shifted, [from_list], cardinality=2, progress_bar=False)[:, 0].tolist() == [1, -1, -1, 0]

@@ -8,6 +8,7 @@ from snorkel.labeling import labeling_function
 from workbench.labeling import (
     ABSTAIN,
     VectorizedLF,
+    apply_lfs,
     check_unique_names,
     keyword_lf,
     lf_fingerprint,
@@ -30,6 +31,21 @@ def test_keyword_lf_matches_whole_words_case_insensitively(df):
 def test_keyword_lf_substring_and_case_sensitive_options(df):
     assert keyword_lf("kw", ["my"], 1, whole_word=False)(df).tolist() == [1, 1, -1, -1, -1]
     assert keyword_lf("kw", ["my"], 1, case_sensitive=True, whole_word=False)(df).tolist() == [-1, 1, -1, -1, -1]
+
+
+def test_whole_word_keywords_that_start_or_end_with_punctuation_match():
+    # "\\b:\\)\\b" needs word characters around ":)", so such keywords never fired on any text
+    texts = pd.DataFrame({"text": ["great :)", "I code c++ daily", "win $$$ now", "u.s. army", "great:)", "free💰",
+                                   "abc++", "x.com", "ramu.s.", None]})
+    lf = keyword_lf("kw", [":)", "c++", "$$$", "u.s.", "💰"], 1)
+    # only an edge of the keyword that is a word character must not run on into a longer word ("abc++", "ramu.s.")
+    expected = [1, 1, 1, 1, 1, 1, -1, -1, -1, -1]
+    assert lf(texts).tolist() == expected
+    assert apply_lfs(texts.assign(example_id=[str(i) for i in range(len(texts))]), [lf], cardinality=2,
+                     progress_bar=False)[:, 0].tolist() == expected  # the applier's fast path agrees
+    words = pd.DataFrame({"text": ["my", "mystery", "(my)", "_my", "my2", "x.com", "x.comma"]})
+    assert keyword_lf("kw_my", ["my"], 1)(words).tolist() == [1, -1, 1, -1, -1, -1, -1]
+    assert keyword_lf("kw_com", [".com"], 1)(words).tolist() == [-1, -1, -1, -1, -1, 1, -1]
 
 
 def test_keyword_lf_escapes_regex_characters():

@@ -59,6 +59,16 @@ def check_label_matrix(L: Any, cardinality: int | None = None) -> np.ndarray:
     return L
 
 
+def check_class_names_distinct(class_names: Sequence[Any], where: str) -> list[str]:
+    """``class_names`` as strings, or the error (starting with ``where``) naming a name given twice and its class ids."""
+    names = [str(c) for c in class_names]
+    for c, name in enumerate(names):
+        if names.index(name) != c:
+            raise ValueError(f"{where}: class names must be distinct, but {name!r} is class {names.index(name)} and {c} "
+                             f"of {names}")
+    return names
+
+
 def lf_name(lf: Any) -> str:
     """The name of a labeling function (builder, vectorized or Snorkel LF)."""
     name = getattr(lf, "name", None)
@@ -115,6 +125,14 @@ def check_proba(proba: Any, n_rows: int | None = None, *, name: str = "proba") -
     return np.clip(P, 0.0, 1.0)
 
 
+def _is_whole(value: Any) -> bool:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return False
+    return bool(np.isfinite(number)) and number.is_integer()
+
+
 def check_labels(labels: Any, cardinality: int | None = None, *, n_rows: int | None = None,
                  allow_abstain: bool = False, name: str = "labels") -> np.ndarray:
     """``labels`` as a 1-D int64 array of class ids in ``0..cardinality-1``.
@@ -125,7 +143,7 @@ def check_labels(labels: Any, cardinality: int | None = None, *, n_rows: int | N
     Raises
     ------
     ValueError
-        Naming ``name``: not 1-D, a row count other than ``n_rows``, non-integer values, or
+        Naming ``name``: not 1-D, a row count other than ``n_rows``, the first value that is not a whole number, or
         the first label out of range with its position and the number of such labels.
     """
     y = np.asarray(labels)
@@ -134,13 +152,13 @@ def check_labels(labels: Any, cardinality: int | None = None, *, n_rows: int | N
     if n_rows is not None and len(y) != n_rows:
         raise ValueError(f"{name} has {len(y)} labels; expected {n_rows} (one per example)")
     if y.size and not np.issubdtype(y.dtype, np.integer):
-        try:
-            whole = np.isfinite(y.astype(float)).all() and np.all(np.mod(y.astype(float), 1) == 0)
-        except (TypeError, ValueError):
-            whole = False
-        if not whole:
-            raise ValueError(f"{name} must be integer class ids 0..k-1; got {y[:5].tolist()} "
-                             "(map class names to ids first, e.g. with class_names=)")
+        not_whole = (~np.isfinite(y) | (np.mod(y, 1) != 0) if y.dtype.kind == "f"
+                     else np.array([not _is_whole(v) for v in y.tolist()]))
+        if not_whole.any():
+            row = int(np.flatnonzero(not_whole)[0])
+            raise ValueError(f"{name}[{row}] = {y.tolist()[row]!r} is not a class id: labels must be integer class ids "
+                             f"0..k-1 ({int(not_whole.sum())} such labels; map class names to ids first, e.g. with "
+                             "class_names=)")
     y = y.astype(np.int64)
     if cardinality is not None and y.size:
         low = ABSTAIN if allow_abstain else 0

@@ -21,7 +21,7 @@ import pandas as pd
 from workbench._internal.atomic import atomic_files
 from workbench._internal.jsonsafe import json_safe
 from workbench._internal.paths import data_dir
-from workbench._internal.validation import ABSTAIN, label_dtype
+from workbench._internal.validation import ABSTAIN, check_class_names_distinct, check_labels, label_dtype
 
 ID_COLUMN = "example_id"
 TEXT_COLUMN = "text"
@@ -146,12 +146,14 @@ class Dataset:
         Only the labeled splits count (not the pool's hidden labels); a dataset without any
         labeled row is not checked. Runs when the dataset is made.
         """
+        check_class_names_distinct(self.class_names, f"dataset {self.name!r}")
         k = len(self.class_names)
         seen: set[int] = set()
         for split, df in self.splits.items():
             if self.label_column not in df.columns:
                 continue
-            y = df[self.label_column].to_numpy(dtype=np.int64)
+            y = check_labels(df[self.label_column].to_numpy(), allow_abstain=True,
+                             name=f"dataset {self.name!r}: split {split!r} column {self.label_column!r}")
             if y.size and (y.max() >= k or y.min() < ABSTAIN):
                 bad = int(y.max()) if y.max() >= k else int(y.min())
                 raise ValueError(f"dataset {self.name!r}: split {split!r} has label {bad}, but the class names are "
@@ -392,7 +394,8 @@ def split_dataset(
         hide_columns = [c for c in [(df.attrs.get("load_table") or {}).get("label_column")] if c]
     frame = df.reset_index(drop=True)
     has_labels = LABEL_COLUMN in frame.columns
-    y = frame[LABEL_COLUMN].to_numpy(dtype=np.int64) if has_labels else np.full(len(frame), ABSTAIN, dtype=np.int64)
+    y = (check_labels(frame[LABEL_COLUMN].to_numpy(), allow_abstain=True, name=f"split_dataset: column {LABEL_COLUMN!r}")
+         if has_labels else np.full(len(frame), ABSTAIN, dtype=np.int64))
     labeled = y >= 0
     if sizes and not labeled.any():
         raise ValueError(f"split_dataset: no labeled rows (column {LABEL_COLUMN!r}), so no split of {list(sizes)} "
@@ -458,12 +461,22 @@ def split_dataset(
     else:
         free = labeled & (assigned == "train")
         n_free = int(free.sum())
+        by_class = {c: (rows := np.flatnonzero(free & (y == c)))[np.argsort(digest[rows], kind="stable")] for c in classes}
+        counts: dict[Any, list[int]] = {c: [] for c in classes}
+        for split in order:
+            # each split gets the rows asked for, shared out by class in proportion (largest remainders round up;
+            # on a tie, the class with more rows still free): rounding each class alone gave 4 + 4 for 3 + 5
+            target = int(round(wanted[split]))
+            exact = {c: target * len(by_class[c]) / n_free if n_free else 0.0 for c in classes}
+            got = {c: int(np.floor(exact[c])) for c in classes}
+            order_up = sorted(classes, key=lambda c: (-(exact[c] - got[c]), -(len(by_class[c]) - sum(counts[c]) - got[c])))
+            for c in order_up[:max(0, target - sum(got.values()))]:
+                got[c] += 1
+            for c in classes:
+                counts[c].append(got[c])
         for c in classes:
-            rows = np.flatnonzero(free & (y == c))
-            rows = rows[np.argsort(digest[rows], kind="stable")]
-            share = len(rows) / n_free if n_free else 0.0
-            counts = [round(wanted[split] * share) for split in order]
-            bounds = np.cumsum([0, *counts])
+            rows = by_class[c]
+            bounds = np.cumsum([0, *counts[c]])
             if bounds[-1] > len(rows):
                 raise ValueError(f"split_dataset: class {class_names[int(c)]!r} has {len(rows)} labeled rows but the "
                                  f"splits {order} need {int(bounds[-1])} of them (stratified by class; sizes "

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from workbench._internal.validation import ABSTAIN
+from workbench._internal.validation import ABSTAIN, check_class_names_distinct
 from workbench.data._dataset import ID_COLUMN, LABEL_COLUMN, TEXT_COLUMN
 
 #: File suffixes and the format they mean (before an optional ``.gz``).
@@ -31,6 +31,8 @@ SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parq
 TABLE_FORMATS = ("csv", "tsv", "parquet", "jsonl")
 #: How many bad lines a message lists by number.
 SHOWN_LINES = 5
+#: The most classes integer labels may imply without ``class_names`` (ids 0..k-1); more must be named.
+MAX_INFERRED_CLASSES = 1000
 _SNIFF_BYTES = 64 * 1024
 
 
@@ -87,7 +89,8 @@ def _column_key(value: Any) -> Any:
 
 
 def _read_delimited(path: Path, *, gz: bool, sep: str, header: Any, names: Sequence[str] | None, encoding: str,
-                    wanted: dict[str, str], sample: str, nrows: int | None, notes: list[str]) -> tuple[pd.DataFrame, dict]:
+                    wanted: dict[str, str], as_written: Sequence[str], sample: str, nrows: int | None,
+                    notes: list[str]) -> tuple[pd.DataFrame, dict]:
     if header == "infer":
         fields = [f.strip() for f in _first_fields(sample, sep)]
         if names is not None:
@@ -100,6 +103,11 @@ def _read_delimited(path: Path, *, gz: bool, sep: str, header: Any, names: Seque
                          "having no header line (columns named '0', '1', ...); pass header=0 if it has one")
         else:
             missing = ", ".join(f"{arg}={col!r}" for arg, col in wanted.items() if col not in fields)
+            other = next((s for s in ",;\t|" if s != sep and all(w in [f.strip() for f in _first_fields(sample, s)]
+                                                                 for w in wanted.values())), None)
+            if other is not None:
+                raise ValueError(f"{path}: {missing} is not a column: the first line holds {fields[:8]}, but it is "
+                                 f"separated by {other!r}: pass sep={other!r} (on the command line: --sep {other!r})")
             raise ValueError(
                 f"{path}: {missing} is not a column: the first line holds {fields[:8]}; if the file has no header "
                 "line, pass header=None with names=[...] (on the command line: --header none --names a,b,...), or name "
@@ -113,6 +121,8 @@ def _read_delimited(path: Path, *, gz: bool, sep: str, header: Any, names: Seque
         "keep_default_na": False, "na_values": [""],
         # TSV has no quoting: a message that starts with a quote must not swallow the lines after it.
         "quoting": csv.QUOTE_NONE if sep == "\t" else csv.QUOTE_MINIMAL,
+        # as written, not parsed: id "007" stays "007" (not 7), a long id keeps its digits
+        "dtype": {int(c) if header is None and names is None and c.isdigit() else c: str for c in as_written} or None,
     }
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", pd.errors.ParserWarning)
@@ -123,6 +133,12 @@ def _read_delimited(path: Path, *, gz: bool, sep: str, header: Any, names: Seque
                              "pass encoding= the file's encoding, e.g. encoding='latin-1'") from None
         except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
             raise ValueError(f"{path}: could not be read as {'TSV' if sep == chr(9) else 'CSV'} ({' '.join(str(exc).split())})") from exc
+    if not df.index.equals(pd.RangeIndex(len(df))):  # pandas read the first field(s) of every line as row labels
+        line = 1 if header is None else header + 2
+        raise ValueError(f"{path}: line {line} has more fields than the {df.shape[1]} column names "
+                         f"{[str(c) for c in df.columns]}, so every column would be shifted (a field holding the separator "
+                         f"{sep!r}?); fix that line, or, if every line starts with a row name (R's write.table), pass "
+                         "header=0 with names= that name it too")
     bad = [int(n) for w in caught if issubclass(w.category, pd.errors.ParserWarning)
            for n in re.findall(r"Skipping line (\d+)", str(w.message))]
     for w in caught:
@@ -175,11 +191,13 @@ def check_table_file(path: str | os.PathLike) -> Path:
 
 def read_table_file(path: str | os.PathLike, *, format: str | None = None, sep: str | None = None,
                     header: Any = "infer", names: Sequence[str] | None = None, encoding: str | None = None,
-                    columns: Sequence[Any] | dict[str, Any] = (), nrows: int | None = None) -> tuple[pd.DataFrame, dict]:
+                    columns: Sequence[Any] | dict[str, Any] = (), nrows: int | None = None,
+                    as_written: Sequence[Any] = ()) -> tuple[pd.DataFrame, dict]:
     """Read a table file as it is (no column is changed) and say how it was read.
 
     ``columns`` are the columns the caller needs (a mapping names each, for messages); with ``header="infer"`` the first line is the
-    header if it holds them all, and the file has no header line if they are all positions.
+    header if it holds them all, and the file has no header line if they are all positions. ``as_written`` are
+    columns of a CSV/TSV file kept as the text written there (ids: ``007`` is not the number 7).
 
     Returns the frame and a dict: ``format``, ``compression``, ``sep``, ``header``, ``encoding``,
     ``guessed`` (notes on what was guessed) and ``bad_lines`` (line numbers that could not be parsed).
@@ -208,6 +226,7 @@ def read_table_file(path: str | os.PathLike, *, format: str | None = None, sep: 
     if fmt in ("csv", "tsv"):
         sep = sep or ("\t" if fmt == "tsv" else ",")
         df, read = _read_delimited(path, gz=gz, sep=sep, header=header, names=names, encoding=encoding, wanted=wanted,
+                                   as_written=[_column_key(c) for c in as_written if c is not None],
                                    sample=_decode(sample, encoding, path), nrows=nrows, notes=notes)
     elif fmt == "parquet":
         source = io.BytesIO(gzip.open(path).read()) if gz else path
@@ -257,6 +276,8 @@ def encode_labels(values: pd.Series, class_names: Sequence[str] | None = None,
     >>> ids.tolist(), names
     ([1, 0, -1, 1], ['ham', 'spam'])
     """
+    if class_names is not None:
+        class_names = check_class_names_distinct(class_names, where)
     missing = values.isna() | values.astype(str).str.strip().eq("")
     given = values[~missing]
     numbers = pd.to_numeric(given, errors="coerce")
@@ -270,6 +291,11 @@ def encode_labels(values: pd.Series, class_names: Sequence[str] | None = None,
             raise ValueError(f"{where}: label {int(ids.min())} is negative; class ids are 0..k-1 (-1 or empty: unlabeled)")
         top = int(ids.max())
         if class_names is None:
+            if top >= MAX_INFERRED_CLASSES:
+                raise ValueError(f"{where}: labels go up to {top} at row {int(np.argmax(ids))}; integer labels are class "
+                                 f"ids 0..k-1, so that would be {top + 1} classes ({len(np.unique(ids[ids >= 0]))} "
+                                 f"distinct labels appear): map the labels to 0..k-1, or pass class_names= (one name "
+                                 "per class id) if that many classes are meant")
             return ids, [str(c) for c in range(max(2, top + 1))], None
         if top >= len(class_names):
             raise ValueError(f"{where}: labels go up to {top}, but only {len(class_names)} class names are given "
@@ -360,7 +386,8 @@ def load_table(
     path = Path(path)
     text_column, label_column, id_column = map(_column_key, (text_column, label_column, id_column))
     df, info = read_table_file(path, format=format, sep=sep, header=header, names=names, encoding=encoding,
-                               columns={"text_column": text_column, "label_column": label_column, "id_column": id_column})
+                               columns={"text_column": text_column, "label_column": label_column, "id_column": id_column},
+                               as_written=[id_column])
     if df.empty:
         raise ValueError(f"{path}: the file has no rows")
     wanted = {"text_column": text_column, "label_column": label_column, "id_column": id_column}
@@ -383,12 +410,14 @@ def load_table(
     if id_column is not None:
         ids = out[id_column]
         if ids.isna().any():
-            raise ValueError(f"{path}: id column {id_column!r} has missing ids at rows {list(np.flatnonzero(ids.isna()))[:5]}")
+            raise ValueError(f"{path}: id column {id_column!r} has missing ids at rows "
+                             f"{np.flatnonzero(ids.isna()).tolist()[:5]}")
+        ids = ids.astype(str)  # what example_id holds: JSON's 1 and "1" are the same id
         repeated = ids.duplicated(keep=False).to_numpy()
         if repeated.any():
             raise ValueError(f"{path}: id column {id_column!r} has duplicate ids: "
-                             + _rows_of_values(ids.astype(str), repeated, what="repeated ids"))
-        out[ID_COLUMN] = ids.astype(str)
+                             + _rows_of_values(ids, repeated, what="repeated ids"))
+        out[ID_COLUMN] = ids
     elif ID_COLUMN not in out.columns:
         out[ID_COLUMN] = [str(i) for i in range(len(out))]
     # One behaviour whatever the column is called: an empty cell is empty text, never NaN.

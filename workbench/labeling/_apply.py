@@ -406,6 +406,9 @@ class LFApplier:
         return self._validate_column(lf.name, out, df, fault, tolerant)
 
     def _validate_column(self, name: str, out: Any, df: pd.DataFrame, fault: LFFault, tolerant: bool) -> np.ndarray:
+        if (isinstance(out, pd.Series) and len(out) == len(df) and not out.index.equals(df.index)
+                and out.index.is_unique and out.index.isin(df.index).all()):
+            out = out.reindex(df.index)  # the rows in another order (a sorted frame's): votes go where the index says
         arr = np.asarray(out)
         if arr.shape != (len(df),):
             raise LFApplyError(name, "invalid", _literal(f"LF {{lf}} returned shape {arr.shape}; a vectorized LF must "

@@ -274,10 +274,17 @@ def _match_votes(df: pd.DataFrame, text_column: str, lf_name: str, compiled: re.
     return np.where(search(_text(df, text_column, lf_name), compiled), label, ABSTAIN).astype(label_dtype(label + 1))
 
 
+_WORD_CHAR = re.compile(r"\w")
+
+
 def _keyword_regex(keywords: list[str], case_sensitive: bool, whole_word: bool) -> re.Pattern:
-    alternatives = "|".join(re.escape(k) for k in sorted(keywords, key=len, reverse=True))
-    pattern = rf"\b(?:{alternatives})\b" if whole_word else f"(?:{alternatives})"
-    return re.compile(pattern, 0 if case_sensitive else re.IGNORECASE)
+    def alternative(k: str) -> str:
+        # \b only at an edge that is a word character: "\b:\)\b" would need letters around ":)"
+        edge = [r"\b" if whole_word and _WORD_CHAR.match(c) else "" for c in (k[0], k[-1])]
+        return f"{edge[0]}{re.escape(k)}{edge[1]}"
+
+    alternatives = "|".join(alternative(k) for k in sorted(keywords, key=len, reverse=True))
+    return re.compile(f"(?:{alternatives})", 0 if case_sensitive else re.IGNORECASE)
 
 
 def builder_regex(lf: VectorizedLF) -> re.Pattern:
@@ -302,7 +309,9 @@ def keyword_lf(
     """Vote ``label`` when the text contains any of ``keywords``, else abstain.
 
     Keywords are matched literally; with ``whole_word`` (default) a keyword must stand at
-    word boundaries, so ``"my"`` does not fire on ``"mystery"``.
+    word boundaries, so ``"my"`` does not fire on ``"mystery"``: a keyword that starts (ends) with
+    a word character must not follow (precede) one; an edge of punctuation or emoji (``":)"``,
+    ``"c++"``, ``"$$$"``) has no such bar.
 
     Examples
     --------
