@@ -158,3 +158,13 @@ def test_a_csv_separated_by_semicolons_is_told_which_separator_to_pass(tmp_path)
                                          r"\['id;text;y'\], but it is separated by ';': pass sep=';' \(on the command line: --sep ';'\)"):
         load_table(path, "text", "y", "id")
     assert load_table(path, "text", "y", "id", sep=";")["text"].tolist() == ["hello, there", "bye"]
+
+
+def test_r_write_table_row_names_are_left_out_and_said(tmp_path):
+    """R's write.table writes a row number first on every line, and no name for it in the header."""
+    path = tmp_path / "from_r.csv"
+    path.write_text('"id","text","y"\n"1","a1","hello there","ham"\n"2","a2","buy now, cheap","spam"\n"3","a3","hi","ham"\n')
+    with pytest.warns(LoadTableWarning, match="row number that the header does not name .*R's write.table"):
+        df = load_table(path, "text", "y", "id")
+    assert df["example_id"].tolist() == ["a1", "a2", "a3"]
+    assert df["text"].tolist() == ["hello there", "buy now, cheap", "hi"] and df["label"].tolist() == [0, 1, 0]

@@ -83,6 +83,19 @@ def _first_fields(sample: str, sep: str) -> list[str]:
     return next(csv.reader([line], delimiter=sep), [])
 
 
+def _r_row_names(df: pd.DataFrame, sample: str, sep: str, header: Any) -> bool:
+    """Whether pandas' row labels are R's row names (``write.table``'s default): 1, 2, ... in order, and every whole
+    line of the sample one field longer than the header line. A single line with an unquoted separator is not."""
+    if header != 0 or df.index.nlevels != 1 or not pd.Index(df.index.astype(str)).equals(
+            pd.Index([str(i) for i in range(1, len(df) + 1)])):
+        return False
+    lines = sample.splitlines()
+    if not sample.endswith(("\n", "\r")):  # the sample cut the last line short
+        lines = lines[:-1]
+    split = [line.split("\t") if sep == "\t" else next(csv.reader([line], delimiter=sep), []) for line in lines if line]
+    return len(split) > 1 and all(len(fields) == len(split[0]) + 1 for fields in split[1:])
+
+
 def _column_key(value: Any) -> Any:
     """Column references are strings; positions (for a file without a header line) too: ``1`` is ``"1"``."""
     return None if value is None else str(value)
@@ -133,6 +146,9 @@ def _read_delimited(path: Path, *, gz: bool, sep: str, header: Any, names: Seque
                              "pass encoding= the file's encoding, e.g. encoding='latin-1'") from None
         except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
             raise ValueError(f"{path}: could not be read as {'TSV' if sep == chr(9) else 'CSV'} ({' '.join(str(exc).split())})") from exc
+    if not df.index.equals(pd.RangeIndex(len(df))) and _r_row_names(df, sample, sep, header):
+        notes.append("every line starts with a row number that the header does not name (R's write.table): it was left out")
+        df = df.reset_index(drop=True)
     if not df.index.equals(pd.RangeIndex(len(df))):  # pandas read the first field(s) of every line as row labels
         line = 1 if header is None else header + 2
         raise ValueError(f"{path}: line {line} has more fields than the {df.shape[1]} column names "
