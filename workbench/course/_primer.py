@@ -81,7 +81,8 @@ def split_roles(dataset) -> pd.DataFrame:
     roles = {
         "train": ("no (hidden)", "the unlabeled pool: LFs and generators label it; the end model trains on the result"),
         "seed": ("yes", "a few human labels that may be trained on: an anchor, and the seeds of pseudo-labeling"),
-        "dev": ("yes", "read while writing LFs; because you looked, its numbers flatter your LFs"),
+        "dev": ("yes", "read while writing LFs, and where auto compares the label models; because you looked, its "
+                       "numbers flatter your LFs"),
         "valid": ("yes", "every choice: thresholds, generator, targets, temperature, early stopping"),
         "test": ("yes", "the verdict, reported after the choices are made; never trained or tuned on"),
         "canary": ("yes", "looked at once, as the gate before export; never trained, tuned or read while developing"),
