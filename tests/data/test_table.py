@@ -168,3 +168,19 @@ def test_r_write_table_row_names_are_left_out_and_said(tmp_path):
         df = load_table(path, "text", "y", "id")
     assert df["example_id"].tolist() == ["a1", "a2", "a3"]
     assert df["text"].tolist() == ["hello there", "buy now, cheap", "hi"] and df["label"].tolist() == [0, 1, 0]
+
+
+@pytest.mark.parametrize("role, stored", [("id", "example_id"), ("text", "text"), ("label", "label")])
+def test_a_column_the_workbench_would_overwrite_is_named_not_lost(tmp_path, role, stored):
+    path = tmp_path / "t.csv"
+    frame = pd.DataFrame({"key": ["a", "b"], "body": ["hello", "bye"], "y": ["ham", "spam"]})
+    frame[stored] = ["mine", "too"]
+    frame.to_csv(path, index=False)
+    given = {"id": "key", "text": "body", "label": "y"}
+    with pytest.raises(ValueError, match=rf"t.csv: the file has a column '{stored}' besides '{given[role]}', its {role} "
+                                         rf"column, .*pass {role}_column='{stored}'"):
+        load_table(path, "body", "y", "key")
+    # named as the role's own column, it is simply used
+    df = load_table(path, **{"text_column": "body", "label_column": "y", "id_column": "key", f"{role}_column": stored},
+                    class_names=["mine", "too"] if role == "label" else None)
+    assert df[stored].tolist()[0] in ("mine", 0)

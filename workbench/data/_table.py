@@ -422,6 +422,12 @@ def load_table(
             f"{text.iloc[i]!r} ({type(text.iloc[i]).__name__}); {int(bad.sum())} such rows"
         )
 
+    for role, given, stored in (("id", id_column, ID_COLUMN), ("text", text_column, TEXT_COLUMN),
+                                ("label", label_column, LABEL_COLUMN)):
+        if given is not None and str(given) != stored and stored in df.columns:
+            raise ValueError(f"{path}: the file has a column {stored!r} besides {given!r}, its {role} column, and the "
+                             f"{role} is stored as {stored!r}: it would overwrite the file's {stored!r}; rename that "
+                             f"column (or pass {role}_column={stored!r} if it is the {role})")
     out = df.copy()
     if id_column is not None:
         ids = out[id_column]
