@@ -28,7 +28,7 @@ def test_training_set_with_a_test_row_is_refused_naming_the_row(protected, copy)
     assert not report.clean and report.leaked_ids == ["tr-2"]
     m = report.matches.iloc[0]
     assert (m.protected_split, m.protected_id, m.kind, m.similarity) == ("test", "test-1", "exact", 1.0)
-    with pytest.raises(LeakageError, match=r"train row 'tr-2' .* matches test 'test-1'") as err:
+    with pytest.raises(LeakageError, match=r"row 'tr-2' .* matches test 'test-1'") as err:
         report.enforce()
     assert err.value.report is report
     assert report.remove_leaked(train)["example_id"].tolist() == ["tr-1", "tr-3"]
@@ -48,7 +48,7 @@ def test_near_duplicates_are_caught_and_named(protected):
     assert set(near.index) == {"tr-1", "tr-2"} and (near["kind"] == "near").all()
     assert near.loc["tr-1", "protected_id"] == "test-2" and near.loc["tr-2", "protected_id"] == "can-1"
     assert (near["similarity"] >= 0.7).all() and (near["similarity"] < 1).all()
-    with pytest.raises(LeakageError, match=r"train row 'tr-2' .* matches canary 'can-1' \(near, 0\.\d\d\)"):
+    with pytest.raises(LeakageError, match=r"row 'tr-2' .* matches canary 'can-1' \(near, 0\.\d\d\)"):
         report.enforce()
     exact_only = check_leakage(train, protected, near=False)
     assert exact_only.clean and exact_only.enforce() is exact_only
@@ -93,7 +93,7 @@ def test_leakage_error_names_splits_rows_and_the_remedy(protected):
     message = str(err.value)
     assert message.startswith("refusing to export: the set contains 3 row(s) matching protected rows "
                               "(rows matching each split: test 2, canary 1; 2 exact and 1 near-duplicate matches):\n"
-                              "  train row 'tr-1' 'LOL' matches test 'test-3'\n")
+                              "  row 'tr-1' 'LOL' matches test 'test-3'\n")
     assert "Remove them before training or export (LeakageReport.remove_leaked(df)" in message
     assert message.endswith(f"Checked by {report.method}.")
 

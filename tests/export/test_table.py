@@ -192,7 +192,7 @@ def test_leakage_is_refused_naming_split_and_rows():
         "canary": pd.DataFrame({"example_id": ["k1"], "text": ["check my   channel"]}),
     }
     with pytest.raises(LeakageError, match=r"refusing to export: the set contains 2 row\(s\) matching protected rows "
-                                           r"\(rows matching each split: test 1, canary 1; .*\n  train row 't1' 'Nice  SONG' matches test 'x9'") as err:
+                                           r"\(rows matching each split: test 1, canary 1; .*\n  row 't1' 'Nice  SONG' matches test 'x9'") as err:
         refuse_leakage(train, protected)
     assert err.value.report.leaked.tolist() == [True, False, False, True]  # empty texts never leak
     record = refuse_leakage(train.iloc[[1, 2]], protected).to_dict()
@@ -208,7 +208,7 @@ def test_export_refusal_is_the_leakage_check():
     assert LeakageError is EvaluateLeakageError and issubclass(LeakageError, ValueError)
     train = pd.DataFrame({"example_id": ["t1"], "text": ["Check out my new song video here, tell me what you all think!!"]})
     test = pd.DataFrame({"example_id": ["x1"], "text": ["check out my new song video here, tell me what you think"]})
-    with pytest.raises(LeakageError, match=r"train row 't1' .* matches test 'x1' \(near, 0\.\d\d\)"):
+    with pytest.raises(LeakageError, match=r"row 't1' .* matches test 'x1' \(near, 0\.\d\d\)"):
         refuse_leakage(train, {"test": test})
 
 

@@ -158,7 +158,7 @@ def test_export_is_refused_when_a_protected_row_would_leak(tiny):
     cfg = tiny_config(tiny, filter=["uncovered"])
     with pytest.raises(LeakageError, match=r"^the export table \(leakage.export.exact: refuse\) contains 1 row\(s\) matching "
                                            r"protected rows \(rows matching each split: test 1; 1 exact and 0 near-duplicate "
-                                           r"matches\):\n  train row 'p5' 'Nice   SONG' matches test 't1'\n"):
+                                           r"matches\):\n  row 'p5' 'Nice   SONG' matches test 't1'\n"):
         run_pipeline(cfg, progress_bar=False, echo=None)
     assert not (tiny / "out").exists() or not any((tiny / "out").iterdir())
 
@@ -183,7 +183,7 @@ def add_to_seed(folder, *rows):
 
 def test_the_seed_split_is_checked_when_trained_on(tiny):
     add_to_seed(tiny, ("s3", "Check out  MY channel", 1))  # an exact copy of test row t2
-    with pytest.raises(LeakageError, match=r"train row 's3' 'Check out  MY channel' matches test 't2'"):
+    with pytest.raises(LeakageError, match=r"^the seed split \(leakage.seed.exact: refuse\) contains 1 row.*\n  row 's3' 'Check out  MY channel' matches test 't2'"):
         run_pipeline(tiny_config(tiny), progress_bar=False, echo=None)
 
     res = run_pipeline(tiny_config(tiny, leakage={"seed": {"exact": "remove"}}), progress_bar=False, echo=None)

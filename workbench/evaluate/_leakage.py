@@ -56,9 +56,9 @@ class LeakageError(ValueError):
             found = [f"{r.protected_split} {r.protected_id!r}" + ("" if r.kind == "exact" else f" (near, {r.similarity:.2f})")
                      for r in rows.itertuples()]
             shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
-            lines.append(f"  train row {train_id!r} {str(rows['train_text'].iloc[0])[:50]!r} matches {shown}")
+            lines.append(f"  row {train_id!r} {str(rows['train_text'].iloc[0])[:50]!r} matches {shown}")
         n_rows = m["train_id"].nunique()
-        more = f"\n  ... and {n_rows - limit} more training rows" if n_rows > limit else ""
+        more = f"\n  ... and {n_rows - limit} more rows" if n_rows > limit else ""
         by_split = ", ".join(f"{s} {n}" for s, n in report.leaked_by_split.items() if n)
         super().__init__(
             f"{what} contains {n_rows} row(s) matching protected rows (rows matching each split: {by_split}; "
