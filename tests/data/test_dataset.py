@@ -145,7 +145,7 @@ def test_ids_must_be_unique_across_splits():
 
     pool = pd.DataFrame({"example_id": ["a", "b", "t1"], "text": ["x", "y", "other text"]})
     test = pd.DataFrame({"example_id": ["t1", "t2"], "text": ["z", "w"], "label": [0, 1]})
-    with pytest.raises(ValueError, match=r"1 example_id value\(s\) appear more than once .*'t1' \(train\+test\)"):
+    with pytest.raises(ValueError, match=r"1 example_id value\(s\) appear more than once \(by splits: \{'train\+test': 1\}\); first: 't1' \(train\+test\)"):
         Dataset("mine", {"train": pool, "test": test}, ["ham", "spam"])
     Dataset("mine", {"train": pool.iloc[:2], "test": test}, ["ham", "spam"])  # distinct ids: fine
 

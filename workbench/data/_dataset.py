@@ -107,7 +107,7 @@ class Dataset:
             pairs = where.value_counts()
             first = ", ".join(f"{i!r} ({splits})" for i, splits in list(where.items())[:5])
             raise ValueError(f"dataset {self.name!r}: {len(where)} {self.id_column} value(s) appear more than once "
-                             f"(by splits: {dict(pairs)}); first: {first}. Ids must be unique across all splits")
+                             f"(by splits: {dict(pairs.astype(int).items())}); first: {first}. Ids must be unique across all splits")
 
     @property
     def cardinality(self) -> int:
