@@ -100,3 +100,9 @@ def test_stratified_splits_have_the_sizes_asked_for(counts, sizes, expected):
     ds = split_dataset(df, sizes)
     assert {split: len(ds[split]) for split in sizes} == expected
     assert len(ds.train) == len(y) - sum(expected.values())
+
+
+def test_a_huge_class_id_in_a_frame_is_an_error_not_that_many_class_names():
+    frame = pd.DataFrame({"example_id": ["a", "b", "c", "d"], "text": list("wxyz"), "label": [0, 1, 10**11, -1]})
+    with pytest.raises(ValueError, match=r"split_dataset: column 'label': labels go up to 100000000000 at row 2"):
+        split_dataset(frame, {"dev": 1})

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from workbench.data import LoadTableWarning, encode_labels, load_table
-from workbench.data._table import MAX_INFERRED_CLASSES
+from workbench.data._dataset import MAX_INFERRED_CLASSES
 from workbench.labeling import keyword_lf
 
 RAW = "ham\thello there\nspam\tbuy now\tcheap\nham\t\"quoted start\nspam\twin cash\nham\tNA\n"

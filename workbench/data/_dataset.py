@@ -317,6 +317,28 @@ def _check_sizes(sizes: Mapping[str, float], n_labeled: int) -> dict[str, float]
     return out
 
 
+#: The most classes integer labels may imply without ``class_names`` (ids 0..k-1); more must be named.
+MAX_INFERRED_CLASSES = 1000
+
+
+def inferred_class_names(ids: np.ndarray, where: str) -> list[str]:
+    """``"0"``, ``"1"``, ... up to the largest class id in ``ids`` (at least two), for labels without class names.
+
+    Raises
+    ------
+    ValueError
+        Naming ``where``, the label and its row: a class id from ``MAX_INFERRED_CLASSES`` on (a typo, or a
+        column of codes, would otherwise make that many class names).
+    """
+    top = int(np.max(ids, initial=1))
+    if top >= MAX_INFERRED_CLASSES:
+        raise ValueError(f"{where}: labels go up to {top} at row {int(np.argmax(ids))}; integer labels are class "
+                         f"ids 0..k-1, so that would be {top + 1} classes ({len(np.unique(ids[ids >= 0]))} "
+                         f"distinct labels appear): map the labels to 0..k-1, or pass class_names= (one name "
+                         "per class id) if that many classes are meant")
+    return [str(c) for c in range(max(2, top + 1))]
+
+
 def split_dataset(
     df: pd.DataFrame,
     sizes: Mapping[str, float] | None = None,
@@ -402,7 +424,7 @@ def split_dataset(
                          "can be made; label some rows, or pass sizes={} for a pool only")
     classes = np.unique(y[labeled])
     if class_names is None:
-        class_names = [str(c) for c in range(max(2, int(classes.max(initial=1)) + 1))]
+        class_names = inferred_class_names(y, f"split_dataset: column {LABEL_COLUMN!r}")
     class_names = [str(c) for c in class_names]
     if sizes and len(classes) < 2:
         only = class_names[int(classes[0])] if int(classes[0]) < len(class_names) else int(classes[0])

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from workbench._internal.validation import ABSTAIN, check_class_names_distinct
-from workbench.data._dataset import ID_COLUMN, LABEL_COLUMN, TEXT_COLUMN
+from workbench.data._dataset import ID_COLUMN, LABEL_COLUMN, TEXT_COLUMN, inferred_class_names
 
 #: File suffixes and the format they mean (before an optional ``.gz``).
 SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet",
@@ -31,8 +31,6 @@ SUFFIX_FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parq
 TABLE_FORMATS = ("csv", "tsv", "parquet", "jsonl")
 #: How many bad lines a message lists by number.
 SHOWN_LINES = 5
-#: The most classes integer labels may imply without ``class_names`` (ids 0..k-1); more must be named.
-MAX_INFERRED_CLASSES = 1000
 _SNIFF_BYTES = 64 * 1024
 
 
@@ -307,12 +305,7 @@ def encode_labels(values: pd.Series, class_names: Sequence[str] | None = None,
             raise ValueError(f"{where}: label {int(ids.min())} is negative; class ids are 0..k-1 (-1 or empty: unlabeled)")
         top = int(ids.max())
         if class_names is None:
-            if top >= MAX_INFERRED_CLASSES:
-                raise ValueError(f"{where}: labels go up to {top} at row {int(np.argmax(ids))}; integer labels are class "
-                                 f"ids 0..k-1, so that would be {top + 1} classes ({len(np.unique(ids[ids >= 0]))} "
-                                 f"distinct labels appear): map the labels to 0..k-1, or pass class_names= (one name "
-                                 "per class id) if that many classes are meant")
-            return ids, [str(c) for c in range(max(2, top + 1))], None
+            return ids, inferred_class_names(ids, where), None
         if top >= len(class_names):
             raise ValueError(f"{where}: labels go up to {top}, but only {len(class_names)} class names are given "
                              f"({list(class_names)}): class names and labels do not match")
