@@ -1,7 +1,8 @@
 """Command line: ``python -m workbench init FILE ...``, ``run CONFIG`` and ``reproduce MANIFEST``.
 
 Exit codes: 0 success; 1 the run failed or did not reproduce; 2 a bad config or usage.
-Failures print one line, ``error: ...``, naming the problem (``--traceback`` shows more).
+Failures print one line, ``error: ...``, naming the problem (``--traceback`` shows more); warnings print one line
+each, ``warning: ...``, and the run's class check is said once, in its summary.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import traceback
+import warnings
 
 from workbench.pipeline import ConfigError, load_config
 
@@ -81,8 +83,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line of the command's output, without the source line Python would quote."""
+    print(f"warning: {category.__name__}: {' '.join(str(message).split())}", file=sys.stderr if file is None else file)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    with warnings.catch_warnings():
+        warnings.showwarning = _one_line
+        return _command(args)
+
+
+def _command(args: argparse.Namespace) -> int:
     try:
         if args.command == "init":
             from workbench.pipeline import init_project
@@ -95,7 +108,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "run":
             config = load_config(args.config)  # before the heavy imports: a bad config fails fast
-            from workbench.pipeline import run_pipeline
+            from workbench.pipeline import ClassShareWarning, run_pipeline
+
+            warnings.simplefilter("ignore", ClassShareWarning)  # the summary's WARNING line says it
 
             run_pipeline(config, out=args.out, overwrite=args.overwrite, progress_bar=not args.quiet)
             return 0

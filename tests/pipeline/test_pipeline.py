@@ -410,6 +410,30 @@ def test_a_config_problem_found_while_running_names_the_config_file(tiny):
 # --------------------------------------------------------------------------- the command line
 
 
+def test_the_command_line_says_each_warning_once_on_one_line(tiny, capsys):
+    from workbench.__main__ import main
+
+    @filter_step("no_channel_talk")
+    def no_channel_talk(context, rows):
+        ids = context.ids[rows]
+        return exclude(ids, ids[context.texts.iloc[rows].str.contains("check|subscribe").to_numpy()], "channel talk",
+                       name="no_channel_talk")
+
+    with open(tiny / "pool.csv", "a") as fh:
+        fh.write("p7,one,two,three\n")  # a line with a field too many: left out, with a LoadTableWarning
+    config = tiny / "tiny.yaml"
+    config.write_text(yaml.safe_dump(tiny_config(tiny, label_model="majority",
+                                                 filter=["uncovered", "no_channel_talk", "protected_duplicates"]).to_dict()))
+    try:
+        assert main(["run", str(config), "--quiet"]) == 0
+    finally:
+        FILTER_STEPS.unregister("no_channel_talk")
+    out, err = capsys.readouterr()
+    assert err.splitlines() == [f"warning: LoadTableWarning: {tiny / 'pool.csv'}: 1 line(s) could not be parsed and were "
+                                "left out (wrong number of fields), first at line(s) [8]"]
+    assert out.count("class check: class 'spam' has none of the export's") == 1
+
+
 def cli(*args, cwd=None):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
     return subprocess.run([sys.executable, "-m", "workbench", *args], capture_output=True, text=True, cwd=cwd, env=env)
