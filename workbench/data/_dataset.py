@@ -157,12 +157,12 @@ class Dataset:
             if y.size and (y.max() >= k or y.min() < ABSTAIN):
                 bad = int(y.max()) if y.max() >= k else int(y.min())
                 raise ValueError(f"dataset {self.name!r}: split {split!r} has label {bad}, but the class names are "
-                                 f"{self.class_names} (ids 0..{k - 1}): class names and labels do not match")
+                                 f"{_listed(self.class_names)} (ids 0..{k - 1}): class names and labels do not match")
             seen.update(int(v) for v in np.unique(y[y >= 0]))
         unused = [name for c, name in enumerate(self.class_names) if c not in seen]
         if unused and seen and not self.allow_missing_classes:
-            raise ValueError(f"dataset {self.name!r}: class(es) {unused} of {self.class_names} have no labeled row in "
-                             f"any split; the labels use {len(seen)} of {k} classes: class names and labels do not "
+            raise ValueError(f"dataset {self.name!r}: class(es) {_listed(unused)} of {_listed(self.class_names)} have "
+                             f"no labeled row in any split; the labels use {len(seen)} of {k} classes: class names and labels do not "
                              "match. Drop those names, or, if a class is meant to have no labeled row yet, say so with "
                              "allow_missing_classes=True (config: data.allow_missing_classes: true)")
 
@@ -315,6 +315,16 @@ def _check_sizes(sizes: Mapping[str, float], n_labeled: int) -> dict[str, float]
     if fractions > 1:
         raise ValueError(f"sizes: the fractions add up to {fractions:g}, more than all the labeled rows")
     return out
+
+
+def _listed(names: Sequence[str], shown: int = 10) -> str:
+    """``names`` for a message: the first ``shown`` of them, and how many there are when that is not all.
+
+    >>> _listed(["a", "b", "c"], shown=2)
+    "['a', 'b', ... 3 in all]"
+    """
+    names = list(names)
+    return repr(names) if len(names) <= shown else repr(names[:shown])[:-1] + f", ... {len(names)} in all]"
 
 
 #: The most classes integer labels may imply without ``class_names`` (ids 0..k-1); more must be named.
