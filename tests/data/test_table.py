@@ -184,3 +184,12 @@ def test_a_column_the_workbench_would_overwrite_is_named_not_lost(tmp_path, role
     df = load_table(path, **{"text_column": "body", "label_column": "y", "id_column": "key", f"{role}_column": stored},
                     class_names=["mine", "too"] if role == "label" else None)
     assert df[stored].tolist()[0] in ("mine", 0)
+
+
+def test_a_header_naming_a_column_twice_is_an_error(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("id,text,text\n1,title,the body\n")
+    with pytest.raises(ValueError, match=r"t.csv: the header line names column\(s\) \['text'\] more than once"):
+        load_table(path, "text", id_column="id")
+    df = load_table(path, "body", id_column="id", header=0, names=["id", "title", "body"])
+    assert df["text"].tolist() == ["the body"]

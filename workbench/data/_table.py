@@ -125,6 +125,12 @@ def _read_delimited(path: Path, *, gz: bool, sep: str, header: Any, names: Seque
                 "columns by position: '0', '1', ...")
     elif header is not None and (isinstance(header, bool) or not isinstance(header, int) or header < 0):
         raise ValueError(f"{path}: header must be 'infer', None (no header line) or a line number >= 0, got {header!r}")
+    if isinstance(header, int) and names is None:
+        header_fields = [f.strip() for f in _first_fields("\n".join(sample.splitlines()[header:]), sep)]
+        repeated = sorted({f for f in header_fields if header_fields.count(f) > 1})
+        if repeated:  # pandas would read the second as 'name.1', and a column named by the name as the first
+            raise ValueError(f"{path}: the header line names column(s) {repeated} more than once; rename them, or pass "
+                             "header=0 with names=[...] to name every column (on the command line: --header 0 --names a,b,...)")
     options: dict[str, Any] = {
         "sep": sep, "header": header, "names": list(names) if names is not None else None, "encoding": encoding,
         "compression": "gzip" if gz else None, "on_bad_lines": "warn", "nrows": nrows,
