@@ -15,6 +15,7 @@ from workbench.course import (
     check_flagged_slices,
     check_funnel_removed,
     check_gray_zone_count,
+    check_kappa,
     check_kept_count,
     check_label_model_accuracy,
     check_leak_count,
@@ -194,3 +195,19 @@ def test_every_checker_accepts_the_placeholder():
                 check_brier(None, [0], [[1.0, 0.0]]), check_exported_rows(None, {})]
     assert verdicts(*feedback) == [None] * len(feedback)
     assert all("Replace the placeholder" in f.message and not f for f in feedback)
+
+
+def test_check_kappa_tells_kappa_from_the_observed_agreement(tmp_path):
+    from workbench.review import ProjectStore, reviewer_agreement
+
+    with ProjectStore(tmp_path / "s.sqlite", class_names=["ham", "spam"]) as store:
+        for i, (a, b) in enumerate([(0, 0), (1, 1), (1, 0), (0, 0), (1, 1), (0, 1), (1, 1), (0, 0)]):
+            store.record_decision(f"p{i}", a, reviewer="ana")
+            store.record_decision(f"p{i}", b, reviewer="bo")
+        agreement = reviewer_agreement(store, "ana", "bo")
+    assert agreement.kappa == pytest.approx(0.5) and agreement.observed_agreement == 0.75
+    assert check_kappa(0.5, agreement) and check_kappa(0.5004, agreement)
+    wrong = check_kappa(0.75, agreement)
+    assert wrong.passed is False and "observed agreement" in wrong.message
+    assert check_kappa(0.2, agreement).passed is False
+    assert check_kappa(None, agreement).passed is None

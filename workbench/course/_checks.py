@@ -348,3 +348,17 @@ def check_exported_rows(answer: int | None, manifest: dict) -> Feedback:
     if int(answer) == int(manifest["funnel"]["n_pool"]):
         return Feedback(name, False, "that is the pool before filtering.")
     return Feedback(name, False, f"not {answer}.")
+
+
+def check_kappa(answer: float | None, agreement: Any) -> Feedback:
+    """Cohen's kappa between two reviewers (:func:`workbench.review.reviewer_agreement`)."""
+    name = "reviewer kappa"
+    if answer is None:
+        return unanswered(name, "reviewer_agreement(store, a, b).kappa")
+    truth = float(agreement.kappa)
+    if close(answer, truth, TOL):
+        return Feedback(name, True, f"kappa {truth:.3f} on {agreement.n_common} shared examples: agreement beyond what "
+                                    f"their label shares would give by chance (observed {agreement.observed_agreement:.3f}).")
+    if close(answer, agreement.observed_agreement, TOL):
+        return Feedback(name, False, "that is the observed agreement; kappa discounts the agreement expected by chance.")
+    return Feedback(name, False, f"not {answer}; read the kappa of reviewer_agreement(...).")

@@ -89,6 +89,28 @@ QUESTIONS: dict[str, Question] = {
          "b": "the LF step hashes each LF's source: the edited LF differs first, and later steps differ because of it",
          "c": "the export differs too, but only as a consequence of the LF change",
          "d": "evaluation comes last; reproduce names the first step that differs"}),
+    "review_answers_selected": Question(
+        "The review loop refits the label model with the answers passed as `selected`. Why?",
+        {"a": "there are too few answers to count",
+         "b": "the queue chose the rows the model was least sure of, where the LFs err most: counted as a sample of the "
+              "pool, they would make every LF look worse than it is",
+         "c": "human answers are less reliable than LF votes",
+         "d": "so that the end model does not train on them"},
+        "b",
+        {"a": "a few answers count: each selected row is held at its answer; they only do not stand for the whole pool",
+         "b": "a sample chosen for its difficulty is not a sample of the pool: as anchors, 25 answers cut the label "
+              "model's test accuracy from 0.89 to 0.74 on the bundled LFs; held at their answers alone, they do no harm",
+         "c": "the answers are the best labels there are; the question is what they say about the rest of the pool",
+         "d": "the end model does train on them, as human rows weighted seed_weight"}),
+    "review_on_test": Question(
+        "Why is a review queue built on the test split refused?",
+        {"a": "test rows are already labeled, so reviewing them is wasted",
+         "b": "an answer becomes a seed label the end model trains on: the test set would no longer be held out",
+         "c": "the widget cannot show test rows"},
+        "b",
+        {"a": "auditing test labels is a legitimate job, but in a separate store that never feeds training",
+         "b": "harvested answers are training rows; a test row among them turns the verdict into training data",
+         "c": "the widget shows any row; the guard is what refuses them"}),
 }
 
 
