@@ -206,7 +206,7 @@ def refuse_leakage(df: pd.DataFrame, protected: Mapping[str, pd.DataFrame], **ch
     Traceback (most recent call last):
     ...
     workbench.evaluate._leakage.LeakageError: refusing to export: the set contains 1 row(s) matching protected rows (rows matching each split: test 1; 1 exact and 0 near-duplicate matches):
-      train row 't1' 'Nice  SONG' matches test 'x9'
+      row 't1' 'Nice  SONG' matches test 'x9'
     Remove them before training or export (LeakageReport.remove_leaked(df), or the pipeline's 'protected_duplicates' filter step). Checked by exact match of normalised text.
     """
     return check_leakage(df, protected, **check).enforce(what="refusing to export: the set")
