@@ -47,6 +47,27 @@ def test_new_store_is_wal_and_versioned(store):
     assert store.class_names == ["ham", "spam"]
 
 
+def test_opening_waits_out_a_lock_sqlite_refuses_at_once(tmp_path, monkeypatch):
+    """Two processes creating one store: SQLite refuses one's switch to WAL at once ("database is locked", its
+    busy handler skipped where waiting could deadlock); the store retries it instead of failing."""
+    refusals = []
+
+    class Contended(sqlite3.Connection):
+        def execute(self, sql, *args):
+            if sql == "PRAGMA journal_mode=WAL" and len(refusals) < 3:
+                refusals.append(sql)
+                raise sqlite3.OperationalError("database is locked")
+            return super().execute(sql, *args)
+
+    connect = sqlite3.connect
+    monkeypatch.setattr(store_module.sqlite3, "connect", lambda *a, **k: connect(*a, factory=Contended, **k))
+    with ProjectStore(tmp_path / "s.sqlite", class_names=["ham", "spam"]) as opened:
+        assert len(refusals) == 3 and opened.integrity_check() == "ok"
+    refusals.clear()
+    with pytest.raises(sqlite3.OperationalError, match="locked"):  # not forever: up to the timeout
+        ProjectStore(tmp_path / "t.sqlite", timeout=0.0)
+
+
 def test_default_path_is_under_out_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_OUT", str(tmp_path / "out"))
     with ProjectStore() as s:

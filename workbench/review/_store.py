@@ -21,6 +21,7 @@ import json
 import math
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -215,6 +216,7 @@ class ProjectStore:
         if self.path.is_dir():
             raise NotAStoreError(f"{self.path} is a folder; give the path of a store file inside it")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._timeout = timeout
         self._conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None)
         try:
             self._open()
@@ -233,7 +235,7 @@ class ProjectStore:
         except sqlite3.DatabaseError as exc:
             raise NotAStoreError(f"{self.path} is not a workbench store: not an SQLite database ({exc})") from exc
         self._check_identity(app_id, version, tables)
-        mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        mode = self._switch_to_wal()
         if mode.lower() != "wal":
             raise StoreError(f"{self.path}: SQLite refused WAL mode (journal_mode={mode}); is it on a network drive?")
         conn.execute("PRAGMA synchronous=FULL")
@@ -248,6 +250,22 @@ class ProjectStore:
                 conn.execute(f"PRAGMA user_version={schema_version()}")
                 if version == 0:
                     conn.execute("INSERT INTO meta VALUES ('created_at', ?)", (_now(),))
+
+    def _switch_to_wal(self) -> str:
+        """``PRAGMA journal_mode=WAL``, retried while another process holds the lock, up to ``timeout``.
+
+        Two processes opening a new store at once both ask for the lock the switch needs; SQLite
+        refuses one of them at once ("database is locked") instead of waiting, since its busy
+        handler is skipped where waiting could deadlock. The other is done within milliseconds.
+        """
+        deadline = time.monotonic() + self._timeout
+        while True:
+            try:
+                return self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     def _identity(self) -> tuple[int, int, list[str]]:
         conn = self._conn
