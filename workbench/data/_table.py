@@ -90,7 +90,7 @@ def _r_row_names(df: pd.DataFrame, sample: str, sep: str, header: Any) -> bool:
     lines = sample.splitlines()
     if not sample.endswith(("\n", "\r")):  # the sample cut the last line short
         lines = lines[:-1]
-    split = [line.split("\t") if sep == "\t" else next(csv.reader([line], delimiter=sep), []) for line in lines if line]
+    split = [_first_fields(line, sep) for line in lines if line]
     return len(split) > 1 and all(len(fields) == len(split[0]) + 1 for fields in split[1:])
 
 
